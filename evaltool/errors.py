@@ -1,0 +1,61 @@
+"""Exception and warning classes used across evaltool.
+
+Every message names the argument (in backticks), file, column or rows at fault,
+says what was expected and what was found, and where possible points at the fix.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class EvaltoolError(Exception):
+    """Base class for every error evaltool raises on purpose."""
+
+
+class SpecError(EvaltoolError):
+    """The analysis spec (YAML) is invalid."""
+
+
+class DataValidationError(EvaltoolError):
+    """Input data break the input contract."""
+
+
+class MatchingError(EvaltoolError):
+    """Matching cannot proceed (no treated, no controls, nobody matched...)."""
+
+
+class EstimationError(EvaltoolError):
+    """A model cannot be estimated from the data given."""
+
+
+class ReportError(EvaltoolError):
+    """A report cannot be rendered from the results bundle."""
+
+
+class EvaltoolWarning(UserWarning):
+    """Base class for evaltool warnings."""
+
+
+class DataWarning(EvaltoolWarning):
+    """Rows were excluded or values look suspicious."""
+
+
+class MatchingWarning(EvaltoolWarning):
+    """Matching finished but with a caveat (unmatched treated, poor balance...)."""
+
+
+class EstimationWarning(EvaltoolWarning):
+    """An estimate was produced but carries a caveat (negative TWFE weights...)."""
+
+
+def format_rows(rows: Sequence[int], total: int | None = None, limit: int = 10) -> str:
+    """Render row numbers for a message: ``rows 2, 5, 9 (3 rows)``.
+
+    Row numbers are 1-based data rows as a spreadsheet user would count them
+    below the header (the first data row is row 2 of the file).
+    """
+    shown = ", ".join(str(int(r)) for r in list(rows)[:limit])
+    n = len(rows) if total is None else total
+    more = f" and {n - limit} more" if n > limit else ""
+    noun = "row" if n == 1 else "rows"
+    return f"{noun} {shown}{more} ({n} {noun} in all)"

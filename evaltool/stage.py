@@ -1,0 +1,67 @@
+"""What each pipeline stage hands back to the pipeline, and the bundle writer reads.
+
+A stage is a plain function ``run_stage(...) -> StageOutput``. The pipeline writes
+``tables`` to ``results/<name>.csv``, ``figures`` to ``figures/<name>.png`` and
+``facts`` into ``results/facts.json`` under the stage's section. Nothing in a
+``StageOutput``'s tables, figures or facts may be patient-level; ``objects`` holds
+in-memory results (which may be patient-level, e.g. the matched cohort) for later
+stages and is never written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class TableMeta:
+    """How a results table is published.
+
+    Attributes
+    ----------
+    title, caption:
+        Shown above/below the table in the report.
+    count_columns:
+        Columns holding counts of people/events: disclosure control applies to these.
+    derived_columns:
+        Mapping ``derived column -> count column`` it derives from (rates, percentages):
+        suppressed when its count is suppressed.
+    appendix:
+        True: technical appendix only.
+    publish:
+        False: written to the bundle for analysts but never shown in the report.
+    """
+
+    title: str
+    caption: str = ""
+    count_columns: tuple[str, ...] = ()
+    derived_columns: tuple[tuple[str, str], ...] = ()
+    appendix: bool = False
+    publish: bool = True
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure for the bundle: a plotnine ggplot plus its title and alt text."""
+
+    plot: Any
+    title: str
+    alt: str
+    width: float = 7.0
+    height: float = 4.5
+    appendix: bool = False
+
+
+@dataclass
+class StageOutput:
+    """Everything a stage returns to the pipeline."""
+
+    section: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    table_meta: dict[str, TableMeta] = field(default_factory=dict)
+    figures: dict[str, FigureSpec] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    objects: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
