@@ -1,0 +1,16 @@
+"""Matched controls: nearest-neighbour, exact and coarsened exact matching, risk-set matching for
+staggered enrolment, and balance diagnostics.
+
+Front door: :func:`match` (MatchIt-style, one module per method) and :func:`risk_set_match`.
+"""
+from __future__ import annotations
+
+from .api import match
+from .balance import BALANCE_STATS, balance_table, covariate_balance, love_plot, ps_distribution_plot
+from .result import MatchResult
+from .weights import ess
+
+__all__ = [
+    "match", "MatchResult", "BALANCE_STATS", "balance_table", "covariate_balance", "love_plot",
+    "ps_distribution_plot", "ess",
+]

@@ -1,0 +1,198 @@
+"""Balance statistics: one registry read by tables and plots (in the spirit of cobalt).
+
+Conventions (those of MatchIt's ``summary()`` with ``standardize = TRUE``, checked against its output):
+
+* ``smd``: difference in (weighted) means divided by the standard deviation of the treated group in
+  the full, unmatched sample (the ATT convention); the same denominator before and after matching.
+  Binary (0/1) variables are standardised too, with sd = sqrt(p (1 - p)).
+* ``var_ratio``: weighted variance treated / control (not computed for binary variables).
+* ``ecdf_mean`` / ``ecdf_max``: mean and maximum absolute difference of the weighted empirical CDFs at the
+  observed values; for binary variables both equal the absolute difference in proportions.
+* thresholds: |SMD| < 0.1 and variance ratio within [0.5, 2] are flagged as balanced.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BALANCE_STATS", "covariate_balance", "balance_table", "SMD_THRESHOLD"]
+
+SMD_THRESHOLD = 0.1
+VAR_RATIO_RANGE = (0.5, 2.0)
+_EPS = np.sqrt(np.finfo(float).eps)
+
+
+def _wmean(x: np.ndarray, w: np.ndarray) -> float:
+    sw = w.sum()
+    return float((x * w).sum() / sw) if sw > 0 else np.nan
+
+
+def _wvar(x: np.ndarray, w: np.ndarray, binary: bool) -> float:
+    sw = w.sum()
+    if sw <= 0:
+        return np.nan
+    wn = w / sw
+    m = (wn * x).sum()
+    if binary:
+        return float(m * (1 - m))
+    denom = 1 - (wn**2).sum()
+    return float((wn * (x - m) ** 2).sum() / denom) if denom > 0 else np.nan
+
+
+def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool) -> tuple[float, float]:
+    if binary:
+        diff = abs(_wmean(x[t], w[t]) - _wmean(x[~t], w[~t]))
+        return diff, diff
+    w = w.astype(float).copy()
+    for g in (True, False):
+        s = w[t == g].sum()
+        if s <= 0:
+            return np.nan, np.nan
+        w[t == g] /= s
+    o = np.argsort(x, kind="stable")
+    xs, ws, ts = x[o], w[o], t[o]
+    signed = np.where(ts == ts[0], -ws, ws)
+    cs = np.abs(np.cumsum(signed))
+    last_of_value = np.append(np.diff(xs) != 0, True)
+    e = cs[last_of_value]
+    return float(e.mean()), float(e.max())
+
+
+def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary: bool) -> dict[str, float]:
+    mt, mc = _wmean(x[t], w[t]), _wmean(x[~t], w[~t])
+    diff = mt - mc
+    smd = diff / sd_denom if abs(diff) > _EPS and np.isfinite(sd_denom) and sd_denom > _EPS else diff
+    vr = np.nan if binary else _wvar(x[t], w[t], False) / _wvar(x[~t], w[~t], False)
+    em, ex = _ecdf(x, t, w, binary)
+    return {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
+
+
+#: The registry: statistic name -> (description, function of (x, treat, weights, sd_denom, binary)).
+BALANCE_STATS: dict[str, tuple[str, Callable[..., float]]] = {
+    "mean_treated": ("weighted mean, treated", lambda x, t, w, sd, b: _wmean(x[t], w[t])),
+    "mean_control": ("weighted mean, controls", lambda x, t, w, sd, b: _wmean(x[~t], w[~t])),
+    "smd": ("standardised mean difference (SD of treated, unmatched sample)",
+            lambda x, t, w, sd, b: _stats(x, t, w, sd, b)["smd"]),
+    "var_ratio": ("variance ratio treated / control (continuous only)",
+                  lambda x, t, w, sd, b: _stats(x, t, w, sd, b)["var_ratio"]),
+    "ecdf_mean": ("mean eCDF difference", lambda x, t, w, sd, b: _ecdf(x, t, w, b)[0]),
+    "ecdf_max": ("maximum eCDF difference", lambda x, t, w, sd, b: _ecdf(x, t, w, b)[1]),
+}
+
+
+def covariate_balance(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | None = None) -> pd.DataFrame:
+    """Balance statistics for each column of ``X`` (one sample: unweighted when ``weights`` is None).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})
+    >>> covariate_balance(X, np.array([1, 1, 0, 0]))["smd"].round(4).tolist()
+    [-2.8284]
+    """
+    t = np.asarray(treat).astype(bool)
+    w_full = np.ones(t.size)
+    w = w_full if weights is None else np.asarray(weights, dtype=float)
+    rows = []
+    for c in X.columns:
+        x = X[c].to_numpy(dtype=float)
+        binary = bool(np.all((x == 0) | (x == 1)))
+        sd = np.sqrt(_wvar(x[t], w_full[t], binary))
+        rows.append({"covariate": c, "binary": binary, **_stats(x, t, w, sd, binary)})
+    return pd.DataFrame(rows)
+
+
+def balance_table(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    """Before/after balance table, tidy, with threshold flags.
+
+    Columns: covariate, binary, mean_treated, mean_control_before, mean_control_after, smd_before,
+    smd_after, var_ratio_before, var_ratio_after, ecdf_mean_before, ecdf_mean_after, ecdf_max_before,
+    ecdf_max_after, balanced (|smd_after| < 0.1 and variance ratio within [0.5, 2]).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 2.0]})
+    >>> bt = balance_table(X, np.array([1, 1, 0, 0]), np.array([1, 1, 0, 1.0]))
+    >>> bool(bt["smd_after"].abs().iloc[0] < bt["smd_before"].abs().iloc[0])
+    True
+    """
+    b = covariate_balance(X, treat)
+    a = covariate_balance(X, treat, weights)
+    out = pd.DataFrame({
+        "covariate": b["covariate"],
+        "binary": b["binary"],
+        "mean_treated": a["mean_treated"],
+        "mean_control_before": b["mean_control"],
+        "mean_control_after": a["mean_control"],
+        "smd_before": b["smd"],
+        "smd_after": a["smd"],
+        "var_ratio_before": b["var_ratio"],
+        "var_ratio_after": a["var_ratio"],
+        "ecdf_mean_before": b["ecdf_mean"],
+        "ecdf_mean_after": a["ecdf_mean"],
+        "ecdf_max_before": b["ecdf_max"],
+        "ecdf_max_after": a["ecdf_max"],
+    })
+    vr_ok = out["var_ratio_after"].isna() | out["var_ratio_after"].between(*VAR_RATIO_RANGE)
+    out["balanced"] = (out["smd_after"].abs() < SMD_THRESHOLD) & vr_ok
+    return out
+
+
+def love_plot(table: pd.DataFrame, threshold: float = SMD_THRESHOLD):
+    """Love plot of absolute SMDs before and after matching (plotnine).
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 2.0]})
+    >>> p = love_plot(balance_table(X, np.array([1, 1, 0, 0]), np.array([1, 1, 0, 1.0])))
+    """
+    from plotnine import aes, coord_flip, geom_hline, geom_point, ggplot, labs, scale_color_manual
+
+    from evaltool.plotting import PALETTE, theme_evaltool
+
+    long = pd.concat([
+        pd.DataFrame({"covariate": table["covariate"], "sample": "Before matching", "abs_smd": table["smd_before"].abs()}),
+        pd.DataFrame({"covariate": table["covariate"], "sample": "After matching", "abs_smd": table["smd_after"].abs()}),
+    ])
+    order = table.assign(a=table["smd_before"].abs()).sort_values("a")["covariate"].tolist()
+    long["covariate"] = pd.Categorical(long["covariate"], categories=order)
+    long["sample"] = pd.Categorical(long["sample"], categories=["Before matching", "After matching"])
+    return (
+        ggplot(long, aes("covariate", "abs_smd", color="sample"))
+        + geom_point(size=2.5)
+        + geom_hline(yintercept=threshold, linetype="dashed", color="#768692")
+        + coord_flip()
+        + scale_color_manual(values=[PALETTE[1], PALETTE[0]])
+        + labs(x="", y="Absolute standardised mean difference", color="",
+               caption=f"Dashed threshold |SMD| = {threshold}")
+        + theme_evaltool()
+    )
+
+
+def ps_distribution_plot(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray, label: str = "Propensity score"):
+    """Distribution of the distance (propensity score) by group, before and after matching.
+
+    Examples
+    --------
+    >>> p = ps_distribution_plot(np.array([0.2, 0.4, 0.3, 0.6]), np.array([1, 0, 1, 0]), np.array([1, 1, 1, 0.0]))
+    """
+    from plotnine import aes, facet_wrap, geom_histogram, ggplot, labs, scale_fill_manual
+
+    from evaltool.plotting import PALETTE, theme_evaltool
+
+    t = np.asarray(treat).astype(bool)
+    grp = np.where(t, "Treated", "Control")
+    before = pd.DataFrame({"distance": distance, "group": grp, "w": 1.0, "sample": "Before matching"})
+    after = pd.DataFrame({"distance": distance, "group": grp, "w": weights, "sample": "After matching"})
+    after = after[after["w"] > 0]
+    df = pd.concat([before, after])
+    df["sample"] = pd.Categorical(df["sample"], categories=["Before matching", "After matching"])
+    return (
+        ggplot(df, aes("distance", fill="group", weight="w"))
+        + geom_histogram(bins=30, alpha=0.6, position="identity")
+        + facet_wrap("~sample", scales="free_y")
+        + scale_fill_manual(values=[PALETTE[1], PALETTE[0]])
+        + labs(x=label, y="Weighted count", fill="")
+        + theme_evaltool()
+    )

@@ -1,0 +1,154 @@
+"""The result of :func:`evaltool.matching.match`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltool._result import ResultMixin, Summary
+
+from .balance import balance_table, love_plot, ps_distribution_plot
+from .weights import ess
+
+__all__ = ["MatchResult"]
+
+
+@dataclass(frozen=True, repr=False)
+class MatchResult(ResultMixin):
+    """What a match did and what it produced (immutable).
+
+    Attributes
+    ----------
+    method, distance_name, estimand, ratio, replace, order : what was asked.
+    caliper : the caliper as given (SD units when ``std_caliper``), ``caliper_abs`` on the distance scale.
+    exact : exact-matching columns.
+    weights, subclass, distance, treat : one value per row of the data (``subclass`` -1 = unmatched).
+    unmatched : reason -> number of treated units left unmatched.
+    balance_frame : before/after balance table (see :func:`evaltool.matching.balance.balance_table`).
+    ps_coefficients : propensity model coefficients (name -> value), when a PS was fitted.
+    discarded : rows excluded before matching (missing covariates) as reason -> count.
+    """
+
+    method: str
+    distance_name: str
+    estimand: str
+    ratio: int
+    replace: bool
+    order: str | None
+    caliper: float | None
+    std_caliper: bool
+    caliper_abs: float | None
+    exact: tuple[str, ...]
+    covariates: tuple[str, ...]
+    treatment: str
+    weights: np.ndarray
+    subclass: np.ndarray
+    distance: np.ndarray | None
+    treat: np.ndarray
+    unmatched: dict[str, int]
+    balance_frame: pd.DataFrame
+    ps_coefficients: dict[str, float] = field(default_factory=dict)
+    discarded: dict[str, int] = field(default_factory=dict)
+    _data: pd.DataFrame | None = None
+
+    # --- counts -------------------------------------------------------------------------------
+    @property
+    def n_treated(self) -> int:
+        return int(self.treat.sum())
+
+    @property
+    def n_control(self) -> int:
+        return int((~self.treat).sum())
+
+    @property
+    def n_treated_matched(self) -> int:
+        return int((self.treat & (self.weights > 0)).sum())
+
+    @property
+    def n_control_matched(self) -> int:
+        return int((~self.treat & (self.weights > 0)).sum())
+
+    @property
+    def ess_control(self) -> float:
+        return ess(self.weights[~self.treat])
+
+    @property
+    def max_abs_smd_after(self) -> float:
+        return float(self.balance_frame["smd_after"].abs().max())
+
+    def describe(self) -> str:
+        """One sentence saying what was done."""
+        how = f"{self.ratio}:1 nearest neighbour" if self.method == "nearest" else {
+            "exact": "exact", "cem": "coarsened exact"}.get(self.method, self.method)
+        rep = " with replacement" if self.replace else (" without replacement" if self.method == "nearest" else "")
+        cal = ""
+        if self.caliper is not None:
+            unit = " SD of the distance" if self.std_caliper else ""
+            cal = f", caliper {self.caliper:g}{unit} (= {self.caliper_abs:.4g})"
+        ex = f", exact on {', '.join(self.exact)}" if self.exact else ""
+        order = f", {self.order} first" if self.method == "nearest" and self.order else ""
+        return f"{how} matching{rep} on {self.distance_name}{cal}{ex}{order}; estimand {self.estimand}"
+
+    # --- views --------------------------------------------------------------------------------
+    def balance(self) -> pd.DataFrame:
+        """Before/after balance table (copy)."""
+        return self.balance_frame.copy()
+
+    def matched_data(self) -> pd.DataFrame:
+        """The matched rows of the data with ``weights``, ``subclass`` and ``distance`` columns added.
+
+        Examples
+        --------
+        >>> import evaltool.matching as m  # doctest: +SKIP
+        """
+        if self._data is None:
+            raise ValueError("this result was built without data")
+        out = self._data.copy()
+        out["weights"] = self.weights
+        out["subclass"] = self.subclass
+        out["distance"] = self.distance if self.distance is not None else np.nan
+        return out.loc[self.weights > 0].copy()
+
+    def summary(self) -> Summary:
+        lines = [
+            ("method", self.describe()),
+            ("treated", f"{self.n_treated} ({self.n_treated_matched} matched)"),
+            ("controls", f"{self.n_control} ({self.n_control_matched} matched, ESS {self.ess_control:.1f})"),
+            ("unmatched treated", ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.unmatched.items()) or "none"),
+            ("max |SMD| after", f"{self.max_abs_smd_after:.3f} (SD of treated, unmatched sample)"),
+        ]
+        if self.discarded:
+            lines.append(("excluded before matching", ", ".join(f"{k}: {v}" for k, v in self.discarded.items())))
+        tab = self.balance_frame[["covariate", "mean_treated", "mean_control_before", "mean_control_after",
+                                  "smd_before", "smd_after", "var_ratio_after", "ecdf_max_after"]].round(4)
+        return Summary(title="Matching", lines=tuple(lines), tables=(("Balance", tab),))
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.balance()
+
+    def plot(self, kind: str = "love"):
+        """``kind='love'`` (SMD before/after) or ``'distance'`` (propensity score distribution)."""
+        if kind == "love":
+            return love_plot(self.balance_frame)
+        if kind == "distance":
+            if self.distance is None:
+                raise ValueError("no scalar distance to plot for this method")
+            return ps_distribution_plot(self.distance, self.treat, self.weights, self.distance_name)
+        raise ValueError(f"`kind`: expected 'love' or 'distance', got {kind!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        bt = self.balance_frame.replace({np.nan: None})
+        return {
+            "method": self.method, "distance": self.distance_name, "estimand": self.estimand,
+            "ratio": self.ratio, "replace": self.replace, "order": self.order,
+            "caliper": self.caliper, "std_caliper": self.std_caliper, "caliper_abs": self.caliper_abs,
+            "exact": list(self.exact), "covariates": list(self.covariates),
+            "n_treated": self.n_treated, "n_control": self.n_control,
+            "n_treated_matched": self.n_treated_matched, "n_control_matched": self.n_control_matched,
+            "ess_control": self.ess_control, "unmatched": dict(self.unmatched),
+            "discarded": dict(self.discarded), "max_abs_smd_after": self.max_abs_smd_after,
+            "ps_coefficients": dict(self.ps_coefficients),
+            "balance": bt.to_dict(orient="records"),
+        }
