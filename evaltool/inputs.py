@@ -498,7 +498,8 @@ def validate_frames(
     d = act["date"]
     aexclude("activity_outside_window", "date", f"date outside the study window {w0.date()} to {w1.date()}",
              d.notna() & ((d < w0) | (d > w1)), "Activity outside the study window")
-    merged = act[["person_id"]].merge(known, on="person_id", how="left")
+    # With duplicate ids left in (action "error") the first copy stands in, so that the merge keeps one row per event.
+    merged = act[["person_id"]].merge(known.drop_duplicates("person_id"), on="person_id", how="left")
     death = merged["death_date"].to_numpy()
     after_death = d.notna().to_numpy() & ~pd.isna(death) & (d.to_numpy() > death)
     aexclude("activity_after_death", "date", "date is after the person's death_date", after_death,
