@@ -120,7 +120,7 @@ def example_data(
 
     Example: [bold]evaltool example-data example_data/southvale --seed 20261122[/]
     """
-    from evaltool.datasets import write_example_data
+    from evaltool.datasets.example import write_example_data
 
     paths = write_example_data(directory, seed=seed, scale=scale)
     for name, p in paths.items():
