@@ -178,7 +178,7 @@ def match(
         empty = np.zeros(n, dtype=bool)
         if strata is not None:
             _, empty = strata_match(strata, t)
-        if distance == "mahalanobis" and not user_distance:
+        if not user_distance and distance == "mahalanobis":
             if caliper is not None:
                 raise SpecError("`caliper` is not available with distance='mahalanobis' (no scalar distance)")
             Z = mahalanobis_transform(Xbal.to_numpy(dtype=float), t)

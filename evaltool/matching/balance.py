@@ -64,7 +64,8 @@ def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary:
     mt, mc = _wmean(x[t], w[t]), _wmean(x[~t], w[~t])
     diff = mt - mc
     smd = diff / sd_denom if abs(diff) > _EPS and np.isfinite(sd_denom) and sd_denom > _EPS else diff
-    vr = np.nan if binary else _wvar(x[t], w[t], False) / _wvar(x[~t], w[~t], False)
+    v1, v0 = (np.nan, np.nan) if binary else (_wvar(x[t], w[t], False), _wvar(x[~t], w[~t], False))
+    vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else np.nan
     em, ex = _ecdf(x, t, w, binary)
     return {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 

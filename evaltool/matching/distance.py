@@ -139,6 +139,9 @@ def logistic_ps(
     b = beta.copy()
     b[1:] = beta[1:] / sd
     b[0] = beta[0] - np.sum(beta[1:] * mu / sd)
+    # Fitted values from the original-scale coefficients, as glm computes them: units with identical
+    # covariates then get bit-identical scores in the same places as R (ties matter for eCDF statistics).
+    p = 1.0 / (1.0 + np.exp(-(X @ b)))
     return p, b
 
 
