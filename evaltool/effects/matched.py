@@ -1,0 +1,663 @@
+"""Difference-in-differences for matched cohorts.
+
+Model (Poisson, the default for counts)::
+
+    E[y_it] = e_it * exp(alpha_i + gamma_{t,s} + sum_s beta_s * treated_i * post_t * [s_i = s])
+
+with ``alpha_i`` a unit (person) fixed effect, ``gamma`` relative-period effects (one set
+per subgroup level ``s`` when subgroups are given, so the subgroup model is the union of
+the per-subgroup models but with a joint covariance) and ``e_it`` person-days alive and
+registered (log offset). ``exp(beta_s)`` is the rate ratio. The absolute difference per
+1,000 person-years is ``r_T * (1 - exp(-beta))``, with ``r_T`` the treated arm's observed
+post-period rate (the model's score equation makes the fitted and observed treated
+post-period counts equal): observed minus counterfactual events per 1,000 person-years of
+treated follow-up (negative = fewer events).
+Its CI maps the CI of ``beta``.
+
+Standard errors are cluster-robust (fixest's small-sample convention, see
+:mod:`evaltool.effects.poisson`), clustered by matched set (``subclass``) by default.
+With clustered SEs the panel is compressed exactly to cells (:mod:`evaltool.effects.compress`).
+
+Beside the DiD the result carries the *naive before/after* change for the treated (a
+Poisson model with person effects and a post indicator on the treated only): selecting
+people on recent high use makes it show a false fall (regression to the mean).
+
+``model="negbin"`` fits a negative binomial (NB2) GLM on person x {pre, post} totals with
+arm, period and arm x period terms (no person effects), the field's companion model;
+``model="linear"`` fits exposure-weighted least squares on rates per 1,000 person-years with
+person and period effects.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from evaltool._result import ResultMixin, Summary
+from evaltool.effects.compress import CellPanel, cells
+from evaltool.effects.panels import OutcomePanel, build_panel
+from evaltool.effects.poisson import FEFit, feols_fe, fepois
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
+
+__all__ = ["MatchedDidResult", "matched_did", "simulate_matched_cohort", "add_age_band"]
+
+PY_DAYS = 365.25
+CLUSTER_ALIASES = {"practice": "practice_id", "subclass": "subclass", "matched_set": "subclass", "person": "person_id"}
+
+
+def add_age_band(cohort: pd.DataFrame, cut: int = 65) -> pd.DataFrame:
+    """Return a copy of ``cohort`` with ``age_band`` = "under 65" / "65+" from ``age_at_index``.
+
+    Examples
+    --------
+    >>> add_age_band(pd.DataFrame({"age_at_index": [40, 80]}))["age_band"].tolist()
+    ['under 65', '65+']
+    """
+    if "age_at_index" not in cohort.columns:
+        raise DataValidationError("`cohort` has no `age_at_index` column to derive `age_band` from")
+    out = cohort.copy()
+    out["age_band"] = np.where(out["age_at_index"] < cut, f"under {cut}", f"{cut}+")
+    return out
+
+
+@dataclass(frozen=True)
+class MatchedDidResult(ResultMixin):
+    """Matched-cohort DiD for one outcome: overall and subgroup effects, naive change, event study.
+
+    Attributes
+    ----------
+    outcome, model, cluster:
+        What was fitted.
+    estimates:
+        Tidy effects: ``analysis, outcome, subgroup_var, subgroup, scale, estimate, std_error,
+        ci_lower, ci_upper, p_value, method, n_units, n_clusters``; ``analysis`` is
+        ``matched_did`` or ``naive_before_after``; ``scale`` is ``rate_ratio`` or
+        ``difference_per_1000py``.
+    subgroup_tests:
+        Wald tests that effects differ across levels of each subgroup variable.
+    event_study:
+        Per relative period ``log_rate_ratio`` estimates (reference period -1) or empty.
+    pretrend_test:
+        Joint Wald test of the pre-period event-study coefficients (or empty dict).
+    rates:
+        Events, person-years and rates per 1,000 person-years by arm x period (aggregates).
+    info:
+        Counts (people, cells, events) and options.
+    """
+
+    outcome: str
+    model: str
+    cluster: str | None
+    estimates: pd.DataFrame
+    subgroup_tests: pd.DataFrame
+    event_study: pd.DataFrame
+    pretrend_test: dict[str, float]
+    rates: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    # -- views -------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """All estimates, one row each (DiD and naive; rate ratios and differences)."""
+        return self.estimates.copy()
+
+    def effect(self, subgroup: str = "all", scale: str = "rate_ratio", analysis: str = "matched_did") -> pd.Series:
+        """One row of :meth:`to_frame` (e.g. ``effect("under 65")``)."""
+        e = self.estimates
+        row = e[(e["subgroup"] == subgroup) & (e["scale"] == scale) & (e["analysis"] == analysis)]
+        if row.empty:
+            raise KeyError(f"no estimate for subgroup={subgroup!r}, scale={scale!r}, analysis={analysis!r}")
+        return row.iloc[0]
+
+    def summary(self) -> Summary:
+        e = self.estimates
+        rr = e[e["scale"] == "rate_ratio"][["analysis", "subgroup", "estimate", "ci_lower", "ci_upper", "p_value"]]
+        lines = [
+            ("Outcome", self.outcome),
+            ("Model", f"{self.model} DiD, unit and period fixed effects" if self.model != "negbin" else "negative binomial DiD"),
+            ("Clustered by", str(self.cluster)),
+            ("People", str(self.info.get("n_people"))),
+            ("Follow-up", f"{self.info.get('pre_months')} months before, {self.info.get('post_months')} after index"),
+        ]
+        tables: list[tuple[str, pd.DataFrame]] = [("Rate ratios", rr.round(4).reset_index(drop=True))]
+        if not self.subgroup_tests.empty:
+            tables.append(("Do effects differ across subgroups?", self.subgroup_tests.round(4)))
+        if self.pretrend_test:
+            lines.append(("Pre-trend test", f"chi2 = {self.pretrend_test['statistic']:.2f}, "
+                          f"df = {int(self.pretrend_test['df'])}, p = {self.pretrend_test['p_value']:.3f}"))
+        return Summary(title=f"Matched difference-in-differences: {self.outcome}", lines=tuple(lines), tables=tuple(tables))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome, "model": self.model, "cluster": self.cluster,
+            "estimates": self.estimates.to_dict(orient="records"),
+            "subgroup_tests": self.subgroup_tests.to_dict(orient="records"),
+            "event_study": self.event_study.to_dict(orient="records"),
+            "pretrend_test": dict(self.pretrend_test),
+            "rates": self.rates.to_dict(orient="records"),
+            "info": {k: v for k, v in self.info.items()},
+        }
+
+    def plot(self):
+        """Forest plot of rate ratios by subgroup, the naive before/after beside the DiD."""
+        from plotnine import (aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs,
+                              position_dodge, scale_color_manual, scale_x_log10)
+
+        from evaltool.plotting import PALETTE, theme_evaltool
+
+        d = self.estimates[self.estimates["scale"] == "rate_ratio"].copy()
+        d["label"] = np.where(d["subgroup"] == "all", "All", d["subgroup_var"].astype(str) + ": " + d["subgroup"].astype(str))
+        d["label"] = pd.Categorical(d["label"], categories=list(dict.fromkeys(d["label"][::-1])))
+        d["analysis"] = d["analysis"].map({"matched_did": "Matched DiD", "naive_before_after": "Naive before/after (treated)"})
+        dodge = position_dodge(width=0.5)
+        return (
+            ggplot(d, aes(x="estimate", y="label", color="analysis"))
+            + geom_vline(xintercept=1, linetype="dashed", color="#768692")
+            + geom_errorbarh(aes(xmin="ci_lower", xmax="ci_upper"), height=0.2, position=dodge)
+            + geom_point(size=2.5, position=dodge)
+            + scale_x_log10()
+            + scale_color_manual(values=[PALETTE[0], PALETTE[1]])
+            + labs(x="Rate ratio (95% CI, log scale)", y="", color="",
+                   title=f"{self.outcome.replace('_', ' ').capitalize()}: effect by subgroup")
+            + theme_evaltool()
+        )
+
+    def plot_event_study(self):
+        """Rate ratio by month relative to index (reference month -1) with 95% CIs."""
+        from plotnine import aes, geom_errorbar, geom_hline, geom_point, geom_vline, ggplot, labs, scale_y_log10
+
+        from evaltool.plotting import PALETTE, theme_evaltool
+
+        if self.event_study.empty:
+            raise EstimationError("no event study was fitted: call matched_did(..., event_study=True)")
+        d = self.event_study.copy()
+        return (
+            ggplot(d, aes(x="period", y="rate_ratio"))
+            + geom_hline(yintercept=1, linetype="dashed", color="#768692")
+            + geom_vline(xintercept=-0.5, color="#768692")
+            + geom_errorbar(aes(ymin="rr_ci_lower", ymax="rr_ci_upper"), width=0.3, color=PALETTE[0])
+            + geom_point(color=PALETTE[0], size=2)
+            + scale_y_log10()
+            + labs(x="Months relative to index date", y="Rate ratio vs month -1 (95% CI)",
+                   title=f"{self.outcome.replace('_', ' ').capitalize()}: event study")
+            + theme_evaltool()
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+def _wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, float]:
+    rb = R @ b
+    RVR = R @ V @ R.T
+    stat = float(rb @ np.linalg.solve(RVR, rb))
+    df = R.shape[0]
+    return stat, df, float(stats.chi2.sf(stat, df))
+
+
+def _design(
+    fr: pd.DataFrame, group: str | None, kind: str, levels: list[str], ref_period: int, first_period: int
+) -> tuple[np.ndarray, list[str], dict[str, list[int]]]:
+    """Regressors: period (x level) dummies, then the effect columns. Returns X, names, effect index."""
+    period = fr["period"].to_numpy()
+    treated = fr["treated"].to_numpy().astype(float)
+    lev = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    eff: dict[str, list[int]] = {}
+    periods = np.unique(period)
+    for s in levels:
+        ins = (lev == s).astype(float)
+        for p in periods:
+            if p == first_period:
+                continue  # absorbed by the unit effect (units are nested in levels)
+            cols.append(ins * (period == p))
+            names.append(f"period[{p}]:{s}")
+    for s in levels:
+        ins = (lev == s).astype(float)
+        if kind == "did":
+            eff[s] = [len(cols)]
+            cols.append(ins * treated * (period >= 0))
+            names.append(f"treated:post:{s}")
+        elif kind == "naive":
+            eff[s] = [len(cols)]
+            cols.append(ins * (period >= 0))
+            names.append(f"post:{s}")
+        else:  # event study
+            eff[s] = []
+            for p in periods:
+                if p == ref_period:
+                    continue
+                eff[s].append(len(cols))
+                cols.append(ins * treated * (period == p))
+                names.append(f"treated:period[{p}]:{s}")
+    if kind == "naive":
+        # The naive model has no period effects: drop them.
+        keep = [i for i, n in enumerate(names) if n.startswith("post:")]
+        cols = [cols[i] for i in keep]
+        names = [names[i] for i in keep]
+        eff = {s: [names.index(f"post:{s}")] for s in levels}
+    return np.column_stack(cols), names, eff
+
+
+def _levels(cp: CellPanel, group: str | None) -> list[str]:
+    if group is None:
+        return ["all"]
+    fr = cp.frame
+    levels = sorted(fr[group].astype(str).unique())
+    tab = fr.groupby([fr[group].astype(str), "treated"])["n_people"].size().unstack(fill_value=0)
+    bad = [s for s in levels if tab.loc[s].get(1, 0) == 0 or tab.loc[s].get(0, 0) == 0]
+    if bad:
+        raise EstimationError(
+            f"subgroup `{group}` levels {bad} have no treated or no comparison people: the subgroup is "
+            "perfectly collinear with treatment there; drop or merge those levels"
+        )
+    return levels
+
+
+def _fit(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
+    fr = cp.frame if mask is None else cp.frame.loc[mask]
+    Xm = X if mask is None else X[np.asarray(mask)]
+    cl = fr["cluster"].to_numpy() if cluster_col else None
+    if model == "poisson":
+        if cp.by == "cell":
+            n_pos = fr["n_pos"].to_numpy()
+            keep_units = fr.groupby("unit")["y"].transform("sum").to_numpy() > 0
+            n_obs = int(n_pos[keep_units].sum())
+            n_cl = int(fr.loc[keep_units, "cluster"].nunique()) if cluster_col else None
+            return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
+                          cluster=cl, names=names, n_obs=n_obs, n_clusters=n_cl)
+        return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
+                      cluster=cl, names=names)
+    rate = fr["y"].to_numpy() / fr["exposure"].to_numpy() * PY_DAYS * 1000
+    return feols_fe(rate, Xm, fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl, names=names)
+
+
+def _rate(fr: pd.DataFrame, mask) -> tuple[float, float, float]:
+    y = float(fr.loc[mask, "y"].sum())
+    e = float(fr.loc[mask, "exposure"].sum())
+    return y, e, (y / e * PY_DAYS * 1000 if e > 0 else np.nan)
+
+
+def _rows(
+    fit: FEFit, eff: dict[str, list[int]], cp: CellPanel, group: str | None, model: str, analysis: str,
+    outcome: str, z: float, n_clusters: int, treated_only: bool,
+) -> list[dict[str, Any]]:
+    rows = []
+    fr = cp.frame
+    se_all = fit.std_error()
+    for s, idx in eff.items():
+        j = idx[0]
+        b, se = float(fit.coef[j]), float(se_all[j])
+        p = float(2 * stats.norm.sf(abs(b / se))) if se > 0 else np.nan
+        ins = (fr[group].astype(str) == s) if group else np.ones(len(fr), bool)
+        post_t = ins & (fr["treated"] == 1) & (fr["period"] >= 0)
+        n_units = int(fr.loc[ins & ((fr["treated"] == 1) if treated_only else True), "n_people"].groupby(fr["unit"]).first().sum())
+        _, _, r = _rate(fr, post_t)
+        base = dict(analysis=analysis, outcome=outcome, subgroup_var=group or "all", subgroup=s,
+                    method=f"{model}_fe" if analysis == "matched_did" else "poisson_fe_treated_only",
+                    n_units=n_units, n_clusters=n_clusters)
+        if model == "linear" and analysis == "matched_did":
+            lo, hi = b - z * se, b + z * se
+            rows.append({**base, "scale": "difference_per_1000py", "estimate": b, "std_error": se,
+                         "ci_lower": lo, "ci_upper": hi, "p_value": p})
+            # Rate ratio = observed treated rate / counterfactual (observed - effect).
+            def rr(d: float) -> float:
+                return r / (r - d) if r - d > 0 else np.inf
+            rows.append({**base, "scale": "rate_ratio", "estimate": rr(b), "std_error": np.nan,
+                         "ci_lower": rr(lo), "ci_upper": rr(hi), "p_value": p})
+            continue
+        lo, hi = b - z * se, b + z * se
+        rows.append({**base, "scale": "rate_ratio", "estimate": float(np.exp(b)), "std_error": se,
+                     "ci_lower": float(np.exp(lo)), "ci_upper": float(np.exp(hi)), "p_value": p})
+        # Difference = r (1 - exp(-b)): observed treated post rate minus its counterfactual.
+        rows.append({**base, "scale": "difference_per_1000py", "estimate": float(r * (1 - np.exp(-b))),
+                     "std_error": float(r * np.exp(-b) * se),
+                     "ci_lower": float(r * (1 - np.exp(-lo))), "ci_upper": float(r * (1 - np.exp(-hi))),
+                     "p_value": p})
+    return rows
+
+
+def _negbin_rows(
+    panel: OutcomePanel, outcome: str, group: str | None, levels: list[str], cluster_col: str | None,
+    z: float, pre_months: int,
+) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray, list[int]]:
+    import statsmodels.api as sm
+
+    cp = cells(panel, outcome, by="person", cluster=cluster_col, groups=[group] if group else [])
+    fr = cp.frame.assign(post=(cp.frame["period"] >= 0).astype(int))
+    keys = ["unit", "post"]
+    agg = fr.groupby(keys).agg(y=("y", "sum"), exposure=("exposure", "sum"), treated=("treated", "first"),
+                                **({"cluster": ("cluster", "first")} if cluster_col else {}),
+                                **({group: (group, "first")} if group else {})).reset_index()
+    lev = agg[group].astype(str).to_numpy() if group else np.full(len(agg), "all")
+    cols, names, idx = [], [], []
+    for s in levels:
+        ins = (lev == s).astype(float)
+        cols += [ins, ins * agg["treated"], ins * agg["post"], ins * agg["treated"] * agg["post"]]
+        names += [f"const:{s}", f"treated:{s}", f"post:{s}", f"treated:post:{s}"]
+        idx.append(len(cols) - 1)
+    X = np.column_stack(cols)
+    kw = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(agg["cluster"])[0]}} if cluster_col else {"cov_type": "HC0"}
+    mod = sm.NegativeBinomial(agg["y"].to_numpy(), X, exposure=agg["exposure"].to_numpy() / PY_DAYS * 1000)
+    res = mod.fit(disp=0, maxiter=200, **kw)
+    b, V = np.asarray(res.params)[:-1], np.asarray(res.cov_params())[:-1, :-1]
+    rows = []
+    for s, j in zip(levels, idx):
+        se = float(np.sqrt(V[j, j]))
+        ins = lev == s
+        post_t = ins & (agg["treated"].to_numpy() == 1) & (agg["post"].to_numpy() == 1)
+        r = agg.loc[post_t, "y"].sum() / agg.loc[post_t, "exposure"].sum() * PY_DAYS * 1000
+        lo, hi = b[j] - z * se, b[j] + z * se
+        p = float(2 * stats.norm.sf(abs(b[j] / se)))
+        base = dict(analysis="matched_did", outcome=outcome, subgroup_var=group or "all", subgroup=s,
+                    method="negbin_glm", n_units=int(agg.loc[ins, "unit"].nunique()),
+                    n_clusters=int(agg["cluster"].nunique()) if cluster_col else 0)
+        rows.append({**base, "scale": "rate_ratio", "estimate": float(np.exp(b[j])), "std_error": se,
+                     "ci_lower": float(np.exp(lo)), "ci_upper": float(np.exp(hi)), "p_value": p})
+        rows.append({**base, "scale": "difference_per_1000py", "estimate": float(r * (1 - np.exp(-b[j]))),
+                     "std_error": float(r * np.exp(-b[j]) * se), "ci_lower": float(r * (1 - np.exp(-lo))),
+                     "ci_upper": float(r * (1 - np.exp(-hi))), "p_value": p})
+    return rows, b, V, idx
+
+
+def matched_did(
+    cohort: pd.DataFrame,
+    activity: pd.DataFrame,
+    population: pd.DataFrame | None = None,
+    outcome: str = "emergency_admission",
+    *,
+    model: str = "poisson",
+    pre_months: int = 12,
+    post_months: int = 12,
+    subgroups: Sequence[str] | str | None = None,
+    cluster: str | None = "subclass",
+    event_study: bool = False,
+    alpha: float = 0.05,
+    compress: bool = True,
+    panel: OutcomePanel | None = None,
+    window_end: str | pd.Timestamp | None = None,
+) -> MatchedDidResult:
+    """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
+
+    Parameters
+    ----------
+    cohort:
+        Matched cohort (``person_id, treated, index_date``; usually ``subclass, weights,
+        practice_id, age_at_index, censor_date`` and subgroup columns) from ``evaltool.matching``.
+    activity, population:
+        Input tables (see docs/architecture.md); ``population`` gives registration and death dates.
+    outcome:
+        ``emergency_admission``, ``ae_attendance``, ``elective_admission``, ``bed_days``,
+        ``care_home_admission``, ``cost``, ...
+    model:
+        ``"poisson"`` (log-exposure offset), ``"negbin"`` or ``"linear"`` (rates).
+    pre_months, post_months:
+        Months before / after the index date.
+    subgroups:
+        Categorical cohort columns; each gets one model with interactions and a Wald test
+        that its effects differ. ``"age_band"`` is derived from ``age_at_index`` if absent.
+    cluster:
+        ``"subclass"`` (matched set), ``"practice"``, ``"person"``, any cohort column, or
+        ``None`` (heteroskedasticity-robust).
+    event_study:
+        Also fit one coefficient per relative month (reference month -1) and test pre-trends.
+    alpha:
+        1 - confidence level.
+    compress:
+        Fit on exact cells (only with clustered Poisson; otherwise the person panel is used).
+    panel:
+        A prebuilt :class:`~evaltool.effects.panels.OutcomePanel` (skips the DuckDB step).
+
+    Returns
+    -------
+    MatchedDidResult
+
+    Examples
+    --------
+    >>> coh, act, pop = simulate_matched_cohort(n_treated=400, seed=1)
+    >>> res = matched_did(coh, act, pop, subgroups=["age_band"], pre_months=12, post_months=12)
+    >>> bool(res.effect("all")["ci_lower"] < 1)
+    True
+    """
+    if model not in ("poisson", "negbin", "linear"):
+        raise DataValidationError(f"`model` must be 'poisson', 'negbin' or 'linear'; found {model!r}")
+    if not 0 < alpha < 1:
+        raise DataValidationError(f"`alpha` must be in (0, 1); found {alpha}")
+    subgroups = [subgroups] if isinstance(subgroups, str) else list(subgroups or [])
+    if "age_band" in subgroups and "age_band" not in cohort.columns:
+        cohort = add_age_band(cohort)
+    cluster_col = CLUSTER_ALIASES.get(cluster, cluster) if cluster else None
+    if cluster_col and cluster_col not in cohort.columns:
+        raise DataValidationError(f"`cluster` column {cluster_col!r} is not in `cohort`; found {list(cohort.columns)}")
+    if cohort["treated"].nunique() < 2:
+        raise DataValidationError("`cohort.treated` must contain both treated (1) and comparison (0) people")
+    if panel is None:
+        panel = build_panel(cohort, activity, population, outcomes=[outcome], pre_months=pre_months,
+                            post_months=post_months, keep=[c for c in [cluster_col, *subgroups] if c and c != "person_id"],
+                            window_end=window_end)
+    else:
+        pre_months, post_months = panel.pre_months, panel.post_months
+    if outcome not in panel.outcomes:
+        raise DataValidationError(f"outcome {outcome!r} was not built into `panel` ({list(panel.outcomes)})")
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    by = "cell" if (compress and model == "poisson" and cluster_col and cluster_col != "person_id") else "person"
+    warn: list[str] = []
+
+    def cpanel(group: str | None) -> CellPanel:
+        cp = cells(panel, outcome, by=by, cluster=cluster_col if cluster_col != "person_id" else None,
+                   groups=[group] if group else [])
+        if cluster_col == "person_id":
+            cp.frame["cluster"] = cp.frame["person_id"]
+        return cp
+
+    cp0 = cpanel(None)
+    fr = cp0.frame
+    _check_outcome(fr, outcome)
+    n_cl = int(fr["cluster"].nunique()) if cluster_col else 0
+    if cluster_col and n_cl < 2:
+        raise EstimationError(
+            f"only {n_cl} cluster in `{cluster_col}`: cluster-robust SEs need several (e.g. a cohort from one "
+            "practice cannot be clustered by practice); use cluster='subclass' or cluster=None"
+        )
+    if cluster_col and n_cl < 30:
+        msg = (f"only {n_cl} clusters in `{cluster_col}`: cluster-robust CIs may be too narrow; "
+               "consider the wild cluster bootstrap (evaltool.effects.inference)")
+        warnings.warn(msg, EstimationWarning, stacklevel=2)
+        warn.append(msg)
+    first_period = -pre_months
+    rows: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    es = pd.DataFrame()
+    pre_test: dict[str, float] = {}
+
+    for group in [None, *subgroups]:
+        cp = cp0 if group is None else cpanel(group)
+        levels = _levels(cp, group)
+        if model == "negbin":
+            r, b, V, idx = _negbin_rows(panel, outcome, group, levels, cluster_col, z, pre_months)
+            rows += r
+            if len(levels) > 1:
+                R = np.zeros((len(levels) - 1, len(b)))
+                for i in range(len(levels) - 1):
+                    R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
+                st, df, p = _wald(b, V, R)
+                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
+                              "levels": ", ".join(levels)})
+        else:
+            X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
+            fit = _fit(cp, X, names, model, cluster_col)
+            rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
+            if len(levels) > 1:
+                j = [eff[s][0] for s in levels]
+                R = np.zeros((len(levels) - 1, len(fit.coef)))
+                for i in range(len(levels) - 1):
+                    R[i, j[i]], R[i, j[i + 1]] = 1, -1
+                st, df, p = _wald(fit.coef, fit.vcov, R)
+                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
+                              "levels": ", ".join(levels)})
+        # Naive before/after for the treated (always Poisson with person effects).
+        mask = (cp.frame["treated"] == 1).to_numpy()
+        Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
+        fitn = _fit(cp, Xn, nn, "poisson", cluster_col, mask=mask)
+        rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
+
+    if event_study:
+        if model == "negbin":
+            raise DataValidationError("`event_study` is available for model='poisson' or 'linear'")
+        X, names, eff = _design(cp0.frame, None, "event", ["all"], -1, first_period)
+        fit = _fit(cp0, X, names, model, cluster_col)
+        idx = eff["all"]
+        per = [int(names[i].split("[")[1].split("]")[0]) for i in idx]
+        b, se = fit.coef[idx], fit.std_error()[idx]
+        es = pd.DataFrame({"outcome": outcome, "period": per, "estimate": b, "std_error": se,
+                           "ci_lower": b - z * se, "ci_upper": b + z * se,
+                           "p_value": 2 * stats.norm.sf(np.abs(b / se))})
+        es = pd.concat([es, pd.DataFrame({"outcome": [outcome], "period": [-1], "estimate": [0.0], "std_error": [0.0],
+                                          "ci_lower": [0.0], "ci_upper": [0.0], "p_value": [np.nan]})])
+        es = es.sort_values("period").reset_index(drop=True)
+        scale = "log_rate_ratio" if model == "poisson" else "difference_per_1000py"
+        es["scale"] = scale
+        tr = np.exp if model == "poisson" else (lambda v: v)
+        es["rate_ratio"] = tr(es["estimate"]) if model == "poisson" else np.nan
+        es["rr_ci_lower"] = tr(es["ci_lower"]) if model == "poisson" else np.nan
+        es["rr_ci_upper"] = tr(es["ci_upper"]) if model == "poisson" else np.nan
+        pre_idx = [i for i, p in zip(idx, per) if p < -1]
+        if pre_idx:
+            R = np.zeros((len(pre_idx), len(fit.coef)))
+            R[np.arange(len(pre_idx)), pre_idx] = 1
+            st, df, p = _wald(fit.coef, fit.vcov, R)
+            pre_test = {"statistic": st, "df": float(df), "p_value": p}
+
+    est = pd.DataFrame(rows)[["analysis", "outcome", "subgroup_var", "subgroup", "scale", "estimate", "std_error",
+                              "ci_lower", "ci_upper", "p_value", "method", "n_units", "n_clusters"]]
+    rates = _rates_table(cp0.frame, outcome)
+    info = {
+        "n_people": int(cp0.n_people), "n_rows_fitted": int(len(cp0.frame)), "compressed": by == "cell",
+        "n_events": float(fr["y"].sum()), "pre_months": pre_months, "post_months": post_months,
+        "n_dropped_no_exposure": panel.n_dropped_no_exposure, "warnings": warn + list(panel.notes),
+        "subgroups": subgroups,
+    }
+    return MatchedDidResult(outcome=outcome, model=model, cluster=cluster_col, estimates=est,
+                            subgroup_tests=pd.DataFrame(tests, columns=["outcome", "subgroup_var", "statistic", "df",
+                                                                        "p_value", "levels"]),
+                            event_study=es, pretrend_test=pre_test, rates=rates, info=info)
+
+
+def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
+    if fr["y"].sum() <= 0:
+        raise EstimationError(f"outcome `{outcome}` is zero for everyone in the window: nothing to estimate")
+    cells_ = fr.assign(post=fr["period"] >= 0).groupby(["treated", "post"])["y"].sum()
+    empty = [f"{'treated' if t else 'comparison'} {'post' if p else 'pre'}-period" for (t, p), v in cells_.items() if v <= 0]
+    if empty:
+        raise EstimationError(f"outcome `{outcome}` has no events in the {', '.join(empty)}: the DiD is not identified")
+
+
+def _rates_table(fr: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    g = fr.assign(period_group=np.where(fr["period"] >= 0, "post", "pre"),
+                  group=np.where(fr["treated"] == 1, "treated", "comparison"))
+    t = g.groupby(["group", "period_group"], sort=True).agg(events=("y", "sum"), person_days=("exposure", "sum")).reset_index()
+    t["person_years"] = t["person_days"] / PY_DAYS
+    t["rate_per_1000py"] = t["events"] / t["person_years"] * 1000
+    t.insert(0, "outcome", outcome)
+    return t.drop(columns="person_days")
+
+
+# ---------------------------------------------------------------------------------------------
+def simulate_matched_cohort(
+    n_treated: int = 2000,
+    *,
+    rr_under65: float = 0.8,
+    rr_65plus: float = 1.0,
+    base_rate: float = 0.04,
+    spike: float = 2.5,
+    n_practices: int = 25,
+    months: int = 12,
+    death_rate: float = 0.004,
+    dereg_rate: float = 0.002,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Simulate a 1:1 matched cohort with a known rate ratio and regression to the mean built in.
+
+    Each matched pair shares an index date; both members had a transient spike in
+    emergency admissions (``spike`` x their usual rate) in the 6 months before it (they were
+    selected/matched on recent high use), so the treated's naive before/after shows a false
+    fall. After the index date the treated's rate is multiplied by ``rr_under65`` or
+    ``rr_65plus``. Deaths and de-registration censor follow-up.
+
+    Returns
+    -------
+    cohort, activity, population
+        In the evaltool input contract (cohort as produced by ``evaltool.matching``).
+
+    Examples
+    --------
+    >>> coh, act, pop = simulate_matched_cohort(n_treated=50, seed=2)
+    >>> len(coh), int(coh["treated"].sum())
+    (100, 50)
+    """
+    rng = np.random.default_rng(seed)
+    n = 2 * n_treated
+    pair = np.repeat(np.arange(n_treated), 2)
+    treated = np.tile([1, 0], n_treated)
+    idx = pd.Timestamp("2022-06-01") + pd.to_timedelta(rng.integers(0, 365, n_treated), unit="D")
+    index_date = idx[pair]
+    age = np.clip(rng.normal(66, 14, n_treated), 18, 100).astype(int)[pair] + rng.integers(-2, 3, n)
+    practice = rng.integers(0, n_practices, n)
+    frailty = rng.normal(0, 0.7, n_treated)[pair] + rng.normal(0, 0.3, n)  # matched on propensity to use
+    lam = base_rate * np.exp(frailty - 0.245)  # per 30.44 days
+    # Follow-up: from -months to +months; deaths and de-registration only after index (they were alive
+    # and registered at selection).
+    L = 365.25 / 12
+    lo, hi = -int(np.ceil(months * L)), int(np.ceil(months * L))
+    t_death = rng.exponential(L / death_rate, n).astype(int)
+    t_dereg = rng.exponential(L / dereg_rate, n).astype(int)
+    reg_start_off = np.where(rng.random(n) < 0.05, rng.integers(lo, -1, n), lo - 400)
+    death_off = np.where(t_death < hi, t_death, 10**6)
+    dereg_off = np.where(t_dereg < hi, t_dereg, 10**6)
+    entry = np.maximum(reg_start_off, lo)
+    exit_ = np.minimum.reduce([death_off + 1, dereg_off + 1, np.full(n, hi)])
+    # Daily event process in 3 segments: pre (before -6 months), spike (-6..-1 months), post.
+    eff = np.where(age < 65, rr_under65, rr_65plus)
+    seg_bounds = [(lo, -int(np.ceil(6 * L)), 1.0), (-int(np.ceil(6 * L)), 0, spike), (0, hi, None)]
+    pid_all, day_all = [], []
+    for a, b, mult in seg_bounds:
+        s = np.maximum(entry, a)
+        e = np.minimum(exit_, b)
+        days = np.clip(e - s, 0, None)
+        m = np.where(treated == 1, eff, 1.0) if mult is None else np.full(n, mult)
+        cnt = rng.poisson(lam / L * m * days)
+        who = np.repeat(np.arange(n), cnt)
+        day = s[who] + np.floor(rng.random(len(who)) * days[who]).astype(int)
+        pid_all.append(who)
+        day_all.append(day)
+    who = np.concatenate(pid_all)
+    day = np.concatenate(day_all)
+    ids = np.array([f"p{i:06d}" for i in range(n)])
+    activity = pd.DataFrame({
+        "person_id": ids[who],
+        "date": index_date[who] + pd.to_timedelta(day, unit="D"),
+        "setting": "emergency_admission",
+        "bed_days": rng.gamma(1.5, 3.0, len(who)).round(0),
+        "cost": rng.gamma(2.0, 900.0, len(who)).round(2),
+    }).sort_values(["person_id", "date"]).reset_index(drop=True)
+    off = lambda v: index_date + pd.to_timedelta(v, unit="D")  # noqa: E731
+    population = pd.DataFrame({
+        "person_id": ids,
+        "practice_id": [f"P{p:02d}" for p in practice],
+        "sex": np.where(rng.random(n) < 0.5, "F", "M"),
+        "age": age,
+        "treated": treated,
+        "index_date": pd.Series(off(np.zeros(n, dtype=int))).where(treated == 1),
+        "registration_start": off(reg_start_off),
+        "registration_end": pd.Series(off(np.minimum(dereg_off, 10**4))).where(dereg_off < 10**6),
+        "death_date": pd.Series(off(np.minimum(death_off, 10**4))).where(death_off < 10**6),
+    })
+    cohort = pd.DataFrame({
+        "person_id": ids, "treated": treated, "index_date": index_date, "subclass": [f"s{p}" for p in pair],
+        "weights": 1.0, "practice_id": population["practice_id"], "age_at_index": age,
+        "sex": population["sex"], "censor_date": pd.NaT,
+    })
+    return cohort, activity, population
