@@ -1,0 +1,84 @@
+"""The `matching` section of the analysis spec."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["MatchingConfig", "DEFAULT_COVARIATES"]
+
+#: Default matching variables: demographics, need, and the pre-period value of every outcome (field convention).
+DEFAULT_COVARIATES = (
+    "age", "sex", "imd_quintile", "ltc_count", "frailty", "risk_score",
+    "emergency_admission_12m", "emergency_admission_3m", "ae_attendance_12m", "bed_days_12m",
+)
+
+
+class MatchingConfig(BaseModel):
+    """Risk-set matching of enrolled patients to controls (see :func:`evaltool.matching.risk_set_match`).
+
+    Examples
+    --------
+    >>> MatchingConfig().caliper
+    0.2
+    >>> MatchingConfig(ratio=2, exact=["sex", "practice_id"]).ratio
+    2
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["nearest", "exact", "cem"] = Field("nearest", description="matching method")
+    distance: Literal["logit", "linear_logit", "mahalanobis"] = Field(
+        "logit", description="propensity score (probability scale), its logit, or Mahalanobis distance")
+    covariates: tuple[str, ...] = Field(
+        DEFAULT_COVARIATES,
+        description="matching variables: population columns, or <setting>_<N>m / bed_days_<N>m / cost_<N>m "
+                    "counts over the N months before the index date",
+    )
+    ratio: int = Field(1, description="controls per treated patient")
+    replace: bool = Field(False, description="may a control be matched to more than one treated patient")
+    caliper: float | None = Field(0.2, description="maximum distance; SD of the distance when std_caliper")
+    std_caliper: bool = Field(True, description="caliper in SD units of the distance (MatchIt convention)")
+    exact: tuple[str, ...] = Field(("sex",), description="variables that must match exactly")
+    order: Literal["largest", "smallest", "random", "data"] = Field("largest", description="matching order")
+    lookback_months: tuple[int, ...] = Field((12, 3), description="look-back windows (months) for activity covariates")
+    period: Literal["month"] = Field("month", description="enrolment period defining risk sets")
+    followup: Literal["keep", "censor"] = Field(
+        "keep", description="controls enrolled later: keep as matched (ITT) or censor at their enrolment")
+    missing: Literal["error", "exclude"] = Field("error", description="missing covariate values: error or exclude")
+    min_age: int = Field(18, description="minimum age at index date for controls and treated")
+
+    @field_validator("caliper")
+    @classmethod
+    def _caliper(cls, v: float | None) -> float | None:
+        if v is not None and not v > 0:
+            raise ValueError(f"caliper: expected a number > 0, got {v:g}")
+        return v
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"ratio: expected an integer >= 1, got {v}")
+        return v
+
+    @field_validator("lookback_months")
+    @classmethod
+    def _lookback(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(m < 1 or m > 60 for m in v):
+            raise ValueError(f"lookback_months: expected whole months between 1 and 60, got {list(v)}")
+        return tuple(sorted(set(v), reverse=True))
+
+    @field_validator("covariates")
+    @classmethod
+    def _covs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("covariates: expected at least one matching variable, got none")
+        return v
+
+    @field_validator("min_age")
+    @classmethod
+    def _min_age(cls, v: int) -> int:
+        if v < 0 or v > 120:
+            raise ValueError(f"min_age: expected an age between 0 and 120, got {v}")
+        return v
