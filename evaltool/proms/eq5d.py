@@ -1,0 +1,528 @@
+"""EQ-5D: profile validation, index values from published value sets and mappings, profile descriptives.
+
+Value sets (coefficients written here, from the publications):
+
+* ``england_5l_2018`` -- EQ-5D-5L value set for England. Devlin NJ, Shah KK, Feng Y, Mulhern B,
+  van Hout B. Valuing health-related quality of life: an EQ-5D-5L value set for England.
+  Health Econ 2018;27(1):7-22, doi:10.1002/hec.3564 (Table 4, the hybrid model's decrements;
+  11111 = 1.000, 55555 = -0.285).
+* ``uk_3l_tto_1997`` -- EQ-5D-3L UK TTO value set. Dolan P. Modeling valuations for EuroQol
+  health states. Med Care 1997;35(11):1095-108, doi:10.1097/00005650-199711000-00002
+  (constant 0.081 for any move away from 11111, N3 0.269; 33333 = -0.594).
+
+Mappings (tables shipped in ``evaltool/data/eq5d/``, see its README for provenance):
+
+* ``crosswalk_vanhout_2012`` -- EQ-5D-5L profile -> UK 3L index. van Hout B et al. Value Health
+  2012;15(5):708-15, doi:10.1016/j.jval.2012.02.008.
+* ``dsu_5l_to_3l_2023`` -- EQ-5D-5L profile, age band and sex -> expected UK 3L utility.
+  Hernandez Alava M, Pudney S, Wailoo A. PharmacoEconomics 2023;41(2):199-207,
+  doi:10.1007/s40273-022-01218-7 (the NICE DSU mapping NICE's 2022 manual recommends).
+* ``dsu_3l_to_5l_2023`` -- EQ-5D-3L profile, age band and sex -> expected England 5L utility (same).
+
+Coefficients were checked against the R package eq5d (fragla/eq5d, ``data-raw/VT.csv`` column
+England and ``data-raw/TTO.csv`` column UK) and, for England 5L, against the Devlin index of all
+3,125 states carried in the DSU table (``source_5l_index_england``): see tests/test_proms_eq5d.py.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltool._result import ResultMixin, Summary
+from evaltool.errors import DataValidationError, format_rows
+
+DIMENSIONS = ("mo", "sc", "ua", "pd", "ad")
+DIMENSION_LABELS = {
+    "mo": "Mobility",
+    "sc": "Self-care",
+    "ua": "Usual activities",
+    "pd": "Pain/discomfort",
+    "ad": "Anxiety/depression",
+}
+
+# Devlin et al. 2018, England 5L: decrement for levels 2..5 of each dimension (level 1 = 0).
+_ENGLAND_5L_2018 = {
+    "mo": (0.058, 0.076, 0.207, 0.274),
+    "sc": (0.050, 0.080, 0.164, 0.203),
+    "ua": (0.050, 0.063, 0.162, 0.184),
+    "pd": (0.063, 0.084, 0.276, 0.335),
+    "ad": (0.078, 0.104, 0.285, 0.289),
+}
+
+# Dolan 1997, UK 3L TTO (N3 model): decrements for levels 2, 3; constant if any level > 1;
+# N3 if any level == 3.
+_UK_3L_1997 = {
+    "mo": (0.069, 0.314),
+    "sc": (0.104, 0.214),
+    "ua": (0.036, 0.094),
+    "pd": (0.123, 0.386),
+    "ad": (0.071, 0.236),
+}
+_UK_3L_1997_CONSTANT = 0.081
+_UK_3L_1997_N3 = 0.269
+
+
+@dataclass(frozen=True)
+class ValueSet:
+    """One way of turning a profile into an index value (a value set or a mapping)."""
+
+    key: str
+    label: str
+    instrument: str  # the profile it takes: "EQ-5D-5L" or "EQ-5D-3L"
+    output_scale: str  # the utility scale it produces
+    citation: str
+    needs_age_sex: bool = False
+
+    @property
+    def max_level(self) -> int:
+        return 5 if self.instrument == "EQ-5D-5L" else 3
+
+
+VALUE_SETS: dict[str, ValueSet] = {
+    "england_5l_2018": ValueSet(
+        "england_5l_2018",
+        "EQ-5D-5L value set for England (Devlin et al. 2018)",
+        "EQ-5D-5L",
+        "England 5L",
+        "Devlin NJ et al. Health Econ 2018;27(1):7-22. doi:10.1002/hec.3564",
+    ),
+    "uk_3l_tto_1997": ValueSet(
+        "uk_3l_tto_1997",
+        "EQ-5D-3L UK TTO value set (Dolan 1997)",
+        "EQ-5D-3L",
+        "UK 3L",
+        "Dolan P. Med Care 1997;35(11):1095-108. doi:10.1097/00005650-199711000-00002",
+    ),
+    "crosswalk_vanhout_2012": ValueSet(
+        "crosswalk_vanhout_2012",
+        "EQ-5D-5L to UK 3L crosswalk (van Hout et al. 2012)",
+        "EQ-5D-5L",
+        "UK 3L",
+        "van Hout B et al. Value Health 2012;15(5):708-15. doi:10.1016/j.jval.2012.02.008",
+    ),
+    "dsu_5l_to_3l_2023": ValueSet(
+        "dsu_5l_to_3l_2023",
+        "EQ-5D-5L to UK 3L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
+        "EQ-5D-5L",
+        "UK 3L",
+        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
+        needs_age_sex=True,
+    ),
+    "dsu_3l_to_5l_2023": ValueSet(
+        "dsu_3l_to_5l_2023",
+        "EQ-5D-3L to England 5L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
+        "EQ-5D-3L",
+        "England 5L",
+        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
+        needs_age_sex=True,
+    ),
+}
+
+AGE_BANDS = ("18-34", "35-44", "45-54", "55-64", "65+")
+
+
+def get_value_set(value_set: str) -> ValueSet:
+    """Look up a value set by key, raising a clear error for unknown keys."""
+    try:
+        return VALUE_SETS[value_set]
+    except KeyError:
+        raise DataValidationError(
+            f"`value_set` must be one of {sorted(VALUE_SETS)}; found {value_set!r}."
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles
+# ---------------------------------------------------------------------------------------------
+def _profile_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """Map each dimension to its column: ``mo`` or ``eq5d_mo`` (either spelling)."""
+    found: dict[str, str] = {}
+    missing = []
+    for d in DIMENSIONS:
+        if d in frame.columns:
+            found[d] = d
+        elif f"eq5d_{d}" in frame.columns:
+            found[d] = f"eq5d_{d}"
+        else:
+            missing.append(d)
+    if missing:
+        raise DataValidationError(
+            f"`profiles` must have the five EQ-5D dimension columns mo, sc, ua, pd, ad "
+            f"(or eq5d_mo ... eq5d_ad); missing: {', '.join(missing)}. Found columns: "
+            f"{', '.join(map(str, frame.columns))}."
+        )
+    return found
+
+
+def _profiles_to_frame(profiles: Any) -> pd.DataFrame:
+    if isinstance(profiles, pd.DataFrame):
+        cols = _profile_columns(profiles)
+        return pd.DataFrame({d: profiles[c].to_numpy() for d, c in cols.items()})
+    # A sequence of 5-digit states ("11111", 11111, ...)
+    states = pd.Series(list(profiles), dtype="object")
+    text = states.map(lambda s: None if s is None or (isinstance(s, float) and np.isnan(s)) else str(s).strip())
+    ok = text.map(lambda s: s is None or (len(s) == 5 and s.isdigit()))
+    if not ok.all():
+        bad = np.flatnonzero(~ok.to_numpy()) + 2
+        raise DataValidationError(
+            "`profiles` states must be 5-digit strings such as '11111'; found malformed states in "
+            f"{format_rows(bad)}: {', '.join(map(repr, states[~ok].head(5)))}."
+        )
+    out = {}
+    for i, d in enumerate(DIMENSIONS):
+        out[d] = text.map(lambda s, i=i: np.nan if s is None else float(s[i])).astype(float)
+    return pd.DataFrame(out)
+
+
+def validate_profiles(
+    profiles: Any, instrument: str = "EQ-5D-5L", *, on_invalid: str = "raise"
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Check EQ-5D profiles and return integer levels plus a mask of usable rows.
+
+    A row is usable when all five dimensions hold integer levels 1..5 (5L) or 1..3 (3L).
+    Rows with all five dimensions missing are non-response (not usable, not an error).
+
+    Parameters
+    ----------
+    profiles:
+        DataFrame with columns mo, sc, ua, pd, ad (or eq5d_mo ...), or a sequence of states.
+    instrument:
+        ``"EQ-5D-5L"`` or ``"EQ-5D-3L"``.
+    on_invalid:
+        ``"raise"`` (default): :class:`DataValidationError` naming the rows (level out of range,
+        non-integer, some but not all dimensions missing). ``"mask"``: flag them unusable.
+
+    Returns
+    -------
+    (levels, usable)
+        ``levels``: DataFrame of float levels (NaN where unusable); ``usable``: boolean array.
+
+    Examples
+    --------
+    >>> lv, ok = validate_profiles(["11111", "12345"])
+    >>> ok.tolist()
+    [True, True]
+    """
+    if instrument not in ("EQ-5D-5L", "EQ-5D-3L"):
+        raise DataValidationError(f"`instrument` must be 'EQ-5D-5L' or 'EQ-5D-3L'; found {instrument!r}.")
+    max_level = 5 if instrument == "EQ-5D-5L" else 3
+    frame = _profiles_to_frame(profiles)
+    values = np.empty(frame.shape, dtype=float)
+    nonnumeric = np.zeros(len(frame), dtype=bool)
+    for j, d in enumerate(DIMENSIONS):
+        num = pd.to_numeric(frame[d], errors="coerce").to_numpy(dtype=float)
+        was_present = frame[d].notna().to_numpy()
+        nonnumeric |= was_present & np.isnan(num)
+        values[:, j] = num
+    isna = np.isnan(values)
+    all_missing = isna.all(axis=1) & ~nonnumeric
+    partial = (isna.any(axis=1) & ~isna.all(axis=1)) | (nonnumeric & ~isna.all(axis=1))
+    with np.errstate(invalid="ignore"):
+        nonint = (~isna & (values != np.round(values))).any(axis=1) | nonnumeric
+        out_of_range = (~isna & ((values < 1) | (values > max_level))).any(axis=1)
+    bad = (partial | nonint | out_of_range) & ~all_missing
+    if bad.any() and on_invalid == "raise":
+        problems = []
+        for name, mask in (
+            (f"levels outside 1-{max_level}", out_of_range),
+            ("non-integer levels", nonint),
+            ("some dimensions missing", partial & ~nonint),
+        ):
+            rows = np.flatnonzero(mask & ~all_missing) + 2
+            if len(rows):
+                problems.append(f"{name} in {format_rows(rows)}")
+        raise DataValidationError(
+            f"`profiles` are not valid {instrument} profiles (each of mo, sc, ua, pd, ad must be an "
+            f"integer 1-{max_level}): " + "; ".join(problems) + ". Row numbers count the first data "
+            "row as row 2; fix or drop these rows."
+        )
+    if on_invalid not in ("raise", "mask"):
+        raise DataValidationError(f"`on_invalid` must be 'raise' or 'mask'; found {on_invalid!r}.")
+    usable = ~bad & ~all_missing
+    levels = pd.DataFrame(np.where(usable[:, None], values, np.nan), columns=list(DIMENSIONS))
+    return levels, usable
+
+
+def profile_states(levels: pd.DataFrame) -> pd.Series:
+    """5-digit state strings (``"11111"``) from a levels frame; missing rows give ``<NA>``."""
+    ok = levels.notna().all(axis=1)
+    codes = (levels.fillna(0).astype(int).to_numpy() * np.array([10000, 1000, 100, 10, 1])).sum(axis=1)
+    return pd.Series(np.where(ok, codes.astype(str), None), index=levels.index, dtype="object")
+
+
+# ---------------------------------------------------------------------------------------------
+# Index values
+# ---------------------------------------------------------------------------------------------
+def _data_path(name: str):
+    return resources.files("evaltool").joinpath("data", "eq5d", name)
+
+
+@lru_cache(maxsize=None)
+def _table(name: str) -> pd.DataFrame:
+    with resources.as_file(_data_path(name)) as path:
+        return pd.read_csv(path, dtype={"state": str})
+
+
+def _england_5l(levels: np.ndarray) -> np.ndarray:
+    dec = np.zeros(len(levels))
+    for j, d in enumerate(DIMENSIONS):
+        table = np.array((0.0,) + _ENGLAND_5L_2018[d])
+        dec += table[levels[:, j].astype(int) - 1]
+    return 1.0 - dec
+
+
+def _uk_3l(levels: np.ndarray) -> np.ndarray:
+    dec = np.zeros(len(levels))
+    for j, d in enumerate(DIMENSIONS):
+        table = np.array((0.0,) + _UK_3L_1997[d])
+        dec += table[levels[:, j].astype(int) - 1]
+    any_problem = (levels > 1).any(axis=1)
+    any_three = (levels == 3).any(axis=1)
+    dec += np.where(any_problem, _UK_3L_1997_CONSTANT, 0.0) + np.where(any_three, _UK_3L_1997_N3, 0.0)
+    return 1.0 - dec
+
+
+def age_band(age: Any) -> pd.Series:
+    """NICE DSU age bands (18-34, 35-44, 45-54, 55-64, 65+); under 18 is an error."""
+    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype=float)
+    if np.any(a < 18):
+        rows = np.flatnonzero(a < 18) + 2
+        raise DataValidationError(
+            f"`age` must be 18 or over for the NICE DSU mapping (adults only); found under-18s in {format_rows(rows)}."
+        )
+    band = pd.cut(a, bins=[18, 35, 45, 55, 65, np.inf], right=False, labels=list(AGE_BANDS))
+    return pd.Series(band.astype("object"))
+
+
+def _sex_label(sex: Any) -> pd.Series:
+    s = pd.Series(sex).astype("object").map(lambda v: None if v is None or v != v else str(v).strip().lower())
+    mapping = {"m": "male", "male": "male", "f": "female", "female": "female", "1": "male", "2": "female"}
+    out = s.map(mapping)
+    bad = out.isna() & s.notna()
+    if bad.any():
+        raise DataValidationError(
+            f"`sex` must be 'F'/'M' (or female/male) for the NICE DSU mapping; found "
+            f"{sorted(set(s[bad]))[:5]} in {format_rows(np.flatnonzero(bad.to_numpy()) + 2)}."
+        )
+    return out
+
+
+def _lookup(states: pd.Series, table: pd.DataFrame, value_col: str, keys: dict[str, pd.Series]) -> np.ndarray:
+    left = pd.DataFrame({"state": states.to_numpy(), **{k: v.to_numpy() for k, v in keys.items()}})
+    left["_pos"] = np.arange(len(left))
+    merged = left.merge(table[["state", *keys, value_col]], on=["state", *keys], how="left")
+    out = np.full(len(left), np.nan)
+    out[merged["_pos"].to_numpy()] = merged[value_col].to_numpy(dtype=float)
+    return out
+
+
+def eq5d_index(
+    profiles: Any,
+    value_set: str = "england_5l_2018",
+    *,
+    age: Any = None,
+    sex: Any = None,
+    on_invalid: str = "raise",
+) -> pd.Series:
+    """EQ-5D index values from a published value set or mapping.
+
+    Parameters
+    ----------
+    profiles:
+        DataFrame with columns mo, sc, ua, pd, ad (or eq5d_mo ... eq5d_ad), or a sequence of
+        5-digit states (``"11111"`` or ``11111``).
+    value_set:
+        ``"england_5l_2018"`` (Devlin et al. 2018, 5L), ``"uk_3l_tto_1997"`` (Dolan 1997, 3L),
+        ``"crosswalk_vanhout_2012"`` (5L -> UK 3L), ``"dsu_5l_to_3l_2023"`` (5L -> UK 3L by age
+        band and sex, needs ``age`` and ``sex``) or ``"dsu_3l_to_5l_2023"`` (3L -> England 5L).
+    age, sex:
+        Per-row age in years and sex ('F'/'M'), only for the NICE DSU mappings.
+    on_invalid:
+        ``"raise"`` (default) raises :class:`~evaltool.errors.DataValidationError` naming bad rows;
+        ``"mask"`` returns NaN for them.
+
+    Returns
+    -------
+    pandas.Series
+        Float index values named ``eq5d_index`` (NaN for non-response); ``.attrs["value_set"]``
+        and ``.attrs["value_set_label"]`` say which value set produced them. The index follows the
+        input DataFrame's index (a RangeIndex for sequences).
+
+    Examples
+    --------
+    >>> eq5d_index(["11111", "55555"]).round(3).tolist()
+    [1.0, -0.285]
+    >>> eq5d_index(["33333"], value_set="uk_3l_tto_1997").round(3).tolist()
+    [-0.594]
+    """
+    vs = get_value_set(value_set)
+    levels, usable = validate_profiles(profiles, vs.instrument, on_invalid=on_invalid)
+    out = np.full(len(levels), np.nan)
+    lv = levels.to_numpy()[usable]
+    if vs.key == "england_5l_2018":
+        out[usable] = _england_5l(lv)
+    elif vs.key == "uk_3l_tto_1997":
+        out[usable] = _uk_3l(lv)
+    else:
+        states = profile_states(levels)
+        if vs.key == "crosswalk_vanhout_2012":
+            table = _table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv")
+            out = _lookup(states, table, "index_3l_uk_crosswalk_vanhout2012", {})
+        else:
+            if age is None or sex is None:
+                raise DataValidationError(
+                    f"`value_set` {value_set!r} (NICE DSU mapping) needs `age` and `sex` for every row."
+                )
+            if len(pd.Series(age)) != len(levels) or len(pd.Series(sex)) != len(levels):
+                raise DataValidationError(
+                    f"`age` and `sex` must have one value per profile ({len(levels)}); found "
+                    f"{len(pd.Series(age))} and {len(pd.Series(sex))}."
+                )
+            keys = {"age_band": age_band(np.asarray(age)), "sex": _sex_label(np.asarray(sex, dtype=object))}
+            if vs.key == "dsu_5l_to_3l_2023":
+                table = _table("dsu_5l_to_3l_uk_hernandezalava2023.csv.gz")
+                out = _lookup(states, table, "mapped_3l_uk_index", keys)
+            else:
+                table = _table("dsu_3l_to_5l_uk_hernandezalava2023.csv")
+                out = _lookup(states, table, "mapped_5l_england_index", keys)
+        out[~usable] = np.nan
+    index = profiles.index if isinstance(profiles, pd.DataFrame) else pd.RangeIndex(len(out))
+    result = pd.Series(out, index=index, name="eq5d_index", dtype=float)
+    result.attrs["value_set"] = vs.key
+    result.attrs["value_set_label"] = vs.label
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile descriptives
+# ---------------------------------------------------------------------------------------------
+def level_frequencies(
+    data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: str = "EQ-5D-5L"
+) -> pd.DataFrame:
+    """Counts and percentages of each level of each dimension, by groups.
+
+    Rows with unusable profiles are left out (percentages over valid responses to each dimension).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"timepoint": ["b", "b"], "mo": [1, 2], "sc": [1, 1], "ua": [1, 1],
+    ...                    "pd": [1, 1], "ad": [1, 1]})
+    >>> level_frequencies(df).query("dimension == 'mo'")[["level", "n", "pct"]].values.tolist()[:2]
+    [[1, 1, 50.0], [2, 1, 50.0]]
+    """
+    by = list(by)
+    levels, usable = validate_profiles(data, instrument, on_invalid="mask")
+    max_level = 5 if instrument == "EQ-5D-5L" else 3
+    keys = data[by].reset_index(drop=True)[usable]
+    lv = levels[usable].astype(int)
+    long = pd.concat([keys, lv], axis=1).melt(id_vars=by, var_name="dimension", value_name="level")
+    counts = long.groupby([*by, "dimension", "level"], observed=True).size().rename("n")
+    # Complete grid so absent levels show as 0 rather than vanishing.
+    groups = keys.drop_duplicates().sort_values(by)
+    grid = groups.merge(
+        pd.DataFrame(
+            [(d, lvl) for d in DIMENSIONS for lvl in range(1, max_level + 1)], columns=["dimension", "level"]
+        ),
+        how="cross",
+    )
+    out = grid.merge(counts.reset_index(), on=[*by, "dimension", "level"], how="left")
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["n_valid"] = out.groupby([*by, "dimension"], observed=True)["n"].transform("sum")
+    out["pct"] = np.where(out["n_valid"] > 0, 100 * out["n"] / out["n_valid"].clip(lower=1), np.nan)
+    out["dimension_label"] = out["dimension"].map(DIMENSION_LABELS)
+    order = {d: i for i, d in enumerate(DIMENSIONS)}
+    out = out.sort_values([*by, "dimension", "level"], key=lambda s: s.map(order) if s.name == "dimension" else s)
+    return out.reset_index(drop=True)[[*by, "dimension", "dimension_label", "level", "n", "n_valid", "pct"]]
+
+
+def ceiling(data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: str = "EQ-5D-5L") -> pd.DataFrame:
+    """Number and % of valid profiles in full health (11111), by groups."""
+    by = list(by)
+    levels, usable = validate_profiles(data, instrument, on_invalid="mask")
+    frame = data[by].reset_index(drop=True)[usable].copy()
+    frame["full"] = (levels[usable] == 1).all(axis=1).to_numpy()
+    out = frame.groupby(by, observed=True)["full"].agg(n_full_health="sum", n_valid="size").reset_index()
+    out["pct_full_health"] = 100 * out["n_full_health"] / out["n_valid"]
+    return out
+
+
+PCHC_CATEGORIES = ("no_change", "better", "worse", "mixed")
+
+
+def pchc(before: Any, after: Any, instrument: str = "EQ-5D-5L") -> pd.Series:
+    """Paretian Classification of Health Change between two paired profiles.
+
+    ``better``: at least one dimension better and none worse; ``worse``: the reverse; ``mixed``:
+    some better and some worse; ``no_change``: identical (Devlin, Parkin, Browne 2010,
+    Health Econ 19(8):886-905). Pairs where either profile is unusable give ``<NA>``.
+
+    Examples
+    --------
+    >>> pchc(["21111", "11111", "12111"], ["11111", "11112", "21111"]).tolist()
+    ['better', 'worse', 'mixed']
+    """
+    b, ok_b = validate_profiles(before, instrument, on_invalid="mask")
+    a, ok_a = validate_profiles(after, instrument, on_invalid="mask")
+    if len(b) != len(a):
+        raise DataValidationError(f"`before` and `after` must be paired (same length); found {len(b)} and {len(a)}.")
+    diff = a.to_numpy() - b.to_numpy()  # positive = higher level = worse
+    better = (diff < 0).any(axis=1)
+    worse = (diff > 0).any(axis=1)
+    cat = np.select([better & worse, better, worse], ["mixed", "better", "worse"], default="no_change")
+    out = pd.Series(cat, dtype="object")
+    out[~(ok_a & ok_b)] = None
+    return out
+
+
+@dataclass(frozen=True)
+class EQ5DProfileResult(ResultMixin):
+    """Level frequencies by time point and group (aggregate, no patient rows)."""
+
+    levels: pd.DataFrame
+    ceiling_table: pd.DataFrame
+    instrument: str = "EQ-5D-5L"
+
+    def summary(self) -> Summary:
+        return Summary(
+            title=f"{self.instrument} profile: level frequencies",
+            lines=(("Dimensions", ", ".join(DIMENSION_LABELS.values())),),
+            tables=(("Full health (11111)", self.ceiling_table),),
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.levels.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instrument": self.instrument,
+            "levels": self.levels.to_dict(orient="records"),
+            "ceiling": self.ceiling_table.to_dict(orient="records"),
+        }
+
+    def plot(self):
+        from evaltool.proms._plots import level_bars
+
+        return level_bars(self.levels)
+
+
+def profile_summary(
+    data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: str = "EQ-5D-5L"
+) -> EQ5DProfileResult:
+    """Level frequencies and ceiling (% 11111) by groups, as a result object.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"timepoint": ["b"] * 2, "mo": [1, 2], "sc": [1, 1], "ua": [1, 1],
+    ...                    "pd": [1, 1], "ad": [1, 1]})
+    >>> profile_summary(df).ceiling_table["pct_full_health"].tolist()
+    [50.0]
+    """
+    return EQ5DProfileResult(
+        level_frequencies(data, by, instrument), ceiling(data, by, instrument), instrument
+    )
