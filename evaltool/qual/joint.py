@@ -1,0 +1,129 @@
+"""The mixed-methods joint display: quantitative findings beside the themes that explain them.
+
+Each row sets one quantitative finding (text from the spec, or a number from the effects
+stage's facts) beside the qualitative themes linked to it in the spec, with how many
+participants raised each theme, an illustrative quote per theme, and the fit label the analysts
+assigned: ``confirms`` (the voices agree with the number), ``expands`` (they explain or add to
+it) or ``discordant`` (they contradict it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from evaltool._result import ResultMixin, Summary
+from evaltool.errors import SpecError
+
+FITS = ("confirms", "expands", "discordant")
+
+
+class JointDisplayEntry(BaseModel):
+    """One row of the joint display, as written in the spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    finding: str = Field("", description="Quantitative finding in words; may contain {value} for quant_key's value.")
+    quant_key: str | None = Field(None, description="Key in the effects facts whose value the finding cites.")
+    themes: tuple[str, ...] = Field(..., min_length=1, description="Codebook themes that explain or contradict it.")
+    fit: Literal["confirms", "expands", "discordant"] = Field(..., description="Fit label agreed by the analysts.")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class JointDisplayResult(ResultMixin):
+    """Joint display rows: ``finding, quant_value, themes, fit, quotes``."""
+
+    table: pd.DataFrame = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> Summary:
+        counts = self.table["fit"].value_counts()
+        return Summary("Joint display", tuple((f, str(int(counts.get(f, 0)))) for f in FITS),
+                       (("Rows", self.table),))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.table.to_dict(orient="records")}
+
+    def plot(self):
+        from plotnine import aes, geom_col, ggplot, labs, scale_fill_manual
+
+        from evaltool.plotting import PALETTE, theme_evaltool
+
+        d = self.table["fit"].value_counts().reindex(list(FITS), fill_value=0).rename_axis("fit").reset_index(name="n")
+        return (ggplot(d, aes("fit", "n", fill="fit")) + geom_col()
+                + scale_fill_manual(values=dict(zip(FITS, PALETTE)))
+                + labs(x="", y="Findings", title="Fit between quantitative findings and themes") + theme_evaltool())
+
+
+def joint_display(
+    findings: list[JointDisplayEntry | dict],
+    theme_summary: pd.DataFrame,
+    *,
+    quotes: pd.DataFrame | None = None,
+    effects_facts: dict[str, Any] | None = None,
+) -> JointDisplayResult:
+    """Build the joint display.
+
+    Parameters
+    ----------
+    findings:
+        Entries (``finding``, optional ``quant_key``, ``themes``, ``fit``) from the spec.
+    theme_summary:
+        Theme frequencies overall: ``item`` (theme), ``label``, ``n_participants``,
+        ``pct_participants`` (``frequencies(..., level="theme").to_frame()``).
+    quotes:
+        Selected quotes (``theme, quote, attribution``); the first per theme is shown.
+    effects_facts:
+        Headline numbers from the effects stage (``{key: value}``); ``quant_key`` looks up here.
+
+    Examples
+    --------
+    >>> ts = pd.DataFrame({"item": ["t"], "label": ["Trust"], "n_participants": [9], "pct_participants": [30.0]})
+    >>> jd = joint_display([{"finding": "Admissions fell {value}", "quant_key": "rr", "themes": ["t"],
+    ...                      "fit": "confirms"}], ts, effects_facts={"rr": 0.81})
+    >>> jd.to_frame().loc[0, "finding"]
+    'Admissions fell 0.81'
+    """
+    entries = [f if isinstance(f, JointDisplayEntry) else JointDisplayEntry(**f) for f in findings]
+    known = dict(zip(theme_summary["item"], theme_summary["label"]))
+    n_part = dict(zip(theme_summary["item"], theme_summary["n_participants"]))
+    pct = dict(zip(theme_summary["item"], theme_summary["pct_participants"]))
+    facts = effects_facts or {}
+    first_quote = {}
+    if quotes is not None and len(quotes):
+        for t, g in quotes.groupby("theme", sort=False):
+            first_quote[t] = f"\u201c{g['quote'].iloc[0]}\u201d ({g['attribution'].iloc[0]})"
+    rows = []
+    for i, e in enumerate(entries):
+        bad = [t for t in e.themes if t not in known]
+        if bad:
+            raise SpecError(f"`qual.joint_display[{i}].themes`: {bad} not in the codebook's themes "
+                            f"{sorted(known)}")
+        value = None
+        if e.quant_key is not None:
+            if e.quant_key in facts:
+                value = facts[e.quant_key]
+            elif effects_facts is not None:
+                raise SpecError(f"`qual.joint_display[{i}].quant_key` {e.quant_key!r} not found in the "
+                                f"effects facts; available: {sorted(facts)[:20]}")
+        text = e.finding or (e.quant_key or "")
+        if value is not None:
+            text = text.replace("{value}", _fmt(value)) if "{value}" in text else f"{text} ({_fmt(value)})"
+        themes = "; ".join(f"{known[t]} ({int(n_part.get(t, 0))} participants, {pct.get(t, 0):.0f}%)"
+                           for t in e.themes)
+        rows.append({"finding": text, "quant_key": e.quant_key or "",
+                     "quant_value": None if value is None else float(value) if isinstance(value, (int, float)) else None,
+                     "themes": themes, "fit": e.fit,
+                     "quotes": " | ".join(first_quote[t] for t in e.themes if t in first_quote)})
+    cols = ["finding", "quant_key", "quant_value", "themes", "fit", "quotes"]
+    return JointDisplayResult(pd.DataFrame(rows, columns=cols))

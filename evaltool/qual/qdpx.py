@@ -1,0 +1,292 @@
+"""REFI-QDA project exchange (.qdpx) importer.
+
+A .qdpx file is a zip holding ``project.qde`` (XML, namespace urn:QDA-XML:project:1.0) and a
+``sources/`` folder with the documents. Text selections give ``startPosition``/``endPosition``
+as Unicode code-point offsets into the plain text with an exclusive end, so Python string
+slicing ``text[start:end]`` is exactly right (no byte arithmetic).
+
+Vendor deviations tolerated:
+
+* the .qde file not named ``project.qde`` (any single ``*.qde`` in the archive is used);
+* Windows line endings in sources: some tools count CR LF as one position. With
+  ``line_endings="auto"`` both readings are tried per document and the one whose selections
+  match the selection names (which tools fill with the selected text) is kept;
+* ``{...}``-braced or lower-case GUIDs; sources referenced as ``internal://`` or ``relative://``;
+* hierarchy written as ``Theme::code`` in flat code names (ATLAS.ti).
+
+Malformed input raises :class:`~evaltool.errors.DataValidationError` naming the problem: bad XML,
+selections past the end of their document, codings citing unknown code GUIDs, missing sources.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import pandas as pd
+
+from evaltool.errors import DataValidationError
+
+from ._xml import child, children, iter_local, local, parse_xml
+from .codebook import Codebook, codebook_from_refi
+from .qualcoder import strip_doc_extension
+from .segments import EXCLUSION_COLUMNS, QdaProject, reconcile, validate_segments
+
+NON_TEXT_SOURCES = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
+
+
+def _guid(value: str | None) -> str:
+    return (value or "").strip().strip("{}").upper()
+
+
+def _find_qde(zf: zipfile.ZipFile, path: Path) -> str:
+    names = zf.namelist()
+    exact = [n for n in names if n.lower() == "project.qde"]
+    if exact:
+        return exact[0]
+    qde = [n for n in names if n.lower().endswith(".qde")]
+    if len(qde) == 1:
+        return qde[0]  # vendor deviation: differently named .qde
+    if not qde:
+        raise DataValidationError(
+            f"`{path}`: no project.qde (or any .qde file) inside the archive; found {names[:10]}. "
+            "Is this a REFI-QDA project export (.qdpx)?"
+        )
+    raise DataValidationError(f"`{path}`: several .qde files in the archive ({qde}); expected one")
+
+
+def _source_bytes(zf: zipfile.ZipFile, ref: str, base_path: str, path: Path, doc: str) -> bytes | None:
+    """Bytes of a source referenced as internal://, relative:// or a plain path; None if absent."""
+    members = {n.lower(): n for n in zf.namelist()}
+    if ref.startswith("internal://"):
+        rel = ref[len("internal://"):]
+        candidates = [f"sources/{rel}", rel]
+    elif ref.startswith("relative://"):
+        rel = ref[len("relative://"):]
+        candidates = [f"sources/{rel}", rel]
+    else:
+        rel = ref.replace("file://", "")
+        candidates = [f"sources/{PurePosixPath(rel).name}"]
+    for c in candidates:
+        if c.lower() in members:
+            return zf.read(members[c.lower()])
+    # Some exporters place sources in a differently-cased or nested folder.
+    tail = PurePosixPath(rel).name.lower()
+    hits = [n for lo, n in members.items() if lo.endswith("/" + tail)]
+    if len(hits) == 1:
+        return zf.read(hits[0])
+    disk = [Path(base_path) / rel] if (base_path and ref.startswith("relative://")) else []
+    if not ref.startswith(("internal://", "relative://")):
+        disk.append(Path(rel))
+    for d in disk:
+        if d.is_file():
+            return d.read_bytes()
+    return None
+
+
+def _decode(data: bytes, path: Path, doc: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataValidationError(
+            f"`{path}`: source `{doc}` is not UTF-8 text ({err}); REFI-QDA plain-text sources must be UTF-8"
+        ) from None
+
+
+def _choose_line_endings(text: str, selections: list[tuple[int, int, str]], mode: str) -> str:
+    if "\r\n" not in text or mode == "keep":
+        return text
+    norm = text.replace("\r\n", "\n")
+    if mode == "normalise":
+        return norm
+
+    def score(t: str) -> tuple[int, int]:
+        inside = sum(e <= len(t) for _, e, _ in selections)
+        match = sum(bool(n) and t[s:e].strip() == n.strip() for s, e, n in selections)
+        return match, inside
+
+    return norm if score(norm) > score(text) else text
+
+
+def read_qdpx(
+    path: str | Path,
+    *,
+    codebook: Codebook | None = None,
+    on_unknown_code: Literal["error", "exclude"] = "error",
+    missing_sources: Literal["error", "exclude"] = "error",
+    line_endings: Literal["auto", "keep", "normalise"] = "auto",
+) -> QdaProject:
+    """Import a REFI-QDA project (.qdpx) into the coded-segments contract.
+
+    Parameters
+    ----------
+    path:
+        The .qdpx archive.
+    codebook:
+        Codebook to reconcile codes against; default the project's own code book.
+    on_unknown_code:
+        A coding citing a code GUID missing from the code book: ``"error"`` (default) raises;
+        ``"exclude"`` counts it in :attr:`QdaProject.exclusions`.
+    missing_sources:
+        A text source whose file is absent from the archive: ``"error"`` raises; ``"exclude"``
+        counts its codings as excluded.
+    line_endings:
+        ``"auto"`` (see module notes), ``"keep"`` CR LF as two positions, ``"normalise"`` to LF.
+
+    Returns
+    -------
+    QdaProject
+        ``.segments`` (document_id = source name, participant_id/role/site from the case or
+        source variables named participant_id/role/site, coder = user name), ``.codebook``,
+        ``.documents``, ``.exclusions``.
+
+    Examples
+    --------
+    >>> from evaltool.qual import read_qdpx
+    >>> # project = read_qdpx("example_data/southvale/qual/southvale.qdpx")
+    >>> # project.segments.groupby("code").size()
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(f"`{path}` does not exist")
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise DataValidationError(f"`{path}` is not a zip archive; a .qdpx is a zip with project.qde and sources/") from None
+    with zf:
+        qde_name = _find_qde(zf, path)
+        root = parse_xml(zf.read(qde_name), f"{path}:{qde_name}")
+        if local(root.tag) != "Project":
+            raise DataValidationError(f"`{path}:{qde_name}`: expected a <Project> root element, found <{local(root.tag)}>")
+        return _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings)
+
+
+def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings) -> QdaProject:
+    users = {_guid(u.get("guid")): (u.get("name") or u.get("id") or _guid(u.get("guid")))
+             for u in iter_local(root, "User")}
+    cb_elem = child(root, "CodeBook")
+    codes_elem = child(cb_elem, "Codes") if cb_elem is not None else None
+    own_cb = (codebook_from_refi(codes_elem, f"{path}:CodeBook", name=root.get("name", path.stem))
+              if codes_elem is not None else None)
+    code_by_guid = dict(zip(own_cb.codes["guid"], own_cb.codes["code"])) if own_cb is not None else {}
+    variables = {_guid(v.get("guid")): (v.get("name") or "").strip().lower()
+                 for v in iter_local(root, "Variable")}
+
+    def var_values(elem) -> dict[str, str]:
+        out = {}
+        for vv in children(elem, "VariableValue"):
+            ref = child(vv, "VariableRef")
+            name = variables.get(_guid(ref.get("targetGUID"))) if ref is not None else None
+            val = next((c.text for c in vv if local(c.tag) != "VariableRef"), None)
+            if name and val is not None:
+                out[name] = val.strip()
+        return out
+
+    case_of_source: dict[str, dict[str, str]] = {}
+    cases = child(root, "Cases")
+    for case in children(cases, "Case") if cases is not None else []:
+        info = {"participant_id": case.get("name") or _guid(case.get("guid")), **var_values(case)}
+        for sr in children(case, "SourceRef"):
+            case_of_source[_guid(sr.get("targetGUID"))] = info
+
+    rows: list[dict] = []
+    docs: list[dict] = []
+    texts: dict[str, str] = {}
+    excl: list[dict] = []
+    unknown: list[tuple[str, str]] = []
+    sources = child(root, "Sources")
+    src_elems = list(sources) if sources is not None else []
+    for src in src_elems:
+        kind = local(src.tag)
+        if kind in NON_TEXT_SOURCES:
+            n = sum(1 for _ in iter_local(src, "Coding"))
+            if n:
+                excl.append({"reason": f"coding of a non-text source ({kind})", "n_segments": n,
+                             "detail": src.get("name", "")})
+            continue
+        if kind != "TextSource":
+            continue
+        sguid = _guid(src.get("guid"))
+        name = src.get("name") or sguid
+        doc_id = strip_doc_extension(pd.Series([name])).iloc[0]  # D01.txt -> D01, as other importers
+        sels = [(int(s.get("startPosition")), int(s.get("endPosition")), s.get("name") or "", s)
+                for s in children(src, "PlainTextSelection")]
+        content = child(src, "PlainTextContent")
+        if content is not None and content.text is not None:
+            text = content.text
+        else:
+            ref = src.get("plainTextPath")
+            data = _source_bytes(zf, ref, root.get("basePath", ""), path, name) if ref else None
+            if data is None:
+                if missing_sources == "error":
+                    raise DataValidationError(
+                        f"`{path}`: text source `{name}` (plainTextPath={ref!r}) is missing from the archive; "
+                        "expected it under sources/. Re-export the project with its sources, or pass "
+                        "missing_sources='exclude' to count its codings as excluded."
+                    )
+                n = sum(1 for _ in iter_local(src, "Coding"))
+                excl.append({"reason": "source file missing from archive", "n_segments": n, "detail": name})
+                continue
+            text = _decode(data, path, name)
+        text = _choose_line_endings(text, [(s, e, n) for s, e, n, _ in sels], line_endings)
+        texts[doc_id] = text
+        meta = {**var_values(src), **case_of_source.get(sguid, {})}
+        pid = meta.get("participant_id", "")
+        docs.append({"document_id": doc_id, "name": name, "n_chars": len(text), "participant_id": pid,
+                     "role": meta.get("role", ""), "site": meta.get("site", "")})
+        n_uncoded = 0
+        for start, end, _, sel in sels:
+            if start < 0 or end <= start or end > len(text):
+                raise DataValidationError(
+                    f"`{path}`: selection {sel.get('guid')} in source `{name}` has startPosition={start}, "
+                    f"endPosition={end}; expected 0 <= start < end <= {len(text)} (the document's length "
+                    "in code points, exclusive end)"
+                )
+            codings = children(sel, "Coding")
+            if not codings:
+                n_uncoded += 1
+            for cod in codings:
+                cref = child(cod, "CodeRef")
+                cguid = _guid(cref.get("targetGUID")) if cref is not None else ""
+                user = _guid(cod.get("creatingUser") or sel.get("creatingUser"))
+                rows.append({"document_id": doc_id, "participant_id": pid, "role": meta.get("role", ""),
+                             "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
+                             "code": code_by_guid.get(cguid), "text": text[start:end], "start": start,
+                             "end": end, "_guid": cguid})
+        for cod in children(src, "Coding"):  # whole-document coding
+            cref = child(cod, "CodeRef")
+            cguid = _guid(cref.get("targetGUID")) if cref is not None else ""
+            user = _guid(cod.get("creatingUser"))
+            rows.append({"document_id": doc_id, "participant_id": pid, "role": meta.get("role", ""),
+                         "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
+                         "code": code_by_guid.get(cguid), "text": text, "start": 0, "end": len(text),
+                         "_guid": cguid})
+        if n_uncoded:
+            excl.append({"reason": "selection without a coding (note or quotation only)",
+                         "n_segments": n_uncoded, "detail": name})
+
+    seg = pd.DataFrame(rows, columns=["document_id", "participant_id", "role", "site", "coder", "code",
+                                      "text", "start", "end", "_guid"])
+    unknown_mask = seg["code"].isna()
+    if unknown_mask.any():
+        guids = sorted(seg.loc[unknown_mask, "_guid"].unique())
+        if on_unknown_code == "error":
+            raise DataValidationError(
+                f"`{path}`: {int(unknown_mask.sum())} coding(s) cite code GUID(s) not in the code book: "
+                f"{', '.join(guids[:10])}{' ...' if len(guids) > 10 else ''}. Expected every CodeRef "
+                "targetGUID to match a <Code guid>; pass on_unknown_code='exclude' to count and skip them."
+            )
+        excl.append({"reason": "coding cites unknown code GUID", "n_segments": int(unknown_mask.sum()),
+                     "detail": ", ".join(guids)})
+        seg = seg.loc[~unknown_mask]
+    seg = seg.drop(columns="_guid")
+    seg[["participant_id", "role", "site"]] = seg[["participant_id", "role", "site"]].replace("", None)
+    seg = validate_segments(seg, f"{path}") if len(seg) else validate_segments(
+        seg.astype({"start": "Int64", "end": "Int64"}), f"{path}")
+    kept, more = reconcile(seg, codebook if codebook is not None else own_cb, set(texts))
+    exclusions = pd.concat([pd.DataFrame(excl, columns=EXCLUSION_COLUMNS), more], ignore_index=True) \
+        if excl else more
+    exclusions["n_segments"] = exclusions["n_segments"].astype("int64")
+    documents = pd.DataFrame(docs, columns=["document_id", "name", "n_chars", "participant_id", "role", "site"])
+    return QdaProject(kept.sort_values(["document_id", "coder", "start", "code"], kind="stable").reset_index(drop=True),
+                      codebook if codebook is not None else own_cb, documents, exclusions, "qdpx", texts)

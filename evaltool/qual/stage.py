@@ -1,0 +1,274 @@
+"""The qualitative stage: import coded segments, summarise, assess agreement, select quotes,
+build the framework matrix and the mixed-methods joint display.
+
+Everything returned is aggregate or redacted text: quotes are masked with the redaction list
+(plus any name columns of the participants file) and a final check refuses to return a table or
+fact that still contains a listed name.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaltool.errors import DataValidationError, DataWarning
+from evaltool.stage import FigureSpec, StageOutput, TableMeta
+
+from .agreement import agreement
+from .codebook import Codebook, read_codebook, starter_codebook_path
+from .config import QualConfig
+from .joint import joint_display
+from .qdpx import read_qdpx
+from .qualcoder import read_qualcoder
+from .quotes import expand_terms, find_terms, read_redaction_list, select_quotes
+from .segments import QdaProject, read_segments
+from .summaries import cooccurrence, frequencies, framework_matrix, read_analyst_summaries
+from .taguette import read_taguette
+
+
+def _participants(path: Path | None) -> tuple[pd.DataFrame | None, list[str]]:
+    """Participant metadata (ids, role, site, document) and the names it holds (for redaction)."""
+    if path is None:
+        return None, []
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(f"`qual.participants` file `{path}` does not exist")
+    d = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "participant_id" not in d.columns:
+        raise DataValidationError(f"`qual.participants` `{path}` lacks `participant_id`; found {list(d.columns)}")
+    names = [v for c in d.columns if "name" in c.lower() for v in d[c] if v]
+    keep = [c for c in ("participant_id", "document_id", "role", "site") if c in d.columns]
+    return d[keep].copy(), names
+
+
+def load_project(segments_path: Path, codebook: Codebook, config: QualConfig,
+                 participants: pd.DataFrame | None) -> QdaProject:
+    """Import coded segments in the configured format."""
+    path = Path(segments_path)
+    fmt = config.format
+    if fmt == "auto":
+        fmt = "qdpx" if path.suffix.lower() == ".qdpx" else "csv"
+    if fmt == "qdpx":
+        project = read_qdpx(path, codebook=codebook)
+        if participants is not None:  # fill role/site the project's cases did not carry
+            from .qualcoder import attach_participants
+
+            seg = project.segments
+            filled = attach_participants(seg.assign(**{c: seg[c].where(seg[c].notna(), None)
+                                                       for c in ("participant_id", "role", "site")}),
+                                         participants, str(path))
+            project = QdaProject(filled, project.codebook, project.documents, project.exclusions, "qdpx",
+                                 project.texts)
+        return project
+    if fmt == "qualcoder":
+        return read_qualcoder(path, codebook, participants)
+    if fmt == "taguette":
+        return read_taguette(path, codebook, participants, coder=config.taguette_coder)
+    return read_segments(path, codebook, participants)
+
+
+def run_stage(
+    codebook_path: str | Path | None,
+    segments_path: str | Path | None,
+    config: QualConfig,
+    *,
+    seed: int,
+    effects_facts: dict[str, Any] | None = None,
+) -> StageOutput:
+    """Run the qualitative stage (section ``qual``).
+
+    Parameters
+    ----------
+    codebook_path:
+        Codebook YAML/.qdc; None uses ``config.codebook`` or the starter codebook.
+    segments_path:
+        Coded segments (format per ``config.format``); None uses ``config.segments``.
+    config:
+        :class:`~evaltool.qual.config.QualConfig`.
+    seed:
+        Seeds quote selection.
+    effects_facts:
+        Headline numbers from the effects stage, looked up by joint-display ``quant_key``.
+
+    Returns
+    -------
+    StageOutput
+        Tables ``qual_theme_by_role``, ``qual_theme_by_site``, ``qual_code_frequencies``,
+        ``qual_cooccurrence``, ``qual_agreement``, ``qual_quotes``, ``qual_framework``,
+        ``qual_exclusions``, ``joint_display``; figures ``qual_cooccurrence_heatmap``,
+        ``qual_theme_salience``, ``qual_theme_by_role_heatmap`` and (when double-coded)
+        ``qual_agreement``; facts; objects ``project`` and result objects.
+
+    Examples
+    --------
+    >>> # out = run_stage("codebook.yaml", "segments.csv", QualConfig(), seed=1)
+    >>> # out.tables["qual_theme_by_role"].head()
+    """
+    codebook_path = codebook_path or config.codebook or starter_codebook_path()
+    segments_path = segments_path or config.segments
+    if segments_path is None:
+        raise DataValidationError("`qual.segments`: no coded segments file given")
+    codebook = read_codebook(codebook_path)
+    participants, participant_names = _participants(config.participants)
+    terms = expand_terms(participant_names + (read_redaction_list(config.redaction_list)
+                                              if config.redaction_list else []))
+    project = load_project(Path(segments_path), codebook, config, participants)
+    seg = project.segments.copy()
+    stage_warnings: list[str] = []
+    for c in ("role", "site", "participant_id"):
+        miss = seg[c].isna()
+        if miss.any():
+            msg = f"{int(miss.sum())} segment(s) have no {c}; shown as 'Unknown'. Provide `qual.participants`."
+            warnings.warn(msg, DataWarning, stacklevel=2)
+            stage_warnings.append(msg)
+            seg[c] = seg[c].where(~miss, "Unknown" if c != "participant_id" else seg["document_id"])
+    if seg.empty:
+        raise DataValidationError(f"`{segments_path}`: no usable coded segments after reconciling with the "
+                                  f"codebook; exclusions: {project.exclusions.to_dict(orient='records')}")
+    pc = config.primary_coder
+
+    theme_overall = frequencies(seg, codebook, level="theme", primary_coder=pc)
+    by_role = frequencies(seg, codebook, level="theme", by="role", primary_coder=pc)
+    by_site = frequencies(seg, codebook, level="theme", by="site", primary_coder=pc)
+    codes = frequencies(seg, codebook, level="code", primary_coder=pc)
+    co = cooccurrence(seg, codebook, mode=config.cooccurrence_mode, level="code", primary_coder=pc)
+    co_theme = cooccurrence(seg, codebook, mode=config.cooccurrence_mode, level="theme", primary_coder=pc,
+                            labels=True)
+
+    def freq_table(res, group_name: str | None) -> pd.DataFrame:
+        t = res.to_frame().rename(columns={"item": res.level, "label": f"{res.level}_label"})
+        if group_name:
+            t = t.rename(columns={"group": group_name})
+        else:
+            t = t.drop(columns=["group"])
+        return t.drop(columns=["level", "by"])
+
+    tables: dict[str, pd.DataFrame] = {}
+    meta: dict[str, TableMeta] = {}
+    cc = ("n_participants", "n_documents", "participants_in_group")
+    dc = (("pct_participants", "n_participants"),)
+    tables["qual_theme_by_role"] = freq_table(by_role, "role")
+    meta["qual_theme_by_role"] = TableMeta(
+        "Themes by stakeholder group", "Participants, interviews and coded segments per theme and role. "
+        "Double-coded interviews are counted once (primary coder).", count_columns=cc, derived_columns=dc)
+    tables["qual_theme_by_site"] = freq_table(by_site, "site")
+    meta["qual_theme_by_site"] = TableMeta("Themes by site", "Participants per theme and site.",
+                                           count_columns=cc, derived_columns=dc, appendix=True)
+    ct = freq_table(codes, None)
+    ct.insert(2, "theme", ct["code"].map(codebook.theme_of()))
+    tables["qual_code_frequencies"] = ct
+    meta["qual_code_frequencies"] = TableMeta("Code frequencies", "Coded segments, interviews and participants per "
+                                              "code.", count_columns=cc, derived_columns=dc, appendix=True)
+    cot = co.to_frame().rename(columns={"item_a": "code_a", "item_b": "code_b"})
+    tables["qual_cooccurrence"] = cot[cot["n"] > 0].reset_index(drop=True)
+    meta["qual_cooccurrence"] = TableMeta(
+        "Code co-occurrence", f"Pairs of coded segments ({config.cooccurrence_mode.replace('_', ' ')}) within an "
+        "interview; diagonal = segments of the code.", appendix=True)
+
+    # Agreement: only when two coders share documents.
+    figures: dict[str, FigureSpec] = {}
+    agree = None
+    n_coders = int(seg["coder"].nunique())
+    shared = seg.groupby("document_id")["coder"].nunique()
+    if n_coders >= 2 and (shared >= 2).any():
+        agree = agreement(QdaProject(seg, codebook, project.documents, project.exclusions,
+                                     project.source_format, project.texts),
+                          coders=config.coders, codebook=codebook, threshold=config.kappa_threshold)
+        at = agree.to_frame()
+        at.insert(2, "code_label", at["code"].map(codebook.code_labels()))
+        tables["qual_agreement"] = at
+        figures["qual_agreement"] = FigureSpec(agree.plot(), "Coder agreement by code",
+                                               f"Bar chart of Cohen's kappa per code with a dashed line at "
+                                               f"{config.kappa_threshold}; {len(agree.low_agreement_codes())} codes "
+                                               "fall below it.", height=6.0, appendix=True)
+    else:
+        tables["qual_agreement"] = pd.DataFrame(columns=["code", "theme", "code_label", "kappa_char", "low_kappa"])
+    meta["qual_agreement"] = TableMeta(
+        "Coder agreement", f"Percent agreement, Cohen's kappa (character, segment and interview level) and "
+        f"Krippendorff's alpha for double-coded interviews; kappa below {config.kappa_threshold} flagged.")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        quotes = select_quotes(seg, codebook, seed=seed, per_theme=config.quotes_per_theme,
+                               min_chars=config.min_quote_chars, max_chars=config.max_quote_chars,
+                               redaction=terms, min_group_size=config.min_group_size,
+                               coarsen_small_groups=config.coarsen_small_groups, primary_coder=pc)
+    stage_warnings += [str(w.message) for w in caught]
+    qt = quotes.to_frame()
+    tables["qual_quotes"] = qt[["theme", "theme_label", "quote", "attribution", "small_group"]]
+    meta["qual_quotes"] = TableMeta("Illustrative quotes", "Selected at random (seeded) with diversity across "
+                                    "roles and sites; attributed by role and site only; names masked.")
+    summaries = read_analyst_summaries(config.analyst_summaries) if config.analyst_summaries else None
+    fw = framework_matrix(seg, codebook, by=config.framework_by, quotes=qt, analyst_summaries=summaries,
+                          primary_coder=pc)
+    tables["qual_framework"] = fw.to_frame().rename(columns={"group": config.framework_by})
+    meta["qual_framework"] = TableMeta(f"Framework matrix ({config.framework_by} x theme)",
+                                       "Coded segments and participants per cell with a quote and the analysts' "
+                                       "summary.", count_columns=("n_participants",), appendix=True)
+    tables["qual_exclusions"] = project.exclusions.copy()
+    meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
+                                        appendix=True)
+    jd = joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
+                       effects_facts=effects_facts)
+    tables["joint_display"] = jd.to_frame()
+    meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
+                                      "that explain or contradict it; fit as agreed by the analysts.")
+
+    figures["qual_cooccurrence_heatmap"] = FigureSpec(
+        co_theme.plot(), "Theme co-occurrence",
+        "Heat map of how often two themes are coded on overlapping text in the same interview; darker = more.",
+        width=8.0, height=7.0)
+    figures["qual_theme_salience"] = FigureSpec(
+        theme_overall.plot(), "Theme salience",
+        "Horizontal bar chart of the percentage of participants who raised each theme.", height=6.0)
+    figures["qual_theme_by_role_heatmap"] = FigureSpec(
+        by_role.plot(), "Themes by stakeholder group",
+        "Heat map of the percentage of participants in each role who raised each theme.", width=8.0, height=6.0)
+
+    to = theme_overall.to_frame().sort_values(["n_participants", "item"], ascending=[False, True])
+    facts: dict[str, Any] = {
+        "n_documents": int(seg["document_id"].nunique()),
+        "n_participants": int(seg["participant_id"].nunique()),
+        "n_segments": int(len(seg)),
+        "n_coders": n_coders,
+        "n_roles": int(seg["role"].nunique()),
+        "n_sites": int(seg["site"].nunique()),
+        "n_segments_excluded": int(project.exclusions["n_segments"].sum()),
+        "source_format": project.source_format,
+        "top_themes": to["label"].head(3).tolist(),
+        "n_quotes": int(len(qt)),
+        "n_quotes_small_group": int(qt["small_group"].sum()) if len(qt) else 0,
+        "kappa_threshold": config.kappa_threshold,
+        "n_joint_display_rows": int(len(jd.table)),
+    }
+    if agree is not None:
+        facts.update({
+            "n_double_coded_documents": agree.n_documents,
+            "coders_compared": list(agree.coders),
+            "kappa_pooled": _num(agree.pooled.get("kappa_pooled", agree.pooled.get("kappa_document_mean"))),
+            "codes_below_kappa_threshold": agree.low_agreement_codes(),
+        })
+    else:
+        facts["n_double_coded_documents"] = 0
+
+    leaks = find_terms(_strings(tables, facts), terms)
+    if leaks:  # defence in depth: redaction happens in select_quotes; this must never trigger
+        raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
+                                  "refusing to return them. Check the redaction list and quote text.")
+    return StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
+                       objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
+                                "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall},
+                       warnings=stage_warnings)
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
+def _strings(tables: dict[str, pd.DataFrame], facts: dict[str, Any]) -> list[str]:
+    out = [str(v) for t in tables.values() for c in t.columns for v in t[c].dropna().unique()]
+    out += [str(v) for v in facts.values()]
+    return out
