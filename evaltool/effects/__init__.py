@@ -1,0 +1,33 @@
+"""Effect estimation: staggered roll-outs (Callaway & Sant'Anna, TWFE, imputation) and matched cohorts.
+
+Estimate first, aggregate second: :func:`att_gt` returns group-time effects whose
+``.aggregate(kind)`` returns a new result. Inference for few clusters lives in
+:mod:`evaltool.effects.inference` (CR1 fixest convention, wild cluster bootstrap, multiplier bootstrap).
+``matched_did`` (matched-cohort DiD) is re-exported lazily from :mod:`evaltool.effects.matched`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from evaltool.effects.inference import (
+    WildBootstrapResult,
+    multiplier_bootstrap,
+    ols,
+    wild_cluster_bootstrap,
+)
+from evaltool.effects.staggered import AggregateResult, AttGtResult, att_gt
+from evaltool.effects.twfe import DidRegressionResult, TwfeResult, did_2x2, twfe
+
+__all__ = [
+    "AggregateResult", "AttGtResult", "DidRegressionResult", "TwfeResult", "WildBootstrapResult",
+    "att_gt", "did_2x2", "matched_did", "multiplier_bootstrap", "ols", "twfe", "wild_cluster_bootstrap",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The matched-cohort half is owned by another module; import it only when asked for.
+    if name == "matched_did":
+        from evaltool.effects.matched import matched_did
+
+        return matched_did
+    raise AttributeError(f"module 'evaltool.effects' has no attribute {name!r}")
