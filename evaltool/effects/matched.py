@@ -144,22 +144,27 @@ class MatchedDidResult(ResultMixin):
 
     def plot(self):
         """Forest plot of rate ratios by subgroup, the naive before/after beside the DiD."""
-        from plotnine import (aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs,
-                              position_dodge, scale_color_manual, scale_x_log10)
+        from plotnine import (aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs, scale_color_manual,
+                              scale_x_log10, scale_y_continuous)
 
         from evaltool.plotting import PALETTE, theme_evaltool
 
         d = self.estimates[self.estimates["scale"] == "rate_ratio"].copy()
-        d["label"] = np.where(d["subgroup"] == "all", "All", d["subgroup_var"].astype(str) + ": " + d["subgroup"].astype(str))
-        d["label"] = pd.Categorical(d["label"], categories=list(dict.fromkeys(d["label"][::-1])))
-        d["analysis"] = d["analysis"].map({"matched_did": "Matched DiD", "naive_before_after": "Naive before/after (treated)"})
-        dodge = position_dodge(width=0.5)
+        d["label"] = np.where(d["subgroup"] == "all", "All",
+                              d["subgroup_var"].astype(str) + ": " + d["subgroup"].astype(str))
+        labels = list(dict.fromkeys(d["label"]))
+        # Rows top to bottom in table order; the naive estimate sits just below its DiD.
+        d["y"] = [len(labels) - labels.index(lab) + (0.15 if a == "matched_did" else -0.15)
+                  for lab, a in zip(d["label"], d["analysis"])]
+        d["analysis"] = d["analysis"].map({"matched_did": "Matched DiD",
+                                           "naive_before_after": "Naive before/after (treated)"})
         return (
-            ggplot(d, aes(x="estimate", y="label", color="analysis"))
+            ggplot(d, aes(x="estimate", y="y", color="analysis"))
             + geom_vline(xintercept=1, linetype="dashed", color="#768692")
-            + geom_errorbarh(aes(xmin="ci_lower", xmax="ci_upper"), height=0.2, position=dodge)
-            + geom_point(size=2.5, position=dodge)
+            + geom_errorbarh(aes(xmin="ci_lower", xmax="ci_upper"), height=0.15)
+            + geom_point(size=2.5)
             + scale_x_log10()
+            + scale_y_continuous(breaks=[len(labels) - i for i in range(len(labels))], labels=labels)
             + scale_color_manual(values=[PALETTE[0], PALETTE[1]])
             + labs(x="Rate ratio (95% CI, log scale)", y="", color="",
                    title=f"{self.outcome.replace('_', ' ').capitalize()}: effect by subgroup")

@@ -1,0 +1,62 @@
+"""The matched-cohort part of the `effects` section of the analysis spec."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from evaltool.effects.panels import OUTCOMES
+
+__all__ = ["MatchedDidConfig", "DEFAULT_OUTCOMES"]
+
+DEFAULT_OUTCOMES = (
+    "emergency_admission", "ae_attendance", "bed_days", "elective_admission", "care_home_admission", "cost",
+)
+
+
+class MatchedDidConfig(BaseModel):
+    """Difference-in-differences on the matched cohort (see :func:`evaltool.effects.matched.matched_did`).
+
+    Examples
+    --------
+    >>> MatchedDidConfig().subgroups
+    ('age_band',)
+    >>> MatchedDidConfig(model="negbin", post_months=24).post_months
+    24
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcomes: tuple[str, ...] = Field(DEFAULT_OUTCOMES, description="outcomes, each with its own model")
+    model: Literal["poisson", "negbin", "linear"] = Field(
+        "poisson", description="Poisson with log person-time offset (default), negative binomial, linear on rates")
+    pre_months: int = Field(12, description="months before the index date (1-24)")
+    post_months: int = Field(12, description="months after the index date (1-24)")
+    subgroups: tuple[str, ...] = Field(
+        ("age_band",), description="categorical cohort columns for subgroup effects; age_band = under 65 / 65+")
+    cluster: str | None = Field("subclass", description="cluster for SEs: subclass (matched set), practice, person, "
+                                "a cohort column, or null for heteroskedasticity-robust")
+    event_study: bool = Field(True, description="fit per-month effects with a pre-trend test")
+    alpha: float = Field(0.05, description="1 - confidence level")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [o for o in v if o not in OUTCOMES]
+        if bad or not v:
+            raise ValueError(f"outcomes: expected some of {list(OUTCOMES)}, got {list(v)}")
+        return v
+
+    @field_validator("pre_months", "post_months")
+    @classmethod
+    def _months(cls, v: int) -> int:
+        if not 1 <= v <= 24:
+            raise ValueError(f"expected whole months between 1 and 24, got {v}")
+        return v
+
+    @field_validator("alpha")
+    @classmethod
+    def _alpha(cls, v: float) -> float:
+        if not 0 < v < 0.5:
+            raise ValueError(f"alpha: expected a number in (0, 0.5), got {v}")
+        return v
