@@ -7,6 +7,7 @@ never need a DTD, so any DTD or entity declaration is refused before it is proce
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 from evaltool.errors import DataValidationError
 
@@ -42,20 +43,31 @@ def parse_xml(data: bytes, source: str) -> ET.Element:
     >>> parse_xml(b"<a><b/></a>", "x.xml").tag
     'a'
     """
-    parser = ET.XMLParser()
-    expat = parser.parser  # the pyexpat object: hooks fire before any expansion happens
-    expat.StartDoctypeDeclHandler = _forbid("document type declaration (DTD)", source)
-    expat.EntityDeclHandler = _forbid("entity declaration", source)
-    expat.UnparsedEntityDeclHandler = _forbid("unparsed entity declaration", source)
-    expat.ExternalEntityRefHandler = _forbid("external entity reference", source)
+    # pyexpat directly (the C-accelerated ElementTree parser hides its expat object): the DTD
+    # hooks fire before any declaration is processed, so nothing is ever expanded or fetched.
+    parser = expat.ParserCreate(namespace_separator="}")
+    builder = ET.TreeBuilder()
+
+    def qname(tag: str) -> str:
+        return "{" + tag if "}" in tag else tag
+
+    parser.StartElementHandler = lambda tag, attrs: builder.start(
+        qname(tag), {qname(k): v for k, v in attrs.items()})
+    parser.EndElementHandler = lambda tag: builder.end(qname(tag))
+    parser.CharacterDataHandler = builder.data
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _forbid("document type declaration (DTD)", source)
+    parser.EntityDeclHandler = _forbid("entity declaration", source)
+    parser.UnparsedEntityDeclHandler = _forbid("unparsed entity declaration", source)
+    parser.ExternalEntityRefHandler = _forbid("external entity reference", source)
     try:
-        parser.feed(data)
-        return parser.close()
-    except ET.ParseError as err:
+        parser.Parse(data, True)
+    except expat.ExpatError as err:
         raise DataValidationError(
-            f"{source}: not well-formed XML ({err}); expected a REFI-QDA document. "
-            "Check that the file was exported completely."
+            f"{source}: not well-formed XML ({expat.ErrorString(err.code)} at line {err.lineno}, "
+            f"column {err.offset}); expected a REFI-QDA document. Check that the file was exported completely."
         ) from None
+    return builder.close()
 
 
 def local(tag: str) -> str:

@@ -155,7 +155,7 @@ def select_quotes(
     ``max_chars``). Within a theme, candidates are shuffled with ``numpy.random.default_rng(seed)``
     and picked greedily, preferring a role, then a site, then a participant not yet quoted for
     that theme, so quotes spread across stakeholder groups. At most one quote per participant
-    per theme.
+    per theme, and no repeated wording within a theme.
 
     Examples
     --------
@@ -170,10 +170,12 @@ def select_quotes(
     seg = seg.sort_values(["theme", "_key"], kind="stable")
     picked = []
     for theme, cand in seg.groupby("theme", sort=True):
-        roles, sites, people = set(), set(), set()
+        roles, sites, people, said = set(), set(), set(), set()
         rows = cand.to_dict("records")
         for _ in range(min(per_theme, cand["participant_id"].nunique())):
-            best = min((r for r in rows if r["participant_id"] not in people),
+            # Never the same participant or the same words twice within a theme.
+            best = min((r for r in rows if r["participant_id"] not in people
+                        and " ".join(str(r["text"]).split()).lower() not in said),
                        key=lambda r: (r["role"] in roles, r["site"] in sites), default=None)
             if best is None:
                 break
@@ -181,6 +183,7 @@ def select_quotes(
             roles.add(best["role"])
             sites.add(best["site"])
             people.add(best["participant_id"])
+            said.add(" ".join(str(best["text"]).split()).lower())
     cols = ["theme", "theme_label", "quote", "attribution", "role", "site", "n_chars", "small_group"]
     if not picked:
         return QuoteResult(pd.DataFrame(columns=cols))
