@@ -92,11 +92,12 @@ def _pct(x: float) -> str:
     return f"{v:.0f}%"
 
 
-def _num(x: float) -> str:
-    v = abs(x)
-    if v >= 10:
+def _num(x: float, ref: float | None = None) -> str:
+    # Decimals chosen from the largest number in the phrase so an estimate and its interval match.
+    v, r = abs(x), abs(x) if ref is None else ref
+    if r >= 10:
         return f"{v:,.0f}"
-    if v >= 1:
+    if r >= 1:
         return f"{v:.1f}"
     return f"{v:.2f}"
 
@@ -139,12 +140,17 @@ def difference_phrase(estimate: float, ci_lower: float, ci_upper: float, unit: s
     less, more = ("fewer", "more") if unit else ("lower", "higher")
     noun = f" {unit}" if unit else ""
     tail = f" {per}" if per else ""
+    ref = max(abs(estimate), abs(ci_lower), abs(ci_upper))
+
+    def n(x: float) -> str:
+        return _num(x, ref)
+
     if ci_upper < 0:
-        return "lower", f"{_num(estimate)} {less}{noun}{tail} (95% CI {_num(ci_upper)} to {_num(ci_lower)} {less})"
+        return "lower", f"{n(estimate)} {less}{noun}{tail} (95% CI {n(ci_upper)} to {n(ci_lower)} {less})"
     if ci_lower > 0:
-        return "higher", f"{_num(estimate)} {more}{noun}{tail} (95% CI {_num(ci_lower)} to {_num(ci_upper)} {more})"
-    return "unclear", (f"no clear difference{noun and ' in' + noun}{tail} (95% CI from {_num(ci_lower)} {less} "
-                       f"to {_num(ci_upper)} {more})")
+        return "higher", f"{n(estimate)} {more}{noun}{tail} (95% CI {n(ci_lower)} to {n(ci_upper)} {more})"
+    return "unclear", (f"no clear difference{noun and ' in' + noun}{tail} (95% CI from {n(ci_lower)} {less} "
+                       f"to {n(ci_upper)} {more})")
 
 
 _FRAMES = {
