@@ -15,11 +15,12 @@ from evaltool.effects.inference import (
     ols,
     wild_cluster_bootstrap,
 )
+from evaltool.effects.imputation import ImputationResult, imputation
 from evaltool.effects.staggered import AggregateResult, AttGtResult, att_gt
 from evaltool.effects.twfe import DidRegressionResult, TwfeResult, did_2x2, twfe
 
 __all__ = [
-    "AggregateResult", "AttGtResult", "DidRegressionResult", "TwfeResult", "WildBootstrapResult",
+    "AggregateResult", "AttGtResult", "DidRegressionResult", "ImputationResult", "imputation", "TwfeResult", "WildBootstrapResult",
     "att_gt", "did_2x2", "matched_did", "multiplier_bootstrap", "ols", "twfe", "wild_cluster_bootstrap",
 ]
 
