@@ -17,6 +17,8 @@ Design (all simulated; nothing here is real patient data):
   the observed (incomplete) data should recover it within their confidence intervals.
 * Non-response: baseline 85% (enrolled) / 75% (comparison); at 6 and 12 months response depends
   on group, age (older people answer slightly less) and earlier response, not on health change.
+  Questionnaires are sent at the index date (comparison: a date drawn from the enrolled index
+  dates) and 182/365 days later, never after ``window_end`` or the person's death.
   About 1.5% of returned questionnaires miss one EQ-5D dimension (unusable profile).
 * Activation: a licensed-style PAM score (0-100) on the same PROM rows (columns ``pam_score``,
   ``pam_level``, levels from cut points 47.0/55.1/67.0); enrolled +3 at 6m and +5 at 12m.
@@ -106,7 +108,9 @@ def _sample_comparison(pop: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
     return chosen.drop(columns=["_band", "_u", "_need", "_rank"] + (["_risk"] if "_risk" in keys else []))
 
 
-def generate_proms(population: pd.DataFrame, seed: int) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+def generate_proms(
+    population: pd.DataFrame, seed: int, *, window_end: str = "2025-03-31"
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Simulate PROM and PREM returns for Southvale's enrolled patients and a comparison group.
 
     Parameters
@@ -115,12 +119,14 @@ def generate_proms(population: pd.DataFrame, seed: int) -> tuple[dict[str, pd.Da
         Columns person_id, treated, age, sex (risk_score used when present). Not modified.
     seed:
         Seed for ``numpy.random.default_rng``.
+    window_end:
+        End of the study window: questionnaires due after it are never sent.
 
     Returns
     -------
     (tables, truth)
         ``tables["proms"]``: person_id, timepoint, instrument, eq5d_mo..eq5d_ad, eq5d_vas, pam_score,
-        pam_level (one row per returned questionnaire). ``tables["prems"]``: respondent_id, group,
+        pam_level, survey_date (one row per returned questionnaire). ``tables["prems"]``: respondent_id, group,
         survey, P3CEQ item columns p3ceq_q1..q11 and FFT column fft_q1 (labels). ``truth``: JSON-able
         dict of the true mean changes (complete data), response rates and PREM parameters.
 
@@ -180,7 +186,25 @@ def generate_proms(population: pd.DataFrame, seed: int) -> tuple[dict[str, pd.Da
     r6 = rng.random(n) < 1 / (1 + np.exp(-lin6))
     lin12 = np.where(is_enr, 0.9, 0.5) - 0.4 * older + np.where(r6, 0.9, -1.0)
     r12 = rng.random(n) < 1 / (1 + np.exp(-lin12))
-    responded = {"baseline": r0, "6m": r6, "12m": r12}
+    # Questionnaires are sent at the index date (enrolled) or a date drawn from the enrolled index
+    # dates (comparison), then 182 and 365 days later; none after the window ends or after death.
+    enr_dates = people.loc[is_enr, "index_date"] if "index_date" in people.columns else pd.Series(dtype="datetime64[ns]")
+    enr_dates = pd.to_datetime(enr_dates).dropna().to_numpy(dtype="datetime64[D]")
+    if len(enr_dates) == 0:
+        enr_dates = np.array([np.datetime64("2023-01-01")])
+    own = (pd.to_datetime(people["index_date"]).to_numpy(dtype="datetime64[D]") if "index_date" in people.columns
+           else np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"))
+    base_date = np.where(is_enr & ~np.isnat(own), own, rng.choice(enr_dates, n))
+    death = (pd.to_datetime(people["death_date"]).to_numpy(dtype="datetime64[D]") if "death_date" in people.columns
+             else np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"))
+    end = np.datetime64(window_end, "D")
+    sent = {}
+    for t, tp in enumerate(_TIMEPOINTS):
+        date = base_date + np.timedelta64((0, 182, 365)[t], "D")
+        alive = np.isnat(death) | (death > date)
+        sent[tp] = (date <= end) & alive
+        frames[t]["survey_date"] = pd.to_datetime(date)
+    responded = {"baseline": r0 & sent["baseline"], "6m": r6 & sent["6m"], "12m": r12 & sent["12m"]}
     kept = []
     for frame, tp in zip(frames, _TIMEPOINTS):
         f = frame[responded[tp]].copy()
@@ -208,13 +232,14 @@ def generate_proms(population: pd.DataFrame, seed: int) -> tuple[dict[str, pd.Da
         "n_enrolled": int(is_enr.sum()), "n_comparison": int((~is_enr).sum()),
         "latent_effect": {g: dict(zip(_TIMEPOINTS, map(float, v))) for g, v in _EFFECT.items()},
         "eq5d_mean_index": {}, "eq5d_true_change": {}, "eq5d_true_difference_in_change": {},
-        "response_rate": {}, "pam_true_change": {},
+        "response_rate": {}, "pam_true_change": {}, "not_sent_after_window_or_death": {},
     }
     for g, m in (("enrolled", is_enr), ("comparison", ~is_enr)):
         truth["eq5d_mean_index"][g] = {tp: float(full_index[tp][m].mean()) for tp in _TIMEPOINTS}
         truth["eq5d_true_change"][g] = {tp: float((full_index[tp][m] - full_index["baseline"][m]).mean())
                                         for tp in _TIMEPOINTS[1:]}
         truth["response_rate"][g] = {tp: float(responded[tp][m].mean()) for tp in _TIMEPOINTS}
+        truth["not_sent_after_window_or_death"][g] = {tp: int((~sent[tp][m]).sum()) for tp in _TIMEPOINTS}
         truth["pam_true_change"][g] = {tp: float(_PAM_GAIN[g][i]) for i, tp in enumerate(_TIMEPOINTS) if i}
     for tp in _TIMEPOINTS[1:]:
         truth["eq5d_true_difference_in_change"][tp] = (

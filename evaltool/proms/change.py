@@ -267,8 +267,8 @@ class AncovaResult(ResultMixin):
     """Difference in change, intervention minus comparison, from follow-up ~ baseline + group (+ covariates).
 
     ``table``: timepoint, estimate, std_error, ci_lower, ci_upper, p_value, baseline_coef,
-    n_units, n_treated, n_comparison, unadjusted_difference (difference in mean change),
-    covariates, method.
+    n_units, n_treated, n_comparison, unadjusted_difference (difference in mean change) with
+    unadjusted_ci_lower/upper (Welch), covariates, method.
     """
 
     table: pd.DataFrame
@@ -322,8 +322,10 @@ def ancova(
     """ANCOVA: regress follow-up on baseline and group (and optional covariates), per follow-up.
 
     The group coefficient is the difference in change (intervention minus comparison) adjusted
-    for baseline, which is what the ANCOVA estimates when groups differ at baseline by chance;
-    when they differ systematically, read it together with the unadjusted difference in change.
+    for baseline. When groups differ at baseline only by chance (or by transient, regressing
+    values) ANCOVA is the efficient, unbiased choice; when they differ in their persistent level,
+    ANCOVA and the unadjusted difference in change estimate different things (Lord's paradox), so
+    both are reported, the latter with a Welch CI.
 
     Parameters
     ----------
@@ -376,6 +378,13 @@ def ancova(
         se = float(np.sqrt(vcov[2, 2]))
         tcrit = stats.t.ppf(0.5 + confidence / 2, df)
         change = (w[str(fu)] - w[str(baseline)]).to_numpy(float)
+        # Unadjusted difference in mean change with a Welch CI: the change-score (DiD of means)
+        # estimand, which differs from ANCOVA's when the groups differ at baseline (Lord's paradox).
+        c1, c0 = change[g == 1], change[g == 0]
+        v1, v0 = c1.var(ddof=1) / len(c1), c0.var(ddof=1) / len(c0)
+        se_u = float(np.sqrt(v1 + v0))
+        df_u = (v1 + v0) ** 2 / (v1 ** 2 / (len(c1) - 1) + v0 ** 2 / (len(c0) - 1)) if se_u > 0 else np.nan
+        t_u = stats.t.ppf(0.5 + confidence / 2, df_u) if se_u > 0 else np.nan
         rows.append({
             "timepoint": str(fu),
             "comparison": f"{treated} vs {comparison}",
@@ -388,7 +397,9 @@ def ancova(
             "n_units": int(len(w)),
             "n_treated": int(g.sum()),
             "n_comparison": int(len(g) - g.sum()),
-            "unadjusted_difference": float(change[g == 1].mean() - change[g == 0].mean()),
+            "unadjusted_difference": float(c1.mean() - c0.mean()),
+            "unadjusted_ci_lower": float(c1.mean() - c0.mean() - t_u * se_u),
+            "unadjusted_ci_upper": float(c1.mean() - c0.mean() + t_u * se_u),
             "covariates": ", ".join(cov_names),
             "method": "ancova_ols",
         })

@@ -164,19 +164,20 @@ def _profiles_to_frame(profiles: Any) -> pd.DataFrame:
     if isinstance(profiles, pd.DataFrame):
         cols = _profile_columns(profiles)
         return pd.DataFrame({d: profiles[c].to_numpy() for d, c in cols.items()})
-    # A sequence of 5-digit states ("11111", 11111, ...)
-    states = pd.Series(list(profiles), dtype="object")
-    text = states.map(lambda s: None if s is None or (isinstance(s, float) and np.isnan(s)) else str(s).strip())
-    ok = text.map(lambda s: s is None or (len(s) == 5 and s.isdigit()))
+    # A sequence of 5-digit states ("11111", 11111, ...): vectorised string parsing.
+    raw = pd.Series(list(profiles), dtype="object")
+    text = raw.where(raw.notna(), None).astype("string").str.strip()
+    text = text.str.replace(r"\.0$", "", regex=True)  # 11111.0 from a float column
+    ok = (text.isna() | text.str.fullmatch(r"\d{5}")).fillna(False).to_numpy(dtype=bool)
     if not ok.all():
-        bad = np.flatnonzero(~ok.to_numpy()) + 2
+        bad = np.flatnonzero(~ok) + 2
         raise DataValidationError(
             "`profiles` states must be 5-digit strings such as '11111'; found malformed states in "
-            f"{format_rows(bad)}: {', '.join(map(repr, states[~ok].head(5)))}."
+            f"{format_rows(bad)}: {', '.join(map(repr, raw[~ok].head(5).tolist()))}."
         )
     out = {}
     for i, d in enumerate(DIMENSIONS):
-        out[d] = text.map(lambda s, i=i: np.nan if s is None else float(s[i])).astype(float)
+        out[d] = pd.to_numeric(text.str[i], errors="coerce").astype(float).to_numpy()
     return pd.DataFrame(out)
 
 

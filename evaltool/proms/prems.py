@@ -254,7 +254,7 @@ def cronbach_alpha(items: pd.DataFrame) -> tuple[float, int]:
     --------
     >>> a, n = cronbach_alpha(pd.DataFrame({"a": [1, 2, 3, 4], "b": [2, 2, 3, 5], "c": [1, 3, 3, 4]}))
     >>> round(a, 4), n
-    (0.9, 4)
+    (0.9474, 4)
     """
     x = items.dropna().to_numpy(dtype=float)
     n, k = x.shape

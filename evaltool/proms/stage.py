@@ -213,7 +213,9 @@ def run_stage(
                 out.table_meta["eq5d_ancova"] = TableMeta(
                     title=f"Difference in change in EQ-5D index, {treated} vs {comparison} (ANCOVA)",
                     caption=("OLS of follow-up index on baseline index, group" + (f" and {', '.join(covs)}" if covs else "")
-                             + "; classical SEs; estimate = adjusted difference in change."),
+                             + "; classical SEs; estimate = baseline-adjusted difference in change. "
+                             "unadjusted_difference = difference in mean change (Welch 95% CI); the two differ "
+                             "when the groups differ at baseline in their persistent health (Lord's paradox)."),
                     count_columns=("n_units", "n_treated", "n_comparison"),
                 )
                 out.objects["eq5d_ancova"] = an
@@ -315,7 +317,10 @@ def run_stage(
                 if len(a):
                     r = a.iloc[0]
                     out.facts.update({"eq5d_ancova_difference": r["estimate"], "eq5d_ancova_ci_lower": r["ci_lower"],
-                                      "eq5d_ancova_ci_upper": r["ci_upper"], "eq5d_ancova_n": int(r["n_units"])})
+                                      "eq5d_ancova_ci_upper": r["ci_upper"], "eq5d_ancova_n": int(r["n_units"]),
+                                      "eq5d_difference_in_change": r["unadjusted_difference"],
+                                      "eq5d_difference_in_change_ci_lower": r["unadjusted_ci_lower"],
+                                      "eq5d_difference_in_change_ci_upper": r["unadjusted_ci_upper"]})
         # Activation
         has_pam = any(c in df.columns and df[c].notna().any() for c in (config.pam_score_col, config.pam_level_col))
         if has_pam:

@@ -1,0 +1,165 @@
+"""PROM/PREM stage on Southvale: truth recovered, tables/meta/figures/facts, result contract."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaltool._result import check_result_contract
+from evaltool.datasets import southvale_proms as sp
+from evaltool.proms import (
+    PromsConfig,
+    activation_summary,
+    ancova,
+    attrition,
+    eq5d_index,
+    paired_change,
+    profile_summary,
+    summarise_prem,
+)
+from evaltool.proms.stage import run_stage
+from evaltool.stage import StageOutput
+
+SEED = 20261122
+
+
+@pytest.fixture(scope="module")
+def southvale_slice():
+    try:
+        from evaltool.datasets import southvale
+
+        pop = southvale(scale=0.1).population
+    except ImportError:  # pragma: no cover - generator not present
+        pop = sp.toy_population(20000, seed=1)
+    tables, truth = sp.generate_proms(pop, seed=SEED)
+    return pop, tables, truth
+
+
+@pytest.fixture(scope="module")
+def stage_out(southvale_slice):
+    pop, tables, _ = southvale_slice
+    return run_stage(tables["proms"], tables["prems"], pop, PromsConfig(), seed=SEED)
+
+
+def test_generator_value_set_agrees_with_proms():
+    states = ["11111", "55555", "12345", "54321", "33333"]
+    lv = np.array([[int(c) for c in s] for s in states])
+    np.testing.assert_allclose(sp._index(lv), eq5d_index(states).to_numpy(), atol=1e-12)
+
+
+def test_generator_contract_and_determinism(southvale_slice):
+    pop, tables, truth = southvale_slice
+    pr = tables["proms"]
+    assert {"person_id", "timepoint", "instrument", "eq5d_mo", "eq5d_ad", "eq5d_vas", "pam_score"} <= set(pr.columns)
+    assert set(pr["timepoint"]) == {"baseline", "6m", "12m"} and set(pr["instrument"]) == {"EQ-5D-5L"}
+    assert {"respondent_id", "group", "survey"} <= set(tables["prems"].columns)
+    assert not set(tables["prems"]["respondent_id"]) & set(pop["person_id"])
+    json.dumps(truth)
+    again, _ = sp.generate_proms(pop, seed=SEED)
+    pd.testing.assert_frame_equal(again["proms"], pr)
+
+
+def test_true_change_recovered_within_ci(southvale_slice, stage_out):
+    _, _, truth = southvale_slice
+    ch = stage_out.tables["eq5d_change"].set_index(["group", "timepoint"])
+    for g in ("enrolled", "comparison"):
+        for tp in ("6m", "12m"):
+            r = ch.loc[(g, tp)]
+            true = truth["eq5d_true_change"][g][tp]
+            assert r["ci_lower"] <= true <= r["ci_upper"], (g, tp, true, r["ci_lower"], r["ci_upper"])
+    # the unadjusted difference in change (Welch CI) brackets the true difference at both follow-ups;
+    # ANCOVA adjusts for the enrolled group's persistently worse baseline, a different estimand here
+    an = stage_out.tables["eq5d_ancova"].set_index("timepoint")
+    for tp in ("6m", "12m"):
+        d = truth["eq5d_true_difference_in_change"][tp]
+        assert an.loc[tp, "unadjusted_ci_lower"] <= d <= an.loc[tp, "unadjusted_ci_upper"], tp
+        assert an.loc[tp, "estimate"] > 0
+    # FFT % positive near the simulated 80% (base includes don't know)
+    f = stage_out.tables["prem_fft"].iloc[0]
+    se = np.sqrt(0.8 * 0.2 / f["n_responses"])
+    assert abs(f["pct_positive"] / 100 - truth["prems"]["fft_true_pct_positive"] / 100) < 3 * se
+
+
+def test_stage_tables_meta_figures_facts(stage_out):
+    assert isinstance(stage_out, StageOutput) and stage_out.section == "proms"
+    expected = {"eq5d_index_summary", "eq5d_change", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "response_flow",
+                "eq5d_attrition", "activation_levels", "activation_movement", "activation_change",
+                "prem_p3ceq_scales", "prem_p3ceq_items", "prem_fft", "prem_alpha"}
+    assert expected <= set(stage_out.tables)
+    for name, tab in stage_out.tables.items():
+        meta = stage_out.table_meta[name]
+        assert all(c in tab.columns for c in meta.count_columns), name
+        assert all(d in tab.columns and c in tab.columns for d, c in meta.derived_columns), name
+        assert all(str(c) == str(c).lower() and " " not in str(c) for c in tab.columns), name
+    summ = stage_out.tables["eq5d_index_summary"]
+    assert (summ["value_set"] == "EQ-5D-5L value set for England (Devlin et al. 2018)").all()
+    assert stage_out.facts["value_set_label"].startswith("EQ-5D-5L value set for England")
+    for k in ("eq5d_change_enrolled", "eq5d_change_enrolled_ci_lower", "eq5d_ancova_difference",
+              "fft_pct_positive", "fft_n_responses"):
+        assert k in stage_out.facts
+    json.dumps(stage_out.facts)
+    assert {"eq5d_levels", "eq5d_change_distribution", "prem_fft", "prem_p3ceq_top_box"} <= set(stage_out.figures)
+    # percentages in the levels table add to 100 within each group/time/dimension
+    lv = stage_out.tables["eq5d_levels"]
+    sums = lv.groupby(["group", "timepoint", "dimension"])["pct"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 100.0)
+    # response flow: n_both never exceeds either time point's responders
+    fl = stage_out.tables["response_flow"]
+    assert (fl["n_both"] <= fl["n_responded"]).all()
+
+
+def test_stage_does_not_mutate_inputs_and_other_value_sets(southvale_slice):
+    pop, tables, _ = southvale_slice
+    pr, pm, pp = tables["proms"].copy(), tables["prems"].copy(), pop.copy()
+    out = run_stage(tables["proms"], None, pop, PromsConfig(value_set="dsu_5l_to_3l_2023"), seed=1)
+    pd.testing.assert_frame_equal(tables["proms"], pr)
+    pd.testing.assert_frame_equal(tables["prems"], pm)
+    pd.testing.assert_frame_equal(pop, pp)
+    assert out.facts["value_set"] == "dsu_5l_to_3l_2023"
+    assert out.tables["eq5d_index_summary"]["value_set"].str.contains("NICE DSU").all()
+    assert "prem_fft" not in out.tables
+    empty = run_stage(None, None, pop, PromsConfig(), seed=1)
+    assert empty.tables == {} and empty.warnings
+
+
+def test_config_is_frozen_and_strict():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        PromsConfig(value_set="france_5l")
+    with pytest.raises(ValidationError):
+        PromsConfig(unknown_field=1)
+    with pytest.raises(ValidationError):
+        PromsConfig(timepoints=("baseline",))
+
+
+def test_result_contract_for_every_result_class(southvale_slice, stage_out):
+    _, tables, _ = southvale_slice
+    objs = stage_out.objects
+    for key in ("eq5d_change", "eq5d_ancova", "eq5d_profile", "attrition", "activation", "prem_p3ceq", "prem_fft"):
+        check_result_contract(objs[key])
+    df = pd.DataFrame({"person_id": [1, 1, 2, 2], "timepoint": ["baseline", "6m"] * 2, "eq5d_index": [.5, .6, .7, .8],
+                       "pam_score": [40, 50, 60, 70.0], "group": ["a", "a", "b", "b"],
+                       "mo": [1, 2, 1, 1], "sc": [1] * 4, "ua": [1] * 4, "pd": [1] * 4, "ad": [1] * 4})
+    for r in (paired_change(df), attrition(df), activation_summary(df, level_col=None), profile_summary(df)):
+        check_result_contract(r)
+    check_result_contract(summarise_prem(tables["prems"][tables["prems"]["survey"] == "FFT"], "FFT"))
+    # to_dict carries no patient-level identifiers
+    blob = json.dumps({k: objs[k].to_dict() for k in ("eq5d_change", "attrition", "prem_p3ceq")}, default=str)
+    assert "P0000" not in blob and "R0000" not in blob
+
+
+@pytest.mark.slow
+def test_coverage_of_paired_change_ci_over_repeated_samples():
+    """Across 200 simulated samples the 95% CI for the enrolled 6m change covers the truth ~95% of the time."""
+    pop = sp.toy_population(6000, seed=2)
+    hits, n = 0, 200
+    for s in range(n):
+        tables, truth = sp.generate_proms(pop, seed=s)
+        r = paired_change(tables["proms"].assign(eq5d_index=eq5d_index(tables["proms"], on_invalid="mask").to_numpy(),
+                                                 group=lambda d: d["person_id"].isin(pop.loc[pop.treated == 1, "person_id"])),
+                          group_col="group", followups=["6m"]).table.set_index("group")
+        hits += r.loc[True, "ci_lower"] <= truth["eq5d_true_change"]["enrolled"]["6m"] <= r.loc[True, "ci_upper"]
+    assert 0.90 <= hits / n <= 0.99
