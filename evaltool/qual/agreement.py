@@ -250,7 +250,12 @@ def agreement(
         if not has_offsets:
             continue
         st, en = s["start"].to_numpy(dtype=np.int64), s["end"].to_numpy(dtype=np.int64)
-        length = max(int(lengths.get(doc, 0)), int(en.max()))
+        length = int(lengths.get(doc, en.max()))
+        if en.max() > length:
+            raise DataValidationError(
+                f"`segments`: document {doc!r} has a segment ending at {int(en.max())}, past its length "
+                f"{length} (from `document_lengths` or the project's documents)"
+            )
         bounds = np.unique(np.concatenate([[0, length], st, en]))
         widths = np.diff(bounds).astype(float)
         si, ei = np.searchsorted(bounds, st), np.searchsorted(bounds, en)

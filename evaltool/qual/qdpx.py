@@ -100,9 +100,16 @@ def _choose_line_endings(text: str, selections: list[tuple[int, int, str]], mode
     if mode == "normalise":
         return norm
 
+    def same(a: str, b: str) -> bool:
+        # Vendors fill the selection name with the selected text, often truncated: compare the
+        # shared prefix with whitespace collapsed.
+        a, b = " ".join(a.split()), " ".join(b.split())
+        k = min(len(a), len(b))
+        return k > 0 and a[:k] == b[:k]
+
     def score(t: str) -> tuple[int, int]:
         inside = sum(e <= len(t) for _, e, _ in selections)
-        match = sum(bool(n) and t[s:e].strip() == n.strip() for s, e, n in selections)
+        match = sum(same(t[s:e], n) for s, e, n in selections)
         return match, inside
 
     return norm if score(norm) > score(text) else text
