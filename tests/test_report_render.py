@@ -1,0 +1,159 @@
+"""Rendering the hand-made fixture bundle: sections, figures with alt text, formats, byte stability."""
+import html
+import json
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from evaltool._result import check_result_contract
+from evaltool.errors import ReportError
+from evaltool.report import render_report
+from evaltool.report.bundle_io import load_bundle
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bundle"
+SECTION_IDS = ["sec-summary", "sec-programme", "sec-cohort", "sec-matching", "sec-effects", "sec-rollout", "sec-spc",
+               "sec-proms", "sec-qual", "sec-joint-display", "sec-limits", "sec-about", "sec-appendix"]
+
+
+def copy_bundle(tmp: Path) -> Path:
+    dest = tmp / "bundle"
+    shutil.copytree(FIXTURE, dest, ignore=shutil.ignore_patterns("make_fixture.py", "report*", "pages"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def html_bundle(tmp_path_factory):
+    b = copy_bundle(tmp_path_factory.mktemp("html"))
+    res = render_report(b, formats=("html",), engine="pandoc")
+    return b, res
+
+
+def test_html_has_every_section_in_order(html_bundle):
+    b, res = html_bundle
+    text = (b / "report.html").read_text()
+    pos = [text.find(f'id="{s}"') for s in SECTION_IDS]
+    assert all(p > 0 for p in pos), dict(zip(SECTION_IDS, pos))
+    assert pos == sorted(pos)
+    # Headings are numbered in order and never skip a level (h1 -> h2 only).
+    levels = [int(m) for m in re.findall(r"<h([1-6])[ >]", text.split("</header>", 1)[1])]
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+
+
+def test_html_every_figure_with_alt_text(html_bundle):
+    b, _ = html_bundle
+    text = (b / "report.html").read_text()
+    alts = [html.unescape(a) for a in re.findall(r'<img [^>]*alt="([^"]*)"', text)]
+    manifest = json.loads((b / "results" / "manifest.json").read_text())
+    for f in manifest["figures"]:
+        assert f["alt"] in alts, f["name"]
+    assert any(a.startswith("XmR chart of monthly emergency admissions") for a in alts)
+    assert len(re.findall(r"<img ", text)) == len(manifest["figures"]) + 1  # + the SPC chart
+    assert all(a.strip() for a in alts)
+    # Embedded (self-contained): no image is fetched from disk.
+    assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img src="([^"]*)"', text))
+
+
+def test_html_content_from_bundle(html_bundle):
+    b, res = html_bundle
+    text = html.unescape(re.sub(r"\s+", " ", (b / "report.html").read_text()))
+    assert "emergency admissions were 19% lower (95% CI 8% to 29%)" in text
+    assert "for those 65 and over there was no clear difference" in text
+    # Failed stage reported plainly, not as a finding.
+    assert "This analysis failed" in text and "eq5d_mo" in text
+    # Regression to the mean uses the naive and matched numbers; follow-up against 3-5 years; pre-trend p.
+    assert "42% lower (95% CI 38% to 46%)" in text and "14% lower (95% CI 5% to 22%)" in text
+    assert "up to 18 months" in text and "3 to 5 years" in text and "p = 0.41" in text
+    # Cross-references resolved and tables numbered; appendix numbered A1...
+    assert "Table 1: Cohort flow" in text and "Figure 1: Balance before and after matching" in text
+    assert "Table A1:" in text
+    # Disclosure: 3311 -> 3,310 (rounded) and the 5-patient practice hidden with its percentage.
+    assert "3,310" in text and "3,311" not in text
+    assert "counts of 1 to 7 are shown as *" in text
+    assert res.hidden_cells > 0
+    # The only time shown is manifest.created.
+    assert "22 November 2026, 16:00 UTC" in text
+
+
+def test_rerender_is_byte_stable_apart_from_timestamp(html_bundle, tmp_path):
+    b, _ = html_bundle
+    first = (b / "report.html").read_bytes()
+    render_report(b, formats=("html",), engine="pandoc")
+    assert (b / "report.html").read_bytes() == first
+    # Changing manifest.created changes only the lines that show it.
+    b2 = copy_bundle(tmp_path)
+    mpath = b2 / "results" / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["created"] = "2027-01-05T09:30:00Z"
+    mpath.write_text(json.dumps(m))
+    render_report(b2, formats=("html",), engine="pandoc")
+    a = first.decode().splitlines()
+    c = (b2 / "report.html").read_text().splitlines()
+    assert len(a) == len(c)
+    diff = [(x, y) for x, y in zip(a, c) if x != y]
+    assert diff and all("2026" in x and "2027" in y for x, y in diff), diff[:3]
+
+
+def test_not_run_section_and_errors(tmp_path):
+    b = copy_bundle(tmp_path)
+    mpath = b / "results" / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["tables"] = [t for t in m["tables"] if t["section"] != "joint_display"]
+    m["stages"]["joint_display"] = {"status": "not_run", "reason": "no joint display in the spec"}
+    mpath.write_text(json.dumps(m))
+    render_report(b, formats=("html",))
+    text = html.unescape(re.sub(r"\s+", " ", (b / "report.html").read_text()))
+    assert "This part of the evaluation was not run: no joint display in the spec." in text
+    with pytest.raises(ReportError, match="formats"):
+        render_report(b, formats=("pptx",))
+    if shutil.which("quarto") is None:
+        with pytest.raises(ReportError, match="quarto"):
+            render_report(b, formats=("html",), engine="quarto")
+    with pytest.raises(ReportError, match="not a directory"):
+        render_report(tmp_path / "nope")
+    m["figures"][0]["alt"] = ""
+    mpath.write_text(json.dumps(m))
+    with pytest.raises(ReportError, match="alt text"):
+        load_bundle(b)
+
+
+def test_all_formats_once(tmp_path):
+    b = copy_bundle(tmp_path)
+    res = render_report(b, engine="pandoc")
+    check_result_contract(res)
+    assert set(res.paths) == {"html", "pdf", "docx", "xlsx"}
+    assert (b / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    with zipfile.ZipFile(b / "report.docx") as z:
+        doc = z.read("word/document.xml").decode()
+    for heading in ("Summary of findings", "What happened to hospital use", "What this evaluation cannot tell you",
+                    "Technical appendix"):
+        assert heading in doc
+    manifest = json.loads((b / "results" / "manifest.json").read_text())
+    assert doc.count("<pic:pic") == len(manifest["figures"]) + 1  # bundle figures + the SPC chart
+    descr = [html.unescape(d) for d in re.findall(r'<wp:docPr [^>]*descr="([^"]*)"', doc)]
+    assert all(f["alt"] in descr for f in manifest["figures"])  # alt text reaches Word too
+    from openpyxl import load_workbook
+
+    wb = load_workbook(b / "report_tables.xlsx")
+    published = [t["name"] for t in manifest["tables"] if t["publish"]]
+    assert wb.sheetnames[0] == "About" and sorted(wb.sheetnames[1:]) == sorted(published)
+    ws = wb["rollout_practices"]
+    assert [c.value for c in ws[3]] == ["practice", "go_live", "patients_enrolled", "pct_of_enrolled"]
+    assert [ws.cell(r, 3).value for r in range(4, 8)] == [410, "*", "*", 0]
+    # No temporary files left behind; a second render of the PDF and workbook is byte-identical.
+    assert not [p for p in b.iterdir() if p.name.startswith(".")]
+    pdf, xlsx, docx = ((b / n).read_bytes() for n in ("report.pdf", "report_tables.xlsx", "report.docx"))
+    render_report(b, formats=("pdf", "xlsx", "docx"))
+    assert (b / "report.pdf").read_bytes() == pdf
+    assert (b / "report_tables.xlsx").read_bytes() == xlsx
+    assert (b / "report.docx").read_bytes() == docx
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="quarto not on PATH")
+def test_quarto_route_same_sections(tmp_path):
+    b = copy_bundle(tmp_path)
+    render_report(b, formats=("html",), engine="quarto")
+    text = (b / "report.html").read_text()
+    assert all(f'id="{s}"' in text for s in SECTION_IDS)
