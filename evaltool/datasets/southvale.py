@@ -108,8 +108,8 @@ _LOADINGS = {
     "elective_admission": (0.35, 0.0),
     "outpatient_attendance": (0.45, 0.15),
 }
-_SIGMA_U = 0.85  # sd of the persistent level
-_SIGMA_E = 0.85  # stationary sd of the transient shock
+_SIGMA_U = 1.05  # sd of the persistent level
+_SIGMA_E = 1.0  # stationary sd of the transient shock
 _RHO = 0.55  # month-to-month autocorrelation of the shock
 _SEASON_AMPLITUDE = 0.10  # winter peak in January
 
@@ -119,10 +119,10 @@ _FRAILTY_DEATH_MULT = np.array([0.6, 1.0, 1.8, 3.2])
 _FRAILTY_LOS_ADD = np.array([0.0, 0.15, 0.3, 0.45])
 
 # Enrolment model (logit of the monthly probability of enrolment).
-_ENROL_INTERCEPT = -5.55
-_ENROL_RISK = 0.6  # per unit logit(risk_score)
-_ENROL_RECENT = 2.0  # per emergency admission in the previous 3 months (capped at 3)
-_ENROL_UNDER65 = 0.35  # working-age complex-needs referrals
+_ENROL_INTERCEPT = -6.0
+_ENROL_RISK = 0.8  # per unit logit(risk_score)
+_ENROL_RECENT = 2.1  # per emergency admission in the previous 3 months (capped at 3)
+_ENROL_UNDER65 = 1.3  # working-age complex-needs referrals
 
 SETTINGS = (
     "emergency_admission",
@@ -496,7 +496,7 @@ def southvale(
             "imd_quintile": pd.array(imd, dtype="Int64"),
             "ltc_count": pd.array(ltc, dtype="Int64"),
             "frailty": pd.Series(
-                np.where(adult0, np.asarray(FRAILTY_LEVELS, dtype=object)[frail_idx], None),
+                np.where(adult0, np.asarray(FRAILTY_LEVELS, dtype=object)[frail_idx], np.nan),
                 dtype=object,
             ),
             "risk_score": risk.astype(np.float64),
@@ -671,6 +671,20 @@ def _truth(**k: Any) -> dict[str, Any]:
         "by_practice": per_prac,
     }
 
+    # Realised post-index emergency admissions of the enrolled, with the effect
+    # (observed) and without it (their coupled untreated potential outcomes).
+    em0_rows = y0["emergency_admission"][rows] * post[rows]
+    em1_rows = y["emergency_admission"][rows] * post[rows]
+    enrolled_post = {}
+    for band, sel in (("under_65", u65_rows), ("65_and_over", ~u65_rows)):
+        ev0, ev1 = int(em0_rows[sel].sum()), int(em1_rows[sel].sum())
+        enrolled_post[band] = {
+            "events_without": ev0,
+            "events_with": ev1,
+            "realised_ratio": round(ev1 / ev0, 4) if ev0 else None,
+            "person_years": round(float((expo[rows][sel] * post[rows][sel]).sum() / 12), 2),
+        }
+
     go_live = {}
     for pid, d in zip(prac["practice_id"], prac["go_live_date"]):
         go_live[pid] = None if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
@@ -716,6 +730,7 @@ def _truth(**k: Any) -> dict[str, Any]:
         "go_live_planned_after_window": dict(_PLANNED_AFTER_WINDOW),
         "naive_before_after_emergency": naive,
         "practice_level_emergency": practice_level,
+        "enrolled_post_index_emergency": enrolled_post,
         "generator_parameters": {
             "sigma_persistent_log_rate": _SIGMA_U,
             "sigma_transient_log_rate": _SIGMA_E,
