@@ -189,7 +189,8 @@ def select_quotes(
         return QuoteResult(pd.DataFrame(columns=cols))
     q = pd.DataFrame(picked)
     terms = expand_terms(list(redaction or []))
-    q["quote"] = redact(q["text"].map(lambda t: _trim(str(t), max_chars)), terms)
+    # Redact before trimming: a name cut in half by the length limit would escape the mask.
+    q["quote"] = redact(q["text"].astype(str), terms).map(lambda t: _trim(t, max_chars))
     q["n_chars"] = q["quote"].str.len().astype("int64")
     sizes = segments.groupby(["role", "site"])["participant_id"].nunique()
     role_sizes = segments.groupby("role")["participant_id"].nunique()

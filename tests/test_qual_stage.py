@@ -1,0 +1,104 @@
+"""The qualitative stage: tables, figures, facts; same results from every import format; no names leak."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from evaltool.errors import DataValidationError, DataWarning
+from evaltool.qual import QualConfig
+from evaltool.qual.stage import run_stage
+
+EX = Path(__file__).resolve().parents[1] / "example_data" / "southvale" / "qual"
+JOINT = [
+    {"finding": "Emergency admissions fell in under-65s (rate ratio {value}); no change 65+",
+     "quant_key": "rr_emergency_under65", "themes": ["prevention", "learning_together"], "fit": "confirms"},
+    {"finding": "No change in A&E attendances", "themes": ["barrier_workforce"], "fit": "expands"},
+    {"finding": "Costs rose in year one", "themes": ["incentives"], "fit": "discordant"},
+]
+
+
+def _run(segments: str, fmt: str = "auto", **kw):
+    cfg = QualConfig(participants=EX / "participants.csv", analyst_summaries=EX / "analyst_summaries.csv",
+                     joint_display=JOINT, format=fmt, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        return run_stage(EX / "codebook.yaml", EX / segments, cfg, seed=11,
+                         effects_facts={"rr_emergency_under65": 0.81})
+
+
+@pytest.fixture(scope="module")
+def out():
+    return _run("southvale.qdpx")
+
+
+def test_tables_figures_and_meta(out):
+    assert out.section == "qual"
+    for t in ("qual_theme_by_role", "qual_code_frequencies", "qual_cooccurrence", "qual_agreement", "qual_quotes",
+              "qual_framework", "qual_exclusions", "joint_display"):
+        assert t in out.tables and t in out.table_meta
+    assert {"qual_cooccurrence_heatmap", "qual_theme_salience"} <= set(out.figures)
+    m = out.table_meta["qual_theme_by_role"]
+    assert set(m.count_columns) <= set(out.tables["qual_theme_by_role"].columns)
+    assert "n_participants" in m.count_columns
+    assert list(out.tables["qual_quotes"].columns[:4]) == ["theme", "theme_label", "quote", "attribution"]
+    jd = out.tables["joint_display"]
+    assert jd["fit"].tolist() == ["confirms", "expands", "discordant"]
+    assert jd.loc[0, "finding"].startswith("Emergency admissions fell in under-65s (rate ratio 0.81)")
+    assert all(len(v.alt) > 20 for v in out.figures.values())
+
+
+def test_facts_match_truth(out):
+    truth = json.loads((EX / "truth.json").read_text())
+    f = out.facts
+    assert f["n_documents"] == truth["n_documents"] == 30
+    assert f["n_participants"] == 30 and f["n_roles"] == 7 and f["n_sites"] == 5
+    assert f["n_segments"] == sum(truth["n_segments"].values())
+    assert f["n_double_coded_documents"] == truth["n_double_coded"]
+    assert set(f["codes_below_kappa_threshold"]) <= set(truth["hard_codes"])
+    assert 0.6 < f["kappa_pooled"] < 1
+    json.dumps(f)
+
+
+def test_no_participant_name_anywhere_in_tables_or_facts(out):
+    names = pd.read_csv(EX / "participants.csv")["name"].tolist()
+    words = {w for n in names for w in [n] + n.split()}
+    blob = "\n".join([t.to_csv(index=False) for t in out.tables.values()] + [json.dumps(out.facts)])
+    leaked = sorted(w for w in words if w in blob)
+    assert leaked == []
+    # ...while the coded text itself does mention participants by name (so redaction did work).
+    seg = pd.read_csv(EX / "segments.csv")
+    assert seg["text"].str.contains("|".join(n.split()[0] for n in names)).sum() > 20
+
+
+def test_same_results_from_qdpx_qualcoder_and_taguette(out):
+    qc = _run("qualcoder_export.csv", "qualcoder")
+    tg = _run("taguette_highlights.csv", "taguette", taguette_coder="coder_a")
+    ref = out.tables["qual_theme_by_role"]
+    for other in (qc, tg):
+        pd.testing.assert_frame_equal(other.tables["qual_theme_by_role"], ref)
+        pd.testing.assert_frame_equal(other.tables["qual_code_frequencies"], out.tables["qual_code_frequencies"])
+    # Formats without offsets fall back to document-level agreement (QualCoder has both coders).
+    assert qc.tables["qual_agreement"]["kappa_char"].isna().all()
+    assert qc.tables["qual_agreement"]["kappa_document"].notna().any()
+    assert tg.facts["n_double_coded_documents"] == 0
+
+
+def test_leak_guard_refuses_output_containing_a_listed_term(tmp_path):
+    # A redaction term that is also part of a theme label cannot be masked in the label: refuse.
+    red = tmp_path / "red.txt"
+    red.write_text("Culture\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match="still contain 1 listed name"):
+        _run("southvale.qdpx", redaction_list=red)
+
+
+def test_config_is_strict():
+    with pytest.raises(ValidationError):
+        QualConfig(quotes_per_thme=2)
+    with pytest.raises(ValidationError):
+        QualConfig(joint_display=[{"finding": "x", "themes": [], "fit": "confirms"}])
+    assert QualConfig().kappa_threshold == 0.6 and QualConfig().min_group_size == 3
