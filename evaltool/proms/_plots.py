@@ -14,6 +14,7 @@ from plotnine import (
     geom_hline,
     geom_point,
     geom_text,
+    geom_vline,
     ggplot,
     labs,
     position_dodge,
@@ -27,9 +28,13 @@ from evaltool.plotting import NHS_BLUE, PALETTE, theme_evaltool
 _LEVEL_COLOURS = ("#41B6E6", "#0072CE", "#005EB8", "#003087", "#330072")
 
 
-def level_bars(levels: pd.DataFrame):
+def level_bars(levels: pd.DataFrame, time_order: tuple[str, ...] | None = None):
     """Stacked bars: % at each level, per dimension, by time point (and group if present)."""
     df = levels.copy()
+    if "timepoint" in df.columns:
+        seen = list(dict.fromkeys(df["timepoint"].astype(str)))
+        order = [t for t in (time_order or ()) if t in seen] + [t for t in seen if t not in (time_order or ())]
+        df["timepoint"] = pd.Categorical(df["timepoint"].astype(str), categories=order)
     df["level"] = pd.Categorical(df["level"].astype(str), categories=[str(i) for i in range(5, 0, -1)])
     x = "timepoint" if "timepoint" in df.columns else "dimension_label"
     p = (
@@ -62,9 +67,11 @@ def change_histogram(changes: pd.DataFrame, value: str = "change", facet: str | 
 
 def binned_change_bars(bins: pd.DataFrame):
     """Bar chart of a pre-binned change distribution (columns bin_mid, n[, comparison])."""
+    width = float(bins["bin_width"].iloc[0]) if "bin_width" in bins.columns and len(bins) else None
     p = (
         ggplot(bins, aes(x="bin_mid", y="n"))
-        + geom_col(fill=NHS_BLUE)
+        + geom_col(fill=NHS_BLUE, width=None if width is None else 0.9 * width)
+        + geom_vline(xintercept=0, color="#425563", linetype="dashed")
         + labs(x="Change in index (follow-up minus baseline)", y="Number of people")
         + theme_evaltool()
     )
@@ -98,12 +105,16 @@ def top_box_bars(frame: pd.DataFrame, x: str = "item", pct: str = "pct", n: str 
     """Horizontal bars of percentages with their base n printed at the bar end."""
     df = frame.copy()
     df["_label"] = df[pct].round(0).astype("Int64").astype(str) + "% (n=" + df[n].astype(str) + ")"
+    # Keep the data's order (q1, q2, ... q10), first at the top after coord_flip.
+    order = list(dict.fromkeys(df[x].astype(str)))
+    df[x] = pd.Categorical(df[x].astype(str), categories=order[::-1])
     mapping = aes(x=x, y=pct, fill=fill) if fill else aes(x=x, y=pct)
+    text_aes = aes(label="_label", group=fill) if fill else aes(label="_label")
     p = (
         ggplot(df, mapping)
         + (geom_col(position=position_dodge(width=0.8)) if fill else geom_col(fill=NHS_BLUE))
-        + geom_text(aes(label="_label"), position=position_dodge(width=0.8) if fill else "identity",
-                    ha="left", nudge_y=1, size=7)
+        + geom_text(text_aes, position=position_dodge(width=0.8) if fill else "identity",
+                    ha="left", size=7)
         + coord_flip()
         + scale_y_continuous(limits=(0, 125), breaks=[0, 25, 50, 75, 100])
         + labs(x="", y="%")

@@ -84,6 +84,9 @@ class ActivationResult(ResultMixin):
 
         df = self.levels.copy()
         df["level"] = pd.Categorical(df["level"].astype(str), categories=["4", "3", "2", "1"])
+        # time points in data order (baseline first), not alphabetical
+        df["timepoint"] = pd.Categorical(df["timepoint"].astype(str),
+                                         categories=list(dict.fromkeys(df["timepoint"].astype(str))))
         p = (
             ggplot(df, aes(x="timepoint", y="pct", fill="level"))
             + geom_col(position="stack")
@@ -152,9 +155,11 @@ def activation_summary(
     lv["n_valid"] = lv.groupby(by, observed=True)["n"].transform("sum")
     lv["pct"] = 100 * lv["n"] / lv["n_valid"]
     lv["level"] = lv["level"].astype(int)
-    lv = lv.sort_values(by + ["level"]).reset_index(drop=True)
-
     times = list(pd.unique(df[time_col].astype(str)))
+    t_order = {t: i for i, t in enumerate(times)}
+    lv = lv.sort_values(by + ["level"], key=lambda s: s.astype(str).map(t_order) if s.name == time_col else s)
+    lv = lv.reset_index(drop=True)
+
     if followups is None:
         followups = [t for t in times if t != str(baseline)]
     wide = df[df["_level"].notna()].pivot_table(

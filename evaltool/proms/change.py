@@ -134,8 +134,11 @@ class ChangeResult(ResultMixin):
         from evaltool.proms._plots import binned_change_bars
 
         b = self.bins.copy()
+        order = list(dict.fromkeys(b["comparison"].astype(str)))
         if "group" in b.columns and b["group"].nunique() > 1:
+            order = [f"{g}: {c}" for g in sorted(b["group"].astype(str).unique()) for c in order]
             b["comparison"] = b["group"].astype(str) + ": " + b["comparison"].astype(str)
+        b["comparison"] = pd.Categorical(b["comparison"].astype(str), categories=order)
         return binned_change_bars(b)
 
 
@@ -223,17 +226,22 @@ def paired_change(
                 row.update(n_improved_mid=np.nan, pct_improved_mid=np.nan, n_worse_mid=np.nan, pct_worse_mid=np.nan)
             rows.append(row)
             if len(diff):
-                width = bin_width or max((np.ptp(diff) / 25) if np.ptp(diff) > 0 else 0.05, 1e-6)
-                idx = np.floor(diff / width + 0.5).astype(int)
-                vc = pd.Series(idx).value_counts().sort_index()
-                bins.append(pd.DataFrame({
-                    "group": g, "comparison": row["comparison"],
-                    "bin_mid": vc.index.to_numpy() * width, "n": vc.to_numpy(),
-                }))
+                bins.append((g, row["comparison"], diff))
     table = pd.DataFrame(rows)
     if group_col is None:
         table = table.drop(columns="group")
-    bin_frame = pd.concat(bins, ignore_index=True) if bins else pd.DataFrame(columns=["comparison", "bin_mid", "n"])
+    # One bin width for every panel (about 25 bins over the pooled range) so panels compare.
+    if bins:
+        pooled = np.concatenate([d for *_, d in bins])
+        width = bin_width or (float(np.ptp(pooled)) / 25 if np.ptp(pooled) > 0 else 0.05)
+        parts = []
+        for g, comp, d in bins:
+            vc = pd.Series(np.floor(d / width + 0.5).astype(int)).value_counts().sort_index()
+            parts.append(pd.DataFrame({"group": g, "comparison": comp, "bin_mid": vc.index.to_numpy() * width,
+                                       "n": vc.to_numpy(), "bin_width": width}))
+        bin_frame = pd.concat(parts, ignore_index=True)
+    else:
+        bin_frame = pd.DataFrame(columns=["group", "comparison", "bin_mid", "n", "bin_width"])
     if group_col is None and "group" in bin_frame.columns:
         bin_frame = bin_frame.drop(columns="group")
     return ChangeResult(

@@ -488,6 +488,7 @@ class EQ5DProfileResult(ResultMixin):
     levels: pd.DataFrame
     ceiling_table: pd.DataFrame
     instrument: str = "EQ-5D-5L"
+    timepoints: tuple[str, ...] = ()
 
     def summary(self) -> Summary:
         return Summary(
@@ -509,7 +510,7 @@ class EQ5DProfileResult(ResultMixin):
     def plot(self):
         from evaltool.proms._plots import level_bars
 
-        return level_bars(self.levels)
+        return level_bars(self.levels, self.timepoints or None)
 
 
 def profile_summary(

@@ -229,7 +229,7 @@ def run_stage(
                 title="EQ-5D levels by dimension, group and time point", appendix=True,
                 count_columns=("n", "n_valid"), derived_columns=(("pct", "n"),),
             )
-            prof = EQ5DProfileResult(lv, ceil, config.instrument)
+            prof = EQ5DProfileResult(lv, ceil, config.instrument, tuple(tps))
             out.objects["eq5d_profile"] = prof
             pchc_rows = []
             for fu in followups:
