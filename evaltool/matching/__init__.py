@@ -8,9 +8,10 @@ from __future__ import annotations
 from .api import match
 from .balance import BALANCE_STATS, balance_table, covariate_balance, love_plot, ps_distribution_plot
 from .result import MatchResult
+from .riskset import RiskSetMatchResult, pre_trajectory, risk_set_match
 from .weights import ess
 
 __all__ = [
-    "match", "MatchResult", "BALANCE_STATS", "balance_table", "covariate_balance", "love_plot",
+    "match", "MatchResult", "risk_set_match", "RiskSetMatchResult", "pre_trajectory", "BALANCE_STATS", "balance_table", "covariate_balance", "love_plot",
     "ps_distribution_plot", "ess",
 ]

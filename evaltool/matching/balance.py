@@ -83,7 +83,9 @@ BALANCE_STATS: dict[str, tuple[str, Callable[..., float]]] = {
 }
 
 
-def covariate_balance(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | None = None) -> pd.DataFrame:
+def covariate_balance(
+    X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | None = None, *, sd_denoms: dict | None = None
+) -> pd.DataFrame:
     """Balance statistics for each column of ``X`` (one sample: unweighted when ``weights`` is None).
 
     Examples
@@ -99,17 +101,22 @@ def covariate_balance(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | 
     for c in X.columns:
         x = X[c].to_numpy(dtype=float)
         binary = bool(np.all((x == 0) | (x == 1)))
-        sd = np.sqrt(_wvar(x[t], w_full[t], binary))
+        sd = sd_denoms[c] if sd_denoms is not None else np.sqrt(_wvar(x[t], w_full[t], binary))
         rows.append({"covariate": c, "binary": binary, **_stats(x, t, w, sd, binary)})
     return pd.DataFrame(rows)
 
 
-def balance_table(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+def balance_table(
+    X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray, *, after_subset: bool = False
+) -> pd.DataFrame:
     """Before/after balance table, tidy, with threshold flags.
 
     Columns: covariate, binary, mean_treated, mean_control_before, mean_control_after, smd_before,
     smd_after, var_ratio_before, var_ratio_after, ecdf_mean_before, ecdf_mean_after, ecdf_max_before,
     ecdf_max_after, balanced (|smd_after| < 0.1 and variance ratio within [0.5, 2]).
+    ``after_subset=True`` computes the matched-sample statistics on the rows with positive weight only
+    (faster for large pools; eCDF statistics then ignore values seen only in unmatched rows, where MatchIt
+    includes them with weight 0).
 
     Examples
     --------
@@ -119,7 +126,14 @@ def balance_table(X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray) -> pd
     True
     """
     b = covariate_balance(X, treat)
-    a = covariate_balance(X, treat, weights)
+    t = np.asarray(treat).astype(bool)
+    if after_subset:
+        keep = np.asarray(weights) > 0
+        sd = {c: np.sqrt(_wvar(X[c].to_numpy(dtype=float)[t], np.ones(int(t.sum())),
+                              bool(np.all((X[c].to_numpy() == 0) | (X[c].to_numpy() == 1))))) for c in X.columns}
+        a = covariate_balance(X.loc[keep], t[keep], np.asarray(weights)[keep], sd_denoms=sd)
+    else:
+        a = covariate_balance(X, treat, weights)
     out = pd.DataFrame({
         "covariate": b["covariate"],
         "binary": b["binary"],

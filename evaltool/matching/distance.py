@@ -74,7 +74,7 @@ def balance_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFram
 
 
 def logistic_ps(
-    X: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-12
+    X: np.ndarray, y: np.ndarray, *, max_iter: int = 50, tol: float = 1e-10
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit a logistic regression by Newton-Raphson; return (fitted probabilities, coefficients).
 
@@ -99,31 +99,49 @@ def logistic_ps(
         )
     Z = X.copy()
     Z[:, 1:] = (X[:, 1:] - mu) / sd
+    if k > 1:
+        # Rank check once, on a small cross-product (cheap even at millions of rows).
+        if np.linalg.matrix_rank(Z.T @ Z / n, tol=1e-10) < k:
+            raise MatchingError(
+                "the propensity model is not identifiable (collinear covariates): "
+                "remove redundant columns from `covariates`"
+            )
     beta = np.zeros(k)
     ybar = y.mean()
     beta[0] = np.log(ybar / (1 - ybar))
+
+    def _dev(b_: np.ndarray) -> tuple[float, np.ndarray]:
+        eta_ = np.clip(Z @ b_, -700, 700)
+        # log(1 + exp(-|eta|)) form keeps the deviance finite at extreme scores.
+        ll = y * eta_ - np.logaddexp(0.0, eta_)
+        return float(-2 * ll.sum()), eta_
+
+    dev, eta = _dev(beta)
     converged = False
     for _ in range(max_iter):
-        eta = Z @ beta
         p = 1.0 / (1.0 + np.exp(-eta))
-        w = np.clip(p * (1 - p), 1e-300, None)
+        w = p * (1 - p)
         grad = Z.T @ (y - p)
         H = (Z * w[:, None]).T @ Z
         try:
             step = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError as exc:
-            raise MatchingError(
-                "the propensity model is not identifiable (collinear covariates): "
-                "remove redundant columns from `covariates`"
-            ) from exc
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(H, grad, rcond=None)[0]
+        # Step halving, as glm does, if the deviance does not fall.
+        for _h in range(30):
+            new_dev, new_eta = _dev(beta + step)
+            if np.isfinite(new_dev) and new_dev <= dev + 1e-12 * abs(dev):
+                break
+            step = step / 2
         beta = beta + step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+        done = abs(new_dev - dev) / (abs(new_dev) + 0.1) < tol
+        dev, eta = new_dev, new_eta
+        if done:
             converged = True
             break
-    eta = Z @ beta
     p = 1.0 / (1.0 + np.exp(-eta))
     treated = y == 1
-    if not converged or np.max(np.abs(beta)) > 30:
+    if not converged or np.max(np.abs(beta)) > 15:
         if eta[treated].min() >= eta[~treated].max():
             raise MatchingError(
                 "perfect separation: the propensity model separates treated from controls completely "
@@ -141,7 +159,7 @@ def logistic_ps(
     b[0] = beta[0] - np.sum(beta[1:] * mu / sd)
     # Fitted values from the original-scale coefficients, as glm computes them: units with identical
     # covariates then get bit-identical scores in the same places as R (ties matter for eCDF statistics).
-    p = 1.0 / (1.0 + np.exp(-(X @ b)))
+    p = 1.0 / (1.0 + np.exp(-np.clip(X @ b, -700, 700)))
     return p, b
 
 

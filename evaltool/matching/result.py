@@ -9,7 +9,7 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 
-from .balance import balance_table, love_plot, ps_distribution_plot
+from .balance import love_plot, ps_distribution_plot
 from .weights import ess
 
 __all__ = ["MatchResult"]
