@@ -163,3 +163,26 @@ def test_coverage_of_paired_change_ci_over_repeated_samples():
                           group_col="group", followups=["6m"]).table.set_index("group")
         hits += r.loc[True, "ci_lower"] <= truth["eq5d_true_change"]["enrolled"]["6m"] <= r.loc[True, "ci_upper"]
     assert 0.90 <= hits / n <= 0.99
+
+
+def test_csv_round_trip_through_inputs_reader_gives_same_results(tmp_path, southvale_slice, stage_out):
+    """CSV inputs arrive as text (all-varchar); the stage must give the same numbers."""
+    from evaltool.inputs import read_table
+
+    pop, tables, _ = southvale_slice
+    tables["proms"].to_csv(tmp_path / "proms.csv", index=False)
+    tables["prems"].to_csv(tmp_path / "prems.csv", index=False)
+    pr, pm = read_table(tmp_path / "proms.csv"), read_table(tmp_path / "prems.csv")
+    assert pr["eq5d_mo"].map(type).eq(str).any()  # really text
+    out = run_stage(pr, pm, pop, PromsConfig(), seed=SEED)
+    for name in ("eq5d_change", "activation_change", "prem_fft", "prem_p3ceq_scales"):
+        pd.testing.assert_frame_equal(out.tables[name], stage_out.tables[name], check_dtype=False)
+
+
+def test_writer_merges_truth(tmp_path):
+    (tmp_path / "truth.json").write_text(json.dumps({"effects": 1}))
+    paths = sp.write_southvale_proms(tmp_path, sp.toy_population(3000, seed=4), seed=4)
+    merged = json.loads((tmp_path / "truth.json").read_text())
+    assert merged["effects"] == 1 and "eq5d_true_change" in merged["proms"]
+    back = pd.read_parquet(paths["proms"])
+    assert len(back) > 0 and str(back["eq5d_mo"].dtype) == "Int64"

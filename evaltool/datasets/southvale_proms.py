@@ -30,10 +30,15 @@ This module imports only core evaltool (datasets sit below the statistics layer)
 """
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from evaltool.datasets._io import write_json_atomic, write_parquet_atomic
 
 # Devlin et al. 2018 (Health Econ 27:7-22), England EQ-5D-5L decrements for levels 1..5.
 _ENGLAND_5L = np.array([
@@ -292,3 +297,49 @@ def _generate_prems(people: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.
         "fft_blank_rate": 0.02,
     }
     return prems, truth
+
+
+def write_southvale_proms(
+    out_dir: str | os.PathLike[str],
+    population: pd.DataFrame | None = None,
+    seed: int = 20261122,
+    *,
+    merge_truth: bool = True,
+) -> dict[str, Path]:
+    """Generate the PROM/PREM tables for a Southvale population and write them to ``out_dir``.
+
+    Writes ``proms.parquet``, ``prems.parquet`` and ``truth_proms.json``; with ``merge_truth``
+    (default) the truth is also added under the key ``"proms"`` of an existing ``truth.json``
+    (run after :func:`evaltool.datasets.southvale.write_southvale`, which rewrites that file).
+
+    Parameters
+    ----------
+    out_dir:
+        Directory holding (or to hold) the Southvale files.
+    population:
+        The population table; default: ``population.parquet`` in ``out_dir``.
+    seed:
+        Seed for the PROM/PREM simulation.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> paths = write_southvale_proms(tempfile.mkdtemp(), toy_population(500, seed=1), seed=1)
+    >>> sorted(paths)
+    ['prems', 'proms', 'truth']
+    """
+    out = Path(out_dir)
+    if population is None:
+        population = pd.read_parquet(out / "population.parquet")
+    tables, truth = generate_proms(population, seed)
+    paths = {
+        "proms": write_parquet_atomic(tables["proms"], out / "proms.parquet"),
+        "prems": write_parquet_atomic(tables["prems"], out / "prems.parquet"),
+        "truth": write_json_atomic(truth, out / "truth_proms.json"),
+    }
+    main = out / "truth.json"
+    if merge_truth and main.exists():
+        merged = json.loads(main.read_text(encoding="utf-8"))
+        merged["proms"] = truth
+        write_json_atomic(merged, main)
+    return paths

@@ -124,6 +124,20 @@ def run_stage(
         if missing:
             raise DataValidationError(f"`proms` is missing column(s) {', '.join(missing)}.")
         df = _assign_groups(proms, population, config, warnings)
+        # CSV inputs arrive as text (evaltool.inputs reads CSVs all-varchar): make scores numeric,
+        # counting values that are present but not numbers rather than dropping them silently.
+        for col in ("eq5d_vas", config.pam_score_col, config.pam_level_col):
+            if col in df.columns:
+                num = pd.to_numeric(df[col], errors="coerce")
+                bad = num.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")
+                if bad.any():
+                    warnings.append(f"{int(bad.sum())} values of `{col}` are not numbers and were treated as missing.")
+                df[col] = num
+        if "eq5d_vas" in df.columns:
+            out_range = df["eq5d_vas"].notna() & ~df["eq5d_vas"].between(0, 100)
+            if out_range.any():
+                warnings.append(f"{int(out_range.sum())} EQ-VAS values outside 0-100 were treated as missing.")
+                df.loc[out_range, "eq5d_vas"] = np.nan
         df["timepoint"] = df["timepoint"].astype(str)
         other_time = ~df["timepoint"].isin(tps)
         if other_time.any():
@@ -160,7 +174,6 @@ def run_stage(
                                  ("ci_upper", "n"), ("pct_full_health", "n_full_health")),
             )
             if "eq5d_vas" in eq.columns:
-                eq["eq5d_vas"] = pd.to_numeric(eq["eq5d_vas"], errors="coerce").where(lambda s: s.between(0, 100))
                 vas = _index_summary(eq, "eq5d_vas", "EQ-VAS (0-100)", config.confidence)
                 out.tables["eq5d_vas_summary"] = _order_time(vas.rename(columns={"value_set": "measure"}), tps)
                 out.table_meta["eq5d_vas_summary"] = TableMeta(
