@@ -100,5 +100,24 @@ def test_config_is_strict():
     with pytest.raises(ValidationError):
         QualConfig(quotes_per_thme=2)
     with pytest.raises(ValidationError):
-        QualConfig(joint_display=[{"finding": "x", "themes": [], "fit": "confirms"}])
+        QualConfig(joint_display=[{"finding": "x", "themes": ["a"], "fit": "agrees"}])
     assert QualConfig().kappa_threshold == 0.6 and QualConfig().min_group_size == 3
+
+
+def test_pipeline_style_call_with_overrides_and_nested_facts():
+    # The pipeline passes the spec's data-section paths and joint display as keyword overrides and
+    # all stages' facts nested by section; a .qdpx is read as REFI-QDA even when the format says csv.
+    cfg = QualConfig(participants=EX / "participants.csv")
+    jd = [{"finding": "Bed days: {value}", "quant_key": "effects.bed_days_rr", "themes": ["prevention"],
+           "fit": "expands"},
+          {"finding": "Care-home admissions unchanged", "quant_key": None, "themes": (), "fit": "silent"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        res = run_stage(None, EX / "southvale.qdpx", cfg, seed=2, segments_format="csv",
+                        analyst_summaries=EX / "analyst_summaries.csv", joint_display=jd,
+                        effects_facts={"effects": {"bed_days_rr": 0.9}, "cohort": {"n": 5}})
+    t = res.tables["joint_display"]
+    assert t["finding"].tolist() == ["Bed days: 0.9", "Care-home admissions unchanged"]
+    assert t["fit"].tolist() == ["expands", "silent"]
+    assert res.facts["source_format"] == "qdpx"
+    assert (res.tables["qual_framework"]["analyst_summary"] != "").sum() == 3

@@ -4,7 +4,7 @@ Each row sets one quantitative finding (text from the spec, or a number from the
 stage's facts) beside the qualitative themes linked to it in the spec, with how many
 participants raised each theme, an illustrative quote per theme, and the fit label the analysts
 assigned: ``confirms`` (the voices agree with the number), ``expands`` (they explain or add to
-it) or ``discordant`` (they contradict it).
+it), ``discordant`` (they contradict it) or ``silent`` (no theme speaks to it).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import SpecError
 
-FITS = ("confirms", "expands", "discordant")
+FITS = ("confirms", "expands", "discordant", "silent")
 
 
 class JointDisplayEntry(BaseModel):
@@ -27,8 +27,35 @@ class JointDisplayEntry(BaseModel):
 
     finding: str = Field("", description="Quantitative finding in words; may contain {value} for quant_key's value.")
     quant_key: str | None = Field(None, description="Key in the effects facts whose value the finding cites.")
-    themes: tuple[str, ...] = Field(..., min_length=1, description="Codebook themes that explain or contradict it.")
-    fit: Literal["confirms", "expands", "discordant"] = Field(..., description="Fit label agreed by the analysts.")
+    themes: tuple[str, ...] = Field((), description="Codebook themes that explain or contradict it (none: silent).")
+    fit: Literal["confirms", "expands", "discordant", "silent"] = Field(
+        "confirms", description="Fit label agreed by the analysts; 'silent' when no theme speaks to the finding.")
+
+
+def flatten_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """Accept ``{key: value}`` or the pipeline's ``{section: {key: value}}``.
+
+    Nested facts are available as ``section.key`` and, when no other section uses the same key,
+    as plain ``key``.
+
+    Examples
+    --------
+    >>> flatten_facts({"effects": {"rr": 0.8}, "n": 3})
+    {'n': 3, 'effects.rr': 0.8, 'rr': 0.8}
+    """
+    out: dict[str, Any] = {k: v for k, v in facts.items() if not isinstance(v, dict)}
+    seen: dict[str, int] = {}
+    for sec, sub in facts.items():
+        if isinstance(sub, dict):
+            for k, v in sub.items():
+                out[f"{sec}.{k}"] = v
+                seen[k] = seen.get(k, 0) + 1
+    for sec, sub in facts.items():
+        if isinstance(sub, dict):
+            for k, v in sub.items():
+                if seen[k] == 1 and k not in out:
+                    out[k] = v
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -98,7 +125,7 @@ def joint_display(
     known = dict(zip(theme_summary["item"], theme_summary["label"]))
     n_part = dict(zip(theme_summary["item"], theme_summary["n_participants"]))
     pct = dict(zip(theme_summary["item"], theme_summary["pct_participants"]))
-    facts = effects_facts or {}
+    facts = flatten_facts(effects_facts or {})
     first_quote = {}
     if quotes is not None and len(quotes):
         for t, g in quotes.groupby("theme", sort=False):

@@ -20,7 +20,7 @@ from evaltool.stage import FigureSpec, StageOutput, TableMeta
 from .agreement import agreement
 from .codebook import Codebook, read_codebook, starter_codebook_path
 from .config import QualConfig
-from .joint import joint_display
+from .joint import joint_display as build_joint_display
 from .qdpx import read_qdpx
 from .qualcoder import read_qualcoder
 from .quotes import expand_terms, find_terms, read_redaction_list, select_quotes
@@ -49,7 +49,7 @@ def load_project(segments_path: Path, codebook: Codebook, config: QualConfig,
     """Import coded segments in the configured format."""
     path = Path(segments_path)
     fmt = config.format
-    if fmt == "auto":
+    if fmt == "auto" or path.suffix.lower() == ".qdpx":  # a zip archive is never a CSV
         fmt = "qdpx" if path.suffix.lower() == ".qdpx" else "csv"
     if fmt == "qdpx":
         project = read_qdpx(path, codebook=codebook)
@@ -77,6 +77,10 @@ def run_stage(
     *,
     seed: int,
     effects_facts: dict[str, Any] | None = None,
+    segments_format: str | None = None,
+    redaction_list: str | Path | None = None,
+    analyst_summaries: str | Path | None = None,
+    joint_display: list[dict] | None = None,
 ) -> StageOutput:
     """Run the qualitative stage (section ``qual``).
 
@@ -91,7 +95,11 @@ def run_stage(
     seed:
         Seeds quote selection.
     effects_facts:
-        Headline numbers from the effects stage, looked up by joint-display ``quant_key``.
+        Headline numbers, ``{key: value}`` or the pipeline's ``{section: {key: value}}``, looked up
+        by joint-display ``quant_key`` (``key`` or ``section.key``).
+    segments_format, redaction_list, analyst_summaries, joint_display:
+        Overrides of the config fields of the same meaning (the spec keeps them in its ``data``
+        and ``joint_display`` sections). A ``.qdpx`` file is always read as REFI-QDA.
 
     Returns
     -------
@@ -107,6 +115,17 @@ def run_stage(
     >>> # out = run_stage("codebook.yaml", "segments.csv", QualConfig(), seed=1)
     >>> # out.tables["qual_theme_by_role"].head()
     """
+    overrides: dict[str, Any] = {}
+    if segments_format is not None:
+        overrides["format"] = segments_format
+    if redaction_list is not None:
+        overrides["redaction_list"] = redaction_list
+    if analyst_summaries is not None:
+        overrides["analyst_summaries"] = analyst_summaries
+    if joint_display:
+        overrides["joint_display"] = tuple(joint_display)
+    if overrides:
+        config = QualConfig.model_validate({**config.model_dump(), **overrides})
     codebook_path = codebook_path or config.codebook or starter_codebook_path()
     segments_path = segments_path or config.segments
     if segments_path is None:
@@ -211,7 +230,7 @@ def run_stage(
     tables["qual_exclusions"] = project.exclusions.copy()
     meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
                                         appendix=True)
-    jd = joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
+    jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
                        effects_facts=effects_facts)
     tables["joint_display"] = jd.to_frame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
