@@ -535,10 +535,11 @@ def load_inputs(spec: Any) -> ValidatedData:
         if p is not None:
             extra[name] = read_table(p)
             files[name] = {"path": str(p), "sha256": sha256_file(p), "rows": int(len(extra[name]))}
-    for name in ("codebook", "segments", "redaction_list", "analyst_summaries"):
-        p = getattr(spec.data, name)
-        if p is not None:
-            files[name] = {"path": str(p), "sha256": sha256_file(p)}
+    if getattr(spec, "qualitative", None) is not None:
+        for name in ("codebook", "segments", "participants", "redaction_list", "analyst_summaries"):
+            p = getattr(spec.qualitative, name)
+            if p is not None:
+                files[f"qualitative_{name}"] = {"path": str(p), "sha256": sha256_file(p)}
     v = validate_frames(
         frames["population"],
         frames["activity"],

@@ -214,12 +214,11 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.qual.stage import run_stage
 
         facts = {k: v.facts for k, v in outputs.items()}
-        return run_stage(spec.data.codebook, spec.data.segments, spec.qualitative, seed=seed, effects_facts=facts,
-                         **_qual_kwargs(spec))
+        return run_stage(None, None, spec.qualitative, seed=seed, effects_facts=facts)
 
-    attempt("qual", spec.qualitative is not None and spec.data.segments is not None,
-            "no `qualitative` section in the spec" if spec.qualitative is None else "no coded segments file given",
-            _qual)
+    attempt("qual", spec.qualitative is not None and spec.qualitative.segments is not None,
+            "no `qualitative` section in the spec" if spec.qualitative is None
+            else "no coded segments file given (qualitative.segments)", _qual)
 
     # ---- bundle ---------------------------------------------------------------------------
     out_root = Path(output_dir) if output_dir is not None else Path(spec.output_dir)
@@ -259,24 +258,6 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             say("report", "ok", ", ".join(report_files))
     say("bundle", "ok", str(final))
     return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2))
-
-
-def _qual_kwargs(spec: Spec) -> dict[str, Any]:
-    import inspect
-
-    from evaltool.qual.stage import run_stage
-
-    params = inspect.signature(run_stage).parameters
-    kw: dict[str, Any] = {}
-    if "segments_format" in params:
-        kw["segments_format"] = spec.data.segments_format
-    if "redaction_list" in params:
-        kw["redaction_list"] = spec.data.redaction_list
-    if "analyst_summaries" in params:
-        kw["analyst_summaries"] = spec.data.analyst_summaries
-    if "joint_display" in params:
-        kw["joint_display"] = [j.model_dump() for j in spec.joint_display]
-    return kw
 
 
 def _follow_up_months(spec: Spec, outputs: dict[str, StageOutput]) -> float | None:

@@ -1,0 +1,309 @@
+"""The analysis spec: YAML validated into a frozen pydantic model.
+
+The spec is the pre-agreed analysis plan. Errors name the key path, the value found
+and what is allowed (``matching.caliper: expected a number > 0, got -1``); unknown
+keys are errors with a did-you-mean; relative paths resolve against the spec file.
+
+Examples
+--------
+>>> from evaltool.spec import load_spec
+>>> spec = load_spec("analyses/southvale.yaml")  # doctest: +SKIP
+>>> spec.matching.caliper  # doctest: +SKIP
+0.2
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evaltool.effects.config import RolloutConfig
+from evaltool.effects.matched_config import MatchedDidConfig
+from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
+from evaltool.errors import SpecError
+from evaltool.matching.config import MatchingConfig
+from evaltool.proms.config import PromsConfig
+from evaltool.qual.config import QualConfig
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowSpec(_Strict):
+    """The study window: every date in the inputs is read against it."""
+
+    start: date = Field(description="First day of the study window.")
+    end: date = Field(description="Last day of the study window (inclusive).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowSpec:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class DataSpec(_Strict):
+    """Input files (CSV, Parquet or Excel); relative paths resolve against the spec file."""
+
+    population: Path
+    activity: Path
+    practices: Path | None = None
+    proms: Path | None = None
+    prems: Path | None = None
+
+
+class ValidationSpec(_Strict):
+    """Per-check action for problems in the input data: ``error`` stops, ``exclude`` drops and counts."""
+
+    actions: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("actions")
+    @classmethod
+    def _known(cls, v: dict[str, str]) -> dict[str, str]:
+        for check, action in v.items():
+            if check not in CHECK_ACTIONS:
+                hint = _did_you_mean(check, CHECK_ACTIONS)
+                raise ValueError(f"unknown check {check!r}{hint}; known checks: {', '.join(sorted(CHECK_ACTIONS))}")
+            if action not in CHECK_ACTIONS[check]:
+                raise ValueError(
+                    f"{check}: expected one of {', '.join(CHECK_ACTIONS[check])}, got {action!r}"
+                )
+        return v
+
+    def action(self, check: str) -> str:
+        return self.actions.get(check, DEFAULT_ACTIONS[check])
+
+
+class CohortSpec(_Strict):
+    """Who is evaluated."""
+
+    min_age: int = Field(18, ge=0, le=120, description="Minimum age at index date for the treated.")
+    max_age: int | None = Field(None, ge=0, le=130)
+    enrolment_end: date | None = Field(
+        None, description="Last index date accepted (leaves follow-up time before the window ends)."
+    )
+
+
+class Deviation(_Strict):
+    item: str
+    planned: str
+    actual: str
+    reason: str
+
+
+class DisclosureSpec(_Strict):
+    enabled: bool = True
+    min_count: int = Field(8, ge=1, description="Counts below this (but above 0) are suppressed.")
+    round_to: int = Field(5, ge=1)
+
+
+class ReportSpec(_Strict):
+    formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    engine: Literal["auto", "quarto", "pandoc"] = "auto"
+    disclosure: DisclosureSpec = DisclosureSpec()
+    deviations: tuple[Deviation, ...] = ()
+
+
+class Spec(_Strict):
+    """A validated, frozen analysis spec."""
+
+    name: str = Field(description="Short name: output goes to reports/<name>/.")
+    title: str
+    programme: str = ""
+    question: str = ""
+    seed: int = Field(20261122, ge=0, le=2**32 - 1)
+    window: WindowSpec
+    data: DataSpec
+    validation: ValidationSpec = ValidationSpec()
+    cohort: CohortSpec = CohortSpec()
+    matching: MatchingConfig | None = None
+    effects: MatchedDidConfig | None = None
+    rollout: RolloutConfig | None = None
+    proms: PromsConfig | None = None
+    qualitative: QualConfig | None = None
+    report: ReportSpec = ReportSpec()
+    output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(
+                f"expected letters, digits, '_' or '-' (at most 64, starting with a letter or digit), got {v!r}"
+            )
+        return v
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The resolved spec as JSON-able data (paths as strings)."""
+        return self.model_dump(mode="json")
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate keys (a silent override otherwise)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise SpecError(
+                f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                f"(first at line {seen[key] + 1}): each key may appear once"
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at ``loc`` (for did-you-mean on unknown keys)."""
+    import typing
+
+    model: Any = Spec
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        found = None
+        for cand in (ann, *typing.get_args(ann)):
+            for c in (cand, *typing.get_args(cand)):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    found = c
+        model = found
+    return model
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """Turn pydantic errors into one line per problem: ``path: expected ..., got ...``."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        typ = e["type"]
+        if typ == "extra_forbidden":
+            model = _model_at(loc)
+            hint = _did_you_mean(loc[-1], model.model_fields) if model else ""
+            allowed = f"; allowed keys: {', '.join(model.model_fields)}" if model else ""
+            lines.append(f"{path}: unknown key{hint}{allowed}")
+        elif typ == "missing":
+            lines.append(f"{path}: required key is missing")
+        else:
+            msg = e["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            ctx = e.get("ctx") or {}
+            if typ in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+                bound = next(iter(ctx.values()))
+                op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[typ]
+                msg = f"expected a number {op} {bound}"
+            elif typ == "literal_error":
+                msg = f"expected {ctx.get('expected', 'one of the allowed values')}"
+            elif typ in {"int_parsing", "int_type", "float_parsing", "float_type"}:
+                msg = "expected a number"
+            elif typ in {"date_from_datetime_parsing", "date_parsing", "date_type"}:
+                msg = "expected a date YYYY-MM-DD"
+            # Module validators may already name the field and the value found: don't say it twice.
+            prefix = f"{loc[-1]}: " if loc else ""
+            if prefix and msg.startswith(prefix):
+                msg = msg[len(prefix):]
+            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            lines.append(f"{path}: {msg}{got}")
+    return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
+
+
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
+#: File keys of the `qualitative` section (they resolve against the spec file too).
+QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
+
+
+def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<spec>") -> Spec:
+    """Validate a spec given as a mapping; relative paths resolve against ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
+    raw = dict(raw)
+    base = Path(base_dir)
+    data = raw.get("data")
+    if isinstance(data, dict):
+        data = dict(data)
+        for key in _PATH_KEYS:
+            if isinstance(data.get(key), str):
+                p = Path(data[key])
+                data[key] = str(p if p.is_absolute() else (base / p))
+        raw["data"] = data
+    qual = raw.get("qualitative")
+    if isinstance(qual, dict):
+        qual = dict(qual)
+        for key in QUAL_PATH_KEYS:
+            if isinstance(qual.get(key), str):
+                p = Path(qual[key])
+                qual[key] = str(p if p.is_absolute() else (base / p))
+        raw["qualitative"] = qual
+    if isinstance(raw.get("output_dir"), str):
+        p = Path(raw["output_dir"])
+        raw["output_dir"] = str(p if p.is_absolute() else (base / p))
+    else:
+        raw.setdefault("output_dir", str(base.parent / "reports" if base.name == "analyses" else base / "reports"))
+    try:
+        spec = Spec.model_validate(raw)
+    except ValidationError as err:
+        raise SpecError(format_validation_error(err, source)) from None
+    _check_files(spec, source)
+    return spec
+
+
+def _check_files(spec: Spec, source: str) -> None:
+    missing = []
+    for key in _PATH_KEYS:
+        p = getattr(spec.data, key)
+        if p is not None and not Path(p).exists():
+            missing.append(f"  - data.{key}: file not found: {p}")
+    for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
+        p = getattr(spec.qualitative, key)
+        if p is not None and not Path(p).exists():
+            missing.append(f"  - qualitative.{key}: file not found: {p}")
+    if missing:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a YAML spec file.
+
+    Examples
+    --------
+    >>> spec = load_spec("analyses/southvale.yaml")  # doctest: +SKIP
+    >>> spec.name  # doctest: +SKIP
+    'southvale'
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: spec file not found")
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+    except yaml.YAMLError as err:
+        raise SpecError(f"{path}: not valid YAML: {err}") from None
+    if raw is None:
+        raise SpecError(f"{path}: the spec is empty")
+    return parse_spec(raw, base_dir=path.resolve().parent, source=str(path))

@@ -1,0 +1,169 @@
+"""End to end on a small Southvale: bundle layout, byte-identical tables, nothing patient-level, CLI exit codes."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from evaltool.datasets.example import write_example_data
+from evaltool.pipeline import run
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALE = 0.06
+
+
+@pytest.fixture(scope="module")
+def small_project(tmp_path_factory) -> Path:
+    """A copy of the Southvale spec pointed at a small regenerated data set."""
+    root = tmp_path_factory.mktemp("southvale_small")
+    data_dir = root / "example_data" / "southvale"
+    write_example_data(data_dir, seed=7, scale=SCALE)
+    raw = yaml.safe_load((ROOT / "analyses" / "southvale.yaml").read_text())
+    (root / "analyses").mkdir()
+    raw["report"]["formats"] = ["html"]
+    # Fewer bootstrap draws keep the test quick; the example run uses the spec's full number.
+    if raw.get("rollout"):
+        raw["rollout"]["reps"] = 99
+    (root / "analyses" / "southvale.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_runs(small_project, tmp_path_factory):
+    spec = small_project / "analyses" / "southvale.yaml"
+    a = run(spec, output_dir=tmp_path_factory.mktemp("a"))
+    b = run(spec, output_dir=tmp_path_factory.mktemp("b"), render=False)
+    return a, b
+
+
+def test_every_stage_ran(two_runs):
+    a, _ = two_runs
+    assert {k: v["status"] for k, v in a.stages.items()} == {
+        "cohort": "ok", "matching": "ok", "effects": "ok", "rollout": "ok", "proms": "ok", "qual": "ok"}
+
+
+def test_bundle_layout(two_runs):
+    a, _ = two_runs
+    b = a.bundle_dir
+    for rel in ("results/manifest.json", "results/facts.json", "results/cohort_flow.csv", "results/effects.csv",
+                "report.html"):
+        assert (b / rel).is_file(), rel
+    eff = pd.read_csv(b / "results" / "effects.csv")
+    assert list(eff.columns[:9]) == ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower",
+                                     "ci_upper", "p_value", "scale"]
+    assert {"matched_did", "practice_rollout"} <= set(eff["analysis"])
+    m = json.loads((b / "results" / "manifest.json").read_text())
+    assert set(m["inputs"]) >= {"population", "activity", "practices"}
+    assert all(len(v["sha256"]) == 64 for v in m["inputs"].values())
+    for t in m["tables"]:
+        assert (b / t["path"]).is_file()
+    for f in m["figures"]:
+        assert (b / f["path"]).is_file() and f["alt"]
+
+
+def test_results_tables_byte_identical(two_runs):
+    a, b = two_runs
+    names = sorted(p.name for p in (a.bundle_dir / "results").glob("*.csv"))
+    assert names == sorted(p.name for p in (b.bundle_dir / "results").glob("*.csv"))
+    for n in names + ["facts.json"]:
+        assert (a.bundle_dir / "results" / n).read_bytes() == (b.bundle_dir / "results" / n).read_bytes(), n
+
+
+def test_no_patient_level_rows_in_bundle(two_runs, small_project):
+    a, _ = two_runs
+    pop = pd.read_parquet(small_project / "example_data" / "southvale" / "population.parquet")
+    ids = set(pop["person_id"].astype(str))
+    for p in (a.bundle_dir / "results").glob("*.csv"):
+        text = p.read_text()
+        leaked = [i for i in list(ids)[:2000] if i in text]
+        assert not leaked, f"{p.name} carries person ids {leaked[:3]}"
+
+
+def test_cohort_flow_adds_up(two_runs):
+    a, _ = two_runs
+    flow = pd.read_csv(a.bundle_dir / "results" / "cohort_flow.csv")
+    start = flow.loc[flow.step == "start", "n_remaining"].item()
+    excl = flow.loc[~flow.step.str.startswith("analysed"), "n_excluded"].sum()
+    enrolled = flow.loc[flow.step == "analysed_enrolled", "n_remaining"].item()
+    cands = flow.loc[flow.step == "analysed_candidates", "n_remaining"].item()
+    assert start - excl == enrolled + cands
+
+
+def test_interrupted_run_leaves_previous_bundle(small_project, tmp_path, monkeypatch):
+    spec = small_project / "analyses" / "southvale.yaml"
+    out = tmp_path / "out"
+    (out / "southvale").mkdir(parents=True)
+    (out / "southvale" / "marker.txt").write_text("previous")
+    import evaltool.pipeline as pl
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pl.BundleWriter, "finish", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run(spec, output_dir=out, render=False)
+    assert (out / "southvale" / "marker.txt").read_text() == "previous"
+    assert [p.name for p in out.iterdir()] == ["southvale"]
+
+
+def test_cli_validate_and_exit_codes(small_project, tmp_path):
+    from typer.testing import CliRunner
+
+    from evaltool.cli import app
+
+    runner = CliRunner()
+    spec = small_project / "analyses" / "southvale.yaml"
+    r = runner.invoke(app, ["validate", str(spec)])
+    assert r.exit_code == 0, r.output
+    assert "Cohort flow" in r.output and "valid" in r.output
+    bad = tmp_path / "bad.yaml"
+    raw = yaml.safe_load(spec.read_text())
+    raw["matching"]["caliper"] = -1
+    bad.write_text(yaml.safe_dump(raw))
+    r = runner.invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2
+    # Broken data: exit 1 with the problem named.
+    data = tmp_path / "data"
+    shutil.copytree(small_project / "example_data" / "southvale", data)
+    act = pd.read_parquet(data / "activity.parquet")
+    act.loc[act.index[:3], "setting"] = "walk_in"
+    act.to_parquet(data / "activity.parquet")
+    raw = yaml.safe_load(spec.read_text())
+    raw["data"] = {**raw["data"], "activity": str(data / "activity.parquet")}
+    for k in ("population", "practices", "proms", "prems", "codebook", "segments", "redaction_list"):
+        if raw["data"].get(k):
+            raw["data"][k] = str((spec.parent / raw["data"][k]).resolve())
+    bad2 = tmp_path / "bad2.yaml"
+    bad2.write_text(yaml.safe_dump(raw))
+    r = runner.invoke(app, ["validate", str(bad2)])
+    assert r.exit_code == 1, r.output
+    assert "activity.parquet, column `setting`" in r.output and "rows 1, 2, 3 (3 rows in all)" in r.output
+
+
+def test_cli_help_has_examples():
+    from typer.testing import CliRunner
+
+    from evaltool.cli import app
+
+    runner = CliRunner()
+    for cmd in ("run", "validate", "example-data", "init", "report"):
+        r = runner.invoke(app, [cmd, "--help"])
+        assert r.exit_code == 0 and "Example:" in r.output, cmd
+
+
+def test_init_writes_valid_starter(tmp_path):
+    from evaltool.scaffold import init_project
+
+    paths = init_project("frailty_mdt", tmp_path)
+    text = (tmp_path / "analyses" / "frailty_mdt.yaml").read_text()
+    raw = yaml.safe_load(text)
+    assert raw["name"] == "frailty_mdt" and "matching" in raw
+    assert len(paths) == 3
+    with pytest.raises(FileExistsError):
+        init_project("frailty_mdt", tmp_path)
+    with pytest.raises(ValueError, match="`name`"):
+        init_project("../x", tmp_path)
