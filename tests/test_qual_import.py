@@ -212,3 +212,25 @@ def test_atlas_ti_example_missing_sources_reported_and_parsable(tmp_path):
     assert ex.sum() == n_codings
     assert any(r.startswith("coding of a non-text source") for r in ex.index)
     assert len(res.codebook.codes) == 14
+
+
+def test_external_sources_only_from_the_named_folder(tmp_path):
+    m = _members()
+    qde = m["project.qde"].decode()
+    src = sorted(k for k in m if k.startswith("sources/"))[0]
+    name = src.split("/", 1)[1]
+    qde = qde.replace(f"internal://{name}", f"relative://{name}")
+    m["project.qde"] = qde.encode()
+    text = m.pop(src)
+    path = _zip(tmp_path / "ext.qdpx", m)
+    ext = tmp_path / "external"
+    ext.mkdir()
+    (ext / name).write_bytes(text)
+    with pytest.raises(DataValidationError, match="missing from the archive"):
+        read_qdpx(path)  # not read from disk unless asked
+    assert len(read_qdpx(path, sources_dir=ext).segments) == 1510
+    # A reference escaping the folder is not followed.
+    (tmp_path / "secret.txt").write_text("secret", encoding="utf-8")
+    m["project.qde"] = qde.replace(f"relative://{name}", "relative://../secret.txt").encode()
+    with pytest.raises(DataValidationError, match="missing from the archive"):
+        read_qdpx(_zip(tmp_path / "escape.qdpx", m), sources_dir=ext)

@@ -55,18 +55,21 @@ def _find_qde(zf: zipfile.ZipFile, path: Path) -> str:
     raise DataValidationError(f"`{path}`: several .qde files in the archive ({qde}); expected one")
 
 
-def _source_bytes(zf: zipfile.ZipFile, ref: str, base_path: str, path: Path, doc: str) -> bytes | None:
-    """Bytes of a source referenced as internal://, relative:// or a plain path; None if absent."""
+def _source_bytes(zf: zipfile.ZipFile, ref: str, sources_dir: Path | None) -> bytes | None:
+    """Bytes of a source referenced as internal://, relative:// or a path; None if absent.
+
+    Sources are read from the archive. Only when the caller names ``sources_dir`` are
+    ``relative://`` (or bare) references looked up on disk, and only inside that folder: an
+    archive from elsewhere must not make evaltool read arbitrary local files into a report.
+    """
     members = {n.lower(): n for n in zf.namelist()}
-    if ref.startswith("internal://"):
-        rel = ref[len("internal://"):]
-        candidates = [f"sources/{rel}", rel]
-    elif ref.startswith("relative://"):
-        rel = ref[len("relative://"):]
-        candidates = [f"sources/{rel}", rel]
+    for prefix in ("internal://", "relative://", "file://"):
+        if ref.startswith(prefix):
+            rel = ref[len(prefix):]
+            break
     else:
-        rel = ref.replace("file://", "")
-        candidates = [f"sources/{PurePosixPath(rel).name}"]
+        rel = ref
+    candidates = [f"sources/{rel}", rel, f"sources/{PurePosixPath(rel).name}"]
     for c in candidates:
         if c.lower() in members:
             return zf.read(members[c.lower()])
@@ -75,12 +78,11 @@ def _source_bytes(zf: zipfile.ZipFile, ref: str, base_path: str, path: Path, doc
     hits = [n for lo, n in members.items() if lo.endswith("/" + tail)]
     if len(hits) == 1:
         return zf.read(hits[0])
-    disk = [Path(base_path) / rel] if (base_path and ref.startswith("relative://")) else []
-    if not ref.startswith(("internal://", "relative://")):
-        disk.append(Path(rel))
-    for d in disk:
-        if d.is_file():
-            return d.read_bytes()
+    if sources_dir is not None and not ref.startswith("internal://"):
+        root = Path(sources_dir).resolve()
+        cand = (root / rel.lstrip("/")).resolve()
+        if cand.is_relative_to(root) and cand.is_file():
+            return cand.read_bytes()
     return None
 
 
@@ -122,6 +124,7 @@ def read_qdpx(
     on_unknown_code: Literal["error", "exclude"] = "error",
     missing_sources: Literal["error", "exclude"] = "error",
     line_endings: Literal["auto", "keep", "normalise"] = "auto",
+    sources_dir: str | Path | None = None,
 ) -> QdaProject:
     """Import a REFI-QDA project (.qdpx) into the coded-segments contract.
 
@@ -139,6 +142,9 @@ def read_qdpx(
         counts its codings as excluded.
     line_endings:
         ``"auto"`` (see module notes), ``"keep"`` CR LF as two positions, ``"normalise"`` to LF.
+    sources_dir:
+        Folder holding sources stored outside the archive (``relative://`` references, large
+        files some tools keep external). Never read unless given; paths may not leave it.
 
     Returns
     -------
@@ -165,10 +171,12 @@ def read_qdpx(
         root = parse_xml(zf.read(qde_name), f"{path}:{qde_name}")
         if local(root.tag) != "Project":
             raise DataValidationError(f"`{path}:{qde_name}`: expected a <Project> root element, found <{local(root.tag)}>")
-        return _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings)
+        return _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings,
+                             Path(sources_dir) if sources_dir is not None else None)
 
 
-def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings) -> QdaProject:
+def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings,
+                  sources_dir: Path | None) -> QdaProject:
     users = {_guid(u.get("guid")): (u.get("name") or u.get("id") or _guid(u.get("guid")))
              for u in iter_local(root, "User")}
     cb_elem = child(root, "CodeBook")
@@ -223,7 +231,7 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
             text = content.text
         else:
             ref = src.get("plainTextPath")
-            data = _source_bytes(zf, ref, root.get("basePath", ""), path, name) if ref else None
+            data = _source_bytes(zf, ref, sources_dir) if ref else None
             if data is None:
                 if missing_sources == "error":
                     raise DataValidationError(
