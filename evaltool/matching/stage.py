@@ -1,0 +1,165 @@
+"""The matching stage of the pipeline: risk-set matching, balance tables, figures and facts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evaltool.stage import FigureSpec, StageOutput, TableMeta
+
+from .config import MatchingConfig
+from .riskset import pre_trajectory, risk_set_match
+
+__all__ = ["run_stage", "trajectory_plot"]
+
+
+def trajectory_plot(traj: pd.DataFrame):
+    """Emergency admissions per 1,000 per month around the index date, treated vs matched controls.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"month_relative": [-1, 0, -1, 0], "group": ["treated"] * 2 + ["matched controls"] * 2,
+    ...                   "rate_per_1000": [90.0, 40, 85, 42], "n_people": [10] * 4})
+    >>> p = trajectory_plot(t)
+    """
+    from plotnine import aes, geom_line, geom_point, geom_vline, ggplot, labs, scale_color_manual
+
+    from evaltool.plotting import PALETTE, theme_evaltool
+
+    t = traj.copy()
+    t["group"] = pd.Categorical(t["group"], categories=["treated", "matched controls"])
+    return (
+        ggplot(t, aes("month_relative", "rate_per_1000", color="group"))
+        + geom_vline(xintercept=-0.5, linetype="dashed", color="#768692")
+        + geom_line(size=0.9)
+        + geom_point(size=1.2)
+        + scale_color_manual(values=[PALETTE[0], PALETTE[1]])
+        + labs(x="Months relative to the index month (0 = index month)",
+               y="Emergency admissions per 1,000 per month", color="")
+        + theme_evaltool()
+    )
+
+
+def run_stage(
+    population: pd.DataFrame,
+    activity: pd.DataFrame,
+    practices: pd.DataFrame | None,
+    config: MatchingConfig,
+    *,
+    window_start: pd.Timestamp | str,
+    window_end: pd.Timestamp | str,
+    seed: int,
+) -> StageOutput:
+    """Run risk-set matching and return tables, figures, facts and the matched cohort.
+
+    Examples
+    --------
+    >>> out = run_stage(pop, act, practices, MatchingConfig(), window_start="2021-04-01",
+    ...                 window_end="2025-03-31", seed=1)  # doctest: +SKIP
+    >>> out.objects["matched_cohort"].columns[:4].tolist()  # doctest: +SKIP
+    ['person_id', 'treated', 'index_date', 'subclass']
+    """
+    import warnings
+
+    from evaltool.errors import MatchingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MatchingWarning)
+        res = risk_set_match(
+            population, activity, window_start=window_start, window_end=window_end,
+            covariates=list(config.covariates), lookback_months=config.lookback_months, period=config.period,
+            followup=config.followup, method=config.method, distance=config.distance, ratio=config.ratio,
+            replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
+            exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
+        )
+    stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
+    coh = res.matched_cohort
+    bt = res.balance_frame
+    t_all = int(res.n_treated)
+    balance = bt.drop(columns=["binary"]).copy()
+    balance.insert(1, "n_treated", res.n_treated_matched)
+    balance.insert(2, "n_controls", res.n_controls)
+    balance["balanced"] = balance["balanced"].astype(bool)
+
+    summary_rows = [
+        ("n_treated", "Enrolled patients", t_all),
+        ("n_matched", "Enrolled patients matched", res.n_treated_matched),
+        ("n_unmatched", "Enrolled patients not matched", t_all - res.n_treated_matched),
+    ]
+    for k, v in sorted(res.unmatched.items()):
+        summary_rows.append((f"n_unmatched_{k}", f"  not matched: {k.replace('_', ' ')}", v))
+    for k, v in sorted(res.excluded.items()):
+        summary_rows.append((f"n_excluded_{k}", f"Excluded before matching: {k.replace('_', ' ')}", v))
+    summary_rows += [
+        ("n_controls", "Matched controls (distinct people)", res.n_controls),
+        ("n_candidates", "Candidate person-months in the risk sets", res.n_candidates),
+        ("crossovers", "Matched controls enrolled later (crossovers)", res.crossovers),
+        ("ess_controls", "Effective sample size of the controls", round(res.ess_control, 1)),
+    ]
+    msum = pd.DataFrame(summary_rows, columns=["item", "description", "value"])
+
+    traj = pre_trajectory(coh, activity, window_start=window_start, window_end=window_end)
+    traj = traj[["month_relative", "group", "rate_per_1000", "n_people", "events"]]
+
+    pre = traj[traj.month_relative.between(-3, -1)].groupby("group")["rate_per_1000"].mean()
+    post = traj[traj.month_relative.between(1, 12)].groupby("group")["rate_per_1000"].mean()
+    early = traj[traj.month_relative.between(-24, -13)].groupby("group")["rate_per_1000"].mean()
+    facts = {
+        "n_treated": t_all,
+        "n_matched": res.n_treated_matched,
+        "n_unmatched": t_all - res.n_treated_matched,
+        "n_controls": res.n_controls,
+        "crossovers": res.crossovers,
+        "ess_controls": round(res.ess_control, 1),
+        "max_abs_smd_after": round(res.max_abs_smd_after, 4),
+        "max_abs_smd_before": round(float(bt["smd_before"].abs().max()), 4),
+        "n_covariates_imbalanced_after": int((bt["smd_after"].abs() >= 0.1).sum()),
+        "method": f"risk-set {config.ratio}:1 nearest neighbour on {config.distance}",
+        "caliper_sd": config.caliper,
+        "exact": list(config.exact),
+        "followup": config.followup,
+        "smd_denominator": "SD of the treated group before matching",
+        "pre_index_rate_treated": _r(pre.get("treated")),
+        "pre_index_rate_controls": _r(pre.get("matched controls")),
+        "post_index_rate_treated": _r(post.get("treated")),
+        "post_index_rate_controls": _r(post.get("matched controls")),
+        "baseline_rate_treated": _r(early.get("treated")),
+        "baseline_rate_controls": _r(early.get("matched controls")),
+    }
+
+    tables = {"balance": balance, "matching_summary": msum, "pre_trajectory": traj}
+    meta = {
+        "balance": TableMeta(
+            title="Balance of matching variables before and after matching",
+            caption="Standardised mean differences use the SD of the enrolled group before matching; "
+                    "|SMD| < 0.1 and variance ratio 0.5-2 count as balanced. Before = enrolled vs every "
+                    "eligible candidate in their enrolment month's risk set.",
+            count_columns=("n_treated", "n_controls"),
+        ),
+        "matching_summary": TableMeta(title="Matching summary", count_columns=("value",)),
+        "pre_trajectory": TableMeta(
+            title="Emergency admissions per 1,000 per month around the index date",
+            caption="Matched controls take their partner's index date; a matched design shows the same spike "
+                    "before the index date in both groups (regression to the mean).",
+            count_columns=("n_people", "events"), derived_columns=(("rate_per_1000", "events"),), appendix=True,
+        ),
+    }
+    figures = {
+        "love_plot": FigureSpec(res.plot("love"), title="Balance before and after matching",
+                                alt="Absolute standardised mean differences of each matching variable before "
+                                    f"(max {facts['max_abs_smd_before']}) and after matching "
+                                    f"(max {facts['max_abs_smd_after']})."),
+        "ps_distribution": FigureSpec(res.plot("distance"), title="Propensity scores before and after matching",
+                                      alt="Histograms of the propensity score for enrolled and control people, "
+                                          "before and after matching.", appendix=True),
+        "pre_trajectory": FigureSpec(trajectory_plot(traj), title="Emergency admissions around the index date",
+                                     alt="Monthly emergency admissions per 1,000 for enrolled patients and matched "
+                                         "controls from 24 months before to 12 months after the index month."),
+    }
+    return StageOutput(
+        section="matching", tables=tables, table_meta=meta, figures=figures, facts=facts,
+        objects={"matched_cohort": coh, "match_result": res}, warnings=stage_warnings,
+    )
+
+
+def _r(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 2)
