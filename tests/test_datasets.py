@@ -181,11 +181,7 @@ def test_ids_values_and_ranges(small: SouthvaleData) -> None:
     # Age is whole years at the window start, consistent with birth_date.
     years = (WINDOW_START - pop["birth_date"]).dt.days / 365.25
     assert (np.abs(np.floor(years) - pop["age"]) <= 1).all()
-    assert neighbourhood_count(prac) == 5
-
-
-def neighbourhood_count(prac: pd.DataFrame) -> int:
-    return prac["neighbourhood"].nunique()
+    assert prac["neighbourhood"].nunique() == 5
 
 
 def test_realistic_population_at_scale_1(full_shipped: SouthvaleData) -> None:

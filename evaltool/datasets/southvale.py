@@ -317,7 +317,9 @@ def southvale(
     # ---- deprivation, long-term conditions, frailty --------------------------------
     gc = rng["clinical"]
     dep_latent = prac["_deprivation"].to_numpy()[practice_idx] + gc.normal(0, 1, n)
-    cut = np.quantile(dep_latent, [0.2, 0.4, 0.6, 0.8])
+    # National quintile cut-points (latent sd ~1.1 nationally), so Southvale's
+    # mix is not forced to 20% each: it is a little more deprived than England.
+    cut = np.array([-0.842, -0.253, 0.253, 0.842]) * 1.1
     imd = 5 - np.searchsorted(cut, dep_latent)  # 1 = most deprived (English convention)
     dep = (3 - imd).astype(float)  # +2 most deprived ... -2 least
     ltc_mean = np.exp(-2.4 + 0.042 * age_years + 0.10 * dep)
@@ -637,7 +639,6 @@ def _truth(**k: Any) -> dict[str, Any]:
     post_prac = months[None, :] >= go_m_p[practice_idx][:, None]
     e0 = float((em_lam * post_prac).sum())
     e1 = float((em_lam * rr_em * post_prac).sum())
-    pm = post_prac.any(axis=0).sum()  # noqa: F841 - kept for clarity
     n_prac_months = int(
         sum(max(0, N_MONTHS - int(g)) for g in go_m_p if g < N_MONTHS)
     )
