@@ -299,21 +299,27 @@ def _code_segments(truth: list[dict], coder: str, rng: np.random.Generator) -> l
     return rows
 
 
-def _char_kappa(seg: pd.DataFrame, lengths: dict[str, int], code: str) -> float:
-    """Brute-force character-level kappa over all double-coded documents (pooled)."""
-    a_all, b_all = [], []
-    for doc, n in lengths.items():
-        a = np.zeros(n, dtype=bool)
-        b = np.zeros(n, dtype=bool)
-        sub = seg[(seg["document_id"] == doc) & (seg["code"] == code)]
-        for r in sub.itertuples():
-            (a if r.coder == "coder_a" else b)[r.start:r.end] = True
-        a_all.append(a)
-        b_all.append(b)
-    a, b = np.concatenate(a_all), np.concatenate(b_all)
-    po = np.mean(a == b)
-    pe = a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean())
-    return float("nan") if pe == 1 else float((po - pe) / (1 - pe))
+def _char_kappas(seg: pd.DataFrame, lengths: dict[str, int]) -> dict[str, float]:
+    """Brute-force character-level kappa per code, pooled over the double-coded documents.
+
+    One boolean array per coder, code and character; deliberately simple and independent of
+    evaltool.qual's interval arithmetic, so tests can compare the two.
+    """
+    codes = sorted(set(seg["code"]))
+    pos = {c: i for i, c in enumerate(codes)}
+    offset = dict(zip(lengths, np.cumsum([0] + list(lengths.values()))[:-1]))
+    total = sum(lengths.values())
+    marks = {c: np.zeros((len(codes), total), dtype=bool) for c in CODERS}
+    for d, coder, code, s, e in zip(seg["document_id"], seg["coder"], seg["code"], seg["start"], seg["end"]):
+        if d in offset:
+            marks[coder][pos[code], offset[d] + s: offset[d] + e] = True
+    out = {}
+    for code, i in pos.items():
+        a, b = marks["coder_a"][i], marks["coder_b"][i]
+        po = np.mean(a == b)
+        pe = a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean())
+        out[code] = float("nan") if pe == 1 else float((po - pe) / (1 - pe))
+    return out
 
 
 def _qde(parts: pd.DataFrame, texts: dict[str, str], seg: pd.DataFrame, codebook: dict) -> str:
@@ -460,7 +466,7 @@ def generate_qual(practices: pd.DataFrame, seed: int, out_dir: Path) -> dict[str
                              for c in CODERS},
         "segments_by_code_role": {f"{k[0]}|{k[1]}": int(v) for k, v in
                                   a.groupby(["code", "role"]).size().sort_index().items()},
-        "kappa_char": {c: _char_kappa(dseg, lengths, c) for c in sorted(set(dseg["code"]))},
+        "kappa_char": _char_kappas(dseg, lengths),
         "hard_codes": sorted(HARD),
         "document_lengths": {d: len(t) for d, t in sorted(texts.items())},
     }
