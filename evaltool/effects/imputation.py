@@ -184,6 +184,7 @@ def imputation(
     reps: int = 999,
     weights: Literal["rademacher", "webb"] = "webb",
     seed: int | None = None,
+    jackknife: bool = True,
 ) -> ImputationResult:
     """Imputation estimator of staggered-adoption effects (BJS 2024), linear or Poisson with exposure.
 
@@ -205,6 +206,9 @@ def imputation(
         Cluster column (default ``unit``).
     wild_bootstrap:
         Linear only: wild cluster bootstrap-t p-values and CIs (``reps``, ``weights``, ``seed``).
+    jackknife:
+        Poisson only: compute the leave-one-cluster-out jackknife SE (``False``: point estimates only,
+        e.g. inside a leave-one-out loop).
 
     Examples
     --------
@@ -219,7 +223,7 @@ def imputation(
     if family == "poisson":
         if exposure is None:
             raise EstimationError("`exposure` is required for family='poisson'")
-        return _poisson(data, outcome, unit, time, group, exposure, horizons, cluster, alpha)
+        return _poisson(data, outcome, unit, time, group, exposure, horizons, cluster, alpha, jackknife)
     if family != "linear":
         raise EstimationError(f"`family` must be 'linear' or 'poisson', found {family!r}")
     P = _prepare(data, outcome, unit, time, group, covariates, cluster, [])
@@ -307,7 +311,8 @@ def _pois_fit(y: np.ndarray, Z: np.ndarray, off: np.ndarray, max_iter: int = 100
 
 
 def _poisson(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str, exposure: str,
-             horizons: list[int] | None, cluster: str | None, alpha: float) -> ImputationResult:
+             horizons: list[int] | None, cluster: str | None, alpha: float, jackknife: bool = True
+             ) -> ImputationResult:
     d = data.copy()
     if exposure not in d.columns:
         raise DataValidationError(f"`data` lacks the exposure column `{exposure}`")
@@ -353,7 +358,7 @@ def _poisson(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
     est = num / den
     # identify which design columns belong to each cluster's units so we can drop them
     jk = []
-    for c in range(P.G):
+    for c in range(P.G if jackknife else 0):
         keep = P.ccodes != c
         Zk = P.Z[keep]
         cols = Zk.any(axis=0)
@@ -364,10 +369,13 @@ def _poisson(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
         mu1 = np.exp(np.clip(Zs[tr] @ b + off[tr], -50, 50)) * k1
         with np.errstate(divide="ignore", invalid="ignore"):
             jk.append(np.log((ind.T @ (y[tr] * k1)) / (ind.T @ mu1)))
-    J = np.array(jk)
     G = P.G
-    with np.errstate(invalid="ignore"):
-        se_log = np.sqrt((G - 1) / G * np.nansum((J - np.nanmean(J, axis=0)) ** 2, axis=0))
+    if jackknife:
+        J = np.array(jk)
+        with np.errstate(invalid="ignore"):
+            se_log = np.sqrt((G - 1) / G * np.nansum((J - np.nanmean(J, axis=0)) ** 2, axis=0))
+    else:
+        se_log = np.full(len(labels), np.nan)
     q = float(stats.t.ppf(1 - alpha / 2, max(G - 1, 1)))
     log_est = np.log(est)
     table = pd.DataFrame({
