@@ -174,8 +174,10 @@ def test_joint_display_uses_spec_text_facts_and_fit(project):
     assert jd.loc[0, "themes"].startswith(f"Prevention as everyone's business ({n} participants")
     with pytest.raises(SpecError, match="not in the codebook's themes"):
         joint_display([{"finding": "x", "themes": ["nope"], "fit": "confirms"}], ts)
-    with pytest.raises(SpecError, match="quant_key` 'missing' not found"):
-        joint_display([{"quant_key": "missing", "themes": ["prevention"], "fit": "expands"}], ts, effects_facts={})
+    with pytest.warns(DataWarning, match="quant_key` 'missing' not found"):
+        miss = joint_display([{"finding": "Rate ratio {value}", "quant_key": "missing", "themes": ["prevention"],
+                               "fit": "expands"}], ts, effects_facts={})
+    assert miss.to_frame().loc[0, "finding"] == "Rate ratio not available"
     with pytest.raises(Exception, match="fit"):
         joint_display([{"finding": "x", "themes": ["prevention"], "fit": "agrees"}], ts)
 

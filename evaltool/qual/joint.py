@@ -8,6 +8,7 @@ it), ``discordant`` (they contradict it) or ``silent`` (no theme speaks to it).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.errors import SpecError
+from evaltool.errors import DataWarning, SpecError
 
 FITS = ("confirms", "expands", "discordant", "silent")
 
@@ -69,6 +70,7 @@ class JointDisplayResult(ResultMixin):
     """Joint display rows: ``finding, quant_value, themes, fit, quotes``."""
 
     table: pd.DataFrame = field(repr=False)
+    warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -111,7 +113,8 @@ def joint_display(
     quotes:
         Selected quotes (``theme, quote, attribution``); the first per theme is shown.
     effects_facts:
-        Headline numbers from the effects stage (``{key: value}``); ``quant_key`` looks up here.
+        Headline numbers (``{key: value}`` or ``{section: {key: value}}``); ``quant_key`` looks up
+        here. A missing key gives "not available" in the row and a DataWarning, not an error.
 
     Examples
     --------
@@ -131,19 +134,23 @@ def joint_display(
         for t, g in quotes.groupby("theme", sort=False):
             first_quote[t] = f"\u201c{g['quote'].iloc[0]}\u201d ({g['attribution'].iloc[0]})"
     rows = []
+    msgs: list[str] = []
     for i, e in enumerate(entries):
         bad = [t for t in e.themes if t not in known]
         if bad:
             raise SpecError(f"`qual.joint_display[{i}].themes`: {bad} not in the codebook's themes "
                             f"{sorted(known)}")
         value = None
+        text = e.finding or (e.quant_key or "")
         if e.quant_key is not None:
             if e.quant_key in facts:
                 value = facts[e.quant_key]
-            elif effects_facts is not None:
-                raise SpecError(f"`qual.joint_display[{i}].quant_key` {e.quant_key!r} not found in the "
-                                f"effects facts; available: {sorted(facts)[:20]}")
-        text = e.finding or (e.quant_key or "")
+            else:
+                # The effects stage may have failed or not run: say so in the row rather than fail
+                # the whole qualitative section.
+                msgs.append(f"`qual.joint_display[{i}].quant_key` {e.quant_key!r} not found in the stage facts "
+                            f"(available: {', '.join(sorted(facts)[:15]) or 'none'}); shown as not available")
+                text = text.replace("{value}", "not available")
         if value is not None:
             text = text.replace("{value}", _fmt(value)) if "{value}" in text else f"{text} ({_fmt(value)})"
         themes = "; ".join(f"{known[t]} ({int(n_part.get(t, 0))} participants, {pct.get(t, 0):.0f}%)"
@@ -153,4 +160,6 @@ def joint_display(
                      "themes": themes, "fit": e.fit,
                      "quotes": " | ".join(first_quote[t] for t in e.themes if t in first_quote)})
     cols = ["finding", "quant_key", "quant_value", "themes", "fit", "quotes"]
-    return JointDisplayResult(pd.DataFrame(rows, columns=cols))
+    if msgs:
+        warnings.warn("; ".join(msgs), DataWarning, stacklevel=2)
+    return JointDisplayResult(pd.DataFrame(rows, columns=cols), tuple(msgs))

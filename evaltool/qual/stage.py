@@ -230,8 +230,11 @@ def run_stage(
     tables["qual_exclusions"] = project.exclusions.copy()
     meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
                                         appendix=True)
-    jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
-                       effects_facts=effects_facts)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
+                                 effects_facts=effects_facts)
+    stage_warnings += list(jd.warnings)
     tables["joint_display"] = jd.to_frame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
                                       "that explain or contradict it; fit as agreed by the analysts.")
