@@ -302,9 +302,10 @@ def age_band(age: Any) -> pd.Series:
 
 
 def _sex_label(sex: Any) -> pd.Series:
-    s = pd.Series(sex).astype("object").map(lambda v: None if v is None or v != v else str(v).strip().lower())
+    raw = pd.Series(sex).astype("object")
+    s = raw.where(raw.notna(), None).astype("string").str.strip().str.lower()
     mapping = {"m": "male", "male": "male", "f": "female", "female": "female", "1": "male", "2": "female"}
-    out = s.map(mapping)
+    out = s.map(mapping).astype("object")
     bad = out.isna() & s.notna()
     if bad.any():
         raise DataValidationError(

@@ -166,8 +166,9 @@ def load_definition(name_or_path: str | Path) -> PremDefinition:
 # Item coding
 # ---------------------------------------------------------------------------------------------
 def _norm(s: pd.Series) -> pd.Series:
-    return s.astype("object").map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
-                                  else str(v).strip().replace("\u2019", "'").lower())
+    """Lower-case, trimmed text with typographic apostrophes straightened (vectorised)."""
+    out = s.astype("object").where(s.notna(), None).astype("string").str.strip()
+    return out.str.replace("\u2019", "'", regex=False).str.lower()
 
 
 def code_item(values: pd.Series, rs: ResponseSet, *, reverse: bool = False, item: str = "item") -> pd.DataFrame:
@@ -175,36 +176,40 @@ def code_item(values: pd.Series, rs: ResponseSet, *, reverse: bool = False, item
 
     Returns a frame with ``status`` (answered / dont_know / missing), ``label`` (canonical option
     label or "Don't know" label) and ``score`` (after reverse coding; NaN unless answered).
-    Unknown responses raise :class:`DataValidationError` naming the rows.
+    Responses may be labels (any case) or the numeric codes in the item map. Unknown responses
+    raise :class:`DataValidationError` naming the rows.
+
+    Examples
+    --------
+    >>> rs = load_definition("FFT").response_sets["fft6"]
+    >>> code_item(pd.Series(["good", 1, None]), rs)["label"].tolist()
+    ['Good', 'Very good', None]
     """
     raw = values.reset_index(drop=True)
-    numeric = pd.to_numeric(raw, errors="coerce")
-    is_num = numeric.notna() & raw.notna()
-    lab_map = {lab.lower(): (lab, "answered", sc) for lab, sc in zip(rs.labels, rs.scores)}
-    lab_map.update({lab.lower(): (lab, "dont_know", np.nan) for lab in rs.dont_know_labels})
-    code_map = {c: (lab, "answered", sc) for c, lab, sc in zip(rs.codes, rs.labels, rs.scores) if not math.isnan(c)}
-    dk_labels = list(rs.dont_know_labels) or ["Don't know"]
-    code_map.update({c: (dk_labels[min(i, len(dk_labels) - 1)], "dont_know", np.nan)
-                     for i, c in enumerate(rs.dont_know_codes)})
     norm = _norm(raw)
-    from_label = norm.map(lambda v: lab_map.get(v) if v is not None else None)
-    from_code = numeric.map(lambda v: code_map.get(float(v)) if not math.isnan(v) else None)
-    mapped = from_label.where(~is_num, from_code)
-    # Text that is a number but also a label (unlikely) was tried as a code first; fall back to label.
-    mapped = mapped.where(mapped.notna(), from_label)
-    blank = raw.isna() | norm.isin(["", "nan", "none"])
-    unknown = mapped.isna() & ~blank
+    numeric = pd.to_numeric(norm, errors="coerce")
+    dk_labels = list(rs.dont_know_labels) or ["Don't know"]
+    # Two lookups: by label text, by numeric code; each gives the canonical label.
+    by_label = {lab.lower(): lab for lab in rs.labels + rs.dont_know_labels}
+    by_code = {c: lab for c, lab in zip(rs.codes, rs.labels) if not math.isnan(c)}
+    by_code.update({c: dk_labels[min(i, len(dk_labels) - 1)] for i, c in enumerate(rs.dont_know_codes)})
+    label = norm.map(by_label).astype("object")
+    from_code = numeric.map(by_code).astype("object")
+    label = label.where(label.notna(), from_code)
+    blank = norm.isna() | norm.isin(["", "nan", "none"])
+    unknown = label.isna() & ~blank
     if unknown.any():
         raise DataValidationError(
             f"item `{item}` has responses not in its response set ({', '.join(rs.labels + rs.dont_know_labels)}"
             f" or codes {[int(c) for c in rs.codes if not math.isnan(c)]}): found "
             f"{sorted(set(raw[unknown].astype(str)))[:5]} in {format_rows(np.flatnonzero(unknown.to_numpy()) + 2)}."
         )
-    status = np.where(blank, "missing", mapped.map(lambda t: t[1] if t else "missing"))
-    label = mapped.map(lambda t: t[0] if t else None)
-    score = mapped.map(lambda t: t[2] if t else np.nan).astype(float)
+    score = label.map(dict(zip(rs.labels, rs.scores))).astype(float)
+    is_dk = label.isin(rs.dont_know_labels + tuple(dk_labels))
+    status = np.where(blank.to_numpy(dtype=bool), "missing", np.where(is_dk.to_numpy(), "dont_know", "answered"))
     if reverse:
         score = (max(rs.scores) + min(rs.scores)) - score
+    label = label.where(label.notna(), None)
     return pd.DataFrame({"status": status, "label": label, "score": score})
 
 
@@ -228,10 +233,16 @@ def score_prem(data: pd.DataFrame, definition: PremDefinition | str) -> pd.DataF
         raise DataValidationError(
             f"`data` lacks item column(s) {', '.join(missing)} required by the {d.name} item map."
         )
-    out = {}
-    for it in d.items:
-        out[it.id] = code_item(data[it.id], d.response_sets[it.response_set], reverse=it.reverse, item=it.id)["score"]
-    scores = pd.DataFrame(out)
+    return _scores_from_coded(_code_all(data, d), d, data.index)
+
+
+def _code_all(data: pd.DataFrame, d: PremDefinition) -> dict[str, pd.DataFrame]:
+    return {it.id: code_item(data[it.id], d.response_sets[it.response_set], reverse=it.reverse, item=it.id)
+            for it in d.items}
+
+
+def _scores_from_coded(coded: dict[str, pd.DataFrame], d: PremDefinition, index: pd.Index) -> pd.DataFrame:
+    scores = pd.DataFrame({k: v["score"] for k, v in coded.items()})
     for sc in d.scales:
         block = scores[list(sc.items)]
         n_ans = block.notna().sum(axis=1)
@@ -241,7 +252,7 @@ def score_prem(data: pd.DataFrame, definition: PremDefinition | str) -> pd.DataF
         value = mean * k if sc.score == "sum_prorated" else mean
         scores[sc.name] = value.where(ok)
         scores[f"{sc.name}_n_answered"] = n_ans
-    scores.index = data.index
+    scores.index = index
     return scores
 
 
@@ -437,9 +448,13 @@ def summarise_prem(
     d = load_definition(definition) if isinstance(definition, str) else definition
     if by is not None and by not in data.columns:
         by = None
-    scores = score_prem(data, d)
+    missing = [i.id for i in d.items if i.id not in data.columns]
+    if missing:
+        raise DataValidationError(f"`data` lacks item column(s) {', '.join(missing)} required by the {d.name} item map.")
+    coded = _code_all(data, d)  # each item coded once, then aggregated by group
+    scores = _scores_from_coded(coded, d, pd.RangeIndex(len(data)))
     g = data[by].astype(str).to_numpy() if by else np.full(len(data), "all")
-    scale_rows, alpha_rows, item_rows = [], [], []
+    scale_rows, alpha_rows = [], []
     for grp in sorted(set(g)):
         m = g == grp
         for sc in d.scales:
@@ -458,21 +473,26 @@ def summarise_prem(
             a, n_complete = cronbach_alpha(scores.loc[m, list(sc.items)])
             alpha_rows.append({"group": grp, "scale": sc.name, "n_items": len(sc.items),
                                "n_complete": n_complete, "alpha": a})
-        for it in d.items:
-            rs = d.response_sets[it.response_set]
-            coded = code_item(data.loc[m, it.id], rs, reverse=it.reverse, item=it.id)
-            row = {"group": grp, "item": it.id, "text": it.text,
-                   "n_answered": int((coded["status"] == "answered").sum()),
-                   "n_dont_know": int((coded["status"] == "dont_know").sum()),
-                   "n_missing": int((coded["status"] == "missing").sum()),
-                   "mean_score": coded["score"].mean()}
-            if rs.top_box:
-                tb = top_box(
-                    coded["label"], rs.top_box, base=base, dont_know=rs.dont_know_labels or ("Don't know",),
-                    weights=None if weights is None else data.loc[m, weights])
-                row.update({"top_box": " / ".join(rs.top_box), **tb.drop(columns="group").iloc[0].to_dict()})
-            item_rows.append(row)
+    item_frames = []
+    gser = pd.Series(g)
+    for it in d.items:
+        rs = d.response_sets[it.response_set]
+        c = coded[it.id]
+        agg = pd.DataFrame({
+            "group": g, "n_answered": (c["status"] == "answered").astype(int),
+            "n_dont_know": (c["status"] == "dont_know").astype(int),
+            "n_missing": (c["status"] == "missing").astype(int), "score": c["score"],
+        }).groupby("group", sort=True).agg(n_answered=("n_answered", "sum"), n_dont_know=("n_dont_know", "sum"),
+                                           n_missing=("n_missing", "sum"), mean_score=("score", "mean")).reset_index()
+        agg.insert(1, "item", it.id)
+        agg.insert(2, "text", it.text)
+        if rs.top_box:
+            tb = top_box(c["label"], rs.top_box, base=base, dont_know=rs.dont_know_labels or ("Don't know",),
+                         weights=None if weights is None else data[weights].reset_index(drop=True), by=gser)
+            agg["top_box"] = " / ".join(rs.top_box)
+            agg = agg.merge(tb, on="group", how="left")
+        item_frames.append(agg)
+    items_tab = pd.concat(item_frames, ignore_index=True).sort_values(["group"], kind="stable").reset_index(drop=True)
     fft = fft_summary(data, d, by=by) if d.fft else None
     notes = tuple(n for n in (d.source and f"Source: {d.source}", d.confirm and f"Confirm: {d.confirm}") if n)
-    return PremResult(d.name, d.title, pd.DataFrame(scale_rows), pd.DataFrame(item_rows),
-                      pd.DataFrame(alpha_rows), fft, notes)
+    return PremResult(d.name, d.title, pd.DataFrame(scale_rows), items_tab, pd.DataFrame(alpha_rows), fft, notes)
