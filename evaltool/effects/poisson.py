@@ -117,7 +117,7 @@ def small_sample_factor(n_obs: int, df_k: int, n_clusters: int | None) -> float:
     Examples
     --------
     >>> round(small_sample_factor(1000, 11, 50), 6)
-    1.030474
+    1.030726
     """
     if n_obs <= df_k:
         raise EstimationError(f"too few observations: N = {n_obs} but K = {df_k} parameters")
@@ -341,10 +341,14 @@ def feols_fe(
     weights: np.ndarray | None = None,
     cluster: np.ndarray | None = None,
     names: Sequence[str] | None = None,
+    n_obs: int | None = None,
+    n_clusters: int | None = None,
 ) -> FEFit:
     """Weighted least squares with an absorbed unit fixed effect (within transformation).
 
-    Same small-sample convention as :func:`fepois` (fixest's default).
+    Same small-sample convention as :func:`fepois` (fixest's default). ``n_obs`` and
+    ``n_clusters`` override ``N`` and ``G`` when rows are cell means standing for more
+    observations (weights = people per cell, balanced cells: exact).
 
     Examples
     --------
@@ -376,9 +380,10 @@ def feols_fe(
     else:
         cl = np.asarray(cluster)
         df_k = k + 1 if _nested(ucodes, _codes(cl)[0]) else k + n_units
-        G = len(np.unique(cl))
-    V, c = _vcov(H, scores, None if cluster is None else np.asarray(cluster), n, df_k, G)
+        G = int(n_clusters) if n_clusters is not None else len(np.unique(cl))
+    N = int(n_obs) if n_obs is not None else n
+    V, c = _vcov(H, scores, None if cluster is None else np.asarray(cluster), N, df_k, G)
     return FEFit(
-        coef=coef, vcov=V, names=names, n_obs=n, n_units=n_units, n_clusters=0 if G is None else G,
+        coef=coef, vcov=V, names=names, n_obs=N, n_units=n_units, n_clusters=0 if G is None else G,
         df_k=df_k, ssc=c, iterations=1, converged=True, loglik=float("nan"), mu=y - resid,
     )

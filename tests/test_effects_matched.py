@@ -1,0 +1,176 @@
+"""Matched-cohort DiD: simulation with known truth, references, subgroups, event study, bad input, stage."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaltool._result import check_result_contract
+from evaltool.effects.compress import cells
+from evaltool.effects.matched import matched_did, simulate_matched_cohort
+from evaltool.effects.matched_config import MatchedDidConfig
+from evaltool.effects.matched_stage import run_stage
+from evaltool.effects.panels import build_panel
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
+from evaltool.stage import StageOutput
+
+pf = pytest.importorskip("pyfixest")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    # Large enough for the under-65 effect (RR 0.8) to be detected with high probability at this seed.
+    return simulate_matched_cohort(4000, seed=7)
+
+
+@pytest.fixture(scope="module")
+def res(sim):
+    coh, act, pop = sim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        return matched_did(coh, act, pop, subgroups=["age_band"], cluster="subclass", event_study=True)
+
+
+def test_recovers_truth_and_shows_regression_to_mean(res):
+    u65 = res.effect("under 65")
+    o65 = res.effect("65+")
+    assert u65["ci_lower"] < 0.8 < u65["ci_upper"] and u65["ci_upper"] < 1
+    assert o65["ci_lower"] < 1 < o65["ci_upper"]
+    naive = res.effect("all", analysis="naive_before_after")
+    # Selection on a transient spike: the naive before/after shows a large false fall.
+    assert naive["estimate"] < 0.65 and naive["ci_upper"] < 0.7
+    did = res.effect("all")
+    assert did["ci_lower"] < 0.9 < did["ci_upper"] or did["ci_upper"] < 1
+    # Difference per 1,000 person-years is negative where the rate ratio is below 1, and consistent with it.
+    d = res.effect("under 65", scale="difference_per_1000py")
+    assert d["estimate"] < 0 and d["ci_upper"] < 0
+    assert (d["ci_lower"] < d["estimate"] < d["ci_upper"])
+
+
+def test_subgroup_wald_test_uses_joint_covariance(sim, res):
+    coh, act, pop = sim
+    p = build_panel(coh.assign(age_band=np.where(coh.age_at_index < 65, "under 65", "65+")), act, pop,
+                    outcomes=["emergency_admission"], keep=["subclass", "age_band"])
+    c = cells(p, "emergency_admission", by="person", cluster="subclass", groups=["age_band"]).frame
+    c = c.assign(D_u=(c.treated * (c.period >= 0) * (c.age_band == "under 65")).astype(float),
+                 D_o=(c.treated * (c.period >= 0) * (c.age_band == "65+")).astype(float),
+                 loge=np.log(c.exposure), pa=c.period.astype(str) + c.age_band)
+    m = pf.fepois("y ~ D_u + D_o | unit + pa", data=c, vcov={"CRV1": "cluster"}, offset="loge")
+    b, V = m.coef().to_numpy(), m._vcov
+    stat = (b[0] - b[1]) ** 2 / (V[0, 0] + V[1, 1] - 2 * V[0, 1])
+    t = res.subgroup_tests.iloc[0]
+    assert t["statistic"] == pytest.approx(stat, rel=1e-6)
+    assert np.log(res.effect("under 65")["estimate"]) == pytest.approx(b[0], abs=1e-6)
+    assert res.effect("under 65")["std_error"] == pytest.approx(m.se().iloc[0], rel=1e-6)
+
+
+def test_event_study_matches_pyfixest_and_pretrend(sim, res):
+    coh, act, pop = sim
+    p = build_panel(coh, act, pop, outcomes=["emergency_admission"], keep=["subclass"])
+    c = cells(p, "emergency_admission", by="person", cluster="subclass").frame
+    c = c.assign(loge=np.log(c.exposure))
+    m = pf.fepois("y ~ i(period, treated, ref=-1) | unit + period", data=c, vcov={"CRV1": "cluster"}, offset="loge")
+    es = res.event_study.set_index("period")
+    for name, val in m.coef().items():
+        k = int(name.split("::")[1].split(":")[0])
+        assert es.loc[k, "estimate"] == pytest.approx(val, abs=1e-6)
+    assert len(es) == 24 and es.loc[-1, "estimate"] == 0
+    # No pre-trends in the simulation: the joint test should not reject at 1%.
+    assert res.pretrend_test["df"] == 11 and res.pretrend_test["p_value"] > 0.01
+
+
+def test_compressed_equals_person_level_end_to_end(sim):
+    coh, act, pop = sim
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimationWarning)
+        a = matched_did(coh, act, pop, cluster="practice", subgroups=["age_band"])
+        b = matched_did(coh, act, pop, cluster="practice", subgroups=["age_band"], compress=False)
+    assert a.info["compressed"] and not b.info["compressed"]
+    np.testing.assert_allclose(a.to_frame()["estimate"], b.to_frame()["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(a.to_frame()["std_error"], b.to_frame()["std_error"], rtol=1e-8)
+
+
+def test_linear_matches_pyfixest_and_negbin_near_truth(sim):
+    coh, act, pop = sim
+    lin = matched_did(coh, act, pop, model="linear", cluster="subclass")
+    p = build_panel(coh, act, pop, outcomes=["emergency_admission"], keep=["subclass"])
+    c = cells(p, "emergency_admission", by="person", cluster="subclass").frame
+    c = c.assign(rate=c.y / c.exposure * 365250, D=(c.treated * (c.period >= 0)).astype(float))
+    m = pf.feols("rate ~ D | unit + period", data=c, vcov={"CRV1": "cluster"}, weights="exposure")
+    d = lin.effect("all", scale="difference_per_1000py")
+    assert d["estimate"] == pytest.approx(m.coef()["D"], abs=1e-6)
+    assert d["std_error"] == pytest.approx(m.se()["D"], rel=1e-6)
+    nb = matched_did(coh, act, pop, model="negbin", cluster="subclass", subgroups=["age_band"])
+    # Truth: 0.8 (under 65), 1.0 (65+); the NB DiD without person effects should land near them.
+    assert 0.65 < nb.effect("under 65")["estimate"] < 0.95
+    assert 0.85 < nb.effect("65+")["estimate"] < 1.15
+    assert not nb.subgroup_tests.empty
+
+
+def test_result_contract_and_no_mutation(sim, res):
+    coh, act, pop = sim
+    check_result_contract(res)
+    c0, a0 = coh.copy(), act.copy()
+    matched_did(coh, act, pop, subgroups="age_band")
+    pd.testing.assert_frame_equal(coh, c0)
+    pd.testing.assert_frame_equal(act, a0)
+    assert "age_band" not in coh.columns
+    d = res.to_dict()
+    assert set(d) >= {"estimates", "event_study", "subgroup_tests"} and "person_id" not in str(d["estimates"])
+    res.plot_event_study()
+
+
+def test_bad_inputs():
+    coh, act, pop = simulate_matched_cohort(200, seed=3)
+    with pytest.raises(DataValidationError, match="pre-period"):
+        matched_did(coh, act, pop, pre_months=0)
+    with pytest.raises(EstimationError, match="zero for everyone"):
+        matched_did(coh, act.iloc[:0], pop)
+    with pytest.raises(EstimationError, match="perfectly collinear"):
+        matched_did(coh.assign(arm=coh.treated.astype(str)), act, pop, subgroups=["arm"])
+    with pytest.raises(EstimationError, match="only 1 cluster"):
+        matched_did(coh.assign(practice_id="P1"), act, pop, cluster="practice")
+    with pytest.raises(EstimationError, match="no events in the treated post-period"):
+        post_t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
+        keep = ~((post_t.treated == 1) & (post_t.date >= post_t.index_date))
+        matched_did(coh, act[keep.to_numpy()], pop)
+    with pytest.raises(DataValidationError, match="both treated"):
+        matched_did(coh[coh.treated == 1], act, pop)
+    with pytest.raises(DataValidationError, match="cluster"):
+        matched_did(coh, act, pop, cluster="nope")
+    with pytest.warns(EstimationWarning, match="clusters"):
+        matched_did(coh, act, pop, cluster="practice")
+
+
+def test_config_validation():
+    assert MatchedDidConfig().outcomes[0] == "emergency_admission"
+    with pytest.raises(ValueError):
+        MatchedDidConfig(outcomes=("nonsense",))
+    with pytest.raises(ValueError):
+        MatchedDidConfig(pre_months=0)
+    with pytest.raises(ValueError):
+        MatchedDidConfig(unknown=1)
+
+
+def test_stage_tables_figures_facts(sim):
+    coh, act, pop = sim
+    out = run_stage(coh, pop, act, MatchedDidConfig(outcomes=("emergency_admission", "bed_days", "ae_attendance")),
+                    seed=1)
+    assert isinstance(out, StageOutput) and out.section == "effects"
+    t = out.tables["effects_matched"]
+    assert set(t["analysis"]) == {"matched_did"}
+    assert {"rate_ratio", "difference_per_1000py"} == set(t["scale"])
+    assert {"all", "under 65", "65+"} <= set(t["subgroup"])
+    assert list(t.columns[:12]) == ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower",
+                                    "ci_upper", "p_value", "scale", "method", "n_units", "n_clusters"]
+    assert "ae_attendance" in out.facts["failed_outcomes"]  # no A&E events simulated: reported, not blank
+    assert out.facts["emergency_admission.naive_change_pct"] < -30
+    assert set(out.figures) == {"forest_plot", "event_study"}
+    assert out.table_meta["outcome_rates"].count_columns == ("events",)
+    r = out.tables["outcome_rates"]
+    # The simulation only generates events while people are alive and registered, so the table's total is
+    # every event in days [-365, 366) of the index date (periods -12..11).
+    days = (act.merge(coh, on="person_id").eval("date - index_date")).dt.days
+    assert r.loc[r.outcome == "emergency_admission", "events"].sum() == int(days.between(-365, 365).sum())
