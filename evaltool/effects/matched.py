@@ -383,6 +383,7 @@ def matched_did(
     alpha: float = 0.05,
     compress: bool = True,
     panel: OutcomePanel | None = None,
+    window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
@@ -415,6 +416,8 @@ def matched_did(
         Fit on exact cells (only with clustered Poisson; otherwise the person panel is used).
     panel:
         A prebuilt :class:`~evaltool.effects.panels.OutcomePanel` (skips the DuckDB step).
+    window_start, window_end:
+        The study window: person-time outside it is not counted (activity data cover only it).
 
     Returns
     -------
@@ -442,7 +445,7 @@ def matched_did(
     if panel is None:
         panel = build_panel(cohort, activity, population, outcomes=[outcome], pre_months=pre_months,
                             post_months=post_months, keep=[c for c in [cluster_col, *subgroups] if c and c != "person_id"],
-                            window_end=window_end)
+                            window_start=window_start, window_end=window_end)
     else:
         pre_months, post_months = panel.pre_months, panel.post_months
     if outcome not in panel.outcomes:

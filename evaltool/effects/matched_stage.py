@@ -35,11 +35,14 @@ def run_stage(
     config: MatchedDidConfig,
     *,
     seed: int,
+    window_start: str | pd.Timestamp | None = None,
+    window_end: str | pd.Timestamp | None = None,
 ) -> StageOutput:
     """Fit the matched DiD for each outcome; return tables, figures and facts for the bundle.
 
     ``seed`` is accepted for the stage contract; the analytic fits use no randomness.
     An outcome whose fit fails is reported in ``warnings`` and ``facts`` (never silently blank).
+    ``window_start``/``window_end`` (the spec's study window) stop person-time outside the data.
     """
     del seed  # analytic: nothing random here
     out = StageOutput(section="effects")
@@ -58,7 +61,8 @@ def run_stage(
     cluster_col = CLUSTER_ALIASES.get(config.cluster, config.cluster) if config.cluster else None
     keep = [c for c in [cluster_col, *subgroups] if c and c != "person_id"]
     panel = build_panel(cohort, activity, population, outcomes=outcomes, pre_months=config.pre_months,
-                        post_months=config.post_months, keep=keep)
+                        post_months=config.post_months, keep=keep, window_start=window_start,
+                        window_end=window_end)
     results: dict[str, MatchedDidResult] = {}
     failed: dict[str, str] = {}
     for o in outcomes:

@@ -147,6 +147,7 @@ def build_panel(
     pre_months: int = 12,
     post_months: int = 12,
     keep: Sequence[str] = (),
+    window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
     con=None,
 ) -> OutcomePanel:
@@ -167,8 +168,8 @@ def build_panel(
         Months before and after the index date.
     keep:
         Cohort columns carried into ``persons`` (clusters, subgroups).
-    window_end:
-        Last day of data (inclusive); follow-up stops there.
+    window_start, window_end:
+        First and last day of data (inclusive); person-time outside is not counted.
     con:
         An Ibis connection (default :func:`evaltool.engine.connect`).
 
@@ -241,6 +242,9 @@ def build_panel(
         ibis.coalesce(off(j.censor_date, 0), big),
         ibis.literal(hi_day),
     )
+    if window_start is not None:
+        ws = ibis.literal(pd.Timestamp(window_start).date())
+        entry = ibis.greatest(entry, ws.delta(j.index_date, unit="day").cast("int64"))
     if window_end is not None:
         we = ibis.literal(pd.Timestamp(window_end).date())
         exit_ = ibis.least(exit_, (we.delta(j.index_date, unit="day") + 1).cast("int64"))
