@@ -152,7 +152,7 @@ def md_table(df: pd.DataFrame, caption: str = "", ident: str = "", *, max_rows: 
     >>> print(md_table(pd.DataFrame({"a|b": ["<x>"]}), "Cap", "tbl-t"))
     ::: {#tbl-t}
     | A\\|b |
-    |:---|
+    |:-----|
     | \\<x\\> |
     <BLANKLINE>
     : Cap
@@ -166,10 +166,16 @@ def md_table(df: pd.DataFrame, caption: str = "", ident: str = "", *, max_rows: 
     # Numbers (and the "*" of hidden counts) right-aligned, text left-aligned.
     numeric = [all(v is None or v == "*" or (isinstance(v, (int, float)) and not isinstance(v, bool))
                    for v in values[:, j]) for j in range(len(cols))]
-    lines = ["| " + " | ".join(escape_markdown(_header(c)) for c in cols) + " |",
-             "|" + "|".join("---:" if num else ":---" for num in numeric) + "|"]
-    for row in values:
-        lines.append("| " + " | ".join(escape_markdown(fmt_value(v, str(c))) or " " for v, c in zip(row, cols)) + " |")
+    heads = [escape_markdown(_header(c)) for c in cols]
+    cells = [[escape_markdown(fmt_value(v, str(c))) or " " for v, c in zip(row, cols)] for row in values]
+    # Wide tables wrap, and pandoc then sizes columns by the dashes under each header: make them
+    # proportional to the longest entry (capped) so text columns such as quotes get the room.
+    width = [min(60, max([len(h)] + [len(r[j]) for r in cells])) for j, h in enumerate(heads)]
+    lines = ["| " + " | ".join(heads) + " |",
+             "|" + "|".join(("-" * max(3, w) + ":") if num else (":" + "-" * max(3, w))
+                            for num, w in zip(numeric, width)) + "|"]
+    for row in cells:
+        lines.append("| " + " | ".join(row) + " |")
     body = "\n".join(lines)
     if len(df) > max_rows:
         body += f"\n\nFirst {max_rows} of {len(df):,} rows shown; the workbook has them all."
@@ -327,12 +333,8 @@ def _spc_blocks(ctx: _Ctx) -> tuple[list[str], list[str]]:
     labels = [str(m)[:7] for m in d["month"]] if "month" in d.columns else None
     res = xmr(d[col].to_numpy(float), labels, improvement="down")
     what = "emergency admissions per 1,000 registered population" if col == "rate_per_1000" else "values"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p = res.plot(y_label="Emergency admissions per 1,000" if col == "rate_per_1000" else col)
-        dest = ctx.workdir / "figures" / "spc-xmr.png"
-        dest.parent.mkdir(exist_ok=True)
-        p.save(dest, width=7, height=3.6, dpi=150, verbose=False)
+    ylab = "Emergency admissions per 1,000" if col == "rate_per_1000" else col
+    _save(ctx, lambda: res.plot(y_label=ylab), "spc-xmr", _data_key("spc", d, col, labels), width=7, height=3.6)
     alt = (f"XmR chart of monthly {what} from {labels[0] if labels else 1} to {labels[-1] if labels else len(d)}. "
            f"Average {res.mean:.2f}, process limits {res.lcl:.2f} to {res.ucl:.2f}; "
            f"{int(res.special_cause.sum())} of {len(d)} months flagged by a special-cause rule.")
@@ -343,6 +345,59 @@ def _spc_blocks(ctx: _Ctx) -> tuple[list[str], list[str]]:
                         "value": [res.mean, res.mr_bar, res.lcl, res.ucl, int(res.outside.sum()), int(res.shift.sum()),
                                   int(res.trend.sum()), int(res.two_of_three.sum())]})
     return [res.describe(what)], [fig, md_table(lim, "XmR chart summary", "tbl-spc-limits")]
+
+
+# Charts drawn by the report are a pure function of their data: re-rendering in the same process
+# (tests, notebooks) reuses the PNG instead of drawing it again (~1 s each with plotnine).
+_PNG_CACHE: dict[str, bytes] = {}
+
+
+def _data_key(*parts: Any) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in parts:
+        h.update((p.to_csv(index=False) if isinstance(p, pd.DataFrame) else repr(p)).encode())
+    return h.hexdigest()
+
+
+def _save(ctx: _Ctx, draw, name: str, key: str, width: float | None = None, height: float | None = None) -> str:
+    """Write the PNG of ``draw()`` (a ggplot factory) to the work dir, drawing it only if not cached."""
+    dest = ctx.workdir / "figures" / f"{name}.png"
+    dest.parent.mkdir(exist_ok=True)
+    if key not in _PNG_CACHE:
+        kw = {"width": width, "height": height} if width else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            draw().save(dest, dpi=150, verbose=False, **kw)
+        if len(_PNG_CACHE) > 64:
+            _PNG_CACHE.clear()
+        _PNG_CACHE[key] = dest.read_bytes()
+    else:
+        dest.write_bytes(_PNG_CACHE[key])
+    return f"figures/{dest.name}"
+
+
+def _flow_block(ctx: _Ctx) -> str:
+    """Cohort flow diagram drawn from ``cohort_flow`` after disclosure control."""
+    from evaltool.report.figures import cohort_flow_plot
+
+    t = ctx.bundle.tables["cohort_flow"]
+    shown = apply_disclosure(t.data, t.count_columns, t.derived_columns, ctx.config).table
+    plot, alt = cohort_flow_plot(shown)
+    path = _save(ctx, lambda: plot, "cohort-flow", _data_key("flow", shown))
+    return md_figure(path, "Who was included and who was excluded, with reasons", alt, "fig-cohort-flow")
+
+
+def _forest_block(ctx: _Ctx, effects: pd.DataFrame) -> list[str]:
+    from evaltool.report.figures import forest_plot
+
+    plot, alt = forest_plot(effects, "matched_did")
+    if plot is None:
+        return []
+    path = _save(ctx, lambda: plot, "forest-matched", _data_key("forest", effects))
+    return [md_figure(path, "Rate ratios by outcome and group, with 95% confidence intervals", alt,
+                      "fig-forest-matched")]
 
 
 def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
@@ -368,6 +423,12 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
         if len(ht):
             s["blocks"].append(md_table(ht, "Headline estimates (rate ratios below 1 mean fewer events)",
                                         _ident("tbl", f"headline-{key}")))
+    if key == "cohort" and b.table("cohort_flow") is not None and not any(
+            f.section == "cohort" and "flow" in n for n, f in b.figures.items()):
+        s["blocks"].append(_flow_block(ctx))
+    if key == "effects" and effects is not None and not any(
+            f.section == "effects" and "forest" in n for n, f in b.figures.items()):
+        s["blocks"] += _forest_block(ctx, effects)
     if key == "spc":
         sents, blocks = _spc_blocks(ctx)
         s["sentences"] += sents
@@ -439,14 +500,14 @@ def limitations(b: Bundle, hidden: int) -> list[tuple[str, str]]:
     p_pre = _fact(b.facts, "pretrend_p_value", "pre_trend_p_value", "event_study_pretest_p", "pretest_p_value")
     if p_pre is not None:
         ok = float(p_pre) >= 0.05
-        out.append(("Were the groups on the same path beforehand?",
+        out.append(("Trends before enrolment",
                     "The design assumes that, without the programme, both groups' hospital use would have changed in "
                     "the same way. Before enrolment the two groups' trends were "
                     + ("similar (a test for a difference gave p = " if ok else "not the same (a test gave p = ")
                     + f"{float(p_pre):.2f})" + (", which supports the comparison but cannot prove it." if ok else
                                                  ", so the results should be treated with caution.")))
     else:
-        out.append(("Were the groups on the same path beforehand?",
+        out.append(("Trends before enrolment",
                     "The design assumes both groups would have followed the same path without the programme. No test "
                     "of trends before enrolment was available in this run, so this could not be checked."))
     mc = int(((b.manifest.get("report") or {}).get("disclosure") or {}).get("min_count", 8))
