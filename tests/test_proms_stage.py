@@ -12,7 +12,6 @@ from evaltool.datasets import southvale_proms as sp
 from evaltool.proms import (
     PromsConfig,
     activation_summary,
-    ancova,
     attrition,
     eq5d_index,
     paired_change,

@@ -184,7 +184,7 @@ def paired_change(
     >>> df = pd.DataFrame({"person_id": [1, 1, 2, 2, 3, 3],
     ...                    "timepoint": ["baseline", "6m"] * 3, "eq5d_index": [.5, .6, .7, .7, .4, .6]})
     >>> r = paired_change(df, mid=0.06, mid_source="example")
-    >>> round(r.table["estimate"].iloc[0], 3), int(r.table["n_improved_mid"].iloc[0])
+    >>> round(float(r.table["estimate"].iloc[0]), 3), int(r.table["n_improved_mid"].iloc[0])
     (0.1, 2)
     """
     _check_columns(data, [id_col, time_col, value] + ([group_col] if group_col else []))
@@ -349,8 +349,8 @@ def ancova(
     >>> f = b + .05 + .1 * (g == "enrolled") + rng.normal(0, .05, n)
     >>> df = pd.DataFrame({"person_id": np.tile(np.arange(n), 2), "group": np.tile(g, 2),
     ...     "timepoint": ["baseline"] * n + ["6m"] * n, "eq5d_index": np.r_[b, f]})
-    >>> round(ancova(df).table["estimate"].iloc[0], 2)
-    0.1
+    >>> 0.07 < float(ancova(df).table["estimate"].iloc[0]) < 0.13
+    True
     """
     _check_columns(data, [id_col, time_col, value, group_col])
     if followups is None:

@@ -415,8 +415,8 @@ def level_frequencies(
     --------
     >>> df = pd.DataFrame({"timepoint": ["b", "b"], "mo": [1, 2], "sc": [1, 1], "ua": [1, 1],
     ...                    "pd": [1, 1], "ad": [1, 1]})
-    >>> level_frequencies(df).query("dimension == 'mo'")[["level", "n", "pct"]].values.tolist()[:2]
-    [[1, 1, 50.0], [2, 1, 50.0]]
+    >>> level_frequencies(df).query("dimension == 'mo'")[["level", "n", "pct"]].head(2).to_dict("records")
+    [{'level': 1, 'n': 1, 'pct': 50.0}, {'level': 2, 'n': 1, 'pct': 50.0}]
     """
     by = list(by)
     levels, usable = validate_profiles(data, instrument, on_invalid="mask")

@@ -308,8 +308,8 @@ def top_box(
     Examples
     --------
     >>> r = pd.Series(["Very good", "Good", "Poor", "Don't know", None])
-    >>> top_box(r, ["Very good", "Good"], base="all")[["n_base", "n_top", "pct"]].values.tolist()
-    [[4, 2, 50.0]]
+    >>> top_box(r, ["Very good", "Good"], base="all")[["n_base", "n_top", "pct"]].to_dict("records")
+    [{'n_base': 4, 'n_top': 2, 'pct': 50.0}]
     """
     if base not in ("valid", "all"):
         raise DataValidationError(f"`base` must be 'valid' or 'all'; found {base!r}.")
@@ -347,8 +347,8 @@ def fft_summary(data: pd.DataFrame, definition: PremDefinition | str = "FFT", *,
     Examples
     --------
     >>> df = pd.DataFrame({"fft_q1": ["Very good", "Good", "Poor", "Don't know", "Neither good nor poor"]})
-    >>> fft_summary(df)[["n_responses", "pct_positive", "pct_negative"]].values.tolist()
-    [[5, 40.0, 20.0]]
+    >>> fft_summary(df)[["n_responses", "pct_positive", "pct_negative"]].to_dict("records")
+    [{'n_responses': 5, 'pct_positive': 40.0, 'pct_negative': 20.0}]
     """
     d = load_definition(definition) if isinstance(definition, str) else definition
     if not d.fft:

@@ -248,7 +248,7 @@ def run_stage(
             for fu in followups:
                 w = eq.pivot_table(index=["person_id", "group"], columns="timepoint",
                                    values=[f"eq5d_{d}" for d in DIMENSIONS], aggfunc="first")
-                if (f"eq5d_mo", config.baseline) not in w.columns or (f"eq5d_mo", fu) not in w.columns:
+                if ("eq5d_mo", config.baseline) not in w.columns or ("eq5d_mo", fu) not in w.columns:
                     continue
                 before = pd.DataFrame({d: w[(f"eq5d_{d}", config.baseline)].to_numpy() for d in DIMENSIONS})
                 after = pd.DataFrame({d: w[(f"eq5d_{d}", fu)].to_numpy() for d in DIMENSIONS})
