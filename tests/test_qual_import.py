@@ -234,3 +234,13 @@ def test_external_sources_only_from_the_named_folder(tmp_path):
     m["project.qde"] = qde.replace(f"relative://{name}", "relative://../secret.txt").encode()
     with pytest.raises(DataValidationError, match="missing from the archive"):
         read_qdpx(_zip(tmp_path / "escape.qdpx", m), sources_dir=ext)
+
+
+def test_documents_missing_from_participants_are_counted(tmp_path, codebook, participants):
+    few = participants[participants["document_id"] != "D03"]
+    res = read_qualcoder(EX / "qualcoder_export.csv", codebook, few)
+    ex = res.exclusions.set_index("reason")
+    n = int((pd.read_csv(EX / "segments.csv")["document_id"] == "D03").sum())
+    assert ex.loc["document not in project", "n_segments"] == n
+    assert ex.loc["document not in project", "detail"] == "D03"
+    assert "D03" not in set(res.segments["document_id"])

@@ -248,7 +248,7 @@ def _write_transcript(p: pd.Series, others: list[str], site_no: int, rng: np.ran
     weight = weight / weight.sum()
     questions = QUESTIONS_LAY if lay else QUESTIONS_STAFF
     text = f"Interview {p['document_id']} – {p['role']}, {p['site']}\n\n"
-    text += f"Interviewer: Thank you for taking part. Could you introduce yourself?\n"
+    text += "Interviewer: Thank you for taking part. Could you introduce yourself?\n"
     text += f"Respondent: I’m {p['name']} and I’ve been involved with the neighbourhood team for a while.\n\n"
     truth = []
     for _ in range(int(rng.integers(26, 32))):

@@ -208,7 +208,6 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
     docs: list[dict] = []
     texts: dict[str, str] = {}
     excl: list[dict] = []
-    unknown: list[tuple[str, str]] = []
     sources = child(root, "Sources")
     src_elems = list(sources) if sources is not None else []
     for src in src_elems:

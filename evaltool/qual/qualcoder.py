@@ -27,7 +27,14 @@ import pandas as pd
 from evaltool.errors import DataValidationError
 
 from .codebook import Codebook
-from .segments import QdaProject, _read_table, documents_from_segments, reconcile, validate_segments
+from .segments import (
+    QdaProject,
+    _read_table,
+    documents_from_segments,
+    known_documents,
+    reconcile,
+    validate_segments,
+)
 
 DOC_EXTENSIONS = (".txt", ".docx", ".doc", ".odt", ".pdf", ".rtf", ".md", ".htm", ".html")
 
@@ -112,5 +119,5 @@ def read_qualcoder(path: str | Path, codebook: Codebook | None = None,
     seg["document_id"] = strip_doc_extension(seg["document_id"])
     seg = attach_participants(seg, participants, str(path))
     seg = validate_segments(seg, str(path))
-    kept, excl = reconcile(seg, codebook)
+    kept, excl = reconcile(seg, codebook, known_documents(participants))
     return QdaProject(kept, codebook, documents_from_segments(kept), excl, "qualcoder")

@@ -243,8 +243,15 @@ def read_segments(path: str | Path, codebook: Codebook | None = None,
         if c in raw.columns and raw[c].isna().all():
             raw = raw.drop(columns=c)
     seg = validate_segments(_fill_participants(raw, participants), str(path))
-    kept, excl = reconcile(seg, codebook)
+    kept, excl = reconcile(seg, codebook, known_documents(participants))
     return QdaProject(kept, codebook, documents_from_segments(kept), excl, "csv")
+
+
+def known_documents(participants: pd.DataFrame | None) -> set[str] | None:
+    """Document ids listed in a participants table (None when it has no ``document_id``)."""
+    if participants is None or "document_id" not in participants.columns:
+        return None
+    return set(participants["document_id"].dropna().astype(str))
 
 
 def _fill_participants(seg: pd.DataFrame, participants: pd.DataFrame | None) -> pd.DataFrame:

@@ -12,7 +12,14 @@ import pandas as pd
 
 from .codebook import Codebook
 from .qualcoder import attach_participants, map_columns, strip_doc_extension
-from .segments import QdaProject, _read_table, documents_from_segments, reconcile, validate_segments
+from .segments import (
+    QdaProject,
+    _read_table,
+    documents_from_segments,
+    known_documents,
+    reconcile,
+    validate_segments,
+)
 
 TAGUETTE_ALIASES = {
     "code": ("tag", "tags", "code"),
@@ -47,5 +54,5 @@ def read_taguette(path: str | Path, codebook: Codebook | None = None,
     seg["coder"] = coder
     seg = attach_participants(seg, participants, str(path))
     seg = validate_segments(seg, str(path))
-    kept, excl = reconcile(seg, codebook)
+    kept, excl = reconcile(seg, codebook, known_documents(participants))
     return QdaProject(kept, codebook, documents_from_segments(kept), excl, "taguette")
