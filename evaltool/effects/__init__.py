@@ -16,11 +16,19 @@ from evaltool.effects.inference import (
     wild_cluster_bootstrap,
 )
 from evaltool.effects.imputation import ImputationResult, imputation
+from evaltool.effects.sensitivity import (
+    SensitivityResult,
+    leave_one_out,
+    placebo_go_live,
+    relative_magnitude_bounds,
+    vary_pre_periods,
+)
 from evaltool.effects.staggered import AggregateResult, AttGtResult, att_gt
 from evaltool.effects.twfe import DidRegressionResult, TwfeResult, did_2x2, twfe
 
 __all__ = [
     "AggregateResult", "AttGtResult", "DidRegressionResult", "ImputationResult", "imputation", "TwfeResult", "WildBootstrapResult",
+    "SensitivityResult", "leave_one_out", "placebo_go_live", "relative_magnitude_bounds", "vary_pre_periods",
     "att_gt", "did_2x2", "matched_did", "multiplier_bootstrap", "ols", "twfe", "wild_cluster_bootstrap",
 ]
 
