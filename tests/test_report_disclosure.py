@@ -1,11 +1,15 @@
 """Disclosure control on hand-made tables (HES convention, secondary suppression, FFT rule)."""
-import numpy as np
 import pandas as pd
 import pytest
 
 from evaltool._result import check_result_contract
 from evaltool.errors import ReportError
-from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, disclosure_note, round_count
+from evaltool.report.disclosure import (
+    DisclosureConfig,
+    apply_disclosure,
+    disclosure_note,
+    round_count,
+)
 
 
 def test_hes_primary_and_rounding():

@@ -1,15 +1,11 @@
 """User text (titles, site names, codes, quotes) appears as text in Markdown, HTML, Typst/PDF and Word."""
 import html
-import json
 import re
-import shutil
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from evaltool.report import render_report
 from evaltool.report.escape import escape_html, escape_markdown, escape_typst, typst_string
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundle"

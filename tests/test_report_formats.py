@@ -8,11 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_report_escape import MALICIOUS
 
 from evaltool._result import check_result_contract
 from evaltool.report import render_report
-
-from test_report_escape import MALICIOUS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundle"
 TITLE = "Review " + " ".join(MALICIOUS[:5])
@@ -52,7 +51,7 @@ def test_html_shows_text_not_markup(hostile):
     text = html.unescape(re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", raw)))
     for s in MALICIOUS:
         assert s in text, s
-    assert "&lt;script&gt;" in re.search(r"<title>(.*?)</title>", raw, re.S).group(1)
+    assert "&lt;script&gt;" in re.search(r"<title>(.*?)</title>", raw, re.DOTALL).group(1)
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) not installed")

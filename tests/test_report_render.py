@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from evaltool._result import check_result_contract
 from evaltool.errors import ReportError
 from evaltool.report import render_report
 from evaltool.report.bundle_io import load_bundle
@@ -103,10 +102,20 @@ def test_not_run_section_and_errors(tmp_path):
     m = json.loads(mpath.read_text())
     m["tables"] = [t for t in m["tables"] if t["section"] != "joint_display"]
     m["stages"]["joint_display"] = {"status": "not_run", "reason": "no joint display in the spec"}
+    # A Friends and Family Test table in a section the report does not know: published under "Other results"
+    # with the FFT rule (1-4 hidden, next smallest hidden too, no rounding).
+    (b / "results" / "prem_fft.csv").write_text("answer,responses\nVery good,41\nGood,26\nPoor,3\nVery poor,12\n")
+    m["tables"].append({"name": "prem_fft", "path": "results/prem_fft.csv", "section": "experience",
+                        "title": "Friends and Family Test answers", "count_columns": ["responses"]})
     mpath.write_text(json.dumps(m))
     render_report(b, formats=("html",))
-    text = html.unescape(re.sub(r"\s+", " ", (b / "report.html").read_text()))
+    raw = (b / "report.html").read_text()
+    text = html.unescape(re.sub(r"\s+", " ", raw))
     assert "This part of the evaluation was not run: no joint display in the spec." in text
+    assert "Other results" in text and "1 to 4 responses are hidden" in text
+    fft = re.search(r"Friends and Family Test answers.*?</table>", raw, re.S).group(0)
+    cells = re.findall(r'<td style="text-align: right;">([^<]*)</td>', fft)
+    assert cells == ["41", "26", "*", "*"]
     with pytest.raises(ReportError, match="formats"):
         render_report(b, formats=("pptx",))
     if shutil.which("quarto") is None:

@@ -1,8 +1,13 @@
 """Plain-English findings: wording follows the estimate and its interval."""
 import pandas as pd
 
-from evaltool.report.sentences import (difference_phrase, effect_sentence, key_findings, ratio_phrase,
-                                       subgroup_sentence)
+from evaltool.report.sentences import (
+    difference_phrase,
+    effect_sentence,
+    key_findings,
+    ratio_phrase,
+    subgroup_sentence,
+)
 
 ROWS = [dict(analysis="matched_did", outcome="emergency_admission", subgroup="age_under_65", estimate=0.81,
              ci_lower=0.71, ci_upper=0.92, scale="rate_ratio"),

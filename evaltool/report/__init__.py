@@ -8,7 +8,7 @@ from __future__ import annotations
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure
 from evaltool.report.spc import xmr
 
-__all__ = ["DisclosureConfig", "apply_disclosure", "xmr", "render_report", "ReportResult"]
+__all__ = ["DisclosureConfig", "ReportResult", "apply_disclosure", "render_report", "xmr"]
 
 
 def __getattr__(name: str):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from evaltool.errors import ReportError
 
-__all__ = ["Bundle", "TableEntry", "FigureEntry", "load_bundle", "SECTIONS"]
+__all__ = ["SECTIONS", "Bundle", "FigureEntry", "TableEntry", "load_bundle"]
 
 #: Report sections in order (docs/architecture.md).
 SECTIONS = ("cohort", "matching", "effects", "rollout", "spc", "proms", "qual", "joint_display")

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 
-__all__ = ["DisclosureConfig", "DisclosureResult", "apply_disclosure", "round_count", "disclosure_note"]
+__all__ = ["DisclosureConfig", "DisclosureResult", "apply_disclosure", "disclosure_note", "round_count"]
 
 SUPPRESSED = "*"
 

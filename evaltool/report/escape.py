@@ -14,7 +14,7 @@ import json
 import re
 import string
 
-__all__ = ["escape_markdown", "escape_html", "escape_typst", "typst_string", "yaml_markdown_string"]
+__all__ = ["escape_html", "escape_markdown", "escape_typst", "typst_string", "yaml_markdown_string"]
 
 _PUNCT = frozenset(string.punctuation)
 # C0 control characters (except tab/newline, which become spaces) have no place in a report.

@@ -52,8 +52,17 @@ def cohort_flow_plot(flow: pd.DataFrame):
     >>> alt[:40]
     'Flow diagram in 2 steps: All (100); Adul'
     """
-    from plotnine import (aes, annotate, geom_label, geom_segment, ggplot, scale_x_continuous,
-                          scale_y_continuous, theme, theme_void)
+    from plotnine import (
+        aes,
+        annotate,
+        geom_label,
+        geom_segment,
+        ggplot,
+        scale_x_continuous,
+        scale_y_continuous,
+        theme,
+        theme_void,
+    )
 
     from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, NHS_PALE_GREY
 
@@ -101,7 +110,16 @@ def forest_plot(effects: pd.DataFrame, analysis: str = "matched_did"):
     -------
     (ggplot, str) or (None, "") when there are no rate ratios.
     """
-    from plotnine import (aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs, scale_x_log10, theme)
+    from plotnine import (
+        aes,
+        geom_errorbarh,
+        geom_point,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_x_log10,
+        theme,
+    )
 
     from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, theme_evaltool
 

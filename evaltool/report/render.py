@@ -34,7 +34,7 @@ from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, discl
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
 from evaltool.report.sentences import key_findings, outcome_label, ratio_phrase, subgroup_label
 
-__all__ = ["render_report", "ReportResult", "load_bundle", "build_markdown", "FORMATS"]
+__all__ = ["FORMATS", "ReportResult", "build_markdown", "load_bundle", "render_report"]
 
 FORMATS = ("html", "pdf", "docx", "xlsx")
 OUTPUT_NAMES = {"html": "report.html", "pdf": "report.pdf", "docx": "report.docx", "xlsx": "report_tables.xlsx"}
@@ -298,13 +298,22 @@ class _Ctx:
     config: DisclosureConfig
     workdir: Path
     hidden: int = 0
+    fft_used: bool = False
     published: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
+def _table_config(ctx: _Ctx, name: str) -> DisclosureConfig:
+    # Friends and Family Test tables follow their own publication rule (1-4 hidden, no rounding).
+    if ctx.config.enabled and "fft" in name.lower().split("_"):
+        ctx.fft_used = True
+        return DisclosureConfig.fft()
+    return ctx.config
+
+
 def _publish_table(ctx: _Ctx, name: str) -> str:
     t = ctx.bundle.tables[name]
-    res = apply_disclosure(t.data, t.count_columns, t.derived_columns, ctx.config)
+    res = apply_disclosure(t.data, t.count_columns, t.derived_columns, _table_config(ctx, name))
     ctx.hidden += int(res.hidden.to_numpy().sum())
     ctx.published.append((name, t.title, res.table))
     return md_table(res.table, t.title + (f". {t.caption}" if t.caption else ""), _ident("tbl", name))
@@ -515,7 +524,7 @@ def limitations(b: Bundle, hidden: int) -> list[tuple[str, str]]:
              f"confidentiality (counts below {mc}, and cells that would reveal them).") if hidden else ""
     n_units = pd.to_numeric(e["n_units"], errors="coerce").min() if e is not None and "n_units" in e else float("nan")
     unit_txt = (f" The smallest analysis included {int(n_units):,} units; subgroup results rest on fewer people and "
-                "are less precise.") if n_units == n_units else ""
+                "are less precise.") if not math.isnan(n_units) else ""
     out.append(("Small numbers", "Small groups give wide intervals and cannot show modest effects." + unit_txt + small))
     het = _fact(b.facts, "heterogeneity_p_value", "site_heterogeneity_p")
     st = b.table("subgroup_tests")
@@ -584,6 +593,16 @@ def _appendix(ctx: _Ctx) -> dict[str, Any]:
                 blocks.append(_publish_table(ctx, name))
         if blocks:
             sections.append({"key": key, "anchor": key.replace("_", "-"), "heading": _HEADINGS[key], "blocks": blocks})
+    # Tables and figures filed under a section the report does not know are still published, here.
+    other: list[str] = []
+    for name, f in b.figures.items():
+        if f.section not in SECTIONS:
+            other.append(_figure_block(ctx, name))
+    for name, t in b.tables.items():
+        if t.section not in SECTIONS and t.publish:
+            other.append(_publish_table(ctx, name))
+    if other:
+        sections.append({"key": "other", "anchor": "other", "heading": "Other results", "blocks": other})
     status = pd.DataFrame([{"part": k, "status": (v or {}).get("status", ""), "seconds": (v or {}).get("seconds"),
                             "reason": (v or {}).get("reason", "")} for k, v in (m.get("stages") or {}).items()])
     pk = m.get("packages") or {}
@@ -637,6 +656,14 @@ def _format_block(engine: str) -> str:
     )
 
 
+def _note(ctx: _Ctx) -> str:
+    text = disclosure_note(ctx.config, ctx.hidden)
+    if ctx.fft_used:
+        text += (" Friends and Family Test tables follow that survey's own rule: 1 to 4 responses are hidden, "
+                 "with the next smallest in the group hidden as well, and counts are not rounded.")
+    return text
+
+
 def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
                    config: DisclosureConfig | None = None) -> tuple[str, _Ctx]:
     """Fill the report template from a loaded bundle; returns the Markdown and the render context.
@@ -688,7 +715,7 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     # The template references sections by anchor; swap the plain key for the Markup anchor.
     text = env.get_template("report.qmd").render(
         meta=meta, findings=findings, sections=[{**s, "key": s["anchor"]} for s in sections],
-        limitations=lim, disclosure_note=disclosure_note(config, ctx.hidden), appendix=appendix,
+        limitations=lim, disclosure_note=_note(ctx), appendix=appendix,
         format_block=_safe(_format_block(engine)),
     )
     return text, ctx
@@ -705,7 +732,7 @@ def _pandoc() -> str:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}) running {' '.join(cmd[1:4])} ...: "
                           f"{proc.stderr.strip()[-2000:]}")
@@ -798,7 +825,7 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
                 from evaltool.report.workbook import write_workbook
 
                 notes = [f"Published tables from the results bundle '{bundle.manifest.get('name')}', produced "
-                         f"{bundle.manifest.get('created')}.", disclosure_note(ctx.config, ctx.hidden)]
+                         f"{bundle.manifest.get('created')}.", _note(ctx)]
                 write_workbook(out, ctx.published, notes, _created(bundle.manifest).replace(tzinfo=None),
                                str(bundle.manifest.get("title") or ""))
             elif used == "quarto":

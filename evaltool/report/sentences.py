@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "outcome_label",
-    "subgroup_label",
-    "ratio_phrase",
     "difference_phrase",
     "effect_sentence",
-    "subgroup_sentence",
     "key_findings",
+    "outcome_label",
+    "ratio_phrase",
+    "subgroup_label",
+    "subgroup_sentence",
 ]
 
 _OUTCOMES = {

@@ -26,7 +26,7 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 
-__all__ = ["XmRResult", "xmr", "RUN_LENGTH"]
+__all__ = ["RUN_LENGTH", "XmRResult", "xmr"]
 
 #: Points in a run (shift) or a monotone trend that signal special cause.
 RUN_LENGTH = 7
@@ -138,10 +138,24 @@ class XmRResult(ResultMixin):
 
     def plot(self, title: str = "", y_label: str = "value"):
         """The XmR chart: points coloured by special cause, dashed limits, solid mean."""
-        from plotnine import (aes, geom_hline, geom_line, geom_point, ggplot, labs, scale_color_manual,
-                              scale_x_continuous)
+        from plotnine import (
+            aes,
+            geom_hline,
+            geom_line,
+            geom_point,
+            ggplot,
+            labs,
+            scale_color_manual,
+            scale_x_continuous,
+        )
 
-        from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, NHS_MID_GREY, NHS_ORANGE, theme_evaltool
+        from evaltool.plotting import (
+            NHS_BLUE,
+            NHS_DARK_GREY,
+            NHS_MID_GREY,
+            NHS_ORANGE,
+            theme_evaltool,
+        )
 
         f = self.to_frame()
         f["x"] = np.arange(len(f))

@@ -1,6 +1,7 @@
 """The Excel workbook of published tables (one sheet per table, disclosure applied)."""
 from __future__ import annotations
 
+import math
 import os
 import re
 import zipfile
@@ -83,7 +84,7 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame]]
 
     def put(ws, row, col, value):
         cell = ws.cell(row=row, column=col)
-        if value is None or (isinstance(value, float) and value != value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return cell
         cell.value = value
         if isinstance(value, str):
