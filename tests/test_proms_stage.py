@@ -83,7 +83,7 @@ def test_true_change_recovered_within_ci(southvale_slice, stage_out):
 
 def test_stage_tables_meta_figures_facts(stage_out):
     assert isinstance(stage_out, StageOutput) and stage_out.section == "proms"
-    expected = {"eq5d_index_summary", "eq5d_change", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "response_flow",
+    expected = {"eq5d_index_summary", "eq5d_change", "eq5d_change_detail", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "response_flow",
                 "eq5d_attrition", "activation_levels", "activation_movement", "activation_change",
                 "prem_p3ceq_scales", "prem_p3ceq_items", "prem_fft", "prem_alpha"}
     assert expected <= set(stage_out.tables)

@@ -186,17 +186,31 @@ def run_stage(
                                confidence=config.confidence)
             ct = ch.table.copy()
             ct["value_set"] = label
-            ct["mid_source"] = config.mid_source
-            ct["wilcoxon_zero_handling"] = "zero differences dropped (Wilcoxon's method)"
-            out.tables["eq5d_change"] = ct
+            # Published table: the columns a reader needs; every statistic stays in eq5d_change_detail.
+            key_cols = ["group", "timepoint", "n_pairs", "mean_baseline", "mean_followup", "estimate", "ci_lower",
+                        "ci_upper", "p_value", "wilcoxon_p_value", "srm", "kazis_es", "n_improved_mid",
+                        "pct_improved_mid", "value_set"]
+            out.tables["eq5d_change"] = ct[key_cols]
+            detail = ct.assign(mid_source=config.mid_source,
+                               wilcoxon_zero_handling="zero differences dropped (Wilcoxon's method)")
+            out.tables["eq5d_change_detail"] = detail
+            out.table_meta["eq5d_change_detail"] = TableMeta(
+                title="Paired change in EQ-5D index: all statistics", appendix=True,
+                caption="Includes the paired t statistic, Wilcoxon statistic, zero changes, SD of change and the "
+                        "number worsening by at least the MID.",
+                count_columns=("n_baseline", "n_followup", "n_pairs", "n_zero_changes", "n_improved_mid",
+                               "n_worse_mid"),
+                derived_columns=(("mean_baseline", "n_pairs"), ("mean_followup", "n_pairs"),
+                                 ("pct_improved_mid", "n_improved_mid"), ("pct_worse_mid", "n_worse_mid")),
+            )
             out.table_meta["eq5d_change"] = TableMeta(
                 title=f"Paired change in EQ-5D index, baseline to follow-up ({label})",
                 caption=("Mean change (follow-up minus baseline) among people answering at both, paired-t 95% CI; "
                          "Wilcoxon signed-rank with zero differences dropped; SRM = mean/SD of change; Kazis ES = "
                          f"mean change/SD at baseline; % improving by >= MID {config.mid} ({config.mid_source})."),
-                count_columns=("n_baseline", "n_followup", "n_pairs", "n_zero_changes", "n_improved_mid", "n_worse_mid"),
+                count_columns=("n_pairs", "n_improved_mid"),
                 derived_columns=(("mean_baseline", "n_pairs"), ("mean_followup", "n_pairs"),
-                                 ("pct_improved_mid", "n_improved_mid"), ("pct_worse_mid", "n_worse_mid")),
+                                 ("pct_improved_mid", "n_improved_mid")),
             )
             out.objects["eq5d_change"] = ch
             if "eq5d_vas" in eq.columns and eq["eq5d_vas"].notna().any():
