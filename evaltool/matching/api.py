@@ -148,7 +148,9 @@ def match(
         raise MatchingError(f"no treated units: `{treatment}` is 0 in all {len(df)} rows")
     if t.all():
         raise MatchingError(f"no control units: `{treatment}` is 1 in all {len(df)} rows")
-    const = [c for c in covariates if df[c].nunique(dropna=True) <= 1]
+    const = [c for c in covariates
+             if (np.ptp(df[c].to_numpy(dtype=float)) == 0 if pd.api.types.is_numeric_dtype(df[c])
+                 and df[c].dtype != bool else df[c].nunique(dropna=True) <= 1)]
     if const:
         raise MatchingError(
             f"covariate(s) {const} are constant (a single value in every row): drop them from `covariates`"

@@ -41,7 +41,8 @@ def _wvar(x: np.ndarray, w: np.ndarray, binary: bool) -> float:
     return float((wn * (x - m) ** 2).sum() / denom) if denom > 0 else np.nan
 
 
-def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool) -> tuple[float, float]:
+def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
+          order: np.ndarray | None = None) -> tuple[float, float]:
     if binary:
         diff = abs(_wmean(x[t], w[t]) - _wmean(x[~t], w[~t]))
         return diff, diff
@@ -51,7 +52,8 @@ def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool) -> tuple[fl
         if s <= 0:
             return np.nan, np.nan
         w[t == g] /= s
-    o = np.argsort(x, kind="stable")
+    # Order within tied values does not matter: statistics are read at the last position of each value.
+    o = np.argsort(x) if order is None else order
     xs, ws, ts = x[o], w[o], t[o]
     signed = np.where(ts == ts[0], -ws, ws)
     cs = np.abs(np.cumsum(signed))
@@ -60,13 +62,14 @@ def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool) -> tuple[fl
     return float(e.mean()), float(e.max())
 
 
-def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary: bool) -> dict[str, float]:
+def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary: bool,
+           order: np.ndarray | None = None) -> dict[str, float]:
     mt, mc = _wmean(x[t], w[t]), _wmean(x[~t], w[~t])
     diff = mt - mc
     smd = diff / sd_denom if abs(diff) > _EPS and np.isfinite(sd_denom) and sd_denom > _EPS else diff
     v1, v0 = (np.nan, np.nan) if binary else (_wvar(x[t], w[t], False), _wvar(x[~t], w[~t], False))
     vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else np.nan
-    em, ex = _ecdf(x, t, w, binary)
+    em, ex = _ecdf(x, t, w, binary, order)
     return {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 
 
@@ -84,7 +87,8 @@ BALANCE_STATS: dict[str, tuple[str, Callable[..., float]]] = {
 
 
 def covariate_balance(
-    X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | None = None, *, sd_denoms: dict | None = None
+    X: pd.DataFrame, treat: np.ndarray, weights: np.ndarray | None = None, *, sd_denoms: dict | None = None,
+    orders: dict | None = None,
 ) -> pd.DataFrame:
     """Balance statistics for each column of ``X`` (one sample: unweighted when ``weights`` is None).
 
@@ -102,7 +106,8 @@ def covariate_balance(
         x = X[c].to_numpy(dtype=float)
         binary = bool(np.all((x == 0) | (x == 1)))
         sd = sd_denoms[c] if sd_denoms is not None else np.sqrt(_wvar(x[t], w_full[t], binary))
-        rows.append({"covariate": c, "binary": binary, **_stats(x, t, w, sd, binary)})
+        o = None if orders is None else orders.get(c)
+        rows.append({"covariate": c, "binary": binary, **_stats(x, t, w, sd, binary, o)})
     return pd.DataFrame(rows)
 
 
@@ -125,15 +130,22 @@ def balance_table(
     >>> bool(bt["smd_after"].abs().iloc[0] < bt["smd_before"].abs().iloc[0])
     True
     """
-    b = covariate_balance(X, treat)
     t = np.asarray(treat).astype(bool)
+    orders = None
+    if not after_subset:
+        orders = {}
+        for c in X.columns:
+            x = X[c].to_numpy(dtype=float)
+            if not np.all((x == 0) | (x == 1)):
+                orders[c] = np.argsort(x)  # one sort per covariate, shared by before and after
+    b = covariate_balance(X, treat, orders=orders)
     if after_subset:
         keep = np.asarray(weights) > 0
         sd = {c: np.sqrt(_wvar(X[c].to_numpy(dtype=float)[t], np.ones(int(t.sum())),
                               bool(np.all((X[c].to_numpy() == 0) | (X[c].to_numpy() == 1))))) for c in X.columns}
         a = covariate_balance(X.loc[keep], t[keep], np.asarray(weights)[keep], sd_denoms=sd)
     else:
-        a = covariate_balance(X, treat, weights)
+        a = covariate_balance(X, treat, weights, orders=orders)
     out = pd.DataFrame({
         "covariate": b["covariate"],
         "binary": b["binary"],

@@ -112,14 +112,13 @@ def nearest_match(
     # prv over j+1 -> previous available index <= j, stored +1 (0 = none).
     nxt = np.arange(n0 + 1).tolist()
     prv = np.arange(n0 + 1).tolist()
-    d_l = d.tolist()
+    dt_l = d[idx1].tolist()
     c_d_l = c_d.tolist()
     c_pos_l = c_pos.tolist()
     split_l = split.tolist()
     lo_l = lo.tolist()
     hi_l = hi.tolist()
     pos_t_l = pos_all[idx1].tolist()
-    idx1_l = idx1.tolist()
     c_idx_l = c_idx.tolist()
     got = [0] * n1
     mm_l = mm.tolist()
@@ -144,7 +143,7 @@ def nearest_match(
         for i in t_ord.tolist():
             if got[i] < r:
                 continue  # found nothing in an earlier round: nothing new can appear
-            dt = d_l[idx1_l[i]]
+            dt = dt_l[i]
             sp = split_l[i]
             jl = find_l(sp) - 1  # previous available control < sp, or -1
             if jl < lo_l[i]:
