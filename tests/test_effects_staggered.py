@@ -1,7 +1,6 @@
 """Callaway & Sant'Anna att_gt / aggregate: pinned to R did's published mpdta output, plus simulations."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +14,9 @@ from evaltool.errors import DataValidationError, EstimationError, EstimationWarn
 HERE = Path(__file__).parent
 REF = HERE / "reference" / "did"
 SPECS = {
-    "nocov_never": dict(covariates=None, control_group="never_treated"),
-    "lpop_never": dict(covariates=["lpop"], control_group="never_treated"),
-    "lpop_notyet": dict(covariates=["lpop"], control_group="not_yet_treated"),
+    "nocov_never": {"covariates": None, "control_group": "never_treated"},
+    "lpop_never": {"covariates": ["lpop"], "control_group": "never_treated"},
+    "lpop_notyet": {"covariates": ["lpop"], "control_group": "not_yet_treated"},
 }
 TOL4 = 0.5e-4 + 1e-9  # agreement to the 4 printed decimals
 

@@ -1,7 +1,6 @@
 """Imputation estimator (BJS): equivalence with extended TWFE, simulation truth, Poisson variant, bad input."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.rollout_stage import build_practice_panel, period_table, run_stage
@@ -129,11 +130,11 @@ def test_stage_recovers_rate_ratio(stage_out):
 
 
 def test_config_rejects_bad_values():
-    with pytest.raises(Exception, match="unknown rollout outcome"):
+    with pytest.raises(ValidationError, match="unknown rollout outcome"):
         RolloutConfig(outcomes=("bed_nights",))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="period"):
         RolloutConfig(period="week")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="extra"):
         RolloutConfig(extra_field=1)
 
 
@@ -172,9 +173,9 @@ def test_stage_bad_inputs(sim):
     with pytest.warns(EstimationWarning, match="zero exposure"):
         run_stage(pop, act, noone, cfg, window_start=WS, window_end=WE, seed=1)
     # all-zero outcome
-    with pytest.raises(EstimationError, match="no roll-out estimator"):
-        with pytest.warns(EstimationWarning, match="no events"):
-            run_stage(pop, act.iloc[:0], prac, cfg, window_start=WS, window_end=WE, seed=1)
+    with pytest.raises(EstimationError, match="no roll-out estimator"), \
+            pytest.warns(EstimationWarning, match="no events"):
+        run_stage(pop, act.iloc[:0], prac, cfg, window_start=WS, window_end=WE, seed=1)
 
 
 def test_caller_data_unchanged(sim):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from evaltool.effects.imputation import ImputationResult, imputation
 from evaltool.effects.inference import (
     WildBootstrapResult,
     multiplier_bootstrap,
     ols,
     wild_cluster_bootstrap,
 )
-from evaltool.effects.imputation import ImputationResult, imputation
 from evaltool.effects.sensitivity import (
     SensitivityResult,
     leave_one_out,
@@ -27,9 +27,25 @@ from evaltool.effects.staggered import AggregateResult, AttGtResult, att_gt
 from evaltool.effects.twfe import DidRegressionResult, TwfeResult, did_2x2, twfe
 
 __all__ = [
-    "AggregateResult", "AttGtResult", "DidRegressionResult", "ImputationResult", "imputation", "TwfeResult", "WildBootstrapResult",
-    "SensitivityResult", "leave_one_out", "placebo_go_live", "relative_magnitude_bounds", "vary_pre_periods",
-    "att_gt", "did_2x2", "matched_did", "multiplier_bootstrap", "ols", "twfe", "wild_cluster_bootstrap",
+    "AggregateResult",
+    "AttGtResult",
+    "DidRegressionResult",
+    "ImputationResult",
+    "SensitivityResult",
+    "TwfeResult",
+    "WildBootstrapResult",
+    "att_gt",
+    "did_2x2",
+    "imputation",
+    "leave_one_out",
+    "matched_did",
+    "multiplier_bootstrap",
+    "ols",
+    "placebo_go_live",
+    "relative_magnitude_bounds",
+    "twfe",
+    "vary_pre_periods",
+    "wild_cluster_bootstrap",
 ]
 
 

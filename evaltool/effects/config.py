@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["RolloutConfig", "ROLLOUT_OUTCOMES", "ROLLOUT_ESTIMATORS"]
+__all__ = ["ROLLOUT_ESTIMATORS", "ROLLOUT_OUTCOMES", "RolloutConfig"]
 
 ROLLOUT_OUTCOMES = (
     "emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",

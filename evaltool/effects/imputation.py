@@ -26,8 +26,8 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 from evaltool.effects.inference import cluster_codes, cluster_sums, draw_weights
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ class ImputationResult(ResultMixin):
         scale = "rate ratio" if self.family == "poisson" else "ATT"
         lines = (
             ("estimator", f"imputation (Borusyak, Jaravel & Spiess), {self.family}"),
-            (f"overall {scale}", f"{o['estimate']:.4f} (95% CI {o['ci_lower']:.4f} to {o['ci_upper']:.4f}),"
-             f" p = {o['p_value']:.4f}"),
+            (f"overall {scale}", (f"{o['estimate']:.4f} (95% CI {o['ci_lower']:.4f} to {o['ci_upper']:.4f}),"
+                                  f" p = {o['p_value']:.4f}")),
             ("observations / treated / units / clusters",
              f"{self.n_obs} / {self.n_treated_obs} / {self.n_units} / {self.n_clusters}"),
             ("inference", self.settings.get("inference", "")),
@@ -286,8 +286,8 @@ def imputation(
         table["ci_lower"] = est - qw * se
         table["ci_upper"] = est + qw * se
         inference = f"wild cluster bootstrap-t (unrestricted, {weights}, {reps} reps) on the BJS variance"
-    settings = dict(outcome=outcome, covariates=covariates, cluster=cluster or unit, alpha=alpha,
-                    inference=inference, family="linear")
+    settings = {"outcome": outcome, "covariates": covariates, "cluster": cluster or unit, "alpha": alpha,
+                    "inference": inference, "family": "linear"}
     return ImputationResult(table=table, family="linear", n_obs=len(y), n_treated_obs=int(tr.sum()),
                             n_units=int(P.df[unit].nunique()), n_clusters=P.G, settings=settings)
 
@@ -385,7 +385,7 @@ def _poisson(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
         "observed": num, "expected": den, "excess_per_1000": 1000 * (num - den) / expo,
         "n_obs": ind.sum(axis=0).astype(int),
     })
-    settings = dict(outcome=outcome, exposure=exposure, cluster=cluster or unit, alpha=alpha, family="poisson",
-                    inference=f"leave-one-cluster-out jackknife on log rate ratio, t({G - 1})")
+    settings = {"outcome": outcome, "exposure": exposure, "cluster": cluster or unit, "alpha": alpha, "family": "poisson",
+                    "inference": f"leave-one-cluster-out jackknife on log rate ratio, t({G - 1})"}
     return ImputationResult(table=table, family="poisson", n_obs=len(y), n_treated_obs=int(tr.sum()),
                             n_units=int(P.df[unit].nunique()), n_clusters=G, settings=settings)

@@ -281,7 +281,7 @@ def wild_cluster_bootstrap(
     )
 
 
-def _invert(pval: Any, est: float, step: float, alpha: float, tol: float = 1e-4) -> float:
+def _invert(pval: Any, est: float, step: float, alpha: float, tol: float = 1e-3) -> float:
     """Bisection for the null value where the bootstrap p-value crosses ``alpha``."""
     inner = est
     outer = est + 2.0 * step

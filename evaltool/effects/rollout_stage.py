@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 
 from evaltool import engine
-from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.imputation import imputation
 from evaltool.effects.sensitivity import leave_one_out, placebo_go_live
 from evaltool.effects.staggered import att_gt
 from evaltool.effects.twfe import twfe
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
+from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 SECTION = "rollout"
 
@@ -146,8 +146,11 @@ def run_stage(
 
     Examples
     --------
-    >>> # out = run_stage(pop, act, prac, RolloutConfig(), window_start="2021-04-01",
-    >>> #                 window_end="2025-03-31", seed=1)  # doctest: +SKIP
+    >>> from evaltool.datasets import southvale  # doctest: +SKIP
+    >>> d = southvale()  # doctest: +SKIP
+    >>> out = run_stage(d.population, d.activity, d.practices, RolloutConfig(),
+    ...                 window_start="2021-04-01", window_end="2025-03-31", seed=1)  # doctest: +SKIP
+    >>> out.tables["rollout_effects"]  # doctest: +SKIP
     """
     if "go_live_date" not in practices.columns:
         raise DataValidationError("`practices` lacks column `go_live_date` needed for the roll-out analysis")
@@ -203,7 +206,7 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
     effects, es_rows, effect_rows = [], [], []
     facts: dict[str, Any] = {"period": cfg.period, "n_practices": n_prac, "n_treated_practices": n_treated,
                              "n_never_treated_practices": n_prac - n_treated,
-                             "n_cohorts": int(panel.loc[panel.g > 0, "g"].nunique()), "n_periods": int(len(per)),
+                             "n_cohorts": int(panel.loc[panel.g > 0, "g"].nunique()), "n_periods": len(per),
                              "control_group": cfg.control_group, "bootstrap_reps": cfg.bootstrap_reps,
                              "bootstrap_weights": cfg.weights}
     fitted_any = False
@@ -213,7 +216,7 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                           stacklevel=2)
             continue
         rate = f"rate_{o}"
-        base = dict(outcome=o, n_units=n_prac, n_clusters=n_prac)
+        base = {"outcome": o, "n_units": n_prac, "n_clusters": n_prac}
         if "twfe" in cfg.estimators:
             try:
                 r = twfe(panel, rate, "practice_id", "period", "D", wild_bootstrap=True, reps=cfg.bootstrap_reps,
@@ -240,9 +243,9 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                            f"{cfg.weights}"))
                 dyn = cs.aggregate("dynamic")
                 for _, rr in dyn.table.iterrows():
-                    es_rows.append(dict(estimator="callaway_santanna", outcome=o, event_time=int(rr["label"]),
-                                        estimate=rr["estimate"], std_error=rr["std_error"], ci_lower=rr["ci_lower"],
-                                        ci_upper=rr["ci_upper"], scale="difference_per_1000py", band="uniform"))
+                    es_rows.append({"estimator": "callaway_santanna", "outcome": o, "event_time": int(rr["label"]),
+                                        "estimate": rr["estimate"], "std_error": rr["std_error"], "ci_lower": rr["ci_lower"],
+                                        "ci_upper": rr["ci_upper"], "scale": "difference_per_1000py", "band": "uniform"})
                 facts[f"{o}_pretest_p_value"] = cs.pretest_p_value
                 out.objects[f"att_gt_{o}"] = cs
                 fitted_any = True
@@ -269,9 +272,9 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")},
                                     scale="rate_ratio", method="imputation_poisson_offset_jackknife_practice"))
                 for _, rr in ip.table.iloc[1:].iterrows():
-                    es_rows.append(dict(estimator="imputation_poisson", outcome=o, event_time=int(rr["label"]),
-                                        estimate=rr["estimate"], std_error=rr["std_error"], ci_lower=rr["ci_lower"],
-                                        ci_upper=rr["ci_upper"], scale="rate_ratio", band="pointwise"))
+                    es_rows.append({"estimator": "imputation_poisson", "outcome": o, "event_time": int(rr["label"]),
+                                        "estimate": rr["estimate"], "std_error": rr["std_error"], "ci_lower": rr["ci_lower"],
+                                        "ci_upper": rr["ci_upper"], "scale": "rate_ratio", "band": "pointwise"})
                 facts[f"{o}_rate_ratio"] = float(ov["estimate"])
                 facts[f"{o}_rate_ratio_ci"] = [float(ov["ci_lower"]), float(ov["ci_upper"])]
                 facts[f"{o}_excess_per_1000py"] = float(ov["excess_per_1000"])
@@ -281,18 +284,18 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                     pl = placebo_go_live(panel, f"events_{o}", "practice_id", "period", "g",
                                          shifts=cfg.placebo_shifts, family="poisson", exposure="person_years")
                     for _, rr in pl.table.iterrows():
-                        effect_rows.append(dict(analysis="placebo_go_live", outcome=o, variant=f"shift_{rr['shift']}",
-                                                estimate=rr["estimate"], ci_lower=rr["ci_lower"],
-                                                ci_upper=rr["ci_upper"], p_value=rr["p_value"], note=rr["note"]))
+                        effect_rows.append({"analysis": "placebo_go_live", "outcome": o, "variant": f"shift_{rr['shift']}",
+                                                "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
+                                                "ci_upper": rr["ci_upper"], "p_value": rr["p_value"], "note": rr["note"]})
                 if cfg.leave_one_out:
                     def fit(d: pd.DataFrame, o: str = o) -> dict[str, float]:
                         return imputation(d, f"events_{o}", "practice_id", "period", "g", family="poisson",
                                           exposure="person_years", horizons=[], jackknife=False).overall
                     lo = leave_one_out(panel, "practice_id", fit, reference=float(ov["estimate"]))
                     for _, rr in lo.table.iterrows():
-                        effect_rows.append(dict(analysis="leave_one_out", outcome=o, variant=str(rr["dropped"]),
-                                                estimate=rr["estimate"], ci_lower=rr["ci_lower"],
-                                                ci_upper=rr["ci_upper"], p_value=np.nan, note=rr["note"]))
+                        effect_rows.append({"analysis": "leave_one_out", "outcome": o, "variant": str(rr["dropped"]),
+                                                "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
+                                                "ci_upper": rr["ci_upper"], "p_value": np.nan, "note": rr["note"]})
                     facts[f"{o}_leave_one_out_range"] = [float(lo.table["estimate"].min()),
                                                          float(lo.table["estimate"].max())]
             except EstimationError as exc:

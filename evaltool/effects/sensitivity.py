@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.errors import EstimationError
 from evaltool.effects.imputation import imputation
+from evaltool.errors import EstimationError
 
 
 @dataclass(frozen=True, repr=False)
@@ -74,7 +74,12 @@ def placebo_go_live(
 
     Examples
     --------
-    >>> # placebo_go_live(panel, "y", "practice", "q", "go_live_q", shifts=[1, 2])  # doctest: +SKIP
+    >>> rng = np.random.default_rng(0)
+    >>> d = pd.DataFrame({"u": np.repeat(np.arange(30), 8), "t": np.tile(np.arange(1, 9), 30)})
+    >>> d["g"] = np.where(d.u < 20, 5 + d.u % 3, 0)
+    >>> d["y"] = d.u * 0.1 + d.t * 0.2 + 1.0 * ((d.g > 0) & (d.t >= d.g)) + rng.normal(0, 0.1, len(d))
+    >>> bool(abs(placebo_go_live(d, "y", "u", "t", "g", shifts=[1]).to_frame()["estimate"][0]) < 0.1)
+    True
     """
     g = pd.to_numeric(data[group], errors="coerce").fillna(0)
     pre_only = data[(g == 0) | (data[time] < g)].copy()
@@ -89,11 +94,11 @@ def placebo_go_live(
         try:
             r = imputation(d, outcome, unit, time, "_placebo_g", horizons=[], **kwargs).overall
         except EstimationError as exc:
-            rows.append(dict(shift=k, estimate=np.nan, std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan,
-                             p_value=np.nan, note=str(exc)[:120]))
+            rows.append({"shift": k, "estimate": np.nan, "std_error": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
+                             "p_value": np.nan, "note": str(exc)[:120]})
             continue
-        rows.append(dict(shift=k, estimate=r["estimate"], std_error=r["std_error"], ci_lower=r["ci_lower"],
-                         ci_upper=r["ci_upper"], p_value=r["p_value"], note=""))
+        rows.append({"shift": k, "estimate": r["estimate"], "std_error": r["std_error"], "ci_lower": r["ci_lower"],
+                         "ci_upper": r["ci_upper"], "p_value": r["p_value"], "note": ""})
     null = 1.0 if kwargs.get("family") == "poisson" else 0.0
     return SensitivityResult(kind="placebo_go_live", table=pd.DataFrame(rows), reference=null,
                              note="go-live moved k periods earlier, post-go-live data removed; expect no effect")
@@ -116,11 +121,11 @@ def leave_one_out(
         d = data[data[cluster] != c]
         try:
             r = fit(d)
-            rows.append(dict(dropped=c, estimate=r["estimate"], std_error=r.get("std_error", np.nan),
-                             ci_lower=r.get("ci_lower", np.nan), ci_upper=r.get("ci_upper", np.nan), note=""))
+            rows.append({"dropped": c, "estimate": r["estimate"], "std_error": r.get("std_error", np.nan),
+                             "ci_lower": r.get("ci_lower", np.nan), "ci_upper": r.get("ci_upper", np.nan), "note": ""})
         except EstimationError as exc:
-            rows.append(dict(dropped=c, estimate=np.nan, std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan,
-                             note=str(exc)[:120]))
+            rows.append({"dropped": c, "estimate": np.nan, "std_error": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
+                             "note": str(exc)[:120]})
     return SensitivityResult(kind="leave_one_out", table=pd.DataFrame(rows), reference=reference,
                              note=f"each `{cluster}` dropped in turn")
 
@@ -141,11 +146,11 @@ def vary_pre_periods(
         d = data[data[time] >= first_g - L]
         try:
             r = imputation(d, outcome, unit, time, group, horizons=[], **kwargs).overall
-            rows.append(dict(pre_periods=L, estimate=r["estimate"], std_error=r["std_error"],
-                             ci_lower=r["ci_lower"], ci_upper=r["ci_upper"], p_value=r["p_value"], note=""))
+            rows.append({"pre_periods": L, "estimate": r["estimate"], "std_error": r["std_error"],
+                             "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "p_value": r["p_value"], "note": ""})
         except EstimationError as exc:
-            rows.append(dict(pre_periods=L, estimate=np.nan, std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan,
-                             p_value=np.nan, note=str(exc)[:120]))
+            rows.append({"pre_periods": L, "estimate": np.nan, "std_error": np.nan, "ci_lower": np.nan, "ci_upper": np.nan,
+                             "p_value": np.nan, "note": str(exc)[:120]})
     return SensitivityResult(kind="vary_pre_periods", table=pd.DataFrame(rows), reference=reference,
                              note="window starts L periods before the first go-live")
 
@@ -184,8 +189,8 @@ def relative_magnitude_bounds(
     rows = []
     for M in mbar:
         b = M * m_pre * steps  # violation may grow by M * m_pre per period since the base period
-        rows.append(dict(mbar=M, estimate=theta, bias_bound=b, ci_lower=theta - b - z * se,
-                         ci_upper=theta + b + z * se))
+        rows.append({"mbar": M, "estimate": theta, "bias_bound": b, "ci_lower": theta - b - z * se,
+                         "ci_upper": theta + b + z * se})
     tab = pd.DataFrame(rows)
     tab["includes_zero"] = (tab["ci_lower"] <= 0) & (tab["ci_upper"] >= 0)
     # breakdown: smallest Mbar with zero inside the interval

@@ -26,8 +26,8 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 from evaltool.effects.inference import analytic_se, analytic_vcov, multiplier_bootstrap
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Method = Literal["dr", "ipw", "reg"]
@@ -253,8 +253,8 @@ class AttGtResult(ResultMixin):
             ("units", str(self.n_units)),
             ("clusters", str(self.n_clusters) if self.n_clusters else "units"),
             ("inference", f"multiplier bootstrap ({s['reps']} reps), uniform band" if s["bootstrap"] else "analytic"),
-            ("pre-test of parallel trends", f"Wald chi2({self.pretest_df}) = {_fmt(self.pretest_stat, 3)},"
-             f" p = {_fmt(self.pretest_p_value, 5)}"),
+            ("pre-test of parallel trends", (f"Wald chi2({self.pretest_df}) = {_fmt(self.pretest_stat, 3)},"
+                                             f" p = {_fmt(self.pretest_p_value, 5)}")),
         )
         tab = self.table[["group", "time", "estimate", "std_error", "ci_lower", "ci_upper"]].round(4)
         return Summary(title="Group-time average treatment effects", lines=lines, tables=(("ATT(g,t)", tab),))
@@ -288,7 +288,7 @@ class AttGtResult(ResultMixin):
         )
 
     def aggregate(self, kind: AggregateKind = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
-                  balance_e: int | None = None) -> "AggregateResult":
+                  balance_e: int | None = None) -> AggregateResult:
         """Aggregate ATT(g,t) into an overall effect and effects by event time / group / period.
 
         Follows R's ``aggte``: weights proportional to cohort size, with the influence-function
@@ -327,8 +327,8 @@ class AggregateResult(ResultMixin):
         o = self.overall
         lines = (
             ("aggregation", self.kind),
-            ("overall ATT", f"{_fmt(o['estimate'])} (SE {_fmt(o['std_error'])}; 95% CI {_fmt(o['ci_lower'])} to"
-             f" {_fmt(o['ci_upper'])})"),
+            ("overall ATT", (f"{_fmt(o['estimate'])} (SE {_fmt(o['std_error'])}; 95% CI {_fmt(o['ci_lower'])} to"
+                             f" {_fmt(o['ci_upper'])})")),
             ("comparison group", self.settings["control_group"]),
             ("method", self.settings["method"]),
             ("units", str(self.n_units)),
@@ -483,8 +483,8 @@ def att_gt(
             post = g <= tl[cur]
             base = g_base if (base_period == "universal" or post) else ti
             if base_period == "universal" and base == cur:
-                rows.append(dict(group=g, time=tl[cur], estimate=0.0, post=False, n_treated=sizes[g], n_control=0,
-                                 _ref=True))
+                rows.append({"group": g, "time": tl[cur], "estimate": 0.0, "post": False, "n_treated": sizes[g], "n_control": 0,
+                                 "_ref": True})
                 infs.append(np.zeros(n))
                 continue
             treated = P.G == g
@@ -506,8 +506,8 @@ def att_gt(
             att, inf = _did_panel(y1, y0, D, Xs, method)
             full = np.zeros(n)
             full[sub] = (n / sub.sum()) * inf
-            rows.append(dict(group=g, time=tl[cur], estimate=att, post=bool(post), n_treated=int(treated.sum()),
-                             n_control=int(control.sum()), _ref=False))
+            rows.append({"group": g, "time": tl[cur], "estimate": att, "post": bool(post), "n_treated": int(treated.sum()),
+                             "n_control": int(control.sum()), "_ref": False})
             infs.append(full)
     if not rows:
         raise EstimationError("no group-time effect could be estimated: no cohort has a pre-period and comparison units")
@@ -539,14 +539,14 @@ def att_gt(
             pval = float(stats.chi2.sf(W, len(pre)))
     table = table[["group", "time", "event_time", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "post",
                    "n_treated", "n_control"]]
-    settings = dict(outcome=outcome, control_group=control_group, method=method, anticipation=anticipation,
-                    base_period=base_period, covariates=list(covariates or []), cluster=cluster,
-                    bootstrap=bootstrap, reps=reps, seed=seed, alpha=alpha, weights=weights,
-                    uniform_band=bool(bootstrap))
+    settings = {"outcome": outcome, "control_group": control_group, "method": method, "anticipation": anticipation,
+                    "base_period": base_period, "covariates": list(covariates or []), "cluster": cluster,
+                    "bootstrap": bootstrap, "reps": reps, "seed": seed, "alpha": alpha, "weights": weights,
+                    "uniform_band": bool(bootstrap)}
     return AttGtResult(
         table=table.reset_index(drop=True), settings=settings, n_units=n,
         n_clusters=(len(np.unique(P.cluster)) if P.cluster is not None else None),
-        pretest_stat=W, pretest_df=int(len(pre)), pretest_p_value=pval, crit_value=crit,
+        pretest_stat=W, pretest_df=len(pre), pretest_p_value=pval, crit_value=crit,
         _inffunc=IF, _G=P.G, _cluster=P.cluster, _groups=glist,
     )
 
@@ -661,12 +661,12 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
                 crit_comp = mb.crit_value
     se_all[se_all <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
     o_est, o_se = overall[0], float(se_all[0])
-    overall_d = dict(estimate=o_est, std_error=o_se, ci_lower=o_est - z * o_se, ci_upper=o_est + z * o_se,
-                     p_value=float(2 * stats.norm.sf(abs(o_est / o_se))))
+    overall_d = {"estimate": o_est, "std_error": o_se, "ci_lower": o_est - z * o_se, "ci_upper": o_est + z * o_se,
+                     "p_value": float(2 * stats.norm.sf(abs(o_est / o_se)))}
     comp_rows = []
     for (lab, e, _), sej in zip(comps, se_all[1:]):
-        comp_rows.append(dict(label=lab, estimate=e, std_error=sej, ci_lower=e - crit_comp * sej,
-                              ci_upper=e + crit_comp * sej, p_value=float(2 * stats.norm.sf(abs(e / sej)))))
+        comp_rows.append({"label": lab, "estimate": e, "std_error": sej, "ci_lower": e - crit_comp * sej,
+                              "ci_upper": e + crit_comp * sej, "p_value": float(2 * stats.norm.sf(abs(e / sej)))})
     table = pd.DataFrame(comp_rows, columns=["label", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"])
     return AggregateResult(kind=kind, overall=overall_d, table=table, settings=dict(s), n_units=res.n_units,
                            n_clusters=res.n_clusters, crit_value=crit_comp)

@@ -24,8 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 from evaltool.effects.inference import WildBootstrapResult, ols, wild_cluster_bootstrap
+from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 
 def _check_cols(data: pd.DataFrame, cols: list[str]) -> None:
@@ -107,14 +107,14 @@ class TwfeResult(ResultMixin):
     settings: dict[str, Any]
 
     def to_frame(self) -> pd.DataFrame:
-        rows = [dict(term=self.settings["treatment"], inference="cr1_t", estimate=self.estimate,
-                     std_error=self.std_error, ci_lower=self.ci_lower, ci_upper=self.ci_upper, p_value=self.p_value,
-                     n_obs=self.n_obs, n_clusters=self.n_clusters)]
+        rows = [{"term": self.settings["treatment"], "inference": "cr1_t", "estimate": self.estimate,
+                     "std_error": self.std_error, "ci_lower": self.ci_lower, "ci_upper": self.ci_upper, "p_value": self.p_value,
+                     "n_obs": self.n_obs, "n_clusters": self.n_clusters}]
         if self.wild is not None:
             w = self.wild
-            rows.append(dict(term=self.settings["treatment"], inference=f"wild_cluster_bootstrap_{w.weights}",
-                             estimate=w.estimate, std_error=w.std_error, ci_lower=w.ci_lower, ci_upper=w.ci_upper,
-                             p_value=w.p_value, n_obs=self.n_obs, n_clusters=w.n_clusters))
+            rows.append({"term": self.settings["treatment"], "inference": f"wild_cluster_bootstrap_{w.weights}",
+                             "estimate": w.estimate, "std_error": w.std_error, "ci_lower": w.ci_lower, "ci_upper": w.ci_upper,
+                             "p_value": w.p_value, "n_obs": self.n_obs, "n_clusters": w.n_clusters})
         return pd.DataFrame(rows)
 
     def summary(self) -> Summary:
@@ -123,13 +123,14 @@ class TwfeResult(ResultMixin):
             ("estimate", f"{self.estimate:.4f} (SE {self.std_error:.4f}, CR1 fixest convention, t({self.n_clusters - 1}))"),
             ("95% CI", f"{self.ci_lower:.4f} to {self.ci_upper:.4f}; p = {self.p_value:.4f}"),
             ("observations / units / clusters", f"{self.n_obs} / {self.n_units} / {self.n_clusters}"),
-            ("negative implicit weights", f"{self.n_negative_weights} treated cells, summing to "
-             f"{self.sum_negative_weights:.3f} (de Chaisemartin & D'Haultfoeuille)"),
+            ("negative implicit weights", (f"{self.n_negative_weights} treated cells, summing to "
+                                           f"{self.sum_negative_weights:.3f} (de Chaisemartin & D'Haultfoeuille)")),
         ]
         if self.wild is not None:
             w = self.wild
-            lines.append(("wild cluster bootstrap", f"p = {w.p_value:.4f}, 95% CI {w.ci_lower:.4f} to {w.ci_upper:.4f}"
-                          f" ({'restricted' if w.restricted else 'unrestricted'}, {w.weights}, {w.reps} reps)"))
+            lines.append(("wild cluster bootstrap", (
+                f"p = {w.p_value:.4f}, 95% CI {w.ci_lower:.4f} to {w.ci_upper:.4f}"
+                f" ({'restricted' if w.restricted else 'unrestricted'}, {w.weights}, {w.reps} reps)")))
         return Summary(title="TWFE difference-in-differences", lines=tuple(lines))
 
     def to_dict(self) -> dict[str, Any]:
@@ -227,8 +228,8 @@ def twfe(
     if wild_bootstrap:
         wild = wild_cluster_bootstrap(des.y, des.X, df[cluster].to_numpy(), 0, weights=weights, reps=reps,
                                       seed=seed, alpha=alpha)
-    settings = dict(outcome=outcome, unit=unit, time=time, treatment=treatment, covariates=covariates,
-                    cluster=cluster, alpha=alpha, vcov="CR1 (fixest: nested FE not counted), t(G-1)")
+    settings = {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "covariates": covariates,
+                    "cluster": cluster, "alpha": alpha, "vcov": "CR1 (fixest: nested FE not counted), t(G-1)"}
     return TwfeResult(estimate=est, std_error=se, ci_lower=est - q * se, ci_upper=est + q * se, p_value=p,
                       n_obs=len(df), n_units=des.n_units, n_clusters=G, weights_table=wtab,
                       n_negative_weights=int(neg.sum()), sum_negative_weights=float(w[neg].sum()), wild=wild,
