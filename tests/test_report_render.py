@@ -69,6 +69,10 @@ def test_html_content_from_bundle(html_bundle):
     assert "Table 1: Cohort flow" in text and "Figure 1: Who was included and who was excluded" in text
     assert "Figure 2: Balance before and after matching" in text
     assert "Table A1:" in text
+    raw = (b / "report.html").read_text()
+    assert '<a href="#sec-limits">Section 11</a>' in raw
+    assert re.search(r'See <a href="#fig-cohort-flow">Figure 1</a> and\s+<a href="#tbl-cohort-flow">Table 1</a>', raw)
+    assert "@fig-" not in raw and "@tbl-" not in raw and "@sec-" not in raw  # every reference resolved
     # Disclosure: 3311 -> 3,310 (rounded) and the 5-patient practice hidden with its percentage.
     assert "3,310" in text and "3,311" not in text
     assert "counts of 1 to 7 are shown as *" in text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -115,6 +116,8 @@ def _header(col: str) -> str:
     c = str(col)
     if c in _HEADER_LABELS:
         return _HEADER_LABELS[c]
+    if c.startswith(("pct_", "percent_")):
+        return "% " + c.split("_", 1)[1].replace("_", " ")
     s = c.replace("_", " ")
     return s[:1].upper() + s[1:]
 
@@ -448,6 +451,9 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     for name, t in b.tables.items():
         if t.section == key and t.publish and not t.appendix and name != "effects":
             s["blocks"].append(_publish_table(ctx, name))
+    ids = [m for blk in s["blocks"] for m in re.findall(r"\{#((?:fig|tbl)-[a-z0-9-]+)", blk)]
+    if ids:
+        s["refs"] = "See " + ", ".join(f"@{i}" for i in ids[:-1]) + (" and " if len(ids) > 1 else "") + f"@{ids[-1]}."
     facts = b.facts.get(key) if isinstance(b.facts.get(key), dict) else {}
     if key == "cohort" and facts:
         from evaltool.report.disclosure import round_count
@@ -695,6 +701,7 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     for s in sections:
         s["blocks"] = [_safe(x) for x in s["blocks"]]
         s["anchor"] = _safe(s["anchor"])
+        s["refs"] = _safe(s.get("refs", ""))
         if "status_title" in s:
             s["status_title"] = _safe(attr_value(s["status_title"]))
 
