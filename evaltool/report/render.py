@@ -308,7 +308,8 @@ class _Ctx:
 
 def _table_config(ctx: _Ctx, name: str) -> DisclosureConfig:
     # Friends and Family Test tables follow their own publication rule (1-4 hidden, no rounding).
-    if ctx.config.enabled and "fft" in name.lower().split("_"):
+    low = name.lower()
+    if ctx.config.enabled and ("fft" in low.split("_") or "friends_and_family" in low):
         ctx.fft_used = True
         return DisclosureConfig.fft()
     return ctx.config
@@ -316,7 +317,9 @@ def _table_config(ctx: _Ctx, name: str) -> DisclosureConfig:
 
 def _publish_table(ctx: _Ctx, name: str) -> str:
     t = ctx.bundle.tables[name]
-    res = apply_disclosure(t.data, t.count_columns, t.derived_columns, _table_config(ctx, name))
+    cfg = _table_config(ctx, name)
+    # FFT answer counts add up to each row's total responses, so rows are protected as well.
+    res = apply_disclosure(t.data, t.count_columns, t.derived_columns, cfg, additive_rows=cfg.rule == "fft")
     ctx.hidden += int(res.hidden.to_numpy().sum())
     ctx.published.append((name, t.title, res.table))
     return md_table(res.table, t.title + (f". {t.caption}" if t.caption else ""), _ident("tbl", name))
@@ -475,12 +478,23 @@ def _effect_row(e: pd.DataFrame | None, analysis: str, scale: str = "rate_ratio"
     return (prim if len(prim) else sub).iloc[0]
 
 
-def _fact(facts: dict[str, Any], *keys: str) -> Any:
-    for sec in facts.values():
-        if isinstance(sec, dict):
-            for k in keys:
-                if sec.get(k) is not None:
-                    return sec[k]
+def _fact(facts: dict[str, Any], *suffixes: str, section: str | None = None) -> Any:
+    """First fact whose key is, or ends with, one of ``suffixes`` (emergency admissions preferred).
+
+    Stages key facts per outcome (``emergency_admission.pretrend_p_value`` in effects,
+    ``emergency_admission_pretest_p_value`` in rollout), so match on the suffix.
+    """
+    secs = [facts.get(section)] if section else list(facts.values())
+    for prefer in (True, False):
+        for sec in secs:
+            if not isinstance(sec, dict):
+                continue
+            for k, v in sec.items():
+                if v is None or not any(k == sfx or k.endswith(("." + sfx, "_" + sfx)) for sfx in suffixes):
+                    continue
+                if prefer and not k.startswith("emergency_admission") and k not in suffixes:
+                    continue
+                return v
     return None
 
 
@@ -512,7 +526,9 @@ def limitations(b: Bundle, hidden: int) -> list[tuple[str, str]]:
     else:
         out.append(("Length of follow-up", "The bundle does not record the follow-up length. Effects of integrated "
                     "care usually take 3 to 5 years to appear."))
-    p_pre = _fact(b.facts, "pretrend_p_value", "pre_trend_p_value", "event_study_pretest_p", "pretest_p_value")
+    p_pre = _fact(b.facts, "pretrend_p_value", "pre_trend_p_value", "pretest_p_value", section="effects")
+    if p_pre is None:
+        p_pre = _fact(b.facts, "pretrend_p_value", "pre_trend_p_value", "pretest_p_value")
     if p_pre is not None:
         ok = float(p_pre) >= 0.05
         out.append(("Trends before enrolment",
@@ -540,6 +556,10 @@ def limitations(b: Bundle, hidden: int) -> list[tuple[str, str]]:
         het_txt += (f" A test of whether the effect differed between sites gave p = {float(het):.2f}"
                     + ("; there is no clear evidence that it did." if float(het) >= 0.05 else
                        "; the effect appears to differ between sites."))
+    loo = _fact(b.facts, "leave_one_out_range", section="rollout")
+    if isinstance(loo, list) and len(loo) == 2 and all(isinstance(x, (int, float)) for x in loo):
+        het_txt += (f" In the practice roll-out analysis, leaving out one practice at a time moved the overall "
+                    f"estimate between {float(loo[0]):.2f} and {float(loo[1]):.2f}.")
     if st is not None and "p_value" in st.columns and len(st):
         clear = st[pd.to_numeric(st["p_value"], errors="coerce") < 0.05]
         het_txt += (f" Of {len(st)} formal test{'s' if len(st) != 1 else ''} of a difference between subgroups, "
