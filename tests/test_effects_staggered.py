@@ -213,3 +213,23 @@ def test_result_contract(fits):
         check_result_contract(r.aggregate(k))
     s = str(r.summary())
     assert "0.16812" in s
+
+
+def test_anticipation_shifts_base_period():
+    # units respond one period before go-live; with anticipation=1 the base period is g-2 and the effects
+    # from go-live on are recovered, while ignoring anticipation understates them
+    rng = np.random.default_rng(11)
+    n, T = 800, 8
+    cohorts = rng.choice([0, 4, 6], size=n, p=[0.4, 0.3, 0.3])
+    t = np.arange(1, T + 1)
+    e = t[None, :] - cohorts[:, None]
+    eff = np.where((cohorts[:, None] > 0) & (e >= -1), 1.0, 0.0)
+    y = rng.normal(size=n)[:, None] + 0.1 * t[None, :] + eff + rng.normal(0, 0.3, (n, T))
+    d = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": np.tile(t, n), "g": np.repeat(cohorts, T),
+                      "y": y.ravel()})
+    with_ant = ef.att_gt(d, "y", "id", "t", "g", anticipation=1, bootstrap=False).aggregate("dynamic").table
+    without = ef.att_gt(d, "y", "id", "t", "g", bootstrap=False).aggregate("dynamic").table
+    w = with_ant.set_index(with_ant["label"].astype(int))["estimate"]
+    wo = without.set_index(without["label"].astype(int))["estimate"]
+    assert abs(w.loc[0] - 1.0) < 0.06 and abs(w.loc[-1] - 1.0) < 0.06  # e = -1 is the anticipation period
+    assert abs(wo.loc[0]) < 0.06  # the base period g-1 is already affected: effect differenced away

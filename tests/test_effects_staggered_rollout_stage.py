@@ -124,6 +124,8 @@ def test_stage_recovers_rate_ratio(stage_out):
     placebo = sens[sens.analysis == "placebo_go_live"].iloc[0]
     assert placebo["ci_lower"] < 1 < placebo["ci_upper"]
     assert (sens.analysis == "leave_one_out").sum() == 25
+    rm = sens[sens.analysis == "relative_magnitude_bounds"]
+    assert len(rm) == 5 and (rm["ci_upper"] - rm["ci_lower"]).is_monotonic_increasing
     es = out.tables["rollout_event_study"]
     pre = es[(es.estimator == "callaway_santanna") & (es.event_time < 0)]
     assert ((pre.ci_lower < 0) & (pre.ci_upper > 0)).mean() >= 0.8
@@ -187,3 +189,12 @@ def test_caller_data_unchanged(sim):
         run_stage(pop, act, prac, cfg, window_start=WS, window_end=WE, seed=1)
     for a, b in zip(before, sim):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_monthly_periods(sim):
+    pop, act, prac = sim
+    cfg = RolloutConfig(period="month", estimators=("imputation_poisson",), placebo=False, leave_one_out=False)
+    out = run_stage(pop, act, prac, cfg, window_start=WS, window_end=WE, seed=2)
+    assert out.facts["n_periods"] == 36
+    rr = out.tables["rollout_effects"].iloc[0]
+    assert rr["scale"] == "rate_ratio" and abs(rr["estimate"] - TRUE_RR) < 0.06
