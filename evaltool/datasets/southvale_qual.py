@@ -203,6 +203,18 @@ HARD = {
     "incentives_aligned": ("commissioning_outcomes", 0.55),
     "commissioning_outcomes": ("incentives_aligned", 0.50),
 }
+# Codes often applied to the same passage as another (same span): gives the co-occurrence matrix
+# its structure. code -> (co-code, probability).
+CO_CODE = {
+    "learning_mdt": ("culture_trust", 0.35),
+    "records_fragmented": ("barrier_information_governance", 0.30),
+    "prevention_proactive": ("learning_mdt", 0.30),
+    "leadership_clinical": ("culture_change_mindset", 0.35),
+    "barrier_workforce_capacity": ("learning_mdt", 0.30),
+    "care_planning_personalised": ("care_continuity", 0.30),
+    "incentives_aligned": ("barrier_separate_accountability", 0.30),
+    "culture_trust": ("learning_roles", 0.25),
+}
 MISS_B = 0.08  # coder B misses an easy code
 WHOLE_ANSWER_B = 0.25  # coder B codes the whole answer instead of the sentence
 MISS_A = 0.03
@@ -251,7 +263,7 @@ def _write_transcript(p: pd.Series, others: list[str], site_no: int, rng: np.ran
     text += "Interviewer: Thank you for taking part. Could you introduce yourself?\n"
     text += f"Respondent: I’m {p['name']} and I’ve been involved with the neighbourhood team for a while.\n\n"
     truth = []
-    for _ in range(int(rng.integers(26, 32))):
+    for _ in range(int(rng.integers(22, 28))):
         text += f"Interviewer: {questions[int(rng.integers(len(questions)))]}\n"
         text += "Respondent: "
         answer_start = len(text)
@@ -273,6 +285,8 @@ def _write_transcript(p: pd.Series, others: list[str], site_no: int, rng: np.ran
             text += sentence
             if code is not None:
                 spans.append((code, pos, pos + len(sentence)))
+                if code in CO_CODE and rng.random() < CO_CODE[code][1]:
+                    spans.append((CO_CODE[code][0], pos, pos + len(sentence)))
             pos += len(sentence)
         answer_end = len(text)
         text += "\n\n"

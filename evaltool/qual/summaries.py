@@ -80,7 +80,10 @@ class FrequencyResult(ResultMixin):
             return (ggplot(d, aes("reorder(label, pct_participants)", "pct_participants")) + geom_col(fill=NHS_BLUE)
                     + coord_flip() + labs(x="", y="% of participants mentioning", title=f"{self.level.title()} salience")
                     + theme_evaltool())
-        d["pct_label"] = d["pct_participants"].round(0).astype(int).astype(str)
+        d["pct_label"] = d["pct_participants"].fillna(0).round(0).astype(int).astype(str)
+        # Codebook order top to bottom; wrap group names so long role names do not collide.
+        d["label"] = pd.Categorical(d["label"], categories=list(dict.fromkeys(d["label"]))[::-1])
+        d["group"] = d["group"].astype(str).str.replace(" ", "\n", regex=False)
         return (ggplot(d, aes("group", "label", fill="pct_participants")) + geom_tile(color="white")
                 + geom_text(aes(label="pct_label"), size=7)
                 + scale_fill_gradient(low=NHS_PALE_GREY, high=NHS_BLUE)
@@ -200,7 +203,7 @@ class CooccurrenceResult(ResultMixin):
         d["item_a"] = pd.Categorical(d["item_a"], categories=order)
         d["item_b"] = pd.Categorical(d["item_b"], categories=order[::-1])
         return (ggplot(d, aes("item_a", "item_b", fill="n")) + geom_tile(color="white")
-                + geom_text(aes(label="n"), size=6)
+                + geom_text(aes(label="n"), data=d[d["n"] > 0], size=6)  # zeros left blank: easier to read
                 + scale_fill_gradient(low=NHS_PALE_GREY, high=NHS_DARK_BLUE)
                 + labs(x="", y="", fill="Co-occurrences", title=f"{self.level.title()} co-occurrence ({self.mode})")
                 + theme_evaltool() + theme(axis_text_x=element_text(rotation=90)))
