@@ -245,3 +245,11 @@ def test_documents_missing_from_participants_are_counted(tmp_path, codebook, par
     assert ex.loc["document not in project", "n_segments"] == n
     assert ex.loc["document not in project", "detail"] == "D03"
     assert "D03" not in set(res.segments["document_id"])
+
+
+def test_oversized_member_is_refused(tmp_path, monkeypatch):
+    import evaltool.qual.qdpx as q
+
+    monkeypatch.setattr(q, "MAX_MEMBER_BYTES", 1000)
+    with pytest.raises(DataValidationError, match="expand beyond"):
+        read_qdpx(EX / "southvale.qdpx")

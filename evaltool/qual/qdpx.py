@@ -32,6 +32,9 @@ from .codebook import Codebook, codebook_from_refi
 from .qualcoder import strip_doc_extension
 from .segments import EXCLUSION_COLUMNS, QdaProject, reconcile, validate_segments
 
+#: Largest archive member evaltool will inflate (text sources and project.qde are far smaller).
+MAX_MEMBER_BYTES = 1 << 30
+
 NON_TEXT_SOURCES = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 
 
@@ -167,6 +170,12 @@ def read_qdpx(
     except zipfile.BadZipFile:
         raise DataValidationError(f"`{path}` is not a zip archive; a .qdpx is a zip with project.qde and sources/") from None
     with zf:
+        big = [i.filename for i in zf.infolist() if i.file_size > MAX_MEMBER_BYTES]
+        if big:  # a crafted archive can claim gigabytes from a few kilobytes: refuse before inflating
+            raise DataValidationError(
+                f"`{path}`: archive member(s) {big[:5]} expand beyond {MAX_MEMBER_BYTES >> 20} MiB; "
+                "refusing to read (store very large media outside the project)"
+            )
         qde_name = _find_qde(zf, path)
         root = parse_xml(zf.read(qde_name), f"{path}:{qde_name}")
         if local(root.tag) != "Project":
