@@ -289,39 +289,70 @@ def _uk_3l(levels: np.ndarray) -> np.ndarray:
     return 1.0 - dec
 
 
-def age_band(age: Any) -> pd.Series:
-    """NICE DSU age bands (18-34, 35-44, 45-54, 55-64, 65+); under 18 is an error."""
-    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype=float)
+def _band_index(age: Any) -> np.ndarray:
+    """Index into AGE_BANDS (0 = 18-34 ... 4 = 65+) as float; NaN for missing age; under 18 is an error."""
+    a = pd.to_numeric(pd.Series(np.asarray(age)), errors="coerce").to_numpy(dtype=float)
     if np.any(a < 18):
         rows = np.flatnonzero(a < 18) + 2
         raise DataValidationError(
             f"`age` must be 18 or over for the NICE DSU mapping (adults only); found under-18s in {format_rows(rows)}."
         )
-    band = pd.cut(a, bins=[18, 35, 45, 55, 65, np.inf], right=False, labels=list(AGE_BANDS))
-    return pd.Series(band.astype("object"))
+    idx = np.searchsorted(np.array([35.0, 45.0, 55.0, 65.0]), a, side="right").astype(float)
+    idx[np.isnan(a)] = np.nan
+    return idx
 
 
-def _sex_label(sex: Any) -> pd.Series:
-    raw = pd.Series(sex).astype("object")
-    s = raw.where(raw.notna(), None).astype("string").str.strip().str.lower()
-    mapping = {"m": "male", "male": "male", "f": "female", "female": "female", "1": "male", "2": "female"}
-    out = s.map(mapping).astype("object")
-    bad = out.isna() & s.notna()
-    if bad.any():
+def age_band(age: Any) -> pd.Series:
+    """NICE DSU age bands (18-34, 35-44, 45-54, 55-64, 65+); under 18 is an error.
+
+    Examples
+    --------
+    >>> age_band([18, 34.9, 35, 64, 65, 90]).tolist()
+    ['18-34', '18-34', '35-44', '55-64', '65+', '65+']
+    """
+    idx = _band_index(age)
+    labels = np.array(AGE_BANDS, dtype=object)
+    return pd.Series(np.where(np.isnan(idx), None, labels[np.nan_to_num(idx).astype(int)]), dtype="object")
+
+
+def _sex_index(sex: Any) -> np.ndarray:
+    """0 = male, 1 = female (NaN missing), from 'M'/'F', 'male'/'female' or 1/2 in any case."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(sex, dtype=object)), use_na_sentinel=True)
+    mapping = {"m": 0.0, "male": 0.0, "1": 0.0, "f": 1.0, "female": 1.0, "2": 1.0}
+    norm = [str(u).strip().lower() for u in uniques]  # loop over distinct values only
+    bad = [u for u, n in zip(uniques, norm) if n not in mapping]
+    if bad:
+        rows = np.flatnonzero(np.isin(codes, [i for i, n in enumerate(norm) if n not in mapping])) + 2
         raise DataValidationError(
-            f"`sex` must be 'F'/'M' (or female/male) for the NICE DSU mapping; found "
-            f"{sorted(set(s[bad]))[:5]} in {format_rows(np.flatnonzero(bad.to_numpy()) + 2)}."
+            f"`sex` must be 'F'/'M' (or female/male) for the NICE DSU mapping; found {bad[:5]} in {format_rows(rows)}."
         )
-    return out
+    lookup = np.array([mapping[n] for n in norm] + [np.nan])
+    return lookup[np.where(codes < 0, len(norm), codes)]
 
 
-def _lookup(states: pd.Series, table: pd.DataFrame, value_col: str, keys: dict[str, pd.Series]) -> np.ndarray:
-    left = pd.DataFrame({"state": states.to_numpy(), **{k: v.to_numpy() for k, v in keys.items()}})
-    left["_pos"] = np.arange(len(left))
-    merged = left.merge(table[["state", *keys, value_col]], on=["state", *keys], how="left")
-    out = np.full(len(left), np.nan)
-    out[merged["_pos"].to_numpy()] = merged[value_col].to_numpy(dtype=float)
-    return out
+def _state_index(levels: np.ndarray, max_level: int) -> np.ndarray:
+    """Position of each profile among all states in lexicographic order (11111 = 0), base ``max_level``."""
+    lv = levels.astype(np.int64) - 1
+    weights = max_level ** np.arange(4, -1, -1)
+    return lv @ weights
+
+
+@lru_cache(maxsize=None)
+def _dense_table(name: str, value_col: str, max_level: int, by_age_sex: bool) -> np.ndarray:
+    """A mapping table as a dense array indexed by state (x 5 age bands x 2 sexes): O(1) lookups."""
+    t = _table(name)
+    states = t["state"].astype(str).str.zfill(5)
+    levels = np.column_stack([states.str[i].astype(int).to_numpy() for i in range(5)])
+    pos = _state_index(levels, max_level)
+    size = max_level ** 5
+    if by_age_sex:
+        band = t["age_band"].map({b: i for i, b in enumerate(AGE_BANDS)}).to_numpy()
+        sex = t["sex"].map({"male": 0, "female": 1}).to_numpy()
+        pos = (pos * len(AGE_BANDS) + band) * 2 + sex
+        size *= len(AGE_BANDS) * 2
+    dense = np.full(size, np.nan)
+    dense[pos] = t[value_col].to_numpy(dtype=float)
+    return dense
 
 
 def eq5d_index(
@@ -372,10 +403,11 @@ def eq5d_index(
     elif vs.key == "uk_3l_tto_1997":
         out[usable] = _uk_3l(lv)
     else:
-        states = profile_states(levels)
+        pos = _state_index(lv, vs.max_level)
         if vs.key == "crosswalk_vanhout_2012":
-            table = _table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv")
-            out = _lookup(states, table, "index_3l_uk_crosswalk_vanhout2012", {})
+            table = _dense_table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012", 5,
+                                 False)
+            out[usable] = table[pos]
         else:
             if age is None or sex is None:
                 raise DataValidationError(
@@ -386,13 +418,17 @@ def eq5d_index(
                     f"`age` and `sex` must have one value per profile ({len(levels)}); found "
                     f"{len(pd.Series(age))} and {len(pd.Series(sex))}."
                 )
-            keys = {"age_band": age_band(np.asarray(age)), "sex": _sex_label(np.asarray(sex, dtype=object))}
+            band = _band_index(age)
+            sexi = _sex_index(sex)
+            known = ~np.isnan(band[usable]) & ~np.isnan(sexi[usable])
             if vs.key == "dsu_5l_to_3l_2023":
-                table = _table("dsu_5l_to_3l_uk_hernandezalava2023.csv.gz")
-                out = _lookup(states, table, "mapped_3l_uk_index", keys)
+                table = _dense_table("dsu_5l_to_3l_uk_hernandezalava2023.csv.gz", "mapped_3l_uk_index", 5, True)
             else:
-                table = _table("dsu_3l_to_5l_uk_hernandezalava2023.csv")
-                out = _lookup(states, table, "mapped_5l_england_index", keys)
+                table = _dense_table("dsu_3l_to_5l_uk_hernandezalava2023.csv", "mapped_5l_england_index", 3, True)
+            key = (pos * len(AGE_BANDS) + np.nan_to_num(band[usable]).astype(np.int64)) * 2 + \
+                np.nan_to_num(sexi[usable]).astype(np.int64)
+            # Missing age or sex gives a missing index rather than a guess.
+            out[usable] = np.where(known, table[key], np.nan)
         out[~usable] = np.nan
     index = profiles.index if isinstance(profiles, pd.DataFrame) else pd.RangeIndex(len(out))
     result = pd.Series(out, index=index, name="eq5d_index", dtype=float)
