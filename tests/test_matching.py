@@ -128,7 +128,7 @@ def _simulate(rng, n=4000, effect=2.0):
     x1 = rng.normal(size=n)
     x2 = rng.binomial(1, 0.4, size=n)
     x3 = rng.normal(size=n)
-    lin = -2.0 + 0.8 * x1 + 0.7 * x2 - 0.5 * x3
+    lin = -2.5 + 0.8 * x1 + 0.7 * x2 - 0.5 * x3
     t = (rng.random(n) < 1 / (1 + np.exp(-lin))).astype(int)
     y = 1.0 + 1.5 * x1 + 1.0 * x2 - 1.0 * x3 + effect * t + rng.normal(size=n)
     return pd.DataFrame({"x1": x1, "x2": x2, "x3": x3, "treat": t, "y": y})
@@ -137,8 +137,8 @@ def _simulate(rng, n=4000, effect=2.0):
 def test_simulation_att_unbiased():
     rng = np.random.default_rng(20261122)
     naive, matched = [], []
-    for _ in range(40):
-        df = _simulate(rng)
+    for _ in range(20):
+        df = _simulate(rng, n=4000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MatchingWarning)  # a few treated fall outside the caliper
             res = M.match(df, "treat", ["x1", "x2", "x3"], caliper=0.2)
@@ -204,6 +204,7 @@ def test_result_contract(lalonde):
     res.plot("distance")
 
 
+@pytest.mark.slow
 @pytest.mark.needs_r
 def test_rerun_matchit_reference(tmp_path, lalonde):
     """Rerun the R script when R + MatchIt are present and check the stored output is what R gives."""
