@@ -38,7 +38,7 @@ def out():
 
 def test_tables_figures_and_meta(out):
     assert out.section == "qual"
-    for t in ("qual_theme_by_role", "qual_code_frequencies", "qual_cooccurrence", "qual_agreement", "qual_quotes",
+    for t in ("qual_theme_frequencies", "qual_theme_by_role", "qual_code_frequencies", "qual_cooccurrence", "qual_agreement", "qual_quotes",
               "qual_framework", "qual_exclusions", "joint_display"):
         assert t in out.tables and t in out.table_meta
     assert {"qual_cooccurrence_heatmap", "qual_theme_salience"} <= set(out.figures)
@@ -50,6 +50,10 @@ def test_tables_figures_and_meta(out):
     assert jd["fit"].tolist() == ["confirms", "expands", "discordant"]
     assert jd.loc[0, "finding"].startswith("Emergency admissions fell in under-65s (rate ratio 0.81)")
     assert all(len(v.alt) > 20 for v in out.figures.values())
+    tf = out.tables["qual_theme_frequencies"].set_index("theme")
+    by_role = out.tables["qual_theme_by_role"].groupby("theme")["n_segments"].sum()
+    assert (tf["n_segments"] == by_role.reindex(tf.index)).all()
+    assert tf["participants_in_group"].eq(30).all()
 
 
 def test_facts_match_truth(out):

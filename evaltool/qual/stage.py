@@ -104,7 +104,7 @@ def run_stage(
     Returns
     -------
     StageOutput
-        Tables ``qual_theme_by_role``, ``qual_theme_by_site``, ``qual_code_frequencies``,
+        Tables ``qual_theme_frequencies``, ``qual_theme_by_role``, ``qual_theme_by_site``, ``qual_code_frequencies``,
         ``qual_cooccurrence``, ``qual_agreement``, ``qual_quotes``, ``qual_framework``,
         ``qual_exclusions``, ``joint_display``; figures ``qual_cooccurrence_heatmap``,
         ``qual_theme_salience``, ``qual_theme_by_role_heatmap`` and (when double-coded)
@@ -169,6 +169,10 @@ def run_stage(
     meta: dict[str, TableMeta] = {}
     cc = ("n_participants", "n_documents", "participants_in_group")
     dc = (("pct_participants", "n_participants"),)
+    tables["qual_theme_frequencies"] = freq_table(theme_overall, None)
+    meta["qual_theme_frequencies"] = TableMeta(
+        "Theme salience", "Participants, interviews and coded segments per theme across all interviews.",
+        count_columns=cc, derived_columns=dc)
     tables["qual_theme_by_role"] = freq_table(by_role, "role")
     meta["qual_theme_by_role"] = TableMeta(
         "Themes by stakeholder group", "Participants, interviews and coded segments per theme and role. "
