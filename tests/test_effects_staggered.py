@@ -155,6 +155,8 @@ def test_simulation_recovers_dynamic_truth_and_twfe_warns():
         assert abs(row["estimate"] - tv) < 4 * row["std_error"]
     pre = dyn[dyn["label"] < 0]
     assert (pre["estimate"].abs() < 4 * pre["std_error"]).all()
+    pt = r.aggregate("dynamic").pretest()
+    assert pt["df"] == (dyn["label"] < 0).sum() and pt["p_value"] > 0.001
     simple_truth = float(np.mean([v for v in d.loc[d.D == 1].pipe(lambda x: x.assign(
         e=x.t - x.g)).e.map(truth)]))
     s = r.aggregate("simple").overall

@@ -248,6 +248,11 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                         "ci_upper": rr["ci_upper"], "scale": "difference_per_1000py", "band": "uniform"})
                 facts[f"{o}_pretest_p_value"] = cs.pretest_p_value
                 try:
+                    # event-time pre-test: better conditioned than the cell-level one with few practices
+                    facts[f"{o}_event_study_pretest_p_value"] = dyn.pretest()["p_value_f"]
+                except EstimationError:
+                    facts[f"{o}_event_study_pretest_p_value"] = None
+                try:
                     rm = relative_magnitude_bounds(dyn.table, alpha=cfg.alpha)
                     for _, rr in rm.table.iterrows():
                         effect_rows.append({"analysis": "relative_magnitude_bounds", "outcome": o,

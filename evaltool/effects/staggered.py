@@ -314,6 +314,32 @@ class AggregateResult(ResultMixin):
     n_units: int
     n_clusters: int | None
     crit_value: float
+    _inffunc: np.ndarray | None = field(default=None, repr=False)
+    _cluster: np.ndarray | None = field(default=None, repr=False)
+
+    def pretest(self) -> dict[str, float]:
+        """Wald test that all pre-period event-time effects are zero (``kind="dynamic"`` only).
+
+        Uses the analytic (cluster) variance of the aggregated event-time effects; with many
+        group-time cells and few units this is better conditioned than the cell-level pre-test.
+        ``p_value`` is the chi-square p-value; ``p_value_f`` the Hotelling T^2 small-sample version
+        (``W (G - q) / (q (G - 1)) ~ F(q, G - q)``), preferable with few clusters.
+        """
+        if self.kind != "dynamic" or self._inffunc is None:
+            raise EstimationError("pretest() needs a 'dynamic' aggregation")
+        e = pd.to_numeric(self.table["label"]).to_numpy()
+        pre = np.flatnonzero(e < 0)
+        if len(pre) == 0:
+            raise EstimationError("no pre-period event times to test")
+        V = analytic_vcov(self._inffunc[:, 1:][:, pre], self._cluster)
+        a = self.table["estimate"].to_numpy()[pre]
+        stat = float(a @ np.linalg.pinv(V) @ a)
+        df = int(np.linalg.matrix_rank(V))
+        # small-sample version for few clusters G (Hotelling T^2): W (G - q) / (q (G - 1)) ~ F(q, G - q)
+        G = len(np.unique(self._cluster)) if self._cluster is not None else self.n_units
+        p_f = float(stats.f.sf(stat * (G - df) / (df * (G - 1)), df, G - df)) if G > df else float("nan")
+        return {"stat": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)), "p_value_f": p_f,
+                "n_clusters": int(G)}
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: level ('overall' or the kind), label, estimate, std_error, ci_lower, ci_upper, p_value."""
@@ -669,4 +695,4 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
                               "ci_upper": e + crit_comp * sej, "p_value": float(2 * stats.norm.sf(abs(e / sej)))})
     table = pd.DataFrame(comp_rows, columns=["label", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"])
     return AggregateResult(kind=kind, overall=overall_d, table=table, settings=dict(s), n_units=res.n_units,
-                           n_clusters=res.n_clusters, crit_value=crit_comp)
+                           n_clusters=res.n_clusters, crit_value=crit_comp, _inffunc=all_inf, _cluster=res._cluster)
