@@ -235,3 +235,38 @@ def test_anticipation_shifts_base_period():
     wo = without.set_index(without["label"].astype(int))["estimate"]
     assert abs(w.loc[0] - 1.0) < 0.06 and abs(w.loc[-1] - 1.0) < 0.06  # e = -1 is the anticipation period
     assert abs(wo.loc[0]) < 0.06  # the base period g-1 is already affected: effect differenced away
+
+
+def _r_has_did() -> bool:
+    import shutil
+    import subprocess
+
+    if shutil.which("Rscript") is None:
+        return False
+    r = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('did', quietly = TRUE))"],
+                       capture_output=True, check=False)
+    return r.returncode == 0
+
+
+@pytest.mark.needs_r
+def test_analytic_numbers_match_live_r_did(tmp_path, fits):
+    """With R's did installed, every ATT(g,t), aggregation and analytic SE matches to 1e-6."""
+    import subprocess
+
+    if not _r_has_did():
+        pytest.skip("Rscript or the R package did is not installed")
+    out = tmp_path / "r_did.csv"
+    subprocess.run(["Rscript", str(REF / "att_gt_mpdta.R"), str(HERE / "data" / "mpdta.csv"), str(out)], check=True)
+    r = pd.read_csv(out)
+    for spec, res in fits.items():
+        ours = res.to_frame()
+        theirs = r.query("spec == @spec and kind == 'att_gt'")
+        m = ours.merge(theirs, on=["group", "time"])
+        np.testing.assert_allclose(m["estimate_x"], m["estimate_y"], atol=1e-6)
+        np.testing.assert_allclose(m["std_error_x"], m["std_error_y"], rtol=1e-5)
+        for k in ["simple", "dynamic", "group", "calendar"]:
+            fr = res.aggregate(k).to_frame()
+            th = r.query("spec == @spec and kind == @k")
+            o = th[th["label"] == "overall"].iloc[0]
+            assert fr.loc[0, "estimate"] == pytest.approx(o["estimate"], abs=1e-6)
+            assert fr.loc[0, "std_error"] == pytest.approx(o["std_error"], rel=1e-5)
