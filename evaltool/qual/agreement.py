@@ -275,9 +275,11 @@ def agreement(
     pooled_char = _binary_stats(*char.sum(axis=0).T)
     pooled_unit = _binary_stats(*unit.sum(axis=0).T)
     per_doc = _binary_stats(*np.moveaxis(char, 2, 0))
-    with np.errstate(invalid="ignore"):
-        mean_doc_kappa = np.nanmean(np.where(np.isnan(per_doc["kappa"]), np.nan, per_doc["kappa"]), axis=0) \
-            if has_offsets and not np.isnan(per_doc["kappa"]).all() else np.full(n_codes, np.nan)
+    # Mean of per-document kappas over documents where kappa is defined (NaN when none is).
+    k_doc = per_doc["kappa"]
+    n_def = (~np.isnan(k_doc)).sum(axis=0)
+    mean_doc_kappa = np.where(n_def > 0, np.nansum(k_doc, axis=0) / np.maximum(n_def, 1), np.nan) \
+        if has_offsets else np.full(n_codes, np.nan)
     p1, p2 = present[0], present[1]
     doc_cells = [(p1 & p2).sum(0), (p1 & ~p2).sum(0), (~p1 & p2).sum(0), (~p1 & ~p2).sum(0)]
     doc_stats = _binary_stats(*doc_cells)
