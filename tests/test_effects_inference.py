@@ -132,6 +132,7 @@ def test_wild_cluster_bootstrap_seeded_and_consistent():
         assert p_out <= 0.05 < p_in
     r = wild_cluster_bootstrap(y, X, g, 0, seed=11, reps=499, weights="rademacher", k_nested=25, ci=False)
     assert abs(r.p_value - a.p_value) < 0.05
+    check_result_contract(a)
 
 
 def test_wild_bootstrap_agrees_with_t_when_many_clusters():

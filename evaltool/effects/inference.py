@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._result import ResultMixin, Summary
 from evaltool.errors import EstimationError
 
 WeightType = Literal["rademacher", "webb"]
@@ -157,9 +158,9 @@ def ols(
     return OLSFit(coef=coef, vcov=V, resid=resid, n=n, k=k, n_clusters=G, df_resid=df, vcov_type=vcov)
 
 
-@dataclass(frozen=True)
-class WildBootstrapResult:
-    """Wild cluster bootstrap test and confidence interval for one coefficient."""
+@dataclass(frozen=True, repr=False)
+class WildBootstrapResult(ResultMixin):
+    """Wild cluster bootstrap test and confidence interval for one coefficient (immutable)."""
 
     estimate: float
     std_error: float
@@ -175,6 +176,29 @@ class WildBootstrapResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in self.__dict__.items()}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.to_dict()])
+
+    def summary(self) -> Summary:
+        kind = "restricted (null imposed)" if self.restricted else "unrestricted"
+        return Summary(title="Wild cluster bootstrap", lines=(
+            ("estimate", f"{self.estimate:.4f} (CR1 SE {self.std_error:.4f})"),
+            (f"p-value (H0: coefficient = {self.null:g})", f"{self.p_value:.4f}"),
+            ("95% CI (test inversion)" if self.restricted else "95% CI (bootstrap-t)",
+             f"{self.ci_lower:.4f} to {self.ci_upper:.4f}"),
+            ("bootstrap", f"{kind}, {self.weights} weights, {self.reps} reps, {self.n_clusters} clusters"),
+        ))
+
+    def plot(self) -> Any:
+        from plotnine import aes, coord_flip, geom_errorbar, geom_hline, geom_point, ggplot, labs
+
+        from evaltool.plotting import theme_evaltool
+
+        d = self.to_frame().assign(term="estimate")
+        return (ggplot(d, aes("term", "estimate")) + geom_hline(yintercept=self.null, linetype="dashed")
+                + geom_errorbar(aes(ymin="ci_lower", ymax="ci_upper"), width=0.2) + geom_point() + coord_flip()
+                + labs(x="", y="Estimate (wild cluster bootstrap 95% CI)") + theme_evaltool())
 
 
 class _WCRCore:
