@@ -66,6 +66,8 @@ def test_true_change_recovered_within_ci(southvale_slice, stage_out):
     for g in ("enrolled", "comparison"):
         for tp in ("6m", "12m"):
             r = ch.loc[(g, tp)]
+            # the documented truth: mean change with complete data for these people. (The expected change,
+            # the superpopulation estimand, is covered ~95% of the time: see the slow coverage test.)
             true = truth["eq5d_true_change"][g][tp]
             assert r["ci_lower"] <= true <= r["ci_upper"], (g, tp, true, r["ci_lower"], r["ci_upper"])
     # the unadjusted difference in change (Welch CI) brackets the true difference at both follow-ups;
@@ -152,16 +154,20 @@ def test_result_contract_for_every_result_class(southvale_slice, stage_out):
 
 @pytest.mark.slow
 def test_coverage_of_paired_change_ci_over_repeated_samples():
-    """Across 200 simulated samples the 95% CI for the enrolled 6m change covers the truth ~95% of the time."""
+    """Over 200 simulated samples the 95% CI for the enrolled 6m change covers the expected change ~95%."""
     pop = sp.toy_population(6000, seed=2)
-    hits, n = 0, 200
+    enrolled_ids = pop.loc[pop.treated == 1, "person_id"]
+    hits, n, bias = 0, 200, []
     for s in range(n):
         tables, truth = sp.generate_proms(pop, seed=s)
-        r = paired_change(tables["proms"].assign(eq5d_index=eq5d_index(tables["proms"], on_invalid="mask").to_numpy(),
-                                                 group=lambda d: d["person_id"].isin(pop.loc[pop.treated == 1, "person_id"])),
-                          group_col="group", followups=["6m"]).table.set_index("group")
-        hits += r.loc[True, "ci_lower"] <= truth["eq5d_true_change"]["enrolled"]["6m"] <= r.loc[True, "ci_upper"]
-    assert 0.90 <= hits / n <= 0.99
+        pr = tables["proms"]
+        pr = pr.assign(eq5d_index=eq5d_index(pr, on_invalid="mask").to_numpy(), group=pr["person_id"].isin(enrolled_ids))
+        r = paired_change(pr, group_col="group", followups=["6m"]).table.set_index("group").loc[True]
+        target = truth["eq5d_expected_change"]["enrolled"]["6m"]
+        hits += r["ci_lower"] <= target <= r["ci_upper"]
+        bias.append(r["estimate"] - target)
+    assert 0.91 <= hits / n <= 0.98
+    assert abs(np.mean(bias)) < 3 * np.std(bias) / np.sqrt(n)
 
 
 def test_csv_round_trip_through_inputs_reader_gives_same_results(tmp_path, southvale_slice, stage_out):

@@ -12,9 +12,11 @@ Design (all simulated; nothing here is real patient data):
   effect plus occasion noise, cut at fixed thresholds into levels 1-5. Enrolled patients'
   severity falls by 0.25 at 6 months and 0.35 at 12 months; the comparison group's rises by
   0.05 and 0.10 (slow decline).
-* Truth: the mean change in EQ-5D-5L index (England 2018 value set) with *complete data*
-  (everyone, no non-response) for each group and follow-up, and their difference. Analyses of
-  the observed (incomplete) data should recover it within their confidence intervals.
+* Truth: ``eq5d_true_change`` is the mean change in EQ-5D-5L index (England 2018 value set) with
+  *complete data* (everyone sampled, no non-response) for each group and follow-up, and their
+  difference; ``eq5d_expected_change`` is its expectation given the people's age, risk and group
+  (Monte Carlo over the latent model, a separate random stream): the estimand whose CI coverage
+  is nominal. Analyses of the observed (incomplete) data should recover both within their CIs.
 * Non-response: baseline 85% (enrolled) / 75% (comparison); at 6 and 12 months response depends
   on group, age (older people answer slightly less) and earlier response, not on health change.
   Questionnaires are sent at the index date (comparison: a date drawn from the enrolled index
@@ -159,7 +161,8 @@ def generate_proms(
     age = people["age"].to_numpy(float)
     risk = people["risk_score"].to_numpy(float) if "risk_score" in people.columns else np.full(n, 0.3)
     risk = np.nan_to_num(risk, nan=np.nanmean(risk) if np.isfinite(risk).any() else 0.3)
-    h0 = 0.2 + 0.02 * (age - 60) + 1.0 * (risk - 0.5) + 0.15 * is_enr + rng.normal(0, 0.8, n)
+    mu0 = 0.2 + 0.02 * (age - 60) + 1.0 * (risk - 0.5) + 0.15 * is_enr
+    h0 = mu0 + rng.normal(0, 0.8, n)
     person_dim = rng.normal(0, 0.45, (n, 5))
     eff = np.where(is_enr[:, None], np.array(_EFFECT["enrolled"]), np.array(_EFFECT["comparison"]))
     drift_sd = np.array([0.0, 0.35, 0.45])
@@ -250,9 +253,38 @@ def generate_proms(
         truth["eq5d_true_difference_in_change"][tp] = (
             truth["eq5d_true_change"]["enrolled"][tp] - truth["eq5d_true_change"]["comparison"][tp]
         )
+    # Expected change given these people's age, risk and group (integrating over every person-level
+    # and occasion draw): the superpopulation estimand. A separate RNG stream leaves the data unchanged.
+    expected = _expected_change(mu0, eff, drift_sd, np.random.default_rng([seed, 1]))
+    truth["eq5d_expected_change"] = {
+        g: {tp: float(expected[tp][m].mean()) for tp in _TIMEPOINTS[1:]}
+        for g, m in (("enrolled", is_enr), ("comparison", ~is_enr))
+    }
+    truth["eq5d_expected_difference_in_change"] = {
+        tp: truth["eq5d_expected_change"]["enrolled"][tp] - truth["eq5d_expected_change"]["comparison"][tp]
+        for tp in _TIMEPOINTS[1:]
+    }
     truth["missingness"] = {"eq5d_one_dimension_blank": 0.015, "eq5d_vas_blank": 0.03}
     truth["prems"] = prem_truth
     return {"proms": proms, "prems": prems}, truth
+
+
+def _expected_change(mu0: np.ndarray, eff: np.ndarray, drift_sd: np.ndarray, rng: np.random.Generator,
+                     reps: int = 60) -> dict[str, np.ndarray]:
+    """Per-person expected index change by Monte Carlo over the latent model (reps x vectorised)."""
+    n = len(mu0)
+    acc = {tp: np.zeros(n) for tp in _TIMEPOINTS[1:]}
+    for _ in range(reps):  # loop over replicates, each vectorised over people
+        h0 = mu0 + rng.normal(0, 0.8, n)
+        pdim = rng.normal(0, 0.45, (n, 5))
+        idx = {}
+        for t, tp in enumerate(_TIMEPOINTS):
+            h = h0 + rng.normal(0, drift_sd[t], n) * (t > 0) - eff[:, t]
+            sl = h[:, None] + pdim + rng.normal(0, 0.35, (n, 5)) - _DIM_OFFSET[None, :]
+            idx[tp] = _index(1 + (sl[:, :, None] > _THRESHOLDS[None, None, :]).sum(axis=2))
+        for tp in _TIMEPOINTS[1:]:
+            acc[tp] += (idx[tp] - idx["baseline"]) / reps
+    return acc
 
 
 def _generate_prems(people: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Any]]:
