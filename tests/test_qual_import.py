@@ -253,3 +253,12 @@ def test_oversized_member_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(q, "MAX_MEMBER_BYTES", 1000)
     with pytest.raises(DataValidationError, match="expand beyond"):
         read_qdpx(EX / "southvale.qdpx")
+
+
+def test_duplicate_codings_are_counted_once(tmp_path, codebook):
+    seg = pd.read_csv(EX / "segments.csv", dtype=str)
+    doubled = pd.concat([seg, seg.iloc[:9]], ignore_index=True)
+    doubled.to_csv(tmp_path / "d.csv", index=False)
+    res = read_segments(tmp_path / "d.csv", codebook=codebook)
+    assert len(res.segments) == len(seg)
+    assert res.exclusions.set_index("reason").loc["duplicate coding (same coder, code and span)", "n_segments"] == 9

@@ -131,6 +131,15 @@ def reconcile(segments: pd.DataFrame, codebook: Codebook | None,
             rows.append({"reason": "code not in codebook", "n_segments": int(bad.sum()),
                          "detail": ", ".join(f"{k} ({v})" for k, v in counts.items())})
         keep &= ~bad
+    # The same code applied twice to the same span by the same coder (a double export or a
+    # merge of project copies) would inflate every count. Without offsets, identical text may be
+    # said twice in one interview, so only segments with offsets are de-duplicated.
+    dup = segments.duplicated(["document_id", "coder", "code", "start", "end", "text"]) & keep \
+        & segments["start"].notna() & segments["end"].notna()
+    if dup.any():
+        rows.append({"reason": "duplicate coding (same coder, code and span)", "n_segments": int(dup.sum()),
+                     "detail": ", ".join(sorted(segments.loc[dup, "document_id"].unique())[:20])})
+    keep &= ~dup
     excl = pd.DataFrame(rows, columns=EXCLUSION_COLUMNS) if rows else empty_exclusions()
     excl["n_segments"] = excl["n_segments"].astype("int64")
     return segments.loc[keep].reset_index(drop=True), excl
