@@ -410,11 +410,15 @@ def run_stage(
             out.objects[f"prem_{key}"] = res
             if d.fft:
                 fft = res.fft
-                out.tables[f"prem_{key}"] = fft
+                # Published columns: the answer counts (which add up to n_responses) and percentages; blank
+                # questionnaires are reported in facts only, as they are not part of the FFT base.
+                out.tables[f"prem_{key}"] = fft[["group", "n_responses", "n_positive", "pct_positive", "n_negative",
+                                                 "pct_negative", "n_neutral", "n_dont_know", "base"]]
+                out.facts["fft_n_blank"] = int(fft["n_blank"].sum())
                 out.table_meta[f"prem_{key}"] = TableMeta(
                     title="Friends and Family Test: % positive and % negative",
                     caption="Base: all responses, 'don't know' included (NHS England FFT rule); blanks excluded.",
-                    count_columns=("n_responses", "n_positive", "n_negative", "n_dont_know", "n_blank", "n_neutral"),
+                    count_columns=("n_responses", "n_positive", "n_negative", "n_neutral", "n_dont_know"),
                     derived_columns=(("pct_positive", "n_positive"), ("pct_negative", "n_negative")),
                 )
                 out.figures[f"prem_{key}"] = FigureSpec(
