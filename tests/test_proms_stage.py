@@ -191,3 +191,34 @@ def test_writer_merges_truth(tmp_path):
     assert merged["effects"] == 1 and "eq5d_true_change" in merged["proms"]
     back = pd.read_parquet(paths["proms"])
     assert len(back) > 0 and str(back["eq5d_mo"].dtype) == "Int64"
+
+
+def test_stage_3l_instrument_other_rows_and_unknown_people_are_counted():
+    rng = np.random.default_rng(8)
+    n = 120
+    ids = [f"X{i:03d}" for i in range(n)]
+    pop = pd.DataFrame({"person_id": ids, "treated": (np.arange(n) < 60).astype(int),
+                        "age": rng.integers(30, 90, n), "sex": rng.choice(["F", "M"], n)})
+    rows = []
+    for t, tp in enumerate(("baseline", "6m", "12m")):
+        lv = np.clip(rng.integers(1, 4, (n, 5)) - (t > 0) * (np.arange(n) < 60)[:, None] * rng.integers(0, 2, (n, 5)), 1, 3)
+        rows.append(pd.DataFrame({"person_id": ids, "timepoint": tp, "instrument": "EQ-5D-3L",
+                                  **{f"eq5d_{d}": lv[:, j] for j, d in enumerate(("mo", "sc", "ua", "pd", "ad"))}}))
+    proms = pd.concat(rows + [pd.DataFrame({"person_id": ["ZZZ"], "timepoint": ["baseline"], "instrument": ["EQ-5D-3L"],
+                                            "eq5d_mo": [1], "eq5d_sc": [1], "eq5d_ua": [1], "eq5d_pd": [1],
+                                            "eq5d_ad": [1]}),
+                              pd.DataFrame({"person_id": [ids[0]], "timepoint": ["24m"], "instrument": ["EQ-5D-3L"],
+                                            "eq5d_mo": [1], "eq5d_sc": [1], "eq5d_ua": [1], "eq5d_pd": [1],
+                                            "eq5d_ad": [1]})], ignore_index=True)
+    cfg = PromsConfig(instrument="EQ-5D-3L", value_set="uk_3l_tto_1997")
+    out = run_stage(proms, None, pop, cfg, seed=1)
+    assert any("not in the population" in w for w in out.warnings)
+    assert any("outside" in w for w in out.warnings)
+    summ = out.tables["eq5d_index_summary"].set_index(["group", "timepoint"])
+    base = proms[(proms.timepoint == "baseline") & proms.person_id.isin(ids[:60])]
+    expected = eq5d_index(base, "uk_3l_tto_1997").mean()
+    assert summ.loc[("enrolled", "baseline"), "mean"] == pytest.approx(expected)
+    assert summ.loc[("enrolled", "baseline"), "value_set"] == "EQ-5D-3L UK TTO value set (Dolan 1997)"
+    assert set(out.tables["eq5d_levels"]["level"]) == {1, 2, 3}
+    pc = out.tables["eq5d_pchc"]
+    assert (pc.groupby(["group", "comparison"])["pct"].sum().round(9) == 100).all()
