@@ -127,3 +127,41 @@ def test_bad_item_map_is_a_spec_error():
     with pytest.raises(SpecError, match="unknown items"):
         PremDefinition.from_dict({"name": "x", "response_sets": {"yn": {"options": [{"label": "Y", "score": 1}]}},
                                   "items": [{"id": "q", "response_set": "yn"}], "scales": {"s": {"items": ["z"]}}})
+
+
+def test_generic_likert_item_map_from_yaml_file(tmp_path):
+    path = tmp_path / "likert.yaml"
+    path.write_text(
+        "name: LOCAL\n"
+        "dont_know: missing\n"
+        "response_sets:\n"
+        "  agree5:\n"
+        "    options:\n"
+        "      - {label: Strongly agree, code: 5, score: 4}\n"
+        "      - {label: Agree, code: 4, score: 3}\n"
+        "      - {label: Neutral, code: 3, score: 2}\n"
+        "      - {label: Disagree, code: 2, score: 1}\n"
+        "      - {label: Strongly disagree, code: 1, score: 0}\n"
+        "    dont_know: [{label: Can't say, code: 9}]\n"
+        "    top_box: [Strongly agree, Agree]\n"
+        "items:\n"
+        "  - {id: a, response_set: agree5}\n"
+        "  - {id: b, response_set: agree5, reverse: true}\n"
+        "  - {id: c, response_set: agree5}\n"
+        "  - {id: d, response_set: agree5}\n"
+        "scales:\n"
+        "  overall: {items: [a, b, c, d], score: mean, min_answered: 0.75}\n"
+    )
+    d = load_definition(path)
+    df = pd.DataFrame({"a": ["Agree", "Agree", "agree"], "b": ["Strongly disagree", 9, None],
+                       "c": [5, "Neutral", None], "d": ["Neutral", "Neutral", "Neutral"]})
+    s = score_prem(df, d)
+    # row 1: a 3, b reversed 0 -> 4, c 4, d 2 -> mean 13/4; row 2: three answered (b can't say) -> (3+2+2)/3;
+    # row 3: two of four answered < 75% -> missing
+    assert s["overall"].iloc[0] == pytest.approx(13 / 4)
+    assert s["overall"].iloc[1] == pytest.approx(7 / 3)
+    assert np.isnan(s["overall"].iloc[2])
+    res = summarise_prem(df.assign(group="g"), d, base="all")
+    b = res.items.set_index("item").loc["b"]
+    assert (b["n_answered"], b["n_dont_know"], b["n_missing"]) == (1, 1, 1)
+    assert b["n_base"] == 2  # base "all": answered + can't say
