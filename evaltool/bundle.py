@@ -122,7 +122,7 @@ class BundleWriter:
         path = f"results/{name}.csv"
         write_csv(df, self.root / path)
         self.tables.append({
-            "name": name, "path": path, "section": section, "title": meta.title, "caption": meta.caption,
+            "name": name, "path": path, "section": meta.section or section, "title": meta.title, "caption": meta.caption,
             "count_columns": list(meta.count_columns), "derived_columns": [list(x) for x in meta.derived_columns],
             "appendix": meta.appendix, "publish": meta.publish, "rows": int(len(df)),
         })

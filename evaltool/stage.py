@@ -32,6 +32,9 @@ class TableMeta:
         True: technical appendix only.
     publish:
         False: written to the bundle for analysts but never shown in the report.
+    section:
+        Report section when it differs from the stage's (e.g. the qualitative stage's
+        ``joint_display`` table belongs to the ``joint_display`` section).
     """
 
     title: str
@@ -40,6 +43,7 @@ class TableMeta:
     derived_columns: tuple[tuple[str, str], ...] = ()
     appendix: bool = False
     publish: bool = True
+    section: str | None = None
 
 
 @dataclass(frozen=True)

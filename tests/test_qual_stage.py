@@ -44,7 +44,9 @@ def test_tables_figures_and_meta(out):
     assert {"qual_cooccurrence_heatmap", "qual_theme_salience"} <= set(out.figures)
     m = out.table_meta["qual_theme_by_role"]
     assert set(m.count_columns) <= set(out.tables["qual_theme_by_role"].columns)
-    assert "n_participants" in m.count_columns
+    # Interview participants are protected by attribution rules, not HES count suppression.
+    assert m.count_columns == () and "n_participants" in out.tables["qual_theme_by_role"].columns
+    assert out.table_meta["joint_display"].section == "joint_display"
     assert list(out.tables["qual_quotes"].columns[:4]) == ["theme", "theme_label", "quote", "attribution"]
     jd = out.tables["joint_display"]
     assert jd["fit"].tolist() == ["confirms", "expands", "discordant"]

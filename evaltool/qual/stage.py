@@ -167,8 +167,12 @@ def run_stage(
 
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, TableMeta] = {}
-    cc = ("n_participants", "n_documents", "participants_in_group")
-    dc = (("pct_participants", "n_participants"),)
+    # Counts here are of interview participants (consenting staff, patients and carers), not of
+    # patients in health records: HES small-number suppression would hide nearly every cell of a
+    # 30-interview study. Their protection is attribution by role and site with a minimum group
+    # size (config.min_group_size, coarsen_small_groups), so no count columns are declared.
+    cc: tuple[str, ...] = ()
+    dc: tuple[tuple[str, str], ...] = ()
     tables["qual_theme_frequencies"] = freq_table(theme_overall, None)
     meta["qual_theme_frequencies"] = TableMeta(
         "Theme salience", "Participants, interviews and coded segments per theme across all interviews.",
@@ -230,7 +234,7 @@ def run_stage(
     tables["qual_framework"] = fw.to_frame().rename(columns={"group": config.framework_by})
     meta["qual_framework"] = TableMeta(f"Framework matrix ({config.framework_by} x theme)",
                                        "Coded segments and participants per cell with a quote and the analysts' "
-                                       "summary.", count_columns=("n_participants",), appendix=True)
+                                       "summary.", appendix=True)
     tables["qual_exclusions"] = project.exclusions.copy()
     meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
                                         appendix=True)
@@ -241,7 +245,8 @@ def run_stage(
     stage_warnings += list(jd.warnings)
     tables["joint_display"] = jd.to_frame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
-                                      "that explain or contradict it; fit as agreed by the analysts.")
+                                      "that explain or contradict it; fit as agreed by the analysts.",
+                                      section="joint_display")
 
     figures["qual_cooccurrence_heatmap"] = FigureSpec(
         co_theme.plot(), "Theme co-occurrence",
