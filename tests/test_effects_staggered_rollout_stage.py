@@ -191,6 +191,7 @@ def test_caller_data_unchanged(sim):
         pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.slow
 def test_monthly_periods(sim):
     pop, act, prac = sim
     cfg = RolloutConfig(period="month", estimators=("imputation_poisson",), placebo=False, leave_one_out=False)

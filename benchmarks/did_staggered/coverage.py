@@ -9,7 +9,8 @@ For each replication we record whether the interval covers the truth for:
 * CR1 with t(G-1) critical values,
 * the restricted wild cluster bootstrap (Webb weights; and Rademacher), CI by test inversion.
 
-Run: ``python benchmarks/did_staggered/coverage.py [reps] [boot_reps]`` (defaults 200 and 399).
+Run: ``python benchmarks/did_staggered/coverage.py [reps] [boot_reps] [staggered]`` (defaults 200 and 399);
+with ``staggered`` the same DGP is used for Callaway & Sant'Anna and the imputation estimator.
 """
 from __future__ import annotations
 
@@ -60,11 +61,46 @@ def run_coverage(reps: int = 200, seed: int = 20261122, boot_reps: int = 399) ->
     return {k: v / reps for k, v in hits.items()}
 
 
+def run_coverage_staggered(reps: int = 200, seed: int = 20261122, boot_reps: int = 199) -> dict[str, float]:
+    """Same DGP; coverage of the overall ATT for Callaway & Sant'Anna (not yet treated, multiplier bootstrap
+    with Webb weights at practice level) and the imputation estimator (BJS variance with t(G-1), and the wild
+    cluster bootstrap-t)."""
+    import warnings
+
+    import pandas as pd
+
+    from evaltool.effects.imputation import imputation
+    from evaltool.effects.staggered import att_gt
+
+    rng = np.random.default_rng(seed)
+    hits = {"cs_multiplier_webb": 0, "imputation_bjs_t": 0, "imputation_wcb_webb": 0}
+    for r in range(reps):
+        y, X, g = simulate(rng)
+        t = np.tile(np.arange(T), G) + 1
+        D = X[:, 0]
+        first = pd.Series(np.where(D == 1, t, 10**6)).groupby(g).transform("min").to_numpy()
+        d = pd.DataFrame({"y": y, "u": g, "t": t, "g": np.where(first < 10**6, first, 0)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cs = att_gt(d, "y", "u", "t", "g", control_group="not_yet_treated", reps=boot_reps, seed=seed + r,
+                        weights="webb").aggregate("simple").overall
+            im = imputation(d, "y", "u", "t", "g", horizons=[]).overall
+            iw = imputation(d, "y", "u", "t", "g", horizons=[], wild_bootstrap=True, reps=boot_reps,
+                            seed=seed + r).overall
+        hits["cs_multiplier_webb"] += cs["ci_lower"] <= EFFECT <= cs["ci_upper"]
+        hits["imputation_bjs_t"] += im["ci_lower"] <= EFFECT <= im["ci_upper"]
+        hits["imputation_wcb_webb"] += iw["ci_lower"] <= EFFECT <= iw["ci_upper"]
+    return {k: v / reps for k, v in hits.items()}
+
+
 if __name__ == "__main__":
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     boot = int(sys.argv[2]) if len(sys.argv) > 2 else 399
     t0 = time.time()
-    out = run_coverage(reps, boot_reps=boot)
+    if len(sys.argv) > 3 and sys.argv[3] == "staggered":
+        out = run_coverage_staggered(reps, boot_reps=boot)
+    else:
+        out = run_coverage(reps, boot_reps=boot)
     out["reps"] = reps
     out["boot_reps"] = boot
     out["seconds"] = round(time.time() - t0, 1)

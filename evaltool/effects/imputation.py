@@ -5,8 +5,9 @@ not-yet-treated periods), impute ``Y_it(0)`` for treated observations, and avera
 ``tau_it = y_it - yhat_it(0)`` over the treated observations of each estimand (overall and
 per event time). The estimator is linear in ``y`` (weights ``v``); its standard error is the
 BJS conservative cluster variance ``sum_c (sum_{i in c} v_i e_i)^2`` with ``e_i`` the
-untreated residuals and, for treated observations, ``tau_it`` minus its cohort x event-time
-mean. Intervals use t(G-1). Optionally a wild cluster bootstrap-t (unrestricted: samples
+untreated residuals and, for treated observations, ``tau_it`` minus the mean of ``tau`` at the
+same event time in *other* clusters (leave-cluster-out, so that cells with a single practice do not
+get zero residuals). Intervals use t(G-1). Optionally a wild cluster bootstrap-t (unrestricted: samples
 ``yhat + w_c e``, every draw re-estimated with its own variance; Rademacher or Webb).
 
 Poisson (``family="poisson"``, counts with an exposure offset): fit a fixed-effects Poisson
@@ -235,9 +236,32 @@ def imputation(
     labels, W1 = _estimand_weights(P, horizons)
     # implied weights on untreated outcomes: est = W1' y1 + V0' y0
     V0 = -Z0 @ (A_pinv @ (Z1.T @ W1))
-    part = pd.factorize(pd.Series(list(zip(P.df["_g"].to_numpy()[tr], P.event[tr]))))[0]
+    # Residuals of treated observations: tau minus the leave-cluster-out mean of tau at the same event time
+    # (BJS 2024, Sec. 4.2: a leave-out average keeps the variance conservative when a cell has few units;
+    # with one unit per cell a plain cell mean would set its residuals to zero and understate the SE).
+    part = pd.factorize(pd.Series(P.event[tr]))[0]
     n_part = part.max() + 1
     cnt = np.bincount(part, minlength=n_part).astype(float)
+    c1 = P.ccodes[tr]
+    key = part * P.G + c1
+    cnt_pc = np.bincount(key, minlength=n_part * P.G).astype(float)
+    cnt_c = np.bincount(c1, minlength=P.G).astype(float)
+    lo_cnt = cnt[part] - cnt_pc[key]
+    fb_cnt = len(c1) - cnt_c[c1]
+    if np.any((lo_cnt == 0) & (fb_cnt == 0)):
+        warnings.warn("all treated observations are in one cluster: the imputation variance is not estimable",
+                      EstimationWarning, stacklevel=2)
+
+    def leave_out_mean(tau: np.ndarray) -> np.ndarray:
+        S_pc = np.zeros((n_part * P.G, tau.shape[1]))
+        np.add.at(S_pc, key, tau)
+        S_p = S_pc.reshape(n_part, P.G, -1).sum(axis=1)
+        S_c = S_pc.reshape(n_part, P.G, -1).sum(axis=0)
+        S_all = S_c.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = (S_p[part] - S_pc[key]) / lo_cnt[:, None]
+            fb = (S_all[None, :] - S_c[c1]) / fb_cnt[:, None]
+        return np.where((lo_cnt > 0)[:, None], lo, np.nan_to_num(fb))
 
     def estimate(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Estimates (m, B) and BJS SEs (m, B) for outcome columns Y (n, B)."""
@@ -245,9 +269,7 @@ def imputation(
         b = A_pinv @ (Z0.T @ Y0)
         e0 = Y0 - Z0 @ b
         tau = Y1 - Z1 @ b
-        sums = np.zeros((n_part, Y.shape[1]))
-        np.add.at(sums, part, tau)
-        e1 = tau - (sums / cnt[:, None])[part]
+        e1 = tau - leave_out_mean(tau)
         est = W1.T @ tau  # (m, B)
         se = np.empty_like(est)
         c0, c1 = P.ccodes[~tr], P.ccodes[tr]
@@ -264,7 +286,7 @@ def imputation(
                           "n_obs": [int((W1[:, j] > 0).sum()) for j in range(W1.shape[1])]})
     inference = f"BJS conservative cluster variance, t({P.G - 1})"
     if wild_bootstrap:
-        # fitted values under the model: untreated fitted, treated fitted(0) + cohort x event-time mean effect
+        # fitted values under the model: untreated fitted, treated fitted(0) + event-time mean effect
         Y0 = y[~tr]
         b = A_pinv @ (Z0.T @ Y0)
         tau = y[tr] - Z1 @ b
