@@ -124,8 +124,11 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
             raise ReportError(f"table {name!r}: file `{path}` listed in the manifest is missing")
         # Ids and codes stay text (leading zeros, practice codes like "001").
         data = pd.read_csv(path, keep_default_na=True, dtype=None)
+        # A table named after a report section belongs there whichever stage wrote it (the qualitative
+        # stage writes `joint_display`, which has its own section).
+        section = name if name in SECTIONS else str(t.get("section", ""))
         tables[name] = TableEntry(
-            name=name, section=str(t.get("section", "")), title=str(t.get("title") or name),
+            name=name, section=section, title=str(t.get("title") or name),
             caption=str(t.get("caption") or ""), count_columns=tuple(t.get("count_columns") or ()),
             derived_columns=tuple(tuple(p) for p in (t.get("derived_columns") or ())),
             appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data)

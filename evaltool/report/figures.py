@@ -30,14 +30,30 @@ def _wrap(s: object, width: int) -> str:
     return "\n".join(textwrap.wrap(str(s), width)) if s is not None and str(s) not in ("", "nan") else ""
 
 
-def cohort_flow_plot(flow: pd.DataFrame):
-    """A top-to-bottom flow diagram: main boxes (people remaining), side boxes (excluded, with reasons).
+def _chain_length(raw: pd.DataFrame) -> int:
+    """How many leading rows form a funnel (each row = previous remaining - excluded)."""
+    rem = pd.to_numeric(raw["n_remaining"], errors="coerce").to_numpy(float)
+    exc = pd.to_numeric(raw.get("n_excluded", pd.Series(0, index=raw.index)), errors="coerce").fillna(0).to_numpy(float)
+    k = 1
+    while k < len(rem) and np.isfinite(rem[k]) and abs(rem[k - 1] - exc[k] - rem[k]) < 0.5:
+        k += 1
+    return k
+
+
+def cohort_flow_plot(flow: pd.DataFrame, raw: pd.DataFrame | None = None):
+    """A flow diagram: main boxes (people remaining), side boxes (excluded, with reasons).
+
+    Leading rows where each count is the previous count less the exclusions form a top-to-bottom
+    funnel; any rows after the funnel breaks (e.g. the analysed enrolled and comparison groups, which
+    split the last box rather than follow from each other) are drawn side by side beneath it.
 
     Parameters
     ----------
     flow : DataFrame
         ``step, description, n_remaining, n_excluded, reason`` with counts already passed through
-        disclosure control (numbers or ``"*"``).
+        disclosure control (numbers or ``"*"``): these are the numbers shown.
+    raw : DataFrame, optional
+        The same table before disclosure control, used only to work out the funnel's shape.
 
     Returns
     -------
@@ -52,17 +68,8 @@ def cohort_flow_plot(flow: pd.DataFrame):
     >>> alt[:40]
     'Flow diagram in 2 steps: All (100); Adul'
     """
-    from plotnine import (
-        aes,
-        annotate,
-        geom_label,
-        geom_segment,
-        ggplot,
-        scale_x_continuous,
-        scale_y_continuous,
-        theme,
-        theme_void,
-    )
+    from plotnine import (aes, annotate, geom_label, geom_segment, ggplot, scale_x_continuous,
+                          scale_y_continuous, theme, theme_void)
 
     from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, NHS_PALE_GREY
 
@@ -75,31 +82,49 @@ def cohort_flow_plot(flow: pd.DataFrame):
 
     f = flow.reset_index(drop=True)
     n = len(f)
-    y = np.arange(n)[::-1].astype(float) * 1.0
-    main = pd.DataFrame({"x": 0.0, "y": y,
-                         "label": [f"{_wrap(d, 34)}\nn = {fmt(r)}" for d, r in zip(f["description"], f["n_remaining"])]})
-    excl = f["n_excluded"].map(lambda v: isinstance(v, str) or (pd.notna(v) and float(v) > 0))
-    side = pd.DataFrame({"x": 1.25, "y": y[excl.to_numpy()] + 0.5,
-                         "label": [f"Excluded: {fmt(e)}\n{_wrap(r, 30)}".strip()
-                                   for e, r in zip(f.loc[excl, "n_excluded"], f.loc[excl, "reason"])]})
-    arrows = pd.DataFrame({"x": 0.0, "xend": 0.0, "y": y[:-1] - 0.25, "yend": y[1:] + 0.25})
-    branch = pd.DataFrame({"x": 0.0, "xend": 0.85, "y": side["y"], "yend": side["y"]})
+    k = _chain_length((raw if raw is not None else flow).reset_index(drop=True))
+    branches = n - k
+    levels = k + (1 if branches else 0)
+    y_chain = np.arange(levels)[::-1].astype(float)[:k]
     family = _family()
+    # With a split at the bottom, centre the funnel over the branches.
+    cx = 0.45 if branches > 1 else 0.0
+    xs_branch = np.linspace(-0.45, 1.35, branches) if branches > 1 else np.array([0.0] * branches)
+    main = pd.DataFrame({
+        "x": np.r_[np.full(k, cx), xs_branch],
+        "y": np.r_[y_chain, np.zeros(branches)],
+        "label": [f"{_wrap(d, 30 if branches > 2 else 34)}\nn = {fmt(r)}" for d, r in zip(f["description"], f["n_remaining"])],
+    })
+    chain = f.iloc[:k]
+    excl = chain["n_excluded"].map(lambda v: isinstance(v, str) or (pd.notna(v) and float(v) > 0)).to_numpy()
+    side = pd.DataFrame({"x": cx + (1.1 if branches > 1 else 1.25), "y": y_chain[excl] + 0.5,
+                         "label": [f"Excluded: {fmt(e)}\n{_wrap(r, 30)}".strip()
+                                   for e, r in zip(chain.loc[excl, "n_excluded"], chain.loc[excl, "reason"])]})
+    segs = [(cx, y_chain[i] - 0.25, cx, y_chain[i + 1] + 0.25) for i in range(k - 1)]
+    segs += [(cx, y_chain[-1] - 0.25, float(x), 0.3) for x in xs_branch]
+    arrows = pd.DataFrame(segs, columns=["x", "y", "xend", "yend"]) if segs else pd.DataFrame(
+        {"x": [], "y": [], "xend": [], "yend": []})
+    branch = pd.DataFrame({"x": cx, "xend": cx + 0.7, "y": side["y"], "yend": side["y"]})
     p = (ggplot()
          + geom_segment(arrows, aes("x", "y", xend="xend", yend="yend"), color=NHS_DARK_GREY)
-         + geom_segment(branch, aes("x", "y", xend="xend", yend="yend"), color=NHS_DARK_GREY, linetype="dashed")
+         + (geom_segment(branch, aes("x", "y", xend="xend", yend="yend"), color=NHS_DARK_GREY, linetype="dashed")
+            if len(branch) else annotate("blank", x=0, y=0))
          + geom_label(main, aes("x", "y", label="label"), fill="white", color=NHS_BLUE, size=10,
                       label_padding=0.4, family=family)
          + (geom_label(side, aes("x", "y", label="label"), fill=NHS_PALE_GREY, color=NHS_DARK_GREY, size=9,
                        label_padding=0.35, family=family) if len(side) else annotate("blank", x=0, y=0))
-         + scale_x_continuous(limits=(-0.75, 1.95))
-         + scale_y_continuous(limits=(-0.45, n - 0.55))
-         + theme_void() + theme(figure_size=(7, max(2.5, 0.8 * n + 0.4))))
-    steps = "; ".join(f"{d} ({fmt(r)})" for d, r in zip(f["description"], f["n_remaining"]))
-    alt = f"Flow diagram in {n} steps: {steps}."
-    ex = [f"{fmt(e)} {r}" for e, r in zip(f.loc[excl, "n_excluded"], f.loc[excl, "reason"]) if str(r) not in ("", "nan")]
+         + scale_x_continuous(limits=(-1.0 if branches > 1 else -0.75, 1.95))
+         + scale_y_continuous(limits=(-0.45, levels - 0.55))
+         + theme_void() + theme(figure_size=(7, max(2.2, 0.8 * levels + 0.4))))
+    steps = "; ".join(f"{d} ({fmt(r)})" for d, r in zip(chain["description"], chain["n_remaining"]))
+    alt = f"Flow diagram in {k} step{'s' if k != 1 else ''}: {steps}."
+    ex = [f"{fmt(e)} {r}" for e, r in zip(chain.loc[excl, "n_excluded"], chain.loc[excl, "reason"])
+          if str(r) not in ("", "nan")]
     if ex:
         alt += " Excluded: " + "; ".join(ex) + "."
+    if branches:
+        alt += " The last box divides into " + " and ".join(
+            f"{d} ({fmt(r)})" for d, r in zip(f["description"].iloc[k:], f["n_remaining"].iloc[k:])) + "."
     return p, alt
 
 

@@ -399,8 +399,8 @@ def _flow_block(ctx: _Ctx) -> str:
 
     t = ctx.bundle.tables["cohort_flow"]
     shown = apply_disclosure(t.data, t.count_columns, t.derived_columns, ctx.config).table
-    plot, alt = cohort_flow_plot(shown)
-    path = _save(ctx, lambda: plot, "cohort-flow", _data_key("flow", shown))
+    plot, alt = cohort_flow_plot(shown, t.data)
+    path = _save(ctx, lambda: plot, "cohort-flow", _data_key("flow", shown, t.data))
     return md_figure(path, "Who was included and who was excluded, with reasons", alt, "fig-cohort-flow")
 
 

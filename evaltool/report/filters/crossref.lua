@@ -122,6 +122,22 @@ local function resolve(cite)
   return pandoc.Str(label)
 end
 
+-- Typst: let columns size to their content ("auto") rather than pandoc's relative widths, and allow
+-- long identifiers (snake_case codes, paths) to wrap after "_" or "/" instead of overflowing the page.
+local function typst_table(t)
+  if not FORMAT:match("typst") then return nil end
+  for i, cs in ipairs(t.colspecs) do
+    t.colspecs[i] = {cs[1], pandoc.ColWidthDefault}
+  end
+  return t:walk({
+    Str = function(s)
+      if #s.text > 12 then
+        return pandoc.Str((s.text:gsub("([_/])", "%1\u{200B}")))
+      end
+    end
+  })
+end
+
 function Pandoc(doc)
   -- pass 1: number in document order (top-down over the whole block tree)
   doc = doc:walk({
@@ -137,5 +153,6 @@ function Pandoc(doc)
   -- pass 2: resolve references, then callouts
   doc = doc:walk({Cite = resolve})
   doc = doc:walk({Div = callout})
+  doc = doc:walk({Table = typst_table})
   return doc
 end
