@@ -152,6 +152,12 @@ def run_stage(
             eq = eq.reset_index(drop=True)
             kwargs: dict[str, Any] = {}
             if vs.needs_age_sex:
+                lacking = [c for c in ("age", "sex") if c not in eq.columns]
+                if lacking:
+                    raise DataValidationError(
+                        f"`value_set` {vs.key!r} (NICE DSU mapping) needs each person's age and sex; "
+                        f"{', '.join(lacking)} not found in the population or proms table."
+                    )
                 kwargs = {"age": eq["age"].to_numpy(), "sex": eq["sex"].to_numpy()}
             eq["eq5d_index"] = eq5d_index(eq, config.value_set, on_invalid="mask", **kwargs).to_numpy()
             dims = eq[[f"eq5d_{d}" for d in DIMENSIONS]]
