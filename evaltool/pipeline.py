@@ -101,6 +101,24 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     return out
 
 
+def extend_flow_with_matching(cohort_out: StageOutput, summary: pd.DataFrame) -> None:
+    """Carry matching's exclusions into the cohort flow, so one table goes from start n to analysed n."""
+    flow = cohort_out.tables["cohort_flow"]
+    items = dict(zip(summary["item"], summary["value"]))
+    n = int(flow.loc[flow.step == "analysed_enrolled", "n_remaining"].iloc[0])
+    rows = []
+    for item, desc, value in summary.itertuples(index=False):
+        if str(item).startswith(("n_unmatched_", "n_excluded_")) and int(value) > 0:
+            n -= int(value)
+            rows.append({"step": item, "description": str(desc).strip(), "n_remaining": n,
+                         "n_excluded": int(value), "reason": str(desc).strip()})
+    rows.append({"step": "analysed_matched", "description": "Enrolled people matched and analysed",
+                 "n_remaining": int(items.get("n_matched", n)), "n_excluded": 0, "reason": ""})
+    rows.append({"step": "analysed_controls", "description": "Matched controls (distinct people)",
+                 "n_remaining": int(items.get("n_controls", 0)), "n_excluded": 0, "reason": ""})
+    cohort_out.tables["cohort_flow"] = pd.concat([flow, pd.DataFrame(rows)], ignore_index=True)
+
+
 def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spec: Spec) -> pd.DataFrame:
     """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population."""
     months = pd.period_range(pd.Timestamp(spec.window.start), pd.Timestamp(spec.window.end), freq="M")
@@ -181,6 +199,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window)
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
+    if m_out is not None and "matching_summary" in m_out.tables:
+        extend_flow_with_matching(outputs["cohort"], m_out.tables["matching_summary"])
 
     def _effects() -> StageOutput:
         from evaltool.effects.matched_stage import run_stage

@@ -87,10 +87,13 @@ def test_cohort_flow_adds_up(two_runs):
     a, _ = two_runs
     flow = pd.read_csv(a.bundle_dir / "results" / "cohort_flow.csv")
     start = flow.loc[flow.step == "start", "n_remaining"].item()
-    excl = flow.loc[~flow.step.str.startswith("analysed"), "n_excluded"].sum()
     enrolled = flow.loc[flow.step == "analysed_enrolled", "n_remaining"].item()
     cands = flow.loc[flow.step == "analysed_candidates", "n_remaining"].item()
-    assert start - excl == enrolled + cands
+    pre_match = flow.loc[flow.step.isin(["analysed_enrolled"]) | ~flow.step.str.startswith(("analysed", "n_"))]
+    assert start - pre_match["n_excluded"].sum() == enrolled + cands
+    # Matching's losses continue the flow down to the matched number.
+    lost = flow.loc[flow.step.str.startswith(("n_unmatched_", "n_excluded_")), "n_excluded"].sum()
+    assert enrolled - lost == flow.loc[flow.step == "analysed_matched", "n_remaining"].item()
 
 
 def test_interrupted_run_leaves_previous_bundle(small_project, tmp_path, monkeypatch):
