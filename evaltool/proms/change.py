@@ -45,7 +45,13 @@ def _wide(
 
 
 def paired_t(diff: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
-    """Mean of paired differences with a t-based CI and two-sided p-value."""
+    """Mean of paired differences with a t-based CI and two-sided p-value.
+
+    Examples
+    --------
+    >>> round(paired_t(np.array([0.1, 0.2, 0.3]))["estimate"], 3)
+    0.2
+    """
     n = len(diff)
     mean = float(np.mean(diff)) if n else np.nan
     sd = float(np.std(diff, ddof=1)) if n > 1 else np.nan

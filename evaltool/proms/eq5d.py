@@ -128,7 +128,13 @@ AGE_BANDS = ("18-34", "35-44", "45-54", "55-64", "65+")
 
 
 def get_value_set(value_set: str) -> ValueSet:
-    """Look up a value set by key, raising a clear error for unknown keys."""
+    """Look up a value set by key, raising a clear error for unknown keys.
+
+    Examples
+    --------
+    >>> get_value_set("uk_3l_tto_1997").instrument
+    'EQ-5D-3L'
+    """
     try:
         return VALUE_SETS[value_set]
     except KeyError:
@@ -251,7 +257,14 @@ def validate_profiles(
 
 
 def profile_states(levels: pd.DataFrame) -> pd.Series:
-    """5-digit state strings (``"11111"``) from a levels frame; missing rows give ``<NA>``."""
+    """5-digit state strings (``"11111"``) from a levels frame; missing rows give ``None``.
+
+    Examples
+    --------
+    >>> lv, _ = validate_profiles(["12345"])
+    >>> profile_states(lv).tolist()
+    ['12345']
+    """
     ok = levels.notna().all(axis=1)
     codes = (levels.fillna(0).astype(int).to_numpy() * np.array([10000, 1000, 100, 10, 1])).sum(axis=1)
     return pd.Series(np.where(ok, codes.astype(str), None), index=levels.index, dtype="object")
@@ -480,7 +493,15 @@ def level_frequencies(
 
 
 def ceiling(data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: str = "EQ-5D-5L") -> pd.DataFrame:
-    """Number and % of valid profiles in full health (11111), by groups."""
+    """Number and % of valid profiles in full health (11111), by groups.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"timepoint": ["b", "b"], "mo": [1, 1], "sc": [1, 1], "ua": [1, 2],
+    ...                    "pd": [1, 1], "ad": [1, 1]})
+    >>> ceiling(df)["pct_full_health"].tolist()
+    [50.0]
+    """
     by = list(by)
     levels, usable = validate_profiles(data, instrument, on_invalid="mask")
     frame = data[by].reset_index(drop=True)[usable].copy()
