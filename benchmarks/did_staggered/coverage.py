@@ -73,7 +73,8 @@ def run_coverage_staggered(reps: int = 200, seed: int = 20261122, boot_reps: int
     from evaltool.effects.staggered import att_gt
 
     rng = np.random.default_rng(seed)
-    hits = {"cs_multiplier_webb": 0, "imputation_bjs_t": 0, "imputation_wcb_webb": 0}
+    hits = {"cs_multiplier_webb": 0, "cs_multiplier_webb_t": 0, "imputation_bjs_t": 0, "imputation_wcb_webb": 0}
+    q = stats.t.ppf(0.975, G - 1)
     for r in range(reps):
         y, X, g = simulate(rng)
         t = np.tile(np.arange(T), G) + 1
@@ -88,6 +89,7 @@ def run_coverage_staggered(reps: int = 200, seed: int = 20261122, boot_reps: int
             iw = imputation(d, "y", "u", "t", "g", horizons=[], wild_bootstrap=True, reps=boot_reps,
                             seed=seed + r).overall
         hits["cs_multiplier_webb"] += cs["ci_lower"] <= EFFECT <= cs["ci_upper"]
+        hits["cs_multiplier_webb_t"] += abs(cs["estimate"] - EFFECT) <= q * cs["std_error"]
         hits["imputation_bjs_t"] += im["ci_lower"] <= EFFECT <= im["ci_upper"]
         hits["imputation_wcb_webb"] += iw["ci_lower"] <= EFFECT <= iw["ci_upper"]
     return {k: v / reps for k, v in hits.items()}
