@@ -173,7 +173,10 @@ def md_table(df: pd.DataFrame, caption: str = "", ident: str = "", *, max_rows: 
     cells = [[escape_markdown(fmt_value(v, str(c))) or " " for v, c in zip(row, cols)] for row in values]
     # Wide tables wrap, and pandoc then sizes columns by the dashes under each header: make them
     # proportional to the longest entry (capped) so text columns such as quotes get the room.
-    width = [min(60, max([len(h)] + [len(r[j]) for r in cells])) for j, h in enumerate(heads)]
+    # Headers wrap, so only their longest word counts; long text is capped so it wraps rather than
+    # squeezing the numbers.
+    width = [max(max(len(w) for w in (h.split() or [""])), min(40, max([0] + [len(r[j]) for r in cells])))
+             for j, h in enumerate(heads)]
     lines = ["| " + " | ".join(heads) + " |",
              "|" + "|".join(("-" * max(3, w) + ":") if num else (":" + "-" * max(3, w))
                             for num, w in zip(numeric, width)) + "|"]

@@ -122,13 +122,10 @@ local function resolve(cite)
   return pandoc.Str(label)
 end
 
--- Typst: let columns size to their content ("auto") rather than pandoc's relative widths, and allow
--- long identifiers (snake_case codes, paths) to wrap after "_" or "/" instead of overflowing the page.
+-- Typst: allow long identifiers (snake_case codes, paths) to wrap after "_" or "/" instead of
+-- overflowing their column (column widths come from the pipe table's dashes, set by evaltool).
 local function typst_table(t)
   if not FORMAT:match("typst") then return nil end
-  for i, cs in ipairs(t.colspecs) do
-    t.colspecs[i] = {cs[1], pandoc.ColWidthDefault}
-  end
   return t:walk({
     Str = function(s)
       if #s.text > 12 then
