@@ -199,3 +199,15 @@ def test_monthly_periods(sim):
     assert out.facts["n_periods"] == 36
     rr = out.tables["rollout_effects"].iloc[0]
     assert rr["scale"] == "rate_ratio" and abs(rr["estimate"] - TRUE_RR) < 0.06
+
+
+def test_go_live_mapped_to_period_containing_it():
+    from evaltool.effects.rollout_stage import _cohorts
+
+    per = period_table("2021-04-01", "2025-03-31", "quarter")
+    prac = pd.DataFrame({"practice_id": ["A", "B", "C", "D", "E"],
+                         "go_live_date": pd.to_datetime(["2023-04-01", "2023-05-01", None, "2025-06-01",
+                                                         "2021-04-01"])})
+    g, early = _cohorts(prac, per, "2021-04-01")
+    assert g.to_dict() == {"A": 9, "B": 9, "C": 0, "D": 0, "E": 1}
+    assert early == ["E"]
