@@ -215,7 +215,9 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _rollout() -> StageOutput:
         from evaltool.effects.rollout_stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.rollout, seed=seed, **window)
+        # Practice-level rates need everyone registered, not only the person-level cohort's eligible people.
+        return run_stage(validated.population, validated.activity, validated.practices, spec.rollout, seed=seed,
+                         **window)
 
     attempt("rollout", spec.rollout is not None and has_rollout,
             "no `rollout` section in the spec" if spec.rollout is None else "no practices file with go_live_date",
