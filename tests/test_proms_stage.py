@@ -101,6 +101,10 @@ def test_stage_tables_meta_figures_facts(stage_out):
               "fft_pct_positive", "fft_n_responses"):
         assert k in stage_out.facts
     json.dumps(stage_out.facts)
+    text = " ".join(stage_out.facts["headline_text"])
+    f = stage_out.facts
+    assert f"{f['eq5d_change_enrolled_ci_lower']:.3f} to {f['eq5d_change_enrolled_ci_upper']:.3f}" in text
+    assert "Devlin et al. 2018" in text and f"{f['fft_pct_positive']:.0f}% of" in text
     assert {"eq5d_levels", "eq5d_change_distribution", "prem_fft", "prem_p3ceq_top_box"} <= set(stage_out.figures)
     # percentages in the levels table add to 100 within each group/time/dimension
     lv = stage_out.tables["eq5d_levels"]

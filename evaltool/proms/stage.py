@@ -471,4 +471,60 @@ def run_stage(
                 caption="Complete cases only.", count_columns=("n_complete",),
             )
     out.facts = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.facts.items()}
+    out.facts["headline_text"] = headline_sentences(out.facts, config)
+    return out
+
+
+def _n(n: int, min_count: int = 8) -> str:
+    # Sentences may be published: small counts are not spelt out (disclosure rule of thumb).
+    return f"{n:,}" if n >= min_count else f"fewer than {min_count}"
+
+
+def headline_sentences(facts: dict[str, Any], config: PromsConfig) -> list[str]:
+    """Plain-English headline sentences from the stage facts (for the report's key points).
+
+    Examples
+    --------
+    >>> f = {"value_set_label": "VS", "headline_timepoint": "12m", "eq5d_change_enrolled": 0.05,
+    ...      "eq5d_change_enrolled_ci_lower": 0.04, "eq5d_change_enrolled_ci_upper": 0.06,
+    ...      "eq5d_change_enrolled_n_pairs": 100}
+    >>> headline_sentences(f, PromsConfig())[0][:60]
+    'Among 100 enrolled patients who answered at baseline and at '
+    """
+    out = []
+    tp, vs = facts.get("headline_timepoint"), facts.get("value_set_label", "")
+    if "eq5d_change_enrolled" in facts:
+        est = facts["eq5d_change_enrolled"]
+        direction = "rose" if est > 0 else "fell"
+        out.append(
+            f"Among {_n(facts['eq5d_change_enrolled_n_pairs'])} {config.treated_label} patients who answered at "
+            f"{config.baseline} and at {tp}, the average EQ-5D index {direction} by {abs(est):.3f} "
+            f"(95% CI {facts['eq5d_change_enrolled_ci_lower']:.3f} to {facts['eq5d_change_enrolled_ci_upper']:.3f}; "
+            f"index from the {vs})."
+        )
+    if "eq5d_change_comparison" in facts:
+        est = facts["eq5d_change_comparison"]
+        out.append(
+            f"In the {config.comparison_label} group ({_n(facts['eq5d_change_comparison_n_pairs'])} people) it "
+            f"{'rose' if est > 0 else 'fell'} by {abs(est):.3f} (95% CI {facts['eq5d_change_comparison_ci_lower']:.3f} "
+            f"to {facts['eq5d_change_comparison_ci_upper']:.3f})."
+        )
+    if "eq5d_difference_in_change" in facts:
+        out.append(
+            f"The difference in change was {facts['eq5d_difference_in_change']:+.3f} (95% CI "
+            f"{facts['eq5d_difference_in_change_ci_lower']:.3f} to {facts['eq5d_difference_in_change_ci_upper']:.3f}); "
+            f"adjusting for baseline scores (ANCOVA) it was {facts['eq5d_ancova_difference']:+.3f} (95% CI "
+            f"{facts['eq5d_ancova_ci_lower']:.3f} to {facts['eq5d_ancova_ci_upper']:.3f}). These groups were not "
+            "randomised, so part of any difference may reflect who was enrolled."
+        )
+    if "activation_pct_up_enrolled" in facts:
+        out.append(
+            f"{facts['activation_pct_up_enrolled']:.0f}% of {_n(facts['activation_n_pairs_enrolled'])} "
+            f"{config.treated_label} patients moved up at least one activation level by {tp}."
+        )
+    if "fft_pct_positive" in facts and facts.get("fft_n_responses", 0) >= 5:
+        out.append(
+            f"In the Friends and Family Test, {facts['fft_pct_positive']:.0f}% of {_n(facts['fft_n_responses'])} "
+            f"responses rated the service good or very good and {facts['fft_pct_negative']:.0f}% poor or very poor."
+        )
     return out
