@@ -518,7 +518,7 @@ def limitations(b: Bundle, hidden: int) -> list[tuple[str, str]]:
                 f"comparison group the estimate was {mw}. The gap between the two is the fall that would have "
                 "happened anyway.")
     elif naive is None:
-        rtm += " The bundle has no before-and-after estimate, so the size of this effect here cannot be shown."
+        rtm += " This run has no before-and-after estimate, so the size of this effect here cannot be shown."
     out.append(("Regression to the mean", rtm))
     fu = (b.manifest.get("report") or {}).get("follow_up_months")
     if fu is not None:

@@ -122,10 +122,9 @@ local function resolve(cite)
   return pandoc.Str(label)
 end
 
--- Typst: allow long identifiers (snake_case codes, paths) to wrap after "_" or "/" instead of
--- overflowing their column (column widths come from the pipe table's dashes, set by evaltool).
-local function typst_table(t)
-  if not FORMAT:match("typst") then return nil end
+-- Tables: allow long identifiers (snake_case codes, paths) to wrap after "_" or "/" (a zero-width
+-- space) instead of overflowing their column, in every format.
+local function wrap_codes(t)
   return t:walk({
     Str = function(s)
       if #s.text > 12 then
@@ -150,6 +149,6 @@ function Pandoc(doc)
   -- pass 2: resolve references, then callouts
   doc = doc:walk({Cite = resolve})
   doc = doc:walk({Div = callout})
-  doc = doc:walk({Table = typst_table})
+  doc = doc:walk({Table = wrap_codes})
   return doc
 end
