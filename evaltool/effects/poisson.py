@@ -105,10 +105,12 @@ def group_sums(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     """Column-wise sums of ``values`` (n x p or n) within integer ``codes`` (0..n_groups-1)."""
     if values.ndim == 1:
         return np.bincount(codes, weights=values, minlength=n_groups)
-    out = np.empty((n_groups, values.shape[1]))
-    for j in range(values.shape[1]):  # p is small (coefficients), n is large: bincount per column
-        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=n_groups)
-    return out
+    # One pass of a sparse indicator product beats a strided bincount per column.
+    from scipy import sparse
+
+    n = len(codes)
+    S = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_groups, n))
+    return np.asarray(S @ values)
 
 
 def small_sample_factor(n_obs: int, df_k: int, n_clusters: int | None) -> float:
@@ -132,14 +134,17 @@ def small_sample_factor(n_obs: int, df_k: int, n_clusters: int | None) -> float:
 
 
 def _codes(a: np.ndarray) -> tuple[np.ndarray, int]:
-    uniq, inv = np.unique(np.asarray(a), return_inverse=True)
-    return inv.astype(np.int64), len(uniq)
+    import pandas as pd
+
+    codes, uniq = pd.factorize(np.asarray(a), sort=True)  # hashing: no O(n log n) sort of the rows
+    return codes.astype(np.int64), len(uniq)
 
 
 def _nested(unit: np.ndarray, cluster: np.ndarray) -> bool:
-    """True when every unit lies within one cluster."""
-    pairs = np.unique(np.column_stack([unit, cluster]), axis=0)
-    return len(pairs) == len(np.unique(unit))
+    """True when every unit lies within one cluster (unit and cluster given as 0-based codes)."""
+    first = np.full(int(unit.max()) + 1, -1, dtype=np.int64)
+    first[unit[::-1]] = cluster[::-1]
+    return bool(np.all(first[unit] == cluster))
 
 
 def _check_x(X: np.ndarray, names: Sequence[str], H: np.ndarray) -> None:
