@@ -409,6 +409,10 @@ def run_stage(
             if not len(sub):
                 continue
             d = load_definition(defname)
+            if config.prem_weights is not None and config.prem_weights not in sub.columns:
+                raise DataValidationError(
+                    f"`prem_weights` names column {config.prem_weights!r}, which the {survey} rows of `prems` lack."
+                )
             sub = sub.dropna(axis=1, how="all")
             res = summarise_prem(sub, d, by="group" if "group" in sub.columns else None,
                                  weights=config.prem_weights, base=config.prem_base, confidence=config.confidence)
@@ -451,7 +455,8 @@ def run_stage(
                     title=f"{d.title}: item responses and top box", appendix=True,
                     caption=f"Top-box base: {config.prem_base} responses.",
                     count_columns=("n_answered", "n_dont_know", "n_missing", "n_base", "n_top"),
-                    derived_columns=(("pct", "n_top"), ("mean_score", "n_answered")),
+                    derived_columns=(("pct", "n_top"), ("mean_score", "n_answered"))
+                    + ((("pct_weighted", "n_top"), ("n_effective", "n_base")) if "pct_weighted" in items.columns else ()),
                 )
                 out.figures[f"prem_{key}_top_box"] = FigureSpec(
                     plot=res.plot(), title=f"{d.name}: % in the top box by item",
