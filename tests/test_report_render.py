@@ -139,3 +139,23 @@ def test_quarto_route_same_sections(tmp_path):
     render_report(b, formats=("html",), engine="quarto")
     text = (b / "report.html").read_text()
     assert all(f'id="{s}"' in text for s in SECTION_IDS)
+
+
+def test_flow_diagram_funnel_and_split():
+    import pandas as pd
+
+    from evaltool.report.figures import cohort_flow_plot, forest_plot
+
+    # Funnel 1000 -> 900 (100 excluded), then the 900 split into 40 enrolled and 860 comparison.
+    flow = pd.DataFrame({"step": [1, 2, 3, 4], "description": ["All", "Adults", "Enrolled", "Comparison pool"],
+                         "n_remaining": [1000, 900, 40, 860], "n_excluded": [0, 100, 0, 0],
+                         "reason": ["", "under 18", "", ""]})
+    _, alt = cohort_flow_plot(flow)
+    assert alt == ("Flow diagram in 2 steps: All (1,000); Adults (900). Excluded: 100 under 18. "
+                   "The last box divides into Enrolled (40) and Comparison pool (860).")
+    eff = pd.DataFrame({"analysis": ["matched_did"] * 2, "outcome": ["emergency_admission"] * 2,
+                        "subgroup": ["all", "age_under_65"], "estimate": [0.86, 0.81], "ci_lower": [0.78, 0.71],
+                        "ci_upper": [0.95, 0.92], "scale": ["rate_ratio"] * 2})
+    _, alt = forest_plot(eff)
+    assert "emergency admissions: everyone 0.86 (0.78 to 0.95)" in alt
+    assert "emergency admissions: under 65 0.81 (0.71 to 0.92)" in alt

@@ -284,7 +284,7 @@ def key_findings(effects: pd.DataFrame | None, facts: Mapping[str, Any] | None =
                 groups = o[~o["_all"] & (o["scale"] == "rate_ratio")]
                 if "subgroup" in groups and len(groups) > 1:
                     out.append(subgroup_sentence(groups))
-    for section, vals in (facts or {}).items():
+    for vals in (facts or {}).values():
         if isinstance(vals, Mapping):
             pts = vals.get("key_points")
             if isinstance(pts, list):
