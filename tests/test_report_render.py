@@ -159,3 +159,20 @@ def test_flow_diagram_funnel_and_split():
     _, alt = forest_plot(eff)
     assert "emergency admissions: everyone 0.86 (0.78 to 0.95)" in alt
     assert "emergency admissions: under 65 0.81 (0.71 to 0.92)" in alt
+
+
+def test_quarto_document_is_valid_markdown(tmp_path):
+    """The .qmd handed to Quarto parses (front matter with format options, attributes, callouts)."""
+    import subprocess
+
+    import pypandoc
+
+    from evaltool.report.render import build_markdown
+
+    text, _ = build_markdown(load_bundle(copy_bundle(tmp_path)), tmp_path, engine="quarto")
+    assert text.startswith("---\ntitle: ") and "embed-resources: true" in text and "{{<" not in text
+    out = subprocess.run([pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "json"], input=text, text=True,
+                         capture_output=True, check=True).stdout
+    doc = json.loads(out)
+    assert doc["meta"]["format"]["c"]["html"]["c"]["embed-resources"]["c"] is True
+    assert '"fig-cohort-flow"' in out and '"callout-note"' in out
