@@ -32,7 +32,11 @@ where ``N`` counts observations after dropping all-zero units, ``G`` the cluster
 left, and ``K = k + 1`` when the unit effect is nested in the clusters (``k`` = columns
 of ``X``, i.e. coefficients plus non-nested fixed-effect dummies, the nested effect
 counting once), else ``K = k + n_units``. Without clusters (heteroskedasticity-robust)
-``c = N / (N - K)`` with ``K = k + n_units``. Plain cluster-robust SEs are
+``c = N / (N - K)`` with ``K = k + n_units``. This equals pyfixest's ``K = k + sum(levels) - (n_fe - 1)
+- nested + n_nested`` for unit + period effects (tested to 1e-6). When period effects are
+interacted with subgroups, ``X`` holds only the free dummies (one reference per subgroup level),
+so our ``K`` is one smaller per extra level than pyfixest's one-reference-per-effect rule (a
+relative SE difference of about ``1 / (2N)``; tested). Plain cluster-robust SEs are
 anti-conservative with few clusters: see the wild cluster bootstrap in
 ``evaltool.effects.inference``.
 
