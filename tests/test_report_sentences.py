@@ -66,3 +66,4 @@ def test_no_jargon_and_en_gb():
 
 def test_key_points_from_facts():
     assert key_findings(None, {"proms": {"key_points": ["Health status improved."]}}) == ["Health status improved."]
+    assert key_findings(None, {"proms": {"headline_text": ["EQ-5D rose.", " "]}}) == ["EQ-5D rose."]

@@ -33,7 +33,8 @@ from evaltool.errors import ReportError
 from evaltool.report.bundle_io import SECTIONS, Bundle, load_bundle
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, disclosure_note
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
-from evaltool.report.sentences import key_findings, outcome_label, ratio_phrase, subgroup_label
+from evaltool.report.sentences import (key_findings, outcome_label, ratio_phrase, stage_key_points,
+                                       subgroup_label)
 
 __all__ = ["FORMATS", "ReportResult", "build_markdown", "load_bundle", "render_report"]
 
@@ -461,6 +462,7 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     if ids:
         s["refs"] = "See " + ", ".join(f"@{i}" for i in ids[:-1]) + (" and " if len(ids) > 1 else "") + f"@{ids[-1]}."
     facts = b.facts.get(key) if isinstance(b.facts.get(key), dict) else {}
+    s["sentences"] += stage_key_points(facts)
     if key == "cohort" and facts:
         from evaltool.report.disclosure import round_count
 

@@ -258,7 +258,7 @@ def key_findings(effects: pd.DataFrame | None, facts: Mapping[str, Any] | None =
 
     Uses ``effects.csv`` rows (overall matched and roll-out results for each outcome with
     the absolute difference alongside, then the subgroup contrast for each outcome that has
-    subgroups) and any ``key_points`` list a stage put in ``facts.json``.
+    subgroups) and any sentences a stage put in ``facts.json`` (see :func:`stage_key_points`).
 
     Examples
     --------
@@ -285,8 +285,27 @@ def key_findings(effects: pd.DataFrame | None, facts: Mapping[str, Any] | None =
                 if "subgroup" in groups and len(groups) > 1:
                     out.append(subgroup_sentence(groups))
     for vals in (facts or {}).values():
-        if isinstance(vals, Mapping):
-            pts = vals.get("key_points")
-            if isinstance(pts, list):
-                out.extend(str(p) for p in pts)
+        out.extend(stage_key_points(vals))
+    return out
+
+
+#: Keys under which a stage may put ready-made plain-English sentences in ``facts.json``.
+KEY_POINT_KEYS = ("key_points", "headline_text")
+
+
+def stage_key_points(section_facts: Any) -> list[str]:
+    """Sentences a stage wrote itself (``facts[section]["key_points"]`` or ``["headline_text"]``).
+
+    Examples
+    --------
+    >>> stage_key_points({"headline_text": ["EQ-5D rose.", ""], "n": 3})
+    ['EQ-5D rose.']
+    """
+    if not isinstance(section_facts, Mapping):
+        return []
+    out: list[str] = []
+    for k in KEY_POINT_KEYS:
+        v = section_facts.get(k)
+        items = [v] if isinstance(v, str) else (v if isinstance(v, list) else [])
+        out.extend(str(x).strip() for x in items if str(x).strip())
     return out
