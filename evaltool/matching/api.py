@@ -9,7 +9,6 @@ import pandas as pd
 
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
 
-from .balance import balance_table
 from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
 from .exact import coarsen, exact_codes, strata_match
 from .nearest import mahalanobis_match, nearest_match, treated_order
@@ -237,11 +236,10 @@ def match(
         Xbal_show = pd.concat([pd.DataFrame({"distance": dvec}, index=df.index), Xbal], axis=1)
     else:
         Xbal_show = Xbal
-    bt = balance_table(Xbal_show, t, w)
     return MatchResult(
         method=method, distance_name=dist_name, estimand="ATT", ratio=int(ratio), replace=bool(replace),
         order=order_used, caliper=None if caliper is None else float(caliper), std_caliper=bool(std_caliper),
         caliper_abs=caliper_abs, exact=tuple(exact), covariates=tuple(covariates), treatment=treatment,
-        weights=w, subclass=sub, distance=dvec, treat=t, unmatched=unmatched, balance_frame=bt,
+        weights=w, subclass=sub, distance=dvec, treat=t, unmatched=unmatched, _balance_X=Xbal_show,
         ps_coefficients=ps_coef, discarded=discarded, _data=df,
     )

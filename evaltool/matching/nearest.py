@@ -113,13 +113,13 @@ def nearest_match(
     nxt = np.arange(n0 + 1).tolist()
     prv = np.arange(n0 + 1).tolist()
     dt_l = d[idx1].tolist()
-    c_d_l = c_d.tolist()
-    c_pos_l = c_pos.tolist()
+    c_d_l = c_d  # numpy: only ~2 lookups per treated unit, cheaper than converting 1M values to a list
+    c_pos_l = c_pos
     split_l = split.tolist()
     lo_l = lo.tolist()
     hi_l = hi.tolist()
     pos_t_l = pos_all[idx1].tolist()
-    c_idx_l = c_idx.tolist()
+    c_idx_l = c_idx
     got = [0] * n1
     mm_l = mm.tolist()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 
-from .balance import love_plot, ps_distribution_plot
+from .balance import balance_table, love_plot, ps_distribution_plot
 from .weights import ess
 
 __all__ = ["MatchResult"]
@@ -26,7 +27,8 @@ class MatchResult(ResultMixin):
     exact : exact-matching columns.
     weights, subclass, distance, treat : one value per row of the data (``subclass`` -1 = unmatched).
     unmatched : reason -> number of treated units left unmatched.
-    balance_frame : before/after balance table (see :func:`evaltool.matching.balance.balance_table`).
+    balance_frame : before/after balance table (see :func:`evaltool.matching.balance.balance_table`),
+        computed lazily from ``_balance_X`` (the covariates as shown in the table).
     ps_coefficients : propensity model coefficients (name -> value), when a PS was fitted.
     discarded : rows excluded before matching (missing covariates) as reason -> count.
     """
@@ -48,10 +50,15 @@ class MatchResult(ResultMixin):
     distance: np.ndarray | None
     treat: np.ndarray
     unmatched: dict[str, int]
-    balance_frame: pd.DataFrame
+    _balance_X: pd.DataFrame
     ps_coefficients: dict[str, float] = field(default_factory=dict)
     discarded: dict[str, int] = field(default_factory=dict)
     _data: pd.DataFrame | None = None
+
+    @cached_property
+    def balance_frame(self) -> pd.DataFrame:
+        """Before/after balance table, computed on first use (as MatchIt's ``summary()``)."""
+        return balance_table(self._balance_X, self.treat, self.weights)
 
     # --- counts -------------------------------------------------------------------------------
     @property
