@@ -217,3 +217,11 @@ def test_rerun_matchit_reference(tmp_path, lalonde):
                          cwd=HERE.parent, check=True)
     stored = (REF / "lalonde_matchit.Rout").read_text()
     assert out.stdout == stored
+
+
+def test_prognostic_score_as_distance(lalonde):
+    """Matching on a prognostic score (outcome model on controls' pre-period earnings) balances that score."""
+    score = M.prognostic_score(lalonde, "treat", "re75", ["age", "educ", "race", "married", "nodegree", "re74"])
+    res = M.match(lalonde, "treat", COV, distance=score)
+    bt = res.balance().set_index("covariate")
+    assert abs(bt.loc["distance", "smd_after"]) < 0.05 < abs(bt.loc["distance", "smd_before"])

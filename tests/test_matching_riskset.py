@@ -134,6 +134,7 @@ def test_followup_policies(sim):
         keep = risk_set_match(pop, act, window_start=WS, window_end=WE, covariates=COVS, seed=1, followup="keep")
         cens = risk_set_match(pop, act, window_start=WS, window_end=WE, covariates=COVS, seed=1, followup="censor")
     k, c = keep.matched_cohort, cens.matched_cohort
+    pd.testing.assert_frame_equal(pop, simulate()[0])  # the caller's data are unchanged
     pd.testing.assert_frame_equal(k.drop(columns="censor_date"), c.drop(columns="censor_date"))
     x = c[c.crossover].merge(pop[["person_id", "index_date"]], on="person_id", suffixes=("", "_own"))
     assert (x.censor_date == x.index_date_own - pd.Timedelta(days=1)).all()

@@ -82,8 +82,8 @@ def match(
     >>> res = match(df, "t", ["x"])
     >>> res.n_treated_matched == res.n_treated
     True
-    >>> sorted(res.matched_data().columns)[-3:]
-    ['subclass', 't', 'weights']
+    >>> res.matched_data().columns.tolist()
+    ['x', 't', 'weights', 'subclass', 'distance']
     """
     if method not in METHODS:
         raise SpecError(f"`method`: expected one of {', '.join(METHODS)}; got {method!r}")

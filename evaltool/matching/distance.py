@@ -14,7 +14,7 @@ import pandas as pd
 
 from evaltool.errors import MatchingError, MatchingWarning
 
-__all__ = ["design_matrix", "balance_matrix", "logistic_ps", "mahalanobis_transform"]
+__all__ = ["design_matrix", "balance_matrix", "logistic_ps", "mahalanobis_transform", "prognostic_score"]
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -178,7 +178,7 @@ def mahalanobis_transform(X: np.ndarray, treat: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> Z = mahalanobis_transform(np.array([[0.0, 1], [1, 0], [2, 2], [3, 1]]), np.array([1, 0, 1, 0]))
+    >>> Z = mahalanobis_transform(np.array([[0.0, 1], [1, 0], [2, 5], [3, 1]]), np.array([1, 0, 1, 0]))
     >>> Z.shape
     (4, 2)
     """
@@ -194,3 +194,23 @@ def mahalanobis_transform(X: np.ndarray, treat: np.ndarray) -> np.ndarray:
     keep = vals > vals.max() * 1e-10
     W = vecs[:, keep] / np.sqrt(vals[keep])
     return X.astype(float) @ W
+
+
+def prognostic_score(data: pd.DataFrame, treatment: str, outcome: str, covariates: Sequence[str]) -> np.ndarray:
+    """Prognostic score: the outcome predicted from ``covariates`` by least squares fitted on the controls only
+    (use a pre-period outcome, never the follow-up outcome), for every row. Pass it to
+    ``match(..., distance=score)`` or as an extra covariate next to the propensity score.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": [0, 0, 0, 1], "x": [0.0, 1, 2, 3], "y": [1.0, 3, 5, 0]})
+    >>> prognostic_score(df, "t", "y", ["x"]).round(6).tolist()
+    [1.0, 3.0, 5.0, 7.0]
+    """
+    X, _ = design_matrix(data, covariates)
+    y = pd.to_numeric(data[outcome]).to_numpy(dtype=float)
+    c = data[treatment].to_numpy() == 0
+    if c.sum() <= X.shape[1]:
+        raise MatchingError(f"prognostic score: {int(c.sum())} controls are too few for {X.shape[1]} coefficients")
+    beta = np.linalg.lstsq(X[c], y[c], rcond=None)[0]
+    return X @ beta

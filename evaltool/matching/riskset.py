@@ -58,7 +58,7 @@ def parse_activity_covariates(covariates: Sequence[str]) -> dict[str, tuple[str,
     Examples
     --------
     >>> parse_activity_covariates(["age", "emergency_admission_12m", "bed_days_3m"])
-    {'emergency_admission_12m': ('emergency_admission', 12), 'bed_days_12m': ('bed_days', 12)}
+    {'emergency_admission_12m': ('emergency_admission', 12), 'bed_days_3m': ('bed_days', 3)}
     """
     out: dict[str, tuple[str, int]] = {}
     for c in covariates:
@@ -95,7 +95,7 @@ def activity_covariates(
     ...                     "setting": ["emergency_admission"] * 2})
     >>> activity_covariates(act, np.array([3]), pd.Timestamp("2021-01-01"),
     ...                     {"emergency_admission_2m": ("emergency_admission", 2)})["emergency_admission_2m"].tolist()
-    [1]
+    [1.0]
     """
     import ibis
 

@@ -48,7 +48,7 @@ def weights_from_strata(strata: np.ndarray, treat: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> weights_from_strata(np.array([0, 0, 0, 1, 1]), np.array([1, 0, 0, 1, 0])).tolist()
-    [1.0, 0.6666666666666666, 0.6666666666666666, 1.0, 1.3333333333333333]
+    [1.0, 0.75, 0.75, 1.0, 1.5]
     """
     t = np.asarray(treat, dtype=bool)
     ok = strata >= 0
