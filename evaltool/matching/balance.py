@@ -200,26 +200,40 @@ def love_plot(table: pd.DataFrame, threshold: float = SMD_THRESHOLD):
 def ps_distribution_plot(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray, label: str = "Propensity score"):
     """Distribution of the distance (propensity score) by group, before and after matching.
 
+    Bins are counted in numpy first (30 bins over the range of the distance), so the plot stays light at
+    millions of candidates; bars show the share of each group's (weighted) units per bin.
+
     Examples
     --------
     >>> p = ps_distribution_plot(np.array([0.2, 0.4, 0.3, 0.6]), np.array([1, 0, 1, 0]), np.array([1, 1, 1, 0.0]))
     """
-    from plotnine import aes, facet_wrap, geom_histogram, ggplot, labs, scale_fill_manual
+    from plotnine import aes, facet_wrap, geom_col, ggplot, labs, position_dodge, scale_fill_manual
 
     from evaltool.plotting import PALETTE, theme_evaltool
 
+    d = np.asarray(distance, dtype=float)
     t = np.asarray(treat).astype(bool)
-    grp = np.where(t, "Treated", "Control")
-    before = pd.DataFrame({"distance": distance, "group": grp, "w": 1.0, "sample": "Before matching"})
-    after = pd.DataFrame({"distance": distance, "group": grp, "w": weights, "sample": "After matching"})
-    after = after[after["w"] > 0]
-    df = pd.concat([before, after])
+    w = np.asarray(weights, dtype=float)
+    ok = np.isfinite(d)
+    edges = np.linspace(d[ok].min(), d[ok].max(), 31) if ok.any() else np.linspace(0, 1, 31)
+    mids = (edges[:-1] + edges[1:]) / 2
+    parts = []
+    for sample, ww in (("Before matching", np.ones_like(d)), ("After matching", w)):
+        for g, name in ((True, "Treated"), (False, "Control")):
+            m = ok & (t == g) & (ww > 0)
+            h, _ = np.histogram(d[m], bins=edges, weights=ww[m])
+            tot = h.sum()
+            parts.append(pd.DataFrame({"distance": mids, "share": h / tot if tot > 0 else h, "group": name,
+                                       "sample": sample}))
+    df = pd.concat(parts, ignore_index=True)
     df["sample"] = pd.Categorical(df["sample"], categories=["Before matching", "After matching"])
+    df["group"] = pd.Categorical(df["group"], categories=["Treated", "Control"])
+    width = float(edges[1] - edges[0])
     return (
-        ggplot(df, aes("distance", fill="group", weight="w"))
-        + geom_histogram(bins=30, alpha=0.6, position="identity")
-        + facet_wrap("~sample", scales="free_y")
-        + scale_fill_manual(values=[PALETTE[1], PALETTE[0]])
-        + labs(x=label, y="Weighted count", fill="")
+        ggplot(df, aes("distance", "share", fill="group"))
+        + geom_col(position=position_dodge(width=width), width=width * 0.9, alpha=0.85)
+        + facet_wrap("~sample")
+        + scale_fill_manual(values=[PALETTE[0], PALETTE[1]])
+        + labs(x=label, y="Share of group", fill="")
         + theme_evaltool()
     )

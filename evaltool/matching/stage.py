@@ -96,6 +96,7 @@ def run_stage(
         ("ess_controls", "Effective sample size of the controls", round(res.ess_control, 1)),
     ]
     msum = pd.DataFrame(summary_rows, columns=["item", "description", "value"])
+    msum["value"] = pd.Series([v for _, _, v in summary_rows], dtype=object)  # counts stay integers
 
     traj = pre_trajectory(coh, activity, window_start=window_start, window_end=window_end)
     traj = traj[["month_relative", "group", "rate_per_1000", "n_people", "events"]]
