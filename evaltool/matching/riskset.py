@@ -454,7 +454,8 @@ def risk_set_match(
             + ("; widen `caliper`" if caliper is not None else ""))
     n_un = int((~found).sum())
     if n_un:
-        warnings.warn(f"{n_un} of {t_rows.size} treated people were not matched ({unmatched})",
+        n_all = int(t_rows.size) + unmatched.get("not_eligible_at_index", 0)
+        warnings.warn(f"{n_all - int(found.sum())} of {n_all} treated people were not matched ({unmatched})",
                       MatchingWarning, stacklevel=2)
 
     # Stack the matched cohort: one row per treated person, one per (control, matched set).
