@@ -70,22 +70,34 @@ def _run_method(method: str, path: str, n_people: int | None) -> dict:
         import linearmodels.panel  # noqa: F401
     t0 = time.perf_counter()
     cols = ["person", "month", "practice", "treated", "D", "y"]
-    df = pd.read_parquet(path, columns=cols)
-    if n_people is not None:
-        df = df[df["person"] < n_people]
+    if method in ("evaltool_fepois", "evaltool_feols"):
+        # Our path needs no pandas frame: Arrow columns straight to numpy (no copy for numeric columns).
+        import pyarrow.parquet as pq
+
+        tab = pq.read_table(path, columns=["person", "month", "practice", "treated", "y"])
+        arr = {c: tab.column(c).to_numpy() for c in tab.column_names}
+        del tab
+        if n_people is not None:
+            keep = arr["person"] < n_people
+            arr = {c: v[keep] for c, v in arr.items()}
+        df = None
+    else:
+        df = pd.read_parquet(path, columns=cols)
+        if n_people is not None:
+            df = df[df["person"] < n_people]
     t1 = time.perf_counter()
-    out: dict = {"method": method, "rows": len(df)}
+    out: dict = {"method": method, "rows": len(df) if df is not None else len(arr["person"])}
     if method == "evaltool_fepois" or method == "evaltool_feols":
         from evaltool.effects.compress import compress_dense
         from evaltool.effects.poisson import feols_fe, fepois
 
-        person = df["person"].to_numpy()
-        month = df["month"].to_numpy().astype(np.int64)
-        y = df["y"].to_numpy().astype(np.float64)
+        person = arr["person"]
+        month = arr["month"]
+        y = arr["y"]
         n_u = int(person.max()) + 1
         first = np.zeros(n_u, dtype=np.int64)
         first[person[::-1]] = np.arange(len(person))[::-1]
-        c = compress_dense(person, month, y, df["practice"].to_numpy()[first], df["treated"].to_numpy()[first])
+        c = compress_dense(person, month, y, arr["practice"][first], arr["treated"][first])
         T = int(month.max()) + 1
         Xd = np.zeros((len(c.period), T - 1))
         Xd[c.period > 0, c.period[c.period > 0] - 1] = 1.0

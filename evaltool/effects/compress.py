@@ -111,10 +111,10 @@ def cells(
     if miss:
         raise DataValidationError(f"panel persons lack columns {miss}")
     y_person = (
-        panel.events.groupby("person_id", sort=False)[outcome].sum()
+        panel.events.groupby("unit_id", sort=False)[outcome].sum()
         if len(panel.events) else pd.Series(dtype=float)
     )
-    Y = per["person_id"].map(y_person).fillna(0.0).to_numpy()
+    Y = per["unit_id"].map(y_person).fillna(0.0).to_numpy()
     w = per["weights"].to_numpy(dtype=float)
     if by == "person":
         ucode = np.arange(len(per))
@@ -139,7 +139,7 @@ def cells(
     yw = np.zeros_like(E)
     if len(panel.events):
         ev = panel.events
-        pos = pd.Index(per["person_id"]).get_indexer(ev["person_id"])
+        pos = pd.Index(per["unit_id"]).get_indexer(ev["unit_id"])
         ok = pos >= 0
         pidx = pos[ok]
         flat = ucode[pidx] * len(k) + (ev["period"].to_numpy()[ok] - k[0])
@@ -212,12 +212,17 @@ def compress_dense(
     period = np.asarray(period)
     n_units = len(unit_cluster)
     T = int(period.max()) + 1
-    e = np.ones(len(unit)) if exposure is None else np.asarray(exposure, dtype=float)
-    rng = np.random.default_rng(seed)
-    r1, r2 = rng.random(T), rng.random(T)
-    h1 = np.bincount(unit, weights=e * r1[period], minlength=n_units)
-    h2 = np.bincount(unit, weights=e * r2[period], minlength=n_units)
     rows_per_unit = np.bincount(unit, minlength=n_units)
+    if exposure is None and np.all(rows_per_unit == T):
+        # Balanced with unit exposure: every profile is identical, no hashing needed.
+        e = None
+        h1 = h2 = np.zeros(n_units)
+    else:
+        e = np.ones(len(unit)) if exposure is None else np.asarray(exposure, dtype=float)
+        rng = np.random.default_rng(seed)
+        r1, r2 = rng.random(T), rng.random(T)
+        h1 = np.bincount(unit, weights=e * r1[period], minlength=n_units)
+        h2 = np.bincount(unit, weights=e * r2[period], minlength=n_units)
     # Combine per-column codes in mixed radix (a MultiIndex of 1M tuples is ~50x slower).
     cu = np.zeros(n_units, dtype=np.int64)
     for col in (unit_cluster, unit_covariate, h1, h2):
@@ -228,7 +233,8 @@ def compress_dense(
     Y = np.bincount(unit, weights=y, minlength=n_units)
     flat = cu[unit].astype(np.int64) * T + period
     ysum = np.bincount(flat, weights=y, minlength=n_cu * T)
-    esum = np.bincount(flat, weights=e, minlength=n_cu * T)
+    esum = (np.bincount(flat, minlength=n_cu * T) if e is None else np.bincount(flat, weights=e, minlength=n_cu * T))
+    esum = esum.astype(float)
     rows = np.flatnonzero(esum > 0)
     n_people = np.bincount(cu, minlength=n_cu)
     n_pos = np.bincount(cu, weights=(Y > 0), minlength=n_cu).astype(np.int64)

@@ -82,11 +82,12 @@ class OutcomePanel:
     Attributes
     ----------
     persons:
-        One row per person: ``person_id, treated, weights, entry_day, exit_day`` (day
+        One row per cohort row (``unit_id``; a person used twice by risk-set matching is two
+        units): ``unit_id, person_id, treated, weights, entry_day, exit_day`` (day
         offsets from the index date, exit exclusive, clipped to the window), ``exposure_days``
         plus the cohort columns kept (cluster and subgroup columns).
     events:
-        One row per person-period with at least one event: ``person_id, period`` and one
+        One row per unit-period with at least one event: ``unit_id, person_id, period`` and one
         column per outcome (weighted by nothing: raw sums).
     outcomes:
         Outcome columns in ``events``.
@@ -130,9 +131,14 @@ def _check_cohort(cohort: pd.DataFrame, activity: pd.DataFrame) -> None:
             f"`cohort.index_date` is missing in {format_rows(na + 2)}; every person (controls too) "
             "needs an index date: controls inherit their matched treated person's."
         )
-    if cohort["person_id"].duplicated().any():
-        dup = cohort.loc[cohort["person_id"].duplicated(), "person_id"].head(5).tolist()
-        raise DataValidationError(f"`cohort.person_id` has duplicates, e.g. {dup}; one row per person expected")
+    # Risk-set matching may use a person twice (a control who later enrols, or a control for two
+    # enrolment months): each row is its own unit, but the same person at the same index date in the
+    # same arm twice is an error.
+    key = ["person_id", "index_date", "treated"]
+    if cohort.duplicated(key).any():
+        dup = cohort.loc[cohort.duplicated(key), "person_id"].head(5).tolist()
+        raise DataValidationError(
+            f"`cohort` repeats person_id + index_date + treated, e.g. {dup}; one row per person, index date and arm")
     tr = set(pd.unique(cohort["treated"]))
     if not tr <= {0, 1, True, False}:
         raise DataValidationError(f"`cohort.treated` must be 0/1; found values {sorted(map(str, tr))}")
@@ -206,6 +212,7 @@ def build_panel(
         raise DataValidationError(f"`cohort` lacks columns {bad} (asked for as clusters or subgroups)")
     coh = cohort[cols].copy()  # never mutate the caller's frame
     coh["person_id"] = coh["person_id"].astype(str)
+    coh["unit_id"] = np.arange(len(coh), dtype=np.int64)  # one unit per cohort row
     coh["treated"] = coh["treated"].astype("int64")
     if "weights" not in coh:
         coh["weights"] = 1.0
@@ -249,7 +256,7 @@ def build_panel(
         we = ibis.literal(pd.Timestamp(window_end).date())
         exit_ = ibis.least(exit_, (we.delta(j.index_date, unit="day") + 1).cast("int64"))
     persons_t = j.mutate(entry_day=entry.cast("int64"), exit_day=exit_.cast("int64")).select(
-        "person_id", "treated", "weights", "index_date", "entry_day", "exit_day"
+        "unit_id", "person_id", "treated", "weights", "index_date", "entry_day", "exit_day"
     )
 
     acts = activity[["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]].copy()
@@ -258,6 +265,7 @@ def build_panel(
     ta = as_table(con, acts, "_et_activity")
     pt = persons_t.filter(persons_t.exit_day > persons_t.entry_day)
     ev = ta.inner_join(pt, ta.person_id == pt.person_id)
+    ev = ev.drop([c for c in ev.columns if c.endswith("_right")])
     ev = ev.mutate(day=ev.date.delta(ev.index_date, unit="day").cast("int64"))
     ev = ev.filter((ev.day >= ev.entry_day) & (ev.day < ev.exit_day))
     # floor(day / L) is the period whose bounds ceil(k L) <= day < ceil((k+1) L).
@@ -272,8 +280,8 @@ def build_panel(
             # Sum money/bed days as DECIMAL so engines agree to the last digit.
             val = ev[kind].cast("decimal(18, 4)")
             aggs[o] = ibis.ifelse(cond & val.notnull(), val, ibis.literal(0).cast("decimal(18, 4)")).sum().cast("float64")
-    events = ev.group_by(["person_id", "period"]).aggregate(**aggs).order_by(["person_id", "period"]).execute()
-    persons = persons_t.order_by("person_id").execute()
+    events = ev.group_by(["unit_id", "person_id", "period"]).aggregate(**aggs).order_by(["unit_id", "period"]).execute()
+    persons = persons_t.order_by("unit_id").execute()
     for c in ("_et_cohort", "_et_pop", "_et_activity"):
         con.drop_table(c, force=True)
 
@@ -290,9 +298,9 @@ def build_panel(
     persons = persons.loc[persons["exposure_days"] > 0].reset_index(drop=True)
     if persons.empty:
         raise DataValidationError("no cohort member has any person-time in the analysis window")
-    extra = cohort[["person_id"] + keep].copy()
-    extra["person_id"] = extra["person_id"].astype(str)
-    persons = persons.merge(extra, on="person_id", how="left", validate="one_to_one")
+    extra = cohort[keep].copy()
+    extra["unit_id"] = np.arange(len(cohort), dtype=np.int64)
+    persons = persons.merge(extra, on="unit_id", how="left", validate="one_to_one")
     events["period"] = events["period"].astype("int64")
     return OutcomePanel(
         persons=persons, events=events.reset_index(drop=True), outcomes=tuple(outcomes),
