@@ -158,3 +158,23 @@ def test_fepois_bad_input():
         fepois(np.arange(8.0), np.repeat([0.0, 1.0], 4)[:, None], unit)
     with pytest.raises(EstimationError, match="at least 2 clusters"):
         small_sample_factor(100, 3, 1)
+
+
+def test_window_clips_person_time_and_reused_people_are_separate_units():
+    cohort, pop, act = _toy()
+    # Data start 2022-12-20 (day -12) and end 2023-01-31 (day 30, inclusive).
+    p = build_panel(cohort, act, pop, pre_months=2, post_months=2, window_start="2022-12-20",
+                    window_end="2023-01-31")
+    per = p.persons.set_index("person_id")
+    assert per.loc["a", ["entry_day", "exit_day"]].tolist() == [-12, 31]
+    assert per.loc["c", ["entry_day", "exit_day"]].tolist() == [-12, 20]
+    # Risk-set matching can use a person twice (as a control, then enrolled later): two units.
+    twice = pd.concat([cohort, cohort.iloc[[1]].assign(treated=1, index_date=pd.Timestamp("2023-02-01"))])
+    p2 = build_panel(twice, act, pop, pre_months=2, post_months=2)
+    b = p2.persons[p2.persons.person_id == "b"]
+    assert len(b) == 2 and b["unit_id"].nunique() == 2
+    ev = p2.events[p2.events.person_id == "b"]
+    # b's event on 2023-01-05 is day 4 for the first unit and day -27 (period -1) for the second.
+    assert sorted(ev["period"].tolist()) == [-1, 0]
+    with pytest.raises(DataValidationError, match="repeats"):
+        build_panel(pd.concat([cohort, cohort.iloc[[1]]]), act, pop)

@@ -250,10 +250,10 @@ def build_panel(
         ibis.literal(hi_day),
     )
     if window_start is not None:
-        ws = ibis.literal(pd.Timestamp(window_start).date())
+        ws = ibis.literal(pd.Timestamp(window_start).to_pydatetime(), type="timestamp")
         entry = ibis.greatest(entry, ws.delta(j.index_date, unit="day").cast("int64"))
     if window_end is not None:
-        we = ibis.literal(pd.Timestamp(window_end).date())
+        we = ibis.literal(pd.Timestamp(window_end).to_pydatetime(), type="timestamp")
         exit_ = ibis.least(exit_, (we.delta(j.index_date, unit="day") + 1).cast("int64"))
     persons_t = j.mutate(entry_day=entry.cast("int64"), exit_day=exit_.cast("int64")).select(
         "unit_id", "person_id", "treated", "weights", "index_date", "entry_day", "exit_day"
