@@ -187,3 +187,23 @@ def test_stage_tables_figures_facts(small):
     # every event in days [-365, 366) of the index date (periods -12..11).
     days = (act.merge(coh, on="person_id").eval("date - index_date")).dt.days
     assert r.loc[r.outcome == "emergency_admission", "events"].sum() == int(days.between(-365, 365).sum())
+
+
+def test_missing_subgroup_level_and_separated_period_dummies(small):
+    coh, act, pop = small
+    coh = coh.copy()
+    # 'rare': 12 pairs, so some months have no events in that level (separated period dummies, dropped
+    # as fixest does); a few missing values become their own level with a warning.
+    rare = coh["subclass"].isin(coh["subclass"].unique()[:12])
+    coh["grp"] = np.where(rare, "rare", "common")
+    coh.loc[coh.index[-4:], "grp"] = None
+    coh.loc[coh.index[-4:], "subclass"] = "s_last"  # keep the missing rows in one matched set (both arms)
+    coh.loc[coh.index[-4:], "treated"] = [1, 0, 1, 0]
+    with pytest.warns(EstimationWarning, match="missing for 4 cohort rows"):
+        r = matched_did(coh, act, pop, subgroups=["grp"], cluster="subclass")
+    e = r.to_frame()
+    assert {"common", "rare", "missing"} <= set(e["subgroup"])
+    # The common level's estimate is unaffected by the rare level's separated months: compare with a
+    # fit on the common rows alone (the model is the union of per-level models).
+    alone = matched_did(coh[coh["grp"] == "common"], act, pop, cluster="subclass")
+    assert r.effect("common")["estimate"] == pytest.approx(alone.effect("all")["estimate"], rel=1e-8)

@@ -110,6 +110,12 @@ def cells(
     miss = [c for c in needed if c not in per.columns]
     if miss:
         raise DataValidationError(f"panel persons lack columns {miss}")
+    if groups:
+        # Subgroup levels as text, missing as its own level (matched_did warns about it).
+        per = per.copy()
+        for g in groups:
+            na = per[g].isna()
+            per[g] = per[g].astype(object).where(~na, "missing").astype(str)
     y_person = (
         panel.events.groupby("unit_id", sort=False)[outcome].sum()
         if len(panel.events) else pd.Series(dtype=float)

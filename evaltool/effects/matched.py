@@ -195,6 +195,8 @@ class MatchedDidResult(ResultMixin):
 
 # ---------------------------------------------------------------------------------------------
 def _wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, float]:
+    cols = np.flatnonzero(np.any(R != 0, axis=0))  # dropped (separated) columns hold NaN: leave them out
+    b, V, R = b[cols], V[np.ix_(cols, cols)], R[:, cols]
     rb = R @ b
     RVR = R @ V @ R.T
     stat = float(rb @ np.linalg.solve(RVR, rb))
@@ -265,6 +267,29 @@ def _levels(cp: CellPanel, group: str | None) -> list[str]:
 def _fit(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
     fr = cp.frame if mask is None else cp.frame.loc[mask]
     Xm = X if mask is None else X[np.asarray(mask)]
+    if model == "poisson":
+        # Separation: a period (x subgroup) dummy whose rows have no events has an MLE at -inf. As
+        # fixest does, drop those rows and that dummy; the effect columns must not be separated.
+        ysum = Xm.T @ fr["y"].to_numpy()
+        sep = [j for j, n in enumerate(names) if ysum[j] <= 0]
+        bad = [names[j] for j in sep if not names[j].startswith("period[")]
+        if bad:
+            raise EstimationError(f"no events where {bad} apply (e.g. a subgroup level with no events in the "
+                                  "treated post-period): the effect is not identified; merge or drop that level")
+        if sep:
+            keep_rows = ~(Xm[:, sep] != 0).any(axis=1)
+            keep_cols = [j for j in range(len(names)) if j not in sep]
+            sub = _fit(CellPanel(frame=fr.loc[keep_rows], by=cp.by, n_people=cp.n_people,
+                                 n_obs_nonzero=cp.n_obs_nonzero, n_clusters_nonzero=cp.n_clusters_nonzero,
+                                 groups=cp.groups),
+                       Xm[keep_rows][:, keep_cols], [names[j] for j in keep_cols], model, cluster_col)
+            coef = np.full(len(names), np.nan)
+            V = np.full((len(names), len(names)), np.nan)
+            coef[keep_cols] = sub.coef
+            V[np.ix_(keep_cols, keep_cols)] = sub.vcov
+            from dataclasses import replace
+
+            return replace(sub, coef=coef, vcov=V, names=tuple(names))
     cl = fr["cluster"].to_numpy() if cluster_col else None
     if model == "poisson":
         if cp.by == "cell":
@@ -437,6 +462,18 @@ def matched_did(
     subgroups = [subgroups] if isinstance(subgroups, str) else list(subgroups or [])
     if "age_band" in subgroups and "age_band" not in cohort.columns:
         cohort = add_age_band(cohort)
+    miss = [g for g in subgroups if g not in cohort.columns]
+    if miss:
+        raise DataValidationError(f"`subgroups` columns {miss} are not in `cohort`; found {list(cohort.columns)}")
+    if subgroups:
+        # Subgroup levels as text; missing values form their own level (counted in a warning), never dropped.
+        cohort = cohort.copy()
+        for g in subgroups:
+            na = cohort[g].isna()
+            if na.any():
+                warnings.warn(f"subgroup `{g}` is missing for {int(na.sum())} cohort rows: analysed as level 'missing'",
+                              EstimationWarning, stacklevel=2)
+            cohort[g] = cohort[g].astype(object).where(~na, "missing").astype(str)
     cluster_col = CLUSTER_ALIASES.get(cluster, cluster) if cluster else None
     if cluster_col and cluster_col not in cohort.columns:
         raise DataValidationError(f"`cluster` column {cluster_col!r} is not in `cohort`; found {list(cohort.columns)}")

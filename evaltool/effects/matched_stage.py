@@ -58,6 +58,10 @@ def run_stage(
                 if OUTCOMES[o][0] == "count" or OUTCOMES[o][0] in activity.columns]
     for o in set(config.outcomes) - set(outcomes):
         out.warnings.append(f"outcome {o!r} skipped: activity has no {OUTCOMES[o][0]!r} column")
+    for g in subgroups:
+        n_na = int(cohort[g].isna().sum())
+        if n_na:
+            out.warnings.append(f"subgroup `{g}` is missing for {n_na} cohort rows: analysed as level 'missing'")
     cluster_col = CLUSTER_ALIASES.get(config.cluster, config.cluster) if config.cluster else None
     keep = [c for c in [cluster_col, *subgroups] if c and c != "person_id"]
     panel = build_panel(cohort, activity, population, outcomes=outcomes, pre_months=config.pre_months,

@@ -297,7 +297,13 @@ def fepois(
         g = X_.T @ (w_ * (y_ - mu))
         if it == 1:
             _check_x(X_, names, H)
-        step = np.linalg.solve(H, g)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError as err:
+            raise EstimationError(
+                f"the Poisson Hessian became singular at iteration {it} (separation: some regressor's "
+                "rows have no events); drop sparse subgroup levels or periods"
+            ) from err
         # Step halving keeps Newton monotone on the concave concentrated likelihood.
         t = 1.0
         for _ in range(30):
