@@ -390,9 +390,14 @@ def test_small_scale_effect_within_sampling_error(small: SouthvaleData) -> None:
 
 @pytest.mark.slow
 def test_shipped_files_are_what_the_generator_writes(tmp_path: Path) -> None:
-    paths = write_southvale(tmp_path, seed=DEFAULT_SEED, scale=1.0)
-    for key, path in paths.items():
-        shipped = SHIPPED / path.name
+    # The whole example (core tables, PROM/PREM slice, qualitative project), as `evaltool example-data` writes it.
+    from evaltool.datasets.example import write_example_data
+
+    write_example_data(tmp_path, seed=DEFAULT_SEED, scale=1.0)
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert len(files) > 10
+    for path in files:
+        shipped = SHIPPED / path.relative_to(tmp_path)
         assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(
             shipped.read_bytes()
         ).hexdigest(), f"{path.name} differs from the shipped file: regenerate example_data"
