@@ -40,7 +40,7 @@ def test_southvale_matched_did_recovers_truth():
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks" / "did"))
-    from southvale import run  # noqa: E402
+    from southvale import run
 
     r, truth = run(data)
     u65, o65 = r.effect("under 65"), r.effect("65+")

@@ -44,7 +44,7 @@ from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
-__all__ = ["MatchedDidResult", "matched_did", "simulate_matched_cohort", "add_age_band"]
+__all__ = ["MatchedDidResult", "add_age_band", "matched_did", "simulate_matched_cohort"]
 
 PY_DAYS = 365.25
 CLUSTER_ALIASES = {"practice": "practice_id", "subclass": "subclass", "matched_set": "subclass", "person": "person_id"}
@@ -127,8 +127,9 @@ class MatchedDidResult(ResultMixin):
         if not self.subgroup_tests.empty:
             tables.append(("Do effects differ across subgroups?", self.subgroup_tests.round(4)))
         if self.pretrend_test:
-            lines.append(("Pre-trend test", f"chi2 = {self.pretrend_test['statistic']:.2f}, "
-                          f"df = {int(self.pretrend_test['df'])}, p = {self.pretrend_test['p_value']:.3f}"))
+            pt = self.pretrend_test
+            msg = f"chi2 = {pt['statistic']:.2f}, df = {int(pt['df'])}, p = {pt['p_value']:.3f}"
+            lines.append(("Pre-trend test", msg))
         return Summary(title=f"Matched difference-in-differences: {self.outcome}", lines=tuple(lines), tables=tuple(tables))
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,8 +145,17 @@ class MatchedDidResult(ResultMixin):
 
     def plot(self):
         """Forest plot of rate ratios by subgroup, the naive before/after beside the DiD."""
-        from plotnine import (aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs, scale_color_manual,
-                              scale_x_log10, scale_y_continuous)
+        from plotnine import (
+            aes,
+            geom_errorbarh,
+            geom_point,
+            geom_vline,
+            ggplot,
+            labs,
+            scale_color_manual,
+            scale_x_log10,
+            scale_y_continuous,
+        )
 
         from evaltool.plotting import PALETTE, theme_evaltool
 
@@ -173,7 +183,16 @@ class MatchedDidResult(ResultMixin):
 
     def plot_event_study(self):
         """Rate ratio by month relative to index (reference month -1) with 95% CIs."""
-        from plotnine import aes, geom_errorbar, geom_hline, geom_point, geom_vline, ggplot, labs, scale_y_log10
+        from plotnine import (
+            aes,
+            geom_errorbar,
+            geom_hline,
+            geom_point,
+            geom_vline,
+            ggplot,
+            labs,
+            scale_y_log10,
+        )
 
         from evaltool.plotting import PALETTE, theme_evaltool
 
@@ -334,7 +353,7 @@ def _rows(
             rows.append({**base, "scale": "difference_per_1000py", "estimate": b, "std_error": se,
                          "ci_lower": lo, "ci_upper": hi, "p_value": p})
             # Rate ratio = observed treated rate / counterfactual (observed - effect).
-            def rr(d: float) -> float:
+            def rr(d: float, r: float = r) -> float:
                 return r / (r - d) if r - d > 0 else np.inf
             rows.append({**base, "scale": "rate_ratio", "estimate": rr(b), "std_error": np.nan,
                          "ci_lower": rr(lo), "ci_upper": rr(hi), "p_value": p})
@@ -580,7 +599,7 @@ def matched_did(
                               "ci_lower", "ci_upper", "p_value", "method", "n_units", "n_clusters"]]
     rates = _rates_table(cp0.frame, outcome)
     info = {
-        "n_people": int(cp0.n_people), "n_rows_fitted": int(len(cp0.frame)), "compressed": by == "cell",
+        "n_people": int(cp0.n_people), "n_rows_fitted": len(cp0.frame), "compressed": by == "cell",
         "n_events": float(fr["y"].sum()), "pre_months": pre_months, "post_months": post_months,
         "n_dropped_no_exposure": panel.n_dropped_no_exposure, "warnings": warn + list(panel.notes),
         "subgroups": subgroups,
@@ -688,7 +707,7 @@ def simulate_matched_cohort(
         "bed_days": rng.gamma(1.5, 3.0, len(who)).round(0),
         "cost": rng.gamma(2.0, 900.0, len(who)).round(2),
     }).sort_values(["person_id", "date"]).reset_index(drop=True)
-    off = lambda v: index_date + pd.to_timedelta(v, unit="D")  # noqa: E731
+    off = lambda v: index_date + pd.to_timedelta(v, unit="D")
     population = pd.DataFrame({
         "person_id": ids,
         "practice_id": [f"P{p:02d}" for p in practice],

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from evaltool.effects.panels import OUTCOMES
 
-__all__ = ["MatchedDidConfig", "DEFAULT_OUTCOMES"]
+__all__ = ["DEFAULT_OUTCOMES", "MatchedDidConfig"]
 
 DEFAULT_OUTCOMES = (
     "emergency_admission", "ae_attendance", "bed_days", "elective_admission", "care_home_admission", "cost",

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from evaltool.effects.matched import MatchedDidResult, add_age_band, matched_did, CLUSTER_ALIASES
+from evaltool.effects.matched import CLUSTER_ALIASES, MatchedDidResult, add_age_band, matched_did
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.effects.panels import OUTCOMES, build_panel
 from evaltool.errors import EstimationError, EvaltoolWarning

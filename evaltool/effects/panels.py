@@ -140,7 +140,7 @@ def _check_cohort(cohort: pd.DataFrame, activity: pd.DataFrame) -> None:
         raise DataValidationError(
             f"`cohort` repeats person_id + index_date + treated, e.g. {dup}; one row per person, index date and arm")
     tr = set(pd.unique(cohort["treated"]))
-    if not tr <= {0, 1, True, False}:
+    if not tr <= {0, 1}:
         raise DataValidationError(f"`cohort.treated` must be 0/1; found values {sorted(map(str, tr))}")
 
 

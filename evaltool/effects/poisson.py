@@ -60,7 +60,7 @@ import numpy as np
 
 from evaltool.errors import EstimationError, EstimationWarning
 
-__all__ = ["FEFit", "fepois", "feols_fe", "small_sample_factor", "group_sums"]
+__all__ = ["FEFit", "feols_fe", "fepois", "group_sums", "small_sample_factor"]
 
 
 @dataclass(frozen=True)
