@@ -207,3 +207,11 @@ def test_missing_subgroup_level_and_separated_period_dummies(small):
     # fit on the common rows alone (the model is the union of per-level models).
     alone = matched_did(coh[coh["grp"] == "common"], act, pop, cluster="subclass")
     assert r.effect("common")["estimate"] == pytest.approx(alone.effect("all")["estimate"], rel=1e-8)
+
+
+def test_stage_fact_keys_are_snake_case(small):
+    coh, act, pop = small
+    out = run_stage(coh, pop, act, MatchedDidConfig(outcomes=("emergency_admission",), event_study=False), seed=1)
+    assert "emergency_admission.did.under_65.rate_ratio" in out.facts
+    assert "emergency_admission.did.65_plus.ci_upper" in out.facts
+    assert all(" " not in k for k in out.facts)

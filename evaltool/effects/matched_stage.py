@@ -28,6 +28,11 @@ EFFECT_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "c
                   "scale", "method", "n_units", "n_clusters"]
 
 
+def _slug(level: str) -> str:
+    """Fact-key form of a subgroup level: 'under 65' -> 'under_65', '65+' -> '65_plus'."""
+    return str(level).replace("+", "_plus").replace(" ", "_").lower()
+
+
 def run_stage(
     cohort: pd.DataFrame,
     population: pd.DataFrame,
@@ -124,13 +129,13 @@ def run_stage(
     for o, r in results.items():
         e = r.estimates
         for _, row in e[e["scale"] == "rate_ratio"].iterrows():
-            key = f"{o}.{'did' if row['analysis'] == 'matched_did' else 'naive'}.{row['subgroup']}"
+            key = f"{o}.{'did' if row['analysis'] == 'matched_did' else 'naive'}.{_slug(row['subgroup'])}"
             facts[f"{key}.rate_ratio"] = float(row["estimate"])
             facts[f"{key}.ci_lower"] = float(row["ci_lower"])
             facts[f"{key}.ci_upper"] = float(row["ci_upper"])
             facts[f"{key}.p_value"] = float(row["p_value"])
         for _, row in e[e["scale"] == "difference_per_1000py"].iterrows():
-            key = f"{o}.{'did' if row['analysis'] == 'matched_did' else 'naive'}.{row['subgroup']}"
+            key = f"{o}.{'did' if row['analysis'] == 'matched_did' else 'naive'}.{_slug(row['subgroup'])}"
             facts[f"{key}.difference_per_1000py"] = float(row["estimate"])
         if r.pretrend_test:
             facts[f"{o}.pretrend_p_value"] = float(r.pretrend_test["p_value"])
