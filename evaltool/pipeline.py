@@ -205,7 +205,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _effects() -> StageOutput:
         from evaltool.effects.matched_stage import run_stage
 
-        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed)
+        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
+                         **window)
 
     attempt("effects", spec.effects is not None and m_out is not None,
             "no `effects` section in the spec" if spec.effects is None else "matching did not run", _effects)

@@ -397,13 +397,21 @@ def _save(ctx: _Ctx, draw, name: str, key: str, width: float | None = None, heig
     return f"figures/{dest.name}"
 
 
+MATCHING_FLOW_PREFIXES = ("n_unmatched_", "n_excluded_", "analysed_matched", "analysed_controls")
+
+
 def _flow_block(ctx: _Ctx) -> str:
     """Cohort flow diagram drawn from ``cohort_flow`` after disclosure control."""
     from evaltool.report.figures import cohort_flow_plot
 
     t = ctx.bundle.tables["cohort_flow"]
     shown = apply_disclosure(t.data, t.count_columns, t.derived_columns, ctx.config).table
-    plot, alt = cohort_flow_plot(shown, t.data)
+    # The diagram shows people up to the split into enrolled and potential controls; matching's own
+    # losses (rows the pipeline appends after the split) are listed in the flow table beneath it.
+    pre = ~t.data["step"].astype(str).str.startswith(MATCHING_FLOW_PREFIXES).to_numpy()
+    plot, alt = cohort_flow_plot(shown[pre].reset_index(drop=True), t.data[pre].reset_index(drop=True))
+    if not pre.all():
+        alt += " Matching steps that follow are listed in the table beneath."
     path = _save(ctx, lambda: plot, "cohort-flow", _data_key("flow", shown, t.data))
     return md_figure(path, "Who was included and who was excluded, with reasons", alt, "fig-cohort-flow")
 
