@@ -183,7 +183,7 @@ def run_stage(
                 vas = _index_summary(eq, "eq5d_vas", "EQ-VAS (0-100)", config.confidence)
                 out.tables["eq5d_vas_summary"] = _order_time(vas.rename(columns={"value_set": "measure"}), tps)
                 out.table_meta["eq5d_vas_summary"] = TableMeta(
-                    title="EQ-VAS by group and time point", count_columns=("n",),
+                    appendix=True, title="EQ-VAS by group and time point", count_columns=("n",),
                     derived_columns=(("mean", "n"), ("sd", "n"), ("median", "n"), ("ci_lower", "n"), ("ci_upper", "n")),
                 )
             # Paired change
@@ -287,7 +287,7 @@ def run_stage(
                 out.tables["eq5d_pchc"] = pd.concat(pchc_rows, ignore_index=True)[
                     ["group", "comparison", "category", "n", "n_pairs", "pct"]]
                 out.table_meta["eq5d_pchc"] = TableMeta(
-                    title="Paretian Classification of Health Change (EQ-5D profiles)",
+                    appendix=True, title="Paretian Classification of Health Change (EQ-5D profiles)",
                     caption="better: some dimension better and none worse; worse: the reverse; mixed: both; "
                             "no_change: identical profiles (Devlin et al. 2010).",
                     count_columns=("n", "n_pairs"), derived_columns=(("pct", "n"),),
@@ -309,7 +309,7 @@ def run_stage(
             )
             out.tables["eq5d_attrition"] = att.attrition
             out.table_meta["eq5d_attrition"] = TableMeta(
-                title="Baseline EQ-5D index of completers vs non-completers",
+                appendix=True, title="Baseline EQ-5D index of completers vs non-completers",
                 caption="Difference = completers minus non-completers, Welch 95% CI.",
                 count_columns=("n_completers", "n_non_completers"),
                 derived_columns=(("mean_completers", "n_completers"), ("mean_non_completers", "n_non_completers")),
@@ -366,7 +366,7 @@ def run_stage(
             )
             out.tables["activation_levels"] = _order_time(act.levels, tps)
             out.table_meta["activation_levels"] = TableMeta(
-                title="Patient activation level by group and time point",
+                appendix=True, title="Patient activation level by group and time point",
                 caption=f"Levels {act.level_source}; cut points {', '.join(map(str, act.cut_points))}.",
                 count_columns=("n", "n_valid"), derived_columns=(("pct", "n"),),
             )
@@ -379,7 +379,7 @@ def run_stage(
             if act.score_change is not None:
                 out.tables["activation_change"] = act.score_change.table
                 out.table_meta["activation_change"] = TableMeta(
-                    title="Paired change in activation score (0-100)",
+                    appendix=True, title="Paired change in activation score (0-100)",
                     count_columns=("n_baseline", "n_followup", "n_pairs", "n_zero_changes"),
                     derived_columns=(("mean_baseline", "n_pairs"), ("mean_followup", "n_pairs")),
                 )

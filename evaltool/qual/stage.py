@@ -70,6 +70,24 @@ def load_project(segments_path: Path, codebook: Codebook, config: QualConfig,
     return read_segments(path, codebook, participants)
 
 
+def theme_role_matrix(by_role: pd.DataFrame) -> pd.DataFrame:
+    """Pivot the long themes-by-role table to theme rows x role columns of ``"n/N"`` strings.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"theme_label": ["A", "A"], "role": ["GP", "Carer"], "n_participants": [2, 1],
+    ...                   "participants_in_group": [5, 3]})
+    >>> theme_role_matrix(t).to_dict("records")
+    [{'theme': 'A', 'Carer': '1/3', 'GP': '2/5'}]
+    """
+    cell = by_role["n_participants"].astype(int).astype(str) + "/" + by_role["participants_in_group"].astype(int).astype(str)
+    order = list(dict.fromkeys(by_role["theme_label"]))
+    wide = (by_role.assign(cell=cell).pivot(index="theme_label", columns="role", values="cell")
+            .reindex(order).reset_index().rename(columns={"theme_label": "theme"}))
+    wide.columns.name = None
+    return wide
+
+
 def run_stage(
     codebook_path: str | Path | None,
     segments_path: str | Path | None,
@@ -181,6 +199,14 @@ def run_stage(
     meta["qual_theme_by_role"] = TableMeta(
         "Themes by stakeholder group", "Participants, interviews and coded segments per theme and role. "
         "Double-coded interviews are counted once (primary coder).", count_columns=cc, derived_columns=dc)
+    # The report's body shows themes x roles as one compact matrix ("n of N participants");
+    # the long table above stays in the appendix for analysts.
+    meta["qual_theme_by_role"] = TableMeta(
+        meta["qual_theme_by_role"].title + " (long form)", meta["qual_theme_by_role"].caption, appendix=True)
+    tables["qual_theme_role_matrix"] = theme_role_matrix(tables["qual_theme_by_role"])
+    meta["qual_theme_role_matrix"] = TableMeta(
+        "Themes by stakeholder group", "Participants in each group who raised the theme, out of all participants in "
+        "that group (double-coded interviews counted once).")
     tables["qual_theme_by_site"] = freq_table(by_site, "site")
     meta["qual_theme_by_site"] = TableMeta("Themes by site", "Participants per theme and site.",
                                            count_columns=cc, derived_columns=dc, appendix=True)
@@ -215,7 +241,8 @@ def run_stage(
         tables["qual_agreement"] = pd.DataFrame(columns=["code", "theme", "code_label", "kappa_char", "low_kappa"])
     meta["qual_agreement"] = TableMeta(
         "Coder agreement", f"Percent agreement, Cohen's kappa (character, segment and interview level) and "
-        f"Krippendorff's alpha for double-coded interviews; kappa below {config.kappa_threshold} flagged.")
+        f"Krippendorff's alpha for double-coded interviews; kappa below {config.kappa_threshold} flagged.",
+        appendix=True)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
