@@ -27,7 +27,7 @@ def small_project(tmp_path_factory) -> Path:
     raw["report"]["formats"] = ["html"]
     # Fewer bootstrap draws keep the test quick; the example run uses the spec's full number.
     if raw.get("rollout"):
-        raw["rollout"]["reps"] = 99
+        raw["rollout"]["bootstrap_reps"] = 99
     (root / "analyses" / "southvale.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     return root
 
@@ -137,9 +137,12 @@ def test_cli_validate_and_exit_codes(small_project, tmp_path):
     act.to_parquet(data / "activity.parquet")
     raw = yaml.safe_load(spec.read_text())
     raw["data"] = {**raw["data"], "activity": str(data / "activity.parquet")}
-    for k in ("population", "practices", "proms", "prems", "codebook", "segments", "redaction_list"):
+    for k in ("population", "practices", "proms", "prems"):
         if raw["data"].get(k):
             raw["data"][k] = str((spec.parent / raw["data"][k]).resolve())
+    for k in ("codebook", "segments", "participants", "analyst_summaries"):
+        if raw["qualitative"].get(k):
+            raw["qualitative"][k] = str((spec.parent / raw["qualitative"][k]).resolve())
     bad2 = tmp_path / "bad2.yaml"
     bad2.write_text(yaml.safe_dump(raw))
     r = runner.invoke(app, ["validate", str(bad2)])
