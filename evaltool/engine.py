@@ -15,6 +15,7 @@ import os
 import tempfile
 from typing import Any
 
+import duckdb
 import ibis
 import pandas as pd
 
@@ -34,6 +35,12 @@ def connect(memory_limit: str | None = None, temp_directory: str | None = None, 
     tmp = temp_directory or os.path.join(tempfile.gettempdir(), "evaltool_duckdb")
     os.makedirs(tmp, exist_ok=True)
     con = ibis.duckdb.connect()
+    # No progress bar on stderr (keeps CLI output clean). Inside Jupyter DuckDB refuses the
+    # setting unless ipywidgets is installed; the bar is off there by default anyway.
+    try:
+        con.raw_sql("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
     con.raw_sql(f"SET memory_limit='{_safe_setting(memory_limit or DEFAULT_MEMORY_LIMIT)}'")
     con.raw_sql(f"SET temp_directory='{_safe_setting(tmp)}'")
     if threads:

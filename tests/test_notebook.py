@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_walkthrough_notebook_executes(monkeypatch):
     nb = nbformat.read(ROOT / "analyses" / "southvale_walkthrough.ipynb", as_version=4)
-    monkeypatch.setenv("EVALTOOL_NOTEBOOK_SCALE", "0.05")
+    monkeypatch.setenv("EVALTOOL_NOTEBOOK_SCALE", "0.08")
     client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "analyses")}})
     client.execute()
     outputs = {i: c.get("outputs", []) for i, c in enumerate(nb.cells) if c.cell_type == "code"}
@@ -22,4 +22,4 @@ def test_walkthrough_notebook_executes(monkeypatch):
     text = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for outs in outputs.values() for o in outs)
     # The last cell ran every stage.
     assert "'matching': {'status': 'ok'" in text and "'qual': {'status': 'ok'" in text
-    assert os.environ.get("EVALTOOL_NOTEBOOK_SCALE") == "0.05"
+    assert os.environ.get("EVALTOOL_NOTEBOOK_SCALE") == "0.08"

@@ -71,7 +71,7 @@ code("""from evaltool.effects import matched_did
 
 cohort_m = matched.matched_data()
 did = matched_did(cohort_m, cohort.activity, cohort.population, "emergency_admission",
-                  subgroups=["age_band"], event_study=True,
+                  subgroups=["age_band"],
                   window_start=spec.window.start, window_end=spec.window.end)
 did.to_frame()""")
 code("""print("true rate ratios:", truth["true_rate_ratios"]["emergency_admission"])

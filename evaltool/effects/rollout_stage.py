@@ -75,7 +75,6 @@ def build_practice_panel(
 
     if con is None:
         con = engine.connect()
-        con.raw_sql("SET enable_progress_bar = false")  # keep stage output clean
     per = period_table(window_start, window_end, period)
     ws = pd.Timestamp(window_start).normalize()
     we1 = pd.Timestamp(window_end).normalize() + pd.Timedelta(days=1)
