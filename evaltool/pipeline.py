@@ -13,6 +13,7 @@ PosixPath('reports/southvale')
 """
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -260,7 +261,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             "name": spec.name, "title": spec.title, "programme": spec.programme, "question": spec.question,
             "evaltool_version": __version__,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "seed": seed, "spec": spec.to_json_dict(),
+            "seed": seed, "spec": _portable_paths(spec.to_json_dict(), Path.cwd()),
             "window": {"start": str(spec.window.start), "end": str(spec.window.end)},
             "inputs": validated.files, "packages": _versions(), "python": platform.python_version(),
             "stages": stages,
@@ -281,6 +282,20 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             say("report", "ok", ", ".join(report_files))
     say("bundle", "ok", str(final))
     return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2))
+
+
+def _portable_paths(obj: Any, base: Path) -> Any:
+    """Spec paths relative to the working directory where possible (no machine paths in reports)."""
+    if isinstance(obj, dict):
+        return {k: _portable_paths(v, base) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_portable_paths(v, base) for v in obj]
+    if isinstance(obj, str) and obj.startswith("/") and Path(obj).exists():
+        try:
+            return os.path.relpath(Path(obj).resolve(), base.resolve())
+        except ValueError:
+            return obj
+    return obj
 
 
 def _follow_up_months(spec: Spec, outputs: dict[str, StageOutput]) -> float | None:

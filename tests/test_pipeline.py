@@ -173,3 +173,35 @@ def test_init_writes_valid_starter(tmp_path):
         init_project("frailty_mdt", tmp_path)
     with pytest.raises(ValueError, match="`name`"):
         init_project("../x", tmp_path)
+
+
+def test_callers_frames_unchanged_by_every_stage(small_project):
+    """The did package's mutation-safety check, for our stages: inputs come back exactly as given."""
+    from evaltool.cohort import build_cohort
+    from evaltool.effects.config import RolloutConfig
+    from evaltool.effects.matched_config import MatchedDidConfig
+    from evaltool.effects.matched_stage import run_stage as effects_stage
+    from evaltool.effects.rollout_stage import run_stage as rollout_stage
+    from evaltool.inputs import validate_frames
+    from evaltool.matching.config import MatchingConfig
+    from evaltool.matching.stage import run_stage as matching_stage
+
+    d = small_project / "example_data" / "southvale"
+    pop, act, prac = (pd.read_parquet(d / f"{n}.parquet") for n in ("population", "activity", "practices"))
+    before = [x.copy(deep=True) for x in (pop, act, prac)]
+    w = dict(window_start=pd.Timestamp("2021-04-01"), window_end=pd.Timestamp("2025-03-31"))
+    v = validate_frames(pop, act, prac, window=("2021-04-01", "2025-03-31"))
+    c = build_cohort(v)
+    cpop, cact = c.population.copy(deep=True), c.activity.copy(deep=True)
+    m = matching_stage(c.population, c.activity, c.practices, MatchingConfig(), seed=1, **w)
+    cohort = m.objects["matched_cohort"]
+    cohort_before = cohort.copy(deep=True)
+    effects_stage(cohort, c.population, c.activity, MatchedDidConfig(outcomes=("emergency_admission",),
+                                                                     event_study=False), seed=1, **w)
+    rollout_stage(v.population, v.activity, v.practices, RolloutConfig(bootstrap_reps=99, placebo=False,
+                                                                      leave_one_out=False), seed=1, **w)
+    for a, b in zip((pop, act, prac), before):
+        pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(c.population, cpop)
+    pd.testing.assert_frame_equal(c.activity, cact)
+    pd.testing.assert_frame_equal(cohort, cohort_before)
