@@ -67,3 +67,12 @@ def test_no_jargon_and_en_gb():
 def test_key_points_from_facts():
     assert key_findings(None, {"proms": {"key_points": ["Health status improved."]}}) == ["Health status improved."]
     assert key_findings(None, {"proms": {"headline_text": ["EQ-5D rose.", " "]}}) == ["EQ-5D rose."]
+
+
+def test_cost_difference_in_pounds_per_person_year():
+    from evaltool.report.sentences import _abs_clause
+
+    assert _abs_clause("cost", {"estimate": -255000.0, "ci_lower": -593001.0, "ci_upper": 45542.0}) == (
+        "; in money terms, no clear difference per person-year (95% CI from £593 lower to £46 higher)")
+    assert _abs_clause("cost", {"estimate": -255000.0, "ci_lower": -593001.0, "ci_upper": -45542.0}) == (
+        "; in money terms, £255 lower per person-year (95% CI £46 to £593 lower)")

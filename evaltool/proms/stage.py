@@ -480,9 +480,14 @@ def run_stage(
     return out
 
 
-def _n(n: int, min_count: int = 8) -> str:
-    # Sentences may be published: small counts are not spelt out (disclosure rule of thumb).
-    return f"{n:,}" if n >= min_count else f"fewer than {min_count}"
+def _n(n: int, min_count: int = 8, round_to: int = 5) -> str:
+    # Sentences are published as they stand, so they follow the report's disclosure convention
+    # (HES: 1-7 not shown, others rounded to the nearest 5); tables get the same from the report layer.
+    if n == 0:
+        return "0"
+    if n < min_count:
+        return f"fewer than {min_count}"
+    return f"about {int(round_to * round(n / round_to)):,}" if n % round_to else f"{n:,}"
 
 
 def headline_sentences(facts: dict[str, Any], config: PromsConfig) -> list[str]:

@@ -176,9 +176,13 @@ def _abs_clause(outcome: str, abs_row: Mapping[str, Any] | None) -> str:
     a = _row(abs_row)
     label = outcome_label(outcome)
     if str(outcome) == "cost":
-        # Costs in pounds: "£1,200 lower per 1,000 person-years (95% CI 300 to 2,100 lower)".
-        direction, ph = difference_phrase(a["estimate"], a["ci_lower"], a["ci_upper"], "")
-        return f"; in money terms, {ph} (£)" if direction == "unclear" else f"; in money terms, £{ph}"
+        # Costs in pounds per person-year (readers think per patient, not per 1,000 person-years):
+        # "£120 lower per person-year (95% CI £30 to £210 lower)".
+        est, lo, hi = (a[k] / 1000.0 for k in ("estimate", "ci_lower", "ci_upper"))
+        direction, ph = difference_phrase(est, lo, hi, "", per="per person-year")
+        # Pound signs on the amounts, not on the "95%" of "95% CI".
+        ph = re.sub(r"(?<![\w.,£])(\d[\d,]*(?:\.\d+)?)(?![\d,.%])", r"£\1", ph)
+        return f"; in money terms, {ph}"
     _, ph = difference_phrase(a["estimate"], a["ci_lower"], a["ci_upper"], _UNITS.get(label, "events"))
     return f"; that is {ph}" if not ph.startswith("no clear") else f"; in absolute terms, {ph}"
 
