@@ -104,7 +104,12 @@ def estimate_points(frame: pd.DataFrame, x: str, y: str = "estimate", colour: st
 def top_box_bars(frame: pd.DataFrame, x: str = "item", pct: str = "pct", n: str = "n_base", fill: str | None = None):
     """Horizontal bars of percentages with their base n printed at the bar end."""
     df = frame.copy()
-    df["_label"] = df[pct].round(0).astype("Int64").astype(str) + "% (n=" + df[n].astype(str) + ")"
+    # Figure labels are published like tables: bases of 1-7 hide the bar's label, others are rounded
+    # to the nearest 5 (HES convention), so no small number is baked into an image.
+    base = pd.to_numeric(df[n], errors="coerce")
+    shown = base.map(lambda v: "*" if 0 < v < 8 else f"{int(5 * round(v / 5)):,}" if pd.notna(v) else "?")
+    pct_txt = df[pct].round(0).astype("Int64").astype(str) + "%"
+    df["_label"] = pct_txt.where(~((base > 0) & (base < 8)), "*") + " (n=" + shown + ")"
     # Keep the data's order (q1, q2, ... q10), first at the top after coord_flip.
     order = list(dict.fromkeys(df[x].astype(str)))
     df[x] = pd.Categorical(df[x].astype(str), categories=order[::-1])
