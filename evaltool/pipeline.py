@@ -111,8 +111,11 @@ def extend_flow_with_matching(cohort_out: StageOutput, summary: pd.DataFrame) ->
     for item, desc, value in summary.itertuples(index=False):
         if str(item).startswith(("n_unmatched_", "n_excluded_")) and int(value) > 0:
             n -= int(value)
-            rows.append({"step": item, "description": str(desc).strip(), "n_remaining": n,
-                         "n_excluded": int(value), "reason": str(desc).strip()})
+            step = str(item).replace("n_unmatched_", "unmatched_").replace("n_excluded_", "excluded_before_matching_")
+            text = str(desc).strip()
+            text = text[:1].upper() + text[1:]
+            rows.append({"step": step, "description": text, "n_remaining": n, "n_excluded": int(value),
+                         "reason": text})
     rows.append({"step": "analysed_matched", "description": "Enrolled people matched and analysed",
                  "n_remaining": int(items.get("n_matched", n)), "n_excluded": 0, "reason": ""})
     rows.append({"step": "analysed_controls", "description": "Matched controls (distinct people)",

@@ -89,10 +89,11 @@ def test_cohort_flow_adds_up(two_runs):
     start = flow.loc[flow.step == "start", "n_remaining"].item()
     enrolled = flow.loc[flow.step == "analysed_enrolled", "n_remaining"].item()
     cands = flow.loc[flow.step == "analysed_candidates", "n_remaining"].item()
-    pre_match = flow.loc[flow.step.isin(["analysed_enrolled"]) | ~flow.step.str.startswith(("analysed", "n_"))]
+    pre_match = flow.loc[flow.step.isin(["analysed_enrolled"])
+                         | ~flow.step.str.startswith(("analysed", "unmatched_", "excluded_before_matching_"))]
     assert start - pre_match["n_excluded"].sum() == enrolled + cands
     # Matching's losses continue the flow down to the matched number.
-    lost = flow.loc[flow.step.str.startswith(("n_unmatched_", "n_excluded_")), "n_excluded"].sum()
+    lost = flow.loc[flow.step.str.startswith(("unmatched_", "excluded_before_matching_")), "n_excluded"].sum()
     assert enrolled - lost == flow.loc[flow.step == "analysed_matched", "n_remaining"].item()
 
 

@@ -397,7 +397,7 @@ def _save(ctx: _Ctx, draw, name: str, key: str, width: float | None = None, heig
     return f"figures/{dest.name}"
 
 
-MATCHING_FLOW_PREFIXES = ("n_unmatched_", "n_excluded_", "analysed_matched", "analysed_controls")
+MATCHING_FLOW_PREFIXES = ("unmatched_", "excluded_before_matching_", "analysed_matched", "analysed_controls")
 
 
 def _flow_block(ctx: _Ctx) -> str:
