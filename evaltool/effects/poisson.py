@@ -177,7 +177,15 @@ def _vcov(
     df_k: int,
     n_clusters: int | None,
 ) -> tuple[np.ndarray, float]:
-    Hinv = np.linalg.inv(H)
+    try:
+        Hinv = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        # Reached when the fit converged but the information matrix is singular in floating point
+        # (e.g. an event-study month or subgroup cell with no events for a rare outcome).
+        raise EstimationError(
+            "the information matrix is singular: some coefficients are not identified (e.g. an event-study "
+            "month or subgroup with no events); use fewer periods or subgroups for this outcome"
+        ) from None
     if cluster is None:
         meat = scores.T @ scores
     else:
