@@ -178,3 +178,16 @@ def test_window_clips_person_time_and_reused_people_are_separate_units():
     assert sorted(ev["period"].tolist()) == [-1, 0]
     with pytest.raises(DataValidationError, match="repeats"):
         build_panel(pd.concat([cohort, cohort.iloc[[1]]]), act, pop)
+
+
+def test_regression_singular_information_matrix_is_estimation_error():
+    """Bug found on Southvale: a rare outcome's event study gave a singular information matrix and
+    the stage crashed with numpy's LinAlgError instead of reporting that outcome as failed."""
+    import numpy as np
+
+    from evaltool.effects.poisson import _vcov
+    from evaltool.errors import EstimationError
+
+    H = np.array([[1.0, 1.0], [1.0, 1.0]])
+    with pytest.raises(EstimationError, match="information matrix is singular"):
+        _vcov(H, np.ones((4, 2)), None, 4, 2, None)
