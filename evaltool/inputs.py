@@ -43,44 +43,27 @@ FRAILTY_LEVELS = ("fit", "mild", "moderate", "severe")
 SEX_VALUES = ("F", "M")
 
 #: Checks on input data, and the actions a spec may choose for each.
-CHECK_ACTIONS: dict[str, tuple[str, ...]] = {
-    "duplicate_person_id": ("error", "exclude"),
-    "unknown_practice_id": ("error", "exclude"),
-    "treated_without_index_date": ("error", "exclude"),
-    "index_date_for_untreated": ("error", "exclude", "ignore"),
-    "index_date_outside_window": ("error", "exclude"),
-    "index_date_outside_registration": ("error", "exclude"),
-    "invalid_sex": ("error", "exclude"),
-    "missing_age": ("error", "exclude"),
-    "activity_unknown_person": ("error", "exclude"),
-    "activity_after_death": ("error", "exclude"),
-    "activity_outside_registration": ("error", "exclude"),
-    "activity_outside_window": ("error", "exclude"),
-    "unknown_setting": ("error", "exclude"),
-    "negative_bed_days": ("error", "exclude"),
-    "negative_cost": ("error", "exclude"),
-    "missing_activity_date": ("error", "exclude"),
+#: Checks whose action the spec chooses: check -> (default action, allowed actions).
+_CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "duplicate_person_id": ("error", ("error", "exclude")),
+    "unknown_practice_id": ("error", ("error", "exclude")),
+    "treated_without_index_date": ("error", ("error", "exclude")),
+    "index_date_for_untreated": ("error", ("error", "exclude", "ignore")),
+    "index_date_outside_window": ("exclude", ("error", "exclude")),
+    "index_date_outside_registration": ("exclude", ("error", "exclude")),
+    "invalid_sex": ("error", ("error", "exclude")),
+    "missing_age": ("error", ("error", "exclude")),
+    "activity_unknown_person": ("error", ("error", "exclude")),
+    "activity_after_death": ("exclude", ("error", "exclude")),
+    "activity_outside_registration": ("exclude", ("error", "exclude")),
+    "activity_outside_window": ("exclude", ("error", "exclude")),
+    "unknown_setting": ("error", ("error", "exclude")),
+    "negative_bed_days": ("error", ("error", "exclude")),
+    "negative_cost": ("error", ("error", "exclude")),
+    "missing_activity_date": ("error", ("error", "exclude")),
 }
-
-DEFAULT_ACTIONS: dict[str, str] = {
-    "duplicate_person_id": "error",
-    "unknown_practice_id": "error",
-    "treated_without_index_date": "error",
-    "index_date_for_untreated": "error",
-    "index_date_outside_window": "exclude",
-    "index_date_outside_registration": "exclude",
-    "invalid_sex": "error",
-    "missing_age": "error",
-    "activity_unknown_person": "error",
-    "activity_after_death": "exclude",
-    "activity_outside_registration": "exclude",
-    "activity_outside_window": "exclude",
-    "unknown_setting": "error",
-    "negative_bed_days": "error",
-    "negative_cost": "error",
-    "missing_activity_date": "error",
-}
-
+CHECK_ACTIONS: dict[str, tuple[str, ...]] = {k: allowed for k, (_, allowed) in _CHECKS.items()}
+DEFAULT_ACTIONS: dict[str, str] = {k: default for k, (default, _) in _CHECKS.items()}
 
 
 REQUIRED = {

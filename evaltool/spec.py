@@ -239,31 +239,23 @@ _PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
 
+def _resolve(path: str, base: Path) -> str:
+    p = Path(path)
+    return str(p if p.is_absolute() else (base / p))
+
+
 def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<spec>") -> Spec:
     """Validate a spec given as a mapping; relative paths resolve against ``base_dir``."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
     base = Path(base_dir)
-    data = raw.get("data")
-    if isinstance(data, dict):
-        data = dict(data)
-        for key in _PATH_KEYS:
-            if isinstance(data.get(key), str):
-                p = Path(data[key])
-                data[key] = str(p if p.is_absolute() else (base / p))
-        raw["data"] = data
-    qual = raw.get("qualitative")
-    if isinstance(qual, dict):
-        qual = dict(qual)
-        for key in QUAL_PATH_KEYS:
-            if isinstance(qual.get(key), str):
-                p = Path(qual[key])
-                qual[key] = str(p if p.is_absolute() else (base / p))
-        raw["qualitative"] = qual
+    for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
+        if isinstance(raw.get(section), dict):
+            raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
+                            for k, v in raw[section].items()}
     if isinstance(raw.get("output_dir"), str):
-        p = Path(raw["output_dir"])
-        raw["output_dir"] = str(p if p.is_absolute() else (base / p))
+        raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
         raw.setdefault("output_dir", str(base.parent / "reports" if base.name == "analyses" else base / "reports"))
     try:

@@ -169,6 +169,17 @@ def _check_x(X: np.ndarray, names: Sequence[str], H: np.ndarray) -> None:
         )
 
 
+def _as_design(y, X, names, weights) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    """Float arrays, a 2-D design, default column names and unit weights (shared by the fitters)."""
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(X.shape[1]))
+    w = np.ones(X.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    return y, X, names, w
+
+
 def _vcov(
     H: np.ndarray,
     scores: np.ndarray,
@@ -246,14 +257,9 @@ def fepois(
     >>> round(float(np.exp(fit.coef[0])), 6)
     2.0
     """
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
+    y, X, names, w = _as_design(y, X, names, weights)
     n, k = X.shape
-    names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(k))
     e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
         raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
     if np.any(e <= 0) or not np.all(np.isfinite(e)):
@@ -382,13 +388,8 @@ def feols_fe(
     >>> round(float(fit.coef[0]), 6)
     2.0
     """
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[:, None]
+    y, X, names, w = _as_design(y, X, names, weights)
     n, k = X.shape
-    names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(k))
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     ucodes, n_units = _codes(unit)
     sw = np.bincount(ucodes, weights=w, minlength=n_units)
     Xt = X - (group_sums(ucodes, X * w[:, None], n_units) / sw[:, None])[ucodes]
