@@ -1,6 +1,6 @@
 """Render a saved results bundle to HTML, PDF, Word and an Excel workbook.
 
-``render_report(bundle_dir)`` reads only the bundle, fills ``templates/report.qmd`` (Jinja2,
+``render_report(bundle_dir)`` reads only the bundle, fills ``evaltool/report/templates/report.qmd`` (Jinja2,
 every value Markdown-escaped unless evaltool built it), then renders with ``quarto render``
 when Quarto is on PATH (and ``engine`` allows), otherwise with pandoc from the
 ``pypandoc-binary`` wheel (HTML with embedded resources, DOCX with a styled reference
@@ -46,11 +46,11 @@ FILTER = _HERE / "filters" / "crossref.lua"
 
 
 def _templates_dir() -> Path:
-    # Repository layout: templates/ next to the package; an installed wheel may ship them inside it.
-    for cand in (_HERE.parent.parent / "templates", _HERE.parent / "templates", _HERE / "templates"):
-        if (cand / "report.qmd").exists():
-            return cand
-    raise ReportError("report template `templates/report.qmd` not found next to the evaltool package")
+    # The templates ship inside the package (evaltool/report/templates), so a wheel renders as the repository does.
+    cand = _HERE / "templates"
+    if (cand / "report.qmd").exists():
+        return cand
+    raise ReportError(f"report template `report.qmd` not found in {cand} (a broken installation: reinstall evaltool)")
 
 
 # ---------------------------------------------------------------------------------------------
