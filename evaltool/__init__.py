@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# The one place the version lives (pyproject reads it; CITATION.cff and CHANGELOG.md are tested against it).
 __version__ = "0.1.0"
+#: The name to ``pip install``; the import name is ``evaltool`` ("evaltool" on PyPI is another project).
+DISTRIBUTION = "evaltool-care"
 
-__all__ = ["__version__", "run", "load_spec", "load_inputs", "build_cohort"]
+__all__ = ["__version__", "DISTRIBUTION", "run", "load_spec", "load_inputs", "build_cohort"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,11 @@
 """The `evaltool` command line: a thin layer over the public API.
 
-Exit codes: 0 ok; 1 problems found (invalid data in `validate`, a stage failed in `run`);
-2 usage error, invalid spec or an error that stopped the run.
+Exit codes: 0 ok; 1 problems found (invalid data in `validate`, a stage failed in `run`, a required
+tool missing in `check`); 2 usage error, invalid spec or an error that stopped the run.
+
+Global options go before the command: ``evaltool -v run SPEC`` (more detail), ``evaltool -q run SPEC``
+(errors, warnings and the files written only), ``evaltool --version``. ``python -m evaltool`` is the
+same program. Shell completion: ``evaltool --install-completion``.
 """
 from __future__ import annotations
 
@@ -13,16 +17,70 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evaltool import DISTRIBUTION, __version__
+from evaltool._cli_output import OUTPUT, concise_warnings
+
 app = typer.Typer(
     name="evaltool",
     help="Evaluate integrated health and social care programmes: matched controls, difference-in-differences, "
-    "PROMs/PREMs, qualitative coding and a rendered report.",
+    "PROMs/PREMs, qualitative coding and a rendered report.\n\n"
+    "Start here: [bold]evaltool init my_eval[/] (a new project), [bold]evaltool check[/] (is this machine "
+    "ready?), [bold]evaltool run analyses/my_eval.yaml[/].",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console(stderr=True)
-out = Console()
+console = OUTPUT.err
+out = OUTPUT.out
+
+
+def _conventional_help() -> None:
+    """Help in the usual Unix form: ``evaltool run [OPTIONS] SPEC``, no ``<bool>`` beside flags.
+
+    Recent typer versions print required arguments as ``{SPEC}`` and a ``<bool>`` type beside every
+    flag; neither tells the reader anything. Both hooks are checked before use (older typer lacks them).
+    """
+    from typer import core
+
+    orig = getattr(core.TyperOption, "display_type_rich", None)
+    if orig is not None and not getattr(orig, "_evaltool", False):
+        def display_type_rich(self, ctx):  # noqa: ANN001, ANN202 - typer's signature
+            return None if getattr(self, "is_flag", False) else orig(self, ctx)
+
+        display_type_rich._evaltool = True  # type: ignore[attr-defined]
+        core.TyperOption.display_type_rich = display_type_rich
+    if hasattr(core.TyperArgument, "_usage_display_name"):
+        def _usage_display_name(self):  # noqa: ANN001, ANN202
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        core.TyperArgument._usage_display_name = _usage_display_name
+
+
+_conventional_help()
+
+
+def _version(value: bool) -> None:
+    if value:
+        import platform
+
+        out.print(f"evaltool {__version__} ({DISTRIBUTION}; Python {platform.python_version()})", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", "-V", callback=_version, is_eager=True, metavar="", help="Show the version and exit.")] = None,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, metavar="", show_default=False,
+        help="More detail: stage timings, where each warning came from (-vv: library warnings too).")] = 0,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", metavar="", help="Only errors, warnings and the files written.")] = False,
+) -> None:
+    """Global options (before the command)."""
+    OUTPUT.verbosity = -1 if quiet else verbose
 
 
 def _fail(err: Exception, code: int = 2) -> None:
@@ -33,14 +91,24 @@ def _fail(err: Exception, code: int = 2) -> None:
 
 @app.command()
 def run(
-    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", exists=False)],
-    formats: Annotated[Optional[str], typer.Option("--format", "-f", help="Report formats, comma-separated: html,pdf,docx,xlsx.")] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Write the results bundle only.")] = False,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")],
+    formats: Annotated[Optional[str], typer.Option(
+        "--format", "-f", metavar="FORMATS",
+        help="Report formats, comma-separated: html,pdf,docx,xlsx (default: the spec's report.formats).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", metavar="", help="Write the results bundle only.")] = False,
+    output_dir: Annotated[Optional[Path], typer.Option(
+        "--output-dir", "-o", metavar="DIR",
+        help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
 ) -> None:
     """Run every stage of an evaluation and render its report.
 
-    Example: [bold]evaltool run analyses/southvale.yaml --format html,pdf[/]
+    Examples:
+
+    [bold]evaltool run analyses/southvale.yaml[/]
+
+    [bold]evaltool run analyses/southvale.yaml --format html,pdf -o out[/]
+
+    [bold]evaltool -v run analyses/southvale.yaml[/]   (stage timings, warnings' sources)
     """
     from evaltool.errors import EvaltoolError
     from evaltool.pipeline import run as run_pipeline
@@ -54,10 +122,12 @@ def run(
     icons = {"start": "[cyan]…[/]", "ok": "[green]✓[/]", "skipped": "[yellow]–[/]", "failed": "[red]✗[/]"}
 
     def progress(stage: str, status: str, detail: str) -> None:
-        console.print(f"{icons.get(status, ' ')} [bold]{stage:<9}[/] {status:<8} {detail}", highlight=False)
+        if OUTPUT.verbosity >= 0 or status == "failed":
+            console.print(f"{icons.get(status, ' ')} [bold]{stage:<9}[/] {status:<8} {detail}", highlight=False)
 
     try:
-        res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress)
+        with concise_warnings():
+            res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress)
     except EvaltoolError as err:
         _fail(err)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
@@ -66,7 +136,8 @@ def run(
     table.add_column("detail")
     for name, st in res.stages.items():
         table.add_row(name, st["status"], str(st.get("reason", f"{st.get('seconds', '')} s")))
-    out.print(table)
+    if OUTPUT.verbosity >= 0:
+        out.print(table)
     out.print(f"Results bundle: {res.bundle_dir}")
     for fmt, path in res.report_files.items():
         out.print(f"  {fmt}: {path}")
@@ -75,7 +146,7 @@ def run(
 
 
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")]) -> None:
+def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")]) -> None:
     """Check the spec and the input data; print the cohort flow and every problem.
 
     Exit 0 when the data can be analysed, 1 when problems stop the run, 2 when the spec is invalid.
@@ -91,7 +162,8 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
     except SpecError as err:
         _fail(err, 2)
     try:
-        v = load_inputs(s)
+        with concise_warnings():
+            v = load_inputs(s)
     except EvaltoolError as err:
         _fail(err, 1)
     flow = Table(title="Cohort flow")
@@ -112,13 +184,20 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
 
 @app.command("example-data")
 def example_data(
-    directory: Annotated[Path, typer.Argument(help="Where to write the Southvale files.")] = Path("example_data/southvale"),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261122,
-    scale: Annotated[float, typer.Option(help="Population scale (1.0 = ~166,000 people).")] = 1.0,
+    directory: Annotated[Path, typer.Argument(help="Where to write the Southvale files.", metavar="DIR")] = Path(
+        "example_data/southvale"),
+    seed: Annotated[int, typer.Option(help="Random seed.", metavar="INT")] = 20261122,
+    scale: Annotated[float, typer.Option(
+        help="Population scale (1.0 = ~166,000 people; 0.08 = ~13,000, a one-minute run).", metavar="FLOAT",
+        min=0.005, max=4.0)] = 1.0,
 ) -> None:
     """(Re)generate the fictional Southvale example data with known true effects.
 
-    Example: [bold]evaltool example-data example_data/southvale --seed 20261122[/]
+    Examples:
+
+    [bold]evaltool example-data example_data/southvale[/]
+
+    [bold]evaltool example-data data --scale 0.08[/]   (small and quick, for trying things out)
     """
     from evaltool.datasets.example import write_example_data
 
@@ -129,8 +208,9 @@ def example_data(
 
 @app.command()
 def init(
-    name: Annotated[str, typer.Argument(help="Short name of the evaluation (letters, digits, _ or -).")],
-    directory: Annotated[Path, typer.Option(help="Project directory to create.")] = Path("."),
+    name: Annotated[str, typer.Argument(help="Short name of the evaluation (letters, digits, _ or -).", metavar="NAME")],
+    directory: Annotated[Optional[Path], typer.Option(
+        help="Project directory to create (default: ./NAME).", metavar="DIR")] = None,
 ) -> None:
     """Write a commented starter spec to analyses/NAME.yaml (and a project skeleton).
 
@@ -148,9 +228,10 @@ def init(
 
 @app.command()
 def report(
-    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.")],
-    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html,pdf,docx,xlsx.")] = "html,pdf,docx,xlsx",
-    engine: Annotated[str, typer.Option(help="auto, quarto or pandoc.")] = "auto",
+    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.", metavar="BUNDLE")],
+    formats: Annotated[str, typer.Option(
+        "--format", "-f", metavar="FORMATS", help="Comma-separated: html,pdf,docx,xlsx.")] = "html,pdf,docx,xlsx",
+    engine: Annotated[str, typer.Option(help="auto, quarto or pandoc.", metavar="ENGINE")] = "auto",
 ) -> None:
     """Re-render the report from a saved results bundle without recomputing.
 
@@ -161,11 +242,64 @@ def report(
 
     fmts = tuple(f.strip() for f in formats.split(","))
     try:
-        res = render_report(bundle_dir, formats=fmts, engine=engine)
+        with concise_warnings():
+            res = render_report(bundle_dir, formats=fmts, engine=engine)
     except EvaltoolError as err:
         _fail(err)
     for fmt, path in getattr(res, "paths", {}).items():
         out.print(f"{fmt}: {path}")
+
+
+@app.command()
+def check(
+    no_r: Annotated[bool, typer.Option("--no-r", metavar="", help="Skip the R check (it starts R).")] = False,
+) -> None:
+    """Check this machine: Python, dependencies, DuckDB, pandoc, Typst, Quarto, fonts, Chromium, R.
+
+    Exit 0 when everything a run needs is present (optional tools may be missing), 1 otherwise.
+
+    Example: [bold]evaltool check[/]
+    """
+    from evaltool.envcheck import check_environment, required_ok
+
+    checks = check_environment(include_r=not no_r)
+    table = Table(title=f"evaltool {__version__}: environment check", show_lines=False)
+    for c in ("check", "status", "found", "for"):
+        table.add_column(c, overflow="fold")
+    style = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+    for c in checks:
+        status = style[c.status] if c.required or c.status != "missing" else "[yellow]absent[/]"
+        table.add_row(c.name + ("" if c.required else " (optional)"), status, c.found, c.purpose)
+    out.print(table)
+    for c in checks:
+        if c.fix and not c.ok:
+            out.print(f"[bold]{c.name}[/]: {c.fix}", highlight=False)
+    if not required_ok(checks):
+        out.print("[red]Something a run needs is missing (above).[/]")
+        raise typer.Exit(1)
+    out.print("[green]Ready: everything a run needs is here.[/]")
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", metavar="FILE", help="Write to FILE instead of printing.")] = None,
+) -> None:
+    """Print the analysis spec's JSON Schema (for editor completion and validation of YAML specs).
+
+    Point your editor's YAML support at it, e.g. a first line
+    [bold]# yaml-language-server: $schema=../spec.schema.json[/] in the spec.
+
+    Example: [bold]evaltool schema -o spec.schema.json[/]
+    """
+    from evaltool.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
 
 
 def main() -> None:  # pragma: no cover - console script entry

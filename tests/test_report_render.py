@@ -176,3 +176,16 @@ def test_quarto_document_is_valid_markdown(tmp_path):
     doc = json.loads(out)
     assert doc["meta"]["format"]["c"]["html"]["c"]["embed-resources"]["c"] is True
     assert '"fig-cohort-flow"' in out and '"callout-note"' in out
+
+
+def test_relative_bundle_path_from_another_directory(tmp_path, monkeypatch):
+    """Regression: `evaltool run spec -o out` (a relative path) failed in pandoc, which runs in the build dir."""
+    import shutil
+
+    from evaltool.report import render_report
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "bundle", tmp_path / "out" / "b")
+    monkeypatch.chdir(tmp_path)
+    res = render_report(Path("out/b"), formats=("html",))
+    assert (tmp_path / "out" / "b" / "report.html").stat().st_size > 1000
+    assert sorted(res.paths) == ["html"]
