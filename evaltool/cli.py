@@ -212,18 +212,28 @@ def init(
     directory: Annotated[Optional[Path], typer.Option(
         help="Project directory to create (default: ./NAME).", metavar="DIR")] = None,
 ) -> None:
-    """Write a commented starter spec to analyses/NAME.yaml (and a project skeleton).
+    """Start a new evaluation project (NHS RAP Silver): spec, README, pinned requirements, tests, CI, git.
 
-    Example: [bold]evaltool init frailty_mdt[/]
+    Writes NAME/ with analyses/NAME.yaml (a commented starter spec), README.md (install and run steps),
+    requirements.txt (exact versions), tests/ (a re-run on synthetic data), a CI workflow, a QA
+    checklist and a run log, then makes the first git commit.
+
+    Example: [bold]evaltool init frailty_mdt && cd frailty_mdt[/]
     """
     from evaltool.scaffold import init_project
 
     try:
-        paths = init_project(name, directory)
+        res = init_project(name, directory)
     except (ValueError, FileExistsError) as err:
         _fail(err, 2)
-    for p in paths:
-        out.print(f"wrote {p}")
+    for p in res.written:
+        out.print(f"wrote {p}", highlight=False)
+    if res.commit:
+        out.print(f"git: first commit {res.commit}", highlight=False)
+    for note in res.notes:
+        console.print(f"note: {note}", highlight=False)
+    out.print(f"\nNext: [bold]cd {res.root}[/] and follow README.md (install, try it on synthetic data, run the tests).",
+              highlight=False)
 
 
 @app.command()

@@ -12,12 +12,15 @@ class EvaltoolError(Exception):
     """Base class for every error evaltool raises on purpose."""
 
 
-class SpecError(EvaltoolError):
-    """The analysis spec (YAML) is invalid."""
+class SpecError(EvaltoolError, ValueError):
+    """The analysis spec (YAML), or an argument to a public function, is invalid.
+
+    A ``ValueError`` too, so ``except ValueError`` catches bad arguments as Python users expect.
+    """
 
 
-class DataValidationError(EvaltoolError):
-    """Input data break the input contract."""
+class DataValidationError(EvaltoolError, ValueError):
+    """Input data break the input contract (a ``ValueError`` too)."""
 
 
 class MatchingError(EvaltoolError):
