@@ -32,7 +32,7 @@ FILES = {
     "README.md": "README.md",
     "gitignore.txt": ".gitignore",
     "data_README.md": "data/README.md",
-    "test_evaluation.py": "tests/test_evaluation.py",
+    "test_evaluation.py.txt": "tests/test_evaluation.py",
     "evaluation.yml": ".github/workflows/evaluation.yml",
     "QA_CHECKLIST.md": "QA_CHECKLIST.md",
     "RUN_LOG.md": "RUN_LOG.md",
