@@ -37,20 +37,27 @@ assert not any(n.startswith(("tests/", "evaltool/tests")) for n in names), "test
 print(f"wheel: {len(names)} files, report templates and assets present")
 PY
 
-say "install the wheel into a fresh venv outside the repository"
+say "install the wheel into a fresh venv outside the repository, with the documented command"
 "$PY" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install -q --upgrade pip
+# shellcheck disable=SC1091
+. "$WORK/venv/bin/activate"
+python -m pip install -q --upgrade pip
+cd "$WORK"
 start=$(date +%s)
-"$WORK/venv/bin/python" -m pip install -q "$WHEEL"
+# Not on PyPI from CI: pip finds the wheel just built here, and every dependency on the index as a user would.
+export PIP_FIND_LINKS="$WORK/dist${PIP_FIND_LINKS:+ $PIP_FIND_LINKS}"
+pip install evaltool-care
 secs=$(( $(date +%s) - start ))
 size=$(du -sm "$WORK/venv" | cut -f1)
-echo "install: ${secs} s, venv ${size} MB"
+echo "install: ${secs} s, venv ${size} MB; the largest installed packages (MB):"
+du -sm "$WORK"/venv/lib/python*/site-packages/* | sort -rn | head -12 | awk '{printf "  %5d  %s\n", $1, $2}' | sed "s#$WORK/venv/lib/python[0-9.]*/site-packages/##"
 [ -n "${WHEEL_REPORT:-}" ] && printf 'install_seconds=%s\nvenv_mb=%s\n' "$secs" "$size" >"$WHEEL_REPORT"
-export PATH="$WORK/venv/bin:$PATH"
 hash -r
-cd "$WORK"
 [ "$(command -v evaltool)" = "$WORK/venv/bin/evaltool" ] || { echo "FAIL: evaltool is not the wheel's"; exit 1; }
 evaltool --version
+want=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$REPO/evaltool/__init__.py")
+got=$(evaltool --version)
+case "$got" in "evaltool $want "*) ;; *) echo "FAIL: installed '$got', not $want (the wheel just built)"; exit 1;; esac
 python -m evaltool --help >/dev/null
 python -c "import evaltool, sys; assert '$REPO' not in evaltool.__file__, evaltool.__file__; print('imported from', evaltool.__file__)"
 evaltool check --no-r
@@ -67,7 +74,8 @@ for f in report.html report.pdf report.docx report_tables.xlsx results/manifest.
   [ -s "out/southvale/$f" ] || { echo "FAIL: out/southvale/$f missing or empty"; exit 1; }
 done
 if command -v pdftotext >/dev/null; then
-  pdftotext out/southvale/report.pdf - | grep -q "Southvale" || { echo "FAIL: the PDF does not name Southvale"; exit 1; }
+  pdftotext out/southvale/report.pdf "$WORK/report.txt"  # (not piped into grep -q: SIGPIPE under pipefail)
+  grep -q "Southvale" "$WORK/report.txt" || { echo "FAIL: the PDF does not name Southvale"; exit 1; }
 fi
 python - <<'PY'
 import json, zipfile
@@ -82,7 +90,7 @@ say "evaltool init demo, then demo/README.md's commands as written"
 cd "$WORK"
 evaltool init demo
 cd demo
-git log --oneline | grep -q "evaltool init" || { echo "FAIL: no first commit"; exit 1; }
+[ "$(git log --format=%s)" = "Start the demo evaluation (evaltool init $want)" ] || { echo "FAIL: no first commit"; exit 1; }
 python3 - README.md >"$WORK/readme_steps.sh" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -92,7 +100,8 @@ print("set -euo pipefail")
 print("\n".join(blocks))
 PY
 cat "$WORK/readme_steps.sh"
-# The wheel is not on PyPI from CI: pip finds it here (and everything else on the index, as a user would).
-PIP_FIND_LINKS="$WORK/dist${PIP_FIND_LINKS:+ $PIP_FIND_LINKS}" bash "$WORK/readme_steps.sh"
+# PIP_FIND_LINKS (above) still points at the wheel just built; `python` is the wheel venv's (the Python that
+# wrote requirements.txt); the steps make and activate the project's own .venv.
+bash "$WORK/readme_steps.sh"
 [ -s reports/demo/report.html ] || { echo "FAIL: the project's README steps wrote no report"; exit 1; }
 say "wheel check passed"

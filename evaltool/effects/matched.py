@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.panels import OutcomePanel, build_panel
@@ -66,8 +67,12 @@ def add_age_band(cohort: pd.DataFrame, cut: int = 65) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class MatchedDidResult(ResultMixin):
+class MatchedDidResult(ResultMixin, RegressionResultsMixin):
     """Matched-cohort DiD for one outcome: overall and subgroup effects, naive change, event study.
+
+    ``params``/``bse``/``pvalues``/``conf_int()`` hold the DiD coefficients on the model's scale (log rate
+    ratios for Poisson and negative binomial, differences per 1,000 person-years for linear), indexed by
+    subgroup (``"all"`` first); ``nobs`` is the number of people.
 
     Attributes
     ----------
@@ -101,6 +106,22 @@ class MatchedDidResult(ResultMixin):
     info: dict[str, Any] = field(default_factory=dict)
 
     # -- views -------------------------------------------------------------
+    def _coef_frame(self) -> pd.DataFrame:
+        e = self.estimates[self.estimates["analysis"] == "matched_did"]
+        if self.model == "linear":
+            f = e[e["scale"] == "difference_per_1000py"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+        else:  # rate-ratio rows carry the SE of the log rate ratio: back to the coefficient scale
+            f = e[e["scale"] == "rate_ratio"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+            for c in ("estimate", "ci_lower", "ci_upper"):
+                f[c] = np.log(f[c].astype(float))
+        several = f.loc[f["subgroup"] != "all", "subgroup_var"].nunique() > 1
+        f.index = pd.Index([s if s == "all" or not several else f"{v}={s}"
+                            for s, v in zip(f["subgroup"], f["subgroup_var"])], name="subgroup")
+        return f[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return int(self.info.get("n_people", 0))
+
     def to_frame(self) -> pd.DataFrame:
         """All estimates, one row each (DiD and naive; rate ratios and differences)."""
         return self.estimates.copy()
