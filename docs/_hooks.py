@@ -62,13 +62,18 @@ def _default(field) -> str:
         return "(see below)"
     if isinstance(value, tuple):
         value = list(value)
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if value == "":
+        return '`""`'
     text = "null" if value is None else str(value).replace("'", "")
     text = text if len(text) <= 60 else text[:57] + "..."
     return f"`{text}`"
 
 
 def _escape(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    text = re.sub(r":(?:func|class|mod|meth|data):`~?([^`]+)`", r"`\1`", " ".join(str(text).split()))
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def spec_reference() -> str:
@@ -167,7 +172,17 @@ def on_files(files, config):
     return files
 
 
-_MARKERS = {"<!-- evaltool:spec-reference -->": spec_reference, "<!-- evaltool:cli-reference -->": cli_reference}
+def validation_checks() -> str:
+    from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
+
+    rows = ["| check | default | allowed |", "|---|---|---|"]
+    rows += [f"| `{k}` | `{DEFAULT_ACTIONS[k]}` | {', '.join(f'`{a}`' for a in CHECK_ACTIONS[k])} |"
+             for k in sorted(CHECK_ACTIONS)]
+    return "\n".join(rows) + "\n"
+
+
+_MARKERS = {"<!-- evaltool:spec-reference -->": spec_reference, "<!-- evaltool:cli-reference -->": cli_reference,
+            "<!-- evaltool:validation-checks -->": validation_checks}
 
 
 def on_page_markdown(markdown, page, config, files):
