@@ -228,10 +228,11 @@ def run(
         console.print(Text.assemble((f"{icon} ", colour), (f"{stage:<9} ", "bold"), f"{status:<8} ", _plain(detail)))
 
     record = RunRecord(listeners=[_print_event])
+    bars, steps = _progress_bars()
     with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}), \
-            concise_warnings():
+            concise_warnings(), bars:
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
-                           record=record, allow_partial=True if allow_partial else None)
+                           record=record, allow_partial=True if allow_partial else None, steps=steps)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
     table.add_column("stage")
     table.add_column("status")
@@ -257,6 +258,29 @@ def run(
         raise typer.Exit(int(ExitCode.RENDER_FAILED))
     if res.status != "complete" and not res.allow_partial:
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _progress_bars():
+    """A Rich progress display and the ``steps(stage, done, total, what)`` callback that drives it.
+
+    One bar per long stage (matching: risk sets; effects: outcomes), removed when the stage ends; off
+    with ``-q`` and when the console is not a terminal (logs get the stage lines only).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(TextColumn("  {task.fields[stage]:<9}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                    TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                    console=console, transient=True, disable=OUTPUT.verbosity < 0)
+    tasks: dict[str, int] = {}
+
+    def steps(stage: str, done: int, total: int, what: str) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(what, total=total, stage=stage)
+        bars.update(tasks[stage], completed=done, total=total, description=what)
+        if done >= total:
+            bars.remove_task(tasks.pop(stage))
+
+    return bars, steps
 
 
 def _group_missing(missing: list) -> list[str]:
@@ -375,6 +399,29 @@ def report(
         res = render_report(bundle_dir, formats=fmts, engine=engine)
     for fmt, path in getattr(res, "paths", {}).items():
         out.print(Text(f"{fmt}: {path}"))
+
+
+@app.command("log")
+def log_(
+    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.", metavar="BUNDLE")],
+    all_events: Annotated[bool, typer.Option("--all", "-a", metavar="",
+                                             help="Every event, including progress and counts.")] = False,
+) -> None:
+    """Show a run's log: its warnings and errors (--all: every event) and each planned analysis.
+
+    Reads results/run_log.jsonl (also written as results/run_log.txt).
+
+    Example: [bold]evaltool log reports/southvale[/]
+    """
+    from evaltool.run_log_text import read_run_log_text
+
+    path = bundle_dir / "results" / "run_log.jsonl"
+    if not path.exists():
+        console.print(Text(f"{path}: not found (is {bundle_dir} a results bundle from evaltool run?)"))
+        raise typer.Exit(int(ExitCode.ERROR))
+    with _guard({}):
+        text = read_run_log_text(bundle_dir, min_severity="info" if all_events or OUTPUT.verbosity > 0 else "warning")
+    out.print(Text(text))
 
 
 @app.command()

@@ -42,7 +42,7 @@ def test_distribution_name_is_ours_not_the_pypi_evaltool():
     assert py["project"]["name"] == evaltool.DISTRIBUTION == "evaltool-care"
     assert py["project"]["license"] == "MIT"  # SPDX string: no setuptools deprecation warning
     # Nothing tells users to install the unrelated "evaltool" distribution.
-    pattern = re.compile(r"pip install[^\n`]*[\s\"']evaltool(?:==|[\s\"'`]|$)")
+    pattern = re.compile(r"pip install[^\n`]*[ \t\"']evaltool(?:==|[ \t\n\"'`]|$)")
     offenders = [str(p.relative_to(ROOT)) for p in [ROOT / "README.md", *ROOT.glob("docs/**/*.md"),
                                                     *ROOT.glob("evaltool/**/*.py")]
                  if pattern.search(p.read_text(encoding="utf-8"))]

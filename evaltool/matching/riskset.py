@@ -28,6 +28,7 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
+from evaltool.progress import StepFn, steps
 
 from .balance import balance_table, love_plot, ps_distribution_plot
 from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
@@ -229,6 +230,7 @@ def risk_set_match(
     missing: str = "error",
     seed: int | None = None,
     con: Any = None,
+    progress: StepFn | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -253,6 +255,9 @@ def risk_set_match(
         distance within each risk set). Categorical covariates treat a missing value as its own level.
     min_age : int
         Minimum age at the index date for everyone in a risk set.
+    progress : callable, optional
+        ``progress(done, total, what)`` as each enrolment month's risk set is matched
+        (:mod:`evaltool.progress`).
 
     Returns
     -------
@@ -356,7 +361,7 @@ def risk_set_match(
     per_rows = []
     unmatched: dict[str, int] = {}
     n_cand_total = 0
-    for p in periods.tolist():
+    for p in steps(periods.tolist(), progress, lambda q: f"risk set {_month_start(ws, q)[0]:%Y-%m}"):
         start = _month_start(ws, p)[0]
         nxt = _month_start(ws, p + 1)[0]
         s64, n64 = np.datetime64(start, "ns"), np.datetime64(nxt, "ns")
