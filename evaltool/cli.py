@@ -191,6 +191,10 @@ def run(
     output_dir: Annotated[Optional[Path], typer.Option(
         "--output-dir", "-o", metavar="DIR",
         help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
+    only: Annotated[Optional[str], typer.Option(
+        "--only", metavar="STAGES",
+        help="Re-run only these stages (comma-separated: matching, effects, rollout, proms, qual) and reuse the "
+             "others from the saved results bundle, if it is still valid for this spec and data.")] = None,
     allow_partial: Annotated[bool, typer.Option(
         "--allow-partial", metavar="",
         help="Exit 0 even if a planned analysis could not be produced (it is still printed, logged and "
@@ -207,6 +211,8 @@ def run(
     [bold]evaltool run analyses/southvale.yaml --format html,pdf -o out[/]
 
     [bold]evaltool -v run analyses/southvale.yaml[/]   (stage timings, warnings' sources)
+
+    [bold]evaltool run analyses/southvale.yaml --only proms[/]   (re-run one stage, reuse the rest)
     """
     from evaltool.errors import DataValidationError, OutputError, SpecError
     from evaltool.pipeline import run as run_pipeline
@@ -232,7 +238,7 @@ def run(
     with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}), \
             concise_warnings(), bars:
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
-                           record=record, allow_partial=True if allow_partial else None, steps=steps)
+                           record=record, allow_partial=True if allow_partial else None, steps=steps, only=only)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
     table.add_column("stage")
     table.add_column("status")

@@ -13,10 +13,11 @@ PosixPath('reports/southvale')
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -158,7 +159,7 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
         output_dir: Path | str | None = None, progress: ProgressFn | None = None,
         record: RunRecord | None = None, allow_partial: bool | None = None,
-        steps: StageStepFn | None = None) -> RunResult:
+        steps: StageStepFn | None = None, only: Sequence[str] | str | None = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
 
     The run computes once and renders separately: the results bundle (tables, figures,
@@ -177,6 +178,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         relative paths are relative to the current working directory.
     progress:
         Called as ``progress(stage, status, detail)`` on stage starts and ends.
+    only:
+        Re-run only these stages (``matching``, ``effects``, ``rollout``, ``proms``, ``qual``) and reuse
+        the others from the saved bundle, which must still be valid for this spec and these inputs
+        (:mod:`evaltool.reuse`); ``effects`` re-runs ``matching`` too.
     steps:
         Called as ``steps(stage, done, total, what)`` inside long stages (matching: each enrolment
         month's risk set; effects: each outcome); the CLI draws progress bars with it.
@@ -222,9 +227,23 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
                 counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
     _plan_analyses(record, spec)
+    reuse = None
+    if only:
+        from evaltool.bundle import dumps
+        from evaltool.reuse import plan_reuse
+
+        reuse = plan_reuse(only, final)
+        reuse.check(json.loads(dumps(spec.to_json_dict())), validated.files)
+        record.info("bundle", "stages_reused", f"re-running {', '.join(reuse.run)}; reusing "
+                    f"{', '.join(reuse.reused) or 'nothing'} from the saved run of {reuse.manifest.get('created')}")
 
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-        return _attempt(record, stages, outputs, name, enabled, why_not, fn)
+        if reuse is None:
+            return _attempt(record, stages, outputs, name, enabled, why_not, fn)
+        out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, fn))
+        if enabled and name in reuse.reused:
+            stages[name]["reused_from"] = str(reuse.manifest.get("created"))
+        return out
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
