@@ -66,7 +66,9 @@ def _default(field) -> str:
         return f"`{str(value).lower()}`"
     if value == "":
         return '`""`'
-    text = "null" if value is None else str(value).replace("'", "")
+    if value is None:
+        return "null"
+    text = str(value).replace("'", "")
     text = text if len(text) <= 60 else text[:57] + "..."
     return f"`{text}`"
 
@@ -96,7 +98,13 @@ def spec_reference() -> str:
             sub = _submodel(field.annotation)
             kind = f"section ([`{name}`](#{name}))" if sub is not None and path == "(top level)" \
                 else ("section" if sub is not None else _type_name(field.annotation))
-            out.append(f"| `{name}` | {kind} | {_default(field)} | {_escape(field.description or '')} |")
+            default = _default(field)
+            desc = field.description or ""
+            if sub is not None:
+                if default == "null":
+                    default = "absent: not run"
+                desc = desc or (sub.__doc__ or "").strip().split("\n\n")[0]
+            out.append(f"| `{name}` | {kind} | {default} | {_escape(desc)} |")
             if sub is not None:
                 key = name if path == "(top level)" else f"{path}.{name}"
                 queue.append((key, sub))
