@@ -69,7 +69,9 @@ cd "$WORK/user"
 evaltool example-data example_data/southvale --scale "$SCALE" >/dev/null
 cd "$WORK/user/elsewhere"
 evaltool validate ../analyses/southvale.yaml >/dev/null
-evaltool run ../analyses/southvale.yaml --output-dir out
+# --allow-partial: at this scale care-home admissions under 65 are too rare for their subgroup effect
+# (the run says so and exits 3 without it); the check below allows exactly that and nothing else.
+evaltool run ../analyses/southvale.yaml --output-dir out --allow-partial
 for f in report.html report.pdf report.docx report_tables.xlsx results/manifest.json results/effects.csv; do
   [ -s "out/southvale/$f" ] || { echo "FAIL: out/southvale/$f missing or empty"; exit 1; }
 done
@@ -80,10 +82,13 @@ fi
 python - <<'PY'
 import json, zipfile
 m = json.load(open("out/southvale/results/manifest.json"))
-bad = {k: v for k, v in m["stages"].items() if v["status"] != "ok"}
+bad = {k: v for k, v in m["stages"].items() if v["status"] not in ("ok", "partial")}
 assert not bad, bad
+missing = [a for a in m["run"]["analyses"] if a["status"] != "ok"]
+assert all(a["outcome"] == "care_home_admission" for a in missing), missing
 assert zipfile.ZipFile("out/southvale/report.docx").testzip() is None
-print("every stage ok; report.html/pdf/docx and report_tables.xlsx written")
+print(f"every stage ran ({len(missing)} care-home subgroup/event-study results not identified at this scale); "
+      "report.html/pdf/docx and report_tables.xlsx written")
 PY
 
 say "evaltool init demo, then demo/README.md's commands as written"

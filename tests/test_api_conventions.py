@@ -161,3 +161,36 @@ def test_eq5d_index_accepts_r_column_names():
     b = eq5d_index(upper, value_set="england_5l_2018")
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert np.round(np.asarray(b, dtype=float), 3).tolist()[:2] == [1.0, -0.285]  # Devlin et al. 2018
+
+
+def test_column_name_arguments_as_r_did():
+    """risk_set_match and matched_did on data with the user's own column names (R did's idname/tname)."""
+    from evaltool.effects.matched import matched_did, simulate_matched_cohort
+
+    cohort, activity, population = simulate_matched_cohort(400, seed=5)
+    a = matched_did(cohort, activity, population, "emergency_admission")
+    names = {"person_id": "pid", "date": "event_date", "setting": "kind"}
+    b = matched_did(cohort.rename(columns={"person_id": "pid"}),
+                    activity.rename(columns={"person_id": "pid", "date": "event_date", "setting": "kind"}),
+                    population.rename(columns={"person_id": "pid"}), "emergency_admission", columns=names)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    assert "pid" in activity.rename(columns={"person_id": "pid"}).columns  # callers' frames untouched
+    with pytest.raises(ValueError, match="has no column\\(s\\) 'visit_date' \\(for date\\)"):
+        matched_did(cohort, activity, population, "emergency_admission", columns={"date": "visit_date"})
+    with pytest.raises(ValueError, match="keys are contract names"):
+        matched_did(cohort, activity, population, "emergency_admission", columns={"idname": "pid"})
+
+
+def test_risk_set_match_with_own_column_names():
+    from evaltool.datasets import southvale
+    from evaltool.matching import risk_set_match
+
+    d = southvale(scale=0.03, seed=4)
+    kw = dict(window_start="2021-04-01", window_end="2025-03-31", covariates=["age", "emergency_admission_12m"],
+              lookback_months=[12], seed=1)
+    a = risk_set_match(d.population, d.activity, **kw)
+    pop = d.population.rename(columns={"person_id": "nhs_pseudo", "treated": "enrolled", "index_date": "start"})
+    act = d.activity.rename(columns={"person_id": "nhs_pseudo", "date": "event_date"})
+    b = risk_set_match(pop, act, columns={"person_id": "nhs_pseudo", "treated": "enrolled", "index_date": "start",
+                                          "date": "event_date"}, **kw)
+    pd.testing.assert_frame_equal(a.matched_data(), b.matched_data())

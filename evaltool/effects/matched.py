@@ -30,7 +30,7 @@ person and period effects.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ from scipy import stats
 
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
+from evaltool.columns import to_contract
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
@@ -444,6 +445,7 @@ def matched_did(
     panel: OutcomePanel | None = None,
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
 
@@ -478,6 +480,10 @@ def matched_did(
     window_start, window_end:
         The study window: person-time outside it is not counted (activity data cover only it).
 
+    columns:
+        Your column names for ``activity`` and ``population`` (and the cohort's ``person_id``), as R's
+        did's ``idname``: ``{"person_id": "pid", "date": "event_date"}`` (:mod:`evaltool.columns`).
+
     Returns
     -------
     MatchedDidResult
@@ -489,6 +495,9 @@ def matched_did(
     >>> bool(res.effect("all")["ci_lower"] < 1)
     True
     """
+    activity = to_contract(activity, columns, "activity")
+    population = to_contract(population, columns, "population")
+    cohort = to_contract(cohort, {k: v for k, v in (columns or {}).items() if k == "person_id"}, "population")
     if model not in ("poisson", "negbin", "linear"):
         raise DataValidationError(f"`model` must be 'poisson', 'negbin' or 'linear'; found {model!r}")
     if not 0 < alpha < 1:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.columns import to_contract
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
 from evaltool.progress import StepFn, steps
 
@@ -231,6 +232,7 @@ def risk_set_match(
     seed: int | None = None,
     con: Any = None,
     progress: StepFn | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -258,6 +260,10 @@ def risk_set_match(
     progress : callable, optional
         ``progress(done, total, what)`` as each enrolment month's risk set is matched
         (:mod:`evaltool.progress`).
+    columns : mapping, optional
+        Your column names, as R's did's ``idname``: ``{"person_id": "pid", "treated": "enrolled",
+        "index_date": "start", "date": "event_date", ...}`` (:mod:`evaltool.columns`); results use the
+        contract's names.
 
     Returns
     -------
@@ -268,6 +274,8 @@ def risk_set_match(
     >>> res = risk_set_match(pop, act, window_start="2021-04-01", window_end="2025-03-31",
     ...                      covariates=["age", "emergency_admission_12m"])  # doctest: +SKIP
     """
+    population = to_contract(population, columns, "population")
+    activity = to_contract(activity, columns, "activity")
     if period != "month":
         raise SpecError(f"`period`: only 'month' is implemented, got {period!r}")
     if followup not in ("keep", "censor"):
