@@ -33,7 +33,7 @@ def its_plot(series: pd.DataFrame) -> Any:
             + geom_line(post, aes(y="counterfactual_rate_per_1000py"), color=NHS_ORANGE, linetype="dashed")
             + geom_point(aes(y="observed_rate_per_1000py", color="what"), size=1.2)
             + scale_color_manual(values={"observed": NHS_BLUE, "transition": NHS_MID_GREY}, name="")
-            + labs(x="", y="Rate per 1,000 person-years",
+            + labs(x="", y="Rate per 1,000 person-years", color="",
                    caption="Solid: fitted; dashed: expected without the programme (shaded: 95% interval)")
             + theme_evaltool())
 

@@ -136,8 +136,12 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
     support = design_support(population=population, practices=practices, window=(ws, we), area_panel=panel,
                              treated_area=treated, go_live=go, min_pre_months=cfg.min_pre_months,
                              min_donors=cfg.min_donors)
-    out.tables["area_design_support"] = support.assign(supported=support["supported"].map({True: "yes",
-                                                                                          False: "no"}))
+    labels = {"matched_cohort": "Matched people (difference-in-differences)",
+              "practice_rollout": "Practice roll-out (difference-in-differences)",
+              "interrupted_time_series": "Interrupted time series (the area against its own past)",
+              "synthetic_comparison_areas": "Synthetic control / synthetic DiD (against other areas)"}
+    out.tables["area_design_support"] = support.assign(design=support["design"].map(labels).fillna(support["design"]),
+                                                       supported=support["supported"].map({True: "yes", False: "no"}))
     out.table_meta["area_design_support"] = TableMeta(
         title="Which evaluation designs these data support",
         caption="Matching needs people who were not enrolled; the practice roll-out needs practices not yet live"
