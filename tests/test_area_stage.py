@@ -69,7 +69,7 @@ def test_too_few_donors_falls_back_to_its_and_says_why():
         out = run_stage(None, None, None, p, cfg, window_start="2020-01-01", window_end="2022-12-31", seed=1)
     assert out.facts["headline_method"] == "its"
     assert "too few comparison areas" in out.facts["headline_reason"]
-    assert any("not run" in w for w in out.warnings)
+    assert any("not run" in w for w in out.messages())
 
 
 def test_design_support_plain_reasons():

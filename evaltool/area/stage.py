@@ -122,10 +122,10 @@ def run_stage(population: pd.DataFrame | None, activity: pd.DataFrame | None, pr
             _run(out, population, activity, practices, area_panel, config, window_start, window_end, seed, file)
         finally:
             caught_msgs = [str(w.message) for w in caught if issubclass(w.category, EstimationWarning)]
-    for m in caught_msgs:
-        if m not in out.warnings:
-            out.warnings.append(m)
-            warnings.warn(m, EstimationWarning, stacklevel=2)
+    for m in dict.fromkeys(caught_msgs):
+        # every caveat reaches the run log and the report (events), and the caller (a warning)
+        out.event("design_not_run" if "not run" in m else "estimation_warning", m)
+        warnings.warn(m, EstimationWarning, stacklevel=2)
     return out
 
 
