@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
@@ -59,6 +60,7 @@ class DataSpec(_Strict):
                                                      "needed for the roll-out analysis.")
     proms: Path | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
     prems: Path | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
+    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
 
 class ValidationSpec(_Strict):
@@ -134,6 +136,7 @@ class Spec(_Strict):
     rollout: RolloutConfig | None = None
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
+    area: AreaConfig | None = None
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
     allow_partial: bool = Field(
@@ -285,7 +288,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
