@@ -1,0 +1,108 @@
+"""What every report section is given: the published bundle, the run record, brand and narrative.
+
+A section is a function ``build(ctx) -> Section | None`` (``evaltool/report/sections/``). It
+reads numbers only through ``ctx.pub`` (the publication gate), failures only through
+``ctx.record``, and writes tables and figures only through :meth:`ReportContext.table` and
+:meth:`ReportContext.figure`, which label, fit, number and register them for the workbook.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaltool.report.brand import Brand
+from evaltool.report.bundle_io import Bundle
+from evaltool.report.evidence import Evidence
+from evaltool.report.markdown import humanise, ident, md_figure, md_table
+from evaltool.report.run_record import RunRecord
+
+__all__ = ["ReportContext", "Section"]
+
+
+@dataclass
+class Section:
+    """One report section: heading, anchor and Markdown body (already escaped where it holds user text)."""
+
+    key: str
+    heading: str
+    body: str
+    unnumbered: bool = False
+
+
+# Charts are a pure function of their data and brand: re-rendering in one process reuses the PNG.
+_PNG_CACHE: dict[str, bytes] = {}
+
+
+@dataclass
+class ReportContext:
+    bundle: Bundle
+    pub: Any
+    record: RunRecord
+    evidence: Evidence
+    brand: Brand
+    workdir: Path
+    narrative: dict[str, str] = field(default_factory=dict)
+    logic_model: Path | None = None
+    workbook: list[tuple[str, str, pd.DataFrame, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    document: str = "report"
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.bundle.manifest
+
+    def status(self, stage: str) -> tuple[str, str]:
+        return self.bundle.stage_status(stage)
+
+    # -- tables -------------------------------------------------------------------------------
+    def table(self, df: pd.DataFrame, caption: str, name: str, *, labelled: bool = False, key_columns: int = 1,
+              notes: str = "", workbook: bool = True, sheet_df: pd.DataFrame | None = None) -> str:
+        """A published table: fitted Markdown for the document, and a sheet in the workbook.
+
+        ``df`` holds published values only (from ``ctx.pub``). ``sheet_df`` (default ``df``) is what the
+        workbook gets: the same values, unrounded by display, with numbers as numbers.
+        """
+        sheet = name[:31]
+        if workbook:
+            book = sheet_df if sheet_df is not None else df
+            self.workbook.append((name, caption, book if labelled else humanise(book), notes))
+        return md_table(df, caption, ident("tbl", name), labelled=labelled, key_columns=key_columns, notes=notes,
+                        workbook_sheet=sheet)
+
+    # -- figures ------------------------------------------------------------------------------
+    def figure(self, draw: Callable[[], Any], name: str, title: str, alt: str, *, data: Any = None,
+               width: float = 7.0, height: float = 4.0) -> str:
+        """Draw a plotnine figure with the brand's palette (cached by data) and return its Markdown."""
+        from evaltool.plotting import use_palette
+
+        dest = self.workdir / "figures" / f"{name}.png"
+        dest.parent.mkdir(exist_ok=True)
+        h = hashlib.sha256()
+        h.update(repr((name, width, height, self.brand.chart)).encode())
+        h.update((data.to_csv(index=False) if isinstance(data, pd.DataFrame) else repr(data)).encode())
+        key = h.hexdigest()
+        if key not in _PNG_CACHE:
+            with use_palette(self.brand.chart), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                draw().save(dest, dpi=150, verbose=False, width=width, height=height)
+            if len(_PNG_CACHE) > 64:
+                _PNG_CACHE.clear()
+            _PNG_CACHE[key] = dest.read_bytes()
+        else:
+            dest.write_bytes(_PNG_CACHE[key])
+        return md_figure(f"figures/{dest.name}", title, alt, ident("fig", name))
+
+    def stage_figure(self, name: str, title: str | None = None) -> str:
+        """A figure a stage drew into the bundle (no counts in it), copied into the build."""
+        f = self.bundle.figures[name]
+        dest = self.workdir / "figures" / f"stage-{ident('f', name)[2:]}.png"
+        dest.parent.mkdir(exist_ok=True)
+        shutil.copyfile(f.path, dest)
+        return md_figure(f"figures/{dest.name}", title or f.title, f.alt, ident("fig", name))
