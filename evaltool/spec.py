@@ -263,7 +263,27 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     except ValidationError as err:
         raise SpecError(format_validation_error(err, source)) from None
     _check_files(spec, source)
+    _check_joint_display(spec, source)
     return spec
+
+
+def _check_joint_display(spec: Spec, source: str) -> None:
+    """Joint-display rows name published facts by stable keys: check each against the plan now."""
+    if spec.qualitative is None:
+        return
+    from evaltool.qual.joint import check_quant_key
+
+    outs = tuple(spec.effects.outcomes) if spec.effects is not None else ()
+    subs = tuple(spec.effects.subgroups) if spec.effects is not None else ()
+    ro = tuple(spec.rollout.outcomes) if spec.rollout is not None else ()
+    bad = []
+    for i, e in enumerate(spec.qualitative.joint_display):
+        if e.quant_key:
+            why = check_quant_key(e.quant_key, outs, subs, ro)
+            if why:
+                bad.append(f"  - qualitative.joint_display[{i}].quant_key: {why}, got {e.quant_key!r}")
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(bad))
 
 
 def _check_files(spec: Spec, source: str) -> None:

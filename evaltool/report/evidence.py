@@ -15,8 +15,9 @@ group; 3 = difference-in-differences with a comparison group; 4 = a comparison g
 the outcome's own history with parallel trends supported; 5 = randomised. A matched DiD scores 4
 only when balance and pre-trends pass, otherwise 3.
 
-The confidence rating is **high** when every diagnostic is good, **moderate** when no more than
-two raise some concern and none a serious one, **low** otherwise.
+The confidence rating is **high** when every diagnostic is good, **moderate** when some raise a
+concern but none a serious one (and at most one is unavailable), **low** when any raises a serious
+concern, the design is before-and-after only, or two or more diagnostics are unavailable.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
         elif smd < 0.2:
             k = int(n_imb or 1)
             checks.append(Check("Balance", "some concern", f"After matching, {k} characteristic{'s' if k != 1 else ''} "
-                                f"still differed by 0.1 standardised mean differences or more (largest {smd:.2f})."))
+                                f"still differed by 0.1 standardised mean differences or more (largest {smd:.3f})."))
         else:
             checks.append(Check("Balance", "serious concern", f"After matching the groups still differed "
                                 f"(largest standardised mean difference {smd:.2f})."))
@@ -168,7 +169,7 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
     if n_t:
         share_u = 100 * float(n_u or 0) / float(n_t)
         facts["unmatched_pct"] = share_u
-        rating = "good" if share_u < 5 else "some concern" if share_u < 20 else "serious concern"
+        rating = "good" if share_u < 10 else "some concern" if share_u < 20 else "serious concern"
         checks.append(Check("Matching", rating, f"{share_u:.0f}% of enrolled people had no similar person to compare "
                             "with and are not in the estimates; the results describe the rest."))
     # Design level.
@@ -191,7 +192,7 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
     n_some = rated.count("some concern")
     n_serious = rated.count("serious concern")
     missing = sum(1 for c in checks if c.rating == "not available")
-    if level is None or level <= 2 or n_serious or n_some > 2 or missing > 1:
+    if level is None or level <= 2 or n_serious or missing > 1:
         conf = "low"
     elif n_some or missing:
         conf = "moderate"

@@ -310,3 +310,81 @@ def multiplicity_sentence(n_tests: int, n_clear: int) -> str:
     return (f"{n_tests} {tests} of a difference between groups were made; {gave}. With {n_tests} tests, at least "
             f"one such result would appear by chance about {pct(chance)} of the time even if no effect differed, "
             "so a single clear test is weak evidence on its own.")
+
+
+def _side(x: float, unit_less: str, unit_more: str, ref: float, money: bool = False) -> str:
+    if x == 0:
+        return "no change"
+    v = ("£" + num(x, ref)) if money else num(x, ref)
+    return f"{v} {unit_less if x < 0 else unit_more}"
+
+
+def difference_cell(d: Any, lo: Any, hi: Any, outcome: str = "") -> str:
+    """A table cell: ``'42 fewer (117 fewer to 25 more)'``; costs in pounds per person a year.
+
+    Examples
+    --------
+    >>> difference_cell(-42.3, -117.2, 24.5, "emergency_admission")
+    '42 fewer (117 fewer to 25 more)'
+    >>> difference_cell(-151877, -264000, -39000, "cost")
+    '£152 less (£39 less to £264 less)'
+    """
+    if not _finite(d, lo, hi):
+        return "not estimable"
+    d, lo, hi = float(d), float(lo), float(hi)
+    money = outcome == "cost"
+    if money:
+        d, lo, hi = d / 1000, lo / 1000, hi / 1000
+    ref = max(abs(d), abs(lo), abs(hi))
+    less, more = ("less", "more") if money else ("fewer", "more")
+    a, b = (hi, lo) if d < 0 and hi < 0 else (lo, hi)
+    return f"{_side(d, less, more, ref, money)} ({_side(a, less, more, ref, money)} to {_side(b, less, more, ref, money)})"
+
+
+def ratio_cell(rr: Any, lo: Any, hi: Any) -> str:
+    """A table cell: ``'7% lower (17% lower to 4% higher)'``.
+
+    Examples
+    --------
+    >>> ratio_cell(0.93, 0.83, 1.04), ratio_cell(0.82, 0.68, 0.98)
+    ('7% lower (17% lower to 4% higher)', '18% lower (2% lower to 32% lower)')
+    """
+    if not _finite(rr, lo, hi):
+        return "not estimable"
+    rr, lo, hi = float(rr), float(lo), float(hi)
+    a, b = (hi, lo) if rr < 1 and hi < 1 else (lo, hi)
+    return f"{_signed_pct(rr)} ({_signed_pct(a)} to {_signed_pct(b)})"
+
+
+def verdict(rr: Mapping[str, Any] | None) -> str:
+    """One or two words for a key-results table: ``Fewer``/``More``/``No clear difference``.
+
+    Examples
+    --------
+    >>> verdict(dict(estimate=0.82, ci_lower=0.68, ci_upper=0.98)), verdict(None)
+    ('Lower', 'Not estimated')
+    """
+    if rr is None:
+        return "Not estimated"
+    d = direction(rr.get("ci_lower"), rr.get("ci_upper"), 1.0)
+    return {"lower": "Lower", "higher": "Higher", "unclear": "No clear difference",
+            "not_estimable": "Not estimable"}[d]
+
+
+def plain_reason(reason: str) -> str:
+    """A failure reason in plain words for the key points (the full reason stays in the deviations table).
+
+    Examples
+    --------
+    >>> plain_reason("the information matrix is singular: some coefficients are not identified")
+    'there were too few events for the model to be fitted'
+    """
+    low = str(reason).lower()
+    if "singular" in low or "not identified" in low or "no events" in low or "separation" in low:
+        return "there were too few events for the model to be fitted"
+    if "did not converge" in low or "convergence" in low:
+        return "the model did not settle on an answer"
+    if "column" in low and ("missing" in low or "not in" in low or "no " in low):
+        return "the data needed for it were not supplied"
+    first = str(reason).split(":")[0].strip().rstrip(".")
+    return first[:1].lower() + first[1:] if first else "no result was produced"

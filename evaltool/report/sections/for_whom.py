@@ -9,7 +9,7 @@ from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.labels import value_label
 from evaltool.report.sections._common import effects, esc, outcomes, row
-from evaltool.report.sentences import interaction_sentence, multiplicity_sentence, outcome_label, p_text
+from evaltool.report.sentences import interaction_sentence, multiplicity_sentence, outcome_label, p_text, verdict
 
 
 def _ci(r: dict | None) -> str:
@@ -42,7 +42,8 @@ def build(ctx: Any) -> Section | None:
     p = number(tr["p_value"].iloc[0]) if len(tr) else None
     lv = [(value_label("subgroup", s) if value_label("subgroup", s)[:1].isdigit()
            else value_label("subgroup", s).lower(), row(e, o, s)) for s in levels]
-    lead = interaction_sentence(o, [(w, r) for w, r in lv if r is not None], p, "age")
+    lv = sorted([(w, r) for w, r in lv if r is not None], key=lambda x: verdict(x[1]) == "No clear difference")
+    lead = interaction_sentence(o, lv, p, "age")
     ps = [number(x) for x in tests["p_value"]] if len(tests) else []
     multi = multiplicity_sentence(len(ps), sum(1 for x in ps if x == x and x < 0.05))
     parts = [esc(lead),

@@ -14,7 +14,10 @@ from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.labels import value_label
 from evaltool.report.sections._common import effects, esc, outcomes, row
-from evaltool.report.sentences import headline, interaction_sentence, outcome_label, ratio_phrase
+import pandas as pd
+
+from evaltool.report.sentences import (difference_cell, headline, interaction_sentence, outcome_label,
+                                       plain_reason, ratio_cell, ratio_phrase, verdict)
 
 HEADLINE = "emergency_admission"
 
@@ -56,20 +59,32 @@ def programme(ctx: Any) -> str | None:
 def results(ctx: Any) -> str | None:
     e = effects(ctx)
     failed = ctx.record.failed_outcomes("effects")
-    lines = []
+    rows, clear = [], []
     for o in outcomes(e):
         rr, diff = row(e, o), row(e, o, scale="difference_per_1000py")
-        lines.append("- " + esc(headline(o, rr, diff)))
+        per = (difference_cell(diff["estimate"], diff["ci_lower"], diff["ci_upper"], o) if diff else "–")
+        rows.append({"Outcome": outcome_label(o) + (" (£ per person a year)" if o == "cost" else ""),
+                     "Change per 1,000 people a year (95% CI)": per,
+                     "Change in per cent (95% CI)": ratio_cell(rr["estimate"], rr["ci_lower"], rr["ci_upper"]) if rr else "–",
+                     "In short": verdict(rr)})
+        if rr is not None and verdict(rr) in ("Lower", "Higher"):
+            clear.append(headline(o, rr, diff))
     for o, why in failed.items():
         if o not in outcomes(e):
-            lines.append("- " + esc(headline(o, None, failed=why)))
-    if not lines:
+            rows.append({"Outcome": outcome_label(o), "Change per 1,000 people a year (95% CI)": "–",
+                         "Change in per cent (95% CI)": "–", "In short": "Not estimated: " + plain_reason(why)})
+    if not rows:
         return ("**What happened.** No estimate of the programme's effect on hospital use was produced in this run "
                 "(see @sec-deviations).")
+    n_clear = len(clear)
+    summary = ("Among everyone enrolled, none of these changes is clear: every 95% confidence interval includes no "
+               "change." if not n_clear else " ".join(clear))
+    head = ("**What happened to hospital use.** Change among everyone enrolled compared with the matched comparison "
+            "group, with 95% confidence intervals. " + esc(summary))
+    table = ctx.table(pd.DataFrame(rows), "Key results: change in hospital use among everyone enrolled",
+                      "key-results", labelled=True, workbook=False)
     ro = _rollout_line(ctx)
-    head = ("**What happened to hospital use.** Compared with the matched comparison group, among everyone enrolled "
-            "(changes per 1,000 people a year and in per cent, with 95% confidence intervals):")
-    return head + "\n\n" + "\n".join(lines) + (f"\n\n{ro}" if ro else "")
+    return head + "\n\n" + table + (f"\n\n{ro}" if ro else "")
 
 
 def _rollout_line(ctx: Any) -> str | None:
@@ -104,6 +119,8 @@ def for_whom(ctx: Any) -> str | None:
     rows = [(value_label("subgroup", s).lower() if not value_label("subgroup", s)[:1].isdigit()
              else value_label("subgroup", s), row(e, o, s)) for s in levels]
     rows = [(w, r) for w, r in rows if r is not None]
+    # Lead with the group whose interval is clear of no effect, if any.
+    rows.sort(key=lambda x: verdict(x[1]) == "No clear difference")
     words = "age" if "age" in var else var.replace("_", " ")
     return "**For whom.** " + esc(interaction_sentence(o, rows, None if math.isnan(p) else p, words)) + \
         " See @sec-for-whom."
@@ -121,7 +138,7 @@ def strength(ctx: Any) -> str | None:
     level = (f"Maryland Scientific Methods Scale {ev.design_text[0].lower() + ev.design_text[1:]}"
              if ev.design_level else ev.design_text)
     return (f"**How strong is the evidence.** {esc(level)} Our confidence in the main findings is "
-            f"**{ev.confidence}**.{esc(why)} See @sec-how-sure.")
+            f"**{ev.confidence}**. {esc(why.strip())} See @sec-how-sure.")
 
 
 def costs(ctx: Any) -> str | None:
@@ -155,7 +172,8 @@ def cannot_tell(ctx: Any) -> str | None:
     failed = ctx.record.failed_outcomes("effects")
     if failed:
         text += " It also cannot tell the effect on " + ", ".join(outcome_label(o, lower=True) for o in failed) + \
-                " (not estimated; see @sec-deviations)."
+                " (not estimated because " + "; ".join(plain_reason(w) for w in failed.values()) + \
+                "; see @sec-deviations)."
     return "**What this evaluation cannot yet tell.** " + esc(text).replace("\\@sec\\-deviations", "@sec-deviations")
 
 
