@@ -259,6 +259,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
             appendix=True))
+        from evaltool.report.materials import copy_materials
+
         manifest = {
             "bundle_version": 1,
             "name": spec.name, "title": spec.title, "programme": spec.programme, "question": spec.question,
@@ -273,6 +275,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 "disclosure": spec.report.disclosure.model_dump(),
                 "follow_up_months": _follow_up_months(spec, outputs),
                 "deviations": [d.model_dump() for d in spec.report.deviations],
+                "materials": copy_materials(spec.report, tmp),
             },
         }
         writer.finish(manifest)

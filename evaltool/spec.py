@@ -104,8 +104,24 @@ class DisclosureSpec(_Strict):
     round_to: int = Field(5, ge=1)
 
 
+class NarrativeSpec(_Strict):
+    """Evaluators' own words (Markdown files) placed in the report's sections."""
+
+    summary: Path | None = Field(None, description="One paragraph opening the key points (default: the first "
+                                                    "paragraph of `programme`).")
+    programme: Path | None = Field(None, description="The programme and how it was meant to work.")
+    context: Path | None = Field(None, description="Local context (follows the programme description).")
+    conclusions: Path | None = Field(None, description="Conclusions and what this means.")
+    recommendations: Path | None = Field(None, description="Recommendations.")
+
+
 class ReportSpec(_Strict):
     formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
+    brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
+                                                 "default the NHS identity.")
+    logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
+    reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
     engine: Literal["auto", "quarto", "pandoc"] = "auto"
     disclosure: DisclosureSpec = DisclosureSpec()
     deviations: tuple[Deviation, ...] = ()
@@ -254,6 +270,16 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    rep = raw.get("report")
+    if isinstance(rep, dict):
+        rep = dict(rep)
+        for k in ("brand", "logic_model", "reference_docx"):
+            if isinstance(rep.get(k), str):
+                rep[k] = _resolve(rep[k], base)
+        if isinstance(rep.get("narrative"), dict):
+            rep["narrative"] = {k: (_resolve(v, base) if isinstance(v, str) else v)
+                                for k, v in rep["narrative"].items()}
+        raw["report"] = rep
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -296,6 +322,11 @@ def _check_files(spec: Spec, source: str) -> None:
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
             missing.append(f"  - qualitative.{key}: file not found: {p}")
+    rep = spec.report
+    for key, p in [("brand", rep.brand), ("logic_model", rep.logic_model), ("reference_docx", rep.reference_docx),
+                   *((f"narrative.{k}", v) for k, v in rep.narrative.model_dump().items())]:
+        if p is not None and not Path(p).is_file():
+            missing.append(f"  - report.{key}: file not found: {p}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 

@@ -53,6 +53,7 @@ class ReportContext:
     workbook: list[tuple[str, str, pd.DataFrame, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     document: str = "report"
+    used_figures: set[str] = field(default_factory=set)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -102,6 +103,7 @@ class ReportContext:
     def stage_figure(self, name: str, title: str | None = None) -> str:
         """A figure a stage drew into the bundle (no counts in it), copied into the build."""
         f = self.bundle.figures[name]
+        self.used_figures.add(name)
         dest = self.workdir / "figures" / f"stage-{ident('f', name)[2:]}.png"
         dest.parent.mkdir(exist_ok=True)
         shutil.copyfile(f.path, dest)

@@ -53,7 +53,8 @@ UNITS = {"emergency_admission": "admissions", "elective_admission": "admissions"
          "outpatient_attendance": "attendances", "care_home_admission": "admissions", "gp_contact": "contacts",
          "bed_days": "bed days", "cost": "pounds"}
 
-_add("subgroup", {"all": "Everyone", "under_65": "Under 65", "65_plus": "65 and over", "missing": "Not recorded"})
+_add("subgroup", {"all": "Everyone", "under_65": "Under 65", "65_plus": "65 and over", "missing": "Not recorded",
+                  "age_under_65": "Under 65", "age_65_plus": "65 and over"})
 _add("analysis", {
     "matched_did": "Matched comparison",
     "practice_rollout": "Practice roll-out",
@@ -100,7 +101,7 @@ _add("column", {
     "ecdf_max_after": ("Largest eCDF difference after", "eCDF max after"),
     "mean_treated": ("Mean, enrolled", "Enrolled"), "mean_control_before": ("Mean, all potential controls", "Controls before"),
     "mean_control_after": ("Mean, matched comparison", "Matched"), "balanced": "Balanced",
-    "n_remaining": "Number remaining", "n_excluded": "Number excluded", "n_units": ("Number of people or units", "N units"),
+    "n_remaining": "Number remaining", "n_excluded": "Number excluded", "n_units": ("Number of people or units", "Units"),
     "n_clusters": ("Number of clusters", "Clusters"), "rate_per_1000": "Rate per 1,000",
     "rate_per_1000py": ("Rate per 1,000 people a year", "Rate per 1,000/yr"), "events": "Events",
     "person_years": "Person-years", "n_treated": ("Number enrolled", "Enrolled"), "n_controls": ("Number of controls", "Controls"),
@@ -271,6 +272,7 @@ def raw_identifiers(text: str, allow: Iterable[str] = ()) -> list[str]:
     File names (``population.parquet``), web addresses and e-mail addresses are not identifiers.
     """
     allowed = set(allow)
+    text = text.replace("\u200b", "")  # zero-width break points do not hide a code
     found: list[str] = []
     for m in _SNAKE.finditer(text):
         tok = m.group(0)
@@ -286,9 +288,8 @@ def raw_identifiers(text: str, allow: Iterable[str] = ()) -> list[str]:
             orig = text[m.start():m.end()]
             # "p value" in prose is fine; a heading cell "Smd" or "Quant key" is not: flag only the
             # capitalised code forms of abbreviations, and the multi-word forms when capitalised.
-            if w in ("p value",) or orig.isupper():
-                continue
-            if orig[:1].isupper() and orig not in allowed:
+            # The raw form is the code with its first letter capitalised ("Smd", "Quant key", "Ci lower").
+            if orig == w[:1].upper() + w[1:] and orig not in allowed:
                 found.append(orig)
     return found
 

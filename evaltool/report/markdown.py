@@ -74,7 +74,7 @@ def humanise(df: pd.DataFrame, *, short: bool = False) -> pd.DataFrame:
     """
     out = df.copy()
     for c, kind in CODE_COLUMNS.items():
-        if c in out.columns and (out[c].dtype == object or isinstance(out[c].dtype, pd.StringDtype)):
+        if c in out.columns and (pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c])):
             out[c] = out[c].map(lambda v, k=kind: value_label(k, v) if isinstance(v, str) else v)
     for c in out.columns:
         if out[c].dtype == bool:

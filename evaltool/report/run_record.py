@@ -18,6 +18,7 @@ import pandas as pd
 
 from evaltool.report.bundle_io import Bundle
 from evaltool.report.labels import value_label
+from evaltool.report.sentences import plain_reason
 
 __all__ = ["RunRecord", "read_run_record"]
 
@@ -67,12 +68,13 @@ class RunRecord:
             planned = f"{what or 'Analysis'} of {out.lower() if out else 'this outcome'}"
             happened = "Not estimated" if a.get("status") == "failed" else "Partly estimated"
             rows.append({"Analysis": item, "Planned": planned, "What happened": happened,
-                         "Why": _sentence(a.get("reason") or "no result was produced")})
+                         "Why": _sentence(plain_reason(a.get("reason") or "no result was produced"))})
         for stage, status, reason in self.stage_problems():
             if any(r["Analysis"].startswith(_STAGE_WORDS.get(stage, stage)) for r in rows):
                 continue
             rows.append({"Analysis": _STAGE_WORDS.get(stage, stage), "Planned": "Run this part of the evaluation",
-                         "What happened": value_label("status", status), "Why": _sentence(reason or "not recorded")})
+                         "What happened": value_label("status", status),
+                         "Why": _sentence(plain_reason(reason) if reason else "not recorded")})
         for d in self.declared:
             rows.append({"Analysis": str(d.get("item", "")), "Planned": str(d.get("planned", "")),
                          "What happened": str(d.get("actual", "")), "Why": str(d.get("reason", ""))})

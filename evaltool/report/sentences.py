@@ -379,12 +379,18 @@ def plain_reason(reason: str) -> str:
     >>> plain_reason("the information matrix is singular: some coefficients are not identified")
     'there were too few events for the model to be fitted'
     """
-    low = str(reason).lower()
+    import re
+
+    text = re.sub(r"^\s*[A-Z][A-Za-z]*(Error|Exception|Warning):\s*", "", str(reason))
+    low = text.lower()
+    if "outside" in low or "invalid" in low or "must be" in low or "not valid" in low:
+        return "the input data failed a check (see the run record in the technical appendix)"
     if "singular" in low or "not identified" in low or "no events" in low or "separation" in low:
         return "there were too few events for the model to be fitted"
     if "did not converge" in low or "convergence" in low:
         return "the model did not settle on an answer"
     if "column" in low and ("missing" in low or "not in" in low or "no " in low):
         return "the data needed for it were not supplied"
-    first = str(reason).split(":")[0].strip().rstrip(".")
+    first = re.sub(r"`([^`]*)`", lambda m: m.group(1).replace("_", " "), text.split(":")[0]).strip().rstrip(".")
+    first = re.sub(r"\b([A-Za-z0-9]+)_([A-Za-z0-9_]+)\b", lambda m: m.group(0).replace("_", " "), first)
     return first[:1].lower() + first[1:] if first else "no result was produced"

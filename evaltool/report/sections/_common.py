@@ -16,15 +16,26 @@ def esc(text: object) -> str:
     return escape_markdown(text)
 
 
+#: Tables that may hold an analysis's rows when ``effects`` does not (the before/after rows live in
+#: ``naive_before_after``, not in ``effects``: looking only in ``effects`` once made the report say there
+#: was no before-and-after estimate while printing one).
+ANALYSIS_TABLES = {"matched_did": ("effects", "effects_matched"),
+                   "naive_before_after": ("effects", "naive_before_after"),
+                   "practice_rollout": ("effects",)}
+_EMPTY = ["analysis", "outcome", "subgroup", "sub", "scale", "estimate", "ci_lower", "ci_upper", "p_value"]
+
+
 def effects(ctx: Any, analysis: str = "matched_did") -> pd.DataFrame:
-    """Published rows of ``effects`` for one analysis, with a stable ``sub`` key column."""
-    t = ctx.pub.table("effects")
-    if t is None or not len(t.display) or "analysis" not in t.display.columns:
-        return pd.DataFrame(columns=["analysis", "outcome", "subgroup", "sub", "scale", "estimate", "ci_lower",
-                                     "ci_upper", "p_value"])
-    d = t.display[t.display["analysis"] == analysis].copy()
-    d["sub"] = d["subgroup"].map(subgroup_key)
-    return d
+    """Published rows of one analysis (from the first table that has them), with a stable ``sub`` key."""
+    for name in ANALYSIS_TABLES.get(analysis, ("effects",)):
+        t = ctx.pub.table(name)
+        if t is None or not len(t.display) or "analysis" not in t.display.columns:
+            continue
+        d = t.display[t.display["analysis"] == analysis].copy()
+        if len(d):
+            d["sub"] = d["subgroup"].map(subgroup_key)
+            return d
+    return pd.DataFrame(columns=_EMPTY)
 
 
 def outcomes(e: pd.DataFrame) -> list[str]:

@@ -17,6 +17,7 @@ from evaltool.report.gate import number
 from evaltool.report.labels import value_label
 from evaltool.report.sections._common import esc
 from evaltool.report.sections.voices import unique_quotes
+from evaltool.report.sentences import plain_reason
 
 #: Columns left out of published tables: internal codes the methods section explains in words.
 DROP_COLUMNS = {"method", "subgroup_var", "quant_key", "small_group", "value_set", "rule", "covariates", "theme",
@@ -31,13 +32,19 @@ SECTION_TABLES = {
 }
 
 
+def _plain(v: str) -> str:
+    # Stages may put zero-width break points after "_" in codes; they are still codes.
+    return v.replace("\u200b", "")
+
+
 def clean(df: pd.DataFrame) -> pd.DataFrame:
     """Drop code-only columns; turn code cells (snake_case text) into words via the label registry."""
     out = df[[c for c in df.columns if c not in DROP_COLUMNS or (c == "theme" and "theme_label" not in df.columns)]]
     out = out.copy()
     for c in out.columns:
-        if out[c].dtype == object:
-            out[c] = out[c].map(lambda v, c=c: value_label(c, v) if isinstance(v, str) and _SNAKE.match(v) else v)
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(lambda v, c=c: value_label(c, _plain(v)) if isinstance(v, str) and _SNAKE.match(_plain(v))
+                                else v)
     if "reason" in out.columns and "description" in out.columns:
         out["reason"] = [("" if str(r) == str(d) or str(d).endswith(str(r)) else r)
                          for r, d in zip(out["reason"], out["description"])]
@@ -102,16 +109,21 @@ def run_record(ctx: Any) -> Section:
     dev = ctx.record.deviations()
     parts.append(ctx.table(dev, "Deviations from the analysis plan", "appendix-deviations", labelled=True)
                  if len(dev) else "Every planned analysis produced its result.")
-    ev = ctx.record.notable_events()
-    if ev:
-        df = pd.DataFrame([{"Part": value_label("stage", e.get("stage", "")), "Severity": str(e.get("severity", "")).capitalize(),
-                            "What happened": str(e.get("message", "")), "Detail": str(e.get("detail", ""))}
-                           for e in ev])
-        parts.append(ctx.table(df, "Warnings and errors recorded during the run", "run-events", labelled=True))
+    # The exact messages (they may name files and columns of the input data), as a list.
+    msgs = [(str(e.get("stage", "")), str(e.get("severity", "")), str(e.get("message", "")), str(e.get("detail", "")))
+            for e in ctx.record.notable_events()]
+    msgs += [(a.get("stage", ""), "error", f"{a.get('analysis', '')} of {a.get('outcome', '')}: not estimated",
+              str(a.get("reason", ""))) for a in ctx.record.failed() if not ctx.record.events]
+    msgs += [(k, "error", f"{k}: {s}", r) for k, s, r in ctx.record.stage_problems() if s == "failed"]
+    if msgs:
+        parts.append("Warnings and errors recorded during the run, as the run recorded them:\n\n" + "\n".join(
+            f"- {esc(f'{stage.capitalize()} ({sev}): {msg}' + (f'. {det}' if det else ''))}"
+            for stage, sev, msg, det in msgs))
     st = ctx.manifest.get("stages") or {}
     if st:
         df = pd.DataFrame([{"Part": k.capitalize(), "Status": value_label("status", (v or {}).get("status", "")),
-                            "Seconds": (v or {}).get("seconds"), "Reason": (v or {}).get("reason", "")}
+                            "Seconds": (v or {}).get("seconds"),
+                            "Reason": plain_reason((v or {}).get("reason")) if (v or {}).get("reason") else ""}
                            for k, v in st.items()])
         parts.append(ctx.table(df, "Each part of the run", "run-status", labelled=True))
     return Section("run-record", "What happened during the run", "\n\n".join(parts))
@@ -131,7 +143,10 @@ def results(ctx: Any) -> Section:
     parts = []
     if "rollout_event_study" in ctx.bundle.figures:
         parts.append(ctx.stage_figure("rollout_event_study"))
-    for name in SECTION_TABLES["results"]:
+    names = list(SECTION_TABLES["results"])
+    if ctx.pub.table("effects_matched") is None:
+        names.insert(0, "effects")  # older bundles: every estimate is in `effects`
+    for name in names:
         parts.append(_publish(ctx, name))
     return Section("full-results", "Full results", "\n\n".join(p for p in parts if p))
 
@@ -177,8 +192,9 @@ def monitoring(ctx: Any) -> Section | None:
            "produces signals, so signals here mostly reflect the seasons.")
     flagged = "; ".join(f"{k.lower()}: {v} month{'s' if v != 1 else ''} flagged" for k, v in sig.items())
     means = "; ".join(f"{n.lower()} average {r.mean:.2f}" for n, _, _, r in pc.phases)
-    text = (f"Emergency admissions per 1,000 registered people each month, in the NHS Making Data Count style. The "
-            f"shaded band marks the roll-out (first to last team going live); limits are calculated for each phase. "
+    band = ("The shaded band marks the roll-out (first to last team going live); limits are calculated for each "
+            "phase. " if a is not None else "No go-live date is recorded in the results, so the chart has one phase. ")
+    text = (f"Emergency admissions per 1,000 registered people each month, in the NHS Making Data Count style. {band}"
             f"{adj} Special-cause signals by phase: {flagged}. Phase averages: {means}. This chart describes the "
             "whole registered population; it does not show whether the programme caused any change (the "
             "roll-out analysis in the report addresses that).")
@@ -271,4 +287,12 @@ def checklist(ctx: Any) -> Section:
         df, "Where each STROBE and RECORD item is reported", "checklist", labelled=True, workbook=False))
 
 
-APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, qual, data, checklist]
+def other_figures(ctx: Any) -> Section | None:
+    """Every figure of the bundle is published somewhere: those no section used come here."""
+    left = [n for n in ctx.bundle.figures if n not in ctx.used_figures]
+    if not left:
+        return None
+    return Section("other-figures", "Other figures", "\n\n".join(ctx.stage_figure(n) for n in left))
+
+
+APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, qual, other_figures, data, checklist]

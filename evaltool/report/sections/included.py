@@ -18,37 +18,42 @@ def _n(x: Any) -> str:
 
 
 def funnel_steps(ctx: Any) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(label, count, exclusions) from the published cohort flow and follow-up tables."""
+    """(label, count, exclusions) from the published cohort flow and follow-up tables.
+
+    Rows follow the flow in order: each row is a box, and the people it excludes (count and reason)
+    hang off the box before it. Rows evaltool names itself are worded here: ``start``, the split
+    into enrolled and potential controls (``analysed_enrolled``, ``analysed_candidates``), matching
+    losses (``unmatched_*``) and the matched groups (``analysed_matched``, ``analysed_controls``).
+    """
     t = ctx.pub.table("cohort_flow")
     if t is None or not len(t.display):
         return []
     d = t.display.reset_index(drop=True)
-    step = d["step"].astype(str)
     steps: list[tuple[str, str, list[tuple[str, str]]]] = []
-    start = d[step == "start"]
-    if len(start):
-        steps.append(("People in the population", _n(start["n_remaining"].iloc[0]), []))
-    # Exclusions before the split into enrolled and potential controls.
-    for _, r in d[~step.isin(["start"]) & ~step.str.startswith(("analysed_", *_MATCH_PREFIXES))].iterrows():
-        if steps and str(r.get("n_excluded")) not in ("0", "None", "nan"):
-            steps[-1][2].append((_n(r["n_excluded"]), str(r.get("reason") or r.get("description"))))
-    enr = d[step == "analysed_enrolled"]
-    cand = d[step == "analysed_candidates"]
-    if len(enr):
-        label = "Enrolled in the programme"
-        if len(cand):
-            label += f" (and {_n(cand['n_remaining'].iloc[0])} never enrolled, potential comparisons)"
-        steps.append((label, _n(enr["n_remaining"].iloc[0]), []))
-    for _, r in d[step.str.startswith(_MATCH_PREFIXES)].iterrows():
-        reason = str(r.get("reason") or r.get("description") or "").replace("Not matched: ", "")
-        steps[-1][2].append((_n(r["n_excluded"]), f"not matched ({reason})"))
-    mat = d[step == "analysed_matched"]
-    ctl = d[step == "analysed_controls"]
-    if len(mat):
-        label = "Matched and analysed"
-        if len(ctl):
-            label += f" (with {_n(ctl['n_remaining'].iloc[0])} matched comparison people)"
-        steps.append((label, _n(mat["n_remaining"].iloc[0]), []))
+    for _, r in d.iterrows():
+        step = str(r.get("step", ""))
+        n, exc = _n(r.get("n_remaining")), r.get("n_excluded")
+        excluded = str(exc) not in ("0", "None", "nan", "–")
+        reason = str(r.get("reason") or r.get("description") or "")
+        if step == "start":
+            steps.append(("People in the population", n, []))
+        elif step.startswith(_MATCH_PREFIXES):
+            if steps:
+                steps[-1][2].append((_n(exc), "not matched (" + reason.replace("Not matched: ", "") + ")"))
+        elif step == "analysed_candidates":
+            if steps:
+                lab, cnt, ex = steps[-1]
+                steps[-1] = (f"{lab} (and {n} never enrolled, potential comparisons)", cnt, ex)
+        elif step == "analysed_controls":
+            if steps:
+                lab, cnt, ex = steps[-1]
+                steps[-1] = (f"{lab} (with {n} matched comparison people)", cnt, ex)
+        else:
+            label = {"analysed_enrolled": "Enrolled in the programme",
+                     "analysed_matched": "Matched and analysed"}.get(step, str(r.get("description") or step))
+            if excluded and steps:
+                steps[-1][2].append((_n(exc), reason))
+            steps.append((label, n, []))
     fu = ctx.pub.table("follow_up")
     if fu is not None and len(fu.display):
         f = fu.display[fu.display["group"].astype(str).isin(["enrolled", "treated"])]

@@ -115,7 +115,7 @@ def for_whom(ctx: Any) -> str | None:
     t = tests.display
     tr = t[t["outcome"] == o]
     p = number(tr["p_value"].iloc[0]) if len(tr) else float("nan")
-    var = str(tr["subgroup_var"].iloc[0]) if len(tr) else "age_band"
+    var = str(tr["subgroup_var"].iloc[0]) if len(tr) and "subgroup_var" in tr.columns else "age_band"
     rows = [(value_label("subgroup", s).lower() if not value_label("subgroup", s)[:1].isdigit()
              else value_label("subgroup", s), row(e, o, s)) for s in levels]
     rows = [(w, r) for w, r in rows if r is not None]
