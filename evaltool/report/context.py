@@ -54,6 +54,7 @@ class ReportContext:
     warnings: list[str] = field(default_factory=list)
     document: str = "report"
     used_figures: set[str] = field(default_factory=set)
+    used_tables: set[str] = field(default_factory=set)
 
     @property
     def manifest(self) -> dict[str, Any]:

@@ -55,8 +55,9 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
 
 def _publish(ctx: Any, name: str) -> str:
     t = ctx.pub.table(name)
-    if t is None or not t.publish:
+    if t is None or not t.publish or name in ctx.used_tables:
         return ""
+    ctx.used_tables.add(name)
     d = clean(t.display)
     if "rollout" in name and "estimator" in t.display.columns:
         d = d.rename(columns={"estimator": "estimator"})
@@ -287,6 +288,21 @@ def checklist(ctx: Any) -> Section:
         df, "Where each STROBE and RECORD item is reported", "checklist", labelled=True, workbook=False))
 
 
+#: Tables shown in another form (the main report's joint display, quotes) or duplicated by a fuller table.
+_SHOWN_ELSEWHERE = {"joint_display", "qual_quotes"}
+
+
+def other_tables(ctx: Any) -> Section | None:
+    """Every published table of the bundle appears somewhere: those no section used come here."""
+    if "effects_matched" in ctx.bundle.tables:
+        ctx.used_tables.add("effects")
+    left = [n for n, t in ctx.bundle.tables.items() if t.publish and n not in ctx.used_tables
+            and n not in _SHOWN_ELSEWHERE]
+    parts = [_publish(ctx, n) for n in left]
+    parts = [p for p in parts if p]
+    return Section("other-tables", "Other tables", "\n\n".join(parts)) if parts else None
+
+
 def other_figures(ctx: Any) -> Section | None:
     """Every figure of the bundle is published somewhere: those no section used come here."""
     left = [n for n in ctx.bundle.figures if n not in ctx.used_figures]
@@ -295,4 +311,5 @@ def other_figures(ctx: Any) -> Section | None:
     return Section("other-figures", "Other figures", "\n\n".join(ctx.stage_figure(n) for n in left))
 
 
-APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, qual, other_figures, data, checklist]
+APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, qual, other_tables, other_figures, data,
+            checklist]
