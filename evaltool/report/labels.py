@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 
 __all__ = ["GLOSSARY", "LABELS", "column_label", "glossary_entries", "known_identifier", "raw_identifiers",
-           "subgroup_key", "value_label"]
+           "subgroup_key", "value_label", "variant_label", "words"]
 
 # (kind, key) -> (label, short label or "")
 LABELS: dict[tuple[str, str], tuple[str, str]] = {}
@@ -142,6 +142,8 @@ _add("column", {
     "subgroup_var": "Subgroup", "months": "Months", "n_reached": "Reached", "pct_reached": "% reached",
 })
 # Text cells that are codes (a column whose values are identifiers) -> how to show them.
+_add("column", {"pam_level": "Activation level", "pam_score": "Activation score", "no_change": "No change",
+                "better": "Better", "worse": "Worse", "mixed": "Mixed"})
 _add("fit", {"confirms": "Confirms", "expands": "Expands", "discordant": "Does not fit", "silent": "Silent"})
 _add("status", {"ok": "Done", "failed": "Failed", "partial": "Partly done", "not_run": "Not run"})
 
@@ -259,6 +261,44 @@ def column_label(col: object, *, short: bool = False) -> str:
         return "Number " + c[2:].replace("_", " ")
     s = c.replace("_", " ")
     return s[:1].upper() + s[1:]
+
+
+def words(text: str) -> str:
+    """Text with every snake_case code replaced by its registered label (captions written by stages).
+
+    Examples
+    --------
+    >>> words("n_both: answered at baseline; no_change: identical profiles")
+    'Answered both: answered at baseline; No change: identical profiles'
+    """
+    def sub(m: re.Match) -> str:
+        tok = m.group(0)
+        for kind in ("column", "covariate", "outcome", "subgroup", "analysis", "estimator", "scale", "group"):
+            hit = LABELS.get((kind, tok))
+            if hit is not None:
+                return hit[0]
+        return column_label(tok)
+
+    return _SNAKE.sub(sub, str(text).replace("\u200b", ""))
+
+
+def variant_label(v: object) -> str:
+    """Sensitivity-analysis variants: ``mbar_0.5`` -> 'Relative magnitude 0.5', ``shift_2`` -> 'Go-live 2 periods earlier'.
+
+    Examples
+    --------
+    >>> variant_label("mbar_0.5"), variant_label("shift_1"), variant_label("S014")
+    ('Relative magnitude M = 0.5', 'Go-live moved 1 period earlier', 'S014')
+    """
+    s = str(v)
+    m = re.fullmatch(r"mbar_([0-9.]+)", s)
+    if m:
+        return f"Relative magnitude M = {m.group(1)}"
+    m = re.fullmatch(r"shift_([0-9]+)", s)
+    if m:
+        k = int(m.group(1))
+        return f"Go-live moved {k} period{'s' if k != 1 else ''} earlier"
+    return words(s) if _SNAKE.search(s) else s
 
 
 def known_identifier(token: str) -> bool:

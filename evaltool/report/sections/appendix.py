@@ -14,7 +14,7 @@ import yaml
 
 from evaltool.report.context import Section
 from evaltool.report.gate import number
-from evaltool.report.labels import value_label
+from evaltool.report.labels import value_label, variant_label, words
 from evaltool.report.sections._common import esc
 from evaltool.report.sections.voices import unique_quotes
 from evaltool.report.sentences import plain_reason
@@ -45,6 +45,10 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(lambda v, c=c: value_label(c, _plain(v)) if isinstance(v, str) and _SNAKE.match(_plain(v))
                                 else v)
+    if "variant" in out.columns:
+        out["variant"] = out["variant"].map(variant_label)
+    if "analysis" in out.columns:
+        out["analysis"] = out["analysis"].map(lambda v: words(v) if isinstance(v, str) else v)
     if "reason" in out.columns and "description" in out.columns:
         out["reason"] = [("" if str(r) == str(d) or str(d).endswith(str(r)) else r)
                          for r, d in zip(out["reason"], out["description"])]
@@ -61,7 +65,7 @@ def _publish(ctx: Any, name: str) -> str:
     d = clean(t.display)
     if "rollout" in name and "estimator" in t.display.columns:
         d = d.rename(columns={"estimator": "estimator"})
-    cap = t.title + (f". {t.caption}" if t.caption else "")
+    cap = words(t.title) + (f". {words(t.caption)}" if t.caption else "")
     return ctx.table(d, cap, name, key_columns=min(2, len(d.columns)))
 
 
