@@ -282,6 +282,21 @@ def words(text: str) -> str:
     return _SNAKE.sub(sub, str(text).replace("\u200b", ""))
 
 
+_TODO = re.compile(r"(?:^|(?<=[.;] ))\s*(?:TODO|FIXME|TBC|XXX|Confirm:)[^.;]*[.;]?", re.I)
+
+
+def without_todo(text: str) -> tuple[str, bool]:
+    """Caption text without analysts' to-do notes ("Confirm: ...", "TODO ..."), and whether one was removed.
+
+    Examples
+    --------
+    >>> without_todo("Mean with 95% CI; Confirm: item wording paraphrased from the licensed version")
+    ('Mean with 95% CI', True)
+    """
+    new = _TODO.sub("", str(text)).strip().rstrip(";").strip()
+    return new, new != str(text).strip()
+
+
 def variant_label(v: object) -> str:
     """Sensitivity-analysis variants: ``mbar_0.5`` -> 'Relative magnitude 0.5', ``shift_2`` -> 'Go-live 2 periods earlier'.
 

@@ -14,7 +14,7 @@ import yaml
 
 from evaltool.report.context import Section
 from evaltool.report.gate import number
-from evaltool.report.labels import value_label, variant_label, words
+from evaltool.report.labels import value_label, variant_label, without_todo, words
 from evaltool.report.sections._common import esc
 from evaltool.report.sections.voices import unique_quotes
 from evaltool.report.sentences import plain_reason
@@ -65,7 +65,10 @@ def _publish(ctx: Any, name: str) -> str:
     d = clean(t.display)
     if "rollout" in name and "estimator" in t.display.columns:
         d = d.rename(columns={"estimator": "estimator"})
-    cap = words(t.title) + (f". {words(t.caption)}" if t.caption else "")
+    caption, todo = without_todo(t.caption or "")
+    if todo:
+        ctx.warnings.append(f"table {name!r}: a to-do note in its caption was not published ({t.caption!r})")
+    cap = words(t.title) + (f". {words(caption)}" if caption else "")
     return ctx.table(d, cap, name, key_columns=min(2, len(d.columns)))
 
 
