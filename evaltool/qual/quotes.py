@@ -170,7 +170,11 @@ def select_quotes(
     # A quote illustrates only the theme its words are most often coded to (a passage coded to a
     # second theme now and then -- "two vacancies" under "learning together" -- is not an example
     # of that theme), and the same words appear once in the whole table, under one role.
-    seg["_words"] = seg["text"].astype(str).map(lambda t: " ".join(t.split()).lower())
+    terms = expand_terms(list(redaction or []))
+    # Compare the words as they would be shown: two passages that differ only in a masked name
+    # ("... Priya is my key worker" / "... John is my key worker") are the same quote.
+    seg["_shown"] = redact(seg["text"].astype(str), terms)
+    seg["_words"] = seg["_shown"].map(lambda t: " ".join(t.split()).lower())
     counts = seg.groupby(["_words", "theme"]).size()
     best = counts.groupby(level=0).transform("max")
     modal = set(counts[counts == best].index)
@@ -184,8 +188,7 @@ def select_quotes(
         rows = cand.to_dict("records")
         for _ in range(min(per_theme, cand["participant_id"].nunique())):
             # Never the same participant twice within a theme, never the same words twice at all.
-            best = min((r for r in rows if r["participant_id"] not in people
-                        and " ".join(str(r["text"]).split()).lower() not in said),
+            best = min((r for r in rows if r["participant_id"] not in people and r["_words"] not in said),
                        key=lambda r: (r["role"] in roles, r["site"] in sites), default=None)
             if best is None:
                 break
@@ -193,14 +196,13 @@ def select_quotes(
             roles.add(best["role"])
             sites.add(best["site"])
             people.add(best["participant_id"])
-            said.add(" ".join(str(best["text"]).split()).lower())
+            said.add(best["_words"])
     cols = ["theme", "theme_label", "quote", "attribution", "role", "site", "n_chars", "small_group"]
     if not picked:
         return QuoteResult(pd.DataFrame(columns=cols))
     q = pd.DataFrame(picked)
-    terms = expand_terms(list(redaction or []))
-    # Redact before trimming: a name cut in half by the length limit would escape the mask.
-    q["quote"] = redact(q["text"].astype(str), terms).map(lambda t: _trim(t, max_chars))
+    # Redacted before trimming: a name cut in half by the length limit would escape the mask.
+    q["quote"] = q["_shown"].astype(str).map(lambda t: _trim(t, max_chars))
     q["n_chars"] = q["quote"].str.len().astype("int64")
     sizes = segments.groupby(["role", "site"])["participant_id"].nunique()
     role_sizes = segments.groupby("role")["participant_id"].nunique()
