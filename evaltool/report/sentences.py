@@ -227,21 +227,12 @@ def headline(outcome: str, rr: Mapping[str, Any] | None, diff: Mapping[str, Any]
     if d_r == "not_estimable" and d_d == "not_estimable":
         return f"{head}: not estimable from these data."
     if d_r == "unclear" and d_d in ("unclear", "not_estimable"):
-        ests = []
         if d_d == "unclear":
-            est = float(diff["estimate"])
-            if outcome == "cost":
-                ests.append(f"£{num(est / 1000)} {'less' if est < 0 else 'more'} per person a year")
-            else:
-                ests.append(f"{num(est, abs(est))} {'fewer' if est < 0 else 'more'} {UNITS.get(outcome, 'events')} {PER}")
-        r = float(rr["estimate"])
-        ests.append(f"{pct(abs(1 - r))} {'lower' if r < 1 else 'higher'}")
-        rng = []
-        if d_d == "unclear":
-            rng.append(w_d.split("(95% CI ")[1].rstrip(")"))
-        rng.append(w_r.split("(95% CI ")[1].rstrip(")"))
-        return (f"{head}: no clear difference. The best estimate is {' or '.join(ests)}, but the data are "
-                f"consistent with anything from {' / '.join(rng)} (95% CI).")
+            est = difference_cell(diff["estimate"], diff["ci_lower"], diff["ci_upper"], outcome)
+            unit = "per person a year" if outcome == "cost" else f"{UNITS.get(outcome, 'events')} {PER}"
+            return (f"{head}: no clear difference; the best estimate is {est.split(' (')[0]} {unit}, but the 95% CI "
+                    f"runs from {est.split(' (')[1].rstrip(')')} ({w_r.split('(95% CI ')[1].rstrip(')')}).")
+        return f"{head}: {w_r}."
     parts = [w for w in (w_d, w_r) if w and w != "not estimable"]
     return f"{head}: {', '.join(parts)}."
 

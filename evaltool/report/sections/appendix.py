@@ -107,7 +107,8 @@ def plan(ctx: Any) -> Section:
     text = yaml.safe_dump(spec, sort_keys=False, width=88, allow_unicode=True, default_flow_style=False)
     lines = [ln if len(ln) <= 96 else ln[:93] + "..." for ln in text.splitlines()]
     fence = "````"
-    body = ("The specification below is the analysis plan exactly as it was run.\n\n" + fence + "yaml\n"
+    # No language class: syntax-highlighting colours fall short of WCAG contrast.
+    body = ("The specification below is the analysis plan exactly as it was run.\n\n" + fence + "\n"
             + "\n".join(lines) + "\n" + fence)
     return Section("plan", "The analysis plan as run", body)
 

@@ -8,7 +8,7 @@ import pandas as pd
 from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.sections._common import effects, esc, not_run_text, outcomes, row
-from evaltool.report.sentences import PER, difference_phrase, outcome_label, ratio_phrase
+from evaltool.report.sentences import PER, difference_cell, outcome_label, plain_reason, ratio_cell, ratio_phrase
 
 
 def _rates(ctx: Any, outcome: str) -> pd.DataFrame | None:
@@ -49,17 +49,19 @@ def _block(ctx: Any, e: pd.DataFrame, o: str) -> str:
     d_r, w_r = ratio_phrase(rr["estimate"], rr["ci_lower"], rr["ci_upper"]) if rr else ("not_estimable", "")
     bits = []
     if diff is not None:
-        _, w_d = difference_phrase(diff["estimate"], diff["ci_lower"], diff["ci_upper"], o)
-        bits.append(w_d)
+        unit = "per person a year" if o == "cost" else PER
+        bits.append(difference_cell(diff["estimate"], diff["ci_lower"], diff["ci_upper"], o).replace(
+            " (", f" {unit} (95% CI ", 1))
     if rr is not None:
-        bits.append(f"{w_r} (rate ratio {number(rr['estimate']):.2f}, 95% CI {number(rr['ci_lower']):.2f} to "
-                    f"{number(rr['ci_upper']):.2f})")
+        bits.append(f"a rate ratio of {number(rr['estimate']):.2f} (95% CI {number(rr['ci_lower']):.2f} to "
+                    f"{number(rr['ci_upper']):.2f}), that is "
+                    + ratio_cell(rr["estimate"], rr["ci_lower"], rr["ci_upper"]).replace(" (", " (95% CI ", 1))
     verdict = {"lower": "fell more among enrolled people than in the comparison group",
                "higher": "rose more among enrolled people than in the comparison group",
                "unclear": "changed in much the same way in both groups: the data cannot tell whether the programme "
                           "made a difference",
                "not_estimable": "could not be compared"}[d_r]
-    parts.append(esc(f"{lab} {verdict}. Compared with the matched comparison group: " + "; ".join(bits) + "."))
+    parts.append(esc(f"{lab} {verdict}. Change compared with the matched comparison group: " + "; ".join(bits) + "."))
     rates = _rates(ctx, o)
     if rates is not None:
         unit = "pounds per person a year" if o == "cost" else PER
@@ -120,8 +122,9 @@ def build(ctx: Any) -> Section:
             parts.append(_block(ctx, e, o))
         for o, why in ctx.record.failed_outcomes("effects").items():
             if o not in outcomes(e):
-                parts.append(f"## {esc(outcome_label(o))}\n\n" + esc(f"Not estimated: {why.rstrip('.')}. This "
-                             "outcome is listed with the other changes to the plan (see the deviations table)."))
+                parts.append(f"## {esc(outcome_label(o))}\n\n" + esc(f"Not estimated: {plain_reason(why)}. This "
+                             "outcome is listed with the other changes to the plan; the exact message is in the "
+                             "technical appendix."))
     ro = _rollout(ctx)
     if ro:
         parts.append(ro)

@@ -24,6 +24,7 @@ def _ci(r: dict | None) -> str:
 def build(ctx: Any) -> Section | None:
     e = effects(ctx)
     levels = [s for s in dict.fromkeys(e["sub"]) if s != "all"] if len(e) else []
+    levels.sort(key=lambda s: not s.startswith("under"))  # youngest group first, as people read ages
     if len(levels) < 2:
         return None
     t = ctx.pub.table("subgroup_tests")

@@ -61,7 +61,8 @@ def funnel_steps(ctx: Any) -> list[tuple[str, str, list[tuple[str, str]]]]:
             f = f.iloc[0]
             for m in (6, 12, 24):
                 col = f"n_{m}m"
-                if col in f.index:
+                # A box of nobody followed that long (24 months in a 12-month evaluation) says nothing.
+                if col in f.index and str(f[col]) not in ("0", "0.0"):
                     steps.append((f"Could be followed for {m} months", _n(f[col]), []))
     return steps
 

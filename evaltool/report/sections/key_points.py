@@ -151,10 +151,17 @@ def costs(ctx: Any) -> str | None:
         return ("**Costs.** Neither hospital costs nor the programme's own costs were analysed, so whether the "
                 "programme pays for itself cannot be said.")
     rr, diff = row(e, "cost"), row(e, "cost", scale="difference_per_1000py")
-    s = headline("cost", rr, diff)
-    return ("**Costs.** " + esc(s.replace("Hospital costs:", "The hospital costs of enrolled people's care:", 1))
-            + " The programme's own cost was not part of this analysis, so whether it pays for itself cannot yet be "
-            "said.")
+    bits = []
+    if diff is not None:
+        bits.append(difference_cell(diff["estimate"], diff["ci_lower"], diff["ci_upper"], "cost").replace(
+            " (", " per person a year (95% CI ", 1))
+    if rr is not None:
+        bits.append(ratio_cell(rr["estimate"], rr["ci_lower"], rr["ci_upper"]).replace(" (", " (95% CI ", 1))
+    verdict_words = {"Lower": "lower", "Higher": "higher", "No clear difference": "no clear difference"}.get(
+        verdict(rr), "not estimable")
+    return ("**Costs.** " + esc(f"The hospital costs of enrolled people's care compared with the comparison group: "
+                                f"{verdict_words} ({'; '.join(bits)}). The programme's own cost was not part of "
+                                "this analysis, so whether it pays for itself cannot yet be said."))
 
 
 def cannot_tell(ctx: Any) -> str | None:

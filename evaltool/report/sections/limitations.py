@@ -13,7 +13,7 @@ from typing import Any
 from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.sections._common import effects, esc, outcomes, row
-from evaltool.report.sentences import outcome_label, pct
+from evaltool.report.sentences import outcome_label, pct, plain_reason
 
 
 def items(ctx: Any) -> list[tuple[str, str]]:
@@ -57,9 +57,9 @@ def items(ctx: Any) -> list[tuple[str, str]]:
         for a in failed:
             lab = outcome_label(a.get("outcome", "")) if a.get("outcome") else str(a.get("analysis", ""))
             names.append(f"{lab} ({'not estimated' if a.get('status') == 'failed' else 'partly estimated'}: "
-                         f"{str(a.get('reason') or 'no result').rstrip('.')})")
+                         f"{plain_reason(str(a.get('reason') or 'no result'))})")
         out.append(("Analyses that did not produce a result", "Planned but missing: " + "; ".join(names) +
-                    ". These are listed in the deviations table; the report says nothing about them."))
+                    ". They are listed in the deviations table, and the report draws no conclusion about them."))
     probs = ctx.record.stage_problems()
     for stage, status, reason in probs:
         out.append((f"Part not run: {stage}", f"This part {status.replace('_', ' ')}" + (f": {reason}" if reason else "")

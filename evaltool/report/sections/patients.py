@@ -27,7 +27,9 @@ def _eq5d(ctx: Any) -> list[str]:
     d = t.display
     tps = list(dict.fromkeys(d["timepoint"]))
     tp = "12m" if "12m" in tps else tps[-1]
-    sub = d[d["timepoint"] == tp]
+    sub = d[d["timepoint"] == tp].copy()
+    sub["_o"] = (sub["group"] != "enrolled").astype(int)
+    sub = sub.sort_values("_o", kind="stable")
     rows = []
     for _, r in sub.iterrows():
         rows.append({"Group": value_label("group", r["group"]), "People with both answers": r["n_pairs"],
