@@ -10,7 +10,6 @@ still give an honest answer: stage statuses from ``manifest.stages`` and failed 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,17 +99,8 @@ def read_run_record(bundle: Bundle) -> RunRecord:
     run = m.get("run") if isinstance(m.get("run"), dict) else {}
     analyses = [a for a in (run.get("analyses") or []) if isinstance(a, dict)]
     stages = {k: v for k, v in (m.get("stages") or {}).items() if isinstance(v, dict)}
-    events: list[dict[str, Any]] = []
-    log = bundle.root / "results" / "run_log.jsonl"
-    if log.is_file() and not log.is_symlink():
-        for line in log.read_text(encoding="utf-8").splitlines():
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(d, dict):
-                d.pop("traceback", None)
-                events.append(d)
+    # The run log is read through the bundle (containment checked, tracebacks removed).
+    events = [e.to_dict() for e in bundle.run_events("warning")] if hasattr(bundle, "run_events") else []
     if not analyses:
         # Older bundles: failed outcomes were only in facts.
         eff = bundle.facts.get("effects") if isinstance(bundle.facts.get("effects"), dict) else {}
