@@ -29,7 +29,7 @@ import pandas as pd
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text
 from evaltool.cohort import Cohort, build_cohort
-from evaltool.errors import EvaltoolError, EvaltoolWarning
+from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
@@ -218,8 +218,11 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
     _plan_analyses(record, spec)
 
+    palette = _brand_palette(spec)
+
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-        return _attempt(record, stages, outputs, name, enabled, why_not, fn)
+        # Stage figures take the report brand's chart colours (the NHS palette by default).
+        return _attempt(record, stages, outputs, name, enabled, why_not, lambda: _in_palette(palette, fn))
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
@@ -352,6 +355,25 @@ def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) 
         record.warning("report", "report_warning", str(w))
     record.info("report", "stage_finished", ", ".join(files))
     return files, None
+
+
+def _brand_palette(spec: Spec) -> tuple[str, ...] | None:
+    if spec.report.brand is None:
+        return None
+    from evaltool.errors import ReportError
+    from evaltool.report.brand import load_brand
+
+    try:
+        return load_brand(spec.report.brand).chart
+    except ReportError as err:
+        raise SpecError(f"report.brand: {err}") from None
+
+
+def _in_palette(palette: tuple[str, ...] | None, fn: Callable[[], StageOutput]) -> StageOutput:
+    from evaltool.plotting import use_palette
+
+    with use_palette(palette):
+        return fn()
 
 
 def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,

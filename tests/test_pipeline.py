@@ -24,6 +24,7 @@ def small_project(tmp_path_factory) -> Path:
     write_example_data(data_dir, seed=7, scale=SCALE)
     raw = yaml.safe_load((ROOT / "analyses" / "southvale.yaml").read_text())
     (root / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", root / "templates")  # the spec's narrative files
     raw["report"]["formats"] = ["html"]
     # Fewer bootstrap draws keep the test quick; the example run uses the spec's full number.
     if raw.get("rollout"):
