@@ -14,6 +14,7 @@ CI installs chromium and axe-core (``.ci/run``), so there these tests never skip
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -58,6 +59,13 @@ def southvale(tmp_path_factory) -> Path:
     if raw.get("rollout"):
         raw["rollout"]["bootstrap_reps"] = 99
     raw["report"]["brand"] = "../templates/brand-example/_brand.yml"
+    # A Word reference document of the evaluators' own (here: the brand's styles with a marker colour).
+    from evaltool.report._reference_docx import branded
+    from evaltool.report.brand import load_brand
+
+    ref = load_brand(root / "templates" / "brand-example" / "_brand.yml")
+    branded(dataclasses.replace(ref, heading="#5A2D82"), root / "analyses" / "styles.docx")
+    raw["report"]["reference_docx"] = "styles.docx"
     spec = root / "analyses" / "southvale.yaml"
     spec.write_text(yaml.safe_dump(raw, sort_keys=False))
     res = run(spec, output_dir=root / "reports", render=False)
@@ -87,6 +95,61 @@ def test_length_key_points_glossary(southvale):
     assert _pdf_pages(southvale / "appendix.pdf") > 3
     # The brand reached the documents.
     assert "Southvale Council Public Health" in first
+
+
+def _html_text(path: Path) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", path.read_text())))
+
+
+def test_brand_narrative_and_reference_document(southvale):
+    raw = (southvale / "report.html").read_text()
+    assert "--brand-primary: #00695C" in raw and "Southvale Council Public Health" in raw
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" [^>]*alt="Southvale Council logo"', raw)
+    text = _html_text(southvale / "report.html")
+    # The evaluators' own words, in their sections.
+    assert "catch problems early" in text or "caught early" in text
+    assert "Recommendations" in text and "Continue the programme while the evaluation follows people" in text
+    with zipfile.ZipFile(southvale / "report.docx") as z:
+        styles = z.read("word/styles.xml").decode()
+    assert "5A2D82" in styles  # the spec's reference document, not the default
+    assert (southvale / "report_source" / "_brand.yml").is_file()
+    assert (southvale / "report_source" / "brand" / "logo.png").is_file() or \
+        (southvale / "report_source" / "logo.png").is_file()
+
+
+def test_defects_of_the_old_report_stay_fixed(southvale):
+    text = _html_text(southvale / "report.html")
+    app = _html_text(southvale / "appendix.html")
+    both = text + " " + app
+    # No developer to-do in any caption; no grammar error "no clear difference ... than".
+    assert "Confirm:" not in both
+    assert not re.search(r"no clear difference[^.]{0,80} than ", both)
+    # The roll-out headline: one estimator (Poisson imputation), by quarter.
+    ro = text.split("Across whole practice populations", 1)[-1][:900]
+    assert "quarter by quarter" in ro and "month by month" not in ro and "Poisson imputation" in ro
+    assert "two-way fixed effects" not in text.lower()
+    # The SPC chart: go-live marked, seasonally adjusted or saying seasons drive the signals, no effect claim.
+    mon = app.split("Monitoring chart", 2)[-1][:1500]
+    assert "roll-out" in mon and ("seasonally adjusted" in mon or "signals here mostly reflect the seasons" in mon)
+    assert "does not show whether the programme caused" in mon and "worth investigating" not in both
+    # The funnel draws the exclusions; the flow table does not repeat its description as the reason.
+    raw = (southvale / "report.html").read_text()
+    alt = html.unescape(re.search(r'alt="(Flow of people[^"]*)"', raw).group(1))
+    assert "not matched" in alt and "Could be followed for 6 months" in alt
+    flow = re.search(r"Cohort flow.*?</table>", (southvale / "appendix.html").read_text(), re.S).group(0)
+    for row in re.findall(r"<tr.*?</tr>", flow, re.S):
+        cells = [html.unescape(re.sub("<[^>]+>", "", c)).strip() for c in re.findall(r"<td.*?</td>", row, re.S)]
+        if len(cells) >= 2 and cells[-1]:
+            assert cells[-1] not in cells[0], cells
+    # The interaction test is stated with the subgroup results, never a subgroup alone.
+    kp = text.split("Key points", 1)[1].split("Contents", 1)[0]
+    assert "For whom." in kp and ("test of whether the effect differs by age gave" in kp
+                                  or "no evidence that it differs by age" in kp)
+    # Quotes are unique in every table.
+    for name in ("report.html", "appendix.html"):
+        for t in re.findall(r"<table.*?</table>", (southvale / name).read_text(), re.S):
+            quotes = re.findall(r"\u201c([^\u201d]{20,})\u201d", html.unescape(t))
+            assert len(quotes) == len(set(quotes)), name
 
 
 def _words_overlap(a: dict, b: dict) -> float:

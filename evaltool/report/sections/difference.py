@@ -75,14 +75,11 @@ def _rollout(ctx: Any) -> str:
     nr = not_run_text(ctx, "rollout", "practice roll-out analysis")
     if nr:
         return f"{head}\n\n{nr}"
-    t = ctx.pub.table("rollout_effects")
-    if t is None:
+    from evaltool.report.sections.key_points import rollout_headline
+
+    r = rollout_headline(ctx)
+    if r is None:
         return ""
-    d = t.display
-    r = d[d["estimator"] == "imputation_poisson"] if "estimator" in d.columns else d.iloc[0:0]
-    if not len(r):
-        return ""
-    r = r.iloc[0]
     period = ctx.pub.fact("rollout", "period")
     by = "quarter" if period is not None and period.value == "quarter" else "month"
     n_pr = ctx.pub.fact("rollout", "n_practices")

@@ -33,13 +33,13 @@ def _sensitivity(ctx: Any, e: pd.DataFrame, o: str) -> pd.DataFrame:
         rows.append({"Analysis": "Trends before enrolment", "Rate ratio (95% CI)": p_text(p_pre.value),
                      "What it checks": "Whether the groups already differed before enrolment (a test; a small p "
                                        "value is a warning)."})
-    rt = ctx.pub.table("rollout_effects")
-    if rt is not None and "estimator" in rt.display.columns:
-        r = rt.display[rt.display["estimator"] == "imputation_poisson"]
-        if len(r):
-            rows.append({"Analysis": "Different design: practices live vs not yet live (whole populations)",
-                         "Rate ratio (95% CI)": _ci(r.iloc[0].to_dict()),
-                         "What it checks": "Whether the roll-out changed admissions across everyone registered."})
+    from evaltool.report.sections.key_points import rollout_headline
+
+    r = rollout_headline(ctx)
+    if r is not None:
+        rows.append({"Analysis": "Different design: practices live vs not yet live (whole populations)",
+                     "Rate ratio (95% CI)": _ci(r),
+                     "What it checks": "Whether the roll-out changed admissions across everyone registered."})
     rs = ctx.pub.table("rollout_sensitivity")
     if rs is not None and len(rs.display):
         d = rs.display

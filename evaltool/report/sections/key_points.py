@@ -87,20 +87,38 @@ def results(ctx: Any) -> str | None:
     return head + "\n\n" + table + (f"\n\n{ro}" if ro else "")
 
 
-def _rollout_line(ctx: Any) -> str | None:
+def rollout_headline(ctx: Any) -> dict | None:
+    """The one roll-out estimate the report quotes: the Poisson imputation rate ratio.
+
+    Never paired with another estimator's difference (the TWFE difference is for comparison only).
+    Older bundles without ``rollout_effects``: the ``practice_rollout`` rate ratio of ``effects``.
+    """
     t = ctx.pub.table("rollout_effects")
-    if t is None or ctx.status("rollout")[0] != "ok":
+    if t is not None and "estimator" in t.display.columns:
+        r = t.display[(t.display["estimator"] == "imputation_poisson") & (t.display["scale"] == "rate_ratio")]
+        return r.iloc[0].to_dict() if len(r) else None
+    e = effects(ctx, "practice_rollout")
+    r = e[e["scale"] == "rate_ratio"] if len(e) else e
+    return r.iloc[0].to_dict() if len(r) else None
+
+
+def _rollout_line(ctx: Any) -> str | None:
+    if ctx.status("rollout")[0] != "ok":
         return None
-    d = t.display
-    r = d[d["estimator"] == "imputation_poisson"] if "estimator" in d.columns else d.iloc[0:0]
-    if not len(r):
+    r = rollout_headline(ctx)
+    if r is None:
         return None
-    r = r.iloc[0]
-    _, w = ratio_phrase(r["estimate"], r["ci_lower"], r["ci_upper"])
+    d, w = ratio_phrase(r["estimate"], r["ci_lower"], r["ci_upper"])
     period = ctx.pub.fact("rollout", "period")
     by = " (analysed by quarter)" if period is not None and period.value == "quarter" else ""
-    return esc(f"Across practices' whole registered populations, {outcome_label(r['outcome'], lower=True)} after "
-               f"teams went live showed {w} compared with practices not yet live{by}.")
+    lab = outcome_label(r["outcome"], lower=True)
+    if d in ("lower", "higher"):
+        text = (f"Across practices' whole registered populations, {lab} after teams went live were {w} than in "
+                f"practices not yet live{by}.")
+    else:
+        text = (f"Across practices' whole registered populations, there was {w} in {lab} after teams went live "
+                f"compared with practices not yet live{by}.")
+    return esc(text)
 
 
 def for_whom(ctx: Any) -> str | None:
