@@ -165,6 +165,8 @@ def test_cli_validate_and_exit_codes(small_project, tmp_path):
     for k in ("codebook", "segments", "participants", "analyst_summaries"):
         if raw["qualitative"].get(k):
             raw["qualitative"][k] = str((spec.parent / raw["qualitative"][k]).resolve())
+    raw["report"].pop("narrative", None)
+    raw["report"].pop("logic_model", None)
     bad2 = tmp_path / "bad2.yaml"
     bad2.write_text(yaml.safe_dump(raw))
     r = runner.invoke(app, ["validate", str(bad2)])
