@@ -39,7 +39,7 @@ from evaltool.stage import FigureSpec, StageOutput, TableMeta
 ProgressFn = Callable[[str, str, str], None]
 
 PACKAGES = ("evaltool", "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "plotnine", "duckdb",
-            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "jinja2", "pyarrow")
+            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "pyarrow")
 
 EFFECTS_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
                    "scale", "method", "n_units", "n_clusters"]
