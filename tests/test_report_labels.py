@@ -1,6 +1,13 @@
 """The label registry: every code has words, and the scanner finds raw identifiers."""
-from evaltool.report.labels import (GLOSSARY, LABELS, column_label, glossary_entries, raw_identifiers, subgroup_key,
-                                    value_label)
+from evaltool.report.labels import (
+    GLOSSARY,
+    LABELS,
+    column_label,
+    glossary_entries,
+    raw_identifiers,
+    subgroup_key,
+    value_label,
+)
 from evaltool.report.markdown import humanise
 
 

@@ -1,9 +1,20 @@
 """The sentence grammar: one test per wording branch (the words follow the estimate and its interval)."""
 import pytest
 
-from evaltool.report.sentences import (difference_cell, difference_phrase, direction, headline, interaction_sentence,
-                                       multiplicity_sentence, p_text, pct, plain_reason, ratio_cell, ratio_phrase,
-                                       verdict)
+from evaltool.report.sentences import (
+    difference_cell,
+    difference_phrase,
+    direction,
+    headline,
+    interaction_sentence,
+    multiplicity_sentence,
+    p_text,
+    pct,
+    plain_reason,
+    ratio_cell,
+    ratio_phrase,
+    verdict,
+)
 
 RR_U65 = dict(estimate=0.8207, ci_lower=0.6839, ci_upper=0.9850)
 RR_65 = dict(estimate=1.0222, ci_lower=0.8916, ci_upper=1.1720)

@@ -73,11 +73,11 @@ def accessible(colour: str, background: str, target: float) -> str:
     """``colour`` darkened (or lightened on a dark background) until it reaches ``target`` contrast."""
     if contrast(colour, background) >= target:
         return colour.upper()
-    h, l, s = colorsys.rgb_to_hls(*_rgb(colour))
+    hue, light, sat = colorsys.rgb_to_hls(*_rgb(colour))
     darker = luminance(background) > 0.2
     for _ in range(100):
-        l = max(0.0, l - 0.01) if darker else min(1.0, l + 0.01)
-        c = _hex(colorsys.hls_to_rgb(h, l, s))
+        light = max(0.0, light - 0.01) if darker else min(1.0, light + 0.01)
+        c = _hex(colorsys.hls_to_rgb(hue, light, sat))
         if contrast(c, background) >= target:
             return c
     return "#000000" if darker else "#FFFFFF"

@@ -49,8 +49,17 @@ def funnel_plot(steps: Sequence[tuple[str, str, Sequence[tuple[str, str]]]]):
     >>> alt
     'Flow of people in 3 steps: Registered people 182,600; Enrolled 2,775 (then 255 left: no match); Matched 2,520.'
     """
-    from plotnine import aes, annotate, geom_label, geom_segment, ggplot, scale_x_continuous, scale_y_continuous, theme, \
-        theme_void
+    from plotnine import (
+        aes,
+        annotate,
+        geom_label,
+        geom_segment,
+        ggplot,
+        scale_x_continuous,
+        scale_y_continuous,
+        theme,
+        theme_void,
+    )
 
     from evaltool.plotting import NHS_DARK_GREY, NHS_PALE_GREY, PALETTE
 
@@ -95,8 +104,18 @@ def forest_plot(effects: pd.DataFrame, analysis: str = "matched_did"):
     -------
     (ggplot, str) or (None, "") when there are no rate ratios.
     """
-    from plotnine import aes, geom_errorbarh, geom_point, geom_vline, ggplot, labs, scale_color_manual, \
-        scale_shape_manual, scale_x_log10, theme
+    from plotnine import (
+        aes,
+        geom_errorbarh,
+        geom_point,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_color_manual,
+        scale_shape_manual,
+        scale_x_log10,
+        theme,
+    )
 
     from evaltool.plotting import NHS_DARK_GREY, PALETTE, theme_evaltool
 

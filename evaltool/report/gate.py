@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from evaltool.report.bundle_io import Bundle
-from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, disclosure_note, round_count
+from evaltool.report.disclosure import (
+    DisclosureConfig,
+    apply_disclosure,
+    disclosure_note,
+    round_count,
+)
 
 __all__ = ["Fact", "PublishedTable", "published"]
 

@@ -16,7 +16,6 @@ from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.labels import value_label, variant_label, without_todo, words
 from evaltool.report.sections._common import esc
-from evaltool.report.sections.voices import unique_quotes
 from evaltool.report.sentences import plain_reason
 
 #: Columns left out of published tables: internal codes the methods section explains in words.

@@ -8,7 +8,14 @@ import pandas as pd
 from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.sections._common import effects, esc, not_run_text, outcomes, row
-from evaltool.report.sentences import PER, difference_cell, outcome_label, plain_reason, ratio_cell, ratio_phrase
+from evaltool.report.sentences import (
+    PER,
+    difference_cell,
+    outcome_label,
+    plain_reason,
+    ratio_cell,
+    ratio_phrase,
+)
 
 
 def _rates(ctx: Any, outcome: str) -> pd.DataFrame | None:

@@ -9,7 +9,13 @@ from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.labels import value_label
 from evaltool.report.sections._common import effects, esc, outcomes, row
-from evaltool.report.sentences import interaction_sentence, multiplicity_sentence, outcome_label, p_text, verdict
+from evaltool.report.sentences import (
+    interaction_sentence,
+    multiplicity_sentence,
+    outcome_label,
+    p_text,
+    verdict,
+)
 
 
 def _ci(r: dict | None) -> str:

@@ -10,14 +10,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 from evaltool.report.context import Section
 from evaltool.report.gate import number
 from evaltool.report.labels import value_label
 from evaltool.report.sections._common import effects, esc, outcomes, row
-import pandas as pd
-
-from evaltool.report.sentences import (difference_cell, headline, interaction_sentence, outcome_label,
-                                       plain_reason, ratio_cell, ratio_phrase, verdict)
+from evaltool.report.sentences import (
+    difference_cell,
+    headline,
+    interaction_sentence,
+    outcome_label,
+    plain_reason,
+    ratio_cell,
+    ratio_phrase,
+    verdict,
+)
 
 HEADLINE = "emergency_admission"
 
