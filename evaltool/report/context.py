@@ -101,8 +101,33 @@ class ReportContext:
             dest.write_bytes(_PNG_CACHE[key])
         return md_figure(f"figures/{dest.name}", title, alt, ident("fig", name))
 
+    def all_figures(self) -> dict[str, Any]:
+        """Name -> figure entry (``.section``, ``.title``, ``.alt``, ``.appendix``): the bundle's images and,
+        once the publication gate provides them, its data figures (drawn here from published values)."""
+        figs: dict[str, Any] = dict(self.bundle.figures)
+        pf = getattr(self.pub, "figures", None)
+        if isinstance(pf, dict):
+            figs.update(pf)
+        return figs
+
     def stage_figure(self, name: str, title: str | None = None) -> str:
-        """A figure a stage drew into the bundle (no counts in it), copied into the build."""
+        """A figure of the bundle: a stage's image (no counts in it) copied into the build, or a data
+        figure drawn from its published table (suppressed values not drawn, said in words)."""
+        pf = getattr(self.pub, "figures", None)
+        g = pf.get(name) if isinstance(pf, dict) else None
+        if g is not None and getattr(g, "kind", "image") == "data":
+            from evaltool.report.escape import escape_markdown
+            from evaltool.report.figure_data import draw
+
+            self.used_figures.add(name)
+            plot = draw(g)
+            if plot is None:
+                note = g.note or "This figure's values are suppressed to protect confidentiality, so it is not drawn."
+                return f"**{escape_markdown(g.title)}.** {escape_markdown(note)}"
+            enc = dict(g.encoding)
+            return self.figure(lambda: plot, f"data-{ident('f', name)[2:]}", g.title + (f". {g.note}" if g.note else ""),
+                               g.alt, data=(g.data.values.to_csv(), g.data.hidden.to_csv(), sorted(enc.items())),
+                               width=float(enc.get("width", 7.0)), height=float(enc.get("height", 4.5)))
         f = self.bundle.figures[name]
         self.used_figures.add(name)
         dest = self.workdir / "figures" / f"stage-{ident('f', name)[2:]}.png"

@@ -140,7 +140,7 @@ def run_record(ctx: Any) -> Section:
 def diagnostics(ctx: Any) -> Section:
     parts = []
     for name in ("love_plot", "ps_distribution", "pre_trajectory", "event_study"):
-        if name in ctx.bundle.figures:
+        if name in ctx.all_figures():
             parts.append(ctx.stage_figure(name))
     for name in SECTION_TABLES["diagnostics"]:
         parts.append(_publish(ctx, name))
@@ -149,7 +149,7 @@ def diagnostics(ctx: Any) -> Section:
 
 def results(ctx: Any) -> Section:
     parts = []
-    if "rollout_event_study" in ctx.bundle.figures:
+    if "rollout_event_study" in ctx.all_figures():
         parts.append(ctx.stage_figure("rollout_event_study"))
     names = list(SECTION_TABLES["results"])
     if ctx.pub.table("effects_matched") is None:
@@ -218,7 +218,7 @@ def proms(ctx: Any) -> Section | None:
     names = [n for n, t in ctx.bundle.tables.items() if t.section == "proms" and t.publish]
     if not names:
         return None
-    parts = [ctx.stage_figure(n) for n, f in ctx.bundle.figures.items() if f.section == "proms"]
+    parts = [ctx.stage_figure(n) for n, f in ctx.all_figures().items() if f.section == "proms"]
     parts += [_publish(ctx, n) for n in names]
     return Section("proms-detail", "Patient-reported outcomes and experience in detail", "\n\n".join(p for p in parts if p))
 
@@ -229,7 +229,7 @@ def qual(ctx: Any) -> Section | None:
     if not names:
         return None
     parts = []
-    for n, f in ctx.bundle.figures.items():
+    for n, f in ctx.all_figures().items():
         if f.section == "qual" and n != "qual_theme_salience":
             parts.append(ctx.stage_figure(n))
     q = ctx.pub.table("qual_quotes")
@@ -312,7 +312,7 @@ def other_tables(ctx: Any) -> Section | None:
 
 def other_figures(ctx: Any) -> Section | None:
     """Every figure of the bundle is published somewhere: those no section used come here."""
-    left = [n for n in ctx.bundle.figures if n not in ctx.used_figures]
+    left = [n for n in ctx.all_figures() if n not in ctx.used_figures]
     if not left:
         return None
     return Section("other-figures", "Other figures", "\n\n".join(ctx.stage_figure(n) for n in left))
