@@ -178,10 +178,19 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
     if has_matched:
         good = all(c.rating == "good" for c in checks if c.name in ("Balance", "Trends before enrolment"))
         level = 4 if good else 3
+        why = []
+        bal = next((c for c in checks if c.name == "Balance"), None)
+        pre = next((c for c in checks if c.name == "Trends before enrolment"), None)
+        if bal is not None and bal.rating != "good":
+            why.append("after matching the groups still differed on at least one characteristic"
+                       + (f" (largest standardised mean difference {facts['max_smd']:.3f})" if "max_smd" in facts else ""))
+        if pre is not None and pre.rating != "good":
+            why.append("the groups' trends before enrolment " + ("differed" if pre.rating != "not available"
+                                                                  else "could not be checked"))
         text = ("Level 4 of 5: people were compared with a matched group chosen on their own recent hospital use, "
                 "and the groups' trends before enrolment were similar." if level == 4 else
-                "Level 3 of 5: people were compared before and after with a comparison group, but balance or trends "
-                "before enrolment raise doubts.")
+                "Level 3 of 5: people were compared before and after with a matched comparison group, but "
+                + " and ".join(why) + ".")
     elif _effect_rows(pub, "naive_before_after").shape[0]:
         level, text = 2, "Level 2 of 5: before and after only, without a comparison group."
     else:

@@ -18,6 +18,8 @@ from evaltool.report.labels import value_label, variant_label, without_todo, wor
 from evaltool.report.sections._common import esc
 from evaltool.report.sentences import plain_reason
 
+#: Tables longer than this are published in the workbook only (the appendix says so).
+LONG_TABLE_ROWS = 60
 #: Columns left out of published tables: internal codes the methods section explains in words.
 DROP_COLUMNS = {"method", "subgroup_var", "quant_key", "small_group", "value_set", "rule", "covariates", "theme",
                 "finding_template", "base"}
@@ -68,6 +70,11 @@ def _publish(ctx: Any, name: str) -> str:
     if todo:
         ctx.warnings.append(f"table {name!r}: a to-do note in its caption was not published ({t.caption!r})")
     cap = words(t.title) + (f". {words(caption)}" if caption else "")
+    if len(d) > LONG_TABLE_ROWS:
+        # A long table (the event study's months x outcomes x groups) is read in the workbook, not on paper.
+        ctx.table(d, cap, name)
+        return (f"**{esc(words(t.title))}.** " + esc(f"This table has {len(d):,} rows; it is in the accompanying "
+                                                      "Excel workbook (see its Contents sheet)."))
     return ctx.table(d, cap, name, key_columns=min(2, len(d.columns)))
 
 
