@@ -94,9 +94,10 @@ def _widths(heads: list[str], cells: list[list[str]]) -> tuple[list[int], list[i
     mins, prefs = [], []
     for j, h in enumerate(heads):
         col = [r[j] for r in cells]
-        m = max([_tokens_max(h)] + [_tokens_max(c) for c in col])
         avg = (sum(len(c) for c in col) / len(col)) if col else 0
         longest = max([len(c) for c in col] + [0])
+        # Short phrases ("No clear difference") read badly broken over lines: keep them whole.
+        m = max([_tokens_max(h)] + [len(c) if len(c) <= 20 else _tokens_max(c) for c in col])
         p = max(m, min(longest, 14 + int(avg)), min(len(h), 16))
         mins.append(m)
         prefs.append(min(max(p, m), 48))

@@ -154,7 +154,9 @@ def for_whom(ctx: Any) -> str | None:
 
 def strength(ctx: Any) -> str | None:
     ev = ctx.evidence
-    concerns = [c for c in ev.checks if c.rating in ("some concern", "serious concern")]
+    # Checks the design level already names are not repeated as concerns.
+    named = ("Balance", "Trends before enrolment") if ev.design_level == 3 else ()
+    concerns = [c for c in ev.checks if c.rating in ("some concern", "serious concern") and c.name not in named]
     good = [c.name.lower() for c in ev.checks if c.rating == "good"]
     why = ""
     if good:
@@ -186,7 +188,7 @@ def costs(ctx: Any) -> str | None:
     verdict_words = {"Lower": "lower", "Higher": "higher", "No clear difference": "no clear difference"}.get(
         verdict(rr), "not estimable")
     return ("**Costs.** " + esc(f"The hospital costs of enrolled people's care compared with the comparison group: "
-                                f"{verdict_words} ({'; '.join(bits)}). The programme's own cost was not part of "
+                                f"{verdict_words}: {', or '.join(bits)}. The programme's own cost was not part of "
                                 "this analysis, so whether it pays for itself cannot yet be said."))
 
 
@@ -207,6 +209,12 @@ def cannot_tell(ctx: Any) -> str | None:
         text += " It also cannot tell the effect on " + ", ".join(outcome_label(o, lower=True) for o in failed) + \
                 " (not estimated because " + "; ".join(plain_reason(w) for w in failed.values()) + \
                 "; see @sec-deviations)."
+    partial = [a for a in ctx.record.failed() if a.get("status") == "partial"]
+    if partial:
+        text += (" Some planned results are missing for particular groups ("
+                 + "; ".join(f"{outcome_label(a.get('outcome', ''), lower=True)} by "
+                             f"{str(a.get('subgroup', '')).replace('_', ' ').replace('age band', 'age')}"
+                             for a in partial) + "; see @sec-deviations).")
     return "**What this evaluation cannot yet tell.** " + esc(text).replace("\\@sec\\-deviations", "@sec-deviations")
 
 
