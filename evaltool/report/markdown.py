@@ -21,7 +21,8 @@ import pandas as pd
 from evaltool.report.escape import escape_markdown
 from evaltool.report.labels import column_label, value_label
 
-__all__ = ["PAGE_CHARS", "attr_value", "fmt_value", "humanise", "ident", "md_figure", "md_table", "split_columns"]
+__all__ = ["PAGE_CHARS", "attr_value", "fit_widths", "fmt_value", "humanise", "ident", "md_figure", "md_table",
+           "split_columns"]
 
 #: Characters of table text (8.5 pt) across the A4 text width (PDF and Word); HTML is wider.
 PAGE_CHARS = 104
@@ -130,7 +131,33 @@ def split_columns(n_cols: int, mins: list[int], key: int, budget: int) -> list[l
     return groups
 
 
-def _pipe(heads: list[str], cells: list[list[str]], numeric: list[bool], prefs: list[int]) -> str:
+def fit_widths(prefs: list[int], mins: list[int], budget: int) -> list[int]:
+    """Preferred widths shrunk to ``budget`` by taking room from the columns that can wrap.
+
+    A column never goes below its minimum (its longest number or unbreakable phrase); the room
+    above the minimum is shared out in proportion to what each column would like.
+
+    Examples
+    --------
+    >>> fit_widths([20, 34, 34, 19], [10, 8, 8, 19], 80)
+    [13, 17, 17, 19]
+    """
+    widths = [max(p, m) for p, m in zip(prefs, mins)]
+    total = sum(widths) + 3 * len(widths)
+    if total <= budget:
+        return widths
+    slack = [w - m for w, m in zip(widths, mins)]
+    room = budget - sum(mins) - 3 * len(widths)
+    if room <= 0 or not sum(slack):
+        return list(mins)
+    k = room / sum(slack)
+    return [m + int(s * k) for m, s in zip(mins, slack)]
+
+
+def _pipe(heads: list[str], cells: list[list[str]], numeric: list[bool], prefs: list[int],
+          mins: list[int] | None = None, budget: int = 0) -> str:
+    if mins is not None and budget:
+        prefs = fit_widths(prefs, mins, budget)
     total = sum(prefs) or 1
     # At least 110 dashes in all, so Pandoc treats the table as "wide" and honours relative widths.
     scale = max(1.0, 110 / total)
@@ -164,7 +191,7 @@ def md_table(df: pd.DataFrame, caption: str = "", ident_: str = "", *, key_colum
     Examples
     --------
     >>> print(md_table(pd.DataFrame({"a|b": ["<x>"]}), "Cap", "tbl-t", labelled=True).splitlines()[1])
-    | A\\|b |
+    | a\\|b |
     """
     if not len(df.columns):
         return ""
@@ -196,7 +223,7 @@ def md_table(df: pd.DataFrame, caption: str = "", ident_: str = "", *, key_colum
     parts = []
     for k, g in enumerate(groups):
         body = _pipe([heads[j] for j in g], [[r[j] for j in g] for r in cells], [numeric[j] for j in g],
-                     [prefs[j] for j in g])
+                     [prefs[j] for j in g], [mins[j] for j in g], budget)
         cap = caption + (f" (part {k + 1} of {len(groups)})" if len(groups) > 1 else "")
         if cap:
             body += "\n\n: " + escape_markdown(cap)
