@@ -187,8 +187,9 @@ def costs(ctx: Any) -> str | None:
         bits.append(ratio_cell(rr["estimate"], rr["ci_lower"], rr["ci_upper"]).replace(" (", " (95% CI ", 1))
     verdict_words = {"Lower": "lower", "Higher": "higher", "No clear difference": "no clear difference"}.get(
         verdict(rr), "not estimable")
-    return ("**Costs.** " + esc(f"The hospital costs of enrolled people's care compared with the comparison group: "
-                                f"{verdict_words}: {', or '.join(bits)}. The programme's own cost was not part of "
+    verb = "showed no clear difference" if verdict_words == "no clear difference" else f"were {verdict_words}"
+    return ("**Costs.** " + esc(f"Hospital costs of enrolled people's care, compared with the comparison group, "
+                                f"{verb}: {', or '.join(bits)}. The programme's own cost was not part of "
                                 "this analysis, so whether it pays for itself cannot yet be said."))
 
 
