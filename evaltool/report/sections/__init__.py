@@ -36,8 +36,8 @@ from evaltool.report.sections import (
 from evaltool.report.sections.appendix import APPENDIX
 
 #: The main report, in order (the glossary is added last, from the words these sections use).
-MAIN = [key_points.build, programme.build, questions.build, included.build, difference.build, for_whom.build,
-        how_sure.build, patients.build, voices.build, together.build, limitations.build, conclusions.build,
+MAIN = [key_points.build, programme.build, questions.build, included.build, difference.build, area.build,
+        for_whom.build, how_sure.build, patients.build, voices.build, together.build, limitations.build, conclusions.build,
         about.build]
 
 __all__ = ["APPENDIX", "MAIN"]

@@ -220,7 +220,13 @@ def cannot_tell(ctx: Any) -> str | None:
 
 
 #: The paragraphs of the key points, in order. A section adds one by inserting a function here.
-KEY_POINTS = [programme, results, for_whom, strength, costs, cannot_tell]
+def _whole_area(ctx: Any) -> str | None:
+    from evaltool.report.sections.area import key_point
+
+    return key_point(ctx)
+
+
+KEY_POINTS = [programme, results, _whole_area, for_whom, strength, costs, cannot_tell]
 
 
 def build(ctx: Any) -> Section:
