@@ -18,21 +18,8 @@ Adding a section (e.g. "Does it pay for itself?" from the economic evaluation):
 """
 from __future__ import annotations
 
-from evaltool.report.sections import (
-                                      about,
-                                      conclusions,
-                                      difference,
-                                      for_whom,
-                                      how_sure,
-                                      included,
-                                      key_points,
-                                      limitations,
-                                      patients,
-                                      programme,
-                                      questions,
-                                      together,
-                                      voices,
-)
+from evaltool.report.sections import (about, area, conclusions, difference, for_whom, how_sure, included,
+                                      key_points, limitations, patients, programme, questions, together, voices)
 from evaltool.report.sections.appendix import APPENDIX
 
 #: The main report, in order (the glossary is added last, from the words these sections use).
