@@ -78,7 +78,7 @@ def test_failures_and_deviations_reach_the_reader(html_bundle):
     assert "Patient-reported outcomes" in dev and "eq5d" not in dev.lower().replace("eq-5d", "")
     assert "Follow-up" in dev and "24 months" in dev and "18 months" in dev
     lim = section(b / "report.html", "sec-limits")
-    assert "Part not run: proms" in lim
+    assert "Part not run: patient-reported outcomes" in lim and "proms" not in lim
 
 
 def test_limitations_read_the_before_after_rows_wherever_they_are(html_bundle, tmp_path):

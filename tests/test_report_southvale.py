@@ -216,6 +216,10 @@ def test_no_raw_identifier_in_any_published_table(southvale):
         if bad:
             found.setdefault(ws.title, []).extend(bad)
     assert not found, {k: sorted(set(v))[:8] for k, v in found.items()}
+    # Nor does the main report's prose (a stage status such as "partial: matched_did ..." once leaked there).
+    body = (southvale / "report.html").read_text().split("</header>", 1)[1]
+    prose = html.unescape(re.sub("<[^>]+>", " ", re.sub(r"<img[^>]*>", "", body)))
+    assert raw_identifiers(prose) == [], sorted(set(raw_identifiers(prose)))[:10]
 
 
 def _axe_path() -> Path | None:

@@ -202,7 +202,7 @@ GLOSSARY: dict[str, str] = {
 _SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 # A column heading that is a code dressed as words: "Smd", "Ecdf", "Kazis es", "Quant key".
 _CODE_WORDS = {"smd", "ecdf", "kazis es", "quant key", "small group", "srm", "n units", "n clusters", "subgroup var",
-               "period group", "rate per 1000py", "ci lower", "ci upper", "std error", "p value", "theme label",
+               "period group", "rate per 1000py", "ci lower", "ci upper", "std error", "theme label",
                "var ratio", "quant value", "n pairs", "n remaining", "n excluded"}
 
 

@@ -46,9 +46,24 @@ class RunRecord:
                 if a.get("stage") == stage and a.get("status") == "failed" and a.get("subgroup", "all") == "all"}
 
     def stage_problems(self) -> list[tuple[str, str, str]]:
-        """(stage, status, reason) of stages that failed or did not run."""
-        return [(k, str(v.get("status")), str(v.get("reason") or "")) for k, v in self.stages.items()
-                if isinstance(v, dict) and v.get("status") not in (None, "ok")]
+        """(stage, status, reason) of stages that failed, or did not run although the plan asked for them.
+
+        ``partial`` stages are not listed: their missing analyses are in :meth:`failed`. A stage the
+        spec never asked for ("no `rollout` section in the spec") is not a deviation.
+        """
+        out = []
+        for k, v in self.stages.items():
+            if not isinstance(v, dict):
+                continue
+            status, reason = str(v.get("status")), str(v.get("reason") or "")
+            if status == "failed" or (status == "not_run" and not reason.startswith("no `")):
+                out.append((k, status, reason))
+        return out
+
+    @staticmethod
+    def stage_words(stage: str) -> str:
+        """The reader's name for a stage ("Patient-reported outcomes" for ``proms``)."""
+        return _STAGE_WORDS.get(stage, stage.replace("_", " ").capitalize())
 
     def notable_events(self) -> list[dict[str, Any]]:
         """Warnings and errors, without the failed-estimate ones already listed as failed analyses."""

@@ -62,8 +62,10 @@ def items(ctx: Any) -> list[tuple[str, str]]:
                     ". They are listed in the deviations table, and the report draws no conclusion about them."))
     probs = ctx.record.stage_problems()
     for stage, status, reason in probs:
-        out.append((f"Part not run: {stage}", f"This part {status.replace('_', ' ')}" + (f": {reason}" if reason else "")
-                    + "."))
+        word = "failed" if status == "failed" else "was not run"
+        out.append((f"Part not run: {ctx.record.stage_words(stage).lower()}",
+                    f"This part of the evaluation {word}" + (f" ({plain_reason(reason)})" if reason else "")
+                    + "; nothing in the report rests on it."))
     n_hidden = getattr(ctx.pub, "n_primary", 0) + getattr(ctx.pub, "n_secondary", 0)
     sub = [s for s in dict.fromkeys(e["sub"])] if len(e) else []
     small = ("Subgroup results rest on fewer people and have wider intervals than the overall results."
