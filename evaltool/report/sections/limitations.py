@@ -56,6 +56,9 @@ def items(ctx: Any) -> list[tuple[str, str]]:
         names = []
         for a in failed:
             lab = outcome_label(a.get("outcome", "")) if a.get("outcome") else str(a.get("analysis", ""))
+            sub = str(a.get("subgroup") or "all")
+            if sub != "all":
+                lab += " by " + ("age" if sub == "age_band" else sub.replace("_", " "))
             names.append(f"{lab} ({'not estimated' if a.get('status') == 'failed' else 'partly estimated'}: "
                          f"{plain_reason(str(a.get('reason') or 'no result'))})")
         out.append(("Analyses that did not produce a result", "Planned but missing: " + "; ".join(names) +
