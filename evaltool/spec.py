@@ -294,6 +294,10 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
+    bad = _non_finite(raw)
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(
+            f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
     for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
@@ -311,16 +315,33 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     return spec
 
 
+def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Key paths of infinite or NaN numbers (YAML ``.inf``, ``.nan``, ``1e999``): never meaningful in a plan."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path or "(top level)", repr(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [x for i, v in enumerate(obj) for x in _non_finite(v, f"{path}.{i}")]
+    return []
+
+
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
             missing.append(f"  - data.{key}: file not found: {p}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - data.{key}: is a folder, not a file: {p}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
             missing.append(f"  - qualitative.{key}: file not found: {p}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {p}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 
