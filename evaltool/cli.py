@@ -207,9 +207,11 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
     from evaltool.inputs import load_inputs
     from evaltool.spec import load_spec
 
+    from evaltool.errors import DataValidationError
+
     with _guard({}):
         s = load_spec(spec)
-    with _guard({}):
+    with _guard({DataValidationError: ExitCode.PROBLEMS}):
         v = load_inputs(s)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):

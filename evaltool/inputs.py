@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool.errors import DataValidationError, format_rows
-from evaltool.runlog import excerpt
+from evaltool.runlog import display_path, excerpt
 
 SETTINGS = (
     "emergency_admission",
@@ -191,34 +191,64 @@ def read_table(path: str | Path) -> pd.DataFrame:
     import duckdb
 
     path = Path(path)
+    shown = display_path(path)
     if not path.exists():
-        raise DataValidationError(f"{path}: file not found")
+        raise DataValidationError(f"{shown}: file not found")
     if not path.is_file():
-        raise DataValidationError(f"{path}: is a folder, not a file")
+        raise DataValidationError(f"{shown}: is a folder, not a file")
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
         return read_xlsx(path)
     if suffix not in {".csv", ".txt", ".tsv", ".parquet", ".pq"}:
-        raise DataValidationError(f"{path}: unsupported file type {suffix!r}; expected .csv, .parquet or .xlsx")
+        raise DataValidationError(f"{shown}: unsupported file type {suffix!r}; expected .csv, .parquet or .xlsx")
     con = duckdb.connect()
     try:
         if suffix in {".parquet", ".pq"}:
             return con.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
         if path.stat().st_size == 0:
-            raise DataValidationError(f"{path}: the file is empty; expected a header row and data rows")
+            raise DataValidationError(f"{shown}: the file is empty; expected a header row and data rows")
         return con.execute(
             "SELECT * FROM read_csv(?, all_varchar=true, header=true, auto_detect=true)", [str(path)]
         ).df()
     except duckdb.Error as err:
-        raise DataValidationError(f"{path}: cannot be read as {suffix[1:].upper()}: {_reader_message(err)}") from None
+        where = ""
+        if "Maximum line size" in str(err):
+            rows = _long_line_rows(path)
+            where = f" ({format_rows(rows)} longer than 2,000,000 bytes)" if rows else ""
+        raise DataValidationError(f"{shown}: cannot be read as {suffix[1:].upper()}: {_reader_message(err)}{where}") \
+            from None
     finally:
         con.close()
 
 
 def _reader_message(err: BaseException) -> str:
-    """A reader's complaint in one short line (DuckDB adds long hints and the offending line)."""
-    text = " ".join(str(err).split())
+    """A reader's complaint in one short line: DuckDB's echo of the offending line, its hints and its
+    settings are dropped (a 10 MB field must not be repeated), its "Line: N" is our data row N."""
+    import re
+
+    kept = []
+    for line in str(err).splitlines():
+        t = line.strip()
+        if t.startswith(("Possible Solution", "LINE ")) or (kept and not t):
+            break
+        if t and not t.startswith("Original Line"):
+            kept.append(t)
+    text = " ".join(kept) or type(err).__name__
+    text = re.sub(r"^Invalid Input Error: ", "", text)
+    text = re.sub(r"CSV Error on Line: \d+ ?", "", text)  # DuckDB's count is not the file's line
     return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _long_line_rows(path: Path, limit: int = 2_000_000) -> list[int]:
+    """Data rows (1-based) of a CSV whose line is longer than DuckDB's limit (streamed, never held whole)."""
+    rows = []
+    with open(path, "rb") as fh:
+        for i, line in enumerate(fh):
+            if len(line) > limit and i > 0:
+                rows.append(i)
+                if len(rows) >= 10:
+                    break
+    return rows
 
 
 def read_xlsx(path: str | Path) -> pd.DataFrame:
@@ -239,8 +269,9 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
     from openpyxl.utils import get_column_letter
 
     path = Path(path)
+    shown = display_path(path)
     if not path.is_file():
-        raise DataValidationError(f"{path}: file not found")
+        raise DataValidationError(f"{shown}: file not found")
     try:
         values = load_workbook(path, read_only=True, data_only=True)
         formulas = load_workbook(path, read_only=True, data_only=False)
@@ -249,19 +280,19 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
         values.close()
         formulas.close()
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError) as err:
-        raise DataValidationError(f"{path}: cannot be read as XLSX ({_reader_message(err) or type(err).__name__}); "
+        raise DataValidationError(f"{shown}: cannot be read as XLSX ({_reader_message(err) or type(err).__name__}); "
                                   "save it again from Excel, or export it as CSV") from None
     except Exception as err:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
-        raise DataValidationError(f"{path}: cannot be read as XLSX ({type(err).__name__}); save it again from "
+        raise DataValidationError(f"{shown}: cannot be read as XLSX ({type(err).__name__}); save it again from "
                                   "Excel, or export it as CSV") from None
     if not rows:
-        raise DataValidationError(f"{path}: the first sheet is empty; expected a header row and data rows")
+        raise DataValidationError(f"{shown}: the first sheet is empty; expected a header row and data rows")
     header = ["" if h is None else str(h).strip() for h in rows[0]]
     unsaved = [f"{get_column_letter(j + 1)}{i + 1}" for i, (vr, fr) in enumerate(zip(rows, frows)) if i
                for j, (v, f) in enumerate(zip(vr, fr)) if v is None and isinstance(f, str) and f.startswith("=")]
     if unsaved:
         raise DataValidationError(
-            f"{path}: {len(unsaved)} formula cell(s) have no saved value ({', '.join(unsaved[:10])}"
+            f"{shown}: {len(unsaved)} formula cell(s) have no saved value ({', '.join(unsaved[:10])}"
             f"{' ...' if len(unsaved) > 10 else ''}); open and save the workbook in Excel, or paste the values")
     width = len(header)
     data = [list(r[:width]) + [None] * (width - len(r)) for r in rows[1:]]
@@ -312,7 +343,7 @@ def _parse_dates(chk: _Checker, df: pd.DataFrame, table: str, file: str, col: st
     parsed = pd.to_datetime(text.where(~blank), errors="coerce", format="ISO8601")
     bad = ~blank & parsed.isna()
     chk.fatal(table, file, col, "unparseable_date",
-              f"expected dates as YYYY-MM-DD; found e.g. {text[bad].iloc[0]!r}" if bad.any() else "", bad)
+              f"expected dates as YYYY-MM-DD; found e.g. {excerpt(text[bad].iloc[0])}" if bad.any() else "", bad)
     df[col] = parsed.dt.normalize().astype("datetime64[ns]")
 
 
@@ -432,6 +463,10 @@ def validate_frames(
     ok = _require(chk, act, "activity", fact) and ok
     if prac is not None:
         ok = _require(chk, prac, "practices", fprac) and ok
+    for table, df, f in (("population", pop, fpop), ("activity", act, fact), ("practices", prac, fprac)):
+        if df is not None and len(df) == 0:
+            chk.fatal(table, f, "", "empty_table", "no data rows (only a header): nothing to analyse")
+            ok = False
     if not ok:
         return ValidatedData(pop, act, prac, chk.problems, [], [])
 
@@ -461,7 +496,7 @@ def validate_frames(
     tr = pd.to_numeric(pop["treated"].astype("string").str.strip(), errors="coerce")
     bad_tr = ~tr.isin([0, 1])
     chk.fatal("population", fpop, "treated", "invalid_treated",
-              "expected 0 or 1" + (f"; found e.g. {pop['treated'][bad_tr].iloc[0]!r}" if bad_tr.any() else ""), bad_tr)
+              "expected 0 or 1" + (f"; found e.g. {excerpt(pop['treated'][bad_tr].iloc[0])}" if bad_tr.any() else ""), bad_tr)
     pop["treated"] = tr.fillna(-1).astype("int64")
     if "imd_quintile" in pop.columns:
         bad = pop["imd_quintile"].notna() & ~pop["imd_quintile"].isin([1, 2, 3, 4, 5])
@@ -478,7 +513,7 @@ def validate_frames(
         fr = pop["frailty"].astype("string").str.strip().str.lower()
         bad = fr.notna() & (fr != "") & ~fr.isin(FRAILTY_LEVELS)
         chk.fatal("population", fpop, "frailty", "invalid_frailty",
-                  f"expected one of {', '.join(FRAILTY_LEVELS)}" + (f"; found e.g. {pop['frailty'][bad].iloc[0]!r}" if bad.any() else ""), bad)
+                  f"expected one of {', '.join(FRAILTY_LEVELS)}" + (f"; found e.g. {excerpt(pop['frailty'][bad].iloc[0])}" if bad.any() else ""), bad)
         pop["frailty"] = fr.astype(object).where(fr.notna() & (fr != ""), None)
     if "registration_start" in pop.columns:
         bad = pop["registration_end"].notna() & pop["registration_start"].notna() & (pop["registration_end"] < pop["registration_start"])
@@ -579,7 +614,7 @@ def validate_frames(
     aexclude("missing_activity_date", "date", "date is blank", act["date"].isna(), "Activity without a date")
     aexclude("unknown_setting", "setting",
              f"expected one of {', '.join(SETTINGS)}"
-             + (f"; found e.g. {activity['setting'][~setting.isin(SETTINGS)].iloc[0]!r}" if (~setting.isin(SETTINGS)).any() else ""),
+             + (f"; found e.g. {excerpt(activity['setting'][~setting.isin(SETTINGS)].iloc[0])}" if (~setting.isin(SETTINGS)).any() else ""),
              ~setting.isin(SETTINGS), "Unknown activity setting")
     for c, check in (("bed_days", "negative_bed_days"), ("cost", "negative_cost")):
         if c in act.columns:

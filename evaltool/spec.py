@@ -29,6 +29,7 @@ from evaltool.errors import SpecError
 from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
+from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -274,7 +275,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             prefix = f"{loc[-1]}: " if loc else ""
             if prefix and msg.startswith(prefix):
                 msg = msg[len(prefix):]
-            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            got = "" if ", got " in msg or isinstance(e.get("input"), (dict, list)) else \
+                f", got {_describe(e.get('input'))}"
             lines.append(f"{path}: {msg}{got}")
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
@@ -303,6 +305,12 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
+    if isinstance(prem, dict):
+        # Item maps given as YAML files resolve against the spec file like every other path.
+        raw["proms"] = {**raw["proms"], "prem_surveys": {
+            k: (_resolve(v, base) if isinstance(v, str) and v.lower().endswith((".yaml", ".yml")) else v)
+            for k, v in prem.items()}}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -333,15 +341,15 @@ def _check_files(spec: Spec, source: str) -> None:
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():
-            missing.append(f"  - data.{key}: is a folder, not a file: {p}")
+            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - qualitative.{key}: file not found: {p}")
+            missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():
-            missing.append(f"  - qualitative.{key}: is a folder, not a file: {p}")
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 
