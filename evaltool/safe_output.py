@@ -139,13 +139,16 @@ def prepare_output(final: str | Path) -> OutputPlan:
                 f"`{display_path(final)}` exists and is not an evaltool results bundle (it holds {', '.join(shown)}"
                 f"{' ...' if len(shown) == 5 else ''}); evaltool replaces only folders it wrote itself. "
                 "Move it away, or choose another `output_dir`/`--output-dir` or spec `name`.")
+    # Probe the nearest existing folder: nothing is created before the run has computed its results.
+    existing = next(p for p in [root, *root.parents] if p.exists())
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=f".{final.name}.probe-", dir=root))
+        probe = Path(tempfile.mkdtemp(prefix=f".{final.name}.probe-", dir=existing))
         probe.rmdir()
     except OSError as err:
         raise OutputError(f"output folder `{display_path(root)}` is not writable ({err.strerror or err}); "
                           "choose another `output_dir`/`--output-dir`") from None
+    if not root.exists():
+        return plan
     _tidy_leftovers(final, plan)
     return plan
 

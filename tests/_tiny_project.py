@@ -66,6 +66,14 @@ def write_tiny_project(root: Path, *, rollout: bool = False, seed: int = 5) -> P
     return path
 
 
+def spec_edit(root: Path, fn) -> None:
+    """Edit analyses/tiny.yaml as a mapping (``fn`` changes it in place)."""
+    p = root / "analyses" / "tiny.yaml"
+    raw = yaml.safe_load(p.read_text())
+    fn(raw)
+    p.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
 def snapshot(root: Path, skip: tuple[str, ...] = ("reports", "out")) -> dict[str, str]:
     """sha256 of every file under ``root`` except output folders: inputs must never change."""
     out = {}

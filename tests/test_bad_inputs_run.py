@@ -17,20 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from _tiny_project import build_qdpx, invoke, leftovers, snapshot, write_tiny_project
+from _tiny_project import build_qdpx, invoke, leftovers, snapshot, spec_edit, write_tiny_project
 
 ROOT = Path(__file__).resolve().parents[1]
 QUAL = ROOT / "example_data" / "southvale" / "qual"
 RUN = ["run", "analyses/tiny.yaml", "--no-report"]
-
-
-def spec_edit(root: Path, fn) -> None:
-    p = root / "analyses" / "tiny.yaml"
-    raw = yaml.safe_load(p.read_text())
-    fn(raw)
-    p.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 def _add_qual(root: Path) -> None:
@@ -307,6 +299,26 @@ def test_interrupt_keeps_previous_bundle(project, monkeypatch):
     monkeypatch.setattr(pl.BundleWriter, "finish", interrupted)
     _run_case(project, RUN, 130, "interrupted: nothing was replaced", bundle=True)
     assert (project / "reports" / "tiny" / "results" / "manifest.json").read_bytes() == before
+
+
+def test_read_only_output_folder_is_refused_before_computing(project, monkeypatch):
+    """CI runs as root, which ignores permissions: the write probe is made to fail as it would for a user."""
+    import evaltool.pipeline as pl
+    import evaltool.safe_output as so
+
+    real = so.tempfile.mkdtemp
+    computed = []
+
+    def probe(*a, prefix="", **k):
+        if ".probe-" in prefix:
+            raise PermissionError(13, "Permission denied")
+        return real(*a, prefix=prefix, **k)
+
+    monkeypatch.setattr(so.tempfile, "mkdtemp", probe)
+    monkeypatch.setattr(pl, "load_inputs", lambda *a, **k: computed.append(1))
+    _run_case(project, RUN + ["-o", "out"], 2, "output folder `out` is not writable (Permission denied)",
+              bundle=False)
+    assert not computed and not (project / "out").exists()
 
 
 def test_stale_temporary_folder_of_an_interrupted_run_is_tidied(project):
