@@ -211,6 +211,10 @@ def atomic_dir(final: Path, name: str | None = None) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
+        # mkdtemp makes the folder private (0700); a bundle gets the permissions of any folder the user makes.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         write_marker(tmp, name or final.name)
         yield tmp
     except BaseException:
