@@ -122,6 +122,7 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
     path = Path(path)
@@ -136,6 +137,9 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
 
     def put(ws, row, col, value, *, bold=False, size=None):
         cell = ws.cell(row=row, column=col)
+        if isinstance(value, str):
+            # Control characters (e.g. from a label in the inputs) are not allowed in XLSX: shown as U+FFFD.
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         cell.value = value
         if isinstance(value, str):
             # Text is text: a site name like "=HYPERLINK(...)" must never become a formula.
@@ -226,8 +230,8 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
     contents.column_dimensions["B"].width = 100
     wb.properties.created = created
     wb.properties.modified = created
-    wb.properties.creator = org or "evaltool"
-    wb.properties.title = title
+    wb.properties.creator = ILLEGAL_CHARACTERS_RE.sub("\ufffd", org) if org else "evaltool"
+    wb.properties.title = ILLEGAL_CHARACTERS_RE.sub("\ufffd", title)
     wb.save(path)
     _normalise_zip(path, created)
     return path
