@@ -30,6 +30,7 @@ from evaltool.errors import SpecError
 from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
+from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -109,9 +110,25 @@ class DisclosureSpec(_Strict):
     round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
 
 
+class NarrativeSpec(_Strict):
+    """Evaluators' own words (Markdown files) placed in the report's sections."""
+
+    summary: Path | None = Field(None, description="One paragraph opening the key points (default: the first "
+                                                    "paragraph of `programme`).")
+    programme: Path | None = Field(None, description="The programme and how it was meant to work.")
+    context: Path | None = Field(None, description="Local context (follows the programme description).")
+    conclusions: Path | None = Field(None, description="Conclusions and what this means.")
+    recommendations: Path | None = Field(None, description="Recommendations.")
+
+
 class ReportSpec(_Strict):
     formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = Field(
         ("html", "pdf", "docx", "xlsx"), description="Report formats; xlsx is the workbook of published tables.")
+    narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
+    brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
+                                                 "default the NHS identity.")
+    logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
+    reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
     engine: Literal["auto", "quarto", "pandoc"] = Field(
         "auto", description="auto: Quarto when on PATH, otherwise pandoc + Typst.")
     disclosure: DisclosureSpec = DisclosureSpec()
@@ -283,7 +300,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             prefix = f"{loc[-1]}: " if loc else ""
             if prefix and msg.startswith(prefix):
                 msg = msg[len(prefix):]
-            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            got = "" if ", got " in msg or isinstance(e.get("input"), (dict, list)) else \
+                f", got {_describe(e.get('input'))}"
             lines.append(f"{path}: {msg}{got}")
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
@@ -303,11 +321,31 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
+    bad = _non_finite(raw)
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(
+            f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
     for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    rep = raw.get("report")
+    if isinstance(rep, dict):
+        rep = dict(rep)
+        for k in ("brand", "logic_model", "reference_docx"):
+            if isinstance(rep.get(k), str):
+                rep[k] = _resolve(rep[k], base)
+        if isinstance(rep.get("narrative"), dict):
+            rep["narrative"] = {k: (_resolve(v, base) if isinstance(v, str) else v)
+                                for k, v in rep["narrative"].items()}
+        raw["report"] = rep
+    prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
+    if isinstance(prem, dict):
+        # Item maps given as YAML files resolve against the spec file like every other path.
+        raw["proms"] = {**raw["proms"], "prem_surveys": {
+            k: (_resolve(v, base) if isinstance(v, str) and v.lower().endswith((".yaml", ".yml")) else v)
+            for k, v in prem.items()}}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -317,7 +355,40 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     except ValidationError as err:
         raise SpecError(format_validation_error(err, source)) from None
     _check_files(spec, source)
+    _check_joint_display(spec, source)
     return spec
+
+
+def _check_joint_display(spec: Spec, source: str) -> None:
+    """Joint-display rows name published facts by stable keys: check each against the plan now."""
+    if spec.qualitative is None:
+        return
+    from evaltool.qual.joint import check_quant_key
+
+    outs = tuple(spec.effects.outcomes) if spec.effects is not None else ()
+    subs = tuple(spec.effects.subgroups) if spec.effects is not None else ()
+    ro = tuple(spec.rollout.outcomes) if spec.rollout is not None else ()
+    bad = []
+    for i, e in enumerate(spec.qualitative.joint_display):
+        if e.quant_key:
+            why = check_quant_key(e.quant_key, outs, subs, ro)
+            if why:
+                bad.append(f"  - qualitative.joint_display[{i}].quant_key: {why}, got {e.quant_key!r}")
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(bad))
+
+
+def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Key paths of infinite or NaN numbers (YAML ``.inf``, ``.nan``, ``1e999``): never meaningful in a plan."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path or "(top level)", repr(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [x for i, v in enumerate(obj) for x in _non_finite(v, f"{path}.{i}")]
+    return []
 
 
 def _check_files(spec: Spec, source: str) -> None:
@@ -325,11 +396,20 @@ def _check_files(spec: Spec, source: str) -> None:
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - qualitative.{key}: file not found: {p}")
+            missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
+    rep = spec.report
+    for key, p in [("brand", rep.brand), ("logic_model", rep.logic_model), ("reference_docx", rep.reference_docx),
+                   *((f"narrative.{k}", v) for k, v in rep.narrative.model_dump().items())]:
+        if p is not None and not Path(p).is_file():
+            missing.append(f"  - report.{key}: file not found: {display_path(p)}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 
