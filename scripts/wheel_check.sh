@@ -65,6 +65,7 @@ evaltool check --no-r
 say "the example end to end (scale $SCALE), from another directory, relative output path"
 mkdir -p "$WORK/user/analyses" "$WORK/user/elsewhere"
 cp "$REPO/analyses/southvale.yaml" "$WORK/user/analyses/"
+cp -r "$REPO/templates" "$WORK/user/"   # the example spec's narrative files (the programme team's own words)
 cd "$WORK/user"
 evaltool example-data example_data/southvale --scale "$SCALE" >/dev/null
 cd "$WORK/user/elsewhere"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ def tiny(tmp_path_factory) -> Path:
     raw["data"] = {k: f"../data/{Path(v).name}" for k, v in raw["data"].items() if k in ("population", "activity")}
     raw["effects"].update(outcomes=["emergency_admission", "ae_attendance"], event_study=False)
     (root / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", root / "templates")  # the spec's narrative files
     (root / "analyses" / "tiny.yaml").write_text(yaml.safe_dump({**raw, "name": "tiny"}, sort_keys=False))
     return root
 

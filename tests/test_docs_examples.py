@@ -41,6 +41,7 @@ def workspace(tmp_path_factory) -> Path:
 
     ws = tmp_path_factory.mktemp("docs")
     (ws / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", ws / "templates")  # the Southvale spec's narrative files
     shutil.copy(ROOT / "analyses" / "southvale.yaml", ws / "analyses" / "southvale.yaml")
     write_example_data(ws / "example_data" / "southvale", seed=11, scale=0.05)
     (ws / "tests" / "data").mkdir(parents=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def _cli_bundle(tmp_path: Path) -> Path:
     raw["rollout"]["bootstrap_reps"] = 199  # as the notebook does at a small scale
     spec = tmp_path / "analyses" / "southvale.yaml"
     spec.parent.mkdir()
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")  # the spec's narrative files
     spec.write_text(yaml.safe_dump(raw, sort_keys=False))
     work = tmp_path / "elsewhere"
     work.mkdir()

@@ -26,6 +26,7 @@ def project(tmp_path_factory) -> Path:
     raw["effects"].update(outcomes=["emergency_admission"], event_study=False)
     raw["output_dir"] = "../out"
     (root / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", root / "templates")  # the spec's narrative files
     (root / "analyses" / "r.yaml").write_text(yaml.safe_dump({**raw, "name": "r"}, sort_keys=False))
     evaltool.run(root / "analyses" / "r.yaml", render=False)
     shutil.copytree(root / "out" / "r", root / "full")
