@@ -24,17 +24,21 @@ if grep -qi "deprecat" "$WORK/build.log"; then
 fi
 ls -l "$WORK/dist"
 WHEEL=$(ls "$WORK"/dist/*.whl)
-python3 - "$WHEEL" <<'PY'
+REPO="$REPO" python3 - "$WHEEL" <<'PY'
 import sys, zipfile
 names = set(zipfile.ZipFile(sys.argv[1]).namelist())
-need = ["evaltool/report/templates/report.qmd", "evaltool/report/templates/partials/appendix.qmd",
+# Every data file the package keeps in git must be in the wheel (report assets, brand, value sets, templates).
+import subprocess, os
+repo = os.environ["REPO"]
+tracked = subprocess.run(["git", "-C", repo, "ls-files", "evaltool"], capture_output=True, text=True).stdout.split()
+need = [f for f in tracked if not f.endswith(".py")] + [
         "evaltool/report/assets/report.typst", "evaltool/report/assets/reference.docx",
         "evaltool/report/assets/report.css", "evaltool/report/filters/crossref.lua",
         "evaltool/data/project/spec.yaml", "evaltool/py.typed"]
 missing = [n for n in need if n not in names]
 assert not missing, f"wheel lacks {missing}"
 assert not any(n.startswith(("tests/", "evaltool/tests")) for n in names), "tests in the wheel"
-print(f"wheel: {len(names)} files, report templates and assets present")
+print(f"wheel: {len(names)} files; all {len(need)} data files of the package present (report assets, value sets, ...)")
 PY
 
 say "install the wheel into a fresh venv outside the repository, with the documented command"
