@@ -231,4 +231,4 @@ def test_relative_bundle_path_from_another_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = render_report(Path("out/b"), formats=("html",))
     assert (tmp_path / "out" / "b" / "report.html").stat().st_size > 1000
-    assert sorted(res.paths) == ["html"]
+    assert "html" in res.paths
