@@ -37,6 +37,7 @@ def run(
     formats: Annotated[Optional[str], typer.Option("--format", "-f", help="Report formats, comma-separated: html,pdf,docx,xlsx.")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write the results bundle only.")] = False,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", "-e", help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
 ) -> None:
     """Run every stage of an evaluation and render its report.
 
@@ -45,6 +46,7 @@ def run(
     from evaltool.errors import EvaltoolError
     from evaltool.pipeline import run as run_pipeline
 
+    _check_engine(engine)
     fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
     if fmts:
         bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
@@ -57,7 +59,8 @@ def run(
         console.print(f"{icons.get(status, ' ')} [bold]{stage:<9}[/] {status:<8} {detail}", highlight=False)
 
     try:
-        res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress)
+        res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
+                           engine=engine)
     except EvaltoolError as err:
         _fail(err)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
@@ -74,8 +77,17 @@ def run(
         raise typer.Exit(1)
 
 
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ("duckdb", "spark"):
+        console.print(f"[red]--engine[/]: expected duckdb or spark, got {engine}", highlight=False)
+        raise typer.Exit(2)
+
+
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")]) -> None:
+def validate(
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")],
+    engine: Annotated[Optional[str], typer.Option("--engine", "-e", help="duckdb or spark (default: the spec's engine section).")] = None,
+) -> None:
     """Check the spec and the input data; print the cohort flow and every problem.
 
     Exit 0 when the data can be analysed, 1 when problems stop the run, 2 when the spec is invalid.
@@ -90,8 +102,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
         s = load_spec(spec)
     except SpecError as err:
         _fail(err, 2)
+    _check_engine(engine)
     try:
-        v = load_inputs(s)
+        v = load_inputs(s, engine=engine)
     except EvaltoolError as err:
         _fail(err, 1)
     flow = Table(title="Cohort flow")

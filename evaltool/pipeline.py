@@ -28,6 +28,7 @@ import pandas as pd
 
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_dir
+from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError
 from evaltool.inputs import ValidatedData, load_inputs
@@ -83,7 +84,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
         title="Problems found in the input data and the action taken", appendix=True, publish=True)
-    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
+    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity_table, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
         count_columns=("admissions",), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
@@ -93,7 +94,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
         "n_enrolled": int((pop.treated == 1).sum()),
         "n_candidates": int((pop.treated == 0).sum()),
         "n_excluded": int(flow["n_excluded"].sum()),
-        "n_activity_rows": int(len(cohort.activity)),
+        "n_activity_rows": cohort.n_activity,
         "window_start": str(spec.window.start),
         "window_end": str(spec.window.end),
         "first_index_date": str(pop.loc[pop.treated == 1, "index_date"].min().date()),
@@ -123,8 +124,11 @@ def extend_flow_with_matching(cohort_out: StageOutput, summary: pd.DataFrame) ->
     cohort_out.tables["cohort_flow"] = pd.concat([flow, pd.DataFrame(rows)], ignore_index=True)
 
 
-def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spec: Spec) -> pd.DataFrame:
-    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population."""
+def monthly_emergency_rate(population: pd.DataFrame, activity: Any, spec: Spec) -> pd.DataFrame:
+    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population.
+
+    ``activity`` may be an Ibis table: the monthly counts are then an engine query.
+    """
     months = pd.period_range(pd.Timestamp(spec.window.start), pd.Timestamp(spec.window.end), freq="M")
     mid = months.to_timestamp() + pd.Timedelta(days=14)
     start = population["registration_start"].fillna(pd.Timestamp.min).to_numpy()
@@ -133,8 +137,14 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
     s_sorted, e_sorted = np.sort(start), np.sort(end)
     m = mid.to_numpy()
     registered = np.searchsorted(s_sorted, m, side="right") - np.searchsorted(e_sorted, m, side="left")
-    em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
-    counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
+    if engine_mod.is_table(activity):
+        a = activity.filter(activity.setting == "emergency_admission")
+        by = a.group_by(y=a.date.year(), m=a.date.month()).aggregate(n=a.count()).execute()
+        em = pd.Series(by["n"].to_numpy(), index=pd.PeriodIndex.from_fields(year=by["y"], month=by["m"], freq="M"))
+        counts = em.reindex(months, fill_value=0).to_numpy()
+    else:
+        em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
+        counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
     return pd.DataFrame({
         "month": months.to_timestamp(),
         "admissions": counts.astype(int),
@@ -144,7 +154,8 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 
 
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
-        output_dir: Path | str | None = None, progress: ProgressFn | None = None) -> RunResult:
+        output_dir: Path | str | None = None, progress: ProgressFn | None = None,
+        engine: Any = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
 
     Parameters
@@ -157,18 +168,35 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         Where ``<name>/`` is written (default: the spec's ``output_dir``, normally ``reports/``).
     progress:
         Called as ``progress(stage, status, detail)``; the CLI uses it for its display.
+    engine:
+        Where data preparation runs: an :class:`~evaltool.engine.Engine`, an Ibis connection, a
+        ``SparkSession`` or a backend name (``"duckdb"``, ``"spark"``); default the spec's ``engine``.
     """
     t_start = time.perf_counter()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
+    if isinstance(engine, str):
+        spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"backend": engine})})
+        engine = None
+    eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
+    try:
+        return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
+                    t_start=t_start)
+    finally:
+        if engine is None:
+            eng.close()
+
+
+def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None, render: bool,
+         output_dir: Path | str | None, progress: ProgressFn | None, t_start: float) -> RunResult:
     say = progress or (lambda stage, status, detail: None)
     seed = spec.seed
     stages: dict[str, dict[str, Any]] = {}
     outputs: dict[str, StageOutput] = {}
 
-    say("inputs", "start", "reading and validating input files")
+    say("inputs", "start", f"reading and validating input files ({eng.backend})")
     t = time.perf_counter()
-    validated = load_inputs(spec)
+    validated = load_inputs(spec, engine=eng)
     validated.raise_for_errors()
     cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
     outputs["cohort"] = cohort_stage(validated, cohort, spec)
@@ -200,7 +228,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _matching() -> StageOutput:
         from evaltool.matching.stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window)
+        return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
+                         **window)
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:
@@ -209,8 +238,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _effects() -> StageOutput:
         from evaltool.effects.matched_stage import run_stage
 
-        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
-                         **window)
+        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity_table, spec.effects,
+                         seed=seed, **window)
 
     attempt("effects", spec.effects is not None and m_out is not None,
             "no `effects` section in the spec" if spec.effects is None else "matching did not run", _effects)
@@ -221,8 +250,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.effects.rollout_stage import run_stage
 
         # Practice-level rates need everyone registered, not only the person-level cohort's eligible people.
-        return run_stage(validated.population, validated.activity, validated.practices, spec.rollout, seed=seed,
-                         **window)
+        return run_stage(validated.population_table, validated.activity_table, validated.practices, spec.rollout,
+                         seed=seed, **window)
 
     attempt("rollout", spec.rollout is not None and has_rollout,
             "no `rollout` section in the spec" if spec.rollout is None else "no practices file with go_live_date",

@@ -99,20 +99,19 @@ def activity_covariates(
     """
     import ibis
 
-    from evaltool.engine import connect
+    from evaltool.engine import engine_of
 
     names = list(wanted)
     if not names or len(periods) == 0:
         return pd.DataFrame({"period": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="object"),
                              **{c: pd.Series(dtype="float64") for c in names}})
-    con = con or connect()
+    eng = engine_of(activity, con)
     max_l = max(m for _, m in wanted.values())
     lo = _month_start(origin, int(np.min(periods)) - max_l)[0]
     hi = _month_start(origin, int(np.max(periods)))[0]
     cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
-    a = activity.loc[(activity["date"] >= lo) & (activity["date"] < hi), cols]
     measures = sorted({m for m, _ in wanted.values()})
-    act = con.create_table("_evaltool_act", a, overwrite=True)
+    act = _activity_between(eng, activity, cols, lo, hi)
     m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
     aggs = {}
     for ms in measures:
@@ -125,16 +124,25 @@ def activity_covariates(
     # 1. sparse person-month totals, once.
     pm = act.mutate(m=m_idx).group_by(["person_id", "m"]).aggregate(**aggs)
     # 2. each index period sums the person-month rows in its look-back windows.
-    per = con.create_table("_evaltool_periods", pd.DataFrame({"period": np.asarray(periods, dtype="int64")}),
-                           overwrite=True)
+    per = eng.upload(pd.DataFrame({"period": np.asarray(periods, dtype="int64")}), "periods")
     j = pm.join(per, (pm.m < per.period) & (pm.m >= per.period - max_l))
     out_aggs = {
         c: ibis.ifelse(j.m >= j.period - months, j[ms], 0).sum().cast("float64") for c, (ms, months) in wanted.items()
     }
-    res = j.group_by(["period", "person_id"]).aggregate(**out_aggs).execute()
+    res = j.group_by(["period", "person_id"]).aggregate(**out_aggs).order_by(["period", "person_id"]).execute()
     res["period"] = res["period"].astype("int64")
     res["person_id"] = res["person_id"].astype(object)
     return res
+
+
+def _activity_between(eng: Any, activity: Any, cols: list[str], lo: pd.Timestamp, hi: pd.Timestamp) -> Any:
+    """Activity rows dated in ``[lo, hi)`` as a table on ``eng`` (a table stays in the engine)."""
+    from evaltool.engine import is_table
+
+    if is_table(activity):
+        a = activity.select(*cols)
+        return a.filter((a.date >= lo.date()) & (a.date < hi.date()))
+    return eng.upload(activity.loc[(activity["date"] >= lo) & (activity["date"] < hi), cols], "act")
 
 
 @dataclass(frozen=True, repr=False)
@@ -535,9 +543,26 @@ def risk_set_match(
     )
 
 
+def _cohort_events(activity: Any, people: pd.DataFrame, setting: str) -> pd.DataFrame:
+    """``_k, date`` of the ``setting`` events of ``people`` (a table: joined in the engine)."""
+    from evaltool.engine import engine_of, is_table
+
+    if not is_table(activity):
+        a = activity.loc[activity["setting"] == setting, ["person_id", "date"]]
+        return a.merge(people, on="person_id", how="inner")
+    eng = engine_of(activity)
+    ids = people.assign(person_id=people["person_id"].astype(str))
+    p = eng.upload(ids, "trajectory_people")
+    a = activity.filter(activity.setting == setting).select("person_id", "date")
+    j = a.join(p, a.person_id == p.person_id).select("_k", "date").order_by(["_k", "date"])
+    out = j.execute()
+    out["date"] = pd.to_datetime(out["date"])
+    return out
+
+
 def pre_trajectory(
     cohort: pd.DataFrame,
-    activity: pd.DataFrame,
+    activity: Any,
     *,
     setting: str = "emergency_admission",
     months: tuple[int, int] = (-24, 12),
@@ -583,8 +608,7 @@ def pre_trajectory(
         ok &= cal <= (cd.year.to_numpy() * 12 + cd.month.to_numpy() - 1)[:, None]
     w = people["weights"].to_numpy()[:, None] * ok
     grp = people["treated"].to_numpy() == 1
-    a = activity.loc[activity["setting"] == setting, ["person_id", "date"]]
-    a = a.merge(people[["person_id", "_k"]], on="person_id", how="inner")
+    a = _cohort_events(activity, people[["person_id", "_k"]], setting)
     ad = pd.DatetimeIndex(a["date"])
     k = a["_k"].to_numpy()
     r = ad.year.to_numpy() * 12 + ad.month.to_numpy() - 1 - base[k]
