@@ -72,9 +72,23 @@ _RAW = "__raw_"
 # ------------------------------------------------------------------------------------------------
 # Typing: raw columns -> the contract's types (raw text kept beside for the checks)
 # ------------------------------------------------------------------------------------------------
+def trim(col: Any) -> Any:
+    """Whitespace trimmed from both ends, on every backend.
+
+    Ibis' ``strip`` compiles for PySpark to ``TRIM(' \\t\\n\\r\\v\\f' FROM x)``, and Spark reads
+    ``\\v``/``\\f`` as the letters v and f (so 'fit' lost its f); a regular expression is safe.
+    """
+    if _BACKEND.get("name") == "duckdb":
+        return col.strip()
+    return col.re_replace(r"^\s+|\s+$", "")
+
+
+_BACKEND: dict[str, str] = {"name": "duckdb"}
+
+
 def _text(col: Any) -> Any:
     """Trimmed text; blank -> NULL."""
-    return col.cast("string").strip().nullif("")
+    return trim(col.cast("string")).nullif("")
 
 
 def _date(col: Any) -> Any:
@@ -121,11 +135,11 @@ def typed(t: Any, table: str, *, w0: pd.Timestamp, untreated_index: str = "error
                 m[c] = null_date
         tr = _num(t.treated)
         m["treated"] = ibis.ifelse(tr.isin([0.0, 1.0]), tr, -1.0).fill_null(-1.0).cast("int64")
-        m["sex"] = t.sex.cast("string").strip().upper().substr(0, 1).nullif("")
+        m["sex"] = trim(t.sex.cast("string")).upper().substr(0, 1).nullif("")
         if "frailty" in cols:
-            m["frailty"] = t.frailty.cast("string").strip().lower().nullif("")
+            m["frailty"] = trim(t.frailty.cast("string")).lower().nullif("")
     if table == "activity":
-        m["setting"] = t.setting.cast("string").strip().lower()
+        m["setting"] = trim(t.setting.cast("string")).lower()
     out = t.mutate(**m)
     if table == "population":
         if "birth_date" not in cols and "age" in cols:
@@ -155,6 +169,7 @@ def start_rows(v: Any, table: str) -> int | None:
 def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], action: Callable[[str], str],
              enrolment_end: Any, names: dict[str, str], result: type, problem: type, step: type) -> Any:
     """Run every check of the contract on ``raw`` tables; return ``result`` (``ValidatedData``)."""
+    _BACKEND["name"] = engine.backend
     w0, w1 = pd.Timestamp(window[0]), pd.Timestamp(window[1])
     fpop, fact, fprac = (names.get(k, k) for k in ("population", "activity", "practices"))
     problems: list[Any] = []
