@@ -345,10 +345,14 @@ def _spark(cfg: EngineConfig) -> Any:
          .config("spark.sql.session.timeZone", "UTC")
          .config("spark.sql.shuffle.partitions", "4")
          .config("spark.ui.enabled", "false")
-         .config("spark.sql.ansi.enabled", "false"))
+         .config("spark.sql.ansi.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false")
+         .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     for k, v in cfg.spark_conf.items():
         b = b.config(k, v)
-    return ibis.pyspark.connect(b.getOrCreate())
+    session = b.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
 
 
 def as_engine(obj: Any = None) -> Engine:
@@ -458,7 +462,9 @@ def read_source(engine: Engine, source: Source | str | Path, *, all_text: bool =
             return engine.upload(_duck_df(path, suffix, all_text), path.stem)
         if suffix in (".parquet", ".pq"):
             target = str(path / "**" / "*.parquet") if path.is_dir() and engine.backend == "duckdb" else str(path)
-            if engine.backend in ("duckdb", "pyspark"):
+            if engine.backend == "pyspark":
+                return _spark_parquet(engine, path)
+            if engine.backend == "duckdb":
                 return con.read_parquet(target)
             return engine.upload(pd.read_parquet(path), path.stem)
     except DataValidationError:
@@ -467,6 +473,22 @@ def read_source(engine: Engine, source: Source | str | Path, *, all_text: bool =
         raise DataValidationError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
     raise DataValidationError(f"{path}: unsupported file type {suffix!r}; expected "
                               ".csv, .csv.gz, .tsv, .parquet (file or folder) or .xlsx")
+
+
+def _spark_parquet(engine: Engine, path: Path) -> Any:
+    """Parquet on Spark: nanosecond timestamps (pandas' default) arrive as integers and are converted."""
+    import pyarrow.parquet as pq
+
+    first = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
+    engine.con._session.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+    t = engine.con.read_parquet(str(path))
+    if first is None:
+        return t
+    schema = pq.read_schema(first)
+    ns = [f.name for f in schema if str(f.type).startswith("timestamp[ns")]
+    if ns:
+        t = t.mutate(**{c: (t[c] // 1_000_000_000).as_timestamp("s") for c in ns})  # whole seconds
+    return t
 
 
 def _excel_text(df: pd.DataFrame) -> pd.DataFrame:

@@ -293,7 +293,8 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
     )
     for name in keys:
         if name in files:
-            files[name]["rows"] = _rules.start_rows(v, name)
+            n = _rules.start_rows(v, name)
+            files[name]["rows"] = int(tables[name].count().execute()) if n is None else n
     v.files = files
     v.extra = extra
     return v

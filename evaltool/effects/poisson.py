@@ -229,7 +229,9 @@ def fepois(
     y:
         Counts (or non-negative totals: pseudo-Poisson), length n.
     X:
-        Regressors (n x k), excluding the unit effect; add other fixed effects as dummies.
+        Regressors (n x k), excluding the unit effect; add other fixed effects as dummies. A
+        :class:`~evaltool.effects.coded.CodedDesign` (distinct rows + codes, optional dense columns)
+        fits the same model without forming the dense matrix.
     unit:
         Unit identifiers (any hashable codes), length n.
     exposure:
@@ -257,6 +259,12 @@ def fepois(
     >>> round(float(np.exp(fit.coef[0])), 6)
     2.0
     """
+    from evaltool.effects.coded import CodedDesign, fepois_coded
+
+    if isinstance(X, CodedDesign):
+        # Indicator designs with few distinct rows: never form the dense n x k matrix.
+        return fepois_coded(y, X, unit, exposure=exposure, weights=weights, cluster=cluster, names=names,
+                            n_obs=n_obs, n_clusters=n_clusters, tol=tol, maxiter=maxiter)
     y, X, names, w = _as_design(y, X, names, weights)
     n, k = X.shape
     e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)

@@ -97,42 +97,76 @@ def activity_covariates(
     ...                     {"emergency_admission_2m": ("emergency_admission", 2)})["emergency_admission_2m"].tolist()
     [1.0]
     """
-    import ibis
-
-    from evaltool.engine import engine_of
-
     names = list(wanted)
     if not names or len(periods) == 0:
         return pd.DataFrame({"period": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="object"),
                              **{c: pd.Series(dtype="float64") for c in names}})
-    eng = engine_of(activity, con)
-    max_l = max(m for _, m in wanted.values())
-    lo = _month_start(origin, int(np.min(periods)) - max_l)[0]
-    hi = _month_start(origin, int(np.max(periods)))[0]
-    cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
-    measures = sorted({m for m, _ in wanted.values()})
-    act = _activity_between(eng, activity, cols, lo, hi)
-    m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
-    aggs = {}
-    for ms in measures:
-        if ms in ACTIVITY_SETTINGS:
-            aggs[ms] = ibis.ifelse(act.setting == ms, 1, 0).sum()
-        elif ms == "bed_days":
-            aggs[ms] = ibis.ifelse(act.setting == "emergency_admission", act.bed_days.fill_null(0), 0).sum()
-        else:
-            aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
-    # 1. sparse person-month totals, once.
-    pm = act.mutate(m=m_idx).group_by(["person_id", "m"]).aggregate(**aggs)
-    # 2. each index period sums the person-month rows in its look-back windows.
-    per = eng.upload(pd.DataFrame({"period": np.asarray(periods, dtype="int64")}), "periods")
-    j = pm.join(per, (pm.m < per.period) & (pm.m >= per.period - max_l))
-    out_aggs = {
-        c: ibis.ifelse(j.m >= j.period - months, j[ms], 0).sum().cast("float64") for c, (ms, months) in wanted.items()
-    }
-    res = j.group_by(["period", "person_id"]).aggregate(**out_aggs).order_by(["period", "person_id"]).execute()
+    return PeriodCovariates(activity, periods, origin, wanted, con=con).query(periods).execute().pipe(_typed_cov)
+
+
+def _typed_cov(res: pd.DataFrame) -> pd.DataFrame:
     res["period"] = res["period"].astype("int64")
     res["person_id"] = res["person_id"].astype(object)
     return res
+
+
+class PeriodCovariates:
+    """Activity covariates as of each index period, kept in the engine and fetched one risk set at a time.
+
+    Events are aggregated once per person-month (persisted in the engine); :meth:`at` returns the
+    look-back sums for one period, only for people with events in its windows (everyone else has 0),
+    so Python holds one risk set's covariates at a time, never every period's.
+    """
+
+    def __init__(self, activity: Any, periods: np.ndarray, origin: pd.Timestamp,
+                 wanted: dict[str, tuple[str, int]], *, con: Any = None):
+        import ibis
+
+        from evaltool.engine import engine_of
+
+        self.wanted = wanted
+        self.eng = eng = engine_of(activity, con)
+        self.max_l = max(m for _, m in wanted.values())
+        lo = _month_start(origin, int(np.min(periods)) - self.max_l)[0]
+        hi = _month_start(origin, int(np.max(periods)))[0]
+        cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
+        measures = sorted({m for m, _ in wanted.values()})
+        act = _activity_between(eng, activity, cols, lo, hi)
+        m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
+        aggs = {}
+        for ms in measures:
+            if ms in ACTIVITY_SETTINGS:
+                aggs[ms] = ibis.ifelse(act.setting == ms, 1, 0).sum()
+            elif ms == "bed_days":
+                aggs[ms] = ibis.ifelse(act.setting == "emergency_admission", act.bed_days.fill_null(0), 0).sum()
+            else:
+                aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
+        # Sparse person-month totals, once.
+        self.pm = eng.persist(act.mutate(m=m_idx.cast("int64")).group_by(["person_id", "m"]).aggregate(**aggs),
+                              "person_month")
+
+    def query(self, periods: np.ndarray) -> Any:
+        """Each index period sums the person-month rows in its look-back windows (an expression)."""
+        import ibis
+
+        pm = self.pm
+        per = self.eng.upload(pd.DataFrame({"period": np.asarray(periods, dtype="int64")}), "periods")
+        j = pm.join(per, (pm.m < per.period) & (pm.m >= per.period - self.max_l))
+        out = {c: ibis.ifelse(j.m >= j.period - months, j[ms], 0).sum().cast("float64")
+               for c, (ms, months) in self.wanted.items()}
+        return j.group_by(["period", "person_id"]).aggregate(**out).order_by(["period", "person_id"])
+
+    def at(self, period: int) -> pd.DataFrame:
+        """``person_id`` and the covariates at one index period (people with events only)."""
+        import ibis
+
+        pm, p = self.pm, int(period)
+        w = pm.filter((pm.m < p) & (pm.m >= p - self.max_l))
+        out = {c: ibis.ifelse(w.m >= p - months, w[ms], 0).sum().cast("float64")
+               for c, (ms, months) in self.wanted.items()}
+        res = w.group_by("person_id").aggregate(**out).order_by("person_id").execute()
+        res["person_id"] = res["person_id"].astype(object)
+        return res
 
 
 def _activity_between(eng: Any, activity: Any, cols: list[str], lo: pd.Timestamp, hi: pd.Timestamp) -> Any:
@@ -319,11 +353,18 @@ def risk_set_match(
     if "birth_date" in pop.columns:
         birth = pd.DatetimeIndex(pd.to_datetime(pop["birth_date"]))
         by, bm, bd = birth.year.to_numpy(), birth.month.to_numpy(), birth.day.to_numpy()
-    acts = activity_covariates(activity, periods, ws, act_covs, con=con)
     act_names = list(act_covs)
-    acts["_row"] = pd.Index(pop["person_id"].astype(object)).get_indexer(acts["person_id"].astype(object))
-    acts = acts[acts["_row"] >= 0]
-    act_by_p = {p: (g["_row"].to_numpy(), g[act_names].to_numpy(dtype=float)) for p, g in acts.groupby("period")}
+    covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_names else None
+    pid_index = pd.Index(pop["person_id"].astype(object))
+
+    def act_at(p: int) -> tuple[np.ndarray, np.ndarray]:
+        # One risk set's activity covariates, fetched from the engine when its period comes.
+        if covs is None:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+        a = covs.at(p)
+        r = pid_index.get_indexer(a["person_id"])
+        ok = r >= 0
+        return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
 
     # Person-level (time-invariant) covariates, expanded once for everybody.
     static = pop[list(dict.fromkeys([*pop_covs, *exact]))].copy()
@@ -390,8 +431,8 @@ def risk_set_match(
         pos = np.full(n, -1, dtype=np.int64)
         pos[rows] = np.arange(rows.size)
         A = np.zeros((rows.size, len(act_names)))
-        if p in act_by_p:
-            ar, av = act_by_p[p]
+        if act_names:
+            ar, av = act_at(p)
             hit = pos[ar] >= 0
             A[pos[ar[hit]]] = av[hit]
         n_t, n_c = int(t_rs.sum()), int((~t_rs).sum())
