@@ -123,42 +123,42 @@ class _Coded:
             out = out + cd.Z @ theta[cd.kd:]
         return out
 
-    def hessian(self, wm: np.ndarray, sw: np.ndarray) -> tuple[np.ndarray, Any, np.ndarray | None]:
+    def hessian(self, wm: np.ndarray, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The Hessian, and the unit sums ``MD = M D`` (units x kd) and ``Uz`` the scores reuse."""
         cd = self.cd
         D = cd.D
-        M = self.M(wm)
+        MD = np.asarray(self.M(wm) @ D)  # unit sums of the weighted design rows: no G x G product
         Wg = np.bincount(cd.codes, weights=wm, minlength=self.G)
-        Ms = sparse.diags(1.0 / np.sqrt(sw)) @ M
-        A = (Ms.T @ Ms).toarray()
-        Hdd = D.T @ (np.diag(Wg) - A) @ D
+        MDs = MD / np.sqrt(sw)[:, None]
+        Hdd = (D * Wg[:, None]).T @ D - MDs.T @ MDs
         if cd.Z is None:
-            return Hdd, M, None
+            return Hdd, MD, None
         Z = cd.Z
         Uz = self.unit_sums(Z * wm[:, None])
         Gz = np.column_stack([np.bincount(cd.codes, weights=Z[:, j] * wm, minlength=self.G)
                               for j in range(Z.shape[1])])
-        Hdz = D.T @ (Gz - M.T @ (Uz / sw[:, None]))
+        Hdz = D.T @ Gz - MD.T @ (Uz / sw[:, None])
         Hzz = (Z * wm[:, None]).T @ Z - Uz.T @ (Uz / sw[:, None])
         H = np.block([[Hdd, Hdz], [Hdz.T, Hzz]])
-        return H, M, Uz
+        return H, MD, Uz
 
-    def cluster_scores(self, r: np.ndarray, sw: np.ndarray, M: Any, Uz: np.ndarray | None,
+    def cluster_scores(self, r: np.ndarray, sw: np.ndarray, MD: np.ndarray, Uz: np.ndarray | None,
                        ccodes: np.ndarray, n_cl: int) -> np.ndarray:
         """Cluster sums of the scores ``r (x - xbar_unit)`` (n_clusters x k)."""
         cd = self.cd
         n = len(r)
         Ac = sparse.csr_matrix((r, (ccodes, cd.codes)), shape=(n_cl, self.G))
         S = sparse.csr_matrix((r / sw[self.u], (ccodes, self.u)), shape=(n_cl, self.n_units))
-        sd = np.asarray((Ac - S @ M) @ cd.D)
+        sd = np.asarray(Ac @ cd.D) - np.asarray(S @ MD)
         if cd.Z is None:
             return sd
         Cz = sparse.csr_matrix((np.ones(n), (ccodes, np.arange(n))), shape=(n_cl, n)) @ (cd.Z * r[:, None])
         return np.column_stack([sd, np.asarray(Cz) - S @ Uz])
 
-    def row_scores(self, r: np.ndarray, sw: np.ndarray, M: Any, Uz: np.ndarray | None) -> np.ndarray:
+    def row_scores(self, r: np.ndarray, sw: np.ndarray, MD: np.ndarray, Uz: np.ndarray | None) -> np.ndarray:
         """Per-row scores (dense; only for heteroskedasticity-robust SEs without clusters)."""
         cd = self.cd
-        xbar = np.asarray(M @ cd.D) / sw[:, None]
+        xbar = MD / sw[:, None]
         X = cd.D[cd.codes] - xbar[self.u]
         if cd.Z is not None:
             X = np.column_stack([X, cd.Z - (Uz / sw[:, None])[self.u]])
