@@ -64,22 +64,40 @@ def examples(engine: Any, numbered: Any, pred: Any, col: str | None) -> tuple[tu
     return rows, first
 
 
-def resolve(engine: Any, base: Any, numbered_base: Any, build: Callable[[Any], Any],
-            pending: list[Pending]) -> None:
-    """Count every pending check on ``build(base)``; fetch examples where the count is positive.
+@dataclass
+class Evaluated:
+    """A table with every check's flag computed once and kept in the engine."""
 
-    ``build`` turns the raw table into the table the predicates read (types, joins); it is applied
-    to ``numbered_base`` (the raw table with ``_row``) for the example rows, so row numbers are the
-    source's.
+    table: Any
+    n: int
+    keep: Any  # rows left after the exclusions (a boolean column expression on ``table``)
+
+
+def evaluate(engine: Any, expr: Any, fatal: list[Pending], seq: list[Pending], name: str) -> Evaluated:
+    """Flag every check as a column, persist once, count all in one query, fetch examples where found.
+
+    ``fatal`` checks are counted over all rows; ``seq`` checks (exclusions, in order) among the rows
+    still kept by the exclusions before them (``action`` "exclude" or "always" removes rows).
     """
-    if not pending:
-        return
-    t = build(base)
-    counts = count_all(engine, t, {f"c{i}": p.pred(t) for i, p in enumerate(pending)})
-    hits = [(i, p) for i, p in enumerate(pending) if counts[f"c{i}"] > 0]
-    if not hits:
-        return
-    tn = build(numbered_base)
-    for i, p in hits:
-        p.n = counts[f"c{i}"]
-        p.rows, p.example = examples(engine, tn, p.pred(tn), p.example_col)
+    flags = {f"_e{i}": as_bool(p.pred(expr)) for i, p in enumerate(fatal)}
+    flags.update({f"_x{i}": as_bool(p.pred(expr)) for i, p in enumerate(seq)})
+    t = engine.persist(expr.mutate(**flags) if flags else expr, name)
+
+    def keep_before(i: int) -> Any:
+        k = None
+        for j, q in enumerate(seq[:i]):
+            if q.action in ("exclude", "always"):
+                k = ~t[f"_x{j}"] if k is None else k & ~t[f"_x{j}"]
+        return k
+
+    preds = {f"_e{i}": t[f"_e{i}"] for i in range(len(fatal))}
+    for i in range(len(seq)):
+        kb = keep_before(i)
+        preds[f"_x{i}"] = t[f"_x{i}"] if kb is None else t[f"_x{i}"] & kb
+    counts = count_all(engine, t, preds, total="_n")
+    for key, p in [*((f"_e{i}", p) for i, p in enumerate(fatal)), *((f"_x{i}", p) for i, p in enumerate(seq))]:
+        p.n = counts[key]
+        if p.n and p.action != "always":
+            p.rows, p.example = examples(engine, t, preds[key], p.example_col)
+    keep = keep_before(len(seq))
+    return Evaluated(t, counts["_n"], ibis.literal(True) if keep is None else keep)

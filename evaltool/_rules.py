@@ -7,13 +7,14 @@ public API and the messages' shape live in :mod:`evaltool.inputs`.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import ibis
 import pandas as pd
 
-from evaltool._checks import Pending, as_bool, count_all, resolve
+from evaltool._checks import Pending, evaluate
 
 SETTINGS = (
     "emergency_admission",
@@ -152,8 +153,13 @@ def typed(t: Any, table: str, *, w0: pd.Timestamp, untreated_index: str = "error
     return out
 
 
+_FLAG = re.compile(r"^_[ex]\d+$")
+
+
 def clean_columns(t: Any) -> list[str]:
-    return [c for c in t.columns if not c.startswith(_RAW) and not c.startswith("_k_") and c != "_row"]
+    """The contract's columns: no raw text copies, join keys, flags or row numbers."""
+    return [c for c in t.columns
+            if not c.startswith((_RAW, "_k_")) and c != "_row" and not _FLAG.match(c)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -271,17 +277,12 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
             return x.mutate(**keys) if keys else x
         return b
 
-    for table, t in (("population", pop_r), ("activity", act_r), ("practices", prac_r)):
-        if t is not None:
-            resolve(engine, t, engine.numbered(t), with_text_keys(table), fatal[table])
-    for table in ("population", "activity", "practices"):
-        emit(fatal[table])
-    pop = build["population"](pop_r)
-    act = build["activity"](act_r)
-    prac = build["practices"](prac_r) if prac_r is not None else None
-    if any(p.action == "error" and p.check in TYPE_CHECKS for p in problems):
-        return result(_select_clean(pop), _select_clean(act), _select_clean(prac) if prac is not None else None,
-                      problems, [], [], engine=engine)
+    # ---- practices (small): types and values -------------------------------------------------
+    prac = None
+    if prac_r is not None:
+        ev_prac = evaluate(engine, with_text_keys("practices")(engine.numbered(prac_r)), fatal["practices"], [],
+                           "practices_checked")
+        prac = ev_prac.table
 
     # ---- population: exclusions in order, each counted among those still kept ------------
     excl: list[tuple[Pending, str]] = []
@@ -319,11 +320,10 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
                 | (x.registration_end.notnull() & (x.index_date > x.registration_end))
                 | (x.death_date.notnull() & (x.index_date > x.death_date))),
             "Not alive and registered at enrolment")
-    n0, pop_counts, pop_keep = _sequential(engine, pop, [p for p, _ in excl])
-    flow = [step("start", f"People in {fpop}", n0, 0, "")]
-    _finish(engine, pop_r, build["population"], excl, pop_counts, flow, step, n0)
-    emit([p for p, _ in excl])
-    pop_clean = pop.filter(pop_keep(pop))
+    ev_pop = evaluate(engine, with_text_keys("population")(engine.numbered(pop_r)), fatal["population"],
+                      [p for p, _ in excl], "population_checked")
+    pop = ev_pop.table
+    pop_clean = pop.filter(ev_pop.keep)
     dup_found = any(p.check == "duplicate_person_id" and p.n for p, _ in excl)
 
     # ---- activity ---------------------------------------------------------------------------
@@ -340,10 +340,6 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
         # With duplicate ids left in (action "error") one row per id stands in, so a join keeps one row per event.
         kept = kept.group_by("_k_pid").aggregate(_k_rs=kept._k_rs.min(), _k_re=kept._k_re.max(),
                                                  _k_dd=kept._k_dd.max())
-
-    def abuild(t: Any) -> Any:
-        x = build["activity"](t)
-        return x.left_join(kept, x.person_id == kept._k_pid)
 
     aexclude("missing_activity_date", "date", "date is blank", lambda x: x.date.isnull(), "Activity without a date")
     aexclude("unknown_setting", "setting", f"expected one of {', '.join(SETTINGS)}; found e.g. {{example}}",
@@ -369,65 +365,41 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
              lambda x: x.date.notnull() & ((x._k_rs.notnull() & (x.date < x._k_rs))
                                            | (x._k_re.notnull() & (x.date > x._k_re))),
              "Activity outside registration")
-    aj = abuild(act_r)
-    a0, act_counts, act_keep = _sequential(engine, aj, [p for p, _ in aex])
-    aflow = [step("start", f"Activity rows in {fact}", a0, 0, "")]
-    _finish(engine, act_r, abuild, aex, act_counts, aflow, step, a0)
-    emit([p for p, _ in aex if p.action != "always"])
-    act_clean = aj.filter(act_keep(aj))
+    ax = with_text_keys("activity")(engine.numbered(act_r))
+    ax = ax.left_join(kept, ax.person_id == kept._k_pid)
+    ev_act = evaluate(engine, ax, fatal["activity"], [p for p, _ in aex], "activity_checked")
 
-    # ---- clean tables, kept in the engine ----------------------------------------------------
-    pop_t = engine.persist(_select_clean(pop_clean), "population")
-    act_t = engine.persist(_select_clean(act_clean), "activity")
-    prac_t = engine.persist(_select_clean(prac), "practices") if prac is not None else None
+    for table in ("population", "activity", "practices"):
+        emit(fatal[table])
+    if any(p.action == "error" and p.check in TYPE_CHECKS for p in problems):
+        # Types are broken: the exclusions would only repeat the same rows.
+        return result(_select_clean(pop), _select_clean(ev_act.table), _select_clean(prac) if prac is not None
+                      else None, problems, [], [], engine=engine)
+    flow = [step("start", f"People in {fpop}", ev_pop.n, 0, "")]
+    _flow(excl, flow, step, ev_pop.n)
+    emit([p for p, _ in excl])
+    aflow = [step("start", f"Activity rows in {fact}", ev_act.n, 0, "")]
+    _flow(aex, aflow, step, ev_act.n)
+    emit([p for p, _ in aex if p.action != "always"])
+
+    # ---- clean tables: views of the checked tables kept in the engine -----------------------
+    act_clean = ev_act.table.filter(ev_act.keep)
     n_pop, n_act = flow[-1].n_remaining, aflow[-1].n_remaining
     flow.append(step("analysed_population", "People available for analysis", n_pop, 0, ""))
     aflow.append(step("analysed_activity", "Activity rows available for analysis", n_act, 0, ""))
-    return result(pop_t, act_t, prac_t, problems, flow, aflow, engine=engine)
+    return result(_select_clean(pop_clean), _select_clean(act_clean),
+                  _select_clean(prac) if prac is not None else None, problems, flow, aflow, engine=engine)
+
+
+def _flow(checks: list[tuple[Pending, str]], flow: list[Any], step: type, n0: int) -> None:
+    """Append the exclusion steps that removed rows to ``flow``."""
+    remaining = n0
+    for p, desc in checks:
+        if p.n and p.action in ("exclude", "always"):
+            remaining -= p.n
+            msg = p.message.replace("{example}", repr(p.example)) if "{example}" in p.message else p.message
+            flow.append(step(p.check, desc, remaining, p.n, msg))
 
 
 def _select_clean(t: Any) -> Any:
     return t.select(*clean_columns(t))
-
-
-def _sequential(engine: Any, t: Any, checks: list[Pending]) -> tuple[int, dict[int, int], Callable[[Any], Any]]:
-    """Count each check among the rows still kept by the exclusions before it, in one query."""
-    def keep_before(x: Any, i: int) -> Any:
-        k = ibis.literal(True)
-        for p in checks[:i]:
-            if p.action in ("exclude", "always"):
-                k = k & ~as_bool(p.pred(x))
-        return k
-
-    preds = {f"c{i}": as_bool(p.pred(t)) & keep_before(t, i) for i, p in enumerate(checks)}
-    counts = count_all(engine, t, preds, total="n")
-    return counts.pop("n"), {i: counts[f"c{i}"] for i in range(len(checks))}, \
-        lambda x: keep_before(x, len(checks))
-
-
-def _finish(engine: Any, raw: Any, build: Callable[[Any], Any], checks: list[tuple[Pending, str]],
-            counts: dict[int, int], flow: list[Any], step: type, n0: int) -> None:
-    """Fill counts and example rows of sequential checks; append the exclusion steps to ``flow``."""
-    numbered = build(engine.numbered(raw))
-    remaining = n0
-    for i, (p, desc) in enumerate(checks):
-        p.n = counts[i]
-        if not p.n:
-            continue
-        if p.action != "always":
-            prior = [q for q, _ in checks[:i] if q.action in ("exclude", "always")]
-            pred = (lambda x, p=p, prior=prior: as_bool(p.pred(x)) & _none_of(x, prior))
-            from evaltool._checks import examples
-
-            p.rows, p.example = examples(engine, numbered, pred(numbered), p.example_col)
-        if p.action in ("exclude", "always"):
-            remaining -= p.n
-            flow.append(step(p.check, desc, remaining, p.n, p.message.replace("{example}", repr(p.example))
-                             if "{example}" in p.message else p.message))
-
-
-def _none_of(x: Any, prior: list[Pending]) -> Any:
-    k = ibis.literal(True)
-    for q in prior:
-        k = k & ~as_bool(q.pred(x))
-    return k

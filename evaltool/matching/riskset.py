@@ -141,6 +141,9 @@ class PeriodCovariates:
                 aggs[ms] = ibis.ifelse(act.setting == "emergency_admission", act.bed_days.fill_null(0), 0).sum()
             else:
                 aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
+        self.periods = sorted(int(q) for q in np.asarray(periods))
+        self.chunk = 1 if eng.backend == "duckdb" else 6
+        self._cache: dict[int, pd.DataFrame] = {}
         # Sparse person-month totals, once.
         self.pm = eng.persist(act.mutate(m=m_idx.cast("int64")).group_by(["person_id", "m"]).aggregate(**aggs),
                               "person_month")
@@ -157,16 +160,19 @@ class PeriodCovariates:
         return j.group_by(["period", "person_id"]).aggregate(**out).order_by(["period", "person_id"])
 
     def at(self, period: int) -> pd.DataFrame:
-        """``person_id`` and the covariates at one index period (people with events only)."""
-        import ibis
+        """``person_id`` and the covariates at one index period (people with events only).
 
-        pm, p = self.pm, int(period)
-        w = pm.filter((pm.m < p) & (pm.m >= p - self.max_l))
-        out = {c: ibis.ifelse(w.m >= p - months, w[ms], 0).sum().cast("float64")
-               for c, (ms, months) in self.wanted.items()}
-        res = w.group_by("person_id").aggregate(**out).order_by("person_id").execute()
-        res["person_id"] = res["person_id"].astype(object)
-        return res
+        DuckDB answers one risk set per query (memory stays at one risk set); engines with a high cost
+        per query (Spark) fetch ``chunk`` periods at a time.
+        """
+        p = int(period)
+        if p not in self._cache:
+            todo = [q for q in self.periods if q >= p][: self.chunk]
+            self._cache = {q: g.drop(columns="period") for q, g in
+                           _typed_cov(self.query(np.asarray(todo)).execute()).groupby("period")}
+            for q in todo:
+                self._cache.setdefault(q, pd.DataFrame(columns=["person_id", *self.wanted]))
+        return self._cache.pop(p).reset_index(drop=True)
 
 
 def _activity_between(eng: Any, activity: Any, cols: list[str], lo: pd.Timestamp, hi: pd.Timestamp) -> Any:
