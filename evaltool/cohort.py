@@ -29,11 +29,11 @@ from evaltool._checks import count_all
 from evaltool._result import ResultMixin, Summary
 from evaltool.engine import Engine
 from evaltool.errors import DataValidationError
-from evaltool.inputs import FlowStep, ValidatedData, flow_frame, to_contract_frame
+from evaltool.inputs import FlowStep, LazyFrames, ValidatedData, flow_frame
 
 
 @dataclass(frozen=True)
-class Cohort(ResultMixin):
+class Cohort(LazyFrames, ResultMixin):
     """The analysed population and how it was reached.
 
     ``population_table`` and ``activity_table`` are Ibis tables in the engine; ``population`` and
@@ -48,26 +48,6 @@ class Cohort(ResultMixin):
     activity_flow: tuple[FlowStep, ...]
     engine: Engine | None = None
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
-
-    def _frame(self, name: str) -> pd.DataFrame | None:
-        t = getattr(self, f"{name}_table")
-        if t is None:
-            return None
-        if name not in self._cache:
-            self._cache[name] = to_contract_frame(t.execute())
-        return self._cache[name]
-
-    @property
-    def population(self) -> pd.DataFrame:
-        return self._frame("population")
-
-    @property
-    def activity(self) -> pd.DataFrame:
-        return self._frame("activity")
-
-    @property
-    def practices(self) -> pd.DataFrame | None:
-        return self._frame("practices")
 
     @property
     def n_activity(self) -> int:

@@ -82,25 +82,11 @@ def flow_frame(steps: Any) -> pd.DataFrame:
     return pd.DataFrame([f.__dict__ for f in steps], columns=list(FlowStep.__dataclass_fields__))
 
 
-@dataclass
-class ValidatedData:
-    """Validated inputs: clean tables in the engine, the problems found and the cohort flow so far.
+class LazyFrames:
+    """``population``, ``activity`` and ``practices`` as pandas views of the ``*_table`` Ibis tables,
+    materialised once, when first read (the pipeline reads only the population)."""
 
-    ``population_table``, ``activity_table`` and ``practices_table`` are Ibis tables on ``engine``
-    in the contract's types; ``population``, ``activity`` and ``practices`` are pandas views of
-    them, materialised (once) only when read.
-    """
-
-    population_table: Any
-    activity_table: Any
-    practices_table: Any | None
-    problems: list[Problem]
-    flow: list[FlowStep]
-    activity_flow: list[FlowStep]
-    engine: Engine | None = None
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
-    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
-    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _cache: dict[str, pd.DataFrame]
 
     def _frame(self, name: str) -> pd.DataFrame | None:
         t = getattr(self, f"{name}_table")
@@ -121,6 +107,27 @@ class ValidatedData:
     @property
     def practices(self) -> pd.DataFrame | None:
         return self._frame("practices")
+
+
+@dataclass
+class ValidatedData(LazyFrames):
+    """Validated inputs: clean tables in the engine, the problems found and the cohort flow so far.
+
+    ``population_table``, ``activity_table`` and ``practices_table`` are Ibis tables on ``engine``
+    in the contract's types; ``population``, ``activity`` and ``practices`` are pandas views of
+    them, materialised (once) only when read.
+    """
+
+    population_table: Any
+    activity_table: Any
+    practices_table: Any | None
+    problems: list[Problem]
+    flow: list[FlowStep]
+    activity_flow: list[FlowStep]
+    engine: Engine | None = None
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> list[Problem]:

@@ -171,10 +171,8 @@ def fepois_coded(
     n_obs: int | None = None, n_clusters: int | None = None, tol: float = 1e-12, maxiter: int = 100,
 ) -> Any:
     """:func:`evaltool.effects.poisson.fepois` for a :class:`CodedDesign` (same model, same SEs)."""
-    import warnings
-
-    from evaltool.effects.poisson import FEFit, _check_x, _codes, _nested, small_sample_factor
-    from evaltool.errors import EstimationError, EstimationWarning
+    from evaltool.effects.poisson import FEFit, _codes, _nested, newton, small_sample_factor
+    from evaltool.errors import EstimationError
 
     y = np.asarray(y, dtype=float)
     n, k = cd.shape
@@ -213,36 +211,12 @@ def fepois_coded(
         pos = y > 0
         return mu, float(np.sum(w[pos] * y[pos] * np.log(mu[pos])) - np.sum(w * mu))
 
-    theta = np.zeros(k)
-    mu, ll = state(theta)
-    converged, it, step = False, 0, np.zeros(k)
-    for it in range(1, maxiter + 1):
+    def hess_grad(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wm = w * mu
-        sw = np.bincount(ucodes, weights=wm, minlength=n_units)
-        H, _, _ = S_.hessian(wm, sw)
-        g = xt_dot(cd, w * (y - mu))
-        if it == 1:
-            _check_x(None, names, H)
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError as err:
-            raise EstimationError(
-                f"the Poisson Hessian became singular at iteration {it} (separation: some regressor's "
-                "rows have no events); drop sparse subgroup levels or periods") from err
-        t = 1.0
-        for _ in range(30):
-            mu_new, ll_new = state(theta + t * step)
-            if ll_new >= ll - 1e-10 * abs(ll):
-                break
-            t /= 2
-        theta = theta + t * step
-        mu, ll = mu_new, ll_new
-        if np.max(np.abs(t * step)) < tol:
-            converged = True
-            break
-    if not converged:
-        warnings.warn(f"Poisson fit did not converge in {maxiter} iterations (last step {np.max(np.abs(step)):.2e})",
-                      EstimationWarning, stacklevel=3)
+        H, _, _ = S_.hessian(wm, np.bincount(ucodes, weights=wm, minlength=n_units))
+        return H, xt_dot(cd, w * (y - mu))
+
+    theta, mu, ll, it, converged = newton(np.zeros(k), state, hess_grad, names, tol, maxiter)
     wm = w * mu
     sw = np.bincount(ucodes, weights=wm, minlength=n_units)
     H, M, Uz = S_.hessian(wm, sw)

@@ -277,6 +277,7 @@ def risk_set_match(
     missing: str = "error",
     seed: int | None = None,
     con: Any = None,
+    candidates_per_treated: int | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -301,6 +302,15 @@ def risk_set_match(
         distance within each risk set). Categorical covariates treat a missing value as its own level.
     min_age : int
         Minimum age at the index date for everyone in a risk set.
+    candidates_per_treated : int, optional
+        For very large pools: within each risk set (and exact stratum) keep at most this many eligible
+        candidates per enrolled person, drawn uniformly at random (seeded; a stream separate from the
+        matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
+        pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
+        (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
+        and a propensity score fitted on it differs from the full pool's by an intercept shift (control
+        sampling leaves a logistic model's slopes consistent), so the ranking of candidates is unchanged.
+        ``periods`` records the eligible and sampled numbers per risk set.
 
     Returns
     -------
@@ -403,6 +413,7 @@ def risk_set_match(
     exact_all = exact_codes(static, exact) if exact else None
 
     rng = np.random.default_rng(seed)
+    rng_sample = np.random.default_rng([0 if seed is None else seed, 18])  # candidate sampling: its own stream
     used = np.zeros(n, dtype=bool)
     pairs_t: list[np.ndarray] = []  # person row of treated
     pairs_c: list[np.ndarray] = []  # (n_t, ratio) person rows of controls
@@ -429,9 +440,13 @@ def risk_set_match(
         tmask = is_t & alive & registered & ok_age
         if (is_t & ~tmask).any():
             unmatched["not_eligible_at_index"] = unmatched.get("not_eligible_at_index", 0) + int((is_t & ~tmask).sum())
-        rows = np.flatnonzero(tmask | cand)
         if not tmask.any():
             continue
+        n_eligible = int((cand & ~drop_person).sum())
+        if candidates_per_treated is not None:
+            cand = sample_candidates(cand & ~drop_person, tmask, candidates_per_treated, rng_sample,
+                                     exact_all if exact else None)
+        rows = np.flatnonzero(tmask | cand)
         rows = rows[~drop_person[rows]]
         t_rs = tmask[rows]
         pos = np.full(n, -1, dtype=np.int64)
@@ -495,7 +510,8 @@ def risk_set_match(
         bf["_row"] = rows
         before_frames.append(bf)
         per_rows.append({"index_month": f"{start:%Y-%m}", "n_treated": n_t, "n_candidates": n_c,
-                         "n_matched": int(found.sum())})
+                         "n_matched": int(found.sum())}
+                        | ({"n_eligible": n_eligible} if candidates_per_treated is not None else {}))
 
     if not pairs_t:
         raise MatchingError("no treated units could enter a risk set (none alive, registered and of age at index)")
@@ -578,7 +594,8 @@ def risk_set_match(
     bt = balance_table(Xshow, bf_all["_treated"].to_numpy(), w_after, after_subset=True)
     cfg = dict(method=method, distance=distance, ratio=ratio, replace=replace, caliper=caliper,
                std_caliper=std_caliper, exact=exact, order=order, followup=followup, min_age=min_age,
-               covariates=covariates, lookback_months=list(lookback_months), period=period)
+               covariates=covariates, lookback_months=list(lookback_months), period=period,
+               candidates_per_treated=candidates_per_treated)
     dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
                                "weights": w_after})
     return RiskSetMatchResult(
@@ -588,6 +605,31 @@ def risk_set_match(
         ess_control=ess(coh.loc[coh.treated == 0].groupby("person_id")["weights"].sum().to_numpy()),
         periods=pd.DataFrame(per_rows), excluded=excluded, _distance=dist_frame,
     )
+
+
+def sample_candidates(cand: np.ndarray, treated: np.ndarray, k: int, rng: np.random.Generator,
+                      strata: np.ndarray | None = None) -> np.ndarray:
+    """At most ``k`` candidates per treated person, drawn uniformly at random without replacement.
+
+    Within each exact stratum when ``strata`` is given (so a stratum keeps its own candidates).
+    Returns the sampled candidate mask.
+
+    Examples
+    --------
+    >>> cand = np.r_[np.zeros(2, bool), np.ones(100, bool)]
+    >>> int(sample_candidates(cand, ~cand, 5, np.random.default_rng(1)).sum())
+    10
+    """
+    out = np.zeros_like(cand)
+    groups = [(cand, treated)] if strata is None else [
+        (cand & (strata == s), treated & (strata == s)) for s in np.unique(strata[treated])]
+    for c, t in groups:
+        idx = np.flatnonzero(c)
+        want = k * int(t.sum())
+        if idx.size > want:
+            idx = np.sort(rng.choice(idx, size=want, replace=False))
+        out[idx] = True
+    return out
 
 
 def _cohort_events(activity: Any, people: pd.DataFrame, setting: str) -> pd.DataFrame:
