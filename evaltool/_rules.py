@@ -157,9 +157,8 @@ _FLAG = re.compile(r"^_[ex]\d+$")
 
 
 def clean_columns(t: Any) -> list[str]:
-    """The contract's columns: no raw text copies, join keys, flags or row numbers."""
-    return [c for c in t.columns
-            if not c.startswith((_RAW, "_k_")) and c != "_row" and not _FLAG.match(c)]
+    """The contract's columns and ``_row`` (source order): no raw text copies, join keys or flags."""
+    return [c for c in t.columns if not c.startswith((_RAW, "_k_")) and not _FLAG.match(c)]
 
 
 # ------------------------------------------------------------------------------------------------

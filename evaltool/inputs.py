@@ -84,7 +84,9 @@ def flow_frame(steps: Any) -> pd.DataFrame:
 
 class LazyFrames:
     """``population``, ``activity`` and ``practices`` as pandas views of the ``*_table`` Ibis tables,
-    materialised once, when first read (the pipeline reads only the population)."""
+    materialised once, when first read, in the source's row order (the pipeline reads only the population).
+
+    The tables carry ``_row``, the 1-based row of the source, for that order and for messages."""
 
     _cache: dict[str, pd.DataFrame]
 
@@ -93,6 +95,9 @@ class LazyFrames:
         if t is None:
             return None
         if name not in self._cache:
+            if "_row" in t.columns:
+                # Rows in the source's order on every engine (results never depend on an engine's scan order).
+                t = t.order_by("_row").drop("_row")
             self._cache[name] = to_contract_frame(t.execute())
         return self._cache[name]
 

@@ -132,6 +132,9 @@ def test_ibis_sources_never_materialised_whole(tmp_path, monkeypatch):
             biggest.append(len(out))
         return out
 
+    from evaltool.matching.riskset import PeriodCovariates
+
+    monkeypatch.setattr(PeriodCovariates, "rows_per_query", 1)  # one risk set per query, as at national scale
     monkeypatch.setattr(Backend, "table", table)
     monkeypatch.setattr(Backend, "execute", execute)
     res = run(spec, engine=eng, output_dir=tmp_path / "out", render=False)

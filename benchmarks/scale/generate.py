@@ -30,6 +30,7 @@ W1 = np.datetime64("2025-03-31")
 E0, E1 = np.datetime64("2021-04-01"), np.datetime64("2024-03-31")  # enrolment
 SETTINGS = np.array(["gp_contact", "outpatient_attendance", "ae_attendance", "emergency_admission",
                      "elective_admission", "care_home_admission"])
+NA = -(10**9)  # missing date (day numbers before 1970 are negative, so not -1)
 MIX = np.array([0.52, 0.20, 0.12, 0.09, 0.065, 0.005])
 COST = np.array([40.0, 160.0, 190.0, 2900.0, 2400.0, 850.0])
 
@@ -64,14 +65,14 @@ def chunk(start: int, n: int, n_practices: int, enrol_share: float, rate: float,
     reg_start = np.where(rng.random(n) < 0.1, _days(W0) + rng.integers(0, 1800, n), _days(W0) - rng.integers(30, 9000, n))
     reg_start = np.maximum(reg_start, birth)
     left = rng.random(n) < 0.08
-    reg_end = np.where(left, _days(W0) + rng.integers(0, 1825, n), -1)
+    reg_end = np.where(left, np.maximum(_days(W0) + rng.integers(0, 1825, n), reg_start + 30), NA)
     died = rng.random(n) < np.clip(0.0004 * np.exp(age / 14), 0, 0.5)
-    death = np.where(died, _days(W0) + rng.integers(0, 1825, n), -1)
+    death = np.where(died, np.maximum(_days(W0) + rng.integers(0, 1825, n), reg_start + 1), NA)
     # follow-up span within the window
     f0 = np.maximum(reg_start, _days(W0))
     f1 = _days(W1) + 1
-    f1 = np.where(reg_end >= 0, np.minimum(f1, reg_end + 1), f1)
-    f1 = np.where(death >= 0, np.minimum(f1, death + 1), f1)
+    f1 = np.where(reg_end != NA, np.minimum(f1, reg_end + 1), f1)
+    f1 = np.where(death != NA, np.minimum(f1, death + 1), f1)
     # enrolment: adults, by risk; index date alive and registered, 36 months
     e_lo, e_hi = np.maximum(f0, _days(E0)), np.minimum(f1 - 1, _days(E1))
     ok = (age >= 18) & (e_hi > e_lo)
@@ -80,7 +81,7 @@ def chunk(start: int, n: int, n_practices: int, enrol_share: float, rate: float,
     enrolled = np.zeros(n, bool)
     if n_enrol:
         enrolled[rng.choice(n, n_enrol, replace=False, p=w / w.sum())] = True
-    index = np.where(enrolled, e_lo + (rng.random(n) * (e_hi - e_lo)).astype(np.int64), -1)
+    index = np.where(enrolled, e_lo + (rng.random(n) * (e_hi - e_lo)).astype(np.int64), NA)
 
     frail = rng.gamma(1.3, 1 / 1.3, n)
     lam = rate * frail * np.exp(0.012 * (age - 40) + 0.12 * ltc + prac_fx) / 365.25  # events per day
@@ -108,7 +109,7 @@ def chunk(start: int, n: int, n_practices: int, enrol_share: float, rate: float,
     person, day, setting, bed, cost = person[order], day[order], setting[order], bed[order], cost[order]
 
     def dates(x: np.ndarray) -> pa.Array:
-        return pa.array(np.where(x >= 0, x, 0).astype(np.int32), mask=x < 0, type=pa.int32()).cast(pa.date32())
+        return pa.array(np.where(x != NA, x, 0).astype(np.int32), mask=x == NA, type=pa.int32()).cast(pa.date32())
 
     pop = pa.table({
         "person_id": pid, "practice_id": pa.array(practice).cast(pa.string()),

@@ -223,9 +223,9 @@ def build_panel(
     pop_cols = ["registration_start", "registration_end", "death_date"]
     if population is not None:
         have = [c for c in pop_cols if c in population.columns]
-        pop = population[["person_id"] + have].copy()
-        pop["person_id"] = pop["person_id"].astype(str)
-        pop = pop[pop["person_id"].isin(set(coh["person_id"]))]  # only the cohort's people go to the engine
+        # Only the cohort's people go to the engine (never a copy of the whole population).
+        pop = population.loc[population["person_id"].astype(str).isin(set(coh["person_id"])), ["person_id"] + have]
+        pop = pop.assign(person_id=pop["person_id"].astype(str))
         if pop["person_id"].duplicated().any():
             raise DataValidationError("`population.person_id` has duplicates; one row per person expected")
     else:

@@ -118,6 +118,9 @@ class PeriodCovariates:
     so Python holds one risk set's covariates at a time, never every period's.
     """
 
+    #: Target person-month rows read per query (several small risk sets share one query).
+    rows_per_query = 2_000_000
+
     def __init__(self, activity: Any, periods: np.ndarray, origin: pd.Timestamp,
                  wanted: dict[str, tuple[str, int]], *, con: Any = None):
         import ibis
@@ -142,11 +145,15 @@ class PeriodCovariates:
             else:
                 aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
         self.periods = sorted(int(q) for q in np.asarray(periods))
-        self.chunk = 1 if eng.backend == "duckdb" else 6
         self._cache: dict[int, pd.DataFrame] = {}
         # Sparse person-month totals, once.
         self.pm = eng.persist(act.mutate(m=m_idx.cast("int64")).group_by(["person_id", "m"]).aggregate(**aggs),
                               "person_month")
+        # Periods fetched per query: every query costs a round trip (large on Spark), every period
+        # fetched at once costs memory; about 2 million person-month rows per query balance the two.
+        n_pm = int(self.pm.count().execute())
+        per_period = max(1, n_pm * self.max_l // max(1, int(np.ptp(self.periods)) + self.max_l))
+        self.chunk = int(np.clip(self.rows_per_query // per_period, 1, len(self.periods)))
 
     def query(self, periods: np.ndarray) -> Any:
         """Each index period sums the person-month rows in its look-back windows (an expression)."""
@@ -159,13 +166,25 @@ class PeriodCovariates:
                for c, (ms, months) in self.wanted.items()}
         return j.group_by(["period", "person_id"]).aggregate(**out).order_by(["period", "person_id"])
 
-    def at(self, period: int) -> pd.DataFrame:
+    def at(self, period: int, people: np.ndarray | None = None) -> pd.DataFrame:
         """``person_id`` and the covariates at one index period (people with events only).
 
         DuckDB answers one risk set per query (memory stays at one risk set); engines with a high cost
-        per query (Spark) fetch ``chunk`` periods at a time.
+        per query (Spark) fetch ``chunk`` periods at a time. ``people`` (ids) restricts the answer to a
+        sampled risk set, so only its rows leave the engine.
         """
         p = int(period)
+        if people is not None:
+            import ibis
+
+            ids = self.eng.upload(pd.DataFrame({"person_id": pd.Series(people, dtype=object).astype(str)}), "risk_set")
+            pm = self.pm
+            w = pm.filter((pm.m < p) & (pm.m >= p - self.max_l) & pm.person_id.isin(ids.person_id))
+            out = {c: ibis.ifelse(w.m >= p - months, w[ms], 0).sum().cast("float64")
+                   for c, (ms, months) in self.wanted.items()}
+            res = w.group_by("person_id").aggregate(**out).order_by("person_id").execute()
+            res["person_id"] = res["person_id"].astype(object)
+            return res
         if p not in self._cache:
             todo = [q for q in self.periods if q >= p][: self.chunk]
             self._cache = {q: g.drop(columns="period") for q, g in
@@ -373,11 +392,14 @@ def risk_set_match(
     covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_names else None
     pid_index = pd.Index(pop["person_id"].astype(object))
 
-    def act_at(p: int) -> tuple[np.ndarray, np.ndarray]:
-        # One risk set's activity covariates, fetched from the engine when its period comes.
+    person_ids = pop["person_id"].to_numpy()
+
+    def act_at(p: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # One risk set's activity covariates, fetched from the engine when its period comes (only the
+        # sampled risk set's people when candidates are sampled).
         if covs is None:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
-        a = covs.at(p)
+        a = covs.at(p, person_ids[rows] if candidates_per_treated is not None else None)
         r = pid_index.get_indexer(a["person_id"])
         ok = r >= 0
         return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
@@ -453,7 +475,7 @@ def risk_set_match(
         pos[rows] = np.arange(rows.size)
         A = np.zeros((rows.size, len(act_names)))
         if act_names:
-            ar, av = act_at(p)
+            ar, av = act_at(p, rows)
             hit = pos[ar] >= 0
             A[pos[ar[hit]]] = av[hit]
         n_t, n_c = int(t_rs.sum()), int((~t_rs).sum())
