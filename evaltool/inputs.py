@@ -277,7 +277,7 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
     eng = as_engine(engine if engine is not None else getattr(spec, "engine", None))
     keys = ("population", "activity", "practices")
     sources = {k: spec.data.source(k) if hasattr(spec.data, "source") else _as_source(getattr(spec.data, k))
-               for k in (*keys, "proms", "prems")}
+               for k in (*keys, "proms", "prems", "area_panel")}
     tables: dict[str, Any] = {}
     files: dict[str, dict[str, Any]] = {}
     for name in keys:
@@ -286,7 +286,7 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
         if src is not None:
             files[name] = _source_record(src)
     extra: dict[str, pd.DataFrame] = {}
-    for name in ("proms", "prems"):
+    for name in ("proms", "prems", "area_panel"):
         src = sources[name]
         if src is not None:
             # Survey tables are small (one row per response): they come to pandas whole.

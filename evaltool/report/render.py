@@ -33,6 +33,7 @@ from evaltool.errors import ReportError
 from evaltool.report.bundle_io import SECTIONS, Bundle, load_bundle
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, disclosure_note
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
+from evaltool.report.area_text import AREA_HEADING, AREA_INTRO, area_sentences, headline_sentence
 from evaltool.report.sentences import (key_findings, outcome_label, ratio_phrase, stage_key_points,
                                        subgroup_label)
 
@@ -217,6 +218,7 @@ _HEADINGS = {
     "matching": "How comparable the groups were",
     "effects": "What happened to hospital use",
     "rollout": "Practice roll-out: what happened as teams went live",
+    "area": AREA_HEADING,
     "spc": "Monthly emergency admissions over time",
     "proms": "What patients reported",
     "qual": "What staff, patients and carers said",
@@ -224,6 +226,7 @@ _HEADINGS = {
 }
 
 _INTROS = {
+    "area": AREA_INTRO,
     "cohort": ("The flow below shows how many people were in the data, who was excluded and why, and how many "
                "were analysed. Nobody is dropped without a reason being counted."),
     "matching": ("Each enrolled patient was compared with similar patients who were not enrolled, chosen at the "
@@ -470,6 +473,8 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     if ids:
         s["refs"] = "See " + ", ".join(f"@{i}" for i in ids[:-1]) + (" and " if len(ids) > 1 else "") + f"@{ids[-1]}."
     facts = b.facts.get(key) if isinstance(b.facts.get(key), dict) else {}
+    if key == "area":
+        s["sentences"] += area_sentences(facts)
     s["sentences"] += stage_key_points(facts)
     if key == "cohort" and facts:
         from evaltool.report.disclosure import round_count
@@ -721,6 +726,8 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     sections = [_section(ctx, k) for k in SECTIONS]
     appendix = _appendix(ctx)
     findings = key_findings(bundle.table("effects"), bundle.facts)
+    if isinstance(bundle.facts.get("area"), dict) and bundle.facts["area"] and bundle.stage_status("area")[0] == "ok":
+        findings.append(headline_sentence(bundle.facts["area"]))
     created = _created(m)
     win = m.get("window") or {}
     meta = {
@@ -772,10 +779,21 @@ def _pandoc() -> str:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    except OSError as err:
+        raise ReportError(f"`{Path(cmd[0]).name}` could not be started: {err.strerror or err}") from None
     if proc.returncode != 0:
-        raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}) running {' '.join(cmd[1:4])} ...: "
-                          f"{proc.stderr.strip()[-2000:]}")
+        raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}): {_first_error_line(proc.stderr)}")
+
+
+def _first_error_line(stderr: str) -> str:
+    """The cause in one line, never a pandoc/Haskell backtrace (``CallStack (from HasCallStack)`` etc.)."""
+    for line in (stderr or "").splitlines():
+        t = line.strip()
+        if t and not t.startswith(("CallStack", "error, called at", "HasCallStack", "[WARNING]")):
+            return t if len(t) <= 300 else t[:297] + "..."
+    return "no message"
 
 
 def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int) -> None:
@@ -846,7 +864,7 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
         raise ReportError("`engine='quarto'` but `quarto` is not on PATH; install Quarto or use engine='pandoc'")
     used = "quarto" if (engine == "quarto" or (engine == "auto" and has_quarto)) else "pandoc"
     bundle = load_bundle(bundle_dir)
-    root = bundle.root
+    root = bundle.root.absolute()  # pandoc runs with cwd= the build folder: every path it gets is absolute
     epoch = int(_created(bundle.manifest).timestamp())
     paths: dict[str, Path] = {}
     seconds: dict[str, float] = {}
