@@ -292,7 +292,7 @@ def connect(config: EngineConfig | Mapping[str, Any] | str | None = None, **kwar
     Examples
     --------
     >>> eng = connect(memory_limit="2GB", threads=1)
-    >>> eng.execute(eng.con.sql("SELECT current_setting('threads') AS t"))["t"].iloc[0]
+    >>> int(eng.execute(eng.con.sql("SELECT current_setting('threads') AS t"))["t"].iloc[0])
     1
     """
     if isinstance(config, str):

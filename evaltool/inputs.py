@@ -251,7 +251,7 @@ def validate_frames(
     elif callable(actions):
         act_fn = actions
     else:
-        act_fn = lambda c: actions.get(c, DEFAULT_ACTIONS[c])  # noqa: E731
+        act_fn = lambda c: actions.get(c, DEFAULT_ACTIONS[c])
     eng = as_engine(engine)
     files = dict(files or {})
     tables = {}
@@ -291,7 +291,7 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
         if src is not None:
             # Survey tables are small (one row per response): they come to pandas whole.
             extra[name] = to_contract_frame(read_source(eng, src).execute())
-            files[name] = {**_source_record(src), "rows": int(len(extra[name]))}
+            files[name] = {**_source_record(src), "rows": len(extra[name])}
     if getattr(spec, "qualitative", None) is not None:
         for name in ("codebook", "segments", "participants", "redaction_list", "analyst_summaries"):
             p = getattr(spec.qualitative, name)

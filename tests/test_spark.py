@@ -76,7 +76,8 @@ def test_spark_run_equals_duckdb_run(spark_engine, small_spec, tmp_path):
     duck = run(small_spec, output_dir=tmp_path / "duckdb", render=False)
     spark = run(small_spec, output_dir=tmp_path / "spark", render=False, engine=spark_engine)
     assert {k: v["status"] for k, v in spark.stages.items()} == {k: v["status"] for k, v in duck.stages.items()}
-    assert all(v["status"] in ("ok", "not_run") for v in spark.stages.values()), spark.stages
+    assert all(v["status"] in ("ok", "partial", "not_run") for v in spark.stages.values()), spark.stages
+    assert spark.stages["matching"]["status"] == "ok" and spark.stages["effects"]["status"] in ("ok", "partial")
     assert compare_bundles(duck.bundle_dir, spark.bundle_dir) == []
     flow = pd.read_csv(spark.bundle_dir / "results" / "cohort_flow.csv")
     assert flow["n_remaining"].iloc[0] > 5000  # the whole small population went through Spark
