@@ -15,6 +15,7 @@ import ibis
 import pandas as pd
 
 from evaltool._checks import Pending, evaluate
+from evaltool.runlog import excerpt
 
 SETTINGS = (
     "emergency_admission",
@@ -26,6 +27,12 @@ SETTINGS = (
 )
 FRAILTY_LEVELS = ("fit", "mild", "moderate", "severe")
 SEX_VALUES = ("F", "M")
+#: Accepted spellings of sex (case-insensitive, trimmed) -> F/M. "1"/"2" are the NHS Data Dictionary
+#: person stated gender codes (1 = male, 2 = female); their "not known" codes are in SEX_NOT_KNOWN.
+SEX_VOCABULARY = {"f": "F", "female": "F", "2": "F", "m": "M", "male": "M", "1": "M"}
+#: Values that say the sex is not known (NHS codes 0 = not known, 9 = not specified / indeterminate,
+#: X = not known): check `sex_not_known`. Anything else, blanks included, is `invalid_sex`.
+SEX_NOT_KNOWN = ("0", "9", "x", "unknown", "not known", "not specified", "indeterminate")
 
 #: Checks on input data, and the actions a spec may choose for each.
 #: Checks whose action the spec chooses: check -> (default action, allowed actions).
@@ -37,6 +44,10 @@ _CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "index_date_outside_window": ("exclude", ("error", "exclude")),
     "index_date_outside_registration": ("exclude", ("error", "exclude")),
     "invalid_sex": ("error", ("error", "exclude")),
+    "sex_not_known": ("error", ("error", "exclude")),
+    "birth_after_index": ("error", ("error", "exclude")),
+    "death_before_birth": ("error", ("error", "exclude")),
+    "death_before_registration": ("error", ("error", "exclude")),
     "missing_age": ("error", ("error", "exclude")),
     "activity_unknown_person": ("error", ("error", "exclude")),
     "activity_after_death": ("exclude", ("error", "exclude")),
@@ -66,7 +77,7 @@ NUMERIC_COLUMNS = {
     "practices": ("list_size",),
 }
 #: Error checks on types: when any is found, later checks would only repeat the same rows.
-TYPE_CHECKS = frozenset({"unparseable_date", "not_numeric", "invalid_treated", "missing_id"})
+TYPE_CHECKS = frozenset({"unparseable_date", "not_numeric", "invalid_treated", "missing_id", "empty_table"})
 _RAW = "__raw_"
 
 
@@ -136,7 +147,9 @@ def typed(t: Any, table: str, *, w0: pd.Timestamp, untreated_index: str = "error
                 m[c] = null_date
         tr = _num(t.treated)
         m["treated"] = ibis.ifelse(tr.isin([0.0, 1.0]), tr, -1.0).fill_null(-1.0).cast("int64")
-        m["sex"] = trim(t.sex.cast("string")).upper().substr(0, 1).nullif("")
+        sexn = trim(t.sex.cast("string")).lower().re_replace(r"\.0$", "")
+        m["_k_sex"] = sexn
+        m["sex"] = sexn.substitute(SEX_VOCABULARY, else_=ibis.null().cast("string"))
         if "frailty" in cols:
             m["frailty"] = trim(t.frailty.cast("string")).lower().nullif("")
     if table == "activity":
@@ -182,8 +195,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
     def emit(ps: list[Pending]) -> None:
         for p in ps:
             if p.n:
-                msg = p.message.replace("{example}", repr(p.example)) if "{example}" in p.message else p.message
-                problems.append(problem(p.table, p.file, p.column, p.check, msg, p.rows, p.n, p.action))
+                problems.append(problem(p.table, p.file, p.column, p.check, _message(p), p.rows, p.n, p.action))
 
     # ---- required columns (from the schema: no query) -----------------------------------
     def require(table: str, file: str, t: Any) -> bool:
@@ -231,6 +243,11 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
             if c in t.columns and not (t[c].type().is_numeric() and not t[c].type().is_boolean()):
                 fat(table, f, c, "not_numeric", "expected numbers; found e.g. {example}",
                     lambda x, c=c: _text(x[_RAW + c]).notnull() & x[c].isnull(), _RAW + c)
+        for c in NUMERIC_COLUMNS[table]:
+            if c in t.columns:
+                # Infinite numbers (inf, -Infinity, 1e999) are input problems, never values to match or sum.
+                fat(table, f, c, "not_finite", "expected a finite number; found infinity (inf)",
+                    lambda x, c=c: x[c].isinf())
     fat("population", fpop, "person_id", "missing_id", "person_id is blank", lambda x: x.person_id.isnull())
     fat("population", fpop, "practice_id", "missing_id", "practice_id is blank", lambda x: x.practice_id.isnull())
     fat("population", fpop, "treated", "invalid_treated", "expected 0 or 1; found e.g. {example}",
@@ -298,8 +315,11 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
         known_prac = prac.filter(prac.practice_id.notnull()).practice_id
         exclude("unknown_practice_id", "practice_id", f"practice_id not found in {fprac}",
                 lambda x: ~x.practice_id.isin(known_prac), "Practice not in the practices file")
-    exclude("invalid_sex", "sex", f"expected one of {', '.join(SEX_VALUES)} (or female/male)",
-            lambda x: x.sex.isnull() | ~x.sex.isin(list(SEX_VALUES)), "Sex missing or not F/M")
+    exclude("sex_not_known", "sex", "sex recorded as not known (NHS codes 0/9/X or 'unknown')",
+            lambda x: x._k_sex.isin(list(SEX_NOT_KNOWN)), "Sex not known")
+    exclude("invalid_sex", "sex", "expected F/M, female/male or the NHS codes 1 (male) / 2 (female); "
+            "found e.g. {example}", lambda x: x.sex.isnull() & ~x._k_sex.isin(list(SEX_NOT_KNOWN)).fill_null(False),
+            "Sex missing or not recognised", _RAW + "sex")
     exclude("missing_age", "birth_date", "no birth_date/age", lambda x: x.birth_date.isnull(), "Age unknown")
     exclude("treated_without_index_date", "index_date", "treated = 1 but index_date is blank",
             lambda x: (x.treated == 1) & x.index_date.isnull(), "Enrolled without an enrolment (index) date")
@@ -312,6 +332,15 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
             f"index_date outside the study window {w0.date()} to {last_index.date()}",
             lambda x: (x.treated == 1) & x.index_date.notnull() & ((x.index_date < lo) | (x.index_date > hi)),
             "Enrolled outside the study window")
+    exclude("birth_after_index", "birth_date", "birth_date is after the index (enrolment) date",
+            lambda x: (x.treated == 1) & x.index_date.notnull() & x.birth_date.notnull() & (x.birth_date > x.index_date),
+            "Born after the enrolment date")
+    exclude("death_before_birth", "death_date", "death_date is before birth_date",
+            lambda x: x.death_date.notnull() & x.birth_date.notnull() & (x.death_date < x.birth_date),
+            "Died before birth (contradictory dates)")
+    exclude("death_before_registration", "death_date", "death_date is before registration_start",
+            lambda x: x.death_date.notnull() & x.registration_start.notnull() & (x.death_date < x.registration_start),
+            "Died before registering (contradictory dates)")
     exclude("index_date_outside_registration", "index_date",
             "index_date falls outside the person's registration or after death",
             lambda x: (x.treated == 1) & x.index_date.notnull() & (
@@ -370,6 +399,11 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
 
     for table in ("population", "activity", "practices"):
         emit(fatal[table])
+    for table, ev, f in (("population", ev_pop, fpop), ("activity", ev_act, fact),
+                         ("practices", ev_prac if prac is not None else None, fprac)):
+        if ev is not None and ev.n == 0:
+            problems.append(problem(table, f, "", "empty_table", "no data rows (only a header): nothing to analyse",
+                                    (), 0, "error"))
     if any(p.action == "error" and p.check in TYPE_CHECKS for p in problems):
         # Types are broken: the exclusions would only repeat the same rows.
         return result(_select_clean(pop), _select_clean(ev_act.table), _select_clean(prac) if prac is not None
@@ -396,8 +430,16 @@ def _flow(checks: list[tuple[Pending, str]], flow: list[Any], step: type, n0: in
     for p, desc in checks:
         if p.n and p.action in ("exclude", "always"):
             remaining -= p.n
-            msg = p.message.replace("{example}", repr(p.example)) if "{example}" in p.message else p.message
-            flow.append(step(p.check, desc, remaining, p.n, msg))
+            flow.append(step(p.check, desc, remaining, p.n, _message(p)))
+
+
+def _message(p: Pending) -> str:
+    """The check's message with its example value quoted (short, control characters escaped)."""
+    if "{example}" not in p.message:
+        return p.message
+    if p.example is None or str(p.example).strip() == "":
+        return p.message.replace("; found e.g. {example}", "; found blanks").replace("{example}", "''")
+    return p.message.replace("{example}", excerpt(p.example))
 
 
 def _select_clean(t: Any) -> Any:
