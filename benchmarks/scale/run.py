@@ -38,8 +38,9 @@ def run(spec: Path, label: str, extra: list[str]) -> dict:
     manifests = list(out.glob("*/results/manifest.json"))
     if manifests:
         m = json.loads(manifests[0].read_text())
-        st = {k: v.get("seconds") for k, v in m["stages"].items() if v.get("status") == "ok"}
+        st = {k: v.get("seconds") for k, v in m["stages"].items() if v.get("seconds") is not None}
         res["stages"] = st
+        res["status"] = {k: v.get("status") for k, v in m["stages"].items()}
         res["report_and_bundle_seconds"] = round(wall - sum(v or 0 for v in st.values()), 1)
         res["inputs"] = {k: v.get("rows") for k, v in m["inputs"].items()}
     if r.returncode:
@@ -52,9 +53,8 @@ def main() -> None:
     ap.add_argument("spec", type=Path)
     ap.add_argument("--label", required=True)
     ap.add_argument("--results", type=Path, default=HERE / "results.jsonl")
-    ap.add_argument("extra", nargs="*", help="extra arguments for evaltool run (after --)")
-    a = ap.parse_args()
-    res = run(a.spec.resolve(), a.label, a.extra)
+    a, extra = ap.parse_known_args()
+    res = run(a.spec.resolve(), a.label, [x for x in extra if x != "--"])
     print(json.dumps(res))
     with a.results.open("a") as fh:
         fh.write(json.dumps(res) + "\n")
