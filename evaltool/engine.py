@@ -438,6 +438,9 @@ def read_source(engine: Engine, source: Source | str | Path, *, all_text: bool =
     """
     from evaltool.errors import DataValidationError
 
+    from evaltool.readers import long_line_rows, read_xlsx, reader_message
+    from evaltool.runlog import display_path
+
     src = source if isinstance(source, Source) else Source(path=Path(source))
     try:
         kind = src.kind
@@ -446,37 +449,56 @@ def read_source(engine: Engine, source: Source | str | Path, *, all_text: bool =
     if kind == "duckdb":
         return _read_duckdb(engine, src)
     path = Path(src.path)
+    shown = display_path(path)
     if not path.exists():
-        raise DataValidationError(f"{path}: file not found")
-    suffix = ".parquet" if path.is_dir() else _suffix(path)
+        raise DataValidationError(f"{shown}: file not found")
+    is_dataset = path.is_dir()
+    if is_dataset and not any(path.rglob("*.parquet")):
+        raise DataValidationError(f"{shown}: is a folder, not a file (a folder is read only as a Parquet dataset)")
+    suffix = ".parquet" if is_dataset else _suffix(path)
+    if suffix not in FILE_SUFFIXES:
+        raise DataValidationError(f"{shown}: unsupported file type {suffix!r}; expected .csv, .parquet or .xlsx "
+                                  "(also .csv.gz, .tsv, or a folder of Parquet files)")
     con = engine.con
     try:
         if suffix in (".xlsx", ".xlsm"):
-            df = pd.read_excel(path, dtype=object, sheet_name=src.sheet or 0)
+            # Formula cells as the values Excel saved with them (refused when there is none).
+            df = read_xlsx(path) if src.sheet is None else pd.read_excel(path, dtype=object, sheet_name=src.sheet)
             return engine.upload(_excel_text(df), path.stem)
         if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz"):
+            if path.stat().st_size == 0:
+                raise DataValidationError(f"{shown}: the file is empty; expected a header row and data rows")
             if engine.backend == "duckdb":
                 kw: dict[str, Any] = {"all_varchar": all_text, "header": True}
                 if suffix.startswith(".tsv"):
                     kw["delim"] = "\t"
-                return con.read_csv(str(path), **kw)
+                t = con.read_csv(str(path), **kw)
+                t.columns  # noqa: B018 - the schema is read now, so a bad file fails here with a clear message
+                return t
             if engine.backend == "pyspark":
                 return con.read_csv(str(path), header=True, inferSchema=not all_text,
                                     sep="\t" if suffix.startswith(".tsv") else ",")
             return engine.upload(_duck_df(path, suffix, all_text), path.stem)
-        if suffix in (".parquet", ".pq"):
-            target = str(path / "**" / "*.parquet") if path.is_dir() and engine.backend == "duckdb" else str(path)
-            if engine.backend == "pyspark":
-                return _spark_parquet(engine, path)
-            if engine.backend == "duckdb":
-                return con.read_parquet(target)
-            return engine.upload(pd.read_parquet(path), path.stem)
+        if engine.backend == "pyspark":
+            return _spark_parquet(engine, path)
+        if engine.backend == "duckdb":
+            return con.read_parquet(str(path / "**" / "*.parquet") if is_dataset else str(path))
+        return engine.upload(pd.read_parquet(path), path.stem)
     except DataValidationError:
         raise
-    except Exception as err:  # noqa: BLE001 - any reader failure becomes a clear message
-        raise DataValidationError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
-    raise DataValidationError(f"{path}: unsupported file type {suffix!r}; expected "
-                              ".csv, .csv.gz, .tsv, .parquet (file or folder) or .xlsx")
+    except Exception as err:  # noqa: BLE001 - any reader failure becomes a clear message naming the file
+        where = ""
+        if "Maximum line size" in str(err):
+            rows = long_line_rows(path)
+            where = f" ({_rows(rows)} longer than 2,000,000 bytes)" if rows else ""
+        raise DataValidationError(f"{shown}: cannot be read as {suffix[1:].upper()}: {reader_message(err)}{where}") \
+            from None
+
+
+def _rows(rows: list[int]) -> str:
+    from evaltool.errors import format_rows
+
+    return format_rows(rows)
 
 
 def _spark_parquet(engine: Engine, path: Path) -> Any:
