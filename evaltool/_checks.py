@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
+import pandas as pd
 
 EXAMPLES = 10
 
@@ -60,7 +61,7 @@ def examples(engine: Any, numbered: Any, pred: Any, col: str | None) -> tuple[tu
     first = None
     if col and col in ex.columns and len(ex):
         v = ex[col].iloc[0]
-        first = None if v is None else (v if isinstance(v, str) else str(v))
+        first = None if v is None or (not isinstance(v, str) and pd.isna(v)) else (v if isinstance(v, str) else str(v))
     return rows, first
 
 

@@ -136,7 +136,10 @@ def typed(t: Any, table: str, *, w0: pd.Timestamp, untreated_index: str = "error
             m[c] = _date(t[c])
     for c in NUMERIC_COLUMNS[table]:
         if c in cols:
-            m[c] = _num(t[c])
+            v = _num(t[c])
+            # Infinite numbers are refused (check not_finite) and never reach a sum or a cast.
+            m["_k_inf_" + c] = v.isinf().fill_null(False)
+            m[c] = ibis.ifelse(v.isinf().fill_null(False), ibis.null().cast("float64"), v)
     for c in ("person_id", "practice_id"):
         if c in cols:
             m[c] = _text(t[c])
@@ -248,7 +251,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
             if c in t.columns:
                 # Infinite numbers (inf, -Infinity, 1e999) are input problems, never values to match or sum.
                 fat(table, f, c, "not_finite", "expected a finite number; found infinity (inf)",
-                    lambda x, c=c: x[c].isinf())
+                    lambda x, c=c: x["_k_inf_" + c])
     fat("population", fpop, "person_id", "missing_id", "person_id is blank", lambda x: x.person_id.isnull())
     fat("population", fpop, "practice_id", "missing_id", "practice_id is blank", lambda x: x.practice_id.isnull())
     fat("population", fpop, "treated", "invalid_treated", "expected 0 or 1; found e.g. {example}",
@@ -374,7 +377,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
     aexclude("missing_activity_date", "date", "date is blank", lambda x: x.date.isnull(), "Activity without a date")
     aexclude("unknown_setting", "setting", f"expected one of {', '.join(SETTINGS)}; found e.g. {{example}}",
              lambda x: x.setting.isnull() | ~x.setting.isin(list(SETTINGS)), "Unknown activity setting",
-             "setting")
+             _RAW + "setting")
     for c, check in (("bed_days", "negative_bed_days"), ("cost", "negative_cost")):
         if c in act_r.columns:
             aexclude(check, c, f"{c} is negative", lambda x, c=c: x[c].notnull() & (x[c] < 0),

@@ -197,6 +197,10 @@ def read_table(path: str | Path | Source, engine: Any = None) -> pd.DataFrame:
 
     Large inputs should stay in the engine: :func:`evaltool.engine.read_source`.
     """
+    if not isinstance(path, Source) and Path(path).suffix.lower() in (".xlsx", ".xlsm"):
+        from evaltool.readers import read_xlsx
+
+        return read_xlsx(path)  # cells as Excel saved them (numbers stay numbers)
     eng = as_engine(engine)
     return to_contract_frame(read_source(eng, path).execute())
 
