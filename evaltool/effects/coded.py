@@ -171,22 +171,14 @@ def fepois_coded(
     n_obs: int | None = None, n_clusters: int | None = None, tol: float = 1e-12, maxiter: int = 100,
 ) -> Any:
     """:func:`evaltool.effects.poisson.fepois` for a :class:`CodedDesign` (same model, same SEs)."""
-    from evaltool.effects.poisson import FEFit, _codes, _nested, newton, small_sample_factor
+    from evaltool.effects.poisson import FEFit, _codes, _nested, newton, poisson_inputs, small_sample_factor
     from evaltool.errors import EstimationError
 
     y = np.asarray(y, dtype=float)
     n, k = cd.shape
     names = tuple(names) if names is not None else tuple(f"x{j}" for j in range(k))
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
-    if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
-        raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
-    if np.any(e <= 0) or not np.all(np.isfinite(e)):
-        raise EstimationError(f"`exposure` must be positive and finite; found {int(np.sum(~(e > 0)))} rows <= 0")
-    if np.any(y < 0) or not np.all(np.isfinite(y)):
-        raise EstimationError("`y` must be non-negative and finite for a Poisson model")
-    ucodes, n_units_all = _codes(unit)
-    Y = np.bincount(ucodes, weights=w * y, minlength=n_units_all)
+    e, ucodes, n_units_all, Y = poisson_inputs(y, w, exposure, unit, n)
     keep_u = Y > 0
     if not keep_u.any():
         raise EstimationError("the outcome is zero for every unit: nothing to estimate")

@@ -208,6 +208,19 @@ def _vcov(
     return (V + V.T) / 2, c
 
 
+def poisson_inputs(y: np.ndarray, w: np.ndarray, exposure: np.ndarray | None, unit: np.ndarray, n: int):
+    """Checked exposure, unit codes, their number and the weighted unit totals of ``y``."""
+    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
+    if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
+        raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
+    if np.any(e <= 0) or not np.all(np.isfinite(e)):
+        raise EstimationError(f"`exposure` must be positive and finite; found {int(np.sum(~(e > 0)))} rows <= 0")
+    if np.any(y < 0) or not np.all(np.isfinite(y)):
+        raise EstimationError("`y` must be non-negative and finite for a Poisson model")
+    ucodes, n_units_all = _codes(unit)
+    return e, ucodes, n_units_all, np.bincount(ucodes, weights=w * y, minlength=n_units_all)
+
+
 def newton(theta: np.ndarray, state, hess_grad, names, tol: float, maxiter: int):
     """Newton's method with step halving on the concentrated Poisson log-likelihood.
 
@@ -309,15 +322,7 @@ def fepois(
                             n_obs=n_obs, n_clusters=n_clusters, tol=tol, maxiter=maxiter)
     y, X, names, w = _as_design(y, X, names, weights)
     n, k = X.shape
-    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
-    if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
-        raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
-    if np.any(e <= 0) or not np.all(np.isfinite(e)):
-        raise EstimationError(f"`exposure` must be positive and finite; found {int(np.sum(~(e > 0)))} rows <= 0")
-    if np.any(y < 0) or not np.all(np.isfinite(y)):
-        raise EstimationError("`y` must be non-negative and finite for a Poisson model")
-    ucodes, n_units_all = _codes(unit)
-    Y = group_sums(ucodes, w * y, n_units_all)
+    e, ucodes, n_units_all, Y = poisson_inputs(y, w, exposure, unit, n)
     keep_u = Y > 0
     if not keep_u.any():
         raise EstimationError("the outcome is zero for every unit: nothing to estimate")
