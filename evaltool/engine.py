@@ -463,7 +463,7 @@ def read_source(engine: Engine, source: Source | str | Path, *, all_text: bool =
     try:
         if suffix in (".xlsx", ".xlsm"):
             # Formula cells as the values Excel saved with them (refused when there is none).
-            df = read_xlsx(path) if src.sheet is None else pd.read_excel(path, dtype=object, sheet_name=src.sheet)
+            df = read_xlsx(path, sheet=src.sheet)
             return engine.upload(_excel_text(df), path.stem)
         if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz"):
             if path.stat().st_size == 0:
