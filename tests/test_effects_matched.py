@@ -202,14 +202,46 @@ def test_missing_subgroup_level_and_separated_period_dummies(small):
     coh.loc[coh.index[-4:], "grp"] = None
     coh.loc[coh.index[-4:], "subclass"] = "s_last"  # keep the missing rows in one matched set (both arms)
     coh.loc[coh.index[-4:], "treated"] = [1, 0, 1, 0]
-    with pytest.warns(EstimationWarning, match="missing for 4 cohort rows"):
+    with pytest.warns(EstimationWarning, match="missing for 4 cohort rows") as rec:
         r = matched_did(coh, act, pop, subgroups=["grp"], cluster="subclass")
+    # The 'missing' level has no events in month -12: fitted as fixest does, not left unconverged.
+    assert [str(w.message) for w in rec if "converge" in str(w.message)] == []
+    assert r.failures == ()
     e = r.to_frame()
     assert {"common", "rare", "missing"} <= set(e["subgroup"])
     # The common level's estimate is unaffected by the rare level's separated months: compare with a
     # fit on the common rows alone (the model is the union of per-level models).
     alone = matched_did(coh[coh["grp"] == "common"], act, pop, cluster="subclass")
     assert r.effect("common")["estimate"] == pytest.approx(alone.effect("all")["estimate"], rel=1e-8)
+
+
+def test_level_without_events_in_its_first_month_is_dropped_there_as_fixest_does(small):
+    """A subgroup level with no events in the first pre-period month, the month its unit effects absorb.
+
+    That (level, month) cell is separated: fixest drops it and fits the rest. Absorbing it instead sent the
+    level's other month effects to +inf: Newton never converged and stopped wherever rounding took it
+    (a singular Hessian on Python 3.10 / numpy 2.2, a non-converged fit with a warning on 3.13).
+    """
+    coh, act, pop = small
+    coh = coh.assign(grp=np.where(coh["subclass"].isin(coh["subclass"].unique()[::2]), "a", "b"))
+    t = act.merge(coh[["person_id", "index_date", "grp"]], on="person_id")
+    month = np.floor((t["date"] - t["index_date"]).dt.days / (365.25 / 12))
+    act_b = t.loc[~((t["grp"] == "b") & (month == -12)), act.columns]  # level b: no events in month -12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EstimationWarning)  # "did not converge" fails the test
+        r = matched_did(coh, act_b, pop, subgroups=["grp"], cluster="subclass")
+    assert r.failures == ()
+    p = build_panel(coh, act_b, pop, outcomes=["emergency_admission"], keep=["subclass", "grp"])
+    c = cells(p, "emergency_admission", by="person", cluster="subclass", groups=["grp"]).frame
+    assert c.loc[(c.grp == "b") & (c.period == -12), "y"].sum() == 0 < c.loc[c.grp == "a", "y"].sum()
+    post = c.treated * (c.period >= 0)
+    c = c.assign(D_a=(post * (c.grp == "a")).astype(float), D_b=(post * (c.grp == "b")).astype(float),
+                 loge=np.log(c.exposure), pa=c.period.astype(str) + c.grp)
+    m = pf.fepois("y ~ D_a + D_b | unit + pa", data=c, vcov={"CRV1": "cluster"}, offset="loge", **TIGHT)
+    for s in ("a", "b"):
+        assert np.log(r.effect(s)["estimate"]) == pytest.approx(m.coef()[f"D_{s}"], abs=1e-6)
+        # SEs as pyfixest's up to its one extra reference per level in K (see the Wald test above).
+        assert r.effect(s)["std_error"] == pytest.approx(m.se()[f"D_{s}"], rel=1e-3)
 
 
 def test_stage_fact_keys_are_snake_case(small):

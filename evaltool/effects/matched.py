@@ -275,10 +275,11 @@ def _design(
     names: list[str] = []
     eff: dict[str, list[int]] = {}
     periods = np.unique(fr["period"].to_numpy())
+    absorbed = _absorbed_periods(fr, group, levels, first_period)
     for s in levels:
         ins = (lev == s).astype(float)
         for p in periods:
-            if p == first_period:
+            if p == absorbed[s]:
                 continue  # absorbed by the unit effect (units are nested in levels)
             cols.append(ins * (period == p))
             names.append(f"period[{p}]:{s}")
@@ -307,6 +308,21 @@ def _design(
         names = [names[i] for i in keep]
         eff = {s: [names.index(f"post:{s}")] for s in levels}
     return CodedDesign(codes.astype(np.int64), np.column_stack(cols)), names, eff
+
+
+def _absorbed_periods(fr: pd.DataFrame, group: str | None, levels: list[str], first_period: int) -> dict[str, int]:
+    """Each level's period without a dummy (absorbed by the unit effect): its first period with events.
+
+    A (level, period) cell without events is separated and :func:`_fit` drops it as fixest does. If
+    that cell were the absorbed one, the level's other period dummies would drift to +inf instead:
+    Newton never converges and ends wherever rounding takes it (a singular Hessian on one numpy, a
+    "converged" nonsense on another). So the first period *with events* is absorbed, and an empty
+    first period becomes an ordinary, separated and dropped, dummy.
+    """
+    lev = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+    pos = fr["y"].to_numpy() > 0
+    first = pd.Series(fr["period"].to_numpy()[pos]).groupby(lev[pos]).min()
+    return {s: int(first.get(s, first_period)) for s in levels}
 
 
 def _fit(cp: CellPanel, X: CodedDesign, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
