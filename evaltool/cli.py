@@ -131,6 +131,7 @@ def run(
     no_report: Annotated[bool, typer.Option("--no-report", help="Write the results bundle only.")] = False,
     output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Exit 0 even if a planned analysis could not be produced (it is still printed, logged and reported).")] = False,
+    engine: Annotated[Optional[str], typer.Option("--engine", "-e", help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
 ) -> None:
     """Run every stage of an evaluation and render its report.
 
@@ -142,6 +143,7 @@ def run(
     from evaltool.pipeline import run as run_pipeline
     from evaltool.runlog import RunRecord
 
+    _check_engine(engine)
     fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
     if fmts:
         bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
@@ -158,7 +160,7 @@ def run(
     record = RunRecord(listeners=[_print_event])
     with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}):
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
-                           record=record, allow_partial=True if allow_partial else None)
+                           record=record, allow_partial=True if allow_partial else None, engine=engine)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
     table.add_column("stage")
     table.add_column("status")
@@ -196,8 +198,17 @@ def _group_missing(missing: list) -> list[str]:
             for (stage, outcome, reason), whats in groups.items()]
 
 
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ("duckdb", "spark"):
+        console.print(f"[red]--engine[/]: expected duckdb or spark, got {engine}", highlight=False)
+        raise typer.Exit(2)
+
+
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")]) -> None:
+def validate(
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")],
+    engine: Annotated[Optional[str], typer.Option("--engine", "-e", help="duckdb or spark (default: the spec's engine section).")] = None,
+) -> None:
     """Check the spec and the input data; print the cohort flow and every problem.
 
     Exit 0 when the data can be analysed, 1 when problems stop the run, 2 when the spec or a file is invalid.
@@ -209,8 +220,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
 
     with _guard({}):
         s = load_spec(spec)
+    _check_engine(engine)
     with _guard({}):
-        v = load_inputs(s)
+        v = load_inputs(s, engine=engine)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):
         flow.add_column(c)
@@ -237,7 +249,7 @@ def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated da
     area, panel, ok = s.area, None, True
     if v.extra.get("area_panel") is not None:
         try:
-            panel = validate_area_panel(v.extra["area_panel"], file=s.data.area_panel.name,
+            panel = validate_area_panel(v.extra["area_panel"], file=s.data.source("area_panel").describe(),
                                         outcome=area.outcome if area else None,
                                         predictors=area.predictors if area else ())
         except DataValidationError as err:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
+from evaltool.engine import EngineConfig, Source
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
 from evaltool.errors import SpecError
@@ -51,14 +52,33 @@ class WindowSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    """Input files (CSV, Parquet or Excel); relative paths resolve against the spec file."""
+    """Input sources: a file path (CSV, CSV.gz, Parquet file or folder, Excel) or a mapping
+    (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
+    Relative paths resolve against the spec file."""
 
-    population: Path
-    activity: Path
-    practices: Path | None = None
-    proms: Path | None = None
-    prems: Path | None = None
-    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
+    population: Path | Source
+    activity: Path | Source
+    practices: Path | Source | None = None
+    proms: Path | Source | None = None
+    prems: Path | Source | None = None
+    area_panel: Path | Source | None = Field(
+        None, description="Area-by-month panel (donor areas) for whole-area designs.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataSpec:
+        for key in _PATH_KEYS:
+            v = getattr(self, key)
+            if isinstance(v, Source):
+                try:
+                    v.kind
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from None
+        return self
+
+    def source(self, key: str) -> Source | None:
+        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent)."""
+        v = getattr(self, key)
+        return None if v is None else (v if isinstance(v, Source) else Source(path=v))
 
 
 class ValidationSpec(_Strict):
@@ -124,6 +144,7 @@ class Spec(_Strict):
     window: WindowSpec
     data: DataSpec
     validation: ValidationSpec = ValidationSpec()
+    engine: EngineConfig = EngineConfig()
     cohort: CohortSpec = CohortSpec()
     matching: MatchingConfig | None = None
     effects: MatchedDidConfig | None = None
@@ -302,6 +323,13 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    if isinstance(raw.get("data"), dict):
+        # Mapping sources: their file keys resolve against the spec too.
+        raw["data"] = {k: ({kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
+                            for kk, vv in v.items()} if k in _PATH_KEYS and isinstance(v, dict) else v)
+                       for k, v in raw["data"].items()}
+    if isinstance(raw.get("engine"), dict) and isinstance(raw["engine"].get("temp_directory"), str):
+        raw["engine"] = {**raw["engine"], "temp_directory": _resolve(raw["engine"]["temp_directory"], base)}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -317,7 +345,8 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
-        p = getattr(spec.data, key)
+        src = spec.data.source(key)
+        p = None if src is None else (src.path if src.kind == "file" else src.duckdb)
         if p is not None and not Path(p).exists():
             missing.append(f"  - data.{key}: file not found: {p}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():

@@ -70,6 +70,7 @@ def run_stage(
             followup=config.followup, method=config.method, distance=config.distance, ratio=config.ratio,
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
+            candidates_per_treated=config.candidates_per_treated,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort
@@ -95,6 +96,13 @@ def run_stage(
         ("crossovers", "Matched controls enrolled later (crossovers)", res.crossovers),
         ("ess_controls", "Effective sample size of the controls", round(res.ess_control, 1)),
     ]
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        summary_rows += [
+            ("candidates_per_treated", "Candidates drawn at random per enrolled person in each risk set",
+             config.candidates_per_treated),
+            ("n_eligible", "Eligible candidate person-months before sampling", int(per["n_eligible"].sum())),
+        ]
     msum = pd.DataFrame(summary_rows, columns=["item", "description", "value"])
     msum["value"] = pd.Series([v for _, _, v in summary_rows], dtype=object)  # counts stay integers
 
@@ -127,6 +135,8 @@ def run_stage(
         "baseline_rate_controls": _r(early.get("matched controls")),
     }
 
+    if config.candidates_per_treated is not None:
+        facts["candidates_per_treated"] = config.candidates_per_treated
     tables = {"balance": balance, "matching_summary": msum, "pre_trajectory": traj}
     meta = {
         "balance": TableMeta(
