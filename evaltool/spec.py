@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.engine import EngineConfig, Source
+from evaltool.nhs.outcomes import CodedOutcome, check_name
+from evaltool.nhs.sources import MappedSource
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
 from evaltool.errors import SpecError
@@ -56,11 +58,15 @@ class DataSpec(_Strict):
     (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
     Relative paths resolve against the spec file."""
 
-    population: Path | Source
-    activity: Path | Source
-    practices: Path | Source | None = None
+    population: Path | MappedSource | Source
+    activity: Path | MappedSource | Source | list[Path | MappedSource]
+    practices: Path | MappedSource | Source | None = None
     proms: Path | Source | None = None
     prems: Path | Source | None = None
+    enrolment: Path | MappedSource | None = Field(
+        None, description="The programme's enrolment list (NHS number, enrolment date): sets treated/index_date.")
+    lsoa_lookup: Path | MappedSource | None = Field(
+        None, description="LSOA code -> IMD decile (or rank) lookup, for populations given by LSOA.")
     area_panel: Path | Source | None = Field(
         None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
@@ -68,17 +74,28 @@ class DataSpec(_Strict):
     def _complete(self) -> DataSpec:
         for key in _PATH_KEYS:
             v = getattr(self, key)
-            if isinstance(v, Source):
-                try:
-                    v.kind
-                except ValueError as err:
-                    raise ValueError(f"{key}: {err}") from None
+            for i, e in enumerate(v if isinstance(v, list) else [v]):
+                if isinstance(e, Source):
+                    try:
+                        e.kind
+                    except ValueError as err:
+                        raise ValueError(f"{key}{f'[{i}]' if isinstance(v, list) else ''}: {err}") from None
+        if isinstance(self.activity, list) and not self.activity:
+            raise ValueError("activity: expected at least one source")
         return self
 
     def source(self, key: str) -> Source | None:
-        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent)."""
+        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent; the first of a list)."""
         v = getattr(self, key)
+        if isinstance(v, list):
+            v = v[0]
         return None if v is None else (v if isinstance(v, Source) else Source(path=v))
+
+    def sources(self, key: str) -> list[Source]:
+        """Every source of the entry ``key`` (an activity entry may be a list)."""
+        v = getattr(self, key)
+        return [e if isinstance(e, Source) else Source(path=e) for e in (v if isinstance(v, list) else [v])
+                if e is not None]
 
 
 class ValidationSpec(_Strict):
@@ -152,6 +169,9 @@ class Spec(_Strict):
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
     area: AreaConfig | None = None
+    coded_outcomes: dict[str, CodedOutcome] = Field(
+        default_factory=dict, description="Outcomes found from diagnosis code lists or the time before death "
+        "(evaltool.nhs.outcomes); each becomes an activity setting the effects section can analyse.")
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
     allow_partial: bool = Field(
@@ -166,6 +186,31 @@ class Spec(_Strict):
                 f"expected letters, digits, '_' or '-' (at most 64, starting with a letter or digit), got {v!r}"
             )
         return v
+
+    @field_validator("coded_outcomes")
+    @classmethod
+    def _coded_names(cls, v: dict[str, CodedOutcome]) -> dict[str, CodedOutcome]:
+        from evaltool.effects.panels import OUTCOMES
+
+        for name in v:
+            check_name(name)
+            if name in OUTCOMES:
+                raise ValueError(f"coded outcome {name!r} has the name of a built-in outcome; choose another")
+        return v
+
+    @model_validator(mode="after")
+    def _coded_used(self) -> Spec:
+        from evaltool.effects.panels import OUTCOMES
+
+        if self.effects is not None:
+            bad = [o for o in self.effects.outcomes if o not in OUTCOMES and o not in self.coded_outcomes]
+            if bad:
+                raise ValueError(f"effects.outcomes: {bad} are neither built-in outcomes ({', '.join(OUTCOMES)}) "
+                                 "nor defined under `coded_outcomes`")
+            measures = {o: self.coded_outcomes[o].measure for o in self.effects.outcomes if o in self.coded_outcomes}
+            if measures != dict(self.effects.coded_measures):
+                object.__setattr__(self, "effects", self.effects.model_copy(update={"coded_measures": measures}))
+        return self
 
     def to_json_dict(self) -> dict[str, Any]:
         """The resolved spec as JSON-able data (paths as strings)."""
@@ -303,7 +348,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel", "enrolment", "lsoa_lookup")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
@@ -324,10 +369,23 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
     if isinstance(raw.get("data"), dict):
-        # Mapping sources: their file keys resolve against the spec too.
-        raw["data"] = {k: ({kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
-                            for kk, vv in v.items()} if k in _PATH_KEYS and isinstance(v, dict) else v)
+        # Mapping sources (and lists of them): their file keys resolve against the spec too.
+        def res(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
+                        for kk, vv in v.items()}
+            if isinstance(v, str):
+                return _resolve(v, base)
+            return v
+
+        raw["data"] = {k: ([res(e) for e in v] if isinstance(v, list) else res(v)) if k in _PATH_KEYS else v
                        for k, v in raw["data"].items()}
+    if isinstance(raw.get("coded_outcomes"), dict):
+        raw["coded_outcomes"] = {
+            k: ({**v, "codelist": {**v["codelist"], "path": _resolve(v["codelist"]["path"], base)}}
+                if isinstance(v, dict) and isinstance(v.get("codelist"), dict)
+                and isinstance(v["codelist"].get("path"), str) else v)
+            for k, v in raw["coded_outcomes"].items()}
     if isinstance(raw.get("engine"), dict) and isinstance(raw["engine"].get("temp_directory"), str):
         raw["engine"] = {**raw["engine"], "temp_directory": _resolve(raw["engine"]["temp_directory"], base)}
     if isinstance(raw.get("output_dir"), str):
@@ -345,10 +403,15 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
-        src = spec.data.source(key)
-        p = None if src is None else (src.path if src.kind == "file" else src.duckdb)
+        for src in spec.data.sources(key):
+            kind = src.kind
+            p = src.path if kind == "file" else src.duckdb if kind == "duckdb" else None
+            if p is not None and not Path(p).exists():
+                missing.append(f"  - data.{key}: file not found: {p}")
+    for name, oc in spec.coded_outcomes.items():
+        p = getattr(oc.codelist, "path", None)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - coded_outcomes.{name}.codelist: file not found: {p}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():

@@ -149,7 +149,8 @@ def southvale_extracts(seed: int = DEFAULT_SEED, *, scale: float = 1.0, data: So
     rng_id, rng_cond, rng_apc, rng_junk, rng_att, rng_gp = (_stream(seed, k) for k in range(6))
     nhs = _nhs_numbers(rng_id, n + 400)
     pid_to_i = pd.Series(np.arange(n), index=pop["person_id"].to_numpy())
-    person_nhs = nhs[:n]
+    # In the same order as the contract's person ids, so that both runs list people alike.
+    person_nhs = np.sort(nhs[:n])
     spare = nhs[n:]  # for people not on the GP list and extra records
 
     # ---- practices and areas -------------------------------------------------------------------

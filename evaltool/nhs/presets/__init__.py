@@ -68,6 +68,9 @@ def prepare(raw: Any, mapping: SourceMapping, source: str, feeds: str,
     ``mapping.preset`` selects a preset (it must feed ``feeds``); without one the ``columns``,
     ``values``, ``date_format`` and ``nhs_number`` keys apply to a table already shaped like the contract.
     """
+    if persist is not None:
+        # Read the source once: every count and step below scans the engine's copy, not the file.
+        raw = persist(raw, f"raw_{feeds}")
     ctx = Context(raw=raw, source=source, mapping=mapping, persist=persist or (lambda e, n: e))
     if mapping.preset is None:
         if feeds == "enrolment":
