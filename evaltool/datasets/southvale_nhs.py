@@ -241,7 +241,14 @@ def southvale_extracts(seed: int = DEFAULT_SEED, *, scale: float = 1.0, data: So
                       np.where(el, _pick(rng_apc, ("11", "11", "12", "13"), m), "81"))
     source = np.where(ch, "51", np.where(rng_apc.random(m) < 0.95, "19", "51"))
     dest = np.where(ch, _pick(rng_apc, ("54", "65", "85"), m), "19")
+    # Spells are told apart by person, provider and admission date (HES has no spell id): two admissions
+    # of one person on one day are at different providers; transfers go to a community hospital.
     provider = _pick(rng_apc, PROVIDERS, m)
+    grp = pd.DataFrame({"i": i, "d": admidate, "b": pd.Series(provider).map({p: k for k, p in enumerate(PROVIDERS)})})
+    same_day = grp.groupby(["i", "d"]).cumcount().to_numpy()
+    base = grp.groupby(["i", "d"])["b"].transform("first").to_numpy()
+    provider = np.asarray(PROVIDERS, dtype=object)[(base + same_day) % len(PROVIDERS)]
+    provider = np.where(ch, "RZD", provider)
     spell_cost = adm["cost"].fillna(0).to_numpy()
     # Episodes: multi-episode spells split the stay between consultants.
     n_epi = np.ones(m, np.int64)
