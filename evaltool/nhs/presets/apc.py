@@ -28,7 +28,7 @@ from typing import Any
 import ibis
 
 from evaltool.nhs.codes import icd10_expr
-from evaltool.nhs.presets.base import Context, PendingStep, Prepared, code_in, dedupe, person_ids
+from evaltool.nhs.presets.base import Context, PendingStep, Prepared, code_in, dedupe, free_names, person_ids
 
 EMERGENCY = ("21", "22", "23", "24", "25", "28", "2A", "2B", "2C", "2D")
 ELECTIVE = ("11", "12", "13")
@@ -149,6 +149,7 @@ def build(ctx: Context, preset: str) -> Prepared:
                              "admission date blank or not a date" + _fmt_hint(ctx, "admission_date")))
 
     # Spells: the spell id, or person + provider + admission date.
+    t = free_names(t, ["spell_id", "first"])
     spell_key = ibis.ifelse(t._spell.notnull(), "S:" + t._spell, "K:" + t._prov + ":" + t._adm.cast("string"))
     t = t.mutate(spell_id=t.person_id + "|" + spell_key)
     first_w = ibis.window(group_by=t.spell_id, order_by=[t._order, t._start, t._end])

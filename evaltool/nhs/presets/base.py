@@ -104,12 +104,22 @@ def code_in(col: Any, codes: tuple[str, ...]) -> Any:
     return col.isin(sorted(alts)).fill_null(False)
 
 
+def free_names(t: Any, names: Any, keep: tuple[str, ...] = ()) -> Any:
+    """``t`` with source columns renamed ``_src_<name>`` where they would clash (engines compare
+    column names case-insensitively) with columns a preset is about to create."""
+    low = {str(n).lower() for n in names}
+    clash = {f"_src_{c}": c for c in t.columns if c.lower() in low and c not in keep}
+    return t.rename(clash) if clash else t
+
+
 def person_ids(ctx: Context, t: Any, steps: list[PendingStep], unit: str, *, is_nhs_number: bool) -> Any:
     """``t`` with ``person_id`` (normalised NHS number or token); rows failing the check removed and
     counted (or an error, as the spec's ``nhs_number.invalid`` says)."""
     policy = ctx.mapping.nhs_policy
-    pid, ok = person_id_expr(t[ctx.cols["person"]], policy, is_nhs_number=is_nhs_number)
-    t = t.mutate(person_id=pid, _id_ok=ok)
+    src = t[ctx.cols["person"]]
+    pid, ok = person_id_expr(src, policy, is_nhs_number=is_nhs_number)
+    t = t.mutate(_pid_new=pid, _id_ok=ok)
+    t = free_names(t, ["person_id"]).rename(person_id="_pid_new")
     n_bad = t.filter(~t._id_ok).count()
     what = ("NHS number missing or failing the Modulus 11 check" if is_nhs_number and policy.check == "validate"
             else "person identifier missing")

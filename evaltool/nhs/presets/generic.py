@@ -24,7 +24,9 @@ def build_generic(ctx: Context, feeds: str) -> Prepared:
                                       f"there; found {', '.join(cols)}")
         rename[target] = c
     # Columns not renamed keep their names (the contract's checks report what is missing).
-    m: dict[str, Any] = {c: raw[c] for c in cols if c not in rename.values() or c in rename}
+    targets = {k.lower() for k in rename}
+    m: dict[str, Any] = {c: raw[c] for c in cols
+                         if (c not in rename.values() or c in rename) and c.lower() not in targets}
     for target, c in rename.items():
         m[target] = raw[c]
     t = raw.select(**m)

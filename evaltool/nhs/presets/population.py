@@ -74,13 +74,13 @@ def build_gp_list(ctx: Context, preset: str = "gp_list") -> Prepared:
             m[c] = t[cols[c]].cast("string").re_replace(r"^\s+|\s+$", "").upper().nullif("")
     unknown_sex = t.filter(recoded_flag(t[cols["sex"]], {k: v for k, v in sex_map.items() if v is None})
                            | t[cols["sex"]].isnull()).count()
-    t = t.mutate(**m)
+    t = t.select("person_id", **m)
     steps.append(PendingStep("sex_not_known", "Sex recorded as not known or not specified (0, 9, X, U, I): set "
                              "to missing", "people", t.count(), t.count(), "PERSON STATED GENDER CODE not 1 or 2",
                              n_affected=unknown_sex))
     n = t.count()
     t = dedupe(t, ["person_id"], [t.registration_start.desc(), t.registration_end.desc(), t.practice_id])
-    t = ctx.persist(t.select("person_id", *m), "gp_list")
+    t = ctx.persist(t, "gp_list")
     steps.append(PendingStep("repeat_registrations", "People listed more than once: latest registration kept",
                              "people", n, t.count(), "earlier registrations of the same person"))
     return Prepared("population", t, ctx.source, preset, steps, dictionary=DICTIONARY)
@@ -92,7 +92,7 @@ def build_enrolment(ctx: Context, preset: str = "enrolment") -> Prepared:
     n0 = ctx.raw.count()
     steps = [PendingStep("enrolments", f"Enrolments in {ctx.source}", "people", n0, n0, always=True)]
     t = person_ids(ctx, ctx.raw, steps, "enrolments", is_nhs_number=_is_nhs(ctx))
-    t = t.mutate(index_date=ctx.date(t, "index_date"))
+    t = t.select("person_id", index_date=ctx.date(t, "index_date"))
     n = t.count()
     t = t.filter(t.index_date.notnull())
     steps.append(PendingStep("enrolment_without_date", "Enrolments without a readable enrolment date", "people", n,
