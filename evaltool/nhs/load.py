@@ -127,3 +127,20 @@ def finish(v: Any, spec: Any, asm: InputsAssembly | None, engine: Any, step_cls:
         v.activity_flow.append(step_cls(f"coded_{name}", f"Activity rows derived for coded outcome `{name}` "
                                         f"({title})", int(n_by.get(name, 0)), 0, ""))
     v._cache.pop("activity", None)
+
+
+def source_flow_frame(steps: list[MapStep]) -> Any:
+    """The bundle table ``source_flow``: every step of preparing every source, with its unit."""
+    import pandas as pd
+
+    cols = ["source", "step", "description", "unit", "n_in", "n_out", "n_excluded", "n_affected", "reason"]
+    return pd.DataFrame([{**{k: getattr(s, k) for k in cols if k != "n_excluded"}, "n_excluded": s.n_excluded}
+                         for s in steps], columns=cols)
+
+
+def codelists_frame(lists: list[dict[str, Any]]) -> Any:
+    """The bundle table ``code_lists``: the code list behind each coded outcome, its source and version."""
+    import pandas as pd
+
+    cols = ["outcome", "name", "title", "version", "source", "url", "origin", "sha256"]
+    return pd.DataFrame([{k: x.get(k, "") for k in cols} for x in lists], columns=cols)
