@@ -73,15 +73,20 @@ class Evaluated:
     keep: Any  # rows left after the exclusions (a boolean column expression on ``table``)
 
 
-def evaluate(engine: Any, expr: Any, fatal: list[Pending], seq: list[Pending], name: str) -> Evaluated:
+def evaluate(engine: Any, expr: Any, fatal: list[Pending], seq: list[Pending], name: str,
+             helpers: tuple[str, ...] = ()) -> Evaluated:
     """Flag every check as a column, persist once, count all in one query, fetch examples where found.
 
     ``fatal`` checks are counted over all rows; ``seq`` checks (exclusions, in order) among the rows
-    still kept by the exclusions before them (``action`` "exclude" or "always" removes rows).
+    still kept by the exclusions before them (``action`` "exclude" or "always" removes rows). Columns
+    starting with one of ``helpers`` (raw text, join keys) serve the predicates and are not kept,
+    except those that show the checks' example values.
     """
     flags = {f"_e{i}": as_bool(p.pred(expr)) for i, p in enumerate(fatal)}
     flags.update({f"_x{i}": as_bool(p.pred(expr)) for i, p in enumerate(seq)})
-    t = engine.persist(expr.mutate(**flags) if flags else expr, name)
+    shown = {p.example_col for p in (*fatal, *seq) if p.example_col}
+    cols = [c for c in expr.columns if not (helpers and c.startswith(helpers)) or c in shown]
+    t = engine.persist((expr.mutate(**flags) if flags else expr).select(*cols, *flags), name)
 
     def keep_before(i: int) -> Any:
         k = None

@@ -167,6 +167,7 @@ def typed(t: Any, table: str, *, w0: pd.Timestamp, untreated_index: str = "error
 
 
 _FLAG = re.compile(r"^_[ex]\d+$")
+_HELPERS = (_RAW, "_k_")
 
 
 def clean_columns(t: Any) -> list[str]:
@@ -297,7 +298,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
     prac = None
     if prac_r is not None:
         ev_prac = evaluate(engine, with_text_keys("practices")(engine.numbered(prac_r)), fatal["practices"], [],
-                           "practices_checked")
+                           "practices_checked", helpers=_HELPERS)
         prac = ev_prac.table
 
     # ---- population: exclusions in order, each counted among those still kept ------------
@@ -349,7 +350,8 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
                 | (x.death_date.notnull() & (x.index_date > x.death_date))),
             "Not alive and registered at enrolment")
     ev_pop = evaluate(engine, with_text_keys("population")(engine.numbered(pop_r)), fatal["population"],
-                      [p for p, _ in excl], "population_checked")
+                      [p for p, _ in excl], "population_checked",
+                      helpers=_HELPERS)
     pop = ev_pop.table
     pop_clean = pop.filter(ev_pop.keep)
     dup_found = any(p.check == "duplicate_person_id" and p.n for p, _ in excl)
@@ -372,7 +374,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
     aexclude("missing_activity_date", "date", "date is blank", lambda x: x.date.isnull(), "Activity without a date")
     aexclude("unknown_setting", "setting", f"expected one of {', '.join(SETTINGS)}; found e.g. {{example}}",
              lambda x: x.setting.isnull() | ~x.setting.isin(list(SETTINGS)), "Unknown activity setting",
-             _RAW + "setting")
+             "setting")
     for c, check in (("bed_days", "negative_bed_days"), ("cost", "negative_cost")):
         if c in act_r.columns:
             aexclude(check, c, f"{c} is negative", lambda x, c=c: x[c].notnull() & (x[c] < 0),
@@ -395,7 +397,7 @@ def validate(engine: Any, raw: dict[str, Any], *, window: tuple[Any, Any], actio
              "Activity outside registration")
     ax = with_text_keys("activity")(engine.numbered(act_r))
     ax = ax.left_join(kept, ax.person_id == kept._k_pid)
-    ev_act = evaluate(engine, ax, fatal["activity"], [p for p, _ in aex], "activity_checked")
+    ev_act = evaluate(engine, ax, fatal["activity"], [p for p, _ in aex], "activity_checked", helpers=_HELPERS)
 
     for table in ("population", "activity", "practices"):
         emit(fatal[table])

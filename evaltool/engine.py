@@ -251,6 +251,10 @@ class Engine:
 
     def numbered(self, t: Any) -> Any:
         """``t`` with ``_row``: 1-based row numbers in the source's order (files read in order)."""
+        if self.backend == "duckdb":
+            # Plain ROW_NUMBER() OVER () streams in scan order; Ibis' form adds a frame clause that
+            # makes DuckDB materialise the window (1.6x slower on a 2M-row table).
+            return self.con.sql(f"SELECT row_number() OVER () AS _row, * FROM ({self.con.compile(t)})")
         return t.mutate(_row=(ibis.row_number() + 1).cast("int64"))
 
     def execute(self, expr: Any) -> pd.DataFrame:

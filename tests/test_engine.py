@@ -157,7 +157,7 @@ def _is_projection(expr, raw_ops) -> bool:
 
 
 def test_validate_frames_and_tables_agree():
-    pop = pd.DataFrame({"person_id": ["a", "b", "c"], "practice_id": ["p"] * 3, "sex": ["F", "M", "x"],
+    pop = pd.DataFrame({"person_id": ["a", "b", "c"], "practice_id": ["p"] * 3, "sex": ["F", "M", "zz"],
                         "age": [70, 40, 50], "treated": [1, 0, 0],
                         "index_date": pd.to_datetime(["2023-01-01", None, None])})
     act = pd.DataFrame({"person_id": ["a", "b", "zz"], "date": pd.to_datetime(["2022-01-05"] * 3),

@@ -185,6 +185,14 @@ def run_stage(
                   f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}",
                   detail="absolute standardised mean difference of 0.1 or more after matching; see the balance table",
                   counts={"covariates": len(names)})
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        out.event("candidates_sampled",
+                  f"candidates sampled at random: at most {config.candidates_per_treated} per enrolled person in each "
+                  f"risk set ({int(per['n_candidates'].sum()):,} of {int(per['n_eligible'].sum()):,} eligible "
+                  "candidate person-months); balance is measured on the sampled pool",
+                  severity="info", counts={"sampled": int(per["n_candidates"].sum()),
+                                           "eligible": int(per["n_eligible"].sum())})
     out.analysis("matching", "all")
     return out
 
