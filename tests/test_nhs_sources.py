@@ -67,17 +67,32 @@ def _spec(folder: Path, out: Path, where: str, extra_profile: Path | None = None
     return p
 
 
-@pytest.fixture(scope="module")
-def extracts(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("southvale_nhs")
-    write_southvale_extracts(folder, scale=0.03)
+def _warehouses(folder: Path, scale: float) -> dict[str, pd.DataFrame]:
+    """Extracts written as files, then loaded as tables into a DuckDB file."""
+    write_southvale_extracts(folder, scale=scale)
     frames = _frames(folder)
     with duckdb.connect(str(folder / "warehouse.duckdb")) as con:
         for name, df in frames.items():
             con.register("df", df)
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM df")
             con.unregister("df")
-    return folder, frames
+    return frames
+
+
+def _load_postgres(srv: dict, frames: dict[str, pd.DataFrame], profiles: Path) -> None:
+    import ibis
+
+    con = ibis.postgres.connect(**srv)
+    for name, df in frames.items():
+        con.create_table(name, df)
+    con.disconnect()
+    profiles.write_text(yaml.safe_dump({"pgtest": {"backend": "postgres", **srv}}))
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("southvale_nhs")
+    return folder, _warehouses(folder, 0.03)
 
 
 def _inputs(spec: Path):
@@ -129,15 +144,8 @@ def test_mapped_run_counts_every_episode_duplicate_and_invalid_number(extracts):
 def test_files_duckdb_and_postgres_give_identical_inputs(extracts, tmp_path, monkeypatch):
     folder, frames = extracts
     with postgres_server() as srv:
-        import ibis
-
-        con = ibis.postgres.connect(**srv)
-        for name, df in frames.items():
-            con.create_table(name, df)
-        con.disconnect()
         prof = tmp_path / "connections.yaml"
-        prof.write_text(yaml.safe_dump({"pgtest": {"backend": "postgres", "host": srv["host"], "port": srv["port"],
-                                                   "user": srv["user"], "database": srv["database"]}}))
+        _load_postgres(srv, frames, prof)
         monkeypatch.setenv("EVALTOOL_CONNECTIONS", str(prof))
         got = {w: _inputs(_spec(folder, folder, w)) for w in ("files", "duckdb", "postgres")}
     ref_v, ref_pop, ref_act = got["files"]
@@ -159,22 +167,10 @@ def test_files_duckdb_and_postgres_give_byte_identical_results(tmp_path_factory,
     from evaltool.pipeline import run
 
     folder = tmp_path_factory.mktemp("southvale_nhs_full")
-    write_southvale_extracts(folder, scale=0.15)
-    frames = _frames(folder)
-    with duckdb.connect(str(folder / "warehouse.duckdb")) as con:
-        for name, df in frames.items():
-            con.register("df", df)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM df")
-            con.unregister("df")
+    frames = _warehouses(folder, 0.15)
     with postgres_server() as srv:
-        import ibis
-
-        con = ibis.postgres.connect(**srv)
-        for name, df in frames.items():
-            con.create_table(name, df)
-        con.disconnect()
         prof = folder / "connections.yaml"
-        prof.write_text(yaml.safe_dump({"pgtest": {"backend": "postgres", **srv}}))
+        _load_postgres(srv, frames, prof)
         monkeypatch.setenv("EVALTOOL_CONNECTIONS", str(prof))
         bundles = {}
         for w in ("files", "duckdb", "postgres"):

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool.datasets._io import write_json_atomic, write_parquet_atomic
+from evaltool.datasets._io import _atomic_write_bytes, write_json_atomic, write_parquet_atomic
 from evaltool.datasets.southvale import DEFAULT_SEED, SouthvaleData, southvale
 
 __all__ = ["NhsExtracts", "southvale_extracts", "write_southvale_extracts", "ACS_SHARE_RATIO"]
@@ -474,45 +474,31 @@ def write_southvale_extracts(out_dir: str | os.PathLike[str], seed: int = DEFAUL
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     import gzip
-    import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        text = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    text = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+    def write(tmp: str) -> None:
         if path.name.endswith(".gz"):
             with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 gz.write(text)
         else:
             Path(tmp).write_bytes(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return _atomic_write_bytes(path, write)
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
-    import tempfile
+    readme = pd.DataFrame({"About this workbook": [
+        "Southvale GP practices (fictional).", "The practice list is on the sheet 'practices'.",
+        "GO_LIVE_DATE: the neighbourhood team's go-live date (DD/MM/YYYY); blank = not live in the window."]})
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
-        readme = pd.DataFrame({"About this workbook": [
-            "Southvale GP practices (fictional).", "The practice list is on the sheet 'practices'.",
-            "GO_LIVE_DATE: the neighbourhood team's go-live date (DD/MM/YYYY); blank = not live in the window."]})
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh, pd.ExcelWriter(fh, engine="openpyxl") as xw:
             readme.to_excel(xw, sheet_name="README", index=False)
             frame.to_excel(xw, sheet_name="practices", index=False)
         _fix_xlsx_times(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+
+    return _atomic_write_bytes(path, write)
 
 
 def _fix_xlsx_times(path: str) -> None:
