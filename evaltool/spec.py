@@ -200,16 +200,10 @@ class Spec(_Strict):
 
     @model_validator(mode="after")
     def _coded_used(self) -> Spec:
-        from evaltool.effects.panels import OUTCOMES
-
         if self.effects is not None:
-            bad = [o for o in self.effects.outcomes if o not in OUTCOMES and o not in self.coded_outcomes]
-            if bad:
-                raise ValueError(f"effects.outcomes: {bad} are neither built-in outcomes ({', '.join(OUTCOMES)}) "
-                                 "nor defined under `coded_outcomes`")
-            measures = {o: self.coded_outcomes[o].measure for o in self.effects.outcomes if o in self.coded_outcomes}
-            if measures != dict(self.effects.coded_measures):
-                object.__setattr__(self, "effects", self.effects.model_copy(update={"coded_measures": measures}))
+            extra = [o for o in self.effects.coded_measures if o not in self.coded_outcomes]
+            if extra:
+                raise ValueError(f"effects.coded_measures names {extra}, which are not under `coded_outcomes`")
         return self
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -380,6 +374,12 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
 
         raw["data"] = {k: ([res(e) for e in v] if isinstance(v, list) else res(v)) if k in _PATH_KEYS else v
                        for k, v in raw["data"].items()}
+    if isinstance(raw.get("coded_outcomes"), dict) and isinstance(raw.get("effects"), dict):
+        # The effects section learns which of its outcomes are coded, and what each sums.
+        outs = raw["effects"].get("outcomes") or ()
+        raw["effects"] = {**raw["effects"], "coded_measures": {
+            k: (v.get("measure", "count") if isinstance(v, dict) else "count")
+            for k, v in raw["coded_outcomes"].items() if isinstance(outs, (list, tuple)) and k in outs}}
     if isinstance(raw.get("coded_outcomes"), dict):
         raw["coded_outcomes"] = {
             k: ({**v, "codelist": {**v["codelist"], "path": _resolve(v["codelist"]["path"], base)}}

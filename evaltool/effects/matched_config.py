@@ -1,10 +1,9 @@
 """The matched-cohort part of the `effects` section of the analysis spec."""
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evaltool.effects.panels import OUTCOMES
 
@@ -43,14 +42,13 @@ class MatchedDidConfig(BaseModel):
         default_factory=dict, description="set from the spec's `coded_outcomes`: outcome -> what is summed "
         "(count of its activity rows, or their bed days); not written by hand")
 
-    @field_validator("outcomes")
-    @classmethod
-    def _outcomes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        # Built-in outcomes, or coded outcomes (checked against the spec's `coded_outcomes` by the spec).
-        bad = [o for o in v if o not in OUTCOMES and not re.fullmatch(r"[a-z][a-z0-9_]{1,62}", o)]
-        if bad or not v:
-            raise ValueError(f"outcomes: expected some of {list(OUTCOMES)} or coded outcomes, got {list(v)}")
-        return v
+    @model_validator(mode="after")
+    def _outcomes(self) -> MatchedDidConfig:
+        bad = [o for o in self.outcomes if o not in OUTCOMES and o not in self.coded_measures]
+        if bad or not self.outcomes:
+            raise ValueError(f"outcomes: expected some of {list(OUTCOMES)} or outcomes defined under `coded_outcomes`, "
+                             f"got {list(self.outcomes)}")
+        return self
 
     def outcome_defs(self) -> dict[str, tuple[str, tuple[str, ...] | None]]:
         """Every outcome's definition: the built-in ones and the coded outcomes of the spec."""
