@@ -248,6 +248,9 @@ def southvale_extracts(seed: int = DEFAULT_SEED, *, scale: float = 1.0, data: So
     same_day = grp.groupby(["i", "d"]).cumcount().to_numpy()
     base = grp.groupby(["i", "d"])["b"].transform("first").to_numpy()
     provider = np.asarray(PROVIDERS, dtype=object)[(base + same_day) % len(PROVIDERS)]
+    # A fourth or fifth admission on one day (a handful at full scale) goes to another hospital.
+    overflow = same_day >= len(PROVIDERS)
+    provider = np.where(overflow, np.char.add("RZ", np.asarray([chr(ord("E") + int(k)) for k in same_day])), provider)
     provider = np.where(ch, "RZD", provider)
     spell_cost = adm["cost"].fillna(0).to_numpy()
     # Episodes: multi-episode spells split the stay between consultants.
