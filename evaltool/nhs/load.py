@@ -65,13 +65,13 @@ def assemble_inputs(engine: Any, data: Any) -> InputsAssembly:
     return InputsAssembly(asm.tables, files, names, asm, asm.extras)
 
 
-def _flow_steps(steps: list[MapStep], step_cls: type) -> list[Any]:
+def _flow_steps(steps: list[MapStep], step_cls: type, *, prefix: bool = True) -> list[Any]:
     out = []
     for s in steps:
         reason = s.reason
         if s.n_affected:
             reason = f"{reason} ({s.n_affected:,} {s.unit})" if reason else f"{s.n_affected:,} {s.unit}"
-        desc = f"{s.source}: {s.description}"
+        desc = f"{s.source}: {s.description}" if prefix else s.description
         out.append(step_cls(s.step, desc, int(s.n_out), int(s.n_in - s.n_out), reason))
     return out
 
@@ -81,11 +81,16 @@ def finish(v: Any, spec: Any, asm: InputsAssembly | None, engine: Any, step_cls:
     if asm is not None:
         steps = asm.assembled.steps
         v.source_flow = list(steps)
-        pop_steps = [s for s in steps if asm.assembled.names.get(s.source) == "population"]
         act_steps = [s for s in steps if asm.assembled.names.get(s.source) == "activity"]
         prac_steps = [s for s in steps if asm.assembled.names.get(s.source) == "practices"]
-        if v.flow:
-            v.flow[:0] = _flow_steps(pop_steps, step_cls)
+        # The cohort flow stays one chain of people: the population source's rows in, its exclusions,
+        # then the checks. Recodes, the enrolment list and derived counts are in `source_flow`.
+        src = asm.assembled.population_source
+        own = [s for s in steps if s.source == src]
+        chain = own[:1] + [s for s in own[1:] if s.n_excluded]
+        if v.flow and chain and chain[-1].n_out == v.flow[0].n_remaining:
+            head = [step_cls("start", chain[0].description, int(chain[0].n_out), 0, "")]
+            v.flow[:1] = head + _flow_steps(chain[1:], step_cls, prefix=False)
         if v.activity_flow:
             v.activity_flow[:0] = _flow_steps(act_steps + prac_steps, step_cls)
         v.nhs = dict(asm.extras)

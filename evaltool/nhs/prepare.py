@@ -40,6 +40,7 @@ class Assembled:
     extras: dict[str, Any] = field(default_factory=dict)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    population_source: str = ""
 
     def steps_for(self, table: str) -> list[MapStep]:
         return [s for s in self.steps if self.names.get(s.source) == table]
@@ -115,7 +116,7 @@ def load_mapped(engine: Any, data: Any) -> Assembled:
             extras[k] = u
     tables = {"population": pop, "activity": act,
               "practices": preps["practices"][0].table if preps["practices"] else None}
-    return Assembled(tables, steps, extras, records, names)
+    return Assembled(tables, steps, extras, records, names, preps["population"][0].source)
 
 
 def _population(engine: Any, gp: Prepared, enrol: Prepared | None, lookup: Any,
