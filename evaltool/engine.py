@@ -220,6 +220,21 @@ class Engine:
         self._temp.append(tname)
         return t
 
+    def ingest(self, reader: Any, name: str) -> Any:
+        """Arrow record batches (a ``pyarrow.RecordBatchReader``, e.g. from another database) as a
+        table on this engine; DuckDB streams them in (spilling to disk), never through pandas."""
+        if self.backend != "duckdb":
+            return self.upload(reader.read_all(), name)
+        tname = self._name(name)
+        raw = self.con.con
+        raw.register(f"{tname}_src", reader)
+        try:
+            raw.execute(f'CREATE TEMP TABLE "{tname}" AS SELECT * FROM "{tname}_src"')
+        finally:
+            raw.unregister(f"{tname}_src")
+        self._temp.append(tname)
+        return self.con.table(tname)
+
     def persist(self, expr: Any, name: str) -> Any:
         """Compute ``expr`` once and keep it on the engine (DuckDB: a temporary table that spills to disk)."""
         tname = self._name(name)

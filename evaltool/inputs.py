@@ -133,6 +133,12 @@ class ValidatedData(LazyFrames):
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, pd.DataFrame] = field(default_factory=dict)
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    #: Every counted step of mapping the sources (evaltool.nhs: presets, recodes, NHS number checks).
+    source_flow: list[Any] = field(default_factory=list)
+    #: Provenance of the code lists the coded outcomes used.
+    codelists: list[dict[str, Any]] = field(default_factory=list)
+    #: Engine tables the mapping layer made beside the contract (diagnoses, spells).
+    nhs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -278,14 +284,22 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
     data even when errors were found (``.ok`` is False, ``.problems`` lists them) so that
     ``evaltool validate`` can print every problem at once; call ``.raise_for_errors()`` to stop.
     """
+    from evaltool.nhs import load as nhs_load
+
     eng = as_engine(engine if engine is not None else getattr(spec, "engine", None))
     keys = ("population", "activity", "practices")
-    sources = {k: spec.data.source(k) if hasattr(spec.data, "source") else _as_source(getattr(spec.data, k))
+    sources = {k: spec.data.source(k) if hasattr(spec.data, "source") else _as_source(getattr(spec.data, k, None))
                for k in (*keys, "proms", "prems", "area_panel")}
     tables: dict[str, Any] = {}
     files: dict[str, dict[str, Any]] = {}
+    asm = nhs_load.assemble_inputs(eng, spec.data) if nhs_load.needs_mapping(spec.data) else None
     for name in keys:
         src = sources[name]
+        if asm is not None:
+            tables[name] = asm.tables[name]
+            if name in asm.files:
+                files[name] = asm.files[name]
+            continue
         tables[name] = None if src is None else read_source(eng, src)
         if src is not None:
             files[name] = _source_record(src)
@@ -304,7 +318,8 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
     v = _rules.validate(
         eng, tables, window=(spec.window.start, spec.window.end), action=spec.validation.action,
         enrolment_end=spec.cohort.enrolment_end,
-        names={k: sources[k].describe() for k in keys if sources[k] is not None},
+        names=asm.display_names if asm is not None else
+        {k: sources[k].describe() for k in keys if sources[k] is not None},
         result=ValidatedData, problem=Problem, step=FlowStep,
     )
     for name in keys:
@@ -313,6 +328,7 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
             files[name]["rows"] = int(tables[name].count().execute()) if n is None else n
     v.files = files
     v.extra = extra
+    nhs_load.finish(v, spec, asm, eng, FlowStep)
     return v
 
 

@@ -93,6 +93,19 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     out.tables["activity_flow"] = afl
     out.table_meta["activity_flow"] = TableMeta(
         title="Activity records: exclusions with reasons", count_columns=("n_remaining", "n_excluded"), appendix=True)
+    if getattr(validated, "source_flow", None):
+        from evaltool.nhs.load import codelists_frame, source_flow_frame
+
+        out.tables["source_flow"] = source_flow_frame(validated.source_flow)
+        out.table_meta["source_flow"] = TableMeta(
+            title="Preparing the extracts: every step of every source, counted (episodes, spells, people)",
+            count_columns=("n_in", "n_out", "n_excluded", "n_affected"), appendix=True)
+    if getattr(validated, "codelists", None):
+        from evaltool.nhs.load import codelists_frame
+
+        out.tables["code_lists"] = codelists_frame(validated.codelists)
+        out.table_meta["code_lists"] = TableMeta(title="Code lists behind the coded outcomes: source and version",
+                                                 appendix=True)
     probs = validated.problems_frame().drop(columns=["example_rows"])
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(

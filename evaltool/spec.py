@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.engine import EngineConfig, Source
+from evaltool.nhs.outcomes import CodedOutcome, check_name
+from evaltool.nhs.sources import MappedSource
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
 from evaltool.errors import SpecError
@@ -57,13 +59,20 @@ class DataSpec(_Strict):
     (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
     Relative paths resolve against the spec file."""
 
-    population: Path | Source = Field(description="People: person_id, practice_id, sex, birth_date or age, treated, "
-                                                  "index_date (see the input contract).")
-    activity: Path | Source = Field(description="Events: person_id, date, setting[, bed_days, cost].")
-    practices: Path | Source | None = Field(None, description="Practices: practice_id[, neighbourhood, go_live_date, "
-                                                              "list_size]; needed for the roll-out analysis.")
+    population: Path | MappedSource | Source = Field(
+        description="People: person_id, practice_id, sex, birth_date or age, treated, index_date (see the input "
+                    "contract), or an NHS extract mapped onto them.")
+    activity: Path | MappedSource | Source | list[Path | MappedSource] = Field(
+        description="Events: person_id, date, setting[, bed_days, cost]; or a list of (mapped) extracts.")
+    practices: Path | MappedSource | Source | None = Field(
+        None, description="Practices: practice_id[, neighbourhood, go_live_date, list_size]; needed for the roll-out "
+                          "analysis.")
     proms: Path | Source | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
     prems: Path | Source | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
+    enrolment: Path | MappedSource | None = Field(
+        None, description="The programme's enrolment list (NHS number, enrolment date): sets treated/index_date.")
+    lsoa_lookup: Path | MappedSource | None = Field(
+        None, description="LSOA code -> IMD decile (or rank) lookup, for populations given by LSOA.")
     area_panel: Path | Source | None = Field(
         None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
@@ -71,17 +80,28 @@ class DataSpec(_Strict):
     def _complete(self) -> DataSpec:
         for key in _PATH_KEYS:
             v = getattr(self, key)
-            if isinstance(v, Source):
-                try:
-                    v.kind
-                except ValueError as err:
-                    raise ValueError(f"{key}: {err}") from None
+            for i, e in enumerate(v if isinstance(v, list) else [v]):
+                if isinstance(e, Source):
+                    try:
+                        e.kind
+                    except ValueError as err:
+                        raise ValueError(f"{key}{f'[{i}]' if isinstance(v, list) else ''}: {err}") from None
+        if isinstance(self.activity, list) and not self.activity:
+            raise ValueError("activity: expected at least one source")
         return self
 
     def source(self, key: str) -> Source | None:
-        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent)."""
+        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent; the first of a list)."""
         v = getattr(self, key)
+        if isinstance(v, list):
+            v = v[0]
         return None if v is None else (v if isinstance(v, Source) else Source(path=v))
+
+    def sources(self, key: str) -> list[Source]:
+        """Every source of the entry ``key`` (an activity entry may be a list)."""
+        v = getattr(self, key)
+        return [e if isinstance(e, Source) else Source(path=e) for e in (v if isinstance(v, list) else [v])
+                if e is not None]
 
 
 class ValidationSpec(_Strict):
@@ -175,6 +195,9 @@ class Spec(_Strict):
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
     area: AreaConfig | None = None
+    coded_outcomes: dict[str, CodedOutcome] = Field(
+        default_factory=dict, description="Outcomes found from diagnosis code lists or the time before death "
+        "(evaltool.nhs.outcomes); each becomes an activity setting the effects section can analyse.")
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
     allow_partial: bool = Field(
@@ -189,6 +212,25 @@ class Spec(_Strict):
                 f"expected letters, digits, '_' or '-' (at most 64, starting with a letter or digit), got {v!r}"
             )
         return v
+
+    @field_validator("coded_outcomes")
+    @classmethod
+    def _coded_names(cls, v: dict[str, CodedOutcome]) -> dict[str, CodedOutcome]:
+        from evaltool.effects.panels import OUTCOMES
+
+        for name in v:
+            check_name(name)
+            if name in OUTCOMES:
+                raise ValueError(f"coded outcome {name!r} has the name of a built-in outcome; choose another")
+        return v
+
+    @model_validator(mode="after")
+    def _coded_used(self) -> Spec:
+        if self.effects is not None:
+            extra = [o for o in self.effects.coded_measures if o not in self.coded_outcomes]
+            if extra:
+                raise ValueError(f"effects.coded_measures names {extra}, which are not under `coded_outcomes`")
+        return self
 
     def to_json_dict(self) -> dict[str, Any]:
         """The resolved spec as JSON-able data (paths as strings)."""
@@ -327,7 +369,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel", "enrolment", "lsoa_lookup")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
@@ -352,10 +394,29 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
     if isinstance(raw.get("data"), dict):
-        # Mapping sources: their file keys resolve against the spec too.
-        raw["data"] = {k: ({kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
-                            for kk, vv in v.items()} if k in _PATH_KEYS and isinstance(v, dict) else v)
+        # Mapping sources (and lists of them): their file keys resolve against the spec too.
+        def res(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
+                        for kk, vv in v.items()}
+            if isinstance(v, str):
+                return _resolve(v, base)
+            return v
+
+        raw["data"] = {k: ([res(e) for e in v] if isinstance(v, list) else res(v)) if k in _PATH_KEYS else v
                        for k, v in raw["data"].items()}
+    if isinstance(raw.get("coded_outcomes"), dict) and isinstance(raw.get("effects"), dict):
+        # The effects section learns which of its outcomes are coded, and what each sums.
+        outs = raw["effects"].get("outcomes") or ()
+        raw["effects"] = {**raw["effects"], "coded_measures": {
+            k: (v.get("measure", "count") if isinstance(v, dict) else "count")
+            for k, v in raw["coded_outcomes"].items() if isinstance(outs, (list, tuple)) and k in outs}}
+    if isinstance(raw.get("coded_outcomes"), dict):
+        raw["coded_outcomes"] = {
+            k: ({**v, "codelist": {**v["codelist"], "path": _resolve(v["codelist"]["path"], base)}}
+                if isinstance(v, dict) and isinstance(v.get("codelist"), dict)
+                and isinstance(v["codelist"].get("path"), str) else v)
+            for k, v in raw["coded_outcomes"].items()}
     if isinstance(raw.get("engine"), dict) and isinstance(raw["engine"].get("temp_directory"), str):
         raw["engine"] = {**raw["engine"], "temp_directory": _resolve(raw["engine"]["temp_directory"], base)}
     rep = raw.get("report")
@@ -422,12 +483,17 @@ def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
-        src = spec.data.source(key)
-        p = None if src is None else (src.path if src.kind == "file" else src.duckdb)
+        for src in spec.data.sources(key):
+            kind = src.kind
+            p = src.path if kind == "file" else src.duckdb if kind == "duckdb" else None
+            if p is not None and not Path(p).exists():
+                missing.append(f"  - data.{key}: file not found: {display_path(p)}")
+            elif p is not None and not Path(p).is_file():
+                missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
+    for name, oc in spec.coded_outcomes.items():
+        p = getattr(oc.codelist, "path", None)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
-        elif p is not None and not Path(p).is_file():
-            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
+            missing.append(f"  - coded_outcomes.{name}.codelist: file not found: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evaltool.effects.panels import OUTCOMES
 
@@ -38,14 +38,22 @@ class MatchedDidConfig(BaseModel):
                                 "a cohort column, or null for heteroskedasticity-robust")
     event_study: bool = Field(True, description="fit per-month effects with a pre-trend test")
     alpha: float = Field(0.05, description="1 - confidence level")
+    coded_measures: dict[str, Literal["count", "bed_days"]] = Field(
+        default_factory=dict, description="set from the spec's `coded_outcomes`: outcome -> what is summed "
+        "(count of its activity rows, or their bed days); not written by hand")
 
-    @field_validator("outcomes")
-    @classmethod
-    def _outcomes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [o for o in v if o not in OUTCOMES]
-        if bad or not v:
-            raise ValueError(f"outcomes: expected some of {list(OUTCOMES)}, got {list(v)}")
-        return v
+    @model_validator(mode="after")
+    def _outcomes(self) -> MatchedDidConfig:
+        bad = [o for o in self.outcomes if o not in OUTCOMES and o not in self.coded_measures]
+        if bad or not self.outcomes:
+            raise ValueError(f"outcomes: expected some of {list(OUTCOMES)} or outcomes defined under `coded_outcomes`, "
+                             f"got {list(self.outcomes)}")
+        return self
+
+    def outcome_defs(self) -> dict[str, tuple[str, tuple[str, ...] | None]]:
+        """Every outcome's definition: the built-in ones and the coded outcomes of the spec."""
+        return {**OUTCOMES, **{o: (("count" if m == "count" else "bed_days"), (o,))
+                               for o, m in self.coded_measures.items()}}
 
     @field_validator("pre_months", "post_months")
     @classmethod

@@ -18,7 +18,7 @@ import pandas as pd
 
 from evaltool.effects.matched import CLUSTER_ALIASES, MatchedDidResult, add_age_band, matched_did
 from evaltool.effects.matched_config import MatchedDidConfig
-from evaltool.effects.panels import OUTCOMES, build_panel
+from evaltool.effects.panels import build_panel
 from evaltool.errors import EstimationError, EvaltoolWarning
 from evaltool.progress import StepFn, steps
 from evaltool.runlog import one_line
@@ -152,10 +152,11 @@ def run_stage(
             out.analysis("matched_did", o, "failed", f"subgroup `{g}` is not a column of the matched cohort",
                          subgroup=g)
     subgroups = [s for s in subgroups if s in cohort.columns]
-    outcomes = [o for o in config.outcomes
-                if OUTCOMES[o][0] == "count" or OUTCOMES[o][0] in activity.columns]
+    defs = config.outcome_defs()
+    outcomes = [o for o in config.outcomes if o in defs and (defs[o][0] == "count" or defs[o][0] in activity.columns)]
     for o in [o for o in config.outcomes if o not in outcomes]:
-        why = f"the activity table has no `{OUTCOMES[o][0]}` column"
+        why = (f"the activity table has no `{defs[o][0]}` column" if o in defs else
+               "not a built-in outcome, and not defined under `coded_outcomes` in the spec")
         out.event("outcome_not_available", f"{o}: not estimated: {why}", severity="error", outcome=o,
                   analysis="matched_did")
         for analysis, planned_outcome, sub in planned_analyses(config):
@@ -170,7 +171,7 @@ def run_stage(
     keep = [c for c in [cluster_col, *subgroups] if c and c != "person_id"]
     panel = build_panel(cohort, activity, population, outcomes=outcomes, pre_months=config.pre_months,
                         post_months=config.post_months, keep=keep, window_start=window_start,
-                        window_end=window_end)
+                        window_end=window_end, outcome_defs=defs)
     results: dict[str, MatchedDidResult] = {}
     failed: dict[str, str] = {}
     for o in steps(outcomes, progress, lambda o: o.replace("_", " ")):

@@ -156,6 +156,7 @@ def build_panel(
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
     con=None,
+    outcome_defs: dict[str, tuple[str, tuple[str, ...] | None]] | None = None,
 ) -> OutcomePanel:
     """Build the sparse outcome panel of a matched cohort in DuckDB (via Ibis).
 
@@ -178,11 +179,14 @@ def build_panel(
         First and last day of data (inclusive); person-time outside is not counted.
     con:
         An Ibis connection (default :func:`evaltool.engine.connect`).
+    outcome_defs:
+        Outcome definitions beyond :data:`OUTCOMES` (coded outcomes: ``name -> (kind, settings)``).
 
     Returns
     -------
     OutcomePanel
     """
+    defs = {**OUTCOMES, **(outcome_defs or {})}
     if pre_months < 1:
         raise DataValidationError(
             f"`pre_months` must be >= 1: a difference-in-differences needs a pre-period; found {pre_months}"
@@ -192,11 +196,11 @@ def build_panel(
     _check_cohort(cohort, activity)
     if outcomes is None:
         outcomes = [o for o, (kind, _) in OUTCOMES.items() if kind == "count" or kind in activity.columns]
-    unknown = [o for o in outcomes if o not in OUTCOMES]
+    unknown = [o for o in outcomes if o not in defs]
     if unknown:
-        raise DataValidationError(f"unknown outcomes {unknown}; choose from {list(OUTCOMES)}")
+        raise DataValidationError(f"unknown outcomes {unknown}; choose from {list(defs)}")
     for o in outcomes:
-        kind = OUTCOMES[o][0]
+        kind = defs[o][0]
         if kind != "count" and kind not in activity.columns:
             raise DataValidationError(f"outcome {o!r} needs column {kind!r} in `activity`; it is absent")
 
@@ -278,7 +282,7 @@ def build_panel(
     ev = ev.mutate(period=(ev.day / PERIOD_DAYS).floor().cast("int64"))
     aggs = {}
     for o in outcomes:
-        kind, settings = OUTCOMES[o]
+        kind, settings = defs[o]
         cond = ev.setting.isin(list(settings)) if settings else ibis.literal(True)
         if kind == "count":
             aggs[o] = ibis.ifelse(cond, 1, 0).sum().cast("float64")

@@ -1,0 +1,185 @@
+"""The same extracts read from files, from tables in a DuckDB file and from a PostgreSQL server
+give the same validated inputs and flows (and, in the slow test, byte-identical results tables);
+the mapped run counts every episode collapsed, duplicate removed and invalid NHS number exactly as
+the generator made them; its emergency-admission estimates equal the contract-shaped run's."""
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from evaltool.datasets import write_southvale
+from evaltool.datasets.southvale_nhs import write_southvale_extracts
+from evaltool.inputs import load_inputs
+from evaltool.spec import load_spec
+
+from pg_server import pg_bin, postgres_server
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = {"hes_apc": "hes_apc.csv.gz", "hes_op": "hes_op.csv.gz", "ecds": "ecds.parquet", "gp_list": "gp_list.csv.gz",
+          "caseload": "caseload.csv", "lsoa_imd": "lsoa_imd.csv"}
+
+
+def _frames(folder: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name, f in TABLES.items():
+        p = folder / f
+        out[name] = pd.read_parquet(p) if f.endswith(".parquet") else pd.read_csv(p, dtype=str, keep_default_na=False)
+    out["practices"] = pd.read_excel(folder / "practices.xlsx", sheet_name="practices", dtype=str)
+    return out
+
+
+def _spec(folder: Path, out: Path, where: str, extra_profile: Path | None = None, *, full: bool = False) -> Path:
+    spec = yaml.safe_load((ROOT / "analyses" / "southvale_hes.yaml").read_text())
+    data = spec["data"]
+
+    def point(entry: dict | str, table: str) -> dict:
+        e = {"path": entry} if isinstance(entry, str) else dict(entry)
+        e.pop("path", None)
+        e.pop("sheet", None)
+        if where == "files":
+            e["path"] = str(folder / (TABLES.get(table) or "practices.xlsx"))
+            if table == "practices":
+                e["sheet"] = "practices"
+        elif where == "duckdb":
+            e.update(duckdb=str(out / "warehouse.duckdb"), table=table)
+        else:
+            e.update(connection="pgtest", table=table)
+        return e
+
+    data["population"] = point(data["population"], "gp_list")
+    data["enrolment"] = point(data["enrolment"], "caseload")
+    data["lsoa_lookup"] = point(data["lsoa_lookup"], "lsoa_imd")
+    data["activity"] = [point(a, t) for a, t in zip(data["activity"], ("hes_apc", "ecds", "hes_op"))]
+    data["practices"] = point(data["practices"], "practices")
+    spec["output_dir"] = str(out / "reports")
+    if not full:
+        spec.pop("rollout")
+    else:
+        spec["rollout"]["bootstrap_reps"] = 49
+    p = out / f"hes_{where}.yaml"
+    p.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return p
+
+
+def _warehouses(folder: Path, scale: float) -> dict[str, pd.DataFrame]:
+    """Extracts written as files, then loaded as tables into a DuckDB file."""
+    write_southvale_extracts(folder, scale=scale)
+    frames = _frames(folder)
+    with duckdb.connect(str(folder / "warehouse.duckdb")) as con:
+        for name, df in frames.items():
+            con.register("df", df)
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM df")
+            con.unregister("df")
+    return frames
+
+
+def _load_postgres(srv: dict, frames: dict[str, pd.DataFrame], profiles: Path) -> None:
+    import ibis
+
+    con = ibis.postgres.connect(**srv)
+    for name, df in frames.items():
+        con.create_table(name, df)
+    con.disconnect()
+    profiles.write_text(yaml.safe_dump({"pgtest": {"backend": "postgres", **srv}}))
+
+
+@pytest.fixture(scope="module")
+def extracts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("southvale_nhs")
+    return folder, _warehouses(folder, 0.03)
+
+
+def _inputs(spec: Path):
+    v = load_inputs(load_spec(spec))
+    v.raise_for_errors()
+    pop = v.population.reset_index(drop=True)
+    act = v.activity.sort_values(["person_id", "date", "setting", "spell_id"], kind="stable").reset_index(drop=True)
+    return v, pop, act
+
+
+def test_mapped_run_counts_every_episode_duplicate_and_invalid_number(extracts):
+    folder, _ = extracts
+    truth = json.loads((folder / "truth_nhs.json").read_text())["counts"]
+    v, pop, act = _inputs(_spec(folder, folder, "files"))
+    steps = {(s.source.split(" ")[0], s.step): s for s in v.source_flow}
+    apc = lambda k: steps[("hes_apc.csv.gz", k)]  # noqa: E731
+    assert apc("invalid_nhs_number").n_excluded == truth["apc_invalid_nhs_number"]
+    assert apc("duplicate_episodes").n_excluded == truth["apc_duplicate_episodes"]
+    assert apc("unfinished_episodes").n_excluded == truth["apc_unfinished_episodes"]
+    assert apc("episodes_collapsed").n_excluded == truth["apc_episodes_collapsed"]
+    assert apc("care_home_admissions").n_affected == truth["apc_transfer_spells_to_care_home"]
+    assert apc("invalid_diagnosis_codes").n_excluded == truth["apc_invalid_diagnosis_codes"]
+    assert steps[("gp_list.csv.gz", "invalid_nhs_number")].n_excluded == truth["gp_invalid_nhs_number"]
+    assert steps[("gp_list.csv.gz", "sex_not_known")].n_affected == truth["gp_sex_not_known"]
+    assert steps[("ecds.parquet", "planned_attendances")].n_excluded == truth["ecds_planned_follow_ups"]
+    assert steps[("hes_op.csv.gz", "not_attended")].n_excluded == truth["op_not_attended"]
+    # ... and the cohort and activity flows carry them.
+    flow = {f.step: f for f in v.flow}
+    assert flow["invalid_nhs_number"].n_excluded == truth["gp_invalid_nhs_number"]
+    aflow = [f for f in v.activity_flow if f.step == "episodes_collapsed"]
+    assert aflow and aflow[0].n_excluded == truth["apc_episodes_collapsed"]
+    # The mapped population and activity equal the contract tables (ids aside).
+    c = write_southvale(folder / "contract", scale=0.03)
+    cpop = pd.read_parquet(c["population"])
+    cpop = cpop[cpop["sex"].isin(["F", "M"])].reset_index(drop=True)
+    assert len(pop) == len(cpop)
+    for col in ("birth_date", "treated", "index_date", "registration_start", "registration_end", "death_date",
+                "risk_score"):
+        pd.testing.assert_series_equal(pop[col], cpop[col], check_dtype=False, check_names=False)
+    assert (pop["imd_quintile"].astype(float) == cpop["imd_quintile"].astype(float)).all()
+    cact = pd.read_parquet(c["activity"])
+    ids = dict(zip(cpop["person_id"], pop["person_id"]))
+    base = act[act["setting"].isin(cact["setting"].unique())]
+    assert base.groupby("setting").size().to_dict() == cact.assign(person_id=cact.person_id.map(ids)).dropna(
+        subset=["person_id"]).groupby("setting").size().to_dict()
+
+
+@pytest.mark.skipif(pg_bin("initdb") is None, reason="PostgreSQL server binaries not installed (apt-get install postgresql)")
+def test_files_duckdb_and_postgres_give_identical_inputs(extracts, tmp_path, monkeypatch):
+    folder, frames = extracts
+    with postgres_server() as srv:
+        prof = tmp_path / "connections.yaml"
+        _load_postgres(srv, frames, prof)
+        monkeypatch.setenv("EVALTOOL_CONNECTIONS", str(prof))
+        got = {w: _inputs(_spec(folder, folder, w)) for w in ("files", "duckdb", "postgres")}
+    ref_v, ref_pop, ref_act = got["files"]
+    for w in ("duckdb", "postgres"):
+        v, pop, act = got[w]
+        pd.testing.assert_frame_equal(pop, ref_pop)
+        pd.testing.assert_frame_equal(act, ref_act)
+        assert [(f.step, f.n_remaining, f.n_excluded) for f in v.flow] == \
+               [(f.step, f.n_remaining, f.n_excluded) for f in ref_v.flow]
+        assert [(s.step, s.n_in, s.n_out, s.n_affected) for s in v.source_flow] == \
+               [(s.step, s.n_in, s.n_out, s.n_affected) for s in ref_v.source_flow]
+    man = got["postgres"][0].files
+    assert "password" not in json.dumps(man)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(pg_bin("initdb") is None, reason="PostgreSQL server binaries not installed")
+def test_files_duckdb_and_postgres_give_byte_identical_results(tmp_path_factory, monkeypatch):
+    from evaltool.pipeline import run
+
+    folder = tmp_path_factory.mktemp("southvale_nhs_full")
+    frames = _warehouses(folder, 0.15)
+    with postgres_server() as srv:
+        prof = folder / "connections.yaml"
+        _load_postgres(srv, frames, prof)
+        monkeypatch.setenv("EVALTOOL_CONNECTIONS", str(prof))
+        bundles = {}
+        for w in ("files", "duckdb", "postgres"):
+            out = folder / w
+            out.mkdir()
+            res = run(_spec(folder, out, w, full=True), render=False)
+            bundles[w] = res.bundle_dir / "results"
+    names = sorted(p.name for p in bundles["files"].glob("*.csv"))
+    assert "effects.csv" in names and "cohort_flow.csv" in names
+    for w in ("duckdb", "postgres"):
+        match, mismatch, errors = filecmp.cmpfiles(bundles["files"], bundles[w], names, shallow=False)
+        assert not mismatch and not errors, (w, mismatch, errors)
