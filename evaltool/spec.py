@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evaltool.economics.config import EconomicsConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
@@ -128,6 +129,7 @@ class Spec(_Strict):
     rollout: RolloutConfig | None = None
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
+    economics: EconomicsConfig | None = None
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
 
@@ -237,6 +239,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 _PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
+#: File keys of the `economics` section.
+ECONOMICS_PATH_KEYS = ("unit_cost_table",)
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -250,7 +254,7 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
     base = Path(base_dir)
-    for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
+    for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS), ("economics", ECONOMICS_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
@@ -276,6 +280,12 @@ def _check_files(spec: Spec, source: str) -> None:
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
             missing.append(f"  - qualitative.{key}: file not found: {p}")
+    for key in ECONOMICS_PATH_KEYS if spec.economics is not None else ():
+        p = getattr(spec.economics, key)
+        if p is not None and not Path(p).exists():
+            missing.append(f"  - economics.{key}: file not found: {p}")
+    if spec.economics is not None and spec.effects is None:
+        missing.append("  - economics: needs the `effects` section (the matched comparison it costs)")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 
