@@ -100,7 +100,7 @@ def person_qalys(scored: pd.DataFrame, times: Mapping[str, float], rate: float =
     order = sorted(times, key=lambda k: times[k])
     base, last = order[0], order[-1]
     d = scored[scored["timepoint"].astype(str).isin(order)].dropna(subset=[value])
-    w = d.pivot_table(index="person_id", columns="timepoint", values=value, aggfunc="first")
+    w = d.drop_duplicates(["person_id", "timepoint"]).pivot(index="person_id", columns="timepoint", values=value)
     w = w.reindex(columns=order)
     w = w[w[base].notna() & w[last].notna()]
     t = np.array([times[k] for k in order], dtype=float)

@@ -41,11 +41,11 @@ _META = {
                 "population a year. Changes compare enrolled patients with matched controls "
                 "(difference-in-differences on matched-set totals); intervals from the bootstrap over matched sets. "
                 "Negative changes are falls; negative net cost is a saving.",
-        count_columns=("n_enrolled",)),
+        count_columns=("n_enrolled",), appendix=True),
     "break_even": TableMeta(
         title="Break-even: the fall in emergency admissions that would pay for the programme",
         caption="Other activity unchanged. Probability it pays for itself = share of bootstrap resamples in which "
-                "the fall in activity cost covers the programme cost."),
+                "the fall in activity cost covers the programme cost.", appendix=True),
     "cost_effectiveness": TableMeta(
         title="Cost-utility: incremental cost, QALYs, ICER and net monetary benefit per patient",
         caption="Net monetary benefit = threshold x QALYs gained - incremental cost; positive means worth it at "

@@ -13,7 +13,7 @@ from evaltool.errors import ReportError
 __all__ = ["SECTIONS", "Bundle", "FigureEntry", "TableEntry", "load_bundle"]
 
 #: Report sections in order (docs/architecture.md).
-SECTIONS = ("cohort", "matching", "effects", "rollout", "spc", "proms", "qual", "joint_display")
+SECTIONS = ("cohort", "matching", "effects", "rollout", "spc", "proms", "economics", "qual", "joint_display")
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,7 @@ _HEADINGS = {
     "rollout": "Practice roll-out: what happened as teams went live",
     "spc": "Monthly emergency admissions over time",
     "proms": "What patients reported",
+    "economics": "Does it pay for itself?",
     "qual": "What staff, patients and carers said",
     "joint_display": "Bringing the numbers and the voices together",
 }
@@ -243,6 +244,10 @@ _INTROS = {
             "limit."),
     "proms": ("Patient-reported outcome and experience measures describe how patients rated their health, "
               "their confidence in managing it, and their experience of care."),
+    "economics": ("This section sets what the programme cost against the hospital activity it changed and, where "
+                  "patients reported their quality of life, the health it gained. Changes in activity compare "
+                  "enrolled patients with their matched controls; the ranges come from resampling the matched "
+                  "groups many times, so costs and health effects keep their joint uncertainty."),
     "qual": ("Interviews and focus groups were coded against a shared codebook. The tables show how often each "
              "theme came up, by role, and example quotes chosen to illustrate them (with identifying details "
              "removed)."),
@@ -456,6 +461,16 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     if key == "effects" and effects is not None and not any(
             f.section == "effects" and "forest" in n for n, f in b.figures.items()):
         s["blocks"] += _forest_block(ctx, effects)
+    if key == "economics":
+        from evaltool.report.sentences_economics import cost_consequence_display, section_sentences
+
+        ef = b.facts.get("economics") if isinstance(b.facts.get("economics"), dict) else {}
+        s["sentences"] += section_sentences(ef)
+        s["sentences"] += [f"Note: {w}" for w in ef.get("warnings") or []]
+        cc = b.table("economics_cost_consequence")
+        if cc is not None and len(cc):
+            s["blocks"].append(md_table(cost_consequence_display(cc), "Costs and consequences (95% confidence "
+                                        "intervals; negative numbers are falls or savings)", "tbl-economics-summary"))
     if key == "spc":
         sents, blocks = _spc_blocks(ctx)
         s["sentences"] += sents
@@ -721,6 +736,12 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     sections = [_section(ctx, k) for k in SECTIONS]
     appendix = _appendix(ctx)
     findings = key_findings(bundle.table("effects"), bundle.facts)
+    if isinstance(bundle.facts.get("economics"), dict):
+        from evaltool.report.sentences_economics import key_points_paragraph
+
+        para = key_points_paragraph(bundle.facts["economics"])
+        if para:
+            findings.append(para)
     created = _created(m)
     win = m.get("window") or {}
     meta = {
