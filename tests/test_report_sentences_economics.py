@@ -172,10 +172,31 @@ def test_subgroups_and_section():
     assert s.startswith("By age: for enrolled patients under 65 the net cost was £898 per person-year")
     assert "for enrolled patients aged 65 and over the net cost was £1,095" in s
     assert subgroup_sentence(F) == ""
-    sec = section_sentences(dict(f, sensitivity_top_parameter="Change in activity cost (interval)",
-                                 sensitivity_top_low=660.1, sensitivity_top_high=1275.4))
-    assert sec[-1] == ("Of the inputs tested one at a time, change in activity cost (interval) moves the net cost most "
-                       "(£660 to £1,275 per enrolled person-year).")
+    sec = section_sentences(dict(f, sensitivity_top_parameter="Staff: Case manager (band 6)",
+                                 sensitivity_top_low=892.3, sensitivity_top_high=1005.6))
+    assert sec[-1] == ("Of the cost figures tested one at a time (each 20% either way unless the plan gives a range), "
+                       "staff: Case manager (band 6) moves the net cost most (£892 to £1,006 per enrolled person-year); "
+                       "the statistical uncertainty in the change in hospital costs moves it more (see the tornado "
+                       "diagram).")
+
+
+def test_display_tables():
+    from evaltool.report.sentences_economics import budget_impact_display, cost_effectiveness_display
+
+    ce = pd.DataFrame([
+        {"measure": "Incremental cost per patient", "estimate": 948.9, "ci_lower": 660.1, "ci_upper": 1275.4, "note": ""},
+        {"measure": "QALYs gained per patient (baseline-adjusted)", "estimate": 0.0221, "ci_lower": 0.0086,
+         "ci_upper": 0.0384, "note": "matched"},
+        {"measure": "Incremental cost per QALY gained (ICER)", "estimate": None, "ci_lower": None, "ci_upper": None,
+         "note": "not reported: unstable"},
+        {"measure": "Probability cost-effective at NICE £20,000 per QALY", "estimate": 0.011, "ci_lower": None,
+         "ci_upper": None, "note": ""}])
+    d = cost_effectiveness_display(ce)["Estimate (95% CI)"].tolist()
+    assert d == ["£949 (£660 to £1,275)", "0.022 (0.009 to 0.038)", "–", "1%"]
+    bi = pd.DataFrame([{"scenario": "effect fades", "programme_cost": 16.2e6, "activity_cost_change": -1.2e6,
+                        "net_cost": 15.0e6, "net_cost_present_value": 14.1e6, "emergency_admissions_avoided": -12.4}])
+    assert budget_impact_display(bi).iloc[0].tolist() == ["Effect fades", "£16.20 million", "\u2212£1.20 million",
+                                                          "£15.00 million", "£14.10 million", "\u221212"]
 
 
 def test_key_points_paragraph_answers_the_four_questions():

@@ -102,11 +102,11 @@ def ce_plane_plot(d_cost: np.ndarray, d_qaly: np.ndarray, point: tuple[float, fl
          + geom_hline(yintercept=0, color=NHS_MID_GREY) + geom_vline(xintercept=0, color=NHS_MID_GREY)
          + geom_point(color=NHS_LIGHT_BLUE, alpha=0.35, size=0.8))
     styles = ("dashed", "dotted", "dashdot")
-    for i, (lam, label) in enumerate(thresholds):
+    x = float(d["d_qaly"].max()) if len(d) else 0.0
+    for i, (lam, _) in enumerate(thresholds):
         p += geom_abline(intercept=0, slope=lam, linetype=styles[i % 3], color=PALETTE[(i + 1) % len(PALETTE)])
-        x = float(d["d_qaly"].max()) if len(d) else 0.0
-        p += annotate("text", x=x, y=lam * x, label=label, ha="right", va="bottom", size=7,
-                      color=PALETTE[(i + 1) % len(PALETTE)])
+        p += annotate("label", x=x, y=lam * x, label=f"£{lam:,.0f} per QALY", ha="right", va="center", size=7,
+                      color=PALETTE[(i + 1) % len(PALETTE)], fill="white", label_size=0)
     p += annotate("point", x=point[1], y=point[0], color=NHS_DARK_BLUE, size=3)
     return (p + scale_y_continuous(labels=lambda v: [f"£{x:,.0f}" for x in v])
             + labs(x="Incremental QALYs per patient", y="Incremental cost per patient")
@@ -121,10 +121,12 @@ def ceac_plot(curve: pd.DataFrame, marked: Sequence[tuple[float, str]] = ()):
     from evaltool.plotting import NHS_BLUE, NHS_MID_GREY, theme_evaltool
 
     p = ggplot(curve, aes("threshold", "probability")) + geom_line(color=NHS_BLUE, size=1)
-    for lam, label in marked:
+    for i, (lam, _) in enumerate(marked):
+        # Short labels, staggered, so neighbouring thresholds never overprint.
         p += geom_vline(xintercept=lam, linetype="dashed", color=NHS_MID_GREY)
-        p += annotate("text", x=lam, y=1.02, label=label, ha="center", va="bottom", size=7, color=NHS_MID_GREY)
-    return (p + scale_y_continuous(limits=(0, 1.08), breaks=[0, 0.25, 0.5, 0.75, 1],
+        p += annotate("text", x=lam, y=1.03 + 0.06 * (i % 2), label=f"£{lam:,.0f}", ha="center", va="bottom", size=7,
+                      color=NHS_MID_GREY)
+    return (p + scale_y_continuous(limits=(0, 1.14), breaks=[0, 0.25, 0.5, 0.75, 1],
                                    labels=lambda v: [f"{x:.0%}" for x in v])
             + scale_x_continuous(labels=lambda v: [f"£{x:,.0f}" for x in v])
             + labs(x="Willingness to pay per QALY gained", y="Probability cost-effective") + theme_evaltool())

@@ -33,7 +33,8 @@ _META = {
     "programme_costs": TableMeta(
         title="What the programme cost: each figure with its source, price year and the range tested",
         caption="Cost = value x multiplier (WTE x years in post, years running, enrolments, enrolled patient-years, "
-                "or the annuitised share of a set-up cost) x inflation factor to the common price year."),
+                "or the annuitised share of a set-up cost) x inflation factor to the common price year.",
+        appendix=True),
     "costs_by_year": TableMeta(title="Programme cost by financial year and category", appendix=True),
     "cost_consequence": TableMeta(
         title="Costs and consequences: programme cost, change in hospital activity and net cost",
@@ -49,13 +50,14 @@ _META = {
     "cost_effectiveness": TableMeta(
         title="Cost-utility: incremental cost, QALYs, ICER and net monetary benefit per patient",
         caption="Net monetary benefit = threshold x QALYs gained - incremental cost; positive means worth it at "
-                "that threshold."),
+                "that threshold.", appendix=True),
     "qalys": TableMeta(title="QALYs by group (EQ-5D area under the curve)", count_columns=("n_respondents",),
                        derived_columns=(("mean_baseline_utility", "n_respondents"), ("mean_qalys", "n_respondents")),
                        appendix=True),
     "budget_impact_totals": TableMeta(
         title="Budget impact of extending the programme to the eligible population: totals by scenario",
-        caption="Undiscounted totals over the horizon (present value at the discount rate alongside)."),
+        caption="Undiscounted totals over the horizon (present value at the discount rate alongside).",
+        appendix=True),
     "budget_impact": TableMeta(title="Budget impact year by year, by scenario", appendix=True),
     "sensitivity": TableMeta(title="One-way sensitivity analysis of net cost per enrolled person-year",
                              appendix=True),
@@ -97,8 +99,7 @@ def add_tables(out: StageOutput, *, ev, pc, bi, sens, denom, cost_per_admission,
     lines = pc.lines.copy()
     total = lines["cost"].sum()
     lines["share_pct"] = 100 * lines["cost"] / total if total > 0 else np.nan
-    cols = ["category", "item", "basis", "source", "price_year", "value", "inflation_factor", "cost", "share_pct",
-            "low", "high"]
+    cols = ["category", "item", "basis", "source", "price_year", "value", "inflation_factor", "cost", "share_pct"]
     lines = lines[cols]
     lines = pd.concat([lines, pd.DataFrame([{"category": "Total", "item": f"{pc.start.date()} to {pc.end.date()}",
                                              "cost": total, "share_pct": 100.0}])], ignore_index=True)
@@ -106,8 +107,8 @@ def add_tables(out: StageOutput, *, ev, pc, bi, sens, denom, cost_per_admission,
     if uc_now:
         ucr = pd.DataFrame([{"category": "Unit cost of activity", "item": LABELS.get(k, (k,))[0], "basis": "per event",
                              "source": u.source, "price_year": _fy(u.price_year), "value": u.cost,
-                             "inflation_factor": uc_now[k] / u.cost if u.cost else 1.0, "cost": uc_now[k],
-                             "low": u.low, "high": u.high} for k, u in unit_costs.items()])
+                             "inflation_factor": uc_now[k] / u.cost if u.cost else 1.0, "cost": uc_now[k]}
+                            for k, u in unit_costs.items()])
         lines = pd.concat([lines, ucr], ignore_index=True)
     put("programme_costs", lines)
     by = pc.by_year.copy()
@@ -257,6 +258,7 @@ def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admis
         "inflation_index": config.inflation.name if config.inflation else None,
         "did_scale": config.did_scale, "interval_method": config.interval,
         "bootstrap_replicates": config.bootstrap_replicates, "confidence": config.confidence,
+        "sensitivity_range": config.sensitivity_range,
         "discount_rate_costs_pct": 100 * config.discount_rate_costs,
         "discount_rate_effects_pct": 100 * config.discount_rate_effects, "discount_source": config.discount_source,
         "admissions_outcome": adm, "cost_per_admission": cost_per_admission,
@@ -314,8 +316,9 @@ def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admis
         f[f"bi_net_cost_{key}"] = float(tot.loc[scen, "net_cost"])
         f[f"bi_admissions_avoided_{key}"] = float(tot.loc[scen, "emergency_admissions_avoided"])
     f["bi_net_cost_estimate_present_value"] = float(tot.loc["estimate", "net_cost_present_value"])
-    if len(sens):
-        f["sensitivity_top_parameter"] = str(sens.iloc[0]["parameter"])
-        f["sensitivity_top_low"] = float(sens.iloc[0]["result_low"])
-        f["sensitivity_top_high"] = float(sens.iloc[0]["result_high"])
+    inputs = sens[sens["category"] != "effect"]
+    if len(inputs):
+        f["sensitivity_top_parameter"] = str(inputs.iloc[0]["parameter"])
+        f["sensitivity_top_low"] = float(inputs.iloc[0]["result_low"])
+        f["sensitivity_top_high"] = float(inputs.iloc[0]["result_high"])
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in f.items()}

@@ -461,22 +461,15 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     if key == "effects" and effects is not None and not any(
             f.section == "effects" and "forest" in n for n, f in b.figures.items()):
         s["blocks"] += _forest_block(ctx, effects)
+    used_figures: set[str] = set()
     if key == "economics":
-        from evaltool.report.sentences_economics import cost_consequence_display, section_sentences
-
-        ef = b.facts.get("economics") if isinstance(b.facts.get("economics"), dict) else {}
-        s["sentences"] += section_sentences(ef)
-        s["sentences"] += [f"Note: {w}" for w in ef.get("warnings") or []]
-        cc = b.table("economics_cost_consequence")
-        if cc is not None and len(cc):
-            s["blocks"].append(md_table(cost_consequence_display(cc), "Costs and consequences (95% confidence "
-                                        "intervals; negative numbers are falls or savings)", "tbl-economics-summary"))
+        used_figures = _economics_blocks(ctx, s)
     if key == "spc":
         sents, blocks = _spc_blocks(ctx)
         s["sentences"] += sents
         s["blocks"] += blocks
     for name, f in b.figures.items():
-        if f.section == key and not f.appendix:
+        if f.section == key and not f.appendix and name not in used_figures:
             s["blocks"].append(_figure_block(ctx, name))
     for name, t in b.tables.items():
         if t.section == key and t.publish and not t.appendix and name != "effects":
@@ -494,6 +487,40 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
             s["sentences"].insert(0, f"{round_count(n_enr, ctx.config)} enrolled patients and "
                                      f"{round_count(n_all, ctx.config)} people in all were in the analysed data.")
     return s
+
+
+def _economics_blocks(ctx: _Ctx, s: dict[str, Any]) -> set[str]:
+    """Sentences, reader-friendly tables and figures of "Does it pay for itself?" (raw tables go to the appendix)."""
+    from evaltool.report import sentences_economics as se
+
+    b = ctx.bundle
+    ef = b.facts.get("economics") if isinstance(b.facts.get("economics"), dict) else {}
+    s["sentences"] += se.section_sentences(ef)
+    s["sentences"] += [f"Note: {w}" for w in ef.get("warnings") or []]
+    used: set[str] = set()
+
+    def fig(name: str) -> None:
+        if name in b.figures and not b.figures[name].appendix:
+            s["blocks"].append(_figure_block(ctx, name))
+            used.add(name)
+
+    def tab(name: str, fn, caption: str, ident: str) -> None:
+        t = b.table(name)
+        if t is not None and len(t):
+            s["blocks"].append(md_table(fn(t), caption, ident))
+
+    tab("economics_cost_consequence", se.cost_consequence_display, "Costs and consequences (95% confidence intervals; "
+        "negative numbers are falls or savings)", "tbl-economics-summary")
+    tab("economics_cost_effectiveness", se.cost_effectiveness_display, "Cost-utility per patient: incremental cost, "
+        "QALYs gained, cost per QALY and net monetary benefit", "tbl-economics-cua")
+    fig("economics_ce_plane")
+    fig("economics_ceac")
+    tab("economics_budget_impact_totals", se.budget_impact_display, "Budget impact of extending the programme to the "
+        "eligible population, totals by scenario", "tbl-economics-budget")
+    tab("economics_programme_costs", se.programme_costs_display, "What the programme cost, with the source and price "
+        f"year of each figure (costs in {ef.get('price_year_label', 'common-year')} prices)", "tbl-economics-costs")
+    fig("economics_tornado")
+    return used
 
 
 def _effect_row(e: pd.DataFrame | None, analysis: str, scale: str = "rate_ratio") -> pd.Series | None:

@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "activity_sentence", "break_even_sentence", "budget_impact_sentence", "cost_consequence_display",
+    "activity_sentence", "break_even_sentence", "budget_impact_display", "budget_impact_sentence",
+    "cost_consequence_display", "cost_effectiveness_display", "programme_costs_display",
     "cost_per_admission_sentence", "cost_utility_sentence", "key_points_paragraph", "money", "pays_for_itself_sentence",
     "probability_phrase", "programme_cost_sentence", "section_sentences", "subgroup_sentence",
 ]
@@ -328,9 +329,12 @@ def section_sentences(f: Mapping[str, Any]) -> list[str]:
     out = [programme_cost_sentence(f), activity_sentence(f), pays_for_itself_sentence(f), break_even_sentence(f),
            cost_per_admission_sentence(f), subgroup_sentence(f), cost_utility_sentence(f), budget_impact_sentence(f)]
     if f.get("sensitivity_top_parameter") and _ok(f.get("sensitivity_top_low"), f.get("sensitivity_top_high")):
-        out.append(f"Of the inputs tested one at a time, {str(f['sensitivity_top_parameter']).lower()} moves the net "
-                   f"cost most ({money(f['sensitivity_top_low'])} to {money(f['sensitivity_top_high'])} per enrolled "
-                   "person-year).")
+        name = str(f["sensitivity_top_parameter"])
+        out.append(f"Of the cost figures tested one at a time (each {100 * float(f.get('sensitivity_range', 0.2)):.0f}% "
+                   f"either way unless the plan gives a range), {name[:1].lower() + name[1:]} moves the net cost most "
+                   f"({money(f['sensitivity_top_low'])} to {money(f['sensitivity_top_high'])} per enrolled "
+                   "person-year); the statistical uncertainty in the change in hospital costs moves it more (see the "
+                   "tornado diagram).")
     return [s for s in out if s]
 
 
@@ -369,3 +373,61 @@ def _fmt(e: float, lo: float, hi: float, unit: str) -> str:
     else:
         one = lambda x: (_MINUS if x < 0 and _num(x, ref).strip("0.,") else "") + _num(x, ref)  # noqa: E731
     return one(e) + (f" ({one(lo)} to {one(hi)})" if _ok(lo, hi) else "")
+
+
+def _ci(e: Any, lo: Any, hi: Any, kind: str) -> str:
+    if not _ok(e):
+        return "–"
+    if kind == "£":
+        ref = max(abs(float(x)) for x in (e, lo, hi) if _ok(x))
+        one = lambda x: money(float(x), ref)  # noqa: E731
+    elif kind == "%":
+        one = lambda x: f"{100 * float(x):.0f}%"  # noqa: E731
+    else:
+        one = lambda x: f"{float(x):.3f}".replace("-", _MINUS)  # noqa: E731
+    return one(e) + (f" ({one(lo)} to {one(hi)})" if _ok(lo, hi) else "")
+
+
+def programme_costs_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The programme cost table for reading: item, basis, source, price year, cost and share.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([{"category": "Staff", "item": "Nurse", "basis": "2 WTE x cost per WTE-year",
+    ...     "source": "ledger", "price_year": "2023/24", "cost": 103000.0, "share_pct": 100.0}])
+    >>> programme_costs_display(t).iloc[0].tolist()
+    ['Staff: Nurse', '2 WTE x cost per WTE-year', 'ledger', '2023/24', '£103,000', '100%']
+    """
+    rows = []
+    for r in table.itertuples(index=False):
+        total = str(r.category) == "Total"
+        rows.append({"Item": "Total" if total else f"{r.category}: {r.item}",
+                     "Basis": "" if total or pd.isna(r.basis) else str(r.basis),
+                     "Source": "" if total or pd.isna(r.source) else str(r.source),
+                     "Price year": "" if total or pd.isna(r.price_year) else str(r.price_year),
+                     "Cost": money(float(r.cost)) if _ok(r.cost) else "–",
+                     "Share": f"{float(r.share_pct):.0f}%" if _ok(r.share_pct) else ""})
+    return pd.DataFrame(rows)
+
+
+def cost_effectiveness_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The cost-utility table for reading: measure, estimate with interval, note."""
+    rows = []
+    for r in table.itertuples(index=False):
+        m = str(r.measure)
+        kind = "%" if m.startswith("Probability") else "q" if "QALY" in m and "per QALY" not in m else "£"
+        note = "" if pd.isna(r.note) else str(r.note)
+        rows.append({"Measure": m, "Estimate (95% CI)": _ci(r.estimate, r.ci_lower, r.ci_upper, kind),
+                     "Note": note.replace("matched", "matched comparison").replace("before_after", "before/after")})
+    return pd.DataFrame(rows)
+
+
+def budget_impact_display(totals: pd.DataFrame) -> pd.DataFrame:
+    """Budget impact totals for reading, one row per scenario."""
+    rows = []
+    for r in totals.itertuples(index=False):
+        rows.append({"Scenario": str(r.scenario).capitalize(), "Programme cost": money(r.programme_cost),
+                     "Change in activity cost": money(r.activity_cost_change), "Net cost": money(r.net_cost),
+                     "Net cost, present value": money(r.net_cost_present_value),
+                     "Emergency admissions avoided": f"{r.emergency_admissions_avoided:,.0f}".replace("-", _MINUS)})
+    return pd.DataFrame(rows)
