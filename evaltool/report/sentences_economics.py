@@ -389,24 +389,24 @@ def _ci(e: Any, lo: Any, hi: Any, kind: str) -> str:
 
 
 def programme_costs_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The programme cost table for reading: item, basis, source, price year, cost and share.
+    """The programme cost table for reading: item, basis, source with its price year, and cost.
 
     Examples
     --------
     >>> t = pd.DataFrame([{"category": "Staff", "item": "Nurse", "basis": "2 WTE x cost per WTE-year",
     ...     "source": "ledger", "price_year": "2023/24", "cost": 103000.0, "share_pct": 100.0}])
     >>> programme_costs_display(t).iloc[0].tolist()
-    ['Staff: Nurse', '2 WTE x cost per WTE-year', 'ledger', '2023/24', '£103,000', '100%']
+    ['Staff: Nurse', '2 WTE × cost per WTE-year', 'ledger (2023/24 prices)', '£103,000']
     """
     rows = []
     for r in table.itertuples(index=False):
         total = str(r.category) == "Total"
+        src = "" if total or pd.isna(r.source) else str(r.source)
+        if src and not pd.isna(r.price_year) and str(r.price_year):
+            src += f" ({r.price_year} prices)"
         rows.append({"Item": "Total" if total else f"{r.category}: {r.item}",
-                     "Basis": "" if total or pd.isna(r.basis) else str(r.basis),
-                     "Source": "" if total or pd.isna(r.source) else str(r.source),
-                     "Price year": "" if total or pd.isna(r.price_year) else str(r.price_year),
-                     "Cost": money(float(r.cost)) if _ok(r.cost) else "–",
-                     "Share": f"{float(r.share_pct):.0f}%" if _ok(r.share_pct) else ""})
+                     "Basis": "" if total or pd.isna(r.basis) else str(r.basis).replace(" x ", " × "),
+                     "Source": src, "Cost": money(float(r.cost)) if _ok(r.cost) else "–"})
     return pd.DataFrame(rows)
 
 
