@@ -43,7 +43,8 @@ def two_runs(small_project, tmp_path_factory):
 def test_every_stage_ran(two_runs):
     a, _ = two_runs
     assert {k: v["status"] for k, v in a.stages.items()} == {
-        "cohort": "ok", "matching": "ok", "effects": "ok", "rollout": "ok", "proms": "ok", "qual": "ok"}
+        "cohort": "ok", "matching": "ok", "effects": "ok", "rollout": "ok", "proms": "ok", "economics": "ok",
+        "qual": "ok"}
 
 
 def test_bundle_layout(two_runs):

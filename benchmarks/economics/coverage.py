@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--n-sets", type=int, default=400)
     ap.add_argument("--boot", type=int, default=2000)
+    ap.add_argument("--tag", default="", help="suffix for the output files (e.g. _small)")
     args = ap.parse_args()
     t0 = time.perf_counter()
     rows = []
@@ -84,12 +85,12 @@ def main() -> None:
         if (rep + 1) % 50 == 0:
             print(f"{rep + 1} replications, {time.perf_counter() - t0:.0f} s", flush=True)
     df = pd.DataFrame(rows)
-    df.to_csv(HERE / "coverage_replications.csv", index=False, float_format="%.10g")
+    df.to_csv(HERE / f"coverage_replications{args.tag}.csv", index=False, float_format="%.7g")
     summ = summarise(df)
-    summ.to_csv(HERE / "coverage_results.csv", index=False, float_format="%.6g")
+    summ.to_csv(HERE / f"coverage_results{args.tag}.csv", index=False, float_format="%.6g")
     meta = {"reps": args.reps, "n_sets": args.n_sets, "bootstrap_replicates": args.boot,
             "seconds": round(time.perf_counter() - t0, 1)}
-    (HERE / "coverage_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (HERE / f"coverage_meta{args.tag}.json").write_text(json.dumps(meta, indent=2) + "\n")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summ.round(4).to_string(index=False))
     print(meta)

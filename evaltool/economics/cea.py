@@ -90,8 +90,11 @@ def ceac(d_cost: np.ndarray, d_qaly: np.ndarray, thresholds: Sequence[float]) ->
 
 
 def ce_plane_plot(d_cost: np.ndarray, d_qaly: np.ndarray, point: tuple[float, float],
-                  thresholds: Sequence[tuple[float, str]] = (), max_points: int = 2000):
-    """Bootstrap replicates on the cost-effectiveness plane, the estimate, and threshold lines."""
+                  thresholds: Sequence[tuple[float, str]] = (), max_points: int = 1000):
+    """Bootstrap replicates on the cost-effectiveness plane, the estimate, and threshold lines.
+
+    At most ``max_points`` replicates are drawn (the first ones: the draws are in random order).
+    """
     from plotnine import (aes, annotate, geom_abline, geom_hline, geom_point, geom_vline, ggplot, labs,
                           scale_y_continuous)
 
@@ -188,7 +191,8 @@ class CostEffectivenessResult(ResultMixin):
     def summary(self) -> Summary:
         icer, why = self.icer
         return Summary(title="Cost-utility", lines=(
-            ("Design", self.design), ("Horizon", f"{self.horizon_years:g} years"),
+            ("Design", self.design),
+            ("Horizon", f"{self.horizon_years:g} year" + ("" if self.horizon_years == 1 else "s")),
             ("Incremental cost per patient", f"£{self.d_cost:,.0f}"),
             ("Incremental QALYs per patient", f"{self.d_qaly:.4f}"),
             ("Quadrant", f"{self.quadrant}: {QUADRANT_TEXT[self.quadrant]}"),

@@ -292,9 +292,6 @@ def run_stage(
     out.figures["economics_tornado"] = FigureSpec(
         plot=tornado_plot(sens), title="What moves the net cost most: one-way sensitivity analysis",
         alt=T.tornado_alt(sens))
-    out.figures["economics_budget_impact"] = FigureSpec(
-        plot=bi.plot(), title="Budget impact: cumulative net cost of extending the programme",
-        alt=T.budget_alt(bi), appendix=True)
     out.facts = T.facts(ev=ev, pc=pc, bi=bi, sens=sens, denom=denom, config=config, cost_per_admission=c_adm,
                         cost_per_admission_source=c_src, design=design, qinfo=qinfo, eligible_basis=basis,
                         adults=adults, ctx=ctx, panel=panel, subgroups=subs, warnings=warn, ce=ce)

@@ -211,7 +211,8 @@ def cheers_table(f: dict[str, Any]) -> pd.DataFrame:
 
 def plane_alt(ce, reps: int) -> str:
     s = ce.quadrant_shares()
-    return (f"Scatter of {reps:,} bootstrap estimates of incremental QALYs (horizontal) against incremental cost per "
+    shown = f"{reps:,}" if reps <= 1000 else f"1,000 of the {reps:,}"
+    return (f"Scatter of {shown} bootstrap estimates of incremental QALYs (horizontal) against incremental cost per "
             f"patient (vertical), with threshold lines. Estimate: £{ce.d_cost:,.0f} and {ce.d_qaly:.3f} QALYs. "
             f"Share of estimates: {100 * s['NE']:.0f}% more costly and more effective, {100 * s['SE']:.0f}% cheaper "
             f"and more effective, {100 * s['NW']:.0f}% more costly and less effective, {100 * s['SW']:.0f}% cheaper "
@@ -232,12 +233,6 @@ def tornado_alt(sens: pd.DataFrame) -> str:
     return (f"Horizontal bars of net cost per enrolled person-year as each input moves from its low to its high "
             f"value, widest first. Base £{top['base_result']:,.0f}. The widest: {top['parameter']} "
             f"(£{top['result_low']:,.0f} to £{top['result_high']:,.0f}).")
-
-
-def budget_alt(bi) -> str:
-    t = bi.totals.set_index("scenario")["net_cost"]
-    return ("Lines of cumulative net cost by year for each scenario. Totals: "
-            + "; ".join(f"{k} £{v / 1e6:,.2f} million" for k, v in t.items()) + ".")
 
 
 def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admission_source, design, qinfo,
