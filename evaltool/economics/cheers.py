@@ -61,11 +61,13 @@ _AUTHORS = "For the evaluation's authors to complete."
 
 def _g(f: Mapping[str, Any], k: str, default: str = "") -> str:
     v = f.get(k)
+    if isinstance(v, float):
+        return f"{v:g}"
     return default if v is None or v == "" else str(v)
 
 
 def cheers_checklist(facts: Mapping[str, Any]) -> pd.DataFrame:
-    """The 28 CHEERS 2022 items with what this report says about each, and a status.
+    """The 28 CHEERS 2022 items (number, topic, paraphrased guidance) with what this report says, and a status.
 
     ``facts`` are the economics stage's facts (any missing key leaves its item for the authors).
     Status is ``reported`` (evaltool states it), ``partly`` (evaltool states part; the authors add
@@ -91,7 +93,8 @@ def cheers_checklist(facts: Mapping[str, Any]) -> pd.DataFrame:
                         + (f"; QALYs: {horizon} year(s)" if horizon else "")
                         + f"; budget impact: {_g(f, 'bi_years', '?')} years."),
         10: ("reported", f"Costs {_g(f, 'discount_rate_costs_pct', '3.5')}% and health effects "
-                         f"{_g(f, 'discount_rate_effects_pct', '3.5')}% a year ({_g(f, 'discount_source')})."),
+                         f"{_g(f, 'discount_rate_effects_pct', '3.5')}% a year"
+                         + (f" ({_g(f, 'discount_source')})." if f.get("discount_source") else ".")),
         11: ("reported", "Emergency admissions and other hospital activity (cost-consequence), and QALYs from "
                          "EQ-5D where available (cost-utility)." if design else
                          "Emergency admissions and other hospital activity (cost-consequence); no QALYs."),
@@ -127,10 +130,9 @@ def cheers_checklist(facts: Mapping[str, Any]) -> pd.DataFrame:
         28: ("authors", _AUTHORS),
     }
     rows = []
-    for item, section, topic, guidance in CHEERS_ITEMS:
+    for item, _section, topic, guidance in CHEERS_ITEMS:
         status, text = where[item]
         if isinstance(text, tuple):  # nested ("authors", text) from a conditional
             status, text = text
-        rows.append({"item": item, "section": section, "topic": topic, "guidance": guidance, "status": status,
-                     "in_this_report": text})
+        rows.append({"item": item, "topic": topic, "guidance": guidance, "status": status, "in_this_report": text})
     return pd.DataFrame(rows)

@@ -31,7 +31,7 @@ LABELS = {
 
 _META = {
     "programme_costs": TableMeta(
-        title="What the programme cost: each figure with its source, price year and the range tested",
+        title="What the programme cost: each figure with its source, price year and inflation to the common year",
         caption="Cost = value x multiplier (WTE x years in post, years running, enrolments, enrolled patient-years, "
                 "or the annuitised share of a set-up cost) x inflation factor to the common price year.",
         appendix=True),
@@ -254,8 +254,9 @@ def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admis
         "did_scale": config.did_scale, "interval_method": config.interval,
         "bootstrap_replicates": config.bootstrap_replicates, "confidence": config.confidence,
         "sensitivity_range": config.sensitivity_range,
-        "discount_rate_costs_pct": 100 * config.discount_rate_costs,
-        "discount_rate_effects_pct": 100 * config.discount_rate_effects, "discount_source": config.discount_source,
+        "discount_rate_costs_pct": round(100 * config.discount_rate_costs, 6),
+        "discount_rate_effects_pct": round(100 * config.discount_rate_effects, 6),
+        "discount_source": config.discount_source,
         "admissions_outcome": adm, "cost_per_admission": cost_per_admission,
         "cost_per_admission_source": cost_per_admission_source,
         "follow_up_months": panel.post_months, "comparator": "matched patients who were not enrolled",
