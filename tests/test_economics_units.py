@@ -267,3 +267,15 @@ def test_docstring_examples_run(mod):
     m = importlib.import_module(mod)
     fails, _ = doctest.testmod(m, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert fails == 0
+
+
+def test_crossover_answers_join_only_the_enrolled_unit():
+    from evaltool.economics.qalys import qaly_set_statistics
+
+    units = pd.DataFrame({"person_id": ["a", "b", "b"], "treated": [1, 0, 1], "weights": [1.0, 1.0, 1.0],
+                          "subclass": ["1", "1", "2"]})  # b was a's control, then enrolled (set 2)
+    q = pd.DataFrame({"person_id": ["a", "b"], "u0": [0.5, 0.6], "qaly": [0.6, 0.7], "qaly_baseline": [0.5, 0.6]})
+    _, vals, counts = qaly_set_statistics(units, q, np.array(["1", "2"]), enrolled={"a", "b"})
+    assert counts == {"n_treated": 2, "n_control": 0}
+    _, vals, counts = qaly_set_statistics(units, q, np.array(["1", "2"]))
+    assert counts == {"n_treated": 2, "n_control": 1}

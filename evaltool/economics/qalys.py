@@ -128,16 +128,21 @@ QALY_NAMES = tuple(("qaly", k) for k in ("w", "wt", "wu", "wtu", "wuu", "wq", "w
 
 
 def qaly_set_statistics(units: pd.DataFrame, qalys: pd.DataFrame, set_ids: np.ndarray,
-                        cluster: str | None = "subclass") -> tuple[tuple[tuple, ...], np.ndarray, dict[str, int]]:
+                        cluster: str | None = "subclass", enrolled: set[str] | None = None,
+                        ) -> tuple[tuple[tuple, ...], np.ndarray, dict[str, int]]:
     """Per-set cross-products of the weighted QALY regression ``QALY ~ 1 + treated + u0``.
 
-    ``units``: matched-cohort units (``person_id, treated, weights`` and ``cluster``); enrolled
-    respondents join enrolled units, other respondents join control units, by ``person_id``.
+    ``units``: matched-cohort units (``person_id, treated, weights`` and ``cluster``); respondents
+    join units by ``person_id``. ``enrolled``: ids of people ever enrolled; their answers (given
+    after enrolment) join only their enrolled units, never a control unit they held before they
+    enrolled (risk-set matching's crossovers), and other people's answers join only control units.
     Returns the names (:data:`QALY_NAMES`), a ``(len(set_ids), 13)`` array and respondent counts.
     """
     u = units[["person_id", "treated", "weights"] + ([cluster] if cluster else ["unit_id"])].copy()
     u["person_id"] = u["person_id"].astype(str)
     j = u.merge(qalys, on="person_id", how="inner")
+    if enrolled is not None:
+        j = j[(j["treated"].astype(int) == 1) == j["person_id"].isin(enrolled)]
     key = j[cluster].astype(str) if cluster else j["unit_id"]
     code = pd.Index(pd.Series(set_ids).astype(str) if cluster else set_ids).get_indexer(key)
     j = j[code >= 0]

@@ -212,7 +212,9 @@ def run_stage(
     # ---- QALYs ----------------------------------------------------------------------------
     design, qinfo = None, {}
     if config.qalys.enabled and proms is not None and len(proms):
-        design, qinfo, stats = _qalys(config, proms, proms_timepoints, panel.persons, stats, clu, warn)
+        enrolled = set(population.loc[pd.to_numeric(population["treated"], errors="coerce") == 1,
+                                      "person_id"].astype(str))
+        design, qinfo, stats = _qalys(config, proms, proms_timepoints, panel.persons, stats, clu, warn, enrolled)
     elif config.qalys.enabled:
         warn.append("economics: no EQ-5D index values (PROMs) reached this stage: no cost-utility analysis")
     horizon = qinfo.get("horizon", 1.0)
@@ -303,14 +305,14 @@ def run_stage(
 
 
 def _qalys(config: EconomicsConfig, proms: pd.DataFrame, timepoints: Sequence[str] | None, persons: pd.DataFrame,
-           stats, cluster: str | None, warn: list[str]):
+           stats, cluster: str | None, warn: list[str], enrolled: set[str]):
     labels = list(timepoints) if timepoints else list(dict.fromkeys(proms["timepoint"].astype(str)))
     times = timepoint_years(labels, config.qalys.timepoints_years)
     if len(set(times.values())) < 2:
         warn.append("economics: fewer than two distinct PROM time points: no QALYs")
         return None, {}, stats
     q = person_qalys(proms, times, config.discount_rate_effects)
-    names, vals, counts = qaly_set_statistics(persons, q, stats.set_ids, cluster)
+    names, vals, counts = qaly_set_statistics(persons, q, stats.set_ids, cluster, enrolled=enrolled)
     n_t, n_c = counts["n_treated"], counts["n_control"]
     need = config.qalys.min_respondents
     want = config.qalys.design
