@@ -67,7 +67,10 @@ def test_tables_figures_and_metadata(out):
     assert out.table_meta["economics_qalys"].count_columns == ("n_respondents",)
     assert {"economics_ce_plane", "economics_ceac", "economics_tornado"} <= set(out.figures)
     assert all(f.alt for f in out.figures.values())
-    assert out.warnings == []
+    assert out.events == []
+    assert {(a.analysis, a.subgroup): a.status for a in out.analyses} == {
+        ("cost_consequence", "all"): "ok", ("cost_consequence", "age_band"): "ok", ("break_even", "all"): "ok",
+        ("cost_utility", "all"): "ok", ("budget_impact", "all"): "ok", ("sensitivity", "all"): "ok"}
 
 
 def test_programme_cost_per_enrolled_year(out, sim):
@@ -113,7 +116,10 @@ def test_data_costs_and_before_after_when_controls_did_not_answer(sim):
                inflation={"source": "test index", "values": {2023: 100.0, 2024: 110.0}})
     o = run_stage(_pop(sim), None, _Panel(sim), cfg, seed=1, window_end="2025-03-31", proms=scores)
     assert o.facts["qaly_design"] == "before_after"
-    assert any("before/after" in w for w in o.warnings)
+    assert [e.code for e in o.events] == ["qaly_design_before_after"]
+    assert "before/after" in o.events[0].message and o.events[0].severity == "warning"
+    # No cost per admission (unit costs absent, no activity given): break-even is a failed planned analysis.
+    assert {a.analysis: a.status for a in o.analyses}["break_even"] == "failed"
     # Costs in the data are inflated from 2023/24 to 2024/25 prices.
     plain = economic_evaluation(sim.stats, programme_cost=1.0, cost_outcome="cost", replicates=10, seed=1)
     assert o.facts["activity_cost_change"] == pytest.approx(1.1 * plain.estimate("all|activity_cost|delta"))

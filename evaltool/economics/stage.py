@@ -41,11 +41,54 @@ from evaltool.economics.sensitivity import one_way_sensitivity, tornado_plot
 from evaltool.errors import DataValidationError, EstimationError
 from evaltool.stage import FigureSpec, StageOutput
 
-__all__ = ["load_unit_cost_table", "run_stage"]
+__all__ = ["load_unit_cost_table", "planned_analyses", "run_stage"]
 
 CLUSTER_ALIASES = {"practice": "practice_id", "subclass": "subclass", "matched_set": "subclass", "person": "person_id"}
 COUNT_OUTCOMES = ("emergency_admission", "ae_attendance", "elective_admission", "care_home_admission",
                   "outpatient_attendance", "gp_contact")
+
+
+def planned_analyses(config: EconomicsConfig, *, subgroups: Sequence[str] = (), proms: bool = False,
+                     ) -> list[tuple[str, str, str]]:
+    """The economic analyses the spec plans, as ``(analysis, outcome, subgroup)``.
+
+    Examples
+    --------
+    >>> cfg = EconomicsConfig(price_year=2024, programme_costs={"staff": [{"role": "N", "wte": 1,
+    ...     "cost_per_wte_year": 1, "source": "s", "price_year": 2024}]})
+    >>> [a for a, _, _ in planned_analyses(cfg, subgroups=["age_band"], proms=True)]
+    ['cost_consequence', 'cost_consequence', 'break_even', 'cost_utility', 'budget_impact', 'sensitivity']
+    """
+    out = [("cost_consequence", "net_cost", "all")]
+    out += [("cost_consequence", "net_cost", g) for g in (subgroups if config.subgroups else ())]
+    out.append(("break_even", config.admissions_outcome, "all"))
+    if config.qalys.enabled and proms:
+        out.append(("cost_utility", "qalys", "all"))
+    return out + [("budget_impact", "net_cost", "all"), ("sensitivity", "net_cost", "all")]
+
+
+def _record_statuses(out: StageOutput, ev, config: EconomicsConfig, persons: pd.DataFrame, subgroups: Sequence[str],
+                     cost_per_admission: float | None, design: str | None, proms_given: bool) -> None:
+    """The fate of every planned economic analysis (ok, partial, failed) for the run record."""
+    def fin(name: str) -> bool:
+        return name in ev.boot.point and bool(np.isfinite(ev.boot.point[name]))
+
+    out.analysis("cost_consequence", "net_cost", "ok" if fin("all|net_cost") else "failed",
+                 "" if fin("all|net_cost") else "the net cost could not be estimated (no events or person-time)")
+    for g in subgroups:
+        levels = sorted(persons[g].astype(object).where(persons[g].notna(), "missing").astype(str).unique())
+        bad = [lv for lv in levels if not fin(f"{lv}|net_cost")]
+        status = "ok" if not bad else "failed" if len(bad) == len(levels) else "partial"
+        out.analysis("cost_consequence", "net_cost", status, f"no estimate for {bad}" if bad else "", subgroup=g)
+    adm = config.admissions_outcome
+    ok = cost_per_admission is not None and fin(f"all|{adm}|counterfactual")
+    out.analysis("break_even", adm, "ok" if ok else "failed",
+                 "" if ok else f"no cost per {adm.replace('_', ' ')} or no estimate of {adm.replace('_', ' ')}")
+    if config.qalys.enabled and proms_given:
+        out.analysis("cost_utility", "qalys", "ok" if design else "failed",
+                     "" if design else "too few EQ-5D responses at baseline and the last time point (see the events)")
+    out.analysis("budget_impact", "net_cost")
+    out.analysis("sensitivity", "net_cost")
 
 
 def load_unit_cost_table(path: str | Path) -> dict[str, UnitCost]:
@@ -158,7 +201,7 @@ def run_stage(
     """
     del window_start  # the costing period and the panel carry their own dates
     out = StageOutput(section="economics")
-    warn = out.warnings
+    note = out.event  # every caveat reaches the console, the run log and the report
     ctx = dict(context or {})
     if panel is None:
         raise EstimationError("the economics stage needs the effects stage's outcome panel (matched cohort)")
@@ -184,9 +227,9 @@ def run_stage(
             raise EstimationError("`economics.activity_costs.source: data` needs `cost` among `effects.outcomes` "
                                   "(and a cost column in the activity table); or give unit costs")
         if ac.price_year is None:
-            warn.append(f"economics: the price year of the data's costs is not given "
-                        f"(activity_costs.price_year); they are taken to be in {config.price_year}/"
-                        f"{str(config.price_year + 1)[-2:]} prices")
+            note("activity_cost_price_year_missing",
+                 f"the price year of the data's costs is not given (activity_costs.price_year); they are "
+                 f"taken to be in {config.price_year}/{str(config.price_year + 1)[-2:]} prices")
         scale["cost"] = inflation_factor(ac.price_year or config.price_year, config.price_year, config.inflation)
     else:
         if not unit_costs:
@@ -199,11 +242,12 @@ def run_stage(
                   for k, u in unit_costs.items()}
         uncosted = [o for o in outcomes if o in COUNT_OUTCOMES and o not in unit_costs]
         if uncosted:
-            warn.append(f"economics: no unit cost for {uncosted}: their change is shown but not costed")
+            note("unit_cost_missing", f"no unit cost for {uncosted}: their change is shown but not "
+                 "costed", detail="add them to economics.activity_costs.unit_costs to count them in net cost")
     clu = CLUSTER_ALIASES.get(cluster, cluster) if cluster else None
     if clu and clu not in panel.persons.columns:
-        warn.append(f"economics: the cluster column `{clu}` is not in the outcome panel; the bootstrap resamples "
-                    "people instead of matched sets")
+        note("bootstrap_unit_changed", f"the cluster column `{clu}` is not in the outcome panel; the "
+             "bootstrap resamples people instead of matched sets")
         clu = None
     subs = [s for s in subgroups if s in panel.persons.columns] if config.subgroups else []
     stats = set_statistics(panel.persons, panel.events, outcomes, pre_months=panel.pre_months,
@@ -214,9 +258,10 @@ def run_stage(
     if config.qalys.enabled and proms is not None and len(proms):
         enrolled = set(population.loc[pd.to_numeric(population["treated"], errors="coerce") == 1,
                                       "person_id"].astype(str))
-        design, qinfo, stats = _qalys(config, proms, proms_timepoints, panel.persons, stats, clu, warn, enrolled)
+        design, qinfo, stats = _qalys(config, proms, proms_timepoints, panel.persons, stats, clu, out, enrolled)
     elif config.qalys.enabled:
-        warn.append("economics: no EQ-5D index values (PROMs) reached this stage: no cost-utility analysis")
+        note("qalys_not_available", "no EQ-5D index values (PROMs) reached this stage: no cost-utility "
+             "analysis")
     horizon = qinfo.get("horizon", 1.0)
     ev = economic_evaluation(
         stats, programme_cost=P, cost_outcome="cost" if ac.source == "data" else None,
@@ -224,11 +269,14 @@ def run_stage(
         qaly_design=design, horizon_years=horizon, discount_rate_costs=config.discount_rate_costs,
         thresholds=[(t.value, t.label) for t in config.thresholds], replicates=config.bootstrap_replicates,
         seed=seed, confidence=config.confidence, interval=config.interval)
-    undefined = {k: int((~np.isfinite(v)).sum()) for k, v in ev.boot.draws.items() if k.startswith("all|")}
+    # Descriptive QALY statistics (e.g. the controls' mean in a before/after design) may be undefined by design.
+    undefined = {k: int((~np.isfinite(v)).sum()) for k, v in ev.boot.draws.items()
+                 if k.startswith("all|") and ("|qaly|" not in k or k == "all|qaly|incremental")}
     bad = {k: v for k, v in undefined.items() if v > 0.01 * config.bootstrap_replicates}
     if bad:
-        warn.append(f"economics: some statistics were undefined in more than 1% of bootstrap replicates "
-                    f"(e.g. no events in a group): {dict(list(bad.items())[:4])}")
+        note("bootstrap_undefined", f"{len(bad)} statistic(s) were undefined in more than 1% of bootstrap "
+             "resamples (e.g. no events in a group); their intervals use the defined resamples only",
+             counts={k.split("|", 1)[1][:60]: v for k, v in list(bad.items())[:5]})
 
     # ---- cost per admission, break-even ----------------------------------------------------
     adm = config.admissions_outcome
@@ -243,7 +291,8 @@ def run_stage(
             c_adm = float(vals.mean()) * scale.get("cost", 1.0)
             c_src = f"mean cost of the matched cohort's {len(vals):,} {adm.replace('_', ' ')} records in the data"
     if adm not in outcomes:
-        warn.append(f"economics: `{adm}` was not analysed by the effects section: no break-even on admissions")
+        note("break_even_not_available", f"`{adm}` was not analysed by the effects section: no "
+             "break-even on admissions", outcome=adm)
 
     # ---- population denominators, budget impact, sensitivity -------------------------------
     years = max((end - start).days + 1, 1) / 365.25
@@ -296,7 +345,8 @@ def run_stage(
         alt=T.tornado_alt(sens))
     out.facts = T.facts(ev=ev, pc=pc, bi=bi, sens=sens, denom=denom, config=config, cost_per_admission=c_adm,
                         cost_per_admission_source=c_src, design=design, qinfo=qinfo, eligible_basis=basis,
-                        adults=adults, ctx=ctx, panel=panel, subgroups=subs, warnings=warn, ce=ce)
+                        adults=adults, ctx=ctx, panel=panel, subgroups=subs, ce=ce)
+    _record_statuses(out, ev, config, panel.persons, subs, c_adm, design, proms is not None)
     out.tables["economics_cheers"] = T.cheers_table(out.facts)
     out.table_meta["economics_cheers"] = T.meta("cheers")
     out.objects.update({"economic_evaluation": ev, "programme_costs": pc, "budget_impact": bi,
@@ -305,11 +355,11 @@ def run_stage(
 
 
 def _qalys(config: EconomicsConfig, proms: pd.DataFrame, timepoints: Sequence[str] | None, persons: pd.DataFrame,
-           stats, cluster: str | None, warn: list[str], enrolled: set[str]):
+           stats, cluster: str | None, out: StageOutput, enrolled: set[str]):
     labels = list(timepoints) if timepoints else list(dict.fromkeys(proms["timepoint"].astype(str)))
     times = timepoint_years(labels, config.qalys.timepoints_years)
     if len(set(times.values())) < 2:
-        warn.append("economics: fewer than two distinct PROM time points: no QALYs")
+        out.event("qalys_not_available", "fewer than two distinct PROM time points: no QALYs")
         return None, {}, stats
     q = person_qalys(proms, times, config.discount_rate_effects)
     names, vals, counts = qaly_set_statistics(persons, q, stats.set_ids, cluster, enrolled=enrolled)
@@ -318,17 +368,20 @@ def _qalys(config: EconomicsConfig, proms: pd.DataFrame, timepoints: Sequence[st
     want = config.qalys.design
     if want == "matched" or (want == "auto" and n_t >= need and n_c >= need):
         if n_t < need or n_c < need:
-            warn.append(f"economics: only {n_t} enrolled and {n_c} matched-control respondents with EQ-5D at "
-                        f"baseline and {labels[-1]} (fewer than {need}): the matched QALY comparison is imprecise")
+            out.event("qaly_respondents_few", f"only {n_t} enrolled and {n_c} matched-control respondents "
+                      f"with EQ-5D at baseline and {labels[-1]} (fewer than {need}): the matched QALY comparison is "
+                      "imprecise", counts={"enrolled": n_t, "controls": n_c})
         design = "matched"
     elif n_t >= need or want == "before_after":
         design = "before_after"
         if want == "auto":
-            warn.append(f"economics: only {n_c} matched controls answered the EQ-5D at baseline and {labels[-1]}: "
-                        "QALYs come from a before/after comparison of enrolled patients, which assumes their health "
-                        "would otherwise have stayed at its baseline level")
+            out.event("qaly_design_before_after", f"only {n_c} matched controls answered the EQ-5D at "
+                      f"baseline and {labels[-1]}: QALYs come from a before/after comparison of enrolled patients, "
+                      "which assumes their health would otherwise have stayed at its baseline level",
+                      counts={"enrolled": n_t, "controls": n_c})
     else:
-        warn.append(f"economics: only {n_t} enrolled respondents with EQ-5D at baseline and {labels[-1]}: no QALYs")
+        out.event("qalys_not_available", f"only {n_t} enrolled respondents with EQ-5D at baseline and "
+                  f"{labels[-1]}: no QALYs", counts={"enrolled": n_t})
         return None, {}, stats
     info = {"horizon": max(times.values()), "times": times, "n_treated": n_t, "n_control": n_c,
             "labels": labels}

@@ -236,7 +236,7 @@ def tornado_alt(sens: pd.DataFrame) -> str:
 
 
 def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admission_source, design, qinfo,
-          eligible_basis, adults, ctx, panel, subgroups, warnings, ce) -> dict[str, Any]:
+          eligible_basis, adults, ctx, panel, subgroups, ce) -> dict[str, Any]:
     """Flat facts for the report's sentences (``facts.json`` section ``economics``)."""
     adm = config.admissions_outcome
     ey, yrs, popn = denom["enrolled_years"], denom["years"], denom["population"]
@@ -261,7 +261,7 @@ def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admis
         "cost_per_admission_source": cost_per_admission_source,
         "follow_up_months": panel.post_months, "comparator": "matched patients who were not enrolled",
         "n_matched_sets": ev.boot.n_sets, "subgroups": ", ".join(subgroups) if subgroups else None,
-        "value_set_label": ctx.get("value_set_label"), "warnings": list(warnings),
+        "value_set_label": ctx.get("value_set_label"),
     }
     for g in ev.groups:
         p = "" if g == "all" else f"{slug(g)}."
