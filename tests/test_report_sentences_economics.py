@@ -224,3 +224,16 @@ def test_cost_consequence_display():
     assert d.iloc[0].tolist() == ["Change in emergency admissions", "\u22120.04 (\u22120.11 to 0.03)",
                                   "\u2212120 (\u2212338 to 85)", "\u22120.4 (\u22121.1 to 0.3)"]
     assert d.iloc[1].tolist() == ["Programme cost", "£1,061", "£3.19 million", "£10,178"]
+
+
+def test_return_on_investment_wording():
+    from evaltool.report.sentences_economics import return_sentence
+
+    assert return_sentence({"roi": -0.893, "roi_ci_lower": -1.202, "roi_ci_upper": -0.622}) == (
+        "For each £1 spent on the programme, hospital costs fell by about 11p (95% CI a rise of 20p to a fall of "
+        "38p): a return on investment of \u221289%.")
+    assert return_sentence({"roi": 0.25, "roi_ci_lower": 0.05, "roi_ci_upper": 0.5}).startswith(
+        "For each £1 spent on the programme, hospital costs fell by about £1.25 (95% CI a fall of £1.05 to a fall of "
+        "£1.50)")
+    assert "hospital costs rose by about 10p" in return_sentence({"roi": -1.1, "roi_ci_lower": -1.3, "roi_ci_upper": -0.9})
+    assert return_sentence({}) == ""

@@ -25,7 +25,7 @@ __all__ = [
     "activity_sentence", "break_even_sentence", "budget_impact_display", "budget_impact_sentence",
     "cost_consequence_display", "cost_effectiveness_display", "programme_costs_display",
     "cost_per_admission_sentence", "cost_utility_sentence", "key_points_paragraph", "money", "pays_for_itself_sentence",
-    "probability_phrase", "programme_cost_sentence", "section_sentences", "subgroup_sentence",
+    "probability_phrase", "programme_cost_sentence", "return_sentence", "section_sentences", "subgroup_sentence",
 ]
 
 _MINUS = "\u2212"
@@ -165,6 +165,32 @@ def pays_for_itself_sentence(f: Mapping[str, Any], prefix: str = "") -> str:
     est = f"a net cost of {m(e)}" if e >= 0 else f"a net saving of {m(e)}"
     return (f"It is not clear whether it paid for itself: the estimate is {est} per enrolled person-year, but the "
             f"95% CI runs from a saving of {m(lo)} to a cost of {m(hi)}; {prob}.")
+
+
+def return_sentence(f: Mapping[str, Any]) -> str:
+    """Return on investment as pence back in lower hospital costs for each pound spent.
+
+    Examples
+    --------
+    >>> return_sentence({"roi": -0.893, "roi_ci_lower": -1.202, "roi_ci_upper": -0.622})
+    'For each £1 spent on the programme, hospital costs fell by about 11p (95% CI a rise of 20p to a fall of 38p): a return on investment of −89%.'
+    """
+    e, lo, hi = (f.get(f"roi{s}") for s in ("", "_ci_lower", "_ci_upper"))
+    if not _ok(e, lo, hi):
+        return ""
+    back = [100 * (1 + float(x)) for x in (e, lo, hi)]  # pence back per pound
+
+    def p(x: float) -> str:
+        return f"£{x / 100:,.2f}" if abs(x) >= 100 else f"{abs(x):.0f}p"
+
+    def signed(x: float) -> str:
+        return f"a fall of {p(x)}" if x >= 0 else f"a rise of {p(x)}"
+
+    lead = (f"hospital costs fell by about {p(back[0])}" if back[0] >= 0 else
+            f"hospital costs rose by about {p(back[0])}")
+    roi = f"{100 * float(e):.0f}%".replace("-", _MINUS)
+    return (f"For each £1 spent on the programme, {lead} (95% CI {signed(back[1])} to {signed(back[2])}): a return on "
+            f"investment of {roi}.")
 
 
 def break_even_sentence(f: Mapping[str, Any], prefix: str = "") -> str:
@@ -326,8 +352,9 @@ def key_points_paragraph(f: Mapping[str, Any]) -> str:
 
 def section_sentences(f: Mapping[str, Any]) -> list[str]:
     """The "Does it pay for itself?" section's findings, in order."""
-    out = [programme_cost_sentence(f), activity_sentence(f), pays_for_itself_sentence(f), break_even_sentence(f),
-           cost_per_admission_sentence(f), subgroup_sentence(f), cost_utility_sentence(f), budget_impact_sentence(f)]
+    out = [programme_cost_sentence(f), activity_sentence(f), pays_for_itself_sentence(f), return_sentence(f),
+           break_even_sentence(f), cost_per_admission_sentence(f), subgroup_sentence(f), cost_utility_sentence(f),
+           budget_impact_sentence(f)]
     if f.get("sensitivity_top_parameter") and _ok(f.get("sensitivity_top_low"), f.get("sensitivity_top_high")):
         name = str(f["sensitivity_top_parameter"])
         out.append(f"Of the cost figures tested one at a time (each {100 * float(f.get('sensitivity_range', 0.2)):.0f}% "
