@@ -113,8 +113,8 @@ def _script(data):
     for row in draws:
         rep = [u for i in row for u in by_set[names[i]]]
         n_b, q_b, _ = _evaluate(rep, ev, util)
-        for lam in nmb:
-            nmb[lam].append(lam * q_b - n_b)
+        for lam, values in nmb.items():
+            values.append(lam * q_b - n_b)
     return {"net": net, "dq": dq, "icer": net / dq, "nmb20": 20000 * dq - net, "nmb30": 30000 * dq - net,
             "ceac20": float(np.mean(np.array(nmb[20000]) > 0)), "ceac30": float(np.mean(np.array(nmb[30000]) > 0)),
             "cf_adm": adm["cf"], "delta_adm": adm["delta"]}

@@ -12,14 +12,23 @@ import pytest
 from scipy import stats as sps
 
 from evaltool._result import check_result_contract
-from evaltool.economics.bootstrap import bca_interval, bootstrap_sets, percentile_interval, resample_counts
-from evaltool.economics.breakeven import break_even, cost_per_admission_avoided, return_on_investment
+from evaltool.economics.bootstrap import (
+    bca_interval,
+    bootstrap_sets,
+    percentile_interval,
+    resample_counts,
+)
+from evaltool.economics.breakeven import (
+    break_even,
+    cost_per_admission_avoided,
+    return_on_investment,
+)
 from evaltool.economics.budget_impact import budget_impact
 from evaltool.economics.cea import ceac, icer_decision, quadrant
 from evaltool.economics.cheers import cheers_checklist
 from evaltool.economics.config import EconomicsConfig, ProgrammeCostsConfig
 from evaltool.economics.costs import enrolled_person_time, financial_year, inflate, programme_costs
-from evaltool.economics.discounting import annuity_factor, equivalent_annual_cost
+from evaltool.economics.discounting import annuity_factor
 from evaltool.economics.evaluation import economic_evaluation
 from evaltool.economics.qalys import timepoint_years
 from evaltool.economics.sensitivity import one_way_sensitivity
@@ -166,7 +175,7 @@ def test_bca_matches_scipy_on_a_skewed_mean():
     ref = sps.bootstrap((x,), np.mean, n_resamples=20000, method="BCa", random_state=2).confidence_interval
     lo, hi = res.interval("mean", "bca")
     assert lo == pytest.approx(ref.low, rel=0.02) and hi == pytest.approx(ref.high, rel=0.02)
-    p_lo, p_hi = res.interval("mean", "percentile")
+    _, p_hi = res.interval("mean", "percentile")
     assert hi - p_hi > 0  # right skew: BCa moves the upper end out
     check_result_contract(res)
 
@@ -275,7 +284,7 @@ def test_crossover_answers_join_only_the_enrolled_unit():
     units = pd.DataFrame({"person_id": ["a", "b", "b"], "treated": [1, 0, 1], "weights": [1.0, 1.0, 1.0],
                           "subclass": ["1", "1", "2"]})  # b was a's control, then enrolled (set 2)
     q = pd.DataFrame({"person_id": ["a", "b"], "u0": [0.5, 0.6], "qaly": [0.6, 0.7], "qaly_baseline": [0.5, 0.6]})
-    _, vals, counts = qaly_set_statistics(units, q, np.array(["1", "2"]), enrolled={"a", "b"})
+    _, _, counts = qaly_set_statistics(units, q, np.array(["1", "2"]), enrolled={"a", "b"})
     assert counts == {"n_treated": 2, "n_control": 0}
-    _, vals, counts = qaly_set_statistics(units, q, np.array(["1", "2"]))
+    _, _, counts = qaly_set_statistics(units, q, np.array(["1", "2"]))
     assert counts == {"n_treated": 2, "n_control": 1}

@@ -181,7 +181,10 @@ def test_subgroups_and_section():
 
 
 def test_display_tables():
-    from evaltool.report.sentences_economics import budget_impact_display, cost_effectiveness_display
+    from evaltool.report.sentences_economics import (
+        budget_impact_display,
+        cost_effectiveness_display,
+    )
 
     ce = pd.DataFrame([
         {"measure": "Incremental cost per patient", "estimate": 948.9, "ci_lower": 660.1, "ci_upper": 1275.4, "note": ""},

@@ -12,14 +12,39 @@ one-way sensitivity analysis (:mod:`~evaltool.economics.sensitivity`), the CHEER
 Statistics here import only evaltool's core and data layer.
 """
 from evaltool.economics.bootstrap import BootstrapResult, bootstrap_sets
-from evaltool.economics.breakeven import break_even, cost_per_admission_avoided, return_on_investment
-from evaltool.economics.cea import CostEffectivenessResult, ceac, icer_decision, net_monetary_benefit, quadrant
+from evaltool.economics.breakeven import (
+    break_even,
+    cost_per_admission_avoided,
+    return_on_investment,
+)
+from evaltool.economics.cea import (
+    CostEffectivenessResult,
+    ceac,
+    icer_decision,
+    net_monetary_benefit,
+    quadrant,
+)
 from evaltool.economics.config import EconomicsConfig
 from evaltool.economics.consequences import SetStatistics, did_rates, set_statistics
-from evaltool.economics.costs import ProgrammeCostResult, enrolled_person_time, inflate, programme_costs
-from evaltool.economics.discounting import annuity_factor, equivalent_annual_cost, horizon_factor, present_value
+from evaltool.economics.costs import (
+    ProgrammeCostResult,
+    enrolled_person_time,
+    inflate,
+    programme_costs,
+)
+from evaltool.economics.discounting import (
+    annuity_factor,
+    equivalent_annual_cost,
+    horizon_factor,
+    present_value,
+)
 from evaltool.economics.evaluation import EconomicEvaluationResult, economic_evaluation
-from evaltool.economics.qalys import incremental_qalys, person_qalys, qaly_set_statistics, timepoint_years
+from evaltool.economics.qalys import (
+    incremental_qalys,
+    person_qalys,
+    qaly_set_statistics,
+    timepoint_years,
+)
 
 __all__ = [
     "BootstrapResult", "CostEffectivenessResult", "EconomicEvaluationResult", "EconomicsConfig", "ProgrammeCostResult",

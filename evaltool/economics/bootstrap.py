@@ -76,7 +76,8 @@ def percentile_interval(draws: np.ndarray, confidence: float = 0.95) -> tuple[fl
     return float(lo), float(hi)
 
 
-def bca_interval(draws: np.ndarray, point: float, jackknife: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+def bca_interval(draws: np.ndarray, point: float, jackknife: np.ndarray,
+                 confidence: float = 0.95) -> tuple[float, float]:
     """BCa interval: percentiles shifted by the bias correction ``z0`` and acceleration ``a``.
 
     ``z0 = Phi^-1(share of draws below the estimate, ties counted half)``;

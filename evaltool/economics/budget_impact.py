@@ -33,7 +33,7 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.economics.discounting import annual_factors
 
-__all__ = ["BudgetImpactResult", "budget_impact", "SCENARIOS"]
+__all__ = ["SCENARIOS", "BudgetImpactResult", "budget_impact"]
 
 SCENARIOS = ("estimate", "interval: favourable", "interval: unfavourable", "effect grows", "effect fades")
 
@@ -60,8 +60,16 @@ class BudgetImpactResult(ResultMixin):
 
     def plot(self):
         """Cumulative net cost by year under each scenario."""
-        from plotnine import aes, geom_hline, geom_line, geom_point, ggplot, labs, scale_color_manual, \
-            scale_y_continuous
+        from plotnine import (
+            aes,
+            geom_hline,
+            geom_line,
+            geom_point,
+            ggplot,
+            labs,
+            scale_color_manual,
+            scale_y_continuous,
+        )
 
         from evaltool.plotting import NHS_MID_GREY, PALETTE, theme_evaltool
 

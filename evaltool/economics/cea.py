@@ -29,8 +29,16 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 
-__all__ = ["CostEffectivenessResult", "ceac", "ceac_plot", "ce_plane_plot", "icer_decision", "net_monetary_benefit",
-           "quadrant", "QUADRANT_TEXT"]
+__all__ = [
+    "QUADRANT_TEXT",
+    "CostEffectivenessResult",
+    "ce_plane_plot",
+    "ceac",
+    "ceac_plot",
+    "icer_decision",
+    "net_monetary_benefit",
+    "quadrant",
+]
 
 QUADRANT_TEXT = {
     "NE": "more costly and more effective",
@@ -95,10 +103,25 @@ def ce_plane_plot(d_cost: np.ndarray, d_qaly: np.ndarray, point: tuple[float, fl
 
     At most ``max_points`` replicates are drawn (the first ones: the draws are in random order).
     """
-    from plotnine import (aes, annotate, geom_abline, geom_hline, geom_point, geom_vline, ggplot, labs,
-                          scale_y_continuous)
+    from plotnine import (
+        aes,
+        annotate,
+        geom_abline,
+        geom_hline,
+        geom_point,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_y_continuous,
+    )
 
-    from evaltool.plotting import NHS_DARK_BLUE, NHS_LIGHT_BLUE, NHS_MID_GREY, PALETTE, theme_evaltool
+    from evaltool.plotting import (
+        NHS_DARK_BLUE,
+        NHS_LIGHT_BLUE,
+        NHS_MID_GREY,
+        PALETTE,
+        theme_evaltool,
+    )
 
     d = pd.DataFrame({"d_qaly": d_qaly, "d_cost": d_cost}).dropna().head(max_points)
     p = (ggplot(d, aes("d_qaly", "d_cost"))
@@ -118,8 +141,16 @@ def ce_plane_plot(d_cost: np.ndarray, d_qaly: np.ndarray, point: tuple[float, fl
 
 def ceac_plot(curve: pd.DataFrame, marked: Sequence[tuple[float, str]] = ()):
     """The acceptability curve with the marked thresholds (e.g. NICE's) as vertical lines."""
-    from plotnine import (aes, annotate, geom_line, geom_vline, ggplot, labs, scale_x_continuous,
-                          scale_y_continuous)
+    from plotnine import (
+        aes,
+        annotate,
+        geom_line,
+        geom_vline,
+        ggplot,
+        labs,
+        scale_x_continuous,
+        scale_y_continuous,
+    )
 
     from evaltool.plotting import NHS_BLUE, NHS_MID_GREY, theme_evaltool
 

@@ -76,63 +76,63 @@ def cheers_checklist(facts: Mapping[str, Any]) -> pd.DataFrame:
     f = dict(facts)
     horizon = _g(f, "qaly_horizon_years")
     design = _g(f, "qaly_design")
+    comparator = _g(f, "comparator", "matched patients not enrolled")
+    qalys_text = ("Emergency admissions and other hospital activity (cost-consequence), and QALYs from EQ-5D where "
+                  "available (cost-utility)." if design else
+                  "Emergency admissions and other hospital activity (cost-consequence); no QALYs.")
     where: dict[int, tuple[str, str]] = {
-        1: ("partly", f"The report's title names the programme; this section compares it with usual care "
-                      f"({_g(f, 'comparator', 'matched patients not enrolled')})."),
+        1: ("partly", ("The report's title names the programme; this section compares it with usual care "
+                       f"({comparator}).")),
         2: ("partly", "The summary of findings and the key points give the headline costs and consequences."),
         3: ("partly", "The programme and the question are stated at the start of the report."),
-        4: ("reported", "The analysis specification (the pre-agreed plan) is echoed in the technical appendix, "
-                        "with any deviations from it."),
+        4: ("reported", ("The analysis specification (the pre-agreed plan) is echoed in the technical appendix, "
+                         "with any deviations from it.")),
         5: ("reported", "Who was evaluated: the cohort section (flow, balance of matched groups)."),
         6: ("partly", "The programme description; local context is for the authors to add."),
-        7: ("reported", f"Enrolled patients against {_g(f, 'comparator', 'matched patients not enrolled')}."),
-        8: ("reported", f"{_g(f, 'perspective', 'NHS and personal social services')}: programme costs and "
-                        "hospital activity costs."),
-        9: ("reported", f"Activity: {_g(f, 'follow_up_months', '?')} months after enrolment; programme costs: "
-                        f"{_g(f, 'costing_start')} to {_g(f, 'costing_end')}"
-                        + (f"; QALYs: {horizon} year(s)" if horizon else "")
-                        + f"; budget impact: {_g(f, 'bi_years', '?')} years."),
-        10: ("reported", f"Costs {_g(f, 'discount_rate_costs_pct', '3.5')}% and health effects "
-                         f"{_g(f, 'discount_rate_effects_pct', '3.5')}% a year"
-                         + (f" ({_g(f, 'discount_source')})." if f.get("discount_source") else ".")),
-        11: ("reported", "Emergency admissions and other hospital activity (cost-consequence), and QALYs from "
-                         "EQ-5D where available (cost-utility)." if design else
-                         "Emergency admissions and other hospital activity (cost-consequence); no QALYs."),
-        12: ("reported", "Activity from the records of hospital use; EQ-5D questionnaires at the stated time "
-                         "points." if design else "Activity from the records of hospital use."),
-        13: ("reported", f"EQ-5D index values from {_g(f, 'value_set_label', 'the value set named in the PROMs section')}; "
-                         "QALYs by area under the curve adjusted for baseline utility (Manca et al. 2005)."
+        7: ("reported", f"Enrolled patients against {comparator}."),
+        8: ("reported", (f"{_g(f, 'perspective', 'NHS and personal social services')}: programme costs and "
+                         "hospital activity costs.")),
+        9: ("reported", (f"Activity: {_g(f, 'follow_up_months', '?')} months after enrolment; programme costs: "
+                         f"{_g(f, 'costing_start')} to {_g(f, 'costing_end')}"
+                         + (f"; QALYs: {horizon} year(s)" if horizon else "")
+                         + f"; budget impact: {_g(f, 'bi_years', '?')} years.")),
+        10: ("reported", (f"Costs {_g(f, 'discount_rate_costs_pct', '3.5')}% and health effects "
+                          f"{_g(f, 'discount_rate_effects_pct', '3.5')}% a year"
+                          + (f" ({_g(f, 'discount_source')})." if f.get("discount_source") else "."))),
+        11: ("reported", qalys_text),
+        12: ("reported", ("Activity from the records of hospital use; EQ-5D questionnaires at the stated time points."
+                          if design else "Activity from the records of hospital use.")),
+        13: (("reported", (f"EQ-5D index values from "
+                           f"{_g(f, 'value_set_label', 'the value set named in the PROMs section')}; QALYs by area "
+                           "under the curve adjusted for baseline utility (Manca et al. 2005)."))
              if design else ("authors", "No QALYs in this run.")),
-        14: ("reported", f"Programme: staff WTE x cost per WTE-year, non-staff, set-up ({_g(f, 'setup_costs')}) and "
-                         f"per-patient costs, each with its source. Activity: {_g(f, 'activity_cost_basis')}."),
-        15: ("reported", f"{_g(f, 'currency', 'GBP')}, {_g(f, 'price_year_label')} prices; figures from other years "
-                         f"inflated with {_g(f, 'inflation_index', 'no index (all figures in the price year)')}."),
-        16: ("reported", "No decision model: a within-study analysis of matched data; the budget impact is a "
-                         "stated projection of the estimates (see its assumptions)."),
-        17: ("reported", f"Difference-in-differences on matched-set totals ({_g(f, 'did_scale')} scale); "
-                         f"{_g(f, 'qaly_design_text', 'no QALY comparison')}."),
-        18: ("reported" if f.get("subgroups") else "partly",
-             "Results by " + _g(f, "subgroups", "no subgroup") + "."),
+        14: ("reported", (f"Programme: staff WTE x cost per WTE-year, non-staff, set-up ({_g(f, 'setup_costs')}) and "
+                          f"per-patient costs, each with its source. Activity: {_g(f, 'activity_cost_basis')}.")),
+        15: ("reported", (f"{_g(f, 'currency', 'GBP')}, {_g(f, 'price_year_label')} prices; figures from other years "
+                          f"inflated with {_g(f, 'inflation_index', 'no index (all figures in the price year)')}.")),
+        16: ("reported", ("No decision model: a within-study analysis of matched data; the budget impact is a "
+                          "stated projection of the estimates (see its assumptions).")),
+        17: ("reported", (f"Difference-in-differences on matched-set totals ({_g(f, 'did_scale')} scale); "
+                          f"{_g(f, 'qaly_design_text', 'no QALY comparison')}.")),
+        18: ("reported" if f.get("subgroups") else "partly", "Results by " + _g(f, "subgroups", "no subgroup") + "."),
         19: ("authors", _AUTHORS + " (e.g. effects by deprivation quintile)."),
-        20: ("reported", f"Non-parametric bootstrap of {_g(f, 'bootstrap_replicates')} resamples of matched sets, "
-                         f"joint for costs and effects ({_g(f, 'interval_method')} intervals); one-way sensitivity "
-                         "analysis of every cost input (tornado); budget impact scenarios."),
+        20: ("reported", (f"Non-parametric bootstrap of {_g(f, 'bootstrap_replicates')} resamples of matched sets, "
+                          f"joint for costs and effects ({_g(f, 'interval_method')} intervals); one-way sensitivity "
+                          "analysis of every cost input (tornado); budget impact scenarios.")),
         21: ("authors", _AUTHORS),
-        22: ("reported", "The programme cost table lists every figure with its source, price year and the range "
-                         "used in the sensitivity analysis; unit costs likewise."),
+        22: ("reported", ("The programme cost table lists every figure with its source and price year, and the "
+                          "sensitivity table the range tested for each; unit costs likewise.")),
         23: ("reported", "The cost-consequence table" + (" and the cost-effectiveness results." if design else ".")),
-        24: ("reported", "Intervals throughout, the probability the programme pays for itself"
-                         + (", the acceptability curve" if design else "") + " and the tornado diagram."),
+        24: ("reported", ("Intervals throughout, the probability the programme pays for itself"
+                          + (", the acceptability curve" if design else "") + " and the tornado diagram.")),
         25: ("authors", _AUTHORS),
-        26: ("partly", "What this evaluation cannot tell you (limitations); comparison with other evidence is for "
-                       "the authors."),
+        26: ("partly", ("What this evaluation cannot tell you (limitations); comparison with other evidence is for "
+                        "the authors.")),
         27: ("authors", _AUTHORS),
         28: ("authors", _AUTHORS),
     }
     rows = []
     for item, _section, topic, guidance in CHEERS_ITEMS:
         status, text = where[item]
-        if isinstance(text, tuple):  # nested ("authors", text) from a conditional
-            status, text = text
         rows.append({"item": item, "topic": topic, "guidance": guidance, "status": status, "in_this_report": text})
     return pd.DataFrame(rows)

@@ -24,9 +24,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
-    "ActivityCostsConfig", "BudgetImpactConfig", "EconomicsConfig", "InflationIndex", "PerPatientCost",
-    "ProgrammeCostsConfig", "QalyConfig", "RunningCost", "SetupCost", "StaffCost", "Threshold", "UnitCost",
-    "DEFAULT_THRESHOLDS", "NICE_THRESHOLD_SOURCE", "DISCOUNT_SOURCE",
+    "DEFAULT_THRESHOLDS",
+    "DISCOUNT_SOURCE",
+    "NICE_THRESHOLD_SOURCE",
+    "ActivityCostsConfig",
+    "BudgetImpactConfig",
+    "EconomicsConfig",
+    "InflationIndex",
+    "PerPatientCost",
+    "ProgrammeCostsConfig",
+    "QalyConfig",
+    "RunningCost",
+    "SetupCost",
+    "StaffCost",
+    "Threshold",
+    "UnitCost",
 ]
 
 #: Where the default thresholds come from (checked December 2025 / 2026 on nice.org.uk).

@@ -36,7 +36,7 @@ import pandas as pd
 
 from evaltool.errors import DataValidationError, EstimationError
 
-__all__ = ["SetStatistics", "did_rates", "set_statistics", "period_day"]
+__all__ = ["SetStatistics", "did_rates", "period_day", "set_statistics"]
 
 YEAR_DAYS = 365.25
 

@@ -269,7 +269,7 @@ def programme_costs(config: ProgrammeCostsConfig, *, price_year: int, inflation:
                 f"annuitised over {su.useful_life_years:g} years at {100 * discount_rate:g}%", sh)
     pt = person_time
     in_period = pt[(pt["index_date"] >= start) & (pt["index_date"] < end_x)]
-    n_enrol = int(len(in_period))
+    n_enrol = len(in_period)
     py_fy: dict[int, float] = {}
     for fy, a, b in fys:
         lo = pt["entry"].where(pt["entry"] > a, a)

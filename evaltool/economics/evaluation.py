@@ -111,8 +111,8 @@ class EconomicEvaluationResult(ResultMixin):
     def summary(self) -> Summary:
         lines = [("Programme cost per enrolled person-year", f"£{self.programme_cost:,.0f}"),
                  ("Activity costed from", self.cost_mode),
-                 ("Bootstrap", f"{self.boot.replicates} resamples of {self.boot.n_sets} matched sets, seed "
-                               f"{self.boot.seed}")]
+                 ("Bootstrap", (f"{self.boot.replicates} resamples of {self.boot.n_sets} matched sets, seed "
+                                f"{self.boot.seed}"))]
         nc = self.estimate("all|net_cost")
         lo, hi = self.interval("all|net_cost")
         lines.append(("Net cost per enrolled person-year", f"£{nc:,.0f} (£{lo:,.0f} to £{hi:,.0f})"))
@@ -236,5 +236,6 @@ def economic_evaluation(
         boot=boot, programme_cost=P, groups=tuple(stats.groups), outcomes=outcomes,
         cost_mode="data" if cost_outcome is not None else "unit_costs", unit_costs=uc, qaly_design=qaly_design,
         horizon_years=float(horizon_years), thresholds=tuple(lam), interval_method=interval,
-        info={"n_enrolled": n_enrolled, "scale": scale, "admissions_outcome": admissions_outcome, "cost_outcome": cost_outcome,
+        info={"n_enrolled": n_enrolled, "scale": scale, "admissions_outcome": admissions_outcome,
+              "cost_outcome": cost_outcome,
               "horizon_factor": hf, "discount_rate_costs": discount_rate_costs})

@@ -31,7 +31,8 @@ __all__ = ["one_way_sensitivity", "tornado_plot"]
 
 
 def one_way_sensitivity(lines: pd.DataFrame, *, enrolled_years: float, activity_cost_change: float,
-                        activity_interval: tuple[float, float], unit_cost_terms: Mapping[str, tuple[float, float, float | None, float | None]],
+                        activity_interval: tuple[float, float],
+                        unit_cost_terms: Mapping[str, tuple[float, float, float | None, float | None]],
                         default_range: float = 0.2, data_costs: bool = False,
                         setup_recost: Callable[[float], float] | None = None) -> pd.DataFrame:
     """Net cost per enrolled person-year when each input moves alone.
@@ -94,8 +95,16 @@ def one_way_sensitivity(lines: pd.DataFrame, *, enrolled_years: float, activity_
 
 def tornado_plot(table: pd.DataFrame, max_bars: int = 12, measure: str = "Net cost per enrolled person-year"):
     """Horizontal bars from the base result to each input's low and high result."""
-    from plotnine import aes, coord_flip, geom_hline, geom_segment, ggplot, labs, scale_color_manual, \
-        scale_y_continuous
+    from plotnine import (
+        aes,
+        coord_flip,
+        geom_hline,
+        geom_segment,
+        ggplot,
+        labs,
+        scale_color_manual,
+        scale_y_continuous,
+    )
 
     from evaltool.plotting import NHS_DARK_GREY, PALETTE, theme_evaltool
 

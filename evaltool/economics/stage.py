@@ -127,7 +127,8 @@ def load_unit_cost_table(path: str | Path) -> dict[str, UnitCost]:
     return out
 
 
-def _costing_period(population: pd.DataFrame, config: EconomicsConfig, window_end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _costing_period(population: pd.DataFrame, config: EconomicsConfig,
+                    window_end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     pc = config.programme_costs
     enr = population.loc[pd.to_numeric(population["treated"], errors="coerce") == 1, "index_date"].dropna()
     if pc.start is not None:

@@ -128,7 +128,8 @@ def add_tables(out: StageOutput, *, ev, pc, bi, sens, denom, cost_per_admission,
             measures.append((f"Change in {lab}", unit, o, _est(ev, f"{g}|{o}|delta")))
             if o in ev.unit_costs:
                 measures.append((f"Change in cost of {lab}", "£", f"{o}_cost", _est(ev, f"{g}|{o}|cost_delta")))
-        measures.append(("Change in hospital activity cost", "£", "activity_cost", _est(ev, f"{g}|activity_cost|delta")))
+        measures.append(("Change in hospital activity cost", "£", "activity_cost",
+                         _est(ev, f"{g}|activity_cost|delta")))
         measures.append(("Net cost (programme cost + change in activity cost)", "£", "net_cost",
                          _est(ev, f"{g}|net_cost")))
         for label, unit, code, (e, lo, hi) in measures:
@@ -277,10 +278,12 @@ def facts(*, ev, pc, bi, sens, denom, config, cost_per_admission, cost_per_admis
         f[f"{p}break_even_pct_reduction"] = be["pct_reduction_needed"]
         f[f"{p}break_even_achievable"] = be["achievable"]
         cpa, why = cost_per_admission_avoided(ev.programme_cost, -f[f"{p}admissions_change"],
-                                              (-f[f"{p}admissions_change_ci_upper"], -f[f"{p}admissions_change_ci_lower"]))
+                                              (-f[f"{p}admissions_change_ci_upper"],
+                                               -f[f"{p}admissions_change_ci_lower"]))
         f[f"{p}cost_per_admission_avoided"], f[f"{p}cost_per_admission_avoided_status"] = cpa, why
     f["net_cost_cohort"] = f["net_cost"] * ey
-    f["net_cost_cohort_ci_lower"], f["net_cost_cohort_ci_upper"] = f["net_cost_ci_lower"] * ey, f["net_cost_ci_upper"] * ey
+    f["net_cost_cohort_ci_lower"] = f["net_cost_ci_lower"] * ey
+    f["net_cost_cohort_ci_upper"] = f["net_cost_ci_upper"] * ey
     f["admissions_avoided_cohort"] = -f["admissions_change"] * ey
     f["admissions_avoided_cohort_ci_lower"] = -f["admissions_change_ci_upper"] * ey
     f["admissions_avoided_cohort_ci_upper"] = -f["admissions_change_ci_lower"] * ey

@@ -22,10 +22,23 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "activity_sentence", "break_even_sentence", "budget_impact_display", "budget_impact_sentence",
-    "cost_consequence_display", "cost_effectiveness_display", "programme_costs_display",
-    "cost_per_admission_sentence", "cost_utility_sentence", "key_points_paragraph", "money", "pays_for_itself_sentence",
-    "probability_phrase", "programme_cost_sentence", "return_sentence", "section_sentences", "subgroup_sentence",
+    "activity_sentence",
+    "break_even_sentence",
+    "budget_impact_display",
+    "budget_impact_sentence",
+    "cost_consequence_display",
+    "cost_effectiveness_display",
+    "cost_per_admission_sentence",
+    "cost_utility_sentence",
+    "key_points_paragraph",
+    "money",
+    "pays_for_itself_sentence",
+    "probability_phrase",
+    "programme_cost_sentence",
+    "programme_costs_display",
+    "return_sentence",
+    "section_sentences",
+    "subgroup_sentence",
 ]
 
 _MINUS = "\u2212"
@@ -95,7 +108,7 @@ def programme_cost_sentence(f: Mapping[str, Any]) -> str:
 
 def _change(e: float, lo: float, hi: float, noun: str, fewer: str = "fewer", more: str = "more") -> tuple[str, str]:
     ref = max(abs(e), abs(lo), abs(hi))
-    n = lambda x: _num(x, ref)  # noqa: E731
+    n = lambda x: _num(x, ref)
     if hi < 0:
         return "fall", f"{n(e)} {fewer} {noun} (95% CI {n(hi)} to {n(lo)} {fewer})"
     if lo > 0:
@@ -105,7 +118,7 @@ def _change(e: float, lo: float, hi: float, noun: str, fewer: str = "fewer", mor
 
 def _money_change(e: float, lo: float, hi: float) -> tuple[str, str]:
     ref = max(abs(e), abs(lo), abs(hi))
-    m = lambda x: money(abs(x), ref)  # noqa: E731
+    m = lambda x: money(abs(x), ref)
     if hi < 0:
         return "fall", f"fell by {m(e)} per person-year (95% CI {m(hi)} to {m(lo)})"
     if lo > 0:
@@ -154,7 +167,7 @@ def pays_for_itself_sentence(f: Mapping[str, Any], prefix: str = "") -> str:
     if not _ok(e, lo, hi, p):
         return ""
     ref = max(abs(e), abs(lo), abs(hi))
-    m = lambda x: money(abs(x), ref)  # noqa: E731
+    m = lambda x: money(abs(x), ref)
     prob = f"the probability that the savings covered its cost was {probability_phrase(p)}"
     if hi < 0:
         return (f"It paid for itself: the fall in hospital costs exceeded its cost, saving a net {m(e)} per enrolled "
@@ -213,9 +226,11 @@ def break_even_sentence(f: Mapping[str, Any], prefix: str = "") -> str:
     if _ok(*rr):
         r, r_lo, r_hi = (float(x) for x in rr)
         if r_hi < 1:
-            est = f"; the estimated fall was {100 * (1 - r):.0f}% (95% CI {100 * (1 - r_hi):.0f}% to {100 * (1 - r_lo):.0f}%)"
+            est = (f"; the estimated fall was {100 * (1 - r):.0f}% (95% CI {100 * (1 - r_hi):.0f}% to "
+                   f"{100 * (1 - r_lo):.0f}%)")
         elif r_lo > 1:
-            est = f"; instead they rose by {100 * (r - 1):.0f}% (95% CI {100 * (r_lo - 1):.0f}% to {100 * (r_hi - 1):.0f}%)"
+            est = (f"; instead they rose by {100 * (r - 1):.0f}% (95% CI {100 * (r_lo - 1):.0f}% to "
+                   f"{100 * (r_hi - 1):.0f}%)")
         else:
             est = (f"; the estimated change was unclear (95% CI from a {100 * (1 - r_lo):.0f}% fall to a "
                    f"{100 * (r_hi - 1):.0f}% rise)")
@@ -357,7 +372,8 @@ def section_sentences(f: Mapping[str, Any]) -> list[str]:
            budget_impact_sentence(f)]
     if f.get("sensitivity_top_parameter") and _ok(f.get("sensitivity_top_low"), f.get("sensitivity_top_high")):
         name = str(f["sensitivity_top_parameter"])
-        out.append(f"Of the cost figures tested one at a time (each {100 * float(f.get('sensitivity_range', 0.2)):.0f}% "
+        rng = 100 * float(f.get("sensitivity_range", 0.2))
+        out.append(f"Of the cost figures tested one at a time (each {rng:.0f}% "
                    f"either way unless the plan gives a range), {name[:1].lower() + name[1:]} moves the net cost most "
                    f"({money(f['sensitivity_top_low'])} to {money(f['sensitivity_top_high'])} per enrolled "
                    "person-year); the statistical uncertainty in the change in hospital costs moves it more (see the "
@@ -396,9 +412,9 @@ def _fmt(e: float, lo: float, hi: float, unit: str) -> str:
         return "–"
     ref = max(abs(x) for x in (e, lo, hi) if _ok(x))
     if unit == "£":
-        one = lambda x: money(x, ref)  # noqa: E731
+        one = lambda x: money(x, ref)
     else:
-        one = lambda x: (_MINUS if x < 0 and _num(x, ref).strip("0.,") else "") + _num(x, ref)  # noqa: E731
+        one = lambda x: (_MINUS if x < 0 and _num(x, ref).strip("0.,") else "") + _num(x, ref)
     return one(e) + (f" ({one(lo)} to {one(hi)})" if _ok(lo, hi) else "")
 
 
@@ -407,11 +423,11 @@ def _ci(e: Any, lo: Any, hi: Any, kind: str) -> str:
         return "–"
     if kind == "£":
         ref = max(abs(float(x)) for x in (e, lo, hi) if _ok(x))
-        one = lambda x: money(float(x), ref)  # noqa: E731
+        one = lambda x: money(float(x), ref)
     elif kind == "%":
-        one = lambda x: f"{100 * float(x):.0f}%"  # noqa: E731
+        one = lambda x: f"{100 * float(x):.0f}%"
     else:
-        one = lambda x: f"{float(x):.3f}".replace("-", _MINUS)  # noqa: E731
+        one = lambda x: f"{float(x):.3f}".replace("-", _MINUS)
     return one(e) + (f" ({one(lo)} to {one(hi)})" if _ok(lo, hi) else "")
 
 
