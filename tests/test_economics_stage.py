@@ -193,3 +193,18 @@ def test_spec_errors_name_the_key(tmp_path):
     del bad["effects"]
     with pytest.raises(SpecError, match="economics: needs the `effects` section"):
         parse_spec(bad, base_dir=ROOT / "analyses")
+
+
+def test_unit_cost_table_path_resolves_against_the_spec_file(tmp_path, monkeypatch):
+    raw = _southvale_raw()
+    for k, v in raw["data"].items():
+        raw["data"][k] = str((ROOT / "analyses" / v).resolve())
+    raw.pop("qualitative")
+    (tmp_path / "costs").mkdir()
+    (tmp_path / "costs" / "uc.csv").write_text("setting,cost,source,price_year\nemergency_admission,2300,NCC,2024\n")
+    raw["economics"]["unit_cost_table"] = "costs/uc.csv"
+    raw["economics"]["activity_costs"] = {"source": "unit_costs"}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.chdir(ROOT)  # another working directory than the spec's
+    spec = load_spec(tmp_path / "spec.yaml")
+    assert Path(spec.economics.unit_cost_table) == tmp_path / "costs" / "uc.csv"

@@ -137,7 +137,7 @@ def test_config_defaults_cite_nice_and_green_book():
     ({"inflation": {"source": SRC, "values": {2024: 100.0}},
       "programme_costs": {"staff": [{"role": "N", "wte": 1, "cost_per_wte_year": 1, "source": SRC,
                                      "price_year": 2021}]}}, "no value for price year"),
-    ({"activity_costs": {"source": "unit_costs"}}, "no unit_costs"),
+    ({"activity_costs": {"source": "unit_costs"}}, "no unit costs are given"),
     ({"budget_impact": {"eligible_count": 10, "eligible_share_of_adults": 0.1}}, "not both"),
 ])
 def test_config_errors_name_the_problem(kw, msg):

@@ -180,12 +180,6 @@ class ActivityCostsConfig(_Strict):
     unit_costs: dict[str, UnitCost] = Field(default_factory=dict,
                                             description="Setting (an effects outcome) -> unit cost.")
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.source == "unit_costs" and not self.unit_costs:
-            raise ValueError("source is unit_costs but no unit_costs are given (or give economics.unit_cost_table)")
-        return self
-
 
 class Threshold(_Strict):
     """A cost-effectiveness threshold (pounds per QALY gained) marked on the plane and the CEAC."""
@@ -281,6 +275,9 @@ class EconomicsConfig(_Strict):
             missing = [y for y in other + [self.price_year] if y not in self.inflation.values]
             if missing:
                 raise ValueError(f"inflation.values has no value for price year(s) {sorted(set(missing))}")
+        if self.activity_costs.source == "unit_costs" and not (self.activity_costs.unit_costs or self.unit_cost_table):
+            raise ValueError("activity_costs.source is unit_costs but no unit costs are given: add "
+                             "activity_costs.unit_costs or economics.unit_cost_table")
         if self.ceac_step > self.ceac_max:
             raise ValueError("ceac_step must not exceed ceac_max")
         return self
