@@ -175,7 +175,7 @@ def test_subgroups_and_section():
     sec = section_sentences(dict(f, sensitivity_top_parameter="Staff: Case manager (band 6)",
                                  sensitivity_top_low=892.3, sensitivity_top_high=1005.6))
     assert sec[-1] == ("Of the cost figures tested one at a time (each 20% either way unless the plan gives a range), "
-                       "staff: Case manager (band 6) moves the net cost most (£892 to £1,006 per enrolled person-year); "
+                       "“Staff: Case manager (band 6)” moves the net cost most (£892 to £1,006 per enrolled person-year); "
                        "the statistical uncertainty in the change in hospital costs moves it more (see the tornado "
                        "diagram).")
 

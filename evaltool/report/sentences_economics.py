@@ -374,7 +374,7 @@ def section_sentences(f: Mapping[str, Any]) -> list[str]:
         name = str(f["sensitivity_top_parameter"])
         rng = 100 * float(f.get("sensitivity_range", 0.2))
         out.append(f"Of the cost figures tested one at a time (each {rng:.0f}% "
-                   f"either way unless the plan gives a range), {name[:1].lower() + name[1:]} moves the net cost most "
+                   f"either way unless the plan gives a range), “{name}” moves the net cost most "
                    f"({money(f['sensitivity_top_low'])} to {money(f['sensitivity_top_high'])} per enrolled "
                    "person-year); the statistical uncertainty in the change in hospital costs moves it more (see the "
                    "tornado diagram).")
