@@ -207,9 +207,11 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
     from evaltool.inputs import load_inputs
     from evaltool.spec import load_spec
 
+    from evaltool.errors import DataValidationError
+
     with _guard({}):
         s = load_spec(spec)
-    with _guard({}):
+    with _guard({DataValidationError: ExitCode.PROBLEMS}):
         v = load_inputs(s)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):
@@ -310,6 +312,11 @@ def report(
     from evaltool.report import render_report
 
     fmts = tuple(f.strip() for f in formats.split(","))
+    bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
+    if bad or engine not in ("auto", "quarto", "pandoc"):
+        console.print(Text(f"--format: expected html, pdf, docx or xlsx, got {', '.join(bad)}" if bad
+                           else f"--engine: expected auto, quarto or pandoc, got {engine}"))
+        raise typer.Exit(int(ExitCode.ERROR))
     with _guard({BundleError: ExitCode.ERROR, ReportError: ExitCode.RENDER_FAILED}):
         res = render_report(bundle_dir, formats=fmts, engine=engine)
     for fmt, path in getattr(res, "paths", {}).items():

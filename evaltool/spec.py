@@ -31,6 +31,7 @@ from evaltool.errors import SpecError
 from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
+from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -279,7 +280,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             prefix = f"{loc[-1]}: " if loc else ""
             if prefix and msg.startswith(prefix):
                 msg = msg[len(prefix):]
-            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            got = "" if ", got " in msg or isinstance(e.get("input"), (dict, list)) else \
+                f", got {_describe(e.get('input'))}"
             lines.append(f"{path}: {msg}{got}")
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
@@ -301,11 +303,21 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
+    bad = _non_finite(raw)
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(
+            f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
     for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS), ("economics", ECONOMICS_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
+    if isinstance(prem, dict):
+        # Item maps given as YAML files resolve against the spec file like every other path.
+        raw["proms"] = {**raw["proms"], "prem_surveys": {
+            k: (_resolve(v, base) if isinstance(v, str) and v.lower().endswith((".yaml", ".yml")) else v)
+            for k, v in prem.items()}}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -318,20 +330,37 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     return spec
 
 
+def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Key paths of infinite or NaN numbers (YAML ``.inf``, ``.nan``, ``1e999``): never meaningful in a plan."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path or "(top level)", repr(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [x for i, v in enumerate(obj) for x in _non_finite(v, f"{path}.{i}")]
+    return []
+
+
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - qualitative.{key}: file not found: {p}")
+            missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
     for key in ECONOMICS_PATH_KEYS if spec.economics is not None else ():
         p = getattr(spec.economics, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - economics.{key}: file not found: {p}")
+            missing.append(f"  - economics.{key}: file not found: {display_path(p)}")
     if spec.economics is not None and spec.effects is None:
         missing.append("  - economics: needs the `effects` section (the matched comparison it costs)")
     if missing:
