@@ -337,10 +337,10 @@ def run_stage(
         out.table_meta["economics_ceac"] = T.meta("ceac")
         out.figures["economics_ce_plane"] = FigureSpec(
             plot=ce.plot(), title="Cost-effectiveness plane: incremental cost against QALYs gained per patient",
-            alt=T.plane_alt(ce, config.bootstrap_replicates))
+            alt=T.plane_alt(ce, config.bootstrap_replicates), height=3.8)
         out.figures["economics_ceac"] = FigureSpec(
             plot=ceac_plot(ce.curve, marked), title="Probability the programme is cost-effective, by threshold",
-            alt=T.ceac_alt(ce, marked))
+            alt=T.ceac_alt(ce, marked), height=3.4)
     out.figures["economics_tornado"] = FigureSpec(
         plot=tornado_plot(sens), title="What moves the net cost most: one-way sensitivity analysis",
         alt=T.tornado_alt(sens))

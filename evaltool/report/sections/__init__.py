@@ -22,6 +22,7 @@ from evaltool.report.sections import (
                                       about,
                                       conclusions,
                                       difference,
+                                      economics,
                                       for_whom,
                                       how_sure,
                                       included,
@@ -37,7 +38,7 @@ from evaltool.report.sections.appendix import APPENDIX
 
 #: The main report, in order (the glossary is added last, from the words these sections use).
 MAIN = [key_points.build, programme.build, questions.build, included.build, difference.build, for_whom.build,
-        how_sure.build, patients.build, voices.build, together.build, limitations.build, conclusions.build,
+        how_sure.build, economics.build, patients.build, voices.build, together.build, limitations.build, conclusions.build,
         about.build]
 
 __all__ = ["APPENDIX", "MAIN"]
