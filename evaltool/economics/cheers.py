@@ -114,7 +114,9 @@ def cheers_checklist(facts: Mapping[str, Any]) -> pd.DataFrame:
                           "stated projection of the estimates (see its assumptions).")),
         17: ("reported", (f"Difference-in-differences on matched-set totals ({_g(f, 'did_scale')} scale); "
                           f"{_g(f, 'qaly_design_text', 'no QALY comparison')}.")),
-        18: ("reported" if f.get("subgroups") else "partly", "Results by " + _g(f, "subgroups", "no subgroup") + "."),
+        18: ("reported" if f.get("subgroups") else "partly",
+             "Results by " + _g(f, "subgroups", "no subgroup").replace("age_band", "age group (under 65, 65 and over)")
+             .replace("_", " ") + "."),
         19: ("authors", _AUTHORS + " (e.g. effects by deprivation quintile)."),
         20: ("reported", (f"Non-parametric bootstrap of {_g(f, 'bootstrap_replicates')} resamples of matched sets, "
                           f"joint for costs and effects ({_g(f, 'interval_method')} intervals); one-way sensitivity "
