@@ -221,10 +221,42 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
         out.print(Text(f"{len(v.problems)} problem(s):", style="bold"))
         for p in v.problems:
             out.print(_plain(p.describe()))
-    if not v.ok:
-        out.print(Text(f"{len(v.errors)} problem(s) stop the run.", style="red"))
+    area_ok = _print_design_support(s, v)
+    if not v.ok or not area_ok:
+        out.print(Text(f"{len(v.errors) + (not area_ok)} problem(s) stop the run.", style="red"))
         raise typer.Exit(int(ExitCode.PROBLEMS))
     out.print(Text("The spec and data are valid.", style="green"))
+
+
+def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated data
+    """Print which designs the data support; False when the area panel is invalid."""
+    from evaltool.area.design import design_support
+    from evaltool.area.panel import validate_area_panel
+    from evaltool.errors import DataValidationError
+
+    area, panel, ok = s.area, None, True
+    if v.extra.get("area_panel") is not None:
+        try:
+            panel = validate_area_panel(v.extra["area_panel"], file=s.data.area_panel.name,
+                                        outcome=area.outcome if area else None,
+                                        predictors=area.predictors if area else ())
+        except DataValidationError as err:
+            out.print(f"[ERROR] {err}", markup=False, highlight=False)
+            ok = False
+    go = area.go_live if area else None
+    if go is None and v.practices is not None and "go_live_date" in v.practices:
+        first = v.practices["go_live_date"].dropna()
+        go = first.min() if len(first) else None
+    t = design_support(population=v.population, practices=v.practices, window=(s.window.start, s.window.end),
+                       area_panel=panel, treated_area=area.treated_area if area else None, go_live=go,
+                       min_pre_months=area.min_pre_months if area else 24, min_donors=area.min_donors if area else 5)
+    tab = Table(title="Designs these data support")
+    for c in ("design", "supported", "reason"):
+        tab.add_column(c)
+    for d, sup, why in t.itertuples(index=False):
+        tab.add_row(d.replace("_", " "), "yes" if sup else "no", why)
+    out.print(tab)
+    return ok
 
 
 @app.command("example-data")

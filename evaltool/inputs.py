@@ -513,8 +513,8 @@ def load_inputs(spec: Any) -> ValidatedData:
         frames[name] = read_table(p)
         files[name] = {"path": str(p), "sha256": sha256_file(p), "rows": int(len(frames[name]))}
     extra: dict[str, pd.DataFrame] = {}
-    for name in ("proms", "prems"):
-        p = getattr(spec.data, name)
+    for name in ("proms", "prems", "area_panel"):
+        p = getattr(spec.data, name, None)
         if p is not None:
             extra[name] = read_table(p)
             files[name] = {"path": str(p), "sha256": sha256_file(p), "rows": int(len(extra[name]))}

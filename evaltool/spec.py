@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evaltool.area.config import AreaConfig
 from evaltool.economics.config import EconomicsConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.matched_config import MatchedDidConfig
@@ -58,6 +59,7 @@ class DataSpec(_Strict):
     practices: Path | None = None
     proms: Path | None = None
     prems: Path | None = None
+    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
 
 class ValidationSpec(_Strict):
@@ -146,6 +148,7 @@ class Spec(_Strict):
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
     economics: EconomicsConfig | None = None
+    area: AreaConfig | None = None
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
     allow_partial: bool = Field(
@@ -297,7 +300,7 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 #: File keys of the `economics` section.
