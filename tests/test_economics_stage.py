@@ -200,6 +200,8 @@ def test_unit_cost_table_path_resolves_against_the_spec_file(tmp_path, monkeypat
     for k, v in raw["data"].items():
         raw["data"][k] = str((ROOT / "analyses" / v).resolve())
     raw.pop("qualitative")
+    for k in ("narrative", "logic_model", "brand", "reference_docx"):  # report materials live beside the real spec
+        raw["report"].pop(k, None)
     (tmp_path / "costs").mkdir()
     (tmp_path / "costs" / "uc.csv").write_text("setting,cost,source,price_year\nemergency_admission,2300,NCC,2024\n")
     raw["economics"]["unit_cost_table"] = "costs/uc.csv"
