@@ -335,7 +335,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         from evaltool.economics.stage import run_stage
 
         eff, prom = outputs["effects"], outputs.get("proms")
-        return run_stage(cohort.population, cohort.activity, eff.objects.get("outcome_panel"), spec.economics,
+        return run_stage(cohort.population, cohort.activity_table, eff.objects.get("outcome_panel"), spec.economics,
                          seed=seed, **window, subgroups=spec.effects.subgroups, cluster=spec.effects.cluster,
                          proms=prom.objects.get("eq5d_scored") if prom is not None else None,
                          proms_timepoints=spec.proms.timepoints if spec.proms is not None else None,

@@ -288,3 +288,17 @@ def test_crossover_answers_join_only_the_enrolled_unit():
     assert counts == {"n_treated": 2, "n_control": 0}
     _, _, counts = qaly_set_statistics(units, q, np.array(["1", "2"]))
     assert counts == {"n_treated": 2, "n_control": 1}
+
+
+def test_mean_event_cost_in_the_engine_equals_pandas():
+    from evaltool.economics.stage import mean_event_cost
+    from evaltool.engine import as_table, connect
+
+    act = pd.DataFrame({"person_id": ["a", "a", "b", "c"], "setting": ["emergency_admission"] * 3 + ["ae_attendance"],
+                        "cost": [1000.25, 3000.0, 9999.0, 5.0]})
+    con = connect()
+    t = as_table(con, act, "_t_econ_cost")
+    assert mean_event_cost(t, "emergency_admission", {"a", "c"}) == mean_event_cost(act, "emergency_admission",
+                                                                                    {"a", "c"}) == (2000.125, 2)
+    assert mean_event_cost(t, "emergency_admission", {"zzz"}) is None
+    assert mean_event_cost(act.drop(columns="cost"), "emergency_admission", {"a"}) is None

@@ -41,7 +41,7 @@ from evaltool.economics.sensitivity import one_way_sensitivity, tornado_plot
 from evaltool.errors import DataValidationError, EstimationError
 from evaltool.stage import FigureSpec, StageOutput
 
-__all__ = ["load_unit_cost_table", "planned_analyses", "run_stage"]
+__all__ = ["load_unit_cost_table", "mean_event_cost", "planned_analyses", "run_stage"]
 
 CLUSTER_ALIASES = {"practice": "practice_id", "subclass": "subclass", "matched_set": "subclass", "person": "person_id"}
 COUNT_OUTCOMES = ("emergency_admission", "ae_attendance", "elective_admission", "care_home_admission",
@@ -127,6 +127,35 @@ def load_unit_cost_table(path: str | Path) -> dict[str, UnitCost]:
     return out
 
 
+def mean_event_cost(activity: Any, setting: str, person_ids: set[str]) -> tuple[float, int] | None:
+    """Mean recorded cost of ``setting`` events among ``person_ids`` and how many there were (None: no costs).
+
+    ``activity`` is a pandas frame or an Ibis table in the engine (then the mean is computed there and only
+    two numbers come back).
+
+    Examples
+    --------
+    >>> act = pd.DataFrame({"person_id": ["a", "a", "b"], "setting": ["emergency_admission"] * 3,
+    ...                     "cost": [1000.0, 3000.0, 9999.0]})
+    >>> mean_event_cost(act, "emergency_admission", {"a"})
+    (2000.0, 2)
+    """
+    if activity is None or "cost" not in activity.columns:
+        return None
+    if isinstance(activity, pd.DataFrame):
+        a = activity[(activity["setting"] == setting) & activity["person_id"].astype(str).isin(person_ids)]
+        vals = pd.to_numeric(a["cost"], errors="coerce").dropna()
+        return (float(vals.mean()), int(len(vals))) if len(vals) else None
+    import ibis
+
+    who = ibis.memtable(pd.DataFrame({"_pid": sorted(person_ids)}))
+    t = activity.filter(activity.setting == setting)
+    j = t.inner_join(who, t.person_id.cast("string") == who._pid)
+    r = j.aggregate(n=j.cost.count(), total=j.cost.cast("decimal(18, 4)").sum()).execute()
+    n = int(r["n"].iloc[0]) if len(r) and pd.notna(r["n"].iloc[0]) else 0
+    return (float(r["total"].iloc[0]) / n, n) if n else None
+
+
 def _costing_period(population: pd.DataFrame, config: EconomicsConfig,
                     window_end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     pc = config.programme_costs
@@ -163,7 +192,7 @@ def _registered(population: pd.DataFrame, when: pd.Timestamp, min_age: int | Non
 
 def run_stage(
     population: pd.DataFrame,
-    activity: pd.DataFrame | None,
+    activity: Any,
     panel: Any,
     config: EconomicsConfig,
     *,
@@ -184,7 +213,8 @@ def run_stage(
     population:
         The analysed population (``person_id, treated, index_date``, registration and death dates).
     activity:
-        Activity rows (for the data's mean cost of an admission); may be None in unit-cost mode.
+        Activity rows, a pandas frame or the engine's Ibis table (for the data's mean cost of an admission;
+        only that mean comes back); may be None in unit-cost mode.
     panel:
         The effects stage's outcome panel (``objects["outcome_panel"]``): ``persons``, ``events``,
         ``outcomes``, ``pre_months``, ``post_months``.
@@ -284,13 +314,11 @@ def run_stage(
     c_adm, c_src = None, ""
     if adm in uc_now:
         c_adm, c_src = uc_now[adm], unit_costs[adm].source
-    elif ac.source == "data" and activity is not None and "cost" in activity.columns:
-        ids = set(panel.persons["person_id"].astype(str))
-        a = activity[(activity["setting"] == adm) & activity["person_id"].astype(str).isin(ids)]
-        vals = pd.to_numeric(a["cost"], errors="coerce").dropna()
-        if len(vals):
-            c_adm = float(vals.mean()) * scale.get("cost", 1.0)
-            c_src = f"mean cost of the matched cohort's {len(vals):,} {adm.replace('_', ' ')} records in the data"
+    elif ac.source == "data":
+        mean_n = mean_event_cost(activity, adm, set(panel.persons["person_id"].astype(str)))
+        if mean_n is not None:
+            c_adm = mean_n[0] * scale.get("cost", 1.0)
+            c_src = f"mean cost of the matched cohort's {mean_n[1]:,} {adm.replace('_', ' ')} records in the data"
     if adm not in outcomes:
         note("break_even_not_available", f"`{adm}` was not analysed by the effects section: no "
              "break-even on admissions", outcome=adm)
