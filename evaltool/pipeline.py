@@ -1,5 +1,5 @@
 """Wire the stages together: spec -> inputs -> cohort -> matching -> effects -> roll-out
--> PROMs/PREMs -> qualitative -> bundle -> report.
+-> PROMs/PREMs -> economics -> qualitative -> bundle -> report.
 
 Each stage is a public function elsewhere; this module only calls them in order, records
 what each did (status, seconds, reason when not run) and writes the results bundle.
@@ -344,6 +344,21 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     attempt("proms", spec.proms is not None and has_proms_files,
             "no `proms` section in the spec" if spec.proms is None else "no PROM/PREM files given", _proms)
 
+    def _economics() -> StageOutput:
+        from evaltool.economics.stage import run_stage
+
+        eff, prom = outputs["effects"], outputs.get("proms")
+        return run_stage(cohort.population, cohort.activity_table, eff.objects.get("outcome_panel"), spec.economics,
+                         seed=seed, **window, subgroups=spec.effects.subgroups, cluster=spec.effects.cluster,
+                         proms=prom.objects.get("eq5d_scored") if prom is not None else None,
+                         proms_timepoints=spec.proms.timepoints if spec.proms is not None else None,
+                         min_age=spec.cohort.min_age,
+                         context={"value_set_label": prom.facts.get("value_set_label") if prom is not None else None})
+
+    attempt("economics", spec.economics is not None and "effects" in outputs,
+            "no `economics` section in the spec" if spec.economics is None else "the matched effects did not run",
+            _economics)
+
     def _qual() -> StageOutput:
         from evaltool.qual.stage import run_stage
 
@@ -556,6 +571,12 @@ def _plan_analyses(record: RunRecord, spec: Spec) -> None:
         record.plan("proms", "proms_summary", "all")
     if spec.qualitative is not None and spec.qualitative.segments is not None:
         record.plan("qual", "qual_summary", "all")
+    if spec.economics is not None and spec.effects is not None:
+        from evaltool.economics.stage import planned_analyses as economics_plan
+
+        for analysis, outcome, subgroup in economics_plan(spec.economics, subgroups=spec.effects.subgroups,
+                                                          proms=spec.proms is not None):
+            record.plan("economics", analysis, outcome, subgroup)
 
 
 def _progress_adapter(progress: ProgressFn) -> Listener:

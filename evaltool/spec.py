@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evaltool.area.config import AreaConfig
+from evaltool.economics.config import EconomicsConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.engine import EngineConfig, Source
 from evaltool.nhs.outcomes import CodedOutcome, check_name
@@ -194,6 +195,7 @@ class Spec(_Strict):
     rollout: RolloutConfig | None = None
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
+    economics: EconomicsConfig | None = None
     area: AreaConfig | None = None
     coded_outcomes: dict[str, CodedOutcome] = Field(
         default_factory=dict, description="Outcomes found from diagnosis code lists or the time before death "
@@ -372,6 +374,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 _PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel", "enrolment", "lsoa_lookup")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
+#: File keys of the `economics` section.
+ECONOMICS_PATH_KEYS = ("unit_cost_table",)
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -389,7 +393,7 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(
             f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
-    for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
+    for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS), ("economics", ECONOMICS_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
@@ -500,6 +504,12 @@ def _check_files(spec: Spec, source: str) -> None:
             missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():
             missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
+    for key in ECONOMICS_PATH_KEYS if spec.economics is not None else ():
+        p = getattr(spec.economics, key)
+        if p is not None and not Path(p).exists():
+            missing.append(f"  - economics.{key}: file not found: {display_path(p)}")
+    if spec.economics is not None and spec.effects is None:
+        missing.append("  - economics: needs the `effects` section (the matched comparison it costs)")
     rep = spec.report
     for key, p in [("brand", rep.brand), ("logic_model", rep.logic_model), ("reference_docx", rep.reference_docx),
                    *((f"narrative.{k}", v) for k, v in rep.narrative.model_dump().items())]:

@@ -259,6 +259,8 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
                              ("pct_improved_mid", "n_improved_mid")),
         )
         out.objects["eq5d_change"] = ch
+        # Person-level index values for later stages (economics: QALYs); in memory only, never written.
+        out.objects["eq5d_scored"] = eq[["person_id", "group", "timepoint", "eq5d_index"]].copy()
         if "eq5d_vas" in eq.columns and eq["eq5d_vas"].notna().any():
             vch = paired_change(eq, "eq5d_vas", baseline=config.baseline, followups=followups, group_col="group",
                                 mid=config.vas_mid, mid_source="config.vas_mid" if config.vas_mid else None,

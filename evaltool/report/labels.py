@@ -149,6 +149,16 @@ _add("status", {"ok": "Done", "failed": "Failed", "partial": "Partly done", "not
 
 #: Technical terms and their plain-English definitions (glossary). Keyed by the words as they appear in text.
 GLOSSARY: dict[str, str] = {
+    "QALY": "Quality-adjusted life year: a year of life weighted by its health-related quality of life (1 = full "
+            "health for a year), here from the EQ-5D questionnaire.",
+    "incremental cost-effectiveness ratio": "The extra cost of the programme for each extra QALY it gained, compared "
+                                            "with usual care.",
+    "net monetary benefit": "The QALYs gained valued at a threshold (such as NICE's £20,000 per QALY) minus the "
+                            "extra cost; above zero means worth it at that threshold.",
+    "break even": "The point at which the fall in hospital costs would equal the programme's own cost.",
+    "return on investment": "Savings minus the programme's cost, as a share of the programme's cost; -100% means "
+                            "nothing came back in lower hospital costs.",
+    "budget impact": "What extending the programme would cost the local health budget year by year.",
     "95% confidence interval": "The range of values the data are consistent with. If the study were repeated many "
                                "times, 95% of such ranges would contain the true value.",
     "absolute difference": "The change in the number of events per 1,000 people a year, compared with what would have "

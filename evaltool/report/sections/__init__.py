@@ -18,13 +18,13 @@ Adding a section (e.g. "Does it pay for itself?" from the economic evaluation):
 """
 from __future__ import annotations
 
-from evaltool.report.sections import (about, area, conclusions, difference, for_whom, how_sure, included,
+from evaltool.report.sections import (about, area, conclusions, difference, economics, for_whom, how_sure, included,
                                       key_points, limitations, patients, programme, questions, together, voices)
 from evaltool.report.sections.appendix import APPENDIX
 
 #: The main report, in order (the glossary is added last, from the words these sections use).
 MAIN = [key_points.build, programme.build, questions.build, included.build, difference.build, area.build,
-        for_whom.build, how_sure.build, patients.build, voices.build, together.build, limitations.build, conclusions.build,
-        about.build]
+        for_whom.build, how_sure.build, economics.build, patients.build, voices.build, together.build,
+        limitations.build, conclusions.build, about.build]
 
 __all__ = ["APPENDIX", "MAIN"]

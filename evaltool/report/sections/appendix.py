@@ -325,5 +325,11 @@ def other_figures(ctx: Any) -> Section | None:
     return Section("other-figures", "Other figures", "\n\n".join(ctx.stage_figure(n) for n in left))
 
 
-APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, qual, other_tables, other_figures, data,
-            checklist]
+def economics(ctx: Any) -> Section | None:
+    from evaltool.report.sections.economics import appendix as economics_appendix
+
+    return economics_appendix(ctx)
+
+
+APPENDIX = [methods, plan, run_record, diagnostics, results, monitoring, proms, economics, qual, other_tables,
+            other_figures, data, checklist]

@@ -171,7 +171,7 @@ def strength(ctx: Any) -> str | None:
 
 def costs(ctx: Any) -> str | None:
     econ = ctx.bundle.facts.get("economics")
-    if isinstance(econ, dict) and ctx.status("economics")[0] == "ok":
+    if isinstance(econ, dict) and ctx.status("economics")[0] in ("ok", "partial"):
         # The economic evaluation writes its own key point (issue 16) from published values.
         return None
     e = effects(ctx)
@@ -226,7 +226,13 @@ def _whole_area(ctx: Any) -> str | None:
     return key_point(ctx)
 
 
-KEY_POINTS = [programme, results, _whole_area, for_whom, strength, costs, cannot_tell]
+def _economics(ctx: Any) -> str | None:
+    from evaltool.report.sections.economics import key_point
+
+    return key_point(ctx)
+
+
+KEY_POINTS = [programme, results, _whole_area, for_whom, strength, costs, _economics, cannot_tell]
 
 
 def build(ctx: Any) -> Section:
