@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 FLOAT_FORMAT = "%.10g"
 
@@ -124,10 +124,16 @@ class BundleWriter:
         self.tables.append({
             "name": name, "path": path, "section": meta.section or section, "title": meta.title, "caption": meta.caption,
             "count_columns": list(meta.count_columns), "derived_columns": [list(x) for x in meta.derived_columns],
-            "appendix": meta.appendix, "publish": meta.publish, "rows": int(len(df)),
+            "appendix": meta.appendix, "publish": meta.publish, "rows": len(df),
         })
 
-    def add_figure(self, section: str, name: str, fig: FigureSpec) -> None:
+    def add_figure(self, section: str, name: str, fig: FigureSpec | DataFigure) -> None:
+        if isinstance(fig, DataFigure):
+            # Drawn by the report from the published (disclosure-controlled) data table: no PNG here.
+            self.figures.append({"name": name, "section": section, "title": fig.title, "alt": fig.alt,
+                                 "appendix": fig.appendix, "data": fig.table,
+                                 "encoding": {**fig.encoding, "width": fig.width, "height": fig.height}})
+            return
         path = f"figures/{name}.png"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

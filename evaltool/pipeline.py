@@ -82,11 +82,12 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     probs = validated.problems_frame().drop(columns=["example_rows"])
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
-        title="Problems found in the input data and the action taken", appendix=True, publish=True)
+        title="Problems found in the input data and the action taken", appendix=True, publish=True,
+        count_columns=("n",) if "n" in probs.columns else ())
     out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
-        count_columns=("admissions",), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
+        count_columns=("admissions", "registered"), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
     pop = cohort.population
     out.facts = {
         "n_people": int(len(pop)),
@@ -258,7 +259,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             writer.add_stage(out)
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
-            appendix=True))
+            appendix=True, count_columns=("n_units", "n_clusters")))
         manifest = {
             "bundle_version": 1,
             "name": spec.name, "title": spec.title, "programme": spec.programme, "question": spec.question,

@@ -134,6 +134,13 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
             appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data)
     figures: dict[str, FigureEntry] = {}
     for i, f in enumerate(manifest.get("figures") or []):
+        if isinstance(f, dict) and f.get("data"):
+            # A count figure drawn by the report from a published table (evaltool.report.publish).
+            if str(f["data"]) not in tables:
+                raise ReportError(f"figure {f.get('name')!r}: its data table {f['data']!r} is not in the manifest")
+            if not str(f.get("alt") or "").strip():
+                raise ReportError(f"figure {f.get('name')!r} has no alt text (`manifest.figures[{i}].alt`)")
+            continue
         try:
             name, path = str(f["name"]), root / str(f["path"])
         except (KeyError, TypeError) as err:

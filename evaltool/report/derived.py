@@ -10,8 +10,11 @@ derived column is:
 * a **share of a group total** (``pct = 100 * n / sum of n over the levels``): the group total becomes a
   published (rounded) count of its own, so the attacker's arithmetic sees it, and the share is recomputed
   from it;
+* a **share of one row's count within a group** (retained at follow-up as a percentage of baseline):
+  recomputed from the published counts of both rows;
 * anything else (a mean, SD, median or CI of the people counted) is a **statistic**: published as
-  computed unless its count is suppressed.
+  computed unless its count is suppressed; a column named like a percentage or rate whose base cannot
+  be found is **withheld** (its exact value would give its count back).
 
 Percentages are shown as whole numbers, with one decimal place only when the rounded denominator is at
 least 4,000 (the precision the HES methodology says a rounded denominator supports).
@@ -19,7 +22,6 @@ least 4,000 (the precision the HES methodology says a rounded denominator suppor
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +52,7 @@ def share_decimals(scale: float, denominator: float) -> int:
 class _Spec:
     column: str
     count: str
-    kind: str  # "share" | "group_share" | "statistic"
+    kind: str  # "share" | "group_share" | "anchor_share" | "statistic" | "withheld"
     scale: float = 100.0
     denom: str | None = None
     denom_is_count: bool = False
@@ -118,6 +120,11 @@ class DerivedPlan:
                     out_disp.append(float(raw[i]))
                     out_val.append(float(raw[i]))
                     continue
+                if s.kind == "withheld":
+                    self._hide(i, s, hidden, cells, SuppressedCell, "percentage of an unidentified denominator")
+                    out_disp.append(label)
+                    out_val.append(np.nan)
+                    continue
                 num = float(ctl.published[cid]) if cid is not None else np.nan
                 if s.kind == "share":
                     if s.denom_is_count:
@@ -125,6 +132,10 @@ class DerivedPlan:
                         den = np.nan if did is None or ctl.hidden[did] else float(ctl.published[did])
                     else:
                         den = float(pd.to_numeric(df[s.denom], errors="coerce").iloc[i])
+                elif s.kind == "anchor_share":
+                    r = next(a for rows, a in zip(s.group_rows, s.group_ids) if i in rows)
+                    did = pool.id(self.table, r, s.denom)
+                    den = np.nan if did is None or ctl.hidden[did] else float(ctl.published[did])
                 else:
                     den = den_of_row.get(i, np.nan)
                 if not (np.isfinite(num) and np.isfinite(den)):
@@ -143,7 +154,7 @@ class DerivedPlan:
                 out_val.append(v)
             display[s.column] = pd.Series(out_disp, index=display.index, dtype=object)
             values[s.column] = out_val
-            if s.kind != "statistic":
+            if s.kind not in ("statistic", "withheld"):
                 self.decimals[s.column] = dec_used
 
     def _hide(self, i, s, hidden, cells, cls, why):
@@ -178,11 +189,16 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
         if spec is None:
             spec = _group_share(d, c, dv, cv, df, keys)
         if spec is None:
-            spec = _Spec(d, c, "statistic")
+            spec = _anchor_share(d, c, dv, cv, df, keys, counts)
+        if spec is None:
             low = d.lower()
             if low.startswith(("pct", "percent", "prop", "rate")) or low.endswith(("_pct", "_rate", "per_1000")):
-                warnings.append(f"{table}.{d}: looks like a percentage or rate of {c} but no denominator was found "
-                                "among the table's columns or group totals; it is published only where its count is")
+                # A percentage of an unknown base would let its count be worked back exactly: withhold it.
+                spec = _Spec(d, c, "withheld")
+                warnings.append(f"{table}.{d}: a percentage or rate of {c} whose denominator could not be identified "
+                                "is not published")
+            else:
+                spec = _Spec(d, c, "statistic")
         specs.append(spec)
     return DerivedPlan(table, rule, specs, df, warnings=warnings)
 
@@ -221,6 +237,37 @@ def _group_share(d, c, dv, cv, df, keys) -> _Spec | None:
         for k in _SCALES:
             if _close(dv, k * ratio):
                 return _Spec(d, c, "group_share", k, group=tuple(S), group_rows=groups)
+    return None
+
+
+def _anchor_share(d, c, dv, cv, df, keys, counts) -> _Spec | None:
+    """A share of one row's count within each group (e.g. retained at follow-up as % of baseline)."""
+    subsets = [()] + [s for r in range(1, len(keys)) for s in itertools.combinations(keys, r)]
+    for S in subsets:
+        groups = ([np.arange(len(df))] if not S else
+                  [np.asarray(v) for v in df.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices.values()])
+        for den in counts:
+            dn = pd.to_numeric(df[den], errors="coerce").to_numpy(float)
+            anchors: list[int] = []
+            for g in groups:
+                hit = None
+                for r in g:
+                    if not (np.isfinite(dn[r]) and dn[r] > 0):
+                        continue
+                    for k in _SCALES:
+                        if _close(dv[g], k * cv[g] / dn[r]):
+                            hit = (int(r), k)
+                            break
+                    if hit:
+                        break
+                if hit is None:
+                    break
+                anchors.append(hit)
+            else:
+                if anchors and len({k for _, k in anchors}) == 1:
+                    spec = _Spec(d, c, "anchor_share", anchors[0][1], den, True, tuple(S), groups)
+                    spec.group_ids = [r for r, _ in anchors]
+                    return spec
     return None
 
 

@@ -1,7 +1,22 @@
-"""Count figures drawn by the report from published (controlled) data tables."""
+"""Count figures drawn by the report from published (controlled) data tables.
+
+A stage that wants a figure of counts or of percentages of counts writes the data table (with its count
+columns declared) and a :class:`evaltool.stage.DataFigure` naming the table, the kind of chart and the
+columns to draw. The report draws it here from ``Published.figures[name].data.values``: a bar whose count
+is suppressed is not drawn (its place is marked with the rule's symbol), and the caption and alt text say
+how many values are not shown; a figure whose values are all suppressed is replaced by a sentence.
+
+Kinds (``encoding`` keys in brackets):
+
+* ``"bars"``: one bar per row (``x``, ``y``; optional ``fill``, ``facet``, ``stack``, ``horizontal``,
+  ``y_label``, ``x_label``, ``fill_label``);
+* ``"heatmap"``: tiles (``x``, ``y``, ``value``; optional ``value_label``).
+"""
 from __future__ import annotations
 
-__all__ = ["suppression_note"]
+import pandas as pd
+
+__all__ = ["draw", "figure_markdown", "suppression_note"]
 
 
 def suppression_note(data, rules) -> str:
@@ -18,4 +33,119 @@ def suppression_note(data, rules) -> str:
         return (f"All of this figure's values are suppressed to protect confidentiality (small numbers, shown as "
                 f"{label} in the tables), so it is not drawn.")
     return (f"{n} of {total} values are not drawn because they are suppressed to protect confidentiality "
-            f"(small numbers, or numbers that would reveal them).")
+            f"(small numbers, or numbers that would reveal them); their places are marked {label}.")
+
+
+def _frame(fig) -> tuple[pd.DataFrame, pd.Series]:
+    """The published values to draw (text columns from ``display``) and which rows are suppressed."""
+    pt = fig.data
+    enc = fig.encoding
+    df = pt.display.copy()
+    ycol = enc.get("y") or enc.get("value")
+    for c in pt.values.columns:
+        if c in (ycol,) or c in pt.count_columns or c in pt.decimals:
+            df[c] = pt.values[c]
+    hidden_row = pt.hidden[[ycol]].any(axis=1) if ycol in pt.hidden.columns else pd.Series(False, index=df.index)
+    return df, hidden_row
+
+
+def draw(fig):
+    """The ggplot of a data figure from its published values, or None when every value is suppressed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from evaltool.report.publish import PublishedFigure, PublishedTable
+    >>> d = pd.DataFrame({"g": ["a", "b"], "n": [10.0, float("nan")]})
+    >>> pt = PublishedTable("t", "s", "T", "", False, False, "hes", ("n",), (), d.astype(object),
+    ...                     d, pd.DataFrame({"g": [False, False], "n": [False, True]}))
+    >>> p = draw(PublishedFigure("f", "s", "T", "alt", False, "data", data=pt, encoding={"x": "g", "y": "n"}))
+    >>> type(p).__name__
+    'ggplot'
+    """
+    from plotnine import (
+        aes,
+        coord_flip,
+        facet_wrap,
+        geom_col,
+        geom_text,
+        geom_tile,
+        ggplot,
+        labs,
+        scale_fill_gradient,
+        scale_fill_manual,
+    )
+
+    from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, PALETTE, theme_evaltool
+
+    if fig.data is None or fig.all_hidden:
+        return None
+    enc = fig.encoding
+    kind = enc.get("kind", "bars")
+    df, hid = _frame(fig)
+    label = fig.data.display.where(fig.data.hidden).stack().iloc[0] if fig.data.n_hidden else "*"
+    shown, gone = df[~hid.to_numpy()].copy(), df[hid.to_numpy()].copy()
+    if not len(shown):
+        return None
+    facets = enc.get("facet")
+    facets = [facets] if isinstance(facets, str) else list(facets or [])
+    for col, c in [("x", enc.get("x")), ("fill", enc.get("fill"))] + [("facet", f) for f in facets]:
+        order = enc.get(f"{col}_order") if col != "facet" else None
+        if c and c in df.columns:
+            cats = [str(v) for v in (order or list(dict.fromkeys(df[c].astype(str))))]
+            if enc.get("horizontal") and col == "x":
+                cats = cats[::-1]
+            for frame in (shown, gone):
+                frame[c] = pd.Categorical(frame[c].astype(str), categories=cats)
+    if kind == "heatmap":
+        x, y, v = enc["x"], enc["y"], enc["value"]
+        p = (ggplot(shown, aes(x, y, fill=v)) + geom_tile(color="white")
+             + scale_fill_gradient(low="#E8EDEE", high=NHS_BLUE)
+             + labs(x=enc.get("x_label", ""), y=enc.get("y_label", ""), fill=enc.get("value_label", ""))
+             + theme_evaltool())
+        if len(gone):
+            p += geom_tile(gone, aes(x, y), fill="white", color="#E8EDEE")
+            p += geom_text(gone, aes(x, y), label=label, size=7, color=NHS_DARK_GREY)
+        return p
+    x, y = enc["x"], enc["y"]
+    fill = enc.get("fill")
+    pos = "stack" if enc.get("stack") else ("dodge" if fill else "identity")
+    mapping = aes(x, y, fill=fill) if fill else aes(x, y)
+    p = ggplot(shown, mapping) + (geom_col(position=pos) if fill else geom_col(fill=NHS_BLUE))
+    if fill:
+        levels = list(shown[fill].cat.categories) if hasattr(shown[fill], "cat") else sorted(shown[fill].unique())
+        colours = enc.get("colours") or list(PALETTE) * (1 + len(levels) // max(1, len(PALETTE)))
+        p += scale_fill_manual(values=dict(zip([str(v) for v in levels], colours)))
+    if len(gone):
+        marks = gone.drop_duplicates(subset=[x, *facets]) if enc.get("stack") else gone
+        marks = marks.assign(_y=0.0)
+        p += geom_text(marks, aes(x, "_y"), label=label, size=8, va="bottom", color=NHS_DARK_GREY,
+                       inherit_aes=False)
+    if len(facets) == 2:
+        p += facet_grid(f"{facets[0]} ~ {facets[1]}")
+    elif facets:
+        p += facet_wrap(f"~{facets[0]}", nrow=enc.get("facet_rows"))
+    if enc.get("horizontal"):
+        p += coord_flip()
+    p += labs(x=enc.get("x_label", ""), y=enc.get("y_label", y), fill=enc.get("fill_label", fill or ""))
+    p += theme_evaltool()
+    if enc.get("x_text_angle"):
+        p += theme(axis_text_x=element_text(rotation=float(enc["x_text_angle"]), size=6))
+    return p
+
+
+def figure_markdown(ctx, fig) -> str:
+    """Markdown for a data figure in the report: the drawn PNG, or a sentence when all is suppressed."""
+    from evaltool.report.escape import escape_markdown
+    from evaltool.report.render import _data_key, _ident, _save, md_figure
+
+    plot = draw(fig)
+    if plot is None:
+        note = fig.note or "This figure's values are suppressed to protect confidentiality, so it is not drawn."
+        return f"**{escape_markdown(fig.title)}.** {escape_markdown(note)}"
+    w = float(fig.encoding.get("width", 7.0))
+    h = float(fig.encoding.get("height", 4.5))
+    key = _data_key("data-figure", fig.name, fig.data.values, fig.data.hidden, repr(sorted(fig.encoding.items())))
+    path = _save(ctx, lambda: plot, _ident("f", fig.name), key, width=w, height=h)
+    title = fig.title + (f". {fig.note}" if fig.note else "")
+    return md_figure(path, title, fig.alt, _ident("fig", fig.name))

@@ -329,7 +329,8 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
         for c in counts:
             for i, v in enumerate(pd.to_numeric(df[c], errors="coerce").to_numpy(float)):
                 if math.isfinite(v):
-                    pool.add(Cell(t.name, i, c, float(v), rule, tuple((k, _key(df[k].iloc[i])) for k in keys)))
+                    pool.add(Cell(t.name, i, c, float(v), rule, tuple((k, _key(df[k].iloc[i])) for k in keys),
+                                  t.section))
         if rules.enabled and rule != "none":
             plan = plan_derived(t.name, df, counts, t.derived_columns, keys, rule)
             plans[t.name] = plan
@@ -343,7 +344,7 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
             continue
         for k, v in d.items():
             if _fact_kind(k, v) == "count" and float(v) >= 0:
-                fact_ids[(sec, k)] = pool.add(Cell(f"facts.{sec}", len(fact_ids), k, float(v), "hes"))
+                fact_ids[(sec, k)] = pool.add(Cell(f"facts.{sec}", len(fact_ids), k, float(v), "hes", (), sec))
     if rules.enabled:
         rels = find_relations(pool, rel_frames, min_link=rules.min_count) + extra_rels
         ctl = control_cells(pool, rels, rules)

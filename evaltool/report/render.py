@@ -31,8 +31,9 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 from evaltool.report.bundle_io import SECTIONS, Bundle, load_bundle
-from evaltool.report.disclosure import DisclosureConfig, apply_disclosure, disclosure_note
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
+from evaltool.report.publish import Published, publish
+from evaltool.report.rules import DisclosureRules
 from evaltool.report.sentences import (key_findings, outcome_label, ratio_phrase, stage_key_points,
                                        subgroup_label)
 
@@ -302,35 +303,29 @@ def headline_table(effects: pd.DataFrame, analyses: tuple[str, ...]) -> pd.DataF
 @dataclass
 class _Ctx:
     bundle: Bundle
-    config: DisclosureConfig
+    config: DisclosureRules
     workdir: Path
     hidden: int = 0
     fft_used: bool = False
     published: list[tuple[str, str, pd.DataFrame]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _table_config(ctx: _Ctx, name: str) -> DisclosureConfig:
-    # Friends and Family Test tables follow their own publication rule (1-4 hidden, no rounding).
-    low = name.lower()
-    if ctx.config.enabled and ("fft" in low.split("_") or "friends_and_family" in low):
-        ctx.fft_used = True
-        return DisclosureConfig.fft()
-    return ctx.config
+    pub: Published | None = None  # the publication gate's output: every number shown comes from here
 
 
 def _publish_table(ctx: _Ctx, name: str) -> str:
-    t = ctx.bundle.tables[name]
-    cfg = _table_config(ctx, name)
-    # FFT answer counts add up to each row's total responses, so rows are protected as well.
-    res = apply_disclosure(t.data, t.count_columns, t.derived_columns, cfg, additive_rows=cfg.rule == "fft")
-    ctx.hidden += int(res.hidden.to_numpy().sum())
-    ctx.published.append((name, t.title, res.table))
-    return md_table(res.table, t.title + (f". {t.caption}" if t.caption else ""), _ident("tbl", name))
+    pt = ctx.pub.table(name)
+    if pt is None:
+        return ""
+    ctx.published.append((name, pt.title, pt.display))
+    return md_table(pt.display, pt.title + (f". {pt.caption}" if pt.caption else ""), _ident("tbl", name))
 
 
 def _figure_block(ctx: _Ctx, name: str) -> str:
-    f = ctx.bundle.figures[name]
+    f = ctx.pub.figures[name]
+    if f.kind == "data":
+        from evaltool.report.figure_data import figure_markdown
+
+        return figure_markdown(ctx, f)
     dest = ctx.workdir / "figures" / f"{_ident('f', name)}.png"
     dest.parent.mkdir(exist_ok=True)
     shutil.copyfile(f.path, dest)
@@ -341,7 +336,10 @@ def _spc_blocks(ctx: _Ctx) -> tuple[list[str], list[str]]:
     """XmR chart and sentence computed from the bundle's ``spc_monthly`` table."""
     from evaltool.report.spc import xmr
 
-    df = ctx.bundle.table("spc_monthly")
+    # Drawn from the published table: rates worked out from rounded admissions and population.
+    pt = ctx.pub.table("spc_monthly") if ctx.pub is not None else None
+    df = pt.values.assign(month=pt.display["month"]) if pt is not None and "month" in pt.display else (
+        pt.values if pt is not None else None)
     if df is None or not len(df):
         return [], []
     col = next((c for c in ("value", "rate_per_1000", "rate") if c in df.columns), None)
@@ -349,6 +347,10 @@ def _spc_blocks(ctx: _Ctx) -> tuple[list[str], list[str]]:
         ctx.warnings.append("spc_monthly has no `value`/`rate_per_1000` column; SPC chart skipped")
         return [], []
     d = df.dropna(subset=[col])
+    if len(d) < len(df):
+        ctx.warnings.append(f"SPC chart: {len(df) - len(d)} months are suppressed (small numbers) and not drawn")
+    if len(d) < 3:
+        return ["The monthly chart is not shown: its monthly numbers are too small to publish."], []
     labels = [str(m)[:7] for m in d["month"]] if "month" in d.columns else None
     res = xmr(d[col].to_numpy(float), labels, improvement="down")
     what = "emergency admissions per 1,000 registered population" if col == "rate_per_1000" else "values"
@@ -405,7 +407,7 @@ def _flow_block(ctx: _Ctx) -> str:
     from evaltool.report.figures import cohort_flow_plot
 
     t = ctx.bundle.tables["cohort_flow"]
-    shown = apply_disclosure(t.data, t.count_columns, t.derived_columns, ctx.config).table
+    shown = ctx.pub.table("cohort_flow").display
     # The diagram shows people up to the split into enrolled and potential controls; matching's own
     # losses (rows the pipeline appends after the split) are listed in the flow table beneath it.
     pre = ~t.data["step"].astype(str).str.startswith(MATCHING_FLOW_PREFIXES).to_numpy()
@@ -460,7 +462,7 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
         sents, blocks = _spc_blocks(ctx)
         s["sentences"] += sents
         s["blocks"] += blocks
-    for name, f in b.figures.items():
+    for name, f in ctx.pub.figures.items():
         if f.section == key and not f.appendix:
             s["blocks"].append(_figure_block(ctx, name))
     for name, t in b.tables.items():
@@ -469,15 +471,13 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     ids = [m for blk in s["blocks"] for m in re.findall(r"\{#((?:fig|tbl)-[a-z0-9-]+)", blk)]
     if ids:
         s["refs"] = "See " + ", ".join(f"@{i}" for i in ids[:-1]) + (" and " if len(ids) > 1 else "") + f"@{ids[-1]}."
-    facts = b.facts.get(key) if isinstance(b.facts.get(key), dict) else {}
+    facts = ctx.pub.fact_values().get(key, {})
     s["sentences"] += stage_key_points(facts)
     if key == "cohort" and facts:
-        from evaltool.report.disclosure import round_count
-
-        n_enr, n_all = facts.get("n_enrolled"), facts.get("n_people")
+        n_enr, n_all = ctx.pub.fact("cohort", "n_enrolled"), ctx.pub.fact("cohort", "n_people")
         if n_enr is not None and n_all is not None:
-            s["sentences"].insert(0, f"{round_count(n_enr, ctx.config)} enrolled patients and "
-                                     f"{round_count(n_all, ctx.config)} people in all were in the analysed data.")
+            s["sentences"].insert(0, f"{n_enr.text} enrolled patients and {n_all.text} people in all were in the "
+                                     "analysed data.")
     return s
 
 
@@ -624,7 +624,7 @@ def _appendix(ctx: _Ctx) -> dict[str, Any]:
     sections = []
     for key in SECTIONS:
         blocks = []
-        for name, f in b.figures.items():
+        for name, f in ctx.pub.figures.items():
             if f.section == key and f.appendix:
                 blocks.append(_figure_block(ctx, name))
         for name, t in b.tables.items():
@@ -634,7 +634,7 @@ def _appendix(ctx: _Ctx) -> dict[str, Any]:
             sections.append({"key": key, "anchor": key.replace("_", "-"), "heading": _HEADINGS[key], "blocks": blocks})
     # Tables and figures filed under a section the report does not know are still published, here.
     other: list[str] = []
-    for name, f in b.figures.items():
+    for name, f in ctx.pub.figures.items():
         if f.section not in SECTIONS:
             other.append(_figure_block(ctx, name))
     for name, t in b.tables.items():
@@ -696,15 +696,11 @@ def _format_block(engine: str) -> str:
 
 
 def _note(ctx: _Ctx) -> str:
-    text = disclosure_note(ctx.config, ctx.hidden)
-    if ctx.fft_used:
-        text += (" Friends and Family Test tables follow that survey's own rule: 1 to 4 responses are hidden, "
-                 "with the next smallest in the group hidden as well, and counts are not rounded.")
-    return text
+    return ctx.pub.statement()
 
 
 def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
-                   config: DisclosureConfig | None = None) -> tuple[str, _Ctx]:
+                   config: DisclosureRules | None = None) -> tuple[str, _Ctx]:
     """Fill the report template from a loaded bundle; returns the Markdown and the render context.
 
     Figures used by the report are copied (or drawn, for the SPC chart) into ``workdir/figures``.
@@ -712,12 +708,10 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     import jinja2
 
     m = bundle.manifest
-    if config is None:
-        try:
-            config = DisclosureConfig(**((m.get("report") or {}).get("disclosure") or {}))
-        except ValueError as err:
-            raise ReportError(f"`manifest.report.disclosure` is invalid: {err}") from err
-    ctx = _Ctx(bundle, config, Path(workdir))
+    # Every number shown passes the publication gate (rules from the manifest unless given).
+    pub = publish(bundle, config if isinstance(config, DisclosureRules) else None)
+    ctx = _Ctx(bundle, pub.rules, Path(workdir), pub=pub, hidden=pub.n_primary + pub.n_secondary)
+    ctx.warnings += list(pub.warnings)
     sections = [_section(ctx, k) for k in SECTIONS]
     appendix = _appendix(ctx)
     findings = key_findings(bundle.table("effects"), bundle.facts)

@@ -35,7 +35,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CountRule", "DisclosureRules", "RULE_KEYS", "RULE_SOURCES", "SUPPRESSED"]
+__all__ = ["RULE_KEYS", "RULE_SOURCES", "SUPPRESSED", "CountRule", "DisclosureRules"]
 
 #: What a suppressed count looks like in tables under the ``hes``/``fft`` rules.
 SUPPRESSED = "*"

@@ -16,18 +16,21 @@ by coincidence is still true, so treating it as known to an attacker errs on the
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Cell", "CellPool", "Relation", "TOTAL_LABELS", "find_relations", "key_columns"]
+__all__ = ["TOTAL_LABELS", "Cell", "CellPool", "Relation", "find_relations", "key_columns"]
 
 #: Key values that mark a row as the total of the other rows.
 TOTAL_LABELS = frozenset({"all", "total", "overall", "everyone", "all groups", "all responses", "any"})
 _MAX_KEYS_FOR_SUBSETS = 5
 _MAX_ROW_TOTAL_COLUMNS = 7
+#: Equal counts with nothing else in common are linked from this size (smaller ones are mostly chance).
+_LARGE = 100.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Cell:
     raw: float
     rule: str
     keys: tuple[tuple[str, str], ...] = ()
+    section: str = ""
 
     @property
     def where(self) -> str:
@@ -108,20 +112,46 @@ def _is_total_label(v: object) -> bool:
     return _norm(v).lower() in TOTAL_LABELS
 
 
+#: Key columns that vary within each table (set by :func:`find_relations`); keys that are constant in a
+#: table (a value-set label, a survey name) say nothing about which cell is which.
+_INFORMATIVE: dict[str, set[str]] = {}
+
+
 def _compatible(a: Cell, b: Cell) -> tuple[bool, int]:
-    """(no shared key disagrees, number of shared keys that agree)."""
+    """(no shared key disagrees, 1 if the agreeing keys identify the cells well enough to tie them).
+
+    Agreement is strong when at least two informative keys agree, or the agreeing keys are all the
+    informative keys of one of the two tables (a table keyed by group alone); agreement on the group
+    alone between two finer tables is as weak as no shared key at all.
+    """
     da, db = dict(a.keys), dict(b.keys)
     shared = set(da) & set(db)
-    agree = 0
+    agreeing = set()
     for k in shared:
         if da[k] != db[k] and not (_is_total_label(da[k]) or _is_total_label(db[k])):
             return False, 0
-        agree += da[k] == db[k]
-    return True, agree
+        if da[k] == db[k]:
+            agreeing.add(k)
+    ia = _INFORMATIVE.get(a.table, set(da))
+    ib = _INFORMATIVE.get(b.table, set(db))
+    informative = agreeing & (ia | ib)
+    strong = bool(agreeing) and (len(informative) >= 2 or (ia and ia <= agreeing) or (ib and ib <= agreeing))
+    return True, int(bool(strong))
+
+
+def _systematic(hits: int, chances: int) -> bool:
+    """A relation is structural when it holds for at least half of the places it could (and twice)."""
+    return hits >= max(2, math.ceil(0.5 * chances))
+
+
+def _loose_ok(target: Cell, agree: int, value: float, identical: bool, section: str = "") -> bool:
+    """A one-off match (nothing systematic to go on) counts only when it is unlikely to be chance."""
+    fact = target.table.startswith("facts.") and target.section == section
+    return identical or agree > 0 or fact or value >= _LARGE
 
 
 def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str], counts: list[str],
-                  by_value: dict[float, list[int]], min_link: float) -> list[Relation]:
+                  by_value: dict[float, list[int]], min_link: float, section: str = "") -> list[Relation]:
     rels: list[Relation] = []
     key_sets = [()] + [s for r in range(1, len(keys)) for s in itertools.combinations(keys, r)] \
         if len(keys) <= _MAX_KEYS_FOR_SUBSETS else [()] + [(k,) for k in keys]
@@ -136,12 +166,10 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
             sub = df.iloc[rows]
             groups = [rows] if not S else [rows[np.asarray(ix)] for ix in
                                            sub.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices.values()]
+            groups = [g for g in groups if len(g) >= 2 and float(vals.iloc[g].sum()) > 0]
+            found: dict[tuple[str, str], list[tuple[int, tuple[int, ...], dict, int, float]]] = defaultdict(list)
             for g in groups:
-                if len(g) < 2:
-                    continue
                 s = float(vals.iloc[g].sum())
-                if s <= 0:
-                    continue
                 members = tuple(pool.id(table, int(i), part) for i in g)
                 if any(m is None for m in members):
                     continue
@@ -161,12 +189,22 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
                     if tc.table == table and tc.column == part and not any(
                             _is_total_label(v) for k, v in tc.keys if k not in gkeys):
                         continue  # another row of the same column is not a total of this group
-                    if tc.table != table and agree == 0 and s < min_link:
-                        continue
+                    found[(tc.table, tc.column)].append((t, members, gkeys, agree, s))
+            for (tt, _tcol), hits in found.items():
+                # Keys in common that agree, a headline fact or a large count: not chance.
+                # Across tables: small totals are left out (they and their parts are all suppressed, and
+                # equal small numbers in unrelated tables are mostly chance).
+                hits = [h for h in hits if tt == table or (h[4] >= min_link and
+                                                           _loose_ok(pool.cells[h[0]], h[3], h[4], False, section))]
+                n_groups = len({m for _, m, *_ in hits})
+                if not hits or (len(groups) > 1 and not _systematic(n_groups, len(groups))):
+                    continue
+                for t, members, gkeys, _, _ in hits:
                     sig = (t, *sorted(members))
                     if sig in seen:
                         continue
                     seen.add(sig)
+                    tc = pool.cells[t]
                     rels.append(Relation((t, *members), (1.0,) + (-1.0,) * len(members), "total",
                                          f"{tc.where} = sum of {table}.{part} over {len(members)} rows"
                                          + (f" with {gkeys}" if gkeys else "")))
@@ -174,7 +212,7 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
 
 
 def _row_totals(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str]) -> list[Relation]:
-    rels = []
+    rels: list[Relation] = []
     if len(counts) < 3 or len(counts) > _MAX_ROW_TOTAL_COLUMNS:
         return rels
     vals = df[counts].apply(pd.to_numeric, errors="coerce").to_numpy(float)
@@ -184,7 +222,10 @@ def _row_totals(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str])
             for sub in itertools.combinations(others, r):
                 lhs = vals[:, j]
                 rhs = vals[:, list(sub)].sum(axis=1)
-                ok = np.isfinite(lhs) & np.isfinite(rhs) & (lhs == rhs) & (lhs > 0)
+                live = np.isfinite(lhs) & np.isfinite(rhs) & (lhs > 0)
+                ok = live & (lhs == rhs)
+                if not ok.any() or (live.sum() > 1 and not _systematic(int(ok.sum()), int(live.sum()))):
+                    continue
                 for i in np.flatnonzero(ok):
                     ids = [pool.id(table, int(i), counts[j])] + [pool.id(table, int(i), counts[k]) for k in sub]
                     if any(x is None for x in ids):
@@ -195,21 +236,25 @@ def _row_totals(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str])
 
 
 def _flows(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str]) -> list[Relation]:
-    rels = []
+    rels: list[Relation] = []
     vals = df[counts].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     for a, b in itertools.permutations(range(len(counts)), 2):
         rem, exc = vals[:, a], vals[:, b]
+        hits, chances = [], 0
         for i in range(1, len(df)):
-            for p in range(i - 1, -1, -1):  # the previous row with a value (funnels skip nothing, but be lenient)
-                if np.isfinite(rem[p]):
-                    break
+            p = i - 1
             if not (np.isfinite(rem[i]) and np.isfinite(exc[i]) and np.isfinite(rem[p])) or exc[i] <= 0:
                 continue
+            chances += 1
             if rem[p] - exc[i] == rem[i]:
-                ids = (pool.id(table, p, counts[a]), pool.id(table, i, counts[a]), pool.id(table, i, counts[b]))
-                if None not in ids:
-                    rels.append(Relation(ids, (1.0, -1.0, -1.0), "flow",
-                                         f"{table}: row {p} {counts[a]} = row {i} {counts[a]} + {counts[b]}"))
+                hits.append((p, i))
+        if not hits or (chances > 1 and not _systematic(len(hits), chances)):
+            continue
+        for p, i in hits:
+            ids = (pool.id(table, p, counts[a]), pool.id(table, i, counts[a]), pool.id(table, i, counts[b]))
+            if None not in ids:
+                rels.append(Relation(ids, (1.0, -1.0, -1.0), "flow",
+                                     f"{table}: row {p} {counts[a]} = row {i} {counts[a]} + {counts[b]}"))
     return rels
 
 
@@ -228,16 +273,28 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
         quantity only from this value up (small equal counts with nothing else in common are usually
         coincidences; equal counts that share a key value are linked at any size).
     """
+    _INFORMATIVE.clear()
+    for name, (df, keys, _counts) in frames.items():
+        _INFORMATIVE[name] = {k for k in keys if df[k].nunique(dropna=False) > 1}
     by_value: dict[float, list[int]] = defaultdict(list)
     for i, c in enumerate(pool.cells):
         if np.isfinite(c.raw) and c.raw > 0:
             by_value[c.raw].append(i)
     rels: list[Relation] = []
     for name, (df, keys, counts) in frames.items():
-        rels += _group_totals(pool, name, df, keys, counts, by_value, min_link)
+        section = next((c.section for c in pool.cells if c.table == name), "")
+        rels += _group_totals(pool, name, df, keys, counts, by_value, min_link, section)
         rels += _row_totals(pool, name, df, counts)
         rels += _flows(pool, name, df, counts)
-    # The same quantity in two places.
+    # The same quantity in two places. Rows of one table: identical keys only (repeats of one
+    # denominator are found as group totals). Across tables: keys that agree wherever both tables have
+    # them, and a pattern rather than a coincidence -- the two columns agree on at least half their
+    # cells, or the count is a headline fact, or it is 100 or more with identical or no shared keys.
+    nonzero: dict[tuple[str, str], int] = defaultdict(int)
+    for c in pool.cells:
+        if np.isfinite(c.raw) and c.raw > 0:
+            nonzero[(c.table, c.column)] += 1
+    cand: dict[tuple, list[tuple[int, int, bool, int]]] = defaultdict(list)
     for v, ids in by_value.items():
         for a, b in itertools.combinations(ids, 2):
             ca, cb = pool.cells[a], pool.cells[b]
@@ -246,10 +303,24 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
             ok, agree = _compatible(ca, cb)
             if not ok:
                 continue
-            if ca.table == cb.table or v < min_link:
-                # Within a table (repeats of one denominator are found as group totals), and for small
-                # counts (primary-suppressed wherever they appear), link only cells with identical keys.
-                if dict(ca.keys) != dict(cb.keys):
-                    continue
-            rels.append(Relation((a, b), (1.0, -1.0), "same", f"{ca.where} = {cb.where}"))
+            identical = dict(ca.keys) == dict(cb.keys)
+            if (ca.table == cb.table or v < min_link) and not identical:
+                continue
+            pair = tuple(sorted([(ca.table, ca.column), (cb.table, cb.column)]))
+            cand[pair].append((a, b, identical, agree))
+    for pair, links in cand.items():
+        (ta, _), (tb, _) = pair
+        fact = ta.startswith("facts.") or tb.startswith("facts.")
+        if fact:
+            # A headline fact is the same quantity as a count of its own section's tables only.
+            links = [lk for lk in links if pool.cells[lk[0]].section == pool.cells[lk[1]].section]
+        small_side = 0 if nonzero[pair[0]] <= nonzero[pair[1]] else 1
+        matched = {(a if (pool.cells[a].table, pool.cells[a].column) == pair[small_side] else b)
+                   for a, b, _, agree in links if agree > 0}
+        systematic = ta == tb or fact or len(matched) >= max(1, math.ceil(0.5 * nonzero[pair[small_side]]))
+        for a, b, identical, agree in links:
+            v = pool.cells[a].raw
+            if identical or fact or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE):
+                ca, cb = pool.cells[a], pool.cells[b]
+                rels.append(Relation((a, b), (1.0, -1.0), "same", f"{ca.where} = {cb.where}"))
     return rels

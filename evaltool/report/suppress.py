@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaltool.report.attack import LinearProblem, feasible_range, published_interval
+from evaltool.report.attack import LinearProblem, RangeSolver, published_interval
 from evaltool.report.rules import DisclosureRules
 from evaltool.report.structure import CellPool, Relation
 
@@ -108,6 +108,13 @@ def attack_ranges(pool: CellPool, rels: list[Relation], hidden: np.ndarray, publ
         key = tuple(sorted(acc.items()))
         eqs.setdefault(key, (tuple(acc), tuple(acc.values())))
     red = [Relation(idx, coef, "total") for idx, coef in eqs.values()]
+    # What the attacker learns from relations among published counts alone is carried by tightening
+    # every count's range (bound propagation to a fixed point); the linear programmes then need only
+    # the relations that involve a suppressed count, which keeps them small.
+    hid_rep = np.zeros(n, bool)
+    hid_rep[rep[np.flatnonzero(hidden)]] = True
+    _propagate(red, lo_rep, hi_rep)
+    red = [r for r in red if hid_rep[list(r.cells)].any()]
     comp = _components(n, red)
     targets = [int(i) for i in np.flatnonzero(hidden)] if targets is None else targets
     by_comp: dict[int, list[int]] = {}
@@ -128,14 +135,44 @@ def attack_ranges(pool: CellPool, rels: list[Relation], hidden: np.ndarray, publ
         prob = LinearProblem(len(members), lo_rep[members].copy(), hi_rep[members].copy())
         for r in crels:
             prob.add_equation([local[c] for c in r.cells], r.coef)
-        cache: dict = {}
+        solver = RangeSolver(prob)
         done: dict[int, tuple[float, float]] = {}
         for t in ts:
             k = local[int(rep[t])]
             if k not in done:
-                done[k] = feasible_range(prob, k, _cache=cache)
+                done[k] = solver.range(k)
             out[t] = done[k]
     return out
+
+
+def _propagate(rels: list[Relation], lo: np.ndarray, hi: np.ndarray, max_passes: int = 20) -> None:
+    """Tighten integer bounds ``lo``/``hi`` in place from ``sum(coef * x) = 0`` relations (interval arithmetic)."""
+    for _ in range(max_passes):
+        changed = False
+        for r in rels:
+            idx = np.fromiter(r.cells, int)
+            a = np.fromiter(r.coef, float)
+            # a_j x_j = -sum_{i != j} a_i x_i: bounds of each term a_i x_i.
+            tlo = np.where(a > 0, a * lo[idx], a * hi[idx])
+            thi = np.where(a > 0, a * hi[idx], a * lo[idx])
+            for j, (aj, c) in enumerate(zip(a, idx)):
+                rest_lo = np.delete(tlo, j).sum()
+                rest_hi = np.delete(thi, j).sum()
+                if not (np.isfinite(rest_lo) or np.isfinite(rest_hi)):
+                    continue
+                # a_j x_j in [-rest_hi, -rest_lo]
+                if aj > 0:
+                    new_lo, new_hi = -rest_hi / aj, -rest_lo / aj
+                else:
+                    new_lo, new_hi = -rest_lo / aj, -rest_hi / aj
+                if np.isfinite(new_lo) and math.ceil(new_lo - 1e-9) > lo[c]:
+                    lo[c] = math.ceil(new_lo - 1e-9)
+                    changed = True
+                if np.isfinite(new_hi) and math.floor(new_hi + 1e-9) < hi[c]:
+                    hi[c] = math.floor(new_hi + 1e-9)
+                    changed = True
+        if not changed:
+            return
 
 
 def control_cells(pool: CellPool, rels: list[Relation], rules: DisclosureRules, *,
@@ -187,21 +224,45 @@ def control_cells(pool: CellPool, rels: list[Relation], rules: DisclosureRules, 
             rels_of.setdefault(c, []).append(r)
     n_lp = 0
     failures: list[str] = []
+    # Suppressing one more cell only relaxes the attacker's problem (a known value becomes unknown), so a
+    # cell that passed stays passed: later rounds re-check only the weak cells and the newly suppressed.
     ranges: dict[int, tuple[float, float]] = {}
+    todo: list[int] | None = None
     for _ in range(max_rounds):
-        ranges = attack_ranges(pool, rels, hidden, published, rules)
-        n_lp += 2 * len(ranges)
-        weak = [i for i, (lo, hi) in ranges.items() if hi - lo < rules.protection_for(pool.cells[i].rule)]
+        before = hidden.copy()
+        new_ranges = attack_ranges(pool, rels, hidden, published, rules, targets=todo)
+        ranges.update(new_ranges)
+        n_lp += 2 * len(new_ranges)
+        weak = [i for i, (lo, hi) in new_ranges.items() if hi - lo < rules.protection_for(pool.cells[i].rule)]
         if not weak:
             failures = []
             break
         progressed = False
         for i in weak:
-            for rel in sorted(rels_of.get(i, []), key=lambda r: len(r.cells)):
-                if hide_one(rel, f"protects {pool.cells[i].where} ({rel.text or rel.kind})"):
+            # The nearest relation (through this cell, then through cells tied to it) with a published
+            # non-zero count to give up.
+            frontier, seen_rel, seen_cell = [i], set(), {i}
+            done = False
+            for _depth in range(4):
+                nxt: list[int] = []
+                for c in frontier:
+                    for rel in sorted(rels_of.get(c, []), key=lambda r: len(r.cells)):
+                        if id(rel) in seen_rel:
+                            continue
+                        seen_rel.add(id(rel))
+                        if hide_one(rel, f"protects {pool.cells[i].where} ({rel.text or rel.kind})"):
+                            done = True
+                            break
+                        nxt += [x for x in rel.cells if x not in seen_cell]
+                        seen_cell.update(rel.cells)
+                    if done:
+                        break
+                if done:
                     progressed = True
                     break
+                frontier = nxt
         if not progressed:
             failures = [f"{pool.cells[i].where}: range {ranges[i][0]:g}-{ranges[i][1]:g}" for i in weak]
             break
+        todo = sorted(set(weak) | set(np.flatnonzero(hidden & ~before).tolist()))
     return Control(hidden, tuple(reason), np.where(hidden, np.nan, published), ranges, tuple(failures), n_lp)
