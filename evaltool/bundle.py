@@ -124,7 +124,8 @@ class BundleWriter:
         self.tables.append({
             "name": name, "path": path, "section": meta.section or section, "title": meta.title, "caption": meta.caption,
             "count_columns": list(meta.count_columns), "derived_columns": [list(x) for x in meta.derived_columns],
-            "appendix": meta.appendix, "publish": meta.publish, "rows": len(df),
+            "appendix": meta.appendix, "publish": meta.publish, "rows": int(len(df)),
+            **({"rule": meta.rule} if meta.rule else {}),
         })
 
     def add_figure(self, section: str, name: str, fig: FigureSpec | DataFigure) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool import __version__
-from evaltool.bundle import BundleWriter, atomic_dir
+from evaltool.bundle import BundleWriter, atomic_dir, atomic_write_text, dumps
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError
 from evaltool.inputs import ValidatedData, load_inputs
@@ -277,6 +277,11 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             },
         }
         writer.finish(manifest)
+        # Keyed hashes of the input ids, so `evaltool check-publish` can find an id in a report.
+        from evaltool.identifiers import identifier_record
+
+        atomic_write_text(tmp / "results" / "identifiers.json", dumps(identifier_record(
+            [validated.population, *validated.extra.values()], seed, validated.files)))
         if render:
             say("report", "start", ", ".join(formats or spec.report.formats))
             from evaltool.report import render_report

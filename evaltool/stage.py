@@ -35,6 +35,9 @@ class TableMeta:
     section:
         Report section when it differs from the stage's (e.g. the qualitative stage's
         ``joint_display`` table belongs to the ``joint_display`` section).
+    rule:
+        Publication rule (``report.disclosure``): "hes", "fft", "qual", or "none" for a table with no
+        counts of people (e.g. coder agreement); default: chosen from the table's name.
     """
 
     title: str
@@ -44,6 +47,7 @@ class TableMeta:
     appendix: bool = False
     publish: bool = True
     section: str | None = None
+    rule: str | None = None
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ def run_stage(
     meta["qual_agreement"] = TableMeta(
         "Coder agreement", f"Percent agreement, Cohen's kappa (character, segment and interview level) and "
         f"Krippendorff's alpha for double-coded interviews; kappa below {config.kappa_threshold} flagged.",
-        appendix=True, count_columns=("n_documents",) if "n_documents" in tables["qual_agreement"].columns else ())
+        appendix=True, rule="none")  # statistics about the coders, not counts of people
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)

@@ -29,6 +29,7 @@ class TableEntry:
     appendix: bool
     publish: bool
     data: pd.DataFrame
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
             name=name, section=section, title=str(t.get("title") or name),
             caption=str(t.get("caption") or ""), count_columns=tuple(t.get("count_columns") or ()),
             derived_columns=tuple(tuple(p) for p in (t.get("derived_columns") or ())),
-            appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data)
+            appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data,
+            rule=str(t["rule"]) if t.get("rule") else None)
     figures: dict[str, FigureEntry] = {}
     for i, f in enumerate(manifest.get("figures") or []):
         if isinstance(f, dict) and f.get("data"):

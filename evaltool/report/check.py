@@ -1,0 +1,437 @@
+"""``evaltool check-publish``: audit a rendered report before it is released.
+
+Reads every output in a report folder (``report.html``, ``report.pdf``, ``report.docx``,
+``report_tables.xlsx``, or one of them given directly) and looks for:
+
+* **person identifiers**: any value of the input id columns (``person_id``, ``respondent_id``,
+  ``participant_id``, ...). They are known without the bundle holding them: from ``--ids`` (a file, one
+  per line), from the input files named in ``manifest.inputs`` when they are still there and their
+  SHA-256 matches, or from ``results/identifiers.json`` (keyed hashes the pipeline writes, no ids);
+* **small counts**: a count of people from 1 to ``min_count - 1`` in a workbook count column, or in
+  text ("3 patients", "n = 4", "2/5");
+* **suppressed cells published**: a cell the publication gate suppressed that holds a number in the
+  workbook (when the folder is a results bundle);
+* **exact percentages**: percentages given to two or more decimal places (more precision than
+  rounded counts support; ``33.33`` is one person in three);
+
+and lists every cell the gate suppressed, with its rule. ``passed`` is True only with no finding; the
+CLI exits 1 on a finding.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evaltool._result import ResultMixin, Summary
+from evaltool.errors import ReportError
+from evaltool.identifiers import ID_COLUMNS
+from evaltool.report.rules import DisclosureRules
+
+__all__ = ["Finding", "PublishCheck", "check_publish", "identifier_digest", "scan_text"]
+
+OUTPUTS = ("report.html", "report.pdf", "report.docx", "report_tables.xlsx")
+_PEOPLE = (r"people|persons?|patients?|participants?|respondents?|responses?|residents?|carers?|members? of staff|"
+           r"individuals?|users?|men|women|interviewees?|deaths?|service users?|clients?|pupils?|children")
+_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_COUNT_HEAD = re.compile(r"^(n|count|responses|admissions|registered|events.*|n_.*|.*_n|participants.*)$", re.I)
+_PCT_HEAD = re.compile(r"^(pct|percent|%).*|.*(_pct|percent|%)$", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a published file."""
+
+    file: str
+    where: str     # "sheet!B7", "line 120"
+    kind: str      # identifier | small_count | suppressed_published | exact_percentage | unreadable
+    rule: str
+    text: str
+
+    def describe(self) -> str:
+        return f"{self.file} {self.where}: {self.kind} ({self.rule}): {self.text}"
+
+
+@dataclass(frozen=True)
+class PublishCheck(ResultMixin):
+    """The result of :func:`check_publish`."""
+
+    root: Path
+    files: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    suppressed: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    n_identifiers: int = 0
+    identifier_source: str = "none"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def summary(self) -> Summary:
+        lines = [("files", ", ".join(self.files) or "(none)"), ("findings", str(len(self.findings))),
+                 ("identifiers searched", f"{self.n_identifiers:,} ({self.identifier_source})"),
+                 ("suppressed cells", str(len(self.suppressed))), ("result", "passed" if self.passed else "FAILED")]
+        lines += [("note", n) for n in self.notes]
+        return Summary("Publication check", tuple(lines), (("findings", self.to_frame()),))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([f.__dict__ for f in self.findings], columns=["file", "where", "kind", "rule", "text"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "files": list(self.files), "findings": self.to_frame().to_dict("records"),
+                "n_suppressed": len(self.suppressed), "identifier_source": self.identifier_source,
+                "n_identifiers": self.n_identifiers, "notes": list(self.notes)}
+
+    def plot(self):
+        from plotnine import aes, geom_col, ggplot, labs
+
+        from evaltool.plotting import theme_evaltool
+
+        f = self.to_frame()
+        d = f.groupby("kind").size().rename("n").reset_index() if len(f) else pd.DataFrame({"kind": ["none"], "n": [0]})
+        return ggplot(d, aes("kind", "n")) + geom_col() + labs(x="", y="findings") + theme_evaltool()
+
+
+# ---------------------------------------------------------------------------------------------
+# identifiers
+
+
+def identifier_digest(value: str, key: bytes) -> str:
+    """Keyed SHA-256 of one identifier (see :mod:`evaltool.identifiers`)."""
+    from evaltool.identifiers import digest
+
+    return digest(value, key)
+
+
+class _Ids:
+    """Identifier membership, from plain values or from keyed hashes."""
+
+    def __init__(self, plain: set[str] | None = None, hashed: set[str] | None = None, key: bytes = b""):
+        self.plain = {p for p in (plain or set()) if p}
+        self.hashed = hashed or set()
+        self.key = key
+
+    def __len__(self) -> int:
+        return len(self.plain) + len(self.hashed)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.plain or (bool(self.hashed) and identifier_digest(token, self.key) in self.hashed)
+
+    @property
+    def short_numeric(self) -> int:
+        return sum(1 for p in self.plain if p.isdigit() and len(p) < 6)
+
+
+def _read_ids_file(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8-sig")
+    return {line.split(",")[0].strip() for line in text.splitlines() if line.strip()}
+
+
+def _ids_from_inputs(manifest: dict[str, Any], notes: list[str]) -> set[str]:
+    out: set[str] = set()
+    for name, meta in (manifest.get("inputs") or {}).items():
+        p = Path(str((meta or {}).get("path", "")))
+        if not p.is_file():
+            continue
+        want = (meta or {}).get("sha256")
+        if want:
+            h = hashlib.sha256(p.read_bytes()).hexdigest()
+            if h != want:
+                notes.append(f"input `{p}` has changed since the run (SHA-256 differs): its ids were not used")
+                continue
+        try:
+            if p.suffix.lower() == ".parquet":
+                import pyarrow.parquet as pq
+
+                cols = [c for c in pq.read_schema(p).names if c in ID_COLUMNS]
+                df = pd.read_parquet(p, columns=cols) if cols else pd.DataFrame()
+            elif p.suffix.lower() in (".csv", ".txt"):
+                df = pd.read_csv(p, dtype=str, usecols=lambda c: c in ID_COLUMNS)
+            elif p.suffix.lower() in (".xlsx", ".xls"):
+                df = pd.read_excel(p, dtype=str)
+                df = df[[c for c in df.columns if c in ID_COLUMNS]]
+            else:
+                continue
+        except (OSError, ValueError) as err:
+            notes.append(f"input `{p}` could not be read for identifiers: {err}")
+            continue
+        for c in df.columns:
+            out.update(df[c].dropna().astype(str).str.strip())
+    return out
+
+
+def _identifiers(root: Path, manifest: dict[str, Any] | None, ids: Iterable[str] | None,
+                 notes: list[str]) -> tuple[_Ids, str]:
+    if ids is not None:
+        return _Ids(plain={str(x).strip() for x in ids}), "given"
+    if manifest:
+        plain = _ids_from_inputs(manifest, notes)
+        if plain:
+            return _Ids(plain=plain), "input files named in the manifest"
+    hp = root / "results" / "identifiers.json"
+    if hp.exists():
+        try:
+            data = json.loads(hp.read_text(encoding="utf-8"))
+            return _Ids(hashed=set(data["digests"]), key=bytes.fromhex(data["key"])), "results/identifiers.json"
+        except (ValueError, KeyError) as err:
+            notes.append(f"`{hp}` is not a valid identifier list: {err}")
+    notes.append("no identifier list was available (no --ids, inputs moved, no results/identifiers.json): "
+                 "person identifiers were not searched")
+    return _Ids(), "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# reading outputs
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag in ("p", "br", "tr", "li", "h1", "h2", "h3", "h4", "div", "table", "figcaption"):
+            self.parts.append("\n")
+        if tag in ("td", "th"):
+            self.parts.append(" | ")
+        for k, v in attrs:
+            if k in ("alt", "title", "aria-label") and v:
+                self.parts.append(f"\n{v}\n")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _html_text(path: Path) -> str:
+    p = _Text()
+    p.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return "".join(p.parts)
+
+
+def _pdf_text(path: Path) -> str:
+    exe = shutil.which("pdftotext")
+    if exe:
+        proc = subprocess.run([exe, "-layout", str(path), "-"], capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            return proc.stdout
+    try:
+        from pdfminer.high_level import extract_text
+    except ImportError as err:
+        raise ReportError(f"cannot read `{path}`: install poppler-utils (pdftotext) or pdfminer.six") from err
+    return extract_text(str(path))
+
+
+def _docx_text(path: Path) -> str:
+    import xml.etree.ElementTree as ET
+
+    ns = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    out: list[str] = []
+    with zipfile.ZipFile(path) as z:
+        names = [n for n in z.namelist() if re.match(r"word/(document|footnotes|header\d*|footer\d*)\.xml$", n)]
+        for n in names:
+            root = ET.fromstring(z.read(n))
+            for para in root.iter(f"{ns}p"):
+                out.append("".join(t.text or "" for t in para.iter(f"{ns}t")))
+            for d in root.iter("{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"):
+                if d.get("descr"):
+                    out.append(d.get("descr"))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# scans
+
+_SMALL_TEXT = [
+    re.compile(rf"\b([1-9]|{'|'.join(_WORDS)})\s+(?:of\s+(?:the\s+)?[\d,]+\s+|more\s+|other\s+|enrolled\s+|"
+               rf"comparison\s+)?({_PEOPLE})\b", re.I),
+    re.compile(r"\bn\s*=\s*([1-9])\b(?!\s*[,.]\d)", re.I),
+    re.compile(r"\(([1-9]) participants?(?:,|\))", re.I),
+]
+_FRACTION = re.compile(r"(?<![\d./,])([0-9])\s*/\s*([0-9]{1,3})(?![\d./])")
+_PCT = re.compile(r"(?<![\d.])(\d{1,3}\.\d{2,})\s*%")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{2,}")
+
+
+def scan_text(text: str, file: str, rules: DisclosureRules, ids: _Ids | None = None) -> list[Finding]:
+    """Findings in the text of one output (identifiers, small counts, exact percentages).
+
+    Examples
+    --------
+    >>> [f.kind for f in scan_text("Among 3 patients, 33.33% improved.", "x", DisclosureRules())]
+    ['small_count', 'exact_percentage']
+    >>> scan_text("Among 10 patients (fewer than 8 responded).", "x", DisclosureRules())
+    []
+    """
+    small = rules.min_count
+    out: list[Finding] = []
+    for ln, line in enumerate(text.splitlines(), start=1):
+        low = line.lower()
+        for rx in _SMALL_TEXT:
+            for m in rx.finditer(line):
+                raw = m.group(1).lower()
+                v = _WORDS.get(raw, None) if not raw.isdigit() else int(raw)
+                if v is None or not (0 < v < small):
+                    continue
+                before = low[max(0, m.start() - 14):m.start()]
+                # "fewer than 8 people", "1 to 4 responses" (a rule's range), "point to one person".
+                if any(w in before for w in ("fewer than", "less than", "under", "at least", "more than")) \
+                        or before.rstrip().endswith(("to", "-", "\u2013")):
+                    continue
+                out.append(Finding(file, f"line {ln}", "small_count", f"hes: 1 to {small - 1} suppressed",
+                                   line.strip()[:160]))
+        for m in _FRACTION.finditer(line):
+            k, n = int(m.group(1)), int(m.group(2))
+            if 0 < k <= n and (k < small or n < small) and n > 0:
+                ctx = low[max(0, m.start() - 20):m.end() + 20]
+                if any(w in ctx for w in ("ci", "page", "figure", "table", "http", "date", "per ", "ratio")):
+                    continue
+                out.append(Finding(file, f"line {ln}", "small_count", f"qual/hes: counts 1 to {small - 1}",
+                                   line.strip()[:160]))
+        for m in _PCT.finditer(line):
+            out.append(Finding(file, f"line {ln}", "exact_percentage",
+                               "percentages from rounded counts, whole numbers", f"{m.group(0)} in: {line.strip()[:140]}"))
+        if ids is not None and len(ids):
+            for tok in _TOKEN.findall(line):
+                if tok.isdigit() and len(tok) < 6:
+                    continue  # short numbers cannot be told from counts
+                if tok in ids:
+                    out.append(Finding(file, f"line {ln}", "identifier", "no person identifiers",
+                                       f"identifier {tok!r} appears"))
+    return out
+
+
+def _sheet_tables(pub) -> dict[str, Any]:
+    from evaltool.report.workbook import _sheet_name
+
+    used = {"about"}
+    return {_sheet_name(name, used): pub.tables[name] for name, _t, _d in pub.workbook_tables()}
+
+
+def _scan_workbook(path: Path, rules: DisclosureRules, ids: _Ids | None, pub) -> list[Finding]:
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    sheets = _sheet_tables(pub) if pub is not None else {}
+    out: list[Finding] = []
+    fname = path.name
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        if ws.title.lower() == "about":
+            out += scan_text("\n".join(" ".join(str(c) for c in r if c is not None) for r in rows), fname, rules, ids)
+            continue
+        hdr_i = 2 if len(rows) >= 3 and all(isinstance(c, str) for c in rows[2] if c is not None) and any(rows[2]) else 0
+        header = [str(c) if c is not None else "" for c in rows[hdr_i]] if rows else []
+        pt = sheets.get(ws.title)
+        rule_key = pt.rule if pt is not None else rules.rule_for(ws.title, None)
+        r = rules.count_rule(rule_key) if rule_key != "none" else None
+        counts = set(pt.count_columns) if pt is not None else {h for h in header if _COUNT_HEAD.match(h)}
+        for i, row in enumerate(rows[hdr_i + 1:]):
+            excel_row = hdr_i + 2 + i
+            for j, v in enumerate(row):
+                col = header[j] if j < len(header) else ""
+                where = f"{ws.title}!{get_column_letter(j + 1)}{excel_row}"
+                if pt is not None and i < len(pt.hidden) and col in pt.hidden.columns and bool(pt.hidden[col].iloc[i]) \
+                        and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    why = next((c.reason for c in pt.cells if c.row == i and c.column == col), "")
+                    out.append(Finding(fname, where, "suppressed_published", f"{pt.rule}: {why or 'suppressed'}",
+                                       f"{col} = {v} should be suppressed"))
+                    continue
+                if r is not None and col in counts and isinstance(v, (int, float)) and not isinstance(v, bool) \
+                        and 0 < v < r.min_count:
+                    out.append(Finding(fname, where, "small_count", f"{rule_key}: 1 to {r.min_count - 1} suppressed",
+                                       f"{col} = {v:g}"))
+                if r is not None and isinstance(v, float) and _PCT_HEAD.match(col) and abs(v * 10 - round(v * 10)) > 1e-9:
+                    out.append(Finding(fname, where, "exact_percentage", "percentages from rounded counts",
+                                       f"{col} = {v!r}"))
+                if isinstance(v, str):
+                    out += [Finding(fname, where, f.kind, f.rule, f.text) for f in scan_text(v, fname, rules, ids)]
+                elif ids is not None and len(ids) and v is not None and not isinstance(v, float) and str(v) in ids \
+                        and not (str(v).isdigit() and len(str(v)) < 6):
+                    out.append(Finding(fname, where, "identifier", "no person identifiers", f"identifier {v!r}"))
+    wb.close()
+    return out
+
+
+def check_publish(path: str | Path, *, ids: Iterable[str] | None = None, rules: DisclosureRules | None = None) -> PublishCheck:
+    """Audit a report folder (or one report file) before release.
+
+    Parameters
+    ----------
+    path : path
+        A report folder (a results bundle with its rendered files) or one of ``report.html``,
+        ``report.pdf``, ``report.docx``, ``report_tables.xlsx``.
+    ids : iterable of str, optional
+        Person identifiers to search for; by default read from the inputs named in the manifest, or
+        the bundle's ``results/identifiers.json``.
+    rules : DisclosureRules, optional
+        Defaults to the manifest's ``report.disclosure`` (or the defaults).
+
+    Returns
+    -------
+    PublishCheck
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ReportError(f"`{p}` does not exist: give a report folder (e.g. reports/southvale) or a report file")
+    root = p if p.is_dir() else p.parent
+    files = [root / f for f in OUTPUTS if (root / f).exists()] if p.is_dir() else [p]
+    if p.is_file() and p.suffix.lower() not in (".html", ".pdf", ".docx", ".xlsx"):
+        raise ReportError(f"`{p}`: expected a .html, .pdf, .docx or .xlsx report file")
+    if not files:
+        raise ReportError(f"`{p}` holds none of {', '.join(OUTPUTS)}: render the report first (`evaltool report`)")
+    manifest, pub, notes = None, None, []
+    mpath = root / "results" / "manifest.json"
+    if mpath.exists():
+        from evaltool.report.bundle_io import load_bundle
+        from evaltool.report.publish import publish, rules_from_manifest
+
+        bundle = load_bundle(root)
+        manifest = bundle.manifest
+        rules = rules or rules_from_manifest(manifest)
+        pub = publish(bundle, rules)
+        if not pub.passed:
+            notes.append(f"the gate's own attack could narrow {len(pub.failures)} suppressed cells")
+    else:
+        notes.append("no results bundle beside the report: suppressed cells could not be listed or compared")
+    rules = rules or DisclosureRules()
+    idset, source = _identifiers(root, manifest, ids, notes)
+    if idset.short_numeric:
+        notes.append(f"{idset.short_numeric:,} identifiers are numbers under 6 digits and cannot be told apart from "
+                     "counts: they were not searched")
+    findings: list[Finding] = []
+    for f in files:
+        try:
+            if f.suffix == ".xlsx":
+                findings += _scan_workbook(f, rules, idset, pub)
+                continue
+            text = {".html": _html_text, ".pdf": _pdf_text, ".docx": _docx_text}[f.suffix.lower()](f)
+        except (OSError, zipfile.BadZipFile, ValueError) as err:
+            findings.append(Finding(f.name, "-", "unreadable", "every output must be checked", str(err)[:200]))
+            continue
+        findings += scan_text(text, f.name, rules, idset)
+    if pub is not None and pub.failures:
+        findings += [Finding("(bundle)", w, "recoverable", "secondary suppression", "attack narrowed this cell")
+                     for w in pub.failures]
+    suppressed = pub.suppressed_frame() if pub is not None else pd.DataFrame()
+    return PublishCheck(root, tuple(f.name for f in files), tuple(findings), suppressed, len(idset), source,
+                        tuple(notes))
