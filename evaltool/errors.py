@@ -6,6 +6,23 @@ says what was expected and what was found, and where possible points at the fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``evaltool`` command (README, docs/architecture.md, ``--help``).
+
+    When several apply, the highest-numbered below 70 wins (a render failure outranks partial results).
+    """
+
+    OK = 0  #: everything planned was produced (or partial results were explicitly allowed)
+    PROBLEMS = 1  #: ``validate``: the data have problems that stop a run
+    ERROR = 2  #: usage error, invalid spec, invalid input data, unusable output folder: nothing was written
+    PARTIAL = 3  #: the bundle was written but a planned analysis or stage failed (see results/run_log.jsonl)
+    RENDER_FAILED = 4  #: the results bundle is complete and kept, but the report could not be rendered
+    INTERNAL = 70  #: an unexpected error inside evaltool outside any stage (a bug: please report it)
+    INTERRUPTED = 130  #: Ctrl-C (SIGINT); SIGTERM exits 143; the previous bundle is left as it was
+    TERMINATED = 143
 
 
 class EvaltoolError(Exception):
@@ -30,6 +47,14 @@ class EstimationError(EvaltoolError):
 
 class ReportError(EvaltoolError):
     """A report cannot be rendered from the results bundle."""
+
+
+class BundleError(ReportError):
+    """A results bundle is incomplete, invalid or points outside itself (``evaltool report`` refuses it)."""
+
+
+class OutputError(EvaltoolError):
+    """The output location cannot be used (not writable, a file, or a folder evaltool did not write)."""
 
 
 class EvaltoolWarning(UserWarning):

@@ -140,13 +140,16 @@ def test_bad_inputs():
     coh, act, pop = simulate_matched_cohort(200, seed=3)
     with pytest.raises(DataValidationError, match="pre-period"):
         matched_did(coh, act, pop, pre_months=0)
-    with pytest.raises(EstimationError, match="zero for everyone"):
+    with pytest.raises(EstimationError, match="no emergency admissions at all among the matched cohort"):
         matched_did(coh, act.iloc[:0], pop)
-    with pytest.raises(EstimationError, match="perfectly collinear"):
-        matched_did(coh.assign(arm=coh.treated.astype(str)), act, pop, subgroups=["arm"])
+    # A subgroup collinear with treatment is a failed secondary analysis; the pooled estimate stays.
+    res = matched_did(coh.assign(arm=coh.treated.astype(str)), act, pop, subgroups=["arm"])
+    assert set(res.estimates["subgroup"]) == {"all"}
+    assert res.failures == (("matched_did", "arm", "no enrolled people in subgroup arm = 0; "
+                                                   "no comparison people in subgroup arm = 1"),)
     with pytest.raises(EstimationError, match="only 1 cluster"):
         matched_did(coh.assign(practice_id="P1"), act, pop, cluster="practice")
-    with pytest.raises(EstimationError, match="no events in the treated post-period"):
+    with pytest.raises(EstimationError, match="no emergency admissions among enrolled people after the index date"):
         post_t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
         keep = ~((post_t.treated == 1) & (post_t.date >= post_t.index_date))
         matched_did(coh, act[keep.to_numpy()], pop)

@@ -88,6 +88,11 @@ class MatchedDidResult(ResultMixin):
         Events, person-years and rates per 1,000 person-years by arm x period (aggregates).
     info:
         Counts (people, cells, events) and options.
+    failures:
+        Secondary analyses that could not be estimated, as ``(analysis, subgroup, reason)``:
+        ``analysis`` is ``matched_did`` (a subgroup), ``naive_before_after`` or ``event_study``;
+        ``subgroup`` is ``"all"``, a subgroup variable or ``"variable=level"``. A failure there never
+        removes the pooled estimate (only a failed pooled DiD raises).
     """
 
     outcome: str
@@ -99,6 +104,7 @@ class MatchedDidResult(ResultMixin):
     pretrend_test: dict[str, float]
     rates: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    failures: tuple[tuple[str, str, str], ...] = ()
 
     # -- views -------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -130,6 +136,8 @@ class MatchedDidResult(ResultMixin):
             pt = self.pretrend_test
             msg = f"chi2 = {pt['statistic']:.2f}, df = {int(pt['df'])}, p = {pt['p_value']:.3f}"
             lines.append(("Pre-trend test", msg))
+        for analysis, sub, reason in self.failures:
+            lines.append(("Not estimated", f"{analysis} ({sub}): {reason}"))
         return Summary(title=f"Matched difference-in-differences: {self.outcome}", lines=tuple(lines), tables=tuple(tables))
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +149,7 @@ class MatchedDidResult(ResultMixin):
             "pretrend_test": dict(self.pretrend_test),
             "rates": self.rates.to_dict(orient="records"),
             "info": {k: v for k, v in self.info.items()},
+            "failures": [list(f) for f in self.failures],
         }
 
     def plot(self):
@@ -266,21 +275,6 @@ def _design(
         names = [names[i] for i in keep]
         eff = {s: [names.index(f"post:{s}")] for s in levels}
     return np.column_stack(cols), names, eff
-
-
-def _levels(cp: CellPanel, group: str | None) -> list[str]:
-    if group is None:
-        return ["all"]
-    fr = cp.frame
-    levels = sorted(fr[group].astype(str).unique())
-    tab = fr.groupby([fr[group].astype(str), "treated"])["n_people"].size().unstack(fill_value=0)
-    bad = [s for s in levels if tab.loc[s].get(1, 0) == 0 or tab.loc[s].get(0, 0) == 0]
-    if bad:
-        raise EstimationError(
-            f"subgroup `{group}` levels {bad} have no treated or no comparison people: the subgroup is "
-            "perfectly collinear with treatment there; drop or merge those levels"
-        )
-    return levels
 
 
 def _fit(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
@@ -537,63 +531,64 @@ def matched_did(
     es = pd.DataFrame()
     pre_test: dict[str, float] = {}
 
+    failures: list[tuple[str, str, str]] = []
     for group in [None, *subgroups]:
         cp = cp0 if group is None else cpanel(group)
-        levels = _levels(cp, group)
-        if model == "negbin":
-            r, b, V, idx = _negbin_rows(panel, outcome, group, levels, cluster_col, z, pre_months)
-            rows += r
-            if len(levels) > 1:
-                R = np.zeros((len(levels) - 1, len(b)))
-                for i in range(len(levels) - 1):
-                    R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
-                st, df, p = _wald(b, V, R)
-                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
-                              "levels": ", ".join(levels)})
+        if group is None:
+            levels = ["all"]
         else:
-            X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
-            fit = _fit(cp, X, names, model, cluster_col)
-            rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
-            if len(levels) > 1:
-                j = [eff[s][0] for s in levels]
-                R = np.zeros((len(levels) - 1, len(fit.coef)))
-                for i in range(len(levels) - 1):
-                    R[i, j[i]], R[i, j[i + 1]] = 1, -1
-                st, df, p = _wald(fit.coef, fit.vcov, R)
-                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
-                              "levels": ", ".join(levels)})
+            # A subgroup level without the events the DiD needs is dropped (and said so); the other
+            # levels are estimated from the same joint model, which is the union of per-level models.
+            try:
+                cp, levels, dropped = _usable_levels(cp, group, outcome)
+            except EstimationError as err:
+                failures.append(("matched_did", group, str(err)))
+                continue
+            failures += [("matched_did", f"{group}={lev}", why) for lev, why in dropped]
+        try:
+            if model == "negbin":
+                r, b, V, idx = _negbin_rows(panel, outcome, group, levels, cluster_col, z, pre_months)
+                rows += r
+                if len(levels) > 1:
+                    R = np.zeros((len(levels) - 1, len(b)))
+                    for i in range(len(levels) - 1):
+                        R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
+                    st, df, p = _wald(b, V, R)
+                    tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
+                                  "p_value": p, "levels": ", ".join(levels)})
+            else:
+                X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
+                fit = _fit(cp, X, names, model, cluster_col)
+                rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
+                if len(levels) > 1:
+                    j = [eff[s][0] for s in levels]
+                    R = np.zeros((len(levels) - 1, len(fit.coef)))
+                    for i in range(len(levels) - 1):
+                        R[i, j[i]], R[i, j[i + 1]] = 1, -1
+                    st, df, p = _wald(fit.coef, fit.vcov, R)
+                    tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
+                                  "p_value": p, "levels": ", ".join(levels)})
+        except EstimationError as err:
+            if group is None:
+                raise  # the pooled estimate is the primary analysis: its failure is the outcome's
+            failures.append(("matched_did", group, str(err)))
+            continue
         # Naive before/after for the treated (always Poisson with person effects).
-        mask = (cp.frame["treated"] == 1).to_numpy()
-        Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
-        fitn = _fit(cp, Xn, nn, "poisson", cluster_col, mask=mask)
-        rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
+        try:
+            mask = (cp.frame["treated"] == 1).to_numpy()
+            Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
+            fitn = _fit(cp, Xn, nn, "poisson", cluster_col, mask=mask)
+            rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
+        except EstimationError as err:
+            failures.append(("naive_before_after", group or "all", str(err)))
 
     if event_study:
         if model == "negbin":
             raise DataValidationError("`event_study` is available for model='poisson' or 'linear'")
-        X, names, eff = _design(cp0.frame, None, "event", ["all"], -1, first_period)
-        fit = _fit(cp0, X, names, model, cluster_col)
-        idx = eff["all"]
-        per = [int(names[i].split("[")[1].split("]")[0]) for i in idx]
-        b, se = fit.coef[idx], fit.std_error()[idx]
-        es = pd.DataFrame({"outcome": outcome, "period": per, "estimate": b, "std_error": se,
-                           "ci_lower": b - z * se, "ci_upper": b + z * se,
-                           "p_value": 2 * stats.norm.sf(np.abs(b / se))})
-        es = pd.concat([es, pd.DataFrame({"outcome": [outcome], "period": [-1], "estimate": [0.0], "std_error": [0.0],
-                                          "ci_lower": [0.0], "ci_upper": [0.0], "p_value": [np.nan]})])
-        es = es.sort_values("period").reset_index(drop=True)
-        scale = "log_rate_ratio" if model == "poisson" else "difference_per_1000py"
-        es["scale"] = scale
-        tr = np.exp if model == "poisson" else (lambda v: v)
-        es["rate_ratio"] = tr(es["estimate"]) if model == "poisson" else np.nan
-        es["rr_ci_lower"] = tr(es["ci_lower"]) if model == "poisson" else np.nan
-        es["rr_ci_upper"] = tr(es["ci_upper"]) if model == "poisson" else np.nan
-        pre_idx = [i for i, p in zip(idx, per) if p < -1]
-        if pre_idx:
-            R = np.zeros((len(pre_idx), len(fit.coef)))
-            R[np.arange(len(pre_idx)), pre_idx] = 1
-            st, df, p = _wald(fit.coef, fit.vcov, R)
-            pre_test = {"statistic": st, "df": float(df), "p_value": p}
+        try:
+            es, pre_test = _event_study(cp0, model, cluster_col, outcome, z, first_period)
+        except EstimationError as err:
+            failures.append(("event_study", "all", str(err)))
 
     est = pd.DataFrame(rows)[["analysis", "outcome", "subgroup_var", "subgroup", "scale", "estimate", "std_error",
                               "ci_lower", "ci_upper", "p_value", "method", "n_units", "n_clusters"]]
@@ -607,16 +602,97 @@ def matched_did(
     return MatchedDidResult(outcome=outcome, model=model, cluster=cluster_col, estimates=est,
                             subgroup_tests=pd.DataFrame(tests, columns=["outcome", "subgroup_var", "statistic", "df",
                                                                         "p_value", "levels"]),
-                            event_study=es, pretrend_test=pre_test, rates=rates, info=info)
+                            event_study=es, pretrend_test=pre_test, rates=rates, info=info,
+                            failures=tuple(failures))
+
+
+def _events_label(outcome: str) -> str:
+    """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'."""
+    special = {"bed_days": "bed days", "cost": "costs", "care_home_admission": "care-home admissions",
+               "ae_attendance": "A&E attendances"}
+    return special.get(outcome, outcome.replace("_", " ") + "s")
+
+
+def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
+    """The subgroup levels whose DiD is identified; the others with the reason, in plain words."""
+    fr = cp.frame
+    lev = fr[group].astype(str)
+    post = fr["period"] >= 0
+    levels = sorted(lev.unique())
+    dropped: list[tuple[str, str]] = []
+    for s in levels:
+        ins = lev == s
+        arms = {t: int(fr.loc[ins & (fr["treated"] == t), "n_people"].groupby(fr["unit"]).first().sum())
+                for t in (1, 0)}
+        if not arms[1] or not arms[0]:
+            who = "enrolled" if not arms[1] else "comparison"
+            dropped.append((s, f"no {who} people in subgroup {group} = {s}"))
+            continue
+        lacking = [f"{'enrolled' if t else 'comparison'} people {'after' if p else 'before'} the index date"
+                   for t in (1, 0) for p in (False, True)
+                   if fr.loc[ins & (fr["treated"] == t) & (post == p), "y"].sum() <= 0]
+        if lacking:
+            dropped.append((s, f"no {_events_label(outcome)} among {' or '.join(lacking)} in subgroup "
+                               f"{group} = {s}: its effect is not identified"))
+    keep = [s for s in levels if s not in {d for d, _ in dropped}]
+    if not keep:
+        raise EstimationError("; ".join(why for _, why in dropped))
+    if dropped:
+        cp = CellPanel(frame=fr.loc[lev.isin(keep)], by=cp.by, n_people=cp.n_people, n_obs_nonzero=cp.n_obs_nonzero,
+                       n_clusters_nonzero=cp.n_clusters_nonzero, groups=cp.groups)
+    return cp, keep, dropped
+
+
+def _event_study(cp0: CellPanel, model: str, cluster_col: str | None, outcome: str, z: float,
+                 first_period: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    """One coefficient per relative month (reference -1) and the joint pre-trend test."""
+    fr = cp0.frame
+    if model == "poisson":
+        by_month = fr[fr["treated"] == 1].groupby("period")["y"].sum()
+        empty = [int(p) for p, v in by_month.items() if v <= 0 and p != -1]
+        if empty:
+            months = ", ".join(str(p) for p in empty[:12]) + (" ..." if len(empty) > 12 else "")
+            raise EstimationError(
+                f"no {_events_label(outcome)} among enrolled people in month{'s' if len(empty) > 1 else ''} "
+                f"{months} relative to the index date: the event study needs events in every month "
+                "(the pooled estimate does not)")
+    X, names, eff = _design(fr, None, "event", ["all"], -1, first_period)
+    fit = _fit(cp0, X, names, model, cluster_col)
+    idx = eff["all"]
+    per = [int(names[i].split("[")[1].split("]")[0]) for i in idx]
+    b, se = fit.coef[idx], fit.std_error()[idx]
+    es = pd.DataFrame({"outcome": outcome, "period": per, "estimate": b, "std_error": se,
+                       "ci_lower": b - z * se, "ci_upper": b + z * se,
+                       "p_value": 2 * stats.norm.sf(np.abs(b / se))})
+    es = pd.concat([es, pd.DataFrame({"outcome": [outcome], "period": [-1], "estimate": [0.0], "std_error": [0.0],
+                                      "ci_lower": [0.0], "ci_upper": [0.0], "p_value": [np.nan]})])
+    es = es.sort_values("period").reset_index(drop=True)
+    es["scale"] = "log_rate_ratio" if model == "poisson" else "difference_per_1000py"
+    tr = np.exp if model == "poisson" else (lambda v: v)
+    es["rate_ratio"] = tr(es["estimate"]) if model == "poisson" else np.nan
+    es["rr_ci_lower"] = tr(es["ci_lower"]) if model == "poisson" else np.nan
+    es["rr_ci_upper"] = tr(es["ci_upper"]) if model == "poisson" else np.nan
+    pre_test: dict[str, float] = {}
+    pre_idx = [i for i, p in zip(idx, per) if p < -1]
+    if pre_idx:
+        R = np.zeros((len(pre_idx), len(fit.coef)))
+        R[np.arange(len(pre_idx)), pre_idx] = 1
+        st, df, p = _wald(fit.coef, fit.vcov, R)
+        pre_test = {"statistic": st, "df": float(df), "p_value": p}
+    return es, pre_test
 
 
 def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
+    label = _events_label(outcome)
     if fr["y"].sum() <= 0:
-        raise EstimationError(f"outcome `{outcome}` is zero for everyone in the window: nothing to estimate")
+        raise EstimationError(f"no {label} at all among the matched cohort in the analysis window "
+                              f"(outcome `{outcome}`): nothing to estimate")
     cells_ = fr.assign(post=fr["period"] >= 0).groupby(["treated", "post"])["y"].sum()
-    empty = [f"{'treated' if t else 'comparison'} {'post' if p else 'pre'}-period" for (t, p), v in cells_.items() if v <= 0]
+    empty = [f"{'enrolled' if t else 'comparison'} people {'after' if p else 'before'} the index date"
+             for (t, p), v in cells_.items() if v <= 0]
     if empty:
-        raise EstimationError(f"outcome `{outcome}` has no events in the {', '.join(empty)}: the DiD is not identified")
+        raise EstimationError(f"no {label} among {' or among '.join(empty)} (outcome `{outcome}`): the "
+                              "difference-in-differences is not identified")
 
 
 def _rates_table(fr: pd.DataFrame, outcome: str) -> pd.DataFrame:

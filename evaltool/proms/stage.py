@@ -22,13 +22,15 @@ from evaltool.proms.eq5d import (
     pchc,
 )
 from evaltool.proms.prems import load_definition, summarise_prem
+from evaltool.proms._plots import _LEVEL_COLOURS as LEVEL_COLOURS
+from evaltool.runlog import excerpt
 from evaltool.stage import DataFigure, StageOutput, TableMeta
 
 SECTION = "proms"
 
 
 def _assign_groups(proms: pd.DataFrame, population: pd.DataFrame | None, config: PromsConfig,
-                   warnings: list[str]) -> pd.DataFrame:
+                   out: StageOutput) -> pd.DataFrame:
     df = proms.copy()
     df["person_id"] = df["person_id"].astype(str)
     if population is not None and {"person_id", "treated"} <= set(population.columns):
@@ -41,12 +43,16 @@ def _assign_groups(proms: pd.DataFrame, population: pd.DataFrame | None, config:
         df = df.merge(pop.drop(columns="treated"), on="person_id", how="left")
         lost = df["group"].isna()
         if lost.any():
-            warnings.append(f"{int(lost.sum())} PROM rows ({df.loc[lost, 'person_id'].nunique()} people) are not in "
-                            "the population table and were set aside.")
+            n_people = int(df.loc[lost, "person_id"].nunique())
+            out.event("prom_rows_unknown_person",
+                      f"{int(lost.sum()):,} PROM rows ({n_people:,} people) are not in the population table and were "
+                      "set aside.", counts={"rows": int(lost.sum()), "people": n_people},
+                      rows=tuple(int(i) + 1 for i in np.flatnonzero(lost.to_numpy())[:10]))
             df = df[~lost]
     elif "group" not in df.columns:
         df["group"] = "all"
-        warnings.append("No population with `treated` and no `group` column: PROMs summarised as one group.")
+        out.event("prom_groups_unknown", "No population with `treated` and no `group` column: PROMs summarised as "
+                  "one group.")
     return df
 
 
@@ -108,12 +114,12 @@ def run_stage(
     True
     """
     out = StageOutput(section=SECTION)
-    warnings = out.warnings
     vs = get_value_set(config.value_set)
     out.facts["value_set"] = vs.key
     out.facts["value_set_label"] = vs.label
     if proms is None and prems is None:
-        warnings.append("No proms or prems table supplied: nothing to summarise.")
+        out.event("no_prom_data", "No proms or prems table supplied: nothing to summarise.", severity="error")
+        out.analysis("proms_summary", "all", "failed", "no PROM or PREM table was supplied")
         out.facts["status"] = "no data"
         return out
     tps = config.timepoints
@@ -124,7 +130,7 @@ def run_stage(
         missing = [c for c in ("person_id", "timepoint", "instrument") if c not in proms.columns]
         if missing:
             raise DataValidationError(f"`proms` is missing column(s) {', '.join(missing)}.")
-        df = _assign_groups(proms, population, config, warnings)
+        df = _assign_groups(proms, population, config, out)
         # CSV inputs arrive as text (evaltool.inputs reads CSVs all-varchar): make scores numeric,
         # counting values that are present but not numbers rather than dropping them silently.
         for col in ("eq5d_vas", config.pam_score_col, config.pam_level_col):
@@ -132,17 +138,25 @@ def run_stage(
                 num = pd.to_numeric(df[col], errors="coerce")
                 bad = num.isna() & df[col].notna() & (df[col].astype(str).str.strip() != "")
                 if bad.any():
-                    warnings.append(f"{int(bad.sum())} values of `{col}` are not numbers and were treated as missing.")
+                    out.event("prom_values_not_numeric",
+                              f"{int(bad.sum()):,} values of `{col}` are not numbers and were treated as missing.",
+                              column=col, counts={"values": int(bad.sum())})
                 df[col] = num
         if "eq5d_vas" in df.columns:
             out_range = df["eq5d_vas"].notna() & ~df["eq5d_vas"].between(0, 100)
             if out_range.any():
-                warnings.append(f"{int(out_range.sum())} EQ-VAS values outside 0-100 were treated as missing.")
+                out.event("prom_values_out_of_range",
+                          f"{int(out_range.sum()):,} EQ-VAS values outside 0-100 were treated as missing.",
+                          column="eq5d_vas", counts={"values": int(out_range.sum())})
                 df.loc[out_range, "eq5d_vas"] = np.nan
         df["timepoint"] = df["timepoint"].astype(str)
         other_time = ~df["timepoint"].isin(tps)
         if other_time.any():
-            warnings.append(f"{int(other_time.sum())} PROM rows at time points outside {list(tps)} were set aside.")
+            found = sorted(df.loc[other_time, "timepoint"].unique())[:5]
+            out.event("prom_rows_unknown_timepoint",
+                      f"{int(other_time.sum()):,} PROM rows at time points outside {', '.join(tps)} were set aside "
+                      f"(found {', '.join(excerpt(t, 20) for t in found)}).", column="timepoint",
+                      counts={"rows": int(other_time.sum())})
             df = df[~other_time]
         has_eq5d = all(f"eq5d_{d}" in df.columns for d in DIMENSIONS)
         eq = df[df["instrument"].astype(str) == config.instrument].copy() if has_eq5d else df.iloc[0:0]
@@ -165,7 +179,9 @@ def run_stage(
             all_blank = dims.isna().all(axis=1)
             n_invalid = int((eq["eq5d_index"].isna() & ~all_blank).sum())
             if n_invalid:
-                warnings.append(f"{n_invalid} EQ-5D rows had invalid or incomplete profiles and have no index value.")
+                out.event("eq5d_profiles_invalid",
+                          f"{n_invalid:,} EQ-5D rows had invalid or incomplete profiles and have no index value.",
+                          counts={"rows": n_invalid})
             out.facts["eq5d_rows_invalid"] = n_invalid
             label = vs.label
             # Index summary
@@ -236,7 +252,8 @@ def run_stage(
                 covs = [c for c in config.ancova_covariates if c in eq.columns]
                 skipped = [c for c in config.ancova_covariates if c not in eq.columns]
                 if skipped:
-                    warnings.append(f"ANCOVA covariates not available and skipped: {', '.join(skipped)}.")
+                    out.event("ancova_covariates_missing",
+                              f"ANCOVA covariates not available and skipped: {', '.join(skipped)}.")
                 cov = eq[["person_id", *covs]].drop_duplicates("person_id") if covs else None
                 an = ancova(eq[eq["group"].isin([treated, comparison])], "eq5d_index", group_col="group",
                             treated=treated, baseline=config.baseline, followups=followups, covariates=cov,
@@ -423,7 +440,11 @@ def run_stage(
         surveys = prems["survey"].astype(str)
         unknown = sorted(set(surveys) - set(config.prem_surveys))
         if unknown:
-            warnings.append(f"PREM surveys without an item map were set aside: {', '.join(unknown)}.")
+            n_rows = int((~surveys.isin(list(config.prem_surveys))).sum())
+            out.event("prem_rows_unknown_survey",
+                      f"{n_rows:,} PREM rows of surveys without an item map were set aside: "
+                      f"{', '.join(excerpt(u, 30) for u in unknown[:5])}{' ...' if len(unknown) > 5 else ''}.",
+                      column="survey", counts={"rows": n_rows})
         alpha_all = []
         for survey, defname in config.prem_surveys.items():
             sub = prems[surveys == survey]
@@ -502,6 +523,10 @@ def run_stage(
             )
     out.facts = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.facts.items()}
     out.facts["headline_text"] = headline_sentences(out.facts, config)
+    if out.tables:
+        out.analysis("proms_summary", "all")
+    else:
+        out.analysis("proms_summary", "all", "failed", "no PROM or PREM rows could be summarised")
     return out
 
 

@@ -154,13 +154,13 @@ def run_stage(
                                               if config.redaction_list else []))
     project = load_project(Path(segments_path), codebook, config, participants)
     seg = project.segments.copy()
-    stage_warnings: list[str] = []
+    events: list[tuple[str, str, dict[str, int]]] = []
     for c in ("role", "site", "participant_id"):
         miss = seg[c].isna()
         if miss.any():
             msg = f"{int(miss.sum())} segment(s) have no {c}; shown as 'Unknown'. Provide `qual.participants`."
             warnings.warn(msg, DataWarning, stacklevel=2)
-            stage_warnings.append(msg)
+            events.append(("segments_missing_attribute", msg, {"segments": int(miss.sum())}))
             seg[c] = seg[c].where(~miss, "Unknown" if c != "participant_id" else seg["document_id"])
     if seg.empty:
         raise DataValidationError(f"`{segments_path}`: no usable coded segments after reconciling with the "
@@ -250,7 +250,7 @@ def run_stage(
                                min_chars=config.min_quote_chars, max_chars=config.max_quote_chars,
                                redaction=terms, min_group_size=config.min_group_size,
                                coarsen_small_groups=config.coarsen_small_groups, primary_coder=pc)
-    stage_warnings += [str(w.message) for w in caught]
+    events += [("quote_warning", str(w.message), {}) for w in caught]
     qt = quotes.to_frame()
     tables["qual_quotes"] = qt[["theme", "theme_label", "quote", "attribution", "small_group"]]
     meta["qual_quotes"] = TableMeta("Illustrative quotes", "Selected at random (seeded) with diversity across "
@@ -269,7 +269,7 @@ def run_stage(
         warnings.simplefilter("always", DataWarning)
         jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
                                  effects_facts=effects_facts)
-    stage_warnings += list(jd.warnings)
+    events += [("joint_display_warning", str(w), {}) for w in jd.warnings]
     tables["joint_display"] = jd.to_frame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
                                       "that explain or contradict it; fit as agreed by the analysts.",
@@ -328,10 +328,19 @@ def run_stage(
     if leaks:  # defence in depth: redaction happens in select_quotes; this must never trigger
         raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
                                   "refusing to return them. Check the redaction list and quote text.")
-    return StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
-                       objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
-                                "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall},
-                       warnings=stage_warnings)
+    out = StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
+                      objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
+                               "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall})
+    n_excl = int(project.exclusions["n_segments"].sum()) if len(project.exclusions) else 0
+    if n_excl:
+        reasons = project.exclusions.groupby("reason")["n_segments"].sum() if "reason" in project.exclusions else {}
+        out.event("segments_excluded", f"{n_excl:,} coded segment(s) were not used on import"
+                  + (": " + "; ".join(f"{int(n):,} {r}" for r, n in list(reasons.items())[:5]) if len(reasons) else ""),
+                  counts={"segments": n_excl})
+    for code, msg, counts in events:
+        out.event(code, msg, counts=counts)
+    out.analysis("qual_summary", "all")
+    return out
 
 
 def _num(v: Any) -> float | None:

@@ -766,10 +766,21 @@ def _pandoc() -> str:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    except OSError as err:
+        raise ReportError(f"`{Path(cmd[0]).name}` could not be started: {err.strerror or err}") from None
     if proc.returncode != 0:
-        raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}) running {' '.join(cmd[1:4])} ...: "
-                          f"{proc.stderr.strip()[-2000:]}")
+        raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}): {_first_error_line(proc.stderr)}")
+
+
+def _first_error_line(stderr: str) -> str:
+    """The cause in one line, never a pandoc/Haskell backtrace (``CallStack (from HasCallStack)`` etc.)."""
+    for line in (stderr or "").splitlines():
+        t = line.strip()
+        if t and not t.startswith(("CallStack", "error, called at", "HasCallStack", "[WARNING]")):
+            return t if len(t) <= 300 else t[:297] + "..."
+    return "no message"
 
 
 def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int) -> None:
@@ -840,7 +851,7 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
         raise ReportError("`engine='quarto'` but `quarto` is not on PATH; install Quarto or use engine='pandoc'")
     used = "quarto" if (engine == "quarto" or (engine == "auto" and has_quarto)) else "pandoc"
     bundle = load_bundle(bundle_dir)
-    root = bundle.root
+    root = bundle.root.absolute()  # pandoc runs with cwd= the build folder: every path it gets is absolute
     epoch = int(_created(bundle.manifest).timestamp())
     paths: dict[str, Path] = {}
     seconds: dict[str, float] = {}
