@@ -116,7 +116,7 @@ def test_not_run_section_and_errors(tmp_path):
     raw = (b / "report.html").read_text()
     text = html.unescape(re.sub(r"\s+", " ", raw))
     assert "This part of the evaluation was not run: no joint display in the spec." in text
-    assert "Other results" in text and "1 to 4 responses are hidden" in text
+    assert "Other results" in text and "1 to 4 responses are suppressed" in text
     fft = re.search(r"Friends and Family Test answers.*?</table>", raw, re.S).group(0)
     cells = re.findall(r'<td style="text-align: right;">([^<]*)</td>', fft)
     assert cells == ["41", "26", "*", "*"]

@@ -162,11 +162,19 @@ class DerivedPlan:
         cells.append(cls(self.table, i, s.column, "derived", self.rule, why))
 
 
+def _decimals(x: float) -> int:
+    t = f"{x:.10f}".rstrip("0")
+    return len(t.split(".")[1]) if "." in t else 0
+
+
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """``a`` (as the stage wrote it, possibly rounded) equals ``b`` to ``a``'s precision."""
     ok = np.isfinite(a) & np.isfinite(b)
     if not ok.any():
         return False
-    return bool(np.allclose(a[ok], b[ok], rtol=1e-6, atol=1e-9))
+    dec = max(_decimals(float(v)) for v in a[ok])
+    atol = 0.5 * 10.0 ** -dec + 1e-9 if dec < 6 else 1e-9
+    return bool(np.allclose(a[ok], b[ok], rtol=1e-6, atol=atol))
 
 
 def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple | list, keys: list[str],

@@ -332,6 +332,7 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
                     pool.add(Cell(t.name, i, c, float(v), rule, tuple((k, _key(df[k].iloc[i])) for k in keys),
                                   t.section))
         if rules.enabled and rule != "none":
+            extra_rels += _column_totals(pool, t.name, df, counts, rule)
             plan = plan_derived(t.name, df, counts, t.derived_columns, keys, rule)
             plans[t.name] = plan
             for cell, rel in plan.virtual(pool):
@@ -367,6 +368,26 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
     n_s = sum(1 for c in all_cells if c.kind == "secondary")
     return Published(rules, pub_tables, facts, figures, tuple(all_cells), n_p, n_s, ctl.failures,
                      tuple(dict.fromkeys(warnings)), len(rels))
+
+
+def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str], rule: str) -> list[Relation]:
+    """Treat each count column's total as known to the reader (HES: "identify numbers from the total").
+
+    The total is often published elsewhere (the enrolled cohort, the responses to a survey), so a single
+    suppressed count in a column is protected as if its total were printed beneath it.
+    """
+    rels = []
+    for c in counts:
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
+        rows = [i for i in range(len(df)) if np.isfinite(v[i])]
+        if len(rows) < 2 or np.nansum(v) <= 0:
+            continue
+        parts = [pool.id(name, i, c) for i in rows]
+        if any(p is None for p in parts):
+            continue
+        gid = pool.add(Cell(name, -1000 - counts.index(c), f"{c} column total", float(np.nansum(v[rows])), rule))
+        rels.append(Relation((gid, *parts), (1.0,) + (-1.0,) * len(parts), "total", f"total of {name}.{c}"))
+    return rels
 
 
 def _key(v: object) -> str:
