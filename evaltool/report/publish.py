@@ -166,7 +166,7 @@ def _fact_kind(key: str, value: Any) -> str:
         return "text"
     if any(last == k or last.endswith("_" + k) for k in NOT_PERSON_COUNTS):
         return "estimate"
-    if _SHARE_FACT.search(last):
+    if _SHARE_FACT.search(last) and not any(w in last for w in ("change", "diff", "ratio", "excess")):
         return "share"
     if _COUNT_FACT.search(last) and float(value) == int(value):
         return "count"
@@ -323,6 +323,7 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
     plans: dict[str, DerivedPlan] = {}
     rel_frames: dict[str, tuple[pd.DataFrame, list[str], list[str]]] = {}
     extra_rels: list[Relation] = []
+    fixed: set[int] = set()
     warnings: list[str] = []
     for t, rule, counts, keys in frames:
         df = t.data
@@ -332,7 +333,9 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
                     pool.add(Cell(t.name, i, c, float(v), rule, tuple((k, _key(df[k].iloc[i])) for k in keys),
                                   t.section))
         if rules.enabled and rule != "none":
-            extra_rels += _column_totals(pool, t.name, df, counts, rule)
+            col_rels = _column_totals(pool, t.name, df, counts, rule) if _distribution(df, keys, rule) else []
+            fixed.update(r.cells[0] for r in col_rels)
+            extra_rels += col_rels
             plan = plan_derived(t.name, df, counts, t.derived_columns, keys, rule)
             plans[t.name] = plan
             for cell, rel in plan.virtual(pool):
@@ -348,7 +351,7 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
                 fact_ids[(sec, k)] = pool.add(Cell(f"facts.{sec}", len(fact_ids), k, float(v), "hes", (), sec))
     if rules.enabled:
         rels = find_relations(pool, rel_frames, min_link=rules.min_count) + extra_rels
-        ctl = control_cells(pool, rels, rules)
+        ctl = control_cells(pool, rels, rules, fixed=fixed)
     else:
         rels = []
         ctl = Control(np.zeros(len(pool.cells), bool), ("",) * len(pool.cells), pool.raw, {}, ())
@@ -370,17 +373,26 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
                      tuple(dict.fromkeys(warnings)), len(rels))
 
 
-def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str], rule: str) -> list[Relation]:
-    """Treat each count column's total as known to the reader (HES: "identify numbers from the total").
+def _distribution(df: pd.DataFrame, keys: list[str], rule: str) -> bool:
+    """A table whose rows are the categories of one thing (FFT answers, practices, sites)."""
+    informative = [k for k in keys if df[k].nunique(dropna=False) > 1]
+    return rule == "fft" or len(informative) == 1
 
-    The total is often published elsewhere (the enrolled cohort, the responses to a survey), so a single
-    suppressed count in a column is protected as if its total were printed beneath it.
+
+def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str], rule: str) -> list[Relation]:
+    """Treat the total of each count column of a one-way distribution as known to the reader.
+
+    HES: "where it is possible to identify numbers from the total due to a single suppressed number...";
+    the total of a distribution (responses to a survey, people across practices) is usually published
+    elsewhere, so a single suppressed count is protected as if its total were printed beneath it.
+    Columns that repeat one number on every row (the matched cohort beside each covariate) are not
+    distributions and have no meaningful total.
     """
     rels = []
     for c in counts:
         v = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
         rows = [i for i in range(len(df)) if np.isfinite(v[i])]
-        if len(rows) < 2 or np.nansum(v) <= 0:
+        if len(rows) < 2 or np.nansum(v) <= 0 or len({v[i] for i in rows}) < 2:
             continue
         parts = [pool.id(name, i, c) for i in rows]
         if any(p is None for p in parts):

@@ -139,6 +139,13 @@ def _compatible(a: Cell, b: Cell) -> tuple[bool, int]:
     return True, int(bool(strong))
 
 
+def _agreeing_informative(a: Cell, b: Cell) -> int:
+    """How many informative key columns (varying in either table) the two cells share with equal values."""
+    da, db = dict(a.keys), dict(b.keys)
+    inf = _INFORMATIVE.get(a.table, set(da)) | _INFORMATIVE.get(b.table, set(db))
+    return sum(1 for k in set(da) & set(db) & inf if da[k] == db[k])
+
+
 def _systematic(hits: int, chances: int) -> bool:
     """A relation is structural when it holds for at least half of the places it could (and twice)."""
     return hits >= max(2, math.ceil(0.5 * chances))
@@ -320,7 +327,10 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
         systematic = ta == tb or fact or len(matched) >= max(1, math.ceil(0.5 * nonzero[pair[small_side]]))
         for a, b, identical, agree in links:
             v = pool.cells[a].raw
-            if identical or fact or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE):
+            # Rows that agree on two or more informative keys are taken as the same quantity even
+            # without a pattern: a reader matches them by their labels.
+            strong = _agreeing_informative(pool.cells[a], pool.cells[b]) >= 2
+            if identical or fact or strong or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE):
                 ca, cb = pool.cells[a], pool.cells[b]
                 rels.append(Relation((a, b), (1.0, -1.0), "same", f"{ca.where} = {cb.where}"))
     return rels

@@ -176,8 +176,11 @@ def _propagate(rels: list[Relation], lo: np.ndarray, hi: np.ndarray, max_passes:
 
 
 def control_cells(pool: CellPool, rels: list[Relation], rules: DisclosureRules, *,
-                  max_rounds: int = 200) -> Control:
+                  max_rounds: int = 200, fixed: frozenset[int] | set[int] = frozenset()) -> Control:
     """Suppress and round every cell in ``pool`` so no suppressed count can be recovered.
+
+    ``fixed`` cells are known to the reader whatever the report prints (a column total published
+    elsewhere): never chosen for secondary suppression.
 
     Examples
     --------
@@ -204,7 +207,8 @@ def control_cells(pool: CellPool, rels: list[Relation], rules: DisclosureRules, 
         return Control(hidden, tuple(reason), np.where(hidden, np.nan, published), {}, ())
 
     def hide_one(rel: Relation, why: str) -> bool:
-        cand = [c for c in rel.cells if not hidden[c] and math.isfinite(raw[c]) and raw[c] > 0]
+        # ``fixed`` cells (a column total a reader may know from elsewhere) cannot be made unknown.
+        cand = [c for c in rel.cells if not hidden[c] and c not in fixed and math.isfinite(raw[c]) and raw[c] > 0]
         if not cand:
             return False
         k = min(cand, key=lambda c: (raw[c], c))
