@@ -8,8 +8,10 @@ reader can know as linear constraints on the true counts:
 * totals: a count column that is the sum of another over groups of rows (for at least half of the
   groups, so a pattern a reader would see), a row total, and the total of a one-way distribution
   (answers to a survey, people by practice: taken as known, as readers usually find it elsewhere);
-* every published percentage: ``p - h <= 100 * x / D <= p + h`` for its base ``D`` (a count in the same
-  row, a group total, or one row of the group), with ``h`` half a unit of its printed precision;
+* every published percentage of a base ``D`` (a count in the same row or a group total), printed to
+  precision ``h``: if it can be explained by rounded counts (as the report says it is), the rounded
+  bases that give it bound ``D`` to within its rounding; otherwise it came from the true counts, and
+  ``p - h <= 100 * x / D <= p + h``;
 * the same quantity in two tables (equal true counts whose rows agree on two or more key columns).
 
 Each suppressed count is minimised and maximised with ``scipy.optimize.linprog`` (HiGHS). The tests fail
@@ -205,8 +207,15 @@ class Attack:
                 else:
                     g = next(g for g in spec if i in g)
                     den = {self.var[(t.name, int(j), c)]: 1.0 for j in g if (t.name, int(j), c) in self.var}
-                # An attacker who assumes the percentage came from the true counts gets constraints the
-                # true counts break when it did not (it came from rounded counts): such a guess is dropped.
+                lo_d, hi_d = self._rounded_base(shown[c].iloc[i], float(p), h, k, t)
+                if lo_d is not None:
+                    # The percentage was worked out from rounded counts (as the report says): it tells
+                    # the attacker the rounded base, so the true base lies within its rounding.
+                    self.ub.append(({v: a for v, a in den.items()}, hi_d))
+                    self.ub.append(({v: -a for v, a in den.items()}, -lo_d))
+                    continue
+                # Not explained by rounded counts: it came from the true counts. (An attacker who guesses
+                # so when it did not would get constraints the truth breaks: such a guess is dropped.)
                 d_true = sum(self.truth[v] * a for v, a in den.items())
                 if d_true <= 0 or abs(k * self.truth[x] / d_true - float(p)) > h + 1e-9:
                     continue
@@ -218,6 +227,20 @@ class Attack:
                     lo[v] = lo.get(v, 0.0) + (float(p) - h) * a
                 self.ub.append((up, 0.0))
                 self.ub.append((lo, 0.0))
+
+    @staticmethod
+    def _rounded_base(shown_x, p: float, h: float, k: float, t: Table):
+        """The range of true bases whose rounded value, with the shown count, gives the percentage ``p``."""
+        if not _is_num(shown_x) or float(shown_x) == 0 or p <= 0:
+            return None, None
+        b = t.round_to
+        lo_r = k * float(shown_x) / (p + h)
+        hi_r = k * float(shown_x) / (p - h) if p - h > 0 else 1e9
+        cands = [m for m in range(max(b, math.ceil(lo_r / b) * b), int(min(hi_r, 1e7)) + 1, b)
+                 if m >= t.min_count and abs(round(k * float(shown_x) / m, 10) - p) <= h + 1e-9]
+        if not cands:
+            return None, None
+        return float(max(t.min_count, math.ceil(min(cands) - b / 2))), float(math.ceil(max(cands) + b / 2) - 1)
 
     def _same_quantity(self) -> None:
         cells: dict[float, list[tuple[Table, int, str]]] = {}

@@ -19,9 +19,14 @@ import pandas as pd
 __all__ = ["draw", "figure_markdown", "suppression_note"]
 
 
-def suppression_note(data, rules) -> str:
-    """Words saying what a figure's data lose to disclosure control ("" when nothing is suppressed)."""
-    cols = [c for c in data.count_columns if c in data.hidden.columns]
+def suppression_note(data, rules, encoding: dict | None = None) -> str:
+    """Words saying what a figure's data lose to disclosure control ("" when nothing is suppressed).
+
+    ``encoding`` names the drawn column (``y`` or ``value``); without it, any suppressed count of a row
+    counts.
+    """
+    col = (encoding or {}).get("y") or (encoding or {}).get("value")
+    cols = [col] if col in data.hidden.columns else [c for c in data.count_columns if c in data.hidden.columns]
     if not cols or not rules.enabled:
         return ""
     hidden = data.hidden[cols].any(axis=1)
@@ -63,27 +68,17 @@ def draw(fig):
     >>> type(p).__name__
     'ggplot'
     """
-    from plotnine import (
-        aes,
-        coord_flip,
-        facet_wrap,
-        geom_col,
-        geom_text,
-        geom_tile,
-        ggplot,
-        labs,
-        scale_fill_gradient,
-        scale_fill_manual,
-    )
+    from plotnine import (aes, coord_flip, element_text, facet_grid, facet_wrap, geom_col, geom_text, geom_tile,
+                          ggplot, labs, scale_fill_gradient, scale_fill_manual, theme)
 
     from evaltool.plotting import NHS_BLUE, NHS_DARK_GREY, PALETTE, theme_evaltool
 
-    if fig.data is None or fig.all_hidden:
+    if fig.data is None:
         return None
     enc = fig.encoding
     kind = enc.get("kind", "bars")
     df, hid = _frame(fig)
-    label = fig.data.display.where(fig.data.hidden).stack().iloc[0] if fig.data.n_hidden else "*"
+    label = next((str(v) for v in fig.data.display.to_numpy()[fig.data.hidden.to_numpy()] if isinstance(v, str)), "*")
     shown, gone = df[~hid.to_numpy()].copy(), df[hid.to_numpy()].copy()
     if not len(shown):
         return None
@@ -104,8 +99,10 @@ def draw(fig):
              + labs(x=enc.get("x_label", ""), y=enc.get("y_label", ""), fill=enc.get("value_label", ""))
              + theme_evaltool())
         if len(gone):
-            p += geom_tile(gone, aes(x, y), fill="white", color="#E8EDEE")
-            p += geom_text(gone, aes(x, y), label=label, size=7, color=NHS_DARK_GREY)
+            marks = gone[[x, y]].copy()
+            marks["_label"] = pd.Series([str(label)] * len(marks), index=marks.index, dtype=object)
+            p += geom_tile(marks, aes(x, y), fill="white", color="#E8EDEE", inherit_aes=False)
+            p += geom_text(marks, aes(x, y, label="_label"), size=7, color=NHS_DARK_GREY, inherit_aes=False)
         return p
     x, y = enc["x"], enc["y"]
     fill = enc.get("fill")
@@ -118,8 +115,9 @@ def draw(fig):
         p += scale_fill_manual(values=dict(zip([str(v) for v in levels], colours)))
     if len(gone):
         marks = gone.drop_duplicates(subset=[x, *facets]) if enc.get("stack") else gone
-        marks = marks.assign(_y=0.0)
-        p += geom_text(marks, aes(x, "_y"), label=label, size=8, va="bottom", color=NHS_DARK_GREY,
+        marks = marks[[c for c in dict.fromkeys([x, *facets])]].assign(_y=0.0)
+        marks["_label"] = pd.Series([str(label)] * len(marks), index=marks.index, dtype=object)
+        p += geom_text(marks, aes(x, "_y", label="_label"), size=8, va="bottom", color=NHS_DARK_GREY,
                        inherit_aes=False)
     if len(facets) == 2:
         p += facet_grid(f"{facets[0]} ~ {facets[1]}")

@@ -133,7 +133,13 @@ class PublishedFigure:
 
     @property
     def all_hidden(self) -> bool:
-        return self.data is not None and self.data.all_hidden
+        """Every drawn value is suppressed (the report shows a sentence instead of the figure)."""
+        if self.data is None:
+            return False
+        col = self.encoding.get("y") or self.encoding.get("value")
+        if col in self.data.hidden.columns:
+            return bool(self.data.hidden[col].all())
+        return self.data.all_hidden
 
 
 def rules_from_manifest(manifest: dict[str, Any]) -> DisclosureRules:
@@ -315,8 +321,40 @@ def publish(bundle: Bundle, rules: DisclosureRules | None = None) -> Published:
     Returns
     -------
     Published
+
+    Notes
+    -----
+    The result is a pure function of the bundle's contents and the rules, so it is cached for the
+    process (the report, the workbook and ``check-publish`` of one bundle share one computation).
     """
     rules = rules or rules_from_manifest(bundle.manifest)
+    key = _cache_key(bundle, rules)
+    if key in _CACHE:
+        return _CACHE[key]
+    out = _publish(bundle, rules)
+    if len(_CACHE) > 8:
+        _CACHE.clear()
+    _CACHE[key] = out
+    return out
+
+
+_CACHE: dict[str, Published] = {}
+
+
+def _cache_key(bundle: Bundle, rules: DisclosureRules) -> str:
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update(json.dumps([bundle.manifest, bundle.facts, rules.model_dump()], sort_keys=True, default=str).encode())
+    for name, t in bundle.tables.items():
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(t.data, index=False).to_numpy().tobytes())
+        h.update(repr(list(t.data.columns)).encode())
+    return h.hexdigest()
+
+
+def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
     figure_tables = {str(f.get("data")) for f in (bundle.manifest.get("figures") or []) if f.get("data")}
     frames = _table_frames(bundle, rules, figure_tables)
     pool = CellPool()
@@ -510,7 +548,7 @@ def _published_figures(bundle: Bundle, tables: dict[str, PublishedTable], rules:
             raise ReportError(f"figure {name!r}: its data table {data_name!r} is not in the bundle")
         from evaltool.report.figure_data import suppression_note
 
-        note = suppression_note(data, rules)
+        note = suppression_note(data, rules, dict(f.get("encoding") or {}))
         alt = str(f.get("alt") or "").strip()
         out[name] = PublishedFigure(name, str(f.get("section", "")), str(f.get("title") or name),
                                     (alt + (" " + note if note else "")).strip(), bool(f.get("appendix", False)),

@@ -189,9 +189,13 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
                     ok, agree = _compatible(probe, tc)
                     if not ok:
                         continue
-                    # The total must not be more specific than the group: a key the source table has but
-                    # the group does not fix must be a total label ("All") in the target, or absent.
-                    if any(k in keys and k not in gkeys and not _is_total_label(v) for k, v in tc.keys):
+                    # A denominator repeated on every row of the group (n_valid beside each level) is its total.
+                    repeated = tc.table == table and tc.row in set(int(i) for i in g) and all(
+                        pool.id(table, int(i), tc.column) is not None
+                        and pool.cells[pool.id(table, int(i), tc.column)].raw == s for i in g)
+                    # Otherwise the total must not be more specific than the group: a key the source table has
+                    # but the group does not fix must be a total label ("All") in the target, or absent.
+                    if not repeated and any(k in keys and k not in gkeys and not _is_total_label(v) for k, v in tc.keys):
                         continue
                     if tc.table == table and tc.column == part and not any(
                             _is_total_label(v) for k, v in tc.keys if k not in gkeys):

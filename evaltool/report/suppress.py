@@ -231,10 +231,14 @@ def control_cells(pool: CellPool, rels: list[Relation], rules: DisclosureRules, 
     # Suppressing one more cell only relaxes the attacker's problem (a known value becomes unknown), so a
     # cell that passed stays passed: later rounds re-check only the weak cells and the newly suppressed.
     ranges: dict[int, tuple[float, float]] = {}
+    # Only counts a reader sees need protecting; totals the gate adds for its own arithmetic (a
+    # percentage's denominator, rows numbered below 0) are suppressed only to hide what derives from them.
+    real = np.array([c.row >= 0 for c in pool.cells], bool)
     todo: list[int] | None = None
     for _ in range(max_rounds):
         before = hidden.copy()
-        new_ranges = attack_ranges(pool, rels, hidden, published, rules, targets=todo)
+        targets = [int(i) for i in np.flatnonzero(hidden & real)] if todo is None else [i for i in todo if real[i]]
+        new_ranges = attack_ranges(pool, rels, hidden, published, rules, targets=targets)
         ranges.update(new_ranges)
         n_lp += 2 * len(new_ranges)
         weak = [i for i, (lo, hi) in new_ranges.items() if hi - lo < rules.protection_for(pool.cells[i].rule)]
