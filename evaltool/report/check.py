@@ -283,39 +283,46 @@ def scan_text(text: str, file: str, rules: DisclosureRules, ids: _Ids | None = N
     """
     small = rules.min_count
     out: list[Finding] = []
-    for ln, line in enumerate(text.splitlines(), start=1):
-        low = line.lower()
-        for rx in _SMALL_TEXT:
-            for m in rx.finditer(line):
-                raw = m.group(1).lower()
-                v = _WORDS.get(raw, None) if not raw.isdigit() else int(raw)
-                if v is None or not (0 < v < small):
-                    continue
-                before = low[max(0, m.start() - 14):m.start()]
-                # "fewer than 8 people", "1 to 4 responses" (a rule's range), "point to one person".
-                if any(w in before for w in ("fewer than", "less than", "under", "at least", "more than")) \
-                        or before.rstrip().endswith(("to", "-", "\u2013")):
-                    continue
-                out.append(Finding(file, f"line {ln}", "small_count", f"hes: 1 to {small - 1} suppressed",
-                                   line.strip()[:160]))
-        for m in _FRACTION.finditer(line):
-            k, n = int(m.group(1)), int(m.group(2))
-            if 0 < k <= n and (k < small or n < small) and n > 0:
-                ctx = low[max(0, m.start() - 20):m.end() + 20]
-                if any(w in ctx for w in ("ci", "page", "figure", "table", "http", "date", "per ", "ratio")):
-                    continue
-                out.append(Finding(file, f"line {ln}", "small_count", f"qual/hes: counts 1 to {small - 1}",
-                                   line.strip()[:160]))
-        for m in _PCT.finditer(line):
-            out.append(Finding(file, f"line {ln}", "exact_percentage",
-                               "percentages from rounded counts, whole numbers", f"{m.group(0)} in: {line.strip()[:140]}"))
-        if ids is not None and len(ids):
-            for tok in _TOKEN.findall(line):
-                if tok.isdigit() and len(tok) < 6:
-                    continue  # short numbers cannot be told from counts
-                if tok in ids:
-                    out.append(Finding(file, f"line {ln}", "identifier", "no person identifiers",
-                                       f"identifier {tok!r} appears"))
+    low = text.lower()
+
+    def line_of(pos: int) -> tuple[str, str]:
+        a = text.rfind("\n", 0, pos) + 1
+        b = text.find("\n", pos)
+        return f"line {text.count(chr(10), 0, pos) + 1}", " ".join(text[a:b if b >= 0 else len(text)].split())[:160]
+
+    for rx in _SMALL_TEXT:
+        for m in rx.finditer(text):
+            raw = m.group(1).lower()
+            v = _WORDS.get(raw) if not raw.isdigit() else int(raw)
+            if v is None or not (0 < v < small):
+                continue
+            # "fewer than 8 people", "1 to 4 responses" (a rule's range), "point to one person".
+            before = " ".join(low[max(0, m.start() - 24):m.start()].split())
+            if any(w in before[-14:] for w in ("fewer than", "less than", "under", "at least", "more than")) \
+                    or before.endswith((" to", "-", "\u2013")):
+                continue
+            where, line = line_of(m.start())
+            out.append(Finding(file, where, "small_count", f"hes: 1 to {small - 1} suppressed", line))
+    for m in _FRACTION.finditer(text):
+        k, n = int(m.group(1)), int(m.group(2))
+        if 0 < k <= n and (k < small or n < small):
+            ctx = low[max(0, m.start() - 20):m.end() + 20]
+            if any(w in ctx for w in ("ci", "page", "figure", "table", "http", "date", "per ", "ratio")):
+                continue
+            where, line = line_of(m.start())
+            out.append(Finding(file, where, "small_count", f"qual/hes: counts 1 to {small - 1}", line))
+    for m in _PCT.finditer(text):
+        where, line = line_of(m.start())
+        out.append(Finding(file, where, "exact_percentage", "percentages from rounded counts, whole numbers",
+                           f"{m.group(0)} in: {line[:140]}"))
+    if ids is not None and len(ids):
+        for m in _TOKEN.finditer(text):
+            tok = m.group(0)
+            if tok.isdigit() and len(tok) < 6:
+                continue  # short numbers cannot be told from counts
+            if tok in ids:
+                where, _ = line_of(m.start())
+                out.append(Finding(file, where, "identifier", "no person identifiers", f"identifier {tok!r} appears"))
     return out
 
 
@@ -330,16 +337,23 @@ def _scan_workbook(path: Path, rules: DisclosureRules, ids: _Ids | None, pub) ->
     from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    wb = load_workbook(path, data_only=True)
     sheets = _sheet_tables(pub) if pub is not None else {}
     out: list[Finding] = []
     fname = path.name
     for ws in wb.worksheets:
-        rows = list(ws.iter_rows(values_only=True))
+        # Row numbers as in Excel (read-only sheets skip empty rows).
+        numbered = [(cells[0].row, [c.value for c in cells]) for cells in ws.iter_rows() if cells and
+                    hasattr(cells[0], "row")]
+        by_row = dict(numbered)
+        width = max((len(v) for _, v in numbered), default=0)
+        rows = [by_row.get(r, [None] * width) for r in range(1, (max(by_row) if by_row else 0) + 1)]
         if ws.title.lower() == "about":
             out += scan_text("\n".join(" ".join(str(c) for c in r if c is not None) for r in rows), fname, rules, ids)
             continue
-        hdr_i = 2 if len(rows) >= 3 and all(isinstance(c, str) for c in rows[2] if c is not None) and any(rows[2]) else 0
+        # The workbook's layout: title in row 1, header in row 3 (else the first row of text).
+        hdr_i = 2 if len(rows) >= 3 and any(c is not None for c in rows[2]) and \
+            all(isinstance(c, str) for c in rows[2] if c is not None) else 0
         header = [str(c) if c is not None else "" for c in rows[hdr_i]] if rows else []
         pt = sheets.get(ws.title)
         rule_key = pt.rule if pt is not None else rules.rule_for(ws.title, None)
@@ -368,7 +382,6 @@ def _scan_workbook(path: Path, rules: DisclosureRules, ids: _Ids | None, pub) ->
                 elif ids is not None and len(ids) and v is not None and not isinstance(v, float) and str(v) in ids \
                         and not (str(v).isdigit() and len(str(v)) < 6):
                     out.append(Finding(fname, where, "identifier", "no person identifiers", f"identifier {v!r}"))
-    wb.close()
     return out
 
 
