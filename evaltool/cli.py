@@ -207,9 +207,11 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
     from evaltool.inputs import load_inputs
     from evaltool.spec import load_spec
 
+    from evaltool.errors import DataValidationError
+
     with _guard({}):
         s = load_spec(spec)
-    with _guard({}):
+    with _guard({DataValidationError: ExitCode.PROBLEMS}):
         v = load_inputs(s)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):
@@ -221,10 +223,42 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
         out.print(Text(f"{len(v.problems)} problem(s):", style="bold"))
         for p in v.problems:
             out.print(_plain(p.describe()))
-    if not v.ok:
-        out.print(Text(f"{len(v.errors)} problem(s) stop the run.", style="red"))
+    area_ok = _print_design_support(s, v)
+    if not v.ok or not area_ok:
+        out.print(Text(f"{len(v.errors) + (not area_ok)} problem(s) stop the run.", style="red"))
         raise typer.Exit(int(ExitCode.PROBLEMS))
     out.print(Text("The spec and data are valid.", style="green"))
+
+
+def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated data
+    """Print which designs the data support; False when the area panel is invalid."""
+    from evaltool.area.design import design_support
+    from evaltool.area.panel import validate_area_panel
+    from evaltool.errors import DataValidationError
+
+    area, panel, ok = s.area, None, True
+    if v.extra.get("area_panel") is not None:
+        try:
+            panel = validate_area_panel(v.extra["area_panel"], file=s.data.area_panel.name,
+                                        outcome=area.outcome if area else None,
+                                        predictors=area.predictors if area else ())
+        except DataValidationError as err:
+            out.print(f"[ERROR] {err}", markup=False, highlight=False)
+            ok = False
+    go = area.go_live if area else None
+    if go is None and v.practices is not None and "go_live_date" in v.practices:
+        first = v.practices["go_live_date"].dropna()
+        go = first.min() if len(first) else None
+    t = design_support(population=v.population, practices=v.practices, window=(s.window.start, s.window.end),
+                       area_panel=panel, treated_area=area.treated_area if area else None, go_live=go,
+                       min_pre_months=area.min_pre_months if area else 24, min_donors=area.min_donors if area else 5)
+    tab = Table(title="Designs these data support")
+    for c in ("design", "supported", "reason"):
+        tab.add_column(c)
+    for d, sup, why in t.itertuples(index=False):
+        tab.add_row(d.replace("_", " "), "yes" if sup else "no", why)
+    out.print(tab)
+    return ok
 
 
 @app.command("example-data")
@@ -278,6 +312,11 @@ def report(
     from evaltool.report import render_report
 
     fmts = tuple(f.strip() for f in formats.split(","))
+    bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
+    if bad or engine not in ("auto", "quarto", "pandoc"):
+        console.print(Text(f"--format: expected html, pdf, docx or xlsx, got {', '.join(bad)}" if bad
+                           else f"--engine: expected auto, quarto or pandoc, got {engine}"))
+        raise typer.Exit(int(ExitCode.ERROR))
     with _guard({BundleError: ExitCode.ERROR, ReportError: ExitCode.RENDER_FAILED}):
         res = render_report(bundle_dir, formats=fmts, engine=engine)
     for fmt, path in getattr(res, "paths", {}).items():

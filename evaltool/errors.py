@@ -76,8 +76,8 @@ class EstimationWarning(EvaltoolWarning):
 def format_rows(rows: Sequence[int], total: int | None = None, limit: int = 10) -> str:
     """Render row numbers for a message: ``rows 2, 5, 9 (3 rows)``.
 
-    Row numbers are 1-based data rows as a spreadsheet user would count them
-    below the header (the first data row is row 2 of the file).
+    Row numbers are 1-based data rows: the first row below the header is row 1 (in a CSV
+    it is line 2 of the file). Callers pass ``position + 1`` for 0-based positions.
     """
     shown = ", ".join(str(int(r)) for r in list(rows)[:limit])
     n = len(rows) if total is None else total

@@ -265,9 +265,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         return run_stage(validated.extra.get("proms"), validated.extra.get("prems"), cohort.population, spec.proms,
                          seed=seed)
 
-    if spec.proms is not None and not validated.extra:
+    has_proms_files = any(k in validated.extra for k in ("proms", "prems"))
+    if spec.proms is not None and not has_proms_files:
         record.fail_unfinished("proms", "no PROM/PREM files were given (`data.proms`, `data.prems`)")
-    attempt("proms", spec.proms is not None and bool(validated.extra),
+    attempt("proms", spec.proms is not None and has_proms_files,
             "no `proms` section in the spec" if spec.proms is None else "no PROM/PREM files given", _proms)
 
     def _qual() -> StageOutput:
@@ -279,6 +280,16 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     attempt("qual", spec.qualitative is not None and spec.qualitative.segments is not None,
             "no `qualitative` section in the spec" if spec.qualitative is None
             else "no coded segments file given (qualitative.segments)", _qual)
+
+    def _area() -> StageOutput:
+        from evaltool.area.stage import run_stage
+
+        # whole-area series count everyone registered, as the roll-out stage does
+        return run_stage(validated.population, validated.activity, validated.practices,
+                         validated.extra.get("area_panel"), spec.area, seed=seed,
+                         file=Path(spec.data.area_panel).name if spec.data.area_panel else "area_panel", **window)
+
+    attempt("area", spec.area is not None, "no `area` section in the spec", _area)
 
     # ---- bundle: results are committed before anything is rendered ---------------------------
     complete = record.complete and not any(st["status"] in ("failed", "partial") for st in stages.values())
@@ -492,7 +503,7 @@ def collect_effects(outputs: dict[str, StageOutput]) -> pd.DataFrame:
     """Every headline estimate in one tidy table (``results/effects.csv``)."""
     parts = []
     for out in outputs.values():
-        for name in ("effects_matched", "effects_rollout", "effects_naive"):
+        for name in ("effects_matched", "effects_rollout", "effects_area", "effects_naive"):
             if name in out.tables:
                 parts.append(out.tables[name])
     if not parts:

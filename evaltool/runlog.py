@@ -43,7 +43,7 @@ from typing import Any
 
 __all__ = [
     "ANALYSIS_STATUSES", "SEVERITIES", "AnalysisStatus", "Event", "RunRecord", "capture_warnings",
-    "excerpt", "one_line",
+    "display_path", "excerpt", "one_line",
 ]
 
 SEVERITIES = ("info", "warning", "error")
@@ -73,6 +73,24 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     text = repr(value) if not isinstance(value, (int, float)) else str(value)
     text = text[: limit * 4].replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def display_path(path: str | Path) -> str:
+    """A path as a user would type it: relative to the working directory when inside it, normalised.
+
+    Examples
+    --------
+    >>> display_path("/nonexistent/analyses/../data/x.csv")
+    '/nonexistent/data/x.csv'
+    """
+    import os
+
+    norm = os.path.normpath(os.path.abspath(str(path)))
+    try:
+        rel = os.path.relpath(norm, os.getcwd())
+    except ValueError:
+        return norm
+    return rel if not rel.startswith("..") else norm
 
 
 def one_line(err: BaseException | str, limit: int = 300) -> str:

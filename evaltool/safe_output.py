@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaltool.errors import OutputError
+from evaltool.runlog import display_path
 
 __all__ = ["MARKER", "OutputPlan", "atomic_dir", "is_bundle_dir", "prepare_output", "write_marker"]
 
@@ -115,17 +116,17 @@ def prepare_output(final: str | Path) -> OutputPlan:
     plan = OutputPlan(final)
     resolved_root = root.resolve()
     if resolved_root in _forbidden_roots():
-        raise OutputError(f"output folder `{root}`: refusing to write bundles directly into "
+        raise OutputError(f"output folder `{display_path(root)}`: refusing to write bundles directly into "
                           f"{'the filesystem root' if resolved_root == Path('/') else 'your home folder or above'}; "
                           "choose a project folder such as `reports/` (`output_dir` in the spec or `--output-dir`)")
     for p in [root, *root.parents]:
         if p.exists() or p.is_symlink():
             if not p.is_dir():
-                raise OutputError(f"output folder `{root}`: `{p}` is a file, not a folder; "
-                                  "choose another `output_dir`/`--output-dir`")
+                raise OutputError(f"output folder `{display_path(root)}`: `{display_path(p)}` is a file, not a "
+                                  "folder; choose another `output_dir`/`--output-dir`")
             break
     if final.is_symlink() or (final.exists() and not final.is_dir()):
-        raise OutputError(f"`{final}` exists and is not a folder (a file or a link); evaltool will not replace it. "
+        raise OutputError(f"`{display_path(final)}` exists and is not a folder (a file or a link); evaltool will not replace it. "
                           "Move it away or choose another `output_dir`/`name`.")
     if final.is_dir():
         if not any(final.iterdir()):
@@ -135,16 +136,19 @@ def prepare_output(final: str | Path) -> OutputPlan:
         else:
             shown = sorted(p.name for p in final.iterdir())[:5]
             raise OutputError(
-                f"`{final}` exists and is not an evaltool results bundle (it holds {', '.join(shown)}"
+                f"`{display_path(final)}` exists and is not an evaltool results bundle (it holds {', '.join(shown)}"
                 f"{' ...' if len(shown) == 5 else ''}); evaltool replaces only folders it wrote itself. "
                 "Move it away, or choose another `output_dir`/`--output-dir` or spec `name`.")
+    # Probe the nearest existing folder: nothing is created before the run has computed its results.
+    existing = next(p for p in [root, *root.parents] if p.exists())
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = Path(tempfile.mkdtemp(prefix=f".{final.name}.probe-", dir=root))
+        probe = Path(tempfile.mkdtemp(prefix=f".{final.name}.probe-", dir=existing))
         probe.rmdir()
     except OSError as err:
-        raise OutputError(f"output folder `{root}` is not writable ({err.strerror or err}); "
+        raise OutputError(f"output folder `{display_path(root)}` is not writable ({err.strerror or err}); "
                           "choose another `output_dir`/`--output-dir`") from None
+    if not root.exists():
+        return plan
     _tidy_leftovers(final, plan)
     return plan
 
@@ -159,7 +163,7 @@ def _tidy_leftovers(final: Path, plan: OutputPlan) -> None:
             os.replace(p, final)
             plan.replaces = True
             plan.notes.append(("previous_bundle_restored",
-                               f"an earlier run was interrupted while replacing `{final}`; its previous bundle was "
+                               f"an earlier run was interrupted while replacing `{display_path(final)}`; its previous bundle was "
                                "restored before this run"))
         else:
             shutil.rmtree(p, ignore_errors=True)
@@ -207,6 +211,10 @@ def atomic_dir(final: Path, name: str | None = None) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
+        # mkdtemp makes the folder private (0700); a bundle gets the permissions of any folder the user makes.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         write_marker(tmp, name or final.name)
         yield tmp
     except BaseException:
@@ -214,7 +222,7 @@ def atomic_dir(final: Path, name: str | None = None) -> Iterator[Path]:
         raise
     if (final.exists() or final.is_symlink()) and not is_bundle_dir(final) and any(final.iterdir()):
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"`{final}` appeared during the run and is not an evaltool bundle; it was left alone")
+        raise OutputError(f"`{display_path(final)}` appeared during the run and is not an evaltool bundle; it was left alone")
     if final.is_dir() and _exchange(tmp, final):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous bundle
         return

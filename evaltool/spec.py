@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
@@ -30,6 +31,7 @@ from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
 from evaltool.report.rules import DisclosureRules
+from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -58,6 +60,7 @@ class DataSpec(_Strict):
     practices: Path | None = None
     proms: Path | None = None
     prems: Path | None = None
+    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
 
 class ValidationSpec(_Strict):
@@ -127,6 +130,7 @@ class Spec(_Strict):
     rollout: RolloutConfig | None = None
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
+    area: AreaConfig | None = None
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
     allow_partial: bool = Field(
@@ -273,12 +277,13 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             prefix = f"{loc[-1]}: " if loc else ""
             if prefix and msg.startswith(prefix):
                 msg = msg[len(prefix):]
-            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            got = "" if ", got " in msg or isinstance(e.get("input"), (dict, list)) else \
+                f", got {_describe(e.get('input'))}"
             lines.append(f"{path}: {msg}{got}")
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
@@ -293,11 +298,21 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
+    bad = _non_finite(raw)
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(
+            f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
     for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
+    if isinstance(prem, dict):
+        # Item maps given as YAML files resolve against the spec file like every other path.
+        raw["proms"] = {**raw["proms"], "prem_surveys": {
+            k: (_resolve(v, base) if isinstance(v, str) and v.lower().endswith((".yaml", ".yml")) else v)
+            for k, v in prem.items()}}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -310,16 +325,33 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     return spec
 
 
+def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Key paths of infinite or NaN numbers (YAML ``.inf``, ``.nan``, ``1e999``): never meaningful in a plan."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path or "(top level)", repr(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [x for i, v in enumerate(obj) for x in _non_finite(v, f"{path}.{i}")]
+    return []
+
+
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - qualitative.{key}: file not found: {p}")
+            missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 

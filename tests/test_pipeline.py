@@ -45,7 +45,8 @@ def test_every_stage_ran(two_runs):
     # On this small data set some event-study months and care-home admissions have no events among the
     # enrolled: the effects stage is partial, and says exactly what is missing.
     assert {k: v["status"] for k, v in a.stages.items()} == {
-        "cohort": "ok", "matching": "ok", "effects": "partial", "rollout": "ok", "proms": "ok", "qual": "ok"}
+        "cohort": "ok", "matching": "ok", "effects": "partial", "rollout": "ok", "proms": "ok", "qual": "ok",
+        "area": "not_run"}
     assert a.status == "partial" and not a.ok
     m = json.loads((a.bundle_dir / "results" / "manifest.json").read_text())
     missing = {(x["analysis"], x["outcome"], x["subgroup"]): x["reason"] for x in m["run"]["analyses"]

@@ -70,7 +70,7 @@ def test_html_content_from_bundle(html_bundle):
     assert "Figure 2: Balance before and after matching" in text
     assert "Table A1:" in text
     raw = (b / "report.html").read_text()
-    assert '<a href="#sec-limits">Section 11</a>' in raw
+    assert '<a href="#sec-limits">Section 12</a>' in raw
     assert re.search(r'See <a href="#fig-cohort-flow">Figure 1</a> and\s+<a href="#tbl-cohort-flow">Table 1</a>', raw)
     assert "@fig-" not in raw and "@tbl-" not in raw and "@sec-" not in raw  # every reference resolved
     # Disclosure: 3311 -> 3,310 (rounded) and the 5-patient practice hidden with its percentage.

@@ -143,3 +143,15 @@ def test_fallback_swap_without_exchange(tmp_path, monkeypatch):
         (tmp / "new.txt").write_text("new")
     assert (target / "new.txt").is_file() and not (target / "results").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+
+
+def test_bundle_has_ordinary_folder_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "demo") as tmp:
+            (tmp / "x").write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "demo").stat().st_mode & 0o777 == 0o755  # not mkdtemp's private 0700

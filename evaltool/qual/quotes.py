@@ -46,15 +46,20 @@ def read_redaction_list(path: str | Path, expand_names: bool = True) -> list[str
     if not path.exists():
         raise DataValidationError(f"redaction list `{path}` does not exist")
     if path.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
-        d = (pd.read_excel(path, dtype=str) if path.suffix.lower() != ".csv"
-             else pd.read_csv(path, dtype=str, keep_default_na=False))
+        from .segments import read_tabular
+
+        d = read_tabular(path, "redaction list")
         cols = [c for c in d.columns if "name" in str(c).lower()]
         if not cols:
             raise DataValidationError(
                 f"redaction list `{path}`: expected columns with 'name' in the header, found {list(d.columns)}")
         terms = [t for c in cols for t in d[c].dropna().astype(str)]
     else:
-        terms = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.strip().startswith("#")]
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise DataValidationError(f"redaction list `{path}` is not UTF-8 text; save it as UTF-8") from None
+        terms = [ln for ln in text.splitlines() if not ln.strip().startswith("#")]
     return expand_terms(terms, expand_names)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool.errors import DataValidationError, DataWarning
+from evaltool.errors import DataValidationError, DataWarning, EvaltoolError
 from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 from .agreement import agreement
@@ -24,7 +24,7 @@ from .joint import joint_display as build_joint_display
 from .qdpx import read_qdpx
 from .qualcoder import read_qualcoder
 from .quotes import expand_terms, find_terms, read_redaction_list, select_quotes
-from .segments import QdaProject, read_segments
+from .segments import QdaProject, read_segments, read_tabular
 from .summaries import cooccurrence, frequencies, framework_matrix, read_analyst_summaries
 from .taguette import read_taguette
 
@@ -36,7 +36,7 @@ def _participants(path: Path | None) -> tuple[pd.DataFrame | None, list[str]]:
     path = Path(path)
     if not path.exists():
         raise DataValidationError(f"`qual.participants` file `{path}` does not exist")
-    d = pd.read_csv(path, dtype=str, keep_default_na=False)
+    d = read_tabular(path, "`qual.participants` file")
     if "participant_id" not in d.columns:
         raise DataValidationError(f"`qual.participants` `{path}` lacks `participant_id`; found {list(d.columns)}")
     names = [v for c in d.columns if "name" in c.lower() for v in d[c] if v]
@@ -226,10 +226,15 @@ def run_stage(
     agree = None
     n_coders = int(seg["coder"].nunique())
     shared = seg.groupby("document_id")["coder"].nunique()
+    agreement_failed = ""
     if n_coders >= 2 and (shared >= 2).any():
-        agree = agreement(QdaProject(seg, codebook, project.documents, project.exclusions,
-                                     project.source_format, project.texts),
-                          coders=config.coders, codebook=codebook, threshold=config.kappa_threshold)
+        try:  # a secondary analysis: its failure never removes the theme summaries
+            agree = agreement(QdaProject(seg, codebook, project.documents, project.exclusions,
+                                         project.source_format, project.texts),
+                              coders=config.coders, codebook=codebook, threshold=config.kappa_threshold)
+        except EvaltoolError as err:
+            agreement_failed = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if agree is not None:
         at = agree.to_frame()
         at.insert(2, "code_label", at["code"].map(codebook.code_labels()))
         tables["qual_agreement"] = at
@@ -340,6 +345,10 @@ def run_stage(
     for code, msg, counts in events:
         out.event(code, msg, counts=counts)
     out.analysis("qual_summary", "all")
+    if agreement_failed:
+        out.event("estimate_failed", f"coder agreement not computed: {agreement_failed}", severity="error",
+                  analysis="agreement")
+        out.analysis("agreement", "all", "failed", agreement_failed)
     return out
 
 

@@ -21,7 +21,7 @@ from evaltool.runlog import AnalysisStatus, Event, read_jsonl
 __all__ = ["SECTIONS", "Bundle", "FigureEntry", "TableEntry", "load_bundle"]
 
 #: Report sections in order (docs/architecture.md).
-SECTIONS = ("cohort", "matching", "effects", "rollout", "spc", "proms", "qual", "joint_display")
+SECTIONS = ("cohort", "matching", "effects", "rollout", "area", "spc", "proms", "qual", "joint_display")
 
 
 @dataclass(frozen=True)

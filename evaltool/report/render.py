@@ -32,6 +32,7 @@ from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 from evaltool.report.bundle_io import SECTIONS, Bundle, load_bundle
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
+from evaltool.report.area_text import AREA_HEADING, AREA_INTRO, area_sentences, headline_sentence
 from evaltool.report.publish import Published, publish
 from evaltool.report.rules import DisclosureRules
 from evaltool.report.sentences import (key_findings, outcome_label, ratio_phrase, stage_key_points,
@@ -218,6 +219,7 @@ _HEADINGS = {
     "matching": "How comparable the groups were",
     "effects": "What happened to hospital use",
     "rollout": "Practice roll-out: what happened as teams went live",
+    "area": AREA_HEADING,
     "spc": "Monthly emergency admissions over time",
     "proms": "What patients reported",
     "qual": "What staff, patients and carers said",
@@ -225,6 +227,7 @@ _HEADINGS = {
 }
 
 _INTROS = {
+    "area": AREA_INTRO,
     "cohort": ("The flow below shows how many people were in the data, who was excluded and why, and how many "
                "were analysed. Nobody is dropped without a reason being counted."),
     "matching": ("Each enrolled patient was compared with similar patients who were not enrolled, chosen at the "
@@ -472,6 +475,8 @@ def _section(ctx: _Ctx, key: str) -> dict[str, Any]:
     if ids:
         s["refs"] = "See " + ", ".join(f"@{i}" for i in ids[:-1]) + (" and " if len(ids) > 1 else "") + f"@{ids[-1]}."
     facts = ctx.pub.fact_values().get(key, {})
+    if key == "area":
+        s["sentences"] += area_sentences(facts)
     s["sentences"] += stage_key_points(facts)
     if key == "cohort" and facts:
         n_enr, n_all = ctx.pub.fact("cohort", "n_enrolled"), ctx.pub.fact("cohort", "n_people")
@@ -715,6 +720,8 @@ def build_markdown(bundle: Bundle, workdir: Path, engine: str = "pandoc",
     sections = [_section(ctx, k) for k in SECTIONS]
     appendix = _appendix(ctx)
     findings = key_findings(bundle.table("effects"), bundle.facts)
+    if isinstance(bundle.facts.get("area"), dict) and bundle.facts["area"] and bundle.stage_status("area")[0] == "ok":
+        findings.append(headline_sentence(bundle.facts["area"]))
     created = _created(m)
     win = m.get("window") or {}
     meta = {

@@ -74,6 +74,7 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame]]
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     path = Path(path)
     wb = Workbook()
@@ -86,6 +87,9 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame]]
         cell = ws.cell(row=row, column=col)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return cell
+        if isinstance(value, str):
+            # Control characters (e.g. from a label in the inputs) are not allowed in XLSX: shown as U+FFFD.
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         cell.value = value
         if isinstance(value, str):
             # Text is text: a site name like "=HYPERLINK(...)" must never become a formula.
@@ -121,7 +125,7 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame]]
     wb.properties.created = created
     wb.properties.modified = created
     wb.properties.creator = "evaltool"
-    wb.properties.title = title
+    wb.properties.title = ILLEGAL_CHARACTERS_RE.sub("\ufffd", title)
     wb.save(path)
     _normalise_zip(path, created)
     return path
