@@ -208,7 +208,8 @@ class Attack:
                     g = next(g for g in spec if i in g)
                     den = {self.var[(t.name, int(j), c)]: 1.0 for j in g if (t.name, int(j), c) in self.var}
                 lo_d, hi_d = self._rounded_base(shown[c].iloc[i], float(p), h, k, t)
-                if lo_d is not None:
+                d_true = sum(self.truth[v] * a for v, a in den.items())
+                if lo_d is not None and lo_d <= d_true <= hi_d:
                     # The percentage was worked out from rounded counts (as the report says): it tells
                     # the attacker the rounded base, so the true base lies within its rounding.
                     self.ub.append(({v: a for v, a in den.items()}, hi_d))
@@ -216,7 +217,6 @@ class Attack:
                     continue
                 # Not explained by rounded counts: it came from the true counts. (An attacker who guesses
                 # so when it did not would get constraints the truth breaks: such a guess is dropped.)
-                d_true = sum(self.truth[v] * a for v, a in den.items())
                 if d_true <= 0 or abs(k * self.truth[x] / d_true - float(p)) > h + 1e-9:
                     continue
                 # p - h <= k x / D <= p + h  (D > 0)  ->  k x - (p + h) D <= 0 and (p - h) D - k x <= 0

@@ -46,8 +46,9 @@ def statement(pub) -> str:
     n = pub.n_primary + pub.n_secondary
     if n:
         text.append(f"In this report {_plural(pub.n_primary, 'number')} {'is' if pub.n_primary == 1 else 'are'} "
-                    f"suppressed because {'it is' if pub.n_primary == 1 else 'they are'} small and "
-                    f"{_plural(pub.n_secondary, 'more')} to protect them.")
+                    f"suppressed because {'it is' if pub.n_primary == 1 else 'they are'} small"
+                    + (f", and {pub.n_secondary:,} more to protect {'it' if pub.n_primary == 1 else 'them'}."
+                       if pub.n_secondary else "."))
     if pub.passed:
         text.append("An automated check that tries to work out every suppressed number from everything published "
                     "(totals, percentages and other tables) could not narrow any of them below the protected range.")
