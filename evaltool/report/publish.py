@@ -17,9 +17,17 @@ Nothing here changes the bundle: its tables stay unsuppressed for analysts.
 
 Examples
 --------
->>> from evaltool.report.bundle_io import load_bundle
->>> pub = publish(load_bundle("tests/fixtures/bundle"))  # doctest: +SKIP
->>> pub.table("cohort_flow").display.head()  # doctest: +SKIP
+>>> import pandas as pd
+>>> from pathlib import Path
+>>> from evaltool.report.bundle_io import Bundle, TableEntry
+>>> sites = pd.DataFrame({"site": ["A", "B", "C"], "n": [3, 40, 52]})
+>>> b = Bundle(Path("."), {"name": "x", "title": "x", "created": "2026-01-01T00:00:00Z"}, {},
+...            {"sites": TableEntry("sites", "cohort", "Sites", "", ("n",), (), False, True, sites)})
+>>> pub = publish(b)
+>>> pub.table("sites").display["n"].tolist()   # 3 is small; 40 would give it away from the total
+['*', '*', 50]
+>>> (pub.n_primary, pub.n_secondary, pub.passed)
+(1, 1, True)
 """
 from __future__ import annotations
 

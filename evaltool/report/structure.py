@@ -151,12 +151,6 @@ def _systematic(hits: int, chances: int) -> bool:
     return hits >= max(2, math.ceil(0.5 * chances))
 
 
-def _loose_ok(target: Cell, agree: int, value: float, identical: bool, section: str = "") -> bool:
-    """A one-off match (nothing systematic to go on) counts only when it is unlikely to be chance."""
-    fact = target.table.startswith("facts.") and target.section == section
-    return identical or agree > 0 or fact or value >= _LARGE
-
-
 def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str], counts: list[str],
                   by_value: dict[float, list[int]], min_link: float, section: str = "") -> list[Relation]:
     rels: list[Relation] = []
@@ -205,8 +199,11 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
                 # Keys in common that agree, a headline fact or a large count: not chance.
                 # Across tables: small totals are left out (they and their parts are all suppressed, and
                 # equal small numbers in unrelated tables are mostly chance).
-                hits = [h for h in hits if tt == table or (h[4] >= min_link and
-                                                           _loose_ok(pool.cells[h[0]], h[3], h[4], False, section))]
+                # With no key in common, only a headline fact of the same section is taken as a total of a
+                # single group (a sum of a whole column equal to an unrelated count is usually chance).
+                hits = [h for h in hits if tt == table or (h[4] >= min_link and (
+                    h[3] > 0 or (pool.cells[h[0]].table.startswith("facts.") and pool.cells[h[0]].section == section)
+                    or (len(groups) > 1 and h[4] >= _LARGE)))]
                 n_groups = len({m for _, m, *_ in hits})
                 if not hits or (len(groups) > 1 and not _systematic(n_groups, len(groups))):
                     continue
