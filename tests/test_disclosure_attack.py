@@ -222,7 +222,8 @@ def test_run30_figures_draw_nothing_from_suppressed_counts(run30):
     names = {f.name for f in data_figs}
     # Every count figure of the stages is drawn from published data, none from a stage PNG.
     assert {"eq5d_levels", "eq5d_change_distribution", "activation_levels", "prem_fft", "prem_p3ceq_top_box",
-            "qual_theme_salience", "qual_theme_by_role_heatmap", "qual_cooccurrence_heatmap"} <= names
+            "qual_theme_salience", "qual_theme_by_role_heatmap", "qual_cooccurrence_heatmap", "pre_trajectory",
+            "ps_distribution"} <= names
     for f in data_figs:
         pt = f.data
         y = f.encoding.get("y") or f.encoding.get("value")

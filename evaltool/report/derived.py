@@ -59,6 +59,7 @@ class _Spec:
     group: tuple[str, ...] = ()
     group_rows: list[np.ndarray] = field(default_factory=list)
     group_ids: list[int] = field(default_factory=list)
+    rows_mask: np.ndarray | None = None  # a share on these rows only; a statistic on the others
 
 
 @dataclass
@@ -116,7 +117,7 @@ class DerivedPlan:
                     out_disp.append(label)
                     out_val.append(np.nan)
                     continue
-                if s.kind == "statistic":
+                if s.kind == "statistic" or (s.rows_mask is not None and not s.rows_mask[i]):
                     out_disp.append(float(raw[i]))
                     out_val.append(float(raw[i]))
                     continue
@@ -212,6 +213,10 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
 
 
 def _row_share(d, c, dv, cv, df, numeric, counts) -> _Spec | None:
+    """A share of another column in the same row, on every row (or, failing that, on the rows where it
+    holds: a rate per person for one group and per weighted person-time for another)."""
+    best: tuple[int, _Spec] | None = None
+    live = np.isfinite(dv) & np.isfinite(cv)
     for den in numeric:
         if den in (d, c):
             continue
@@ -221,7 +226,11 @@ def _row_share(d, c, dv, cv, df, numeric, counts) -> _Spec | None:
         for k in _SCALES:
             if _close(dv, k * ratio) and np.isfinite(ratio).sum() >= 1:
                 return _Spec(d, c, "share", k, den, den in counts)
-    return None
+            rows = np.array([live[i] and np.isfinite(ratio[i]) and _close(dv[i:i + 1], k * ratio[i:i + 1])
+                             for i in range(len(dv))])
+            if rows.sum() >= max(1, int(0.3 * live.sum())) and (best is None or rows.sum() > best[0]):
+                best = (int(rows.sum()), _Spec(d, c, "share", k, den, den in counts, rows_mask=rows))
+    return best[1] if best else None
 
 
 def _group_share(d, c, dv, cv, df, keys) -> _Spec | None:

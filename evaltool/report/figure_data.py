@@ -10,7 +10,8 @@ Kinds (``encoding`` keys in brackets):
 
 * ``"bars"``: one bar per row (``x``, ``y``; optional ``fill``, ``facet``, ``stack``, ``horizontal``,
   ``y_label``, ``x_label``, ``fill_label``);
-* ``"heatmap"``: tiles (``x``, ``y``, ``value``; optional ``value_label``).
+* ``"heatmap"``: tiles (``x``, ``y``, ``value``; optional ``value_label``);
+* ``"lines"``: a line per ``colour`` over a numeric ``x`` (optional ``vline``); a suppressed point is a gap.
 """
 from __future__ import annotations
 
@@ -34,11 +35,19 @@ def suppression_note(data, rules, encoding: dict | None = None) -> str:
     if n == 0:
         return ""
     label = rules.count_rule(data.rule).suppressed_text()
-    if n == total:
-        return (f"All of this figure's values are suppressed to protect confidentiality (small numbers, shown as "
-                f"{label} in the tables), so it is not drawn.")
+    if n == total or not _has_positive(data, col):
+        return (f"All of this figure's values (other than zeros) are suppressed to protect confidentiality (small "
+                f"numbers, shown as {label} in the tables), so it is not drawn.")
     return (f"{n} of {total} values are not drawn because they are suppressed to protect confidentiality "
             f"(small numbers, or numbers that would reveal them); their places are marked {label}.")
+
+
+def _has_positive(data, col: str | None) -> bool:
+    """Whether any published value of the drawn column is above zero (zeros alone draw nothing)."""
+    if col is None or col not in data.values.columns:
+        return True
+    v = pd.to_numeric(data.values[col], errors="coerce")
+    return bool((v[~data.hidden[col]] > 0).any())
 
 
 def _frame(fig) -> tuple[pd.DataFrame, pd.Series]:
@@ -80,11 +89,12 @@ def draw(fig):
     df, hid = _frame(fig)
     label = next((str(v) for v in fig.data.display.to_numpy()[fig.data.hidden.to_numpy()] if isinstance(v, str)), "*")
     shown, gone = df[~hid.to_numpy()].copy(), df[hid.to_numpy()].copy()
-    if not len(shown):
-        return None
+    if not len(shown) or not _has_positive(fig.data, enc.get("y") or enc.get("value")):
+        return None  # nothing but zeros left: the report says so in words instead
     facets = enc.get("facet")
     facets = [facets] if isinstance(facets, str) else list(facets or [])
-    for col, c in [("x", enc.get("x")), ("fill", enc.get("fill"))] + [("facet", f) for f in facets]:
+    for col, c in [("x", enc.get("x") if kind != "lines" else None), ("fill", enc.get("fill")),
+                   ("colour", enc.get("colour"))] + [("facet", f) for f in facets]:
         order = enc.get(f"{col}_order") if col != "facet" else None
         if c and c in df.columns:
             cats = [str(v) for v in (order or list(dict.fromkeys(df[c].astype(str))))]
@@ -104,6 +114,23 @@ def draw(fig):
             p += geom_tile(marks, aes(x, y), fill="white", color="#E8EDEE", inherit_aes=False)
             p += geom_text(marks, aes(x, y, label="_label"), size=7, color=NHS_DARK_GREY, inherit_aes=False)
         return p
+    if kind == "lines":
+        from plotnine import geom_line, geom_point, geom_vline, scale_color_manual
+
+        x, y, colour = enc["x"], enc["y"], enc.get("colour")
+        d = shown.copy()
+        d[x] = pd.to_numeric(d[x], errors="coerce")
+        m = aes(x, y, color=colour, group=colour) if colour else aes(x, y)
+        p = ggplot(d, m)
+        if enc.get("vline") is not None:
+            p += geom_vline(xintercept=float(enc["vline"]), linetype="dashed", color="#768692")
+        if not len(gone):
+            p += geom_line(size=0.9)  # with suppressed months a line would bridge the gaps: points only
+        p += geom_point(size=1.6)
+        if colour:
+            levels = list(shown[colour].cat.categories) if hasattr(shown[colour], "cat") else sorted(shown[colour].unique())
+            p += scale_color_manual(values=dict(zip([str(v) for v in levels], PALETTE)))
+        return p + labs(x=enc.get("x_label", ""), y=enc.get("y_label", y), color="") + theme_evaltool()
     x, y = enc["x"], enc["y"]
     fill = enc.get("fill")
     pos = "stack" if enc.get("stack") else ("dodge" if fill else "identity")

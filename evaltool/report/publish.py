@@ -146,7 +146,8 @@ class PublishedFigure:
             return False
         col = self.encoding.get("y") or self.encoding.get("value")
         if col in self.data.hidden.columns:
-            return bool(self.data.hidden[col].all())
+            shown = ~self.data.hidden[col]
+            return bool(not shown.any() or not (pd.to_numeric(self.data.values[col], errors="coerce")[shown] > 0).any())
         return self.data.all_hidden
 
 
