@@ -8,7 +8,8 @@ from __future__ import annotations
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure
 from evaltool.report.spc import xmr
 
-__all__ = ["DisclosureConfig", "ReportResult", "apply_disclosure", "render_report", "xmr"]
+__all__ = ["DisclosureConfig", "DisclosureRules", "Published", "ReportResult", "apply_disclosure", "check_publish",
+           "publish", "render_report", "xmr"]
 
 
 def __getattr__(name: str):
@@ -17,4 +18,16 @@ def __getattr__(name: str):
         from evaltool.report import render
 
         return getattr(render, name)
+    if name in ("publish", "Published"):
+        from evaltool.report import publish as _publish
+
+        return getattr(_publish, name)
+    if name == "check_publish":
+        from evaltool.report.check import check_publish
+
+        return check_publish
+    if name == "DisclosureRules":
+        from evaltool.report.rules import DisclosureRules
+
+        return DisclosureRules
     raise AttributeError(name)
