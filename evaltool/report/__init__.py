@@ -8,8 +8,9 @@ from __future__ import annotations
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure
 from evaltool.report.spc import xmr
 
-__all__ = ["DisclosureConfig", "DisclosureRules", "Published", "ReportResult", "apply_disclosure", "check_publish",
-           "publish", "render_report", "xmr"]
+# The publication gate is ``evaltool.report.publish.publish`` (a module of the same name, so not re-exported).
+__all__ = ["DisclosureConfig", "DisclosureRules", "ReportResult", "apply_disclosure", "check_publish",
+           "render_report", "xmr"]
 
 
 def __getattr__(name: str):
@@ -18,10 +19,6 @@ def __getattr__(name: str):
         from evaltool.report import render
 
         return getattr(render, name)
-    if name in ("publish", "Published"):
-        from evaltool.report import publish as _publish
-
-        return getattr(_publish, name)
     if name == "check_publish":
         from evaltool.report.check import check_publish
 
