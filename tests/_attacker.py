@@ -108,7 +108,7 @@ class Attack:
     # -- constraints ----------------------------------------------------------------------
     def _totals(self, t: Table, truth: pd.DataFrame, keys: list[str]) -> None:
         vals = {c: pd.to_numeric(truth[c], errors="coerce").to_numpy(float) for c in t.counts}
-        one_way = t.fft or sum(truth[k].nunique(dropna=False) > 1 for k in keys) == 1
+        one_way = t.fft or (len(truth) >= 2 and any(truth[k].nunique(dropna=False) == len(truth) for k in keys))
         for c in t.counts if one_way else []:
             # The total of a one-way distribution (answers, practices) is taken as known from elsewhere.
             ids = [self.var[(t.name, i, c)] for i in range(len(truth)) if (t.name, i, c) in self.var]

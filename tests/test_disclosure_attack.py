@@ -115,13 +115,13 @@ def _attack_generated(df, counts, derived, rule):
     return pub
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(one_way(), st.sampled_from(["hes", "fft", "qual"]))
 def test_generated_one_way_tables_hold(df, rule):
     _attack_generated(df, ("n",), (("pct", "n"),), rule)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(two_way(), st.sampled_from(["hes", "qual"]))
 def test_generated_two_way_tables_hold(df, rule):
     _attack_generated(df, ("n", "n_valid"), (("pct", "n"),), rule)

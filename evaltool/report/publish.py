@@ -381,7 +381,7 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
                                   t.section))
         if rules.enabled and rule != "none":
             col_rels = _column_totals(pool, t.name, df, counts, rule) if _distribution(df, keys, rule) else []
-            fixed.update(r.cells[0] for r in col_rels)
+            fixed.update(c for r in col_rels for c in r.cells[: 1 if r.kind == "total" else 2])
             extra_rels += col_rels
             plan = plan_derived(t.name, df, counts, t.derived_columns, keys, rule)
             plans[t.name] = plan
@@ -421,9 +421,11 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
 
 
 def _distribution(df: pd.DataFrame, keys: list[str], rule: str) -> bool:
-    """A table whose rows are the categories of one thing (FFT answers, practices, sites)."""
-    informative = [k for k in keys if df[k].nunique(dropna=False) > 1]
-    return rule == "fft" or len(informative) == 1
+    """A table whose rows are the categories of one thing (FFT answers, practices, sites): some key
+    column names each row once (other keys, like a practice's go-live date, just describe it)."""
+    if rule == "fft":
+        return True
+    return len(df) >= 2 and any(df[k].nunique(dropna=False) == len(df) for k in keys)
 
 
 def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str], rule: str) -> list[Relation]:
@@ -433,7 +435,8 @@ def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str
     the total of a distribution (responses to a survey, people across practices) is usually published
     elsewhere, so a single suppressed count is protected as if its total were printed beneath it.
     Columns that repeat one number on every row (the matched cohort beside each covariate) are not
-    distributions and have no meaningful total.
+    distributions and have no meaningful total; a column that repeats the total itself (a denominator)
+    is known with it.
     """
     rels = []
     for c in counts:
@@ -444,8 +447,17 @@ def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str
         parts = [pool.id(name, i, c) for i in rows]
         if any(p is None for p in parts):
             continue
-        gid = pool.add(Cell(name, -1000 - counts.index(c), f"{c} column total", float(np.nansum(v[rows])), rule))
+        total = float(np.nansum(v[rows]))
+        gid = pool.add(Cell(name, -1000 - counts.index(c), f"{c} column total", total, rule))
         rels.append(Relation((gid, *parts), (1.0,) + (-1.0,) * len(parts), "total", f"total of {name}.{c}"))
+        # A column repeating that total on every row (a denominator) is the same known quantity.
+        for d in counts:
+            dv = pd.to_numeric(df[d], errors="coerce").to_numpy(float)
+            if d != c and len(df) and np.all(dv == total):
+                for i in range(len(df)):
+                    k = pool.id(name, i, d)
+                    if k is not None:
+                        rels.append(Relation((gid, k), (1.0, -1.0), "same", f"{name}[{i}].{d} = total of {c}"))
     return rels
 
 
