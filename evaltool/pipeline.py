@@ -29,7 +29,7 @@ import pandas as pd
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text, dumps
 from evaltool.cohort import Cohort, build_cohort
-from evaltool.errors import EvaltoolError, EvaltoolWarning
+from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
@@ -39,7 +39,7 @@ from evaltool.stage import FigureSpec, StageOutput, TableMeta
 ProgressFn = Callable[[str, str, str], None]
 
 PACKAGES = ("evaltool", "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "plotnine", "duckdb",
-            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "jinja2", "pyarrow")
+            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "pyarrow")
 
 EFFECTS_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
                    "scale", "method", "n_units", "n_clusters"]
@@ -219,8 +219,11 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
     _plan_analyses(record, spec)
 
+    palette = _brand_palette(spec)
+
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-        return _attempt(record, stages, outputs, name, enabled, why_not, fn)
+        # Stage figures take the report brand's chart colours (the NHS palette by default).
+        return _attempt(record, stages, outputs, name, enabled, why_not, lambda: _in_palette(palette, fn))
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
@@ -310,6 +313,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
             appendix=True, count_columns=("n_units", "n_clusters")))
+        from evaltool.report.materials import copy_materials
+
         manifest = {
             "bundle_version": 1,
             "name": spec.name, "title": spec.title, "programme": spec.programme, "question": spec.question,
@@ -326,6 +331,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 "disclosure": spec.report.disclosure.model_dump(),
                 "follow_up_months": _follow_up_months(spec, outputs),
                 "deviations": [d.model_dump() for d in spec.report.deviations],
+                "materials": copy_materials(spec.report, tmp),
             },
         }
         record.info("bundle", "stage_finished", str(final))
@@ -366,6 +372,25 @@ def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) 
         record.warning("report", "report_warning", str(w))
     record.info("report", "stage_finished", ", ".join(files))
     return files, None
+
+
+def _brand_palette(spec: Spec) -> tuple[str, ...] | None:
+    if spec.report.brand is None:
+        return None
+    from evaltool.errors import ReportError
+    from evaltool.report.brand import load_brand
+
+    try:
+        return load_brand(spec.report.brand).chart
+    except ReportError as err:
+        raise SpecError(f"report.brand: {err}") from None
+
+
+def _in_palette(palette: tuple[str, ...] | None, fn: Callable[[], StageOutput]) -> StageOutput:
+    from evaltool.plotting import use_palette
+
+    with use_palette(palette):
+        return fn()
 
 
 def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaltool.errors import DataValidationError
-from evaltool.runlog import display_path
+from evaltool.runlog import display_path, excerpt
 
 __all__ = ["long_line_rows", "read_xlsx", "reader_message"]
 
@@ -44,8 +44,9 @@ def long_line_rows(path: Path, limit: int = 2_000_000) -> list[int]:
     return rows
 
 
-def read_xlsx(path: str | Path) -> pd.DataFrame:
-    """The first sheet of an Excel workbook; formula cells as the values Excel saved with them.
+def read_xlsx(path: str | Path, sheet: str | int | None = None) -> pd.DataFrame:
+    """One sheet of an Excel workbook (``sheet`` by name or 0-based position; default the first);
+    formula cells as the values Excel saved with them.
 
     A formula cell without a saved value (a workbook written by a program that does not
     calculate, e.g. openpyxl) would otherwise read as blank: it is refused, naming the cells.
@@ -68,10 +69,19 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
     try:
         values = load_workbook(path, read_only=True, data_only=True)
         formulas = load_workbook(path, read_only=True, data_only=False)
-        rows = [list(r) for r in values.worksheets[0].iter_rows(values_only=True)]
-        frows = [list(r) for r in formulas.worksheets[0].iter_rows(values_only=True)]
+        names = values.sheetnames
+        if isinstance(sheet, str) and sheet not in names:
+            raise DataValidationError(f"{shown}: no sheet named {excerpt(sheet)}; the workbook has "
+                                      + ", ".join(excerpt(n) for n in names[:20]))
+        if isinstance(sheet, int) and not 0 <= sheet < len(names):
+            raise DataValidationError(f"{shown}: no sheet number {sheet + 1}; the workbook has {len(names)}")
+        which = sheet if isinstance(sheet, str) else names[sheet or 0]
+        rows = [list(r) for r in values[which].iter_rows(values_only=True)]
+        frows = [list(r) for r in formulas[which].iter_rows(values_only=True)]
         values.close()
         formulas.close()
+    except DataValidationError:
+        raise
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, IndexError, EOFError) as err:
         raise DataValidationError(f"{shown}: cannot be read as XLSX ({reader_message(err) or type(err).__name__}); "
                                   "save it again from Excel, or export it as CSV") from None
@@ -79,7 +89,7 @@ def read_xlsx(path: str | Path) -> pd.DataFrame:
         raise DataValidationError(f"{shown}: cannot be read as XLSX ({type(err).__name__}); save it again from "
                                   "Excel, or export it as CSV") from None
     if not rows:
-        raise DataValidationError(f"{shown}: the first sheet is empty; expected a header row and data rows")
+        raise DataValidationError(f"{shown}: the sheet {excerpt(which)} is empty; expected a header row and data rows")
     header = ["" if h is None else str(h).strip() for h in rows[0]]
     unsaved = [f"{get_column_letter(j + 1)}{i + 1}" for i, (vr, fr) in enumerate(zip(rows, frows)) if i
                for j, (v, f) in enumerate(zip(vr, fr)) if v is None and isinstance(f, str) and f.startswith("=")]

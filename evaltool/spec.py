@@ -106,8 +106,24 @@ class Deviation(_Strict):
 DisclosureSpec = DisclosureRules
 
 
+class NarrativeSpec(_Strict):
+    """Evaluators' own words (Markdown files) placed in the report's sections."""
+
+    summary: Path | None = Field(None, description="One paragraph opening the key points (default: the first "
+                                                    "paragraph of `programme`).")
+    programme: Path | None = Field(None, description="The programme and how it was meant to work.")
+    context: Path | None = Field(None, description="Local context (follows the programme description).")
+    conclusions: Path | None = Field(None, description="Conclusions and what this means.")
+    recommendations: Path | None = Field(None, description="Recommendations.")
+
+
 class ReportSpec(_Strict):
     formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
+    brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
+                                                 "default the NHS identity.")
+    logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
+    reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
     engine: Literal["auto", "quarto", "pandoc"] = "auto"
     disclosure: DisclosureSpec = DisclosureSpec()
     deviations: tuple[Deviation, ...] = ()
@@ -307,6 +323,16 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    rep = raw.get("report")
+    if isinstance(rep, dict):
+        rep = dict(rep)
+        for k in ("brand", "logic_model", "reference_docx"):
+            if isinstance(rep.get(k), str):
+                rep[k] = _resolve(rep[k], base)
+        if isinstance(rep.get("narrative"), dict):
+            rep["narrative"] = {k: (_resolve(v, base) if isinstance(v, str) else v)
+                                for k, v in rep["narrative"].items()}
+        raw["report"] = rep
     prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
     if isinstance(prem, dict):
         # Item maps given as YAML files resolve against the spec file like every other path.
@@ -322,7 +348,27 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     except ValidationError as err:
         raise SpecError(format_validation_error(err, source)) from None
     _check_files(spec, source)
+    _check_joint_display(spec, source)
     return spec
+
+
+def _check_joint_display(spec: Spec, source: str) -> None:
+    """Joint-display rows name published facts by stable keys: check each against the plan now."""
+    if spec.qualitative is None:
+        return
+    from evaltool.qual.joint import check_quant_key
+
+    outs = tuple(spec.effects.outcomes) if spec.effects is not None else ()
+    subs = tuple(spec.effects.subgroups) if spec.effects is not None else ()
+    ro = tuple(spec.rollout.outcomes) if spec.rollout is not None else ()
+    bad = []
+    for i, e in enumerate(spec.qualitative.joint_display):
+        if e.quant_key:
+            why = check_quant_key(e.quant_key, outs, subs, ro)
+            if why:
+                bad.append(f"  - qualitative.joint_display[{i}].quant_key: {why}, got {e.quant_key!r}")
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(bad))
 
 
 def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
@@ -352,6 +398,11 @@ def _check_files(spec: Spec, source: str) -> None:
             missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():
             missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
+    rep = spec.report
+    for key, p in [("brand", rep.brand), ("logic_model", rep.logic_model), ("reference_docx", rep.reference_docx),
+                   *((f"narrative.{k}", v) for k, v in rep.narrative.model_dump().items())]:
+        if p is not None and not Path(p).is_file():
+            missing.append(f"  - report.{key}: file not found: {display_path(p)}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 

@@ -24,6 +24,7 @@ def small_project(tmp_path_factory) -> Path:
     write_example_data(data_dir, seed=7, scale=SCALE)
     raw = yaml.safe_load((ROOT / "analyses" / "southvale.yaml").read_text())
     (root / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", root / "templates")  # the spec's narrative files
     raw["report"]["formats"] = ["html"]
     # Fewer bootstrap draws keep the test quick; the example run uses the spec's full number.
     if raw.get("rollout"):
@@ -167,6 +168,8 @@ def test_cli_validate_and_exit_codes(small_project, tmp_path):
     for k in ("codebook", "segments", "participants", "analyst_summaries"):
         if raw["qualitative"].get(k):
             raw["qualitative"][k] = str((spec.parent / raw["qualitative"][k]).resolve())
+    raw["report"].pop("narrative", None)
+    raw["report"].pop("logic_model", None)
     bad2 = tmp_path / "bad2.yaml"
     bad2.write_text(yaml.safe_dump(raw))
     r = runner.invoke(app, ["validate", str(bad2)])

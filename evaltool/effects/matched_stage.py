@@ -29,6 +29,41 @@ EFFECT_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "c
                   "scale", "method", "n_units", "n_clusters"]
 
 
+def follow_up_table(cohort: pd.DataFrame, population: pd.DataFrame | None,
+                    window_end: str | pd.Timestamp | None) -> pd.DataFrame:
+    """How long each group could be followed after its index date: counts reaching 6, 12 and 24 months.
+
+    Follow-up ends at the earliest of the window end, death, deregistration and a censor date.
+
+    Examples
+    --------
+    >>> coh = pd.DataFrame({"person_id": ["a", "b"], "treated": [1, 0],
+    ...                     "index_date": pd.to_datetime(["2024-01-01", "2024-01-01"])})
+    >>> follow_up_table(coh, None, "2025-03-31")[["group", "n_people", "n_12m", "median_months"]].values.tolist()
+    [['enrolled', 1, 1, 14.0], ['comparison', 1, 1, 14.0]]
+    """
+    c = cohort[[k for k in ("person_id", "treated", "index_date", "censor_date") if k in cohort.columns]].copy()
+    c = c.drop_duplicates(["person_id", "treated", "index_date"])
+    end = pd.Series(pd.Timestamp(window_end) if window_end is not None else c["index_date"].max(), index=c.index)
+    if population is not None:
+        pop = population.drop_duplicates("person_id").set_index("person_id")
+        for col in ("death_date", "registration_end"):
+            if col in pop.columns:
+                end = end.where(~(c["person_id"].map(pop[col]) < end), c["person_id"].map(pop[col]))
+    if "censor_date" in c.columns:
+        end = end.where(~(c["censor_date"] < end), c["censor_date"])
+    months = ((end - c["index_date"]).dt.days / 30.4375).clip(lower=0)
+    rows = []
+    for treated, name in ((1, "enrolled"), (0, "comparison")):
+        m = months[c["treated"] == treated]
+        if not len(m):
+            continue
+        rows.append({"group": name, "n_people": int(len(m)), "n_6m": int((m >= 6).sum()),
+                     "n_12m": int((m >= 12).sum()), "n_24m": int((m >= 24).sum()),
+                     "median_months": float(np.floor(m.median()))})
+    return pd.DataFrame(rows, columns=["group", "n_people", "n_6m", "n_12m", "n_24m", "median_months"])
+
+
 def _slug(level: str) -> str:
     """Fact-key form of a subgroup level: 'under 65' -> 'under_65', '65+' -> '65_plus'."""
     return str(level).replace("+", "_plus").replace(" ", "_").lower()
@@ -175,6 +210,13 @@ def run_stage(
     out.table_meta["outcome_rates"] = TableMeta(
         title="Outcome rates by group and period", count_columns=("events",),
         derived_columns=(("rate_per_1000py", "events"),), appendix=True)
+
+    out.tables["follow_up"] = follow_up_table(cohort, population, window_end)
+    out.table_meta["follow_up"] = TableMeta(
+        title="How long people could be followed after enrolment",
+        caption="People whose follow-up (to the end of the data, death or leaving the practice) reached 6, 12 and 24 "
+                "months, and the median in whole months.",
+        count_columns=("n_people", "n_6m", "n_12m", "n_24m"), appendix=True)
 
     head = "emergency_admission" if "emergency_admission" in results else next(iter(results))
     r0 = results[head]

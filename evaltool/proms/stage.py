@@ -510,11 +510,18 @@ def _summarise_prems(out: StageOutput, prems: pd.DataFrame, config: PromsConfig)
             out.facts["fft_pct_positive"] = float(tot["pct_positive"].iloc[0])
             out.facts["fft_n_responses"] = int(tot["n_responses"].iloc[0])
             out.facts["fft_pct_negative"] = float(tot["pct_negative"].iloc[0])
+        for n in res.notes:
+            if n.startswith("Confirm:"):
+                out.event("prem_wording_to_confirm", f"{d.title}: {n}", severity="info",
+                          detail="an analyst's note on the instrument definition; not printed in captions")
         if len(res.scales):
             out.tables[f"prem_{key}_scales"] = res.scales
             out.table_meta[f"prem_{key}_scales"] = TableMeta(
                 title=f"{d.title}: scale scores",
-                caption="Mean with t-based 95% CI; " + "; ".join(res.notes),
+                # Only the source belongs in a published caption; a "Confirm: ..." note is a to-do for the
+                # analyst and goes to the run record instead.
+                caption="Mean with t-based 95% CI" + "".join(f"; {n}" for n in res.notes
+                                                             if not n.startswith("Confirm:")),
                 count_columns=("n_scored", "n_not_scored"),
                 derived_columns=(("estimate", "n_scored"), ("sd", "n_scored"), ("ci_lower", "n_scored"),
                                  ("ci_upper", "n_scored")),

@@ -14,7 +14,7 @@ __all__ = ["DisclosureConfig", "DisclosureRules", "ReportResult", "apply_disclos
 
 
 def __getattr__(name: str):
-    # render pulls in jinja2/pandoc helpers; import lazily so `evaltool.report.spc` stays light.
+    # render pulls in pandoc/typst helpers; import lazily so `evaltool.report.spc` stays light.
     if name in ("render_report", "ReportResult", "load_bundle"):
         from evaltool.report import render
 

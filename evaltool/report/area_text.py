@@ -1,14 +1,14 @@
 """Plain-English wording for the whole-area section: pure functions of the published ``facts["area"]``.
 
-The headline uses the same wording as the other designs (:func:`evaltool.report.sentences.effect_sentence`):
-the rate ratio with its interval, then the difference per 1,000 person-years.
+The headline uses the same grammar as the other designs (:mod:`evaltool.report.sentences`): the rate
+ratio with its interval, then the difference per 1,000 people a year.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from evaltool.report.sentences import effect_sentence
+from evaltool.report.sentences import difference_phrase, outcome_label, ratio_phrase
 
 __all__ = ["AREA_HEADING", "AREA_INTRO", "area_sentences", "design_choice_sentences", "headline_sentence"]
 
@@ -50,23 +50,24 @@ def headline_sentence(facts: Mapping[str, Any]) -> str:
     --------
     >>> headline_sentence({"treated_area": "Southvale", "outcome": "emergency_admission", "rate_ratio": 0.9,
     ...     "rate_ratio_ci": [0.85, 0.95], "estimate_per_1000py": -12.0, "ci_per_1000py": [-18.0, -6.0]})
-    'Across Southvale as a whole, emergency admissions were 10% lower (95% CI 5% to 15%) than expected without the programme; that is 12 fewer admissions per 1,000 person-years (95% CI 6 to 18 fewer).'
+    'Across Southvale as a whole, emergency admissions were 10% lower (95% CI 5% to 15% lower) than expected without the programme; that is 12 fewer admissions per 1,000 people a year (95% CI 6 to 18 fewer).'
     """
     rr, ci = _f(facts.get("rate_ratio")), facts.get("rate_ratio_ci") or [None, None]
     if rr is None or _f(ci[0]) is None or _f(ci[1]) is None:
         return (f"No whole-area estimate could be made for {facts.get('treated_area', 'the area')}.")
-    row = {"analysis": "whole_area", "outcome": facts.get("outcome", "emergency_admission"), "subgroup": "all",
-           "estimate": rr, "ci_lower": float(ci[0]), "ci_upper": float(ci[1]), "scale": "rate_ratio"}
-    d, dci = _f(facts.get("estimate_per_1000py")), facts.get("ci_per_1000py") or [None, None]
-    absr = None
-    if d is not None and _f(dci[0]) is not None and _f(dci[1]) is not None:
-        absr = {"estimate": d, "ci_lower": float(dci[0]), "ci_upper": float(dci[1]),
-                "scale": "difference_per_1000py"}
-    s = effect_sentence(row, absr)
-    # effect_sentence frames unknown analyses generically; give the whole-area frame
+    outcome = str(facts.get("outcome", "emergency_admission"))
     area = str(facts.get("treated_area", "the area"))
-    return s.replace("In the whole area analysis", f"Across {area} as a whole", 1).replace(
-        "than in the comparison", "than expected without the programme", 1)
+    d_r, w_r = ratio_phrase(rr, float(ci[0]), float(ci[1]))
+    lab = outcome_label(outcome, lower=True)
+    if d_r in ("lower", "higher"):
+        s = f"Across {area} as a whole, {lab} were {w_r} than expected without the programme"
+    else:
+        s = f"Across {area} as a whole, there was {w_r} in {lab} compared with what was expected without the programme"
+    d, dci = _f(facts.get("estimate_per_1000py")), facts.get("ci_per_1000py") or [None, None]
+    if d is not None and _f(dci[0]) is not None and _f(dci[1]) is not None:
+        d_d, w_d = difference_phrase(d, float(dci[0]), float(dci[1]), outcome)
+        s += f"; that is {w_d}" if d_d in ("lower", "higher") else f"; in absolute terms, {w_d}"
+    return s + "."
 
 
 def design_choice_sentences(facts: Mapping[str, Any]) -> list[str]:
