@@ -296,6 +296,10 @@ def scan_text(text: str, file: str, rules: DisclosureRules, ids: _Ids | None = N
             v = _WORDS.get(raw) if not raw.isdigit() else int(raw)
             if v is None or not (0 < v < small):
                 continue
+            # A section number before a heading ("7 Patients' outcomes and experience") is not a count.
+            line_start = text.rfind("\n", 0, m.start()) + 1
+            if not text[line_start:m.start()].strip() and m.group(m.lastindex)[:1].isupper():
+                continue
             # "fewer than 8 people", "1 to 4 responses" (a rule's range), "point to one person".
             before = " ".join(low[max(0, m.start() - 24):m.start()].split())
             if any(w in before[-14:] for w in ("fewer than", "less than", "under", "at least", "more than")) \
@@ -326,11 +330,34 @@ def scan_text(text: str, file: str, rules: DisclosureRules, ids: _Ids | None = N
     return out
 
 
-def _sheet_tables(pub) -> dict[str, Any]:
-    from evaltool.report.workbook import _sheet_name
+_COUNT_LABEL = re.compile(r"^(n|number\b|count|people|participants|respondents|responses|admissions|events|"
+                          r"patients|interviews|segments|valid answers|registered)", re.I)
+_NON_TABLE_SHEETS = ("about", "cover", "contents", "notes")
+_SUPPRESSED_MARKS = ("*", "[c]")
 
-    used = {"about"}
-    return {_sheet_name(name, used): pub.tables[name] for name, _t, _d in pub.workbook_tables()}
+
+def _sheet_table(sheet: str, pub) -> Any:
+    """The published table a workbook sheet holds (sheets are named ``Tnn_<table>``, cut to 31 characters)."""
+    if pub is None:
+        return None
+    name = re.sub(r"^T\d{2,}_", "", sheet)
+    if name in pub.tables:
+        return pub.tables[name]
+    cands = [n for n in pub.tables if n.startswith(name) or n[:31] == sheet[:31]]
+    return pub.tables[cands[0]] if len(cands) == 1 else None
+
+
+def _column_map(header: list[str], pt) -> dict[int, str]:
+    """Workbook column index -> table column, through the label registry (headers are words)."""
+    if pt is None:
+        return {}
+    from evaltool.report.labels import column_label
+
+    by_label: dict[str, str] = {}
+    for c in pt.display.columns:
+        for lab in (str(c), column_label(c), column_label(c, short=True)):
+            by_label.setdefault(lab.strip().lower(), c)
+    return {j: by_label[h.strip().lower()] for j, h in enumerate(header) if h.strip().lower() in by_label}
 
 
 def _scan_workbook(path: Path, rules: DisclosureRules, ids: _Ids | None, pub) -> list[Finding]:
@@ -338,47 +365,56 @@ def _scan_workbook(path: Path, rules: DisclosureRules, ids: _Ids | None, pub) ->
     from openpyxl.utils import get_column_letter
 
     wb = load_workbook(path, data_only=True)
-    sheets = _sheet_tables(pub) if pub is not None else {}
     out: list[Finding] = []
     fname = path.name
     for ws in wb.worksheets:
-        # Row numbers as in Excel (read-only sheets skip empty rows).
+        # Row numbers as in Excel.
         numbered = [(cells[0].row, [c.value for c in cells]) for cells in ws.iter_rows() if cells and
                     hasattr(cells[0], "row")]
         by_row = dict(numbered)
         width = max((len(v) for _, v in numbered), default=0)
         rows = [by_row.get(r, [None] * width) for r in range(1, (max(by_row) if by_row else 0) + 1)]
-        if ws.title.lower() == "about":
+        if ws.title.lower() in _NON_TABLE_SHEETS:
             out += scan_text("\n".join(" ".join(str(c) for c in r if c is not None) for r in rows), fname, rules, ids)
             continue
-        # The workbook's layout: title in row 1, header in row 3 (else the first row of text).
+        # The workbook's layout: title in row 1, a line in row 2, headers in row 3.
         hdr_i = 2 if len(rows) >= 3 and any(c is not None for c in rows[2]) and \
             all(isinstance(c, str) for c in rows[2] if c is not None) else 0
         header = [str(c) if c is not None else "" for c in rows[hdr_i]] if rows else []
-        pt = sheets.get(ws.title)
-        rule_key = pt.rule if pt is not None else rules.rule_for(ws.title, None)
+        pt = _sheet_table(ws.title, pub)
+        colmap = _column_map(header, pt)
+        rule_key = pt.rule if pt is not None else rules.rule_for(re.sub(r"^T\d{2,}_", "", ws.title), None)
         r = rules.count_rule(rule_key) if rule_key != "none" else None
-        counts = set(pt.count_columns) if pt is not None else {h for h in header if _COUNT_HEAD.match(h)}
-        for i, row in enumerate(rows[hdr_i + 1:]):
+        body = rows[hdr_i + 1:]
+        # Cell-by-cell comparison with the gate only when the sheet holds the table's rows as published.
+        aligned = pt is not None and len(body) == len(pt.display)
+        for i, row in enumerate(body):
             excel_row = hdr_i + 2 + i
             for j, v in enumerate(row):
-                col = header[j] if j < len(header) else ""
+                head = header[j] if j < len(header) else ""
+                col = colmap.get(j)
                 where = f"{ws.title}!{get_column_letter(j + 1)}{excel_row}"
-                if pt is not None and i < len(pt.hidden) and col in pt.hidden.columns and bool(pt.hidden[col].iloc[i]) \
-                        and isinstance(v, (int, float)) and not isinstance(v, bool):
+                number = isinstance(v, (int, float)) and not isinstance(v, bool)
+                if aligned and col is not None and col in pt.hidden.columns and bool(pt.hidden[col].iloc[i]) \
+                        and number:
                     why = next((c.reason for c in pt.cells if c.row == i and c.column == col), "")
                     out.append(Finding(fname, where, "suppressed_published", f"{pt.rule}: {why or 'suppressed'}",
-                                       f"{col} = {v} should be suppressed"))
+                                       f"{head} = {v} should be suppressed"))
                     continue
-                if r is not None and col in counts and isinstance(v, (int, float)) and not isinstance(v, bool) \
-                        and 0 < v < r.min_count:
+                is_count = (col in pt.count_columns) if (pt is not None and col is not None) else (
+                    bool(_COUNT_HEAD.match(head)) or bool(_COUNT_LABEL.match(head)))
+                if r is not None and is_count and number and 0 < v < r.min_count:
                     out.append(Finding(fname, where, "small_count", f"{rule_key}: 1 to {r.min_count - 1} suppressed",
-                                       f"{col} = {v:g}"))
-                if r is not None and isinstance(v, float) and _PCT_HEAD.match(col) and abs(v * 10 - round(v * 10)) > 1e-9:
+                                       f"{head} = {v:g}"))
+                # "% positive", "% of participants", "percent": a percentage column ("95% CI" is not).
+                pct_head = bool(_PCT_HEAD.match(col)) if col is not None else bool(
+                    _PCT_HEAD.match(head) or "% of" in head)
+                if r is not None and isinstance(v, float) and pct_head and abs(v * 10 - round(v * 10)) > 1e-9:
                     out.append(Finding(fname, where, "exact_percentage", "percentages from rounded counts",
-                                       f"{col} = {v!r}"))
+                                       f"{head} = {v!r}"))
                 if isinstance(v, str):
-                    out += [Finding(fname, where, f.kind, f.rule, f.text) for f in scan_text(v, fname, rules, ids)]
+                    if v.strip() not in _SUPPRESSED_MARKS:
+                        out += [Finding(fname, where, f.kind, f.rule, f.text) for f in scan_text(v, fname, rules, ids)]
                 elif ids is not None and len(ids) and v is not None and not isinstance(v, float) and str(v) in ids \
                         and not (str(v).isdigit() and len(str(v)) < 6):
                     out.append(Finding(fname, where, "identifier", "no person identifiers", f"identifier {v!r}"))

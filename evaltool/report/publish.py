@@ -300,8 +300,8 @@ def _table_frames(bundle: Bundle, rules: DisclosureRules, figure_tables: set[str
     """Tables under control: (entry, rule key, count columns present, key columns)."""
     out = []
     for name, t in bundle.tables.items():
-        if not (t.publish or name in figure_tables):
-            continue
+        # Every table is controlled: the report may quote a table it does not print (publish: false),
+        # and figures draw from their data tables.
         rule = rules.rule_for(name, getattr(t, "rule", None))
         counts = [c for c in t.count_columns if c in t.data.columns] if rule != "none" else []
         bad = [c for c in t.count_columns if c not in t.data.columns]
@@ -413,10 +413,9 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
     tables = compose_tables(tables, bundle, rules)
     facts = _published_facts(bundle, pool, ctl, fact_ids, tables, rules, warnings)
     figures = _published_figures(bundle, tables, rules)
-    pub_tables = {k: v for k, v in tables.items() if v.publish}
     n_p = sum(1 for c in all_cells if c.kind == "primary")
     n_s = sum(1 for c in all_cells if c.kind == "secondary")
-    return Published(rules, pub_tables, facts, figures, tuple(all_cells), n_p, n_s, ctl.failures,
+    return Published(rules, tables, facts, figures, tuple(all_cells), n_p, n_s, ctl.failures,
                      tuple(dict.fromkeys(warnings)), len(rels))
 
 
