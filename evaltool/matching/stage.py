@@ -42,7 +42,8 @@ def trajectory_plot(traj: pd.DataFrame):
 def _distance_frame(res) -> pd.DataFrame | None:
     """The matching result's distance, treatment and weight per unit (None without a scalar distance)."""
     d = getattr(res, "_distance", None)
-    return d if isinstance(d, pd.DataFrame) and len(d) and {"distance", "treated", "weights"} <= set(d.columns) else None
+    ok = isinstance(d, pd.DataFrame) and len(d) and {"distance", "treated", "weights"} <= set(d.columns)
+    return d if ok and np.isfinite(pd.to_numeric(d["distance"], errors="coerce")).any() else None
 
 
 def ps_bins(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray) -> pd.DataFrame:

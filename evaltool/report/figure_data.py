@@ -33,7 +33,7 @@ def suppression_note(data, rules, encoding: dict | None = None) -> str:
     hidden = data.hidden[cols].any(axis=1)
     n, total = int(hidden.sum()), len(hidden)
     if n == 0:
-        return ""
+        return "" if _has_positive(data, col) else "It has no values above zero, so it is not drawn."
     label = rules.count_rule(data.rule).suppressed_text()
     if n == total or not _has_positive(data, col):
         return (f"All of this figure's values (other than zeros) are suppressed to protect confidentiality (small "
