@@ -319,3 +319,16 @@ def test_rules_defaults_documented():
     r = DisclosureRules()
     assert (r.hes.min_count, r.hes.round_to, r.fft.min_count, r.fft.round_to, r.qual.suppressed_text()) == \
         (8, 5, 5, 1, "fewer than 8")
+
+
+def test_regression_retention_percentage_of_baseline_is_recomputed():
+    """Found by check-publish on Southvale: % retained (of the baseline responders, another row) was
+    published to full precision because it matched a same-row share on the baseline rows only."""
+    df = pd.DataFrame({"group": ["c"] * 3 + ["e"] * 3, "timepoint": ["baseline", "6m", "12m"] * 2,
+                       "n_invited": [2179] * 3 + [2777] * 3, "n_responded": [1826, 1676, 904, 2260, 2086, 1109],
+                       "n_both": [1826, 1397, 720, 2260, 1869, 966]})
+    df["pct_retained"] = 100 * df["n_both"] / df.groupby("group")["n_responded"].transform("first")
+    b = _bundle({"response_flow": (df, ("n_invited", "n_responded", "n_both"), (("pct_retained", "n_both"),))})
+    shown = publish(b).table("response_flow").display
+    # Whole percentages of the published counts: 1,395 of 1,825 is 76%.
+    assert shown["pct_retained"].tolist() == [100.0, 76.0, 39.0, 100.0, 83.0, 43.0]

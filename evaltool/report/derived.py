@@ -22,6 +22,7 @@ least 4,000 (the precision the HES methodology says a rounded denominator suppor
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,6 +201,8 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
         if spec is None:
             spec = _anchor_share(d, c, dv, cv, df, keys, counts)
         if spec is None:
+            spec = _row_share(d, c, dv, cv, df, numeric, counts, partial=True)
+        if spec is None:
             low = d.lower()
             if low.startswith(("pct", "percent", "prop", "rate")) or low.endswith(("_pct", "_rate", "per_1000")):
                 # A percentage of an unknown base would let its count be worked back exactly: withhold it.
@@ -212,9 +215,9 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
     return DerivedPlan(table, rule, specs, df, warnings=warnings)
 
 
-def _row_share(d, c, dv, cv, df, numeric, counts) -> _Spec | None:
-    """A share of another column in the same row, on every row (or, failing that, on the rows where it
-    holds: a rate per person for one group and per weighted person-time for another)."""
+def _row_share(d, c, dv, cv, df, numeric, counts, partial: bool = False) -> _Spec | None:
+    """A share of another column in the same row, on every row (with ``partial``, on the rows where it
+    holds, at least half of them: a rate per person for one group, per weighted person-time for another)."""
     best: tuple[int, _Spec] | None = None
     live = np.isfinite(dv) & np.isfinite(cv)
     for den in numeric:
@@ -226,9 +229,11 @@ def _row_share(d, c, dv, cv, df, numeric, counts) -> _Spec | None:
         for k in _SCALES:
             if _close(dv, k * ratio) and np.isfinite(ratio).sum() >= 1:
                 return _Spec(d, c, "share", k, den, den in counts)
+            if not partial:
+                continue
             rows = np.array([live[i] and np.isfinite(ratio[i]) and _close(dv[i:i + 1], k * ratio[i:i + 1])
                              for i in range(len(dv))])
-            if rows.sum() >= max(1, int(0.3 * live.sum())) and (best is None or rows.sum() > best[0]):
+            if rows.sum() >= max(1, math.ceil(0.5 * live.sum())) and (best is None or rows.sum() > best[0]):
                 best = (int(rows.sum()), _Spec(d, c, "share", k, den, den in counts, rows_mask=rows))
     return best[1] if best else None
 
