@@ -1,7 +1,7 @@
 """``evaltool check-publish``: audit a rendered report before it is released.
 
-Reads every output in a report folder (``report.html``, ``report.pdf``, ``report.docx``,
-``report_tables.xlsx``, or one of them given directly) and looks for:
+Reads every output in a report folder (the report and the technical appendix as HTML, PDF and Word,
+and ``report_tables.xlsx``; or one file given directly) and looks for:
 
 * **person identifiers**: any value of the input id columns (``person_id``, ``respondent_id``,
   ``participant_id``, ...). They are known without the bundle holding them: from ``--ids`` (a file, one
@@ -40,7 +40,8 @@ from evaltool.report.rules import DisclosureRules
 
 __all__ = ["Finding", "PublishCheck", "check_publish", "identifier_digest", "scan_text"]
 
-OUTPUTS = ("report.html", "report.pdf", "report.docx", "report_tables.xlsx")
+OUTPUTS = ("report.html", "report.pdf", "report.docx", "appendix.html", "appendix.pdf", "appendix.docx",
+           "report_tables.xlsx")
 _PEOPLE = (r"people|persons?|patients?|participants?|respondents?|responses?|residents?|carers?|members? of staff|"
            r"individuals?|users?|men|women|interviewees?|deaths?|service users?|clients?|pupils?|children")
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
