@@ -230,7 +230,6 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     _plan_analyses(record, spec)
     reuse = None
     if only:
-        from evaltool.bundle import dumps
         from evaltool.reuse import plan_reuse
 
         reuse = plan_reuse(only, final)
