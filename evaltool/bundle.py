@@ -33,7 +33,7 @@ import pandas as pd
 
 from evaltool.manifest import validate_manifest
 from evaltool.safe_output import atomic_dir  # noqa: F401 - re-exported (the pipeline's swap)
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 FLOAT_FORMAT = "%.10g"
 
@@ -110,9 +110,16 @@ class BundleWriter:
             "name": name, "path": path, "section": meta.section or section, "title": meta.title, "caption": meta.caption,
             "count_columns": list(meta.count_columns), "derived_columns": [list(x) for x in meta.derived_columns],
             "appendix": meta.appendix, "publish": meta.publish, "rows": int(len(df)),
+            **({"rule": meta.rule} if meta.rule else {}),
         })
 
-    def add_figure(self, section: str, name: str, fig: FigureSpec) -> None:
+    def add_figure(self, section: str, name: str, fig: FigureSpec | DataFigure) -> None:
+        if isinstance(fig, DataFigure):
+            # Drawn by the report from the published (disclosure-controlled) data table: no PNG here.
+            self.figures.append({"name": name, "section": section, "title": fig.title, "alt": fig.alt,
+                                 "appendix": fig.appendix, "data": fig.table,
+                                 "encoding": {**fig.encoding, "width": fig.width, "height": fig.height}})
+            return
         path = f"figures/{name}.png"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

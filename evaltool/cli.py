@@ -465,6 +465,55 @@ def report(
         out.print(Text(f"{fmt}: {path}"))
 
 
+@app.command("check-publish")
+def check_publish_cmd(
+    path: Annotated[Path, typer.Argument(help="A rendered report folder (e.g. reports/southvale) or one report file.")],
+    ids: Annotated[Optional[Path], typer.Option("--ids", help="A file of person identifiers to search for, one per line "
+                                                               "(default: the inputs named in the manifest, or the bundle's "
+                                                               "keyed hashes).")] = None,
+    list_cells: Annotated[bool, typer.Option("--list-cells", help="List every suppressed cell with its rule.")] = False,
+) -> None:
+    """Audit a rendered report before release: person identifiers, small counts, suppressed cells published,
+    exact percentages of small bases. Exit 0 when it passes, 1 on any finding, 2 on a usage error.
+
+    Example: [bold]evaltool check-publish reports/southvale --list-cells[/]
+    """
+    from evaltool.errors import EvaltoolError
+    from evaltool.report.check import check_publish
+
+    try:
+        id_values = None
+        if ids is not None:
+            if not ids.is_file():
+                raise FileNotFoundError(f"--ids: `{ids}` is not a file")
+            id_values = [ln.split(",")[0].strip() for ln in ids.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+        res = check_publish(path, ids=id_values)
+    except (EvaltoolError, OSError) as err:
+        _fail(err, 2)
+    sup = res.suppressed
+    if len(sup):
+        t = Table(title=f"Suppressed cells: {len(sup):,}")
+        for c in ("table", "primary", "secondary", "derived", "rule"):
+            t.add_column(c)
+        for (name, rule), g in sup.groupby(["table", "rule"], sort=False):
+            k = g["kind"].value_counts()
+            t.add_row(name, str(k.get("primary", 0)), str(k.get("secondary", 0)), str(k.get("derived", 0)), rule)
+        out.print(t)
+        if list_cells:
+            for r in sup.itertuples(index=False):
+                out.print(f"{r.table} row {r.row} {r.column}: {r.kind} ({r.rule}) {r.reason}", markup=False, highlight=False)
+    for n in res.notes:
+        out.print(f"note: {n}", markup=False, highlight=False)
+    out.print(f"Checked {', '.join(res.files)}; identifiers searched: {res.n_identifiers:,} ({res.identifier_source}).",
+              markup=False, highlight=False)
+    if res.findings:
+        for f in res.findings:
+            out.print(f.describe(), markup=False, highlight=False)
+        out.print(f"[bold red]{len(res.findings)} finding(s): do not publish.[/]")
+        raise typer.Exit(1)
+    out.print("[green]Passed: no identifiers, small counts or exact percentages of small bases found.[/]")
+
+
 @app.command("log")
 def log_(
     bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.", metavar="BUNDLE")],

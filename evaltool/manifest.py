@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["ManifestModel", "validate_manifest"]
 
@@ -44,15 +44,26 @@ class TableItem(_Open):
     appendix: bool = False
     publish: bool = True
     rows: int | None = Field(None, ge=0)
+    rule: Literal["hes", "fft", "qual", "none"] | None = None
 
 
 class FigureItem(_Open):
+    """A stage's PNG (``path``), or a count figure the report draws from a published table (``data``)."""
+
     name: str = Field(pattern=_NAME)
-    path: str = Field(pattern=_PATH)
+    path: str | None = Field(None, pattern=_PATH)
+    data: str | None = Field(None, pattern=_NAME)
+    encoding: dict[str, Any] = {}
     section: str = ""
     title: str = ""
     alt: str = ""
     appendix: bool = False
+
+    @model_validator(mode="after")
+    def _path_or_data(self) -> FigureItem:
+        if (self.path is None) == (self.data is None):
+            raise ValueError("a figure needs exactly one of `path` (a PNG) or `data` (a table the report draws)")
+        return self
 
 
 class StageItem(_Open):

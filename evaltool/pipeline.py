@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool import __version__
-from evaltool.bundle import BundleWriter, atomic_write_text
+from evaltool.bundle import BundleWriter, atomic_write_text, dumps
 from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
@@ -109,11 +109,12 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     probs = validated.problems_frame().drop(columns=["example_rows"])
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
-        title="Problems found in the input data and the action taken", appendix=True, publish=True)
-    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity_table, spec)
+        title="Problems found in the input data and the action taken", appendix=True, publish=True,
+        count_columns=("n",) if "n" in probs.columns else ())
+    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
-        count_columns=("admissions",), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
+        count_columns=("admissions", "registered"), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
     pop = cohort.population
     out.facts = {
         "n_people": int(len(pop)),
@@ -272,7 +273,6 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     _plan_analyses(record, spec)
     reuse = None
     if only:
-        from evaltool.bundle import dumps
         from evaltool.reuse import plan_reuse
 
         reuse = plan_reuse(only, final)
@@ -398,7 +398,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
             writer.add_stage(out)
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
-            appendix=True))
+            appendix=True, count_columns=("n_units", "n_clusters")))
         from evaltool.report.materials import copy_materials
 
         manifest = {
@@ -422,6 +422,11 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         }
         record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
+        # Keyed hashes of the input ids, so `evaltool check-publish` can find an id in a report.
+        from evaltool.identifiers import identifier_record
+
+        atomic_write_text(tmp / "results" / "identifiers.json", dumps(identifier_record(
+            [validated.population, *validated.extra.values()], seed, validated.files)))
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
         atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}

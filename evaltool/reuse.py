@@ -24,7 +24,7 @@ import pandas as pd
 from evaltool import __version__
 from evaltool.errors import EvaltoolError, SpecError
 from evaltool.runlog import AnalysisStatus, Event, read_jsonl
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 __all__ = ["STAGES", "Reuse", "plan_reuse"]
 
@@ -115,11 +115,18 @@ class Reuse:
                 count_columns=tuple(t.get("count_columns") or ()),
                 derived_columns=tuple(tuple(x) for x in t.get("derived_columns") or ()),
                 appendix=bool(t.get("appendix")), publish=bool(t.get("publish", True)),
-                section=t.get("section") if t.get("section") != section else None)
+                section=t.get("section") if t.get("section") != section else None, rule=t.get("rule"))
         for f in self.manifest.get("figures") or []:
-            if f.get("section") == section:
-                out.figures[f["name"]] = FigureSpec(_SavedPng(self.bundle / f["path"]), f.get("title", ""),
-                                                    f.get("alt", ""), appendix=bool(f.get("appendix")))
+            if f.get("section") != section:
+                continue
+            if f.get("data"):  # a count figure the report draws from its (reused) published table
+                enc = dict(f.get("encoding") or {})
+                w, h = float(enc.pop("width", 7.0)), float(enc.pop("height", 4.5))
+                out.figures[f["name"]] = DataFigure(str(f["data"]), enc, f.get("title", ""), f.get("alt", ""),
+                                                    width=w, height=h, appendix=bool(f.get("appendix")))
+                continue
+            out.figures[f["name"]] = FigureSpec(_SavedPng(self.bundle / f["path"]), f.get("title", ""),
+                                                f.get("alt", ""), appendix=bool(f.get("appendix")))
         out.facts = dict(self.facts.get(section) or {})
         out.events = [e for e in self.events if e.stage == name and e.code not in _FRAME_CODES]
         out.event("stage_reused", f"{name} results reused from the saved run of {self.manifest.get('created', '?')}",

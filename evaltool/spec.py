@@ -34,6 +34,7 @@ from evaltool.errors import SpecError
 from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
+from evaltool.report.rules import DisclosureRules
 from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -145,10 +146,8 @@ class Deviation(_Strict):
     reason: str
 
 
-class DisclosureSpec(_Strict):
-    enabled: bool = Field(True, description="Apply disclosure control to everything published.")
-    min_count: int = Field(8, ge=1, description="Counts below this (but above 0) are suppressed.")
-    round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
+# Disclosure rules live with the publication gate (evaltool/report/rules.py): one model, one set of defaults.
+DisclosureSpec = DisclosureRules
 
 
 class NarrativeSpec(_Strict):

@@ -42,6 +42,9 @@ class TableMeta:
     section:
         Report section when it differs from the stage's (e.g. the qualitative stage's
         ``joint_display`` table belongs to the ``joint_display`` section).
+    rule:
+        Publication rule (``report.disclosure``): "hes", "fft", "qual", or "none" for a table with no
+        counts of people (e.g. coder agreement); default: chosen from the table's name.
     """
 
     title: str
@@ -51,6 +54,7 @@ class TableMeta:
     appendix: bool = False
     publish: bool = True
     section: str | None = None
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,27 @@ class FigureSpec:
     appendix: bool = False
 
 
+@dataclass(frozen=True)
+class DataFigure:
+    """A figure of counts (or percentages of counts) that the report draws from published values.
+
+    The stage writes the data as ``table`` (one of its tables, with count columns declared; set
+    ``TableMeta.publish=False`` if it should not also be printed) and says how to draw it; the report
+    draws it from the table after disclosure control, so no suppressed count reaches a figure.
+    ``encoding``: ``kind`` ("bars" or "heatmap"), ``x``, ``y`` (or ``value`` for heat maps) and optional
+    ``fill``, ``facet``, ``stack``, ``horizontal``, axis labels, ``*_order`` lists
+    (see ``evaltool.report.figure_data``).
+    """
+
+    table: str
+    encoding: dict[str, Any]
+    title: str
+    alt: str
+    width: float = 7.0
+    height: float = 4.5
+    appendix: bool = False
+
+
 @dataclass
 class StageOutput:
     """Everything a stage returns to the pipeline."""
@@ -72,7 +97,7 @@ class StageOutput:
     section: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     table_meta: dict[str, TableMeta] = field(default_factory=dict)
-    figures: dict[str, FigureSpec] = field(default_factory=dict)
+    figures: dict[str, FigureSpec | DataFigure] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)

@@ -173,7 +173,9 @@ def test_stage_contract(sim, matched):
     cfg = MatchingConfig(covariates=tuple(COVS))
     out = run_stage(pop, act, None, cfg, window_start=WS, window_end=WE, seed=1)
     assert isinstance(out, StageOutput) and out.section == "matching"
-    assert set(out.tables) == {"balance", "matching_summary", "pre_trajectory"}
+    # ps_bins: the data of the propensity score figure, which the report draws after disclosure control.
+    assert set(out.tables) == {"balance", "matching_summary", "pre_trajectory", "ps_bins"}
+    assert out.table_meta["ps_bins"].publish is False and out.table_meta["ps_bins"].count_columns == ("n",)
     assert set(out.figures) == {"love_plot", "ps_distribution", "pre_trajectory"}
     assert out.facts["n_matched"] == matched.n_treated_matched
     coh = out.objects["matched_cohort"]

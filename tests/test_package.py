@@ -62,7 +62,7 @@ def _imported_top_level_modules() -> set[str]:
 
 
 # import name -> distribution name, for the ones that differ
-_DIST = {"yaml": "pyyaml", "ibis": "ibis-framework", "pypandoc": "pypandoc-binary"}
+_DIST = {"yaml": "pyyaml", "ibis": "ibis-framework", "pypandoc": "pypandoc-binary", "pdfminer": "pdfminer.six"}
 
 
 def test_every_imported_third_party_module_is_a_declared_dependency():

@@ -44,8 +44,11 @@ def test_tables_figures_and_meta(out):
     assert {"qual_cooccurrence_heatmap", "qual_theme_salience"} <= set(out.figures)
     m = out.table_meta["qual_theme_by_role"]
     assert set(m.count_columns) <= set(out.tables["qual_theme_by_role"].columns)
-    # Interview participants are protected by attribution rules, not HES count suppression.
-    assert m.count_columns == () and "n_participants" in out.tables["qual_theme_by_role"].columns
+    # Participant, interview and segment counts are declared: the report publishes them under the
+    # qualitative rule (1-7 as "fewer than 8"), and the figures are drawn from the published tables.
+    assert {"n_participants", "participants_in_group", "n_segments"} <= set(m.count_columns)
+    assert ("pct_participants", "n_participants") in m.derived_columns
+    assert out.figures["qual_theme_salience"].table == "qual_theme_frequencies"
     assert out.table_meta["joint_display"].section == "joint_display"
     assert list(out.tables["qual_quotes"].columns[:4]) == ["theme", "theme_label", "quote", "attribution"]
     jd = out.tables["joint_display"]

@@ -197,12 +197,13 @@ def run_stage(
     out.table_meta["effects_matched"] = TableMeta(
         title="Matched difference-in-differences: rate ratios and differences per 1,000 person-years",
         caption=f"Poisson/NB/linear DiD with person and month fixed effects, {config.pre_months} months before and "
-                f"{config.post_months} after the index date; 95% CIs clustered by {cluster_col}.", appendix=True)
+                f"{config.post_months} after the index date; 95% CIs clustered by {cluster_col}.", appendix=True,
+        count_columns=("n_units", "n_clusters"))
     out.tables["naive_before_after"] = naive[EFFECT_COLUMNS + ["subgroup_var"]].reset_index(drop=True)
     out.table_meta["naive_before_after"] = TableMeta(
         title="Naive before/after change among enrolled patients (biased by regression to the mean)",
         caption="Shown only to illustrate the regression-to-the-mean artefact the matched design removes.",
-        appendix=True)
+        appendix=True, count_columns=("n_units", "n_clusters"))
     es = pd.concat([r.event_study for r in results.values()], ignore_index=True)
     out.tables["event_study"] = es
     out.table_meta["event_study"] = TableMeta(title="Event study: effect by month relative to index", appendix=True)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool.progress import StepFn
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 from .config import MatchingConfig
 from .riskset import pre_trajectory, risk_set_match
@@ -38,6 +38,41 @@ def trajectory_plot(traj: pd.DataFrame):
                y="Emergency admissions per 1,000 per month", color="")
         + theme_evaltool()
     )
+
+
+def _distance_frame(res) -> pd.DataFrame | None:
+    """The matching result's distance, treatment and weight per unit (None without a scalar distance)."""
+    d = getattr(res, "_distance", None)
+    ok = isinstance(d, pd.DataFrame) and len(d) and {"distance", "treated", "weights"} <= set(d.columns)
+    return d if ok and np.isfinite(pd.to_numeric(d["distance"], errors="coerce")).any() else None
+
+
+def ps_bins(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray) -> pd.DataFrame:
+    """People per band of the distance, by group, before and after matching (the data of the PS figure).
+
+    ``n`` is the (weighted, after matching) number of people in the band, ``pct`` their percentage of the
+    group; the report draws the figure from these after disclosure control.
+
+    Examples
+    --------
+    >>> ps_bins(np.array([0.2, 0.4, 0.3, 0.6]), np.array([1, 0, 1, 0]), np.array([1, 1, 1, 0.0])).shape
+    (120, 5)
+    """
+    d = np.asarray(distance, dtype=float)
+    t = np.asarray(treat).astype(bool)
+    w = np.asarray(weights, dtype=float)
+    ok = np.isfinite(d)
+    edges = np.linspace(d[ok].min(), d[ok].max(), 31) if ok.any() else np.linspace(0, 1, 31)
+    mids = (edges[:-1] + edges[1:]) / 2
+    parts = []
+    for sample, ww in (("Before matching", np.ones_like(d)), ("After matching", w)):
+        for g, name in ((True, "Treated"), (False, "Control")):
+            m = ok & (t == g) & (ww > 0)
+            h, _ = np.histogram(d[m], bins=edges, weights=ww[m])
+            tot = h.sum()
+            parts.append(pd.DataFrame({"sample": sample, "group": name, "band": [f"{x:.2f}" for x in mids],
+                                       "n": h, "pct": 100 * h / tot if tot > 0 else h * 0.0}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def run_stage(
@@ -164,13 +199,29 @@ def run_stage(
                                 alt="Absolute standardised mean differences of each matching variable before "
                                     f"(max {facts['max_abs_smd_before']}) and after matching "
                                     f"(max {facts['max_abs_smd_after']})."),
-        "ps_distribution": FigureSpec(res.plot("distance"), title="Propensity scores before and after matching",
-                                      alt="Histograms of the propensity score for enrolled and control people, "
-                                          "before and after matching.", appendix=True),
-        "pre_trajectory": FigureSpec(trajectory_plot(traj), title="Emergency admissions around the index date",
-                                     alt="Monthly emergency admissions per 1,000 for enrolled patients and matched "
-                                         "controls from 24 months before to 12 months after the index month."),
+        "ps_distribution": DataFigure(
+            "ps_bins", {"kind": "bars", "x": "band", "y": "pct", "fill": "group", "facet": "sample",
+                        "facet_rows": 2, "x_text_angle": 90, "x_label": "Propensity score",
+                        "y_label": "% of the group"},
+            title="Propensity scores before and after matching",
+            alt="Histograms of the propensity score for enrolled and control people, before and after matching.",
+            appendix=True) if _distance_frame(res) is not None else None,
+        # Rates of small monthly counts: drawn by the report from the published table.
+        "pre_trajectory": DataFigure(
+            "pre_trajectory", {"kind": "lines", "x": "month_relative", "y": "rate_per_1000", "colour": "group",
+                               "colour_order": ["treated", "matched controls"], "vline": -0.5,
+                               "x_label": "Months relative to the index month (0 = index month)",
+                               "y_label": "Emergency admissions per 1,000 per month"},
+            title="Emergency admissions around the index date",
+            alt="Monthly emergency admissions per 1,000 for enrolled patients and matched controls from 24 months "
+                "before to 12 months after the index month."),
     }
+    if figures.get("ps_distribution") is not None:
+        d = _distance_frame(res)
+        tables["ps_bins"] = ps_bins(d["distance"].to_numpy(), d["treated"].to_numpy(), d["weights"].to_numpy())
+        meta["ps_bins"] = TableMeta(title="People per band of the propensity score", publish=False,
+                                    count_columns=("n",), derived_columns=(("pct", "n"),))
+    figures = {k: v for k, v in figures.items() if v is not None}
     out = StageOutput(
         section="matching", tables=tables, table_meta=meta, figures=figures, facts=facts,
         objects={"matched_cohort": coh, "match_result": res},

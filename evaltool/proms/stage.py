@@ -20,9 +20,10 @@ from evaltool.proms.eq5d import (
     level_frequencies,
     pchc,
 )
+from evaltool.proms._plots import _LEVEL_COLOURS as LEVEL_COLOURS
 from evaltool.proms.prems import load_definition, summarise_prem
 from evaltool.runlog import excerpt
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, StageOutput, TableMeta
 
 SECTION = "proms"
 
@@ -359,16 +360,32 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
         )
         out.objects["attrition"] = att
         # Figures
-        out.figures["eq5d_levels"] = FigureSpec(
-            plot=prof.plot(), title="EQ-5D levels by dimension and time point",
+        # Count figures are drawn by the report from the published (disclosure-controlled) tables.
+        out.figures["eq5d_levels"] = DataFigure(
+            table="eq5d_levels", title="EQ-5D levels by dimension and time point",
+            encoding={"kind": "bars", "x": "timepoint", "y": "pct", "fill": "level", "stack": True,
+                      "facet": ["group", "dimension_label"], "x_order": list(tps),
+                      "fill_order": ["5", "4", "3", "2", "1"], "colours": list(LEVEL_COLOURS[::-1]),
+                      "y_label": "% of responses", "fill_label": "Level (1 = no problems)"},
             alt="Stacked bars of the percentage of responses at each EQ-5D level (1 = no problems to 5 = extreme) "
                 "for each dimension, by time point and group.", width=9, height=5,
         )
-        out.figures["eq5d_change_distribution"] = FigureSpec(
-            plot=ch.plot(), title=f"Distribution of change in EQ-5D index ({label})",
-            alt="Bar charts of the number of people by change in EQ-5D index from baseline, per group and follow-up.",
-            width=8, height=5,
-        )
+        if len(ch.bins):
+            cb = ch.bins.copy()
+            cb.insert(cb.columns.get_loc("bin_mid"), "change", [f"{v:+.2f}" for v in cb["bin_mid"]])
+            out.tables["eq5d_change_bins"] = cb
+            out.table_meta["eq5d_change_bins"] = TableMeta(
+                title="Change in EQ-5D index: people per band of change", publish=False, count_columns=("n",))
+            out.figures["eq5d_change_distribution"] = DataFigure(
+                table="eq5d_change_bins", title=f"Distribution of change in EQ-5D index ({label})",
+                encoding={"kind": "bars", "x": "change", "y": "n",
+                          "facet": ["group", "comparison"] if "group" in cb.columns else "comparison",
+                          "x_order": [f"{v:+.2f}" for v in sorted(cb["bin_mid"].unique())],
+                          "x_label": "Change in index (follow-up minus baseline)", "y_label": "Number of people",
+                          "x_text_angle": 90},
+                alt="Bar charts of the number of people by change in EQ-5D index from baseline, per group and "
+                    "follow-up.", width=8, height=5,
+            )
         # Facts
         last = followups[-1]
         row = ct[(ct["group"] == treated) & (ct["timepoint"] == last)]
@@ -426,8 +443,12 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
                 count_columns=("n_baseline", "n_followup", "n_pairs", "n_zero_changes"),
                 derived_columns=(("mean_baseline", "n_pairs"), ("mean_followup", "n_pairs")),
             )
-        out.figures["activation_levels"] = FigureSpec(
-            plot=act.plot(), title="Patient activation levels by time point",
+        out.figures["activation_levels"] = DataFigure(
+            table="activation_levels", title="Patient activation levels by time point",
+            encoding={"kind": "bars", "x": "timepoint", "y": "pct", "fill": "level", "stack": True,
+                      "facet": "group" if "group" in act.levels.columns else None, "x_order": list(tps),
+                      "fill_order": ["4", "3", "2", "1"], "colours": list(LEVEL_COLOURS[3::-1]),
+                      "y_label": "% of respondents", "fill_label": "Activation level"},
             alt="Stacked bars of the percentage of respondents at activation levels 1-4 by time point and group.",
         )
         out.objects["activation"] = act
@@ -481,10 +502,11 @@ def _summarise_prems(out: StageOutput, prems: pd.DataFrame, config: PromsConfig)
                 count_columns=("n_responses", "n_positive", "n_negative", "n_neutral", "n_dont_know"),
                 derived_columns=(("pct_positive", "n_positive"), ("pct_negative", "n_negative")),
             )
-            out.figures[f"prem_{key}"] = FigureSpec(
-                plot=res.plot(), title="Friends and Family Test: % positive",
-                alt="Horizontal bars of the percentage of FFT responses that were very good or good, by group, "
-                    "with the number of responses.",
+            out.figures[f"prem_{key}"] = DataFigure(
+                table=f"prem_{key}", title="Friends and Family Test: % positive",
+                encoding={"kind": "bars", "x": "group", "y": "pct_positive", "horizontal": True,
+                          "y_label": "% of responses very good or good"},
+                alt="Horizontal bars of the percentage of FFT responses that were very good or good, by group.",
             )
             tot = fft[fft["group"] == treated] if (fft["group"] == treated).any() else fft.iloc[[0]]
             out.facts["fft_pct_positive"] = float(tot["pct_positive"].iloc[0])
@@ -515,10 +537,13 @@ def _summarise_prems(out: StageOutput, prems: pd.DataFrame, config: PromsConfig)
                 derived_columns=(("pct", "n_top"), ("mean_score", "n_answered"))
                 + ((("pct_weighted", "n_top"), ("n_effective", "n_base")) if "pct_weighted" in items.columns else ()),
             )
-            out.figures[f"prem_{key}_top_box"] = FigureSpec(
-                plot=res.plot(), title=f"{d.name}: % in the top box by item",
-                alt=f"Horizontal bars of the percentage of {d.name} answers in the top box for each item and group, "
-                    "each labelled with its base n.", width=8, height=6,
+            out.figures[f"prem_{key}_top_box"] = DataFigure(
+                table=f"prem_{key}_items", title=f"{d.name}: % in the top box by item",
+                encoding={"kind": "bars", "x": "item", "y": "pct", "horizontal": True,
+                          **({"fill": "group"} if "group" in items.columns else {}),
+                          "y_label": "% of answers in the top box"},
+                alt=f"Horizontal bars of the percentage of {d.name} answers in the top box for each item and group.",
+                width=8, height=6,
             )
             tot = res.scales[(res.scales["scale"] == "total") & (res.scales["group"] == treated)]
             if len(tot):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evaltool.errors import DataValidationError, DataWarning, EvaltoolError
-from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 from .agreement import agreement
 from .codebook import Codebook, read_codebook, starter_codebook_path
@@ -185,12 +185,11 @@ def run_stage(
 
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, TableMeta] = {}
-    # Counts here are of interview participants (consenting staff, patients and carers), not of
-    # patients in health records: HES small-number suppression would hide nearly every cell of a
-    # 30-interview study. Their protection is attribution by role and site with a minimum group
-    # size (config.min_group_size, coarsen_small_groups), so no count columns are declared.
-    cc: tuple[str, ...] = ()
-    dc: tuple[tuple[str, str], ...] = ()
+    # Counts of participants, interviews and coded segments are published under the qualitative rule
+    # (report.disclosure.qual: 1-7 written as "fewer than 8", never beside a role that names one person),
+    # so they are declared like every other count.
+    cc: tuple[str, ...] = ("n_segments", "n_documents", "n_participants", "participants_in_group")
+    dc: tuple[tuple[str, str], ...] = (("pct_participants", "n_participants"),)
     tables["qual_theme_frequencies"] = freq_table(theme_overall, None)
     meta["qual_theme_frequencies"] = TableMeta(
         "Theme salience", "Participants, interviews and coded segments per theme across all interviews.",
@@ -202,7 +201,8 @@ def run_stage(
     # The report's body shows themes x roles as one compact matrix ("n of N participants");
     # the long table above stays in the appendix for analysts.
     meta["qual_theme_by_role"] = TableMeta(
-        meta["qual_theme_by_role"].title + " (long form)", meta["qual_theme_by_role"].caption, appendix=True)
+        meta["qual_theme_by_role"].title + " (long form)", meta["qual_theme_by_role"].caption, appendix=True,
+        count_columns=cc, derived_columns=dc)
     tables["qual_theme_role_matrix"] = theme_role_matrix(tables["qual_theme_by_role"])
     meta["qual_theme_role_matrix"] = TableMeta(
         "Themes by stakeholder group", "Participants in each group who raised the theme, out of all participants in "
@@ -219,7 +219,7 @@ def run_stage(
     tables["qual_cooccurrence"] = cot[cot["n"] > 0].reset_index(drop=True)
     meta["qual_cooccurrence"] = TableMeta(
         "Code co-occurrence", f"Pairs of coded segments ({config.cooccurrence_mode.replace('_', ' ')}) within an "
-        "interview; diagonal = segments of the code.", appendix=True)
+        "interview; diagonal = segments of the code.", appendix=True, count_columns=("n",))
 
     # Agreement: only when two coders share documents.
     figures: dict[str, FigureSpec] = {}
@@ -247,7 +247,7 @@ def run_stage(
     meta["qual_agreement"] = TableMeta(
         "Coder agreement", f"Percent agreement, Cohen's kappa (character, segment and interview level) and "
         f"Krippendorff's alpha for double-coded interviews; kappa below {config.kappa_threshold} flagged.",
-        appendix=True)
+        appendix=True, rule="none")  # statistics about the coders, not counts of people
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
@@ -266,10 +266,10 @@ def run_stage(
     tables["qual_framework"] = fw.to_frame().rename(columns={"group": config.framework_by})
     meta["qual_framework"] = TableMeta(f"Framework matrix ({config.framework_by} x theme)",
                                        "Coded segments and participants per cell with a quote and the analysts' "
-                                       "summary.", appendix=True)
+                                       "summary.", appendix=True, count_columns=("n_segments", "n_participants"))
     tables["qual_exclusions"] = project.exclusions.copy()
     meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
-                                        appendix=True)
+                                        appendix=True, count_columns=("n_segments",))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
@@ -280,15 +280,27 @@ def run_stage(
                                       "that explain or contradict it; fit as agreed by the analysts.",
                                       section="joint_display")
 
-    figures["qual_cooccurrence_heatmap"] = FigureSpec(
-        co_theme.plot(), "Theme co-occurrence",
+    # Count figures are drawn by the report from the published (disclosure-controlled) tables.
+    ctf = co_theme.to_frame()
+    tables["qual_theme_cooccurrence"] = ctf[ctf["n"] > 0].reset_index(drop=True)
+    meta["qual_theme_cooccurrence"] = TableMeta("Theme co-occurrence", publish=False, count_columns=("n",))
+    figures["qual_cooccurrence_heatmap"] = DataFigure(
+        "qual_theme_cooccurrence", {"kind": "heatmap", "x": "item_a", "y": "item_b", "value": "n",
+                                    "value_label": "Segments", "x_text_angle": 90},
+        "Theme co-occurrence",
         "Heat map of how often two themes are coded on overlapping text in the same interview; darker = more.",
         width=8.0, height=7.0)
-    figures["qual_theme_salience"] = FigureSpec(
-        theme_overall.plot(), "Theme salience",
-        "Horizontal bar chart of the percentage of participants who raised each theme.", height=6.0)
-    figures["qual_theme_by_role_heatmap"] = FigureSpec(
-        by_role.plot(), "Themes by stakeholder group",
+    salience = tables["qual_theme_frequencies"].sort_values(["n_participants", "theme"], ascending=[False, True])
+    figures["qual_theme_salience"] = DataFigure(
+        "qual_theme_frequencies", {"kind": "bars", "x": "theme_label", "y": "pct_participants", "horizontal": True,
+                                   "x_order": list(salience["theme_label"]),
+                                   "y_label": "% of participants who raised the theme"},
+        "Theme salience", "Horizontal bar chart of the percentage of participants who raised each theme.",
+        height=6.0)
+    figures["qual_theme_by_role_heatmap"] = DataFigure(
+        "qual_theme_by_role", {"kind": "heatmap", "x": "role", "y": "theme_label", "value": "pct_participants",
+                               "value_label": "% of participants"},
+        "Themes by stakeholder group",
         "Heat map of the percentage of participants in each role who raised each theme.", width=8.0, height=6.0)
 
     to = theme_overall.to_frame().sort_values(["n_participants", "item"], ascending=[False, True])

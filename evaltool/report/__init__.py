@@ -8,7 +8,9 @@ from __future__ import annotations
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure
 from evaltool.report.spc import xmr
 
-__all__ = ["DisclosureConfig", "ReportResult", "apply_disclosure", "render_report", "xmr"]
+# The publication gate is ``evaltool.report.publish.publish`` (a module of the same name, so not re-exported).
+__all__ = ["DisclosureConfig", "DisclosureRules", "ReportResult", "apply_disclosure", "check_publish",
+           "render_report", "xmr"]
 
 
 def __getattr__(name: str):
@@ -17,4 +19,12 @@ def __getattr__(name: str):
         from evaltool.report import render
 
         return getattr(render, name)
+    if name == "check_publish":
+        from evaltool.report.check import check_publish
+
+        return check_publish
+    if name == "DisclosureRules":
+        from evaltool.report.rules import DisclosureRules
+
+        return DisclosureRules
     raise AttributeError(name)

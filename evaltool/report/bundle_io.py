@@ -38,6 +38,7 @@ class TableEntry:
     appendix: bool
     publish: bool
     data: pd.DataFrame
+    rule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,17 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
             name=name, section=section, title=str(t.get("title") or name),
             caption=str(t.get("caption") or ""), count_columns=tuple(t.get("count_columns") or ()),
             derived_columns=tuple(tuple(p) for p in (t.get("derived_columns") or ())),
-            appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data)
+            appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data,
+            rule=str(t["rule"]) if t.get("rule") else None)
     figures: dict[str, FigureEntry] = {}
     for i, f in enumerate(manifest.get("figures") or []):
+        if isinstance(f, dict) and f.get("data"):
+            # A count figure drawn by the report from a published table (evaltool.report.publish).
+            if str(f["data"]) not in tables:
+                raise BundleError(f"figure {f.get('name')!r}: its data table {f['data']!r} is not in the manifest")
+            if not str(f.get("alt") or "").strip():
+                raise BundleError(f"figure {f.get('name')!r} has no alt text (`manifest.figures[{i}].alt`)")
+            continue
         name = str(f["name"])
         path = _inside(root, str(f["path"]), f"figure {name!r} (`manifest.figures[{i}]`)")
         alt = str(f.get("alt") or "").strip()

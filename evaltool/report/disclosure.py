@@ -1,4 +1,8 @@
-"""Statistical disclosure control for published tables.
+"""Per-table disclosure control (the primitive behind the old report layer).
+
+The report publishes through :mod:`evaltool.report.publish`, which controls every table, figure and fact
+together and proves its secondary suppression by attack; :func:`apply_disclosure` remains for
+controlling one table on its own (and for comparing with what the report did before the gate).
 
 The default is the NHS Digital Hospital Episode Statistics (HES) convention for
 sub-national counts: 0 stays 0, counts from 1 to 7 are shown as ``*``, every other

@@ -1,0 +1,337 @@
+"""Which published counts are tied to which: the relations an attacker can use.
+
+Every count a report publishes is a *cell* (table, row, column) with its true value. Cells are tied by
+linear relations that hold in the data, whether or not the stage declared them:
+
+* **totals**: a count equals the sum of another count over a group of rows (``n_valid`` is the sum of
+  ``n`` over levels; the overall theme count is the sum of the counts by role in another table);
+* **row totals**: a count equals the sum of other counts in its row (responses = positive + neutral + ...);
+* **flows**: a count equals the previous row's count less this row's exclusions (cohort flow);
+* **same quantity**: the same number published twice (the matched cohort in two tables, a denominator
+  repeated on every row).
+
+:func:`find_relations` finds them from the true values (declared or not): a relation that holds only
+by coincidence is still true, so treating it as known to an attacker errs on the safe side.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TOTAL_LABELS", "Cell", "CellPool", "Relation", "find_relations", "key_columns"]
+
+#: Key values that mark a row as the total of the other rows.
+TOTAL_LABELS = frozenset({"all", "total", "overall", "everyone", "all groups", "all responses", "any"})
+_MAX_KEYS_FOR_SUBSETS = 5
+_MAX_ROW_TOTAL_COLUMNS = 7
+#: Equal counts with nothing else in common are linked from this size (smaller ones are mostly chance).
+_LARGE = 100.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published count: where it is, its true value and the rule it falls under."""
+
+    table: str
+    row: int
+    column: str
+    raw: float
+    rule: str
+    keys: tuple[tuple[str, str], ...] = ()
+    section: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.table}[{self.row}].{self.column}"
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``sum(coef[i] * x[cells[i]]) == 0`` over the true counts."""
+
+    cells: tuple[int, ...]
+    coef: tuple[float, ...]
+    kind: str  # "total" | "row_total" | "flow" | "same"
+    text: str = ""
+
+
+@dataclass
+class CellPool:
+    """All count cells under control, with a lookup by position."""
+
+    cells: list[Cell] = field(default_factory=list)
+    index: dict[tuple[str, int, str], int] = field(default_factory=dict)
+
+    def add(self, cell: Cell) -> int:
+        k = (cell.table, cell.row, cell.column)
+        if k in self.index:
+            return self.index[k]
+        self.index[k] = len(self.cells)
+        self.cells.append(cell)
+        return self.index[k]
+
+    def id(self, table: str, row: int, column: str) -> int | None:
+        return self.index.get((table, row, column))
+
+    @property
+    def raw(self) -> np.ndarray:
+        return np.array([c.raw for c in self.cells], float)
+
+
+def key_columns(df: pd.DataFrame, exclude: set[str]) -> list[str]:
+    """Columns that label rows: text, booleans, dates and whole-number columns that are not counts.
+
+    Examples
+    --------
+    >>> key_columns(pd.DataFrame({"g": ["a"], "level": [1], "n": [3], "mean": [0.5]}), {"n"})
+    ['g', 'level']
+    """
+    out = []
+    for c in df.columns:
+        if c in exclude:
+            continue
+        s = df[c]
+        if pd.api.types.is_float_dtype(s):
+            continue
+        out.append(str(c))
+    return out
+
+
+def _norm(v: object) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    return str(v).strip()
+
+
+def _is_total_label(v: object) -> bool:
+    return _norm(v).lower() in TOTAL_LABELS
+
+
+#: Key columns that vary within each table (set by :func:`find_relations`); keys that are constant in a
+#: table (a value-set label, a survey name) say nothing about which cell is which.
+_INFORMATIVE: dict[str, set[str]] = {}
+
+
+def _compatible(a: Cell, b: Cell) -> tuple[bool, int]:
+    """(no shared key disagrees, 1 if the agreeing keys identify the cells well enough to tie them).
+
+    Agreement is strong when at least two informative keys agree, or the agreeing keys are all the
+    informative keys of one of the two tables (a table keyed by group alone); agreement on the group
+    alone between two finer tables is as weak as no shared key at all.
+    """
+    da, db = dict(a.keys), dict(b.keys)
+    shared = set(da) & set(db)
+    agreeing = set()
+    for k in shared:
+        if da[k] != db[k] and not (_is_total_label(da[k]) or _is_total_label(db[k])):
+            return False, 0
+        if da[k] == db[k]:
+            agreeing.add(k)
+    ia = _INFORMATIVE.get(a.table, set(da))
+    ib = _INFORMATIVE.get(b.table, set(db))
+    informative = agreeing & (ia | ib)
+    strong = bool(agreeing) and (len(informative) >= 2 or (ia and ia <= agreeing) or (ib and ib <= agreeing))
+    return True, int(bool(strong))
+
+
+def _agreeing_informative(a: Cell, b: Cell) -> int:
+    """How many informative key columns (varying in either table) the two cells share with equal values."""
+    da, db = dict(a.keys), dict(b.keys)
+    inf = _INFORMATIVE.get(a.table, set(da)) | _INFORMATIVE.get(b.table, set(db))
+    return sum(1 for k in set(da) & set(db) & inf if da[k] == db[k])
+
+
+def _systematic(hits: int, chances: int) -> bool:
+    """A relation is structural when it holds for at least half of the places it could (and twice)."""
+    return hits >= max(2, math.ceil(0.5 * chances))
+
+
+def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str], counts: list[str],
+                  by_value: dict[float, list[int]], min_link: float, section: str = "") -> list[Relation]:
+    rels: list[Relation] = []
+    key_sets = [()] + [s for r in range(1, len(keys)) for s in itertools.combinations(keys, r)] \
+        if len(keys) <= _MAX_KEYS_FOR_SUBSETS else [()] + [(k,) for k in keys]
+    not_total = ~df[keys].map(_is_total_label).any(axis=1).to_numpy() if keys else np.ones(len(df), bool)
+    seen: set[tuple[int, ...]] = set()
+    for part in counts:
+        vals = pd.to_numeric(df[part], errors="coerce")
+        for S in key_sets:
+            rows = np.flatnonzero(not_total & vals.notna().to_numpy())
+            if len(rows) < 2:
+                continue
+            sub = df.iloc[rows]
+            groups = [rows] if not S else [rows[np.asarray(ix)] for ix in
+                                           sub.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices.values()]
+            groups = [g for g in groups if len(g) >= 2 and float(vals.iloc[g].sum()) > 0]
+            found: dict[tuple[str, str], list[tuple[int, tuple[int, ...], dict, int, float]]] = defaultdict(list)
+            for g in groups:
+                s = float(vals.iloc[g].sum())
+                members = tuple(pool.id(table, int(i), part) for i in g)
+                if any(m is None for m in members):
+                    continue
+                gkeys = {k: _norm(df[k].iloc[g[0]]) for k in S}
+                probe = Cell(table, -1, part, s, "", tuple(gkeys.items()))
+                for t in by_value.get(s, ()):
+                    if t in members:
+                        continue
+                    tc = pool.cells[t]
+                    ok, agree = _compatible(probe, tc)
+                    if not ok:
+                        continue
+                    # A denominator repeated on every row of the group (n_valid beside each level) is its total.
+                    repeated = tc.table == table and tc.row in set(int(i) for i in g) and all(
+                        pool.id(table, int(i), tc.column) is not None
+                        and pool.cells[pool.id(table, int(i), tc.column)].raw == s for i in g)
+                    # Otherwise the total must not be more specific than the group: a key the source table has
+                    # but the group does not fix must be a total label ("All") in the target, or absent.
+                    if not repeated and any(k in keys and k not in gkeys and not _is_total_label(v) for k, v in tc.keys):
+                        continue
+                    if tc.table == table and tc.column == part and not any(
+                            _is_total_label(v) for k, v in tc.keys if k not in gkeys):
+                        continue  # another row of the same column is not a total of this group
+                    found[(tc.table, tc.column)].append((t, members, gkeys, agree, s))
+            for (tt, _tcol), hits in found.items():
+                # Keys in common that agree, a headline fact or a large count: not chance.
+                # Across tables: small totals are left out (they and their parts are all suppressed, and
+                # equal small numbers in unrelated tables are mostly chance).
+                # With no key in common, only a headline fact of the same section is taken as a total of a
+                # single group (a sum of a whole column equal to an unrelated count is usually chance).
+                hits = [h for h in hits if tt == table or (h[4] >= min_link and (
+                    h[3] > 0 or (pool.cells[h[0]].table.startswith("facts.") and pool.cells[h[0]].section == section)
+                    or (len(groups) > 1 and h[4] >= _LARGE)))]
+                n_groups = len({m for _, m, *_ in hits})
+                if not hits or (len(groups) > 1 and not _systematic(n_groups, len(groups))):
+                    continue
+                for t, members, gkeys, _, _ in hits:
+                    sig = (t, *sorted(members))
+                    if sig in seen:
+                        continue
+                    seen.add(sig)
+                    tc = pool.cells[t]
+                    rels.append(Relation((t, *members), (1.0,) + (-1.0,) * len(members), "total",
+                                         f"{tc.where} = sum of {table}.{part} over {len(members)} rows"
+                                         + (f" with {gkeys}" if gkeys else "")))
+    return rels
+
+
+def _row_totals(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str]) -> list[Relation]:
+    rels: list[Relation] = []
+    if len(counts) < 3 or len(counts) > _MAX_ROW_TOTAL_COLUMNS:
+        return rels
+    vals = df[counts].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    for j, tot in enumerate(counts):
+        others = [k for k in range(len(counts)) if k != j]
+        for r in range(2, len(others) + 1):
+            for sub in itertools.combinations(others, r):
+                lhs = vals[:, j]
+                rhs = vals[:, list(sub)].sum(axis=1)
+                live = np.isfinite(lhs) & np.isfinite(rhs) & (lhs > 0)
+                ok = live & (lhs == rhs)
+                if not ok.any() or (live.sum() > 1 and not _systematic(int(ok.sum()), int(live.sum()))):
+                    continue
+                for i in np.flatnonzero(ok):
+                    ids = [pool.id(table, int(i), counts[j])] + [pool.id(table, int(i), counts[k]) for k in sub]
+                    if any(x is None for x in ids):
+                        continue
+                    rels.append(Relation(tuple(ids), (1.0,) + (-1.0,) * len(sub), "row_total",
+                                         f"{table}[{i}]: {tot} = " + " + ".join(counts[k] for k in sub)))
+    return rels
+
+
+def _flows(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str]) -> list[Relation]:
+    rels: list[Relation] = []
+    vals = df[counts].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    for a, b in itertools.permutations(range(len(counts)), 2):
+        rem, exc = vals[:, a], vals[:, b]
+        hits, chances = [], 0
+        for i in range(1, len(df)):
+            p = i - 1
+            if not (np.isfinite(rem[i]) and np.isfinite(exc[i]) and np.isfinite(rem[p])) or exc[i] <= 0:
+                continue
+            chances += 1
+            if rem[p] - exc[i] == rem[i]:
+                hits.append((p, i))
+        if not hits or (chances > 1 and not _systematic(len(hits), chances)):
+            continue
+        for p, i in hits:
+            ids = (pool.id(table, p, counts[a]), pool.id(table, i, counts[a]), pool.id(table, i, counts[b]))
+            if None not in ids:
+                rels.append(Relation(ids, (1.0, -1.0, -1.0), "flow",
+                                     f"{table}: row {p} {counts[a]} = row {i} {counts[a]} + {counts[b]}"))
+    return rels
+
+
+def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[str], list[str]]],
+                   min_link: float = 8.0) -> list[Relation]:
+    """All relations among the pool's cells.
+
+    Parameters
+    ----------
+    pool : CellPool
+        Every controlled count (tables and facts).
+    frames : dict
+        ``name -> (true table, key columns, count columns)`` for each table whose cells are in the pool.
+    min_link : float
+        Equal counts in different tables with no key column in common are treated as the same
+        quantity only from this value up (small equal counts with nothing else in common are usually
+        coincidences; equal counts that share a key value are linked at any size).
+    """
+    _INFORMATIVE.clear()
+    for name, (df, keys, _counts) in frames.items():
+        _INFORMATIVE[name] = {k for k in keys if df[k].nunique(dropna=False) > 1}
+    by_value: dict[float, list[int]] = defaultdict(list)
+    for i, c in enumerate(pool.cells):
+        if np.isfinite(c.raw) and c.raw > 0:
+            by_value[c.raw].append(i)
+    rels: list[Relation] = []
+    for name, (df, keys, counts) in frames.items():
+        section = next((c.section for c in pool.cells if c.table == name), "")
+        rels += _group_totals(pool, name, df, keys, counts, by_value, min_link, section)
+        rels += _row_totals(pool, name, df, counts)
+        rels += _flows(pool, name, df, counts)
+    # The same quantity in two places. Rows of one table: identical keys only (repeats of one
+    # denominator are found as group totals). Across tables: keys that agree wherever both tables have
+    # them, and a pattern rather than a coincidence -- the two columns agree on at least half their
+    # cells, or the count is a headline fact, or it is 100 or more with identical or no shared keys.
+    nonzero: dict[tuple[str, str], int] = defaultdict(int)
+    for c in pool.cells:
+        if np.isfinite(c.raw) and c.raw > 0:
+            nonzero[(c.table, c.column)] += 1
+    cand: dict[tuple, list[tuple[int, int, bool, int]]] = defaultdict(list)
+    for v, ids in by_value.items():
+        for a, b in itertools.combinations(ids, 2):
+            ca, cb = pool.cells[a], pool.cells[b]
+            if ca.table == cb.table and ca.column != cb.column:
+                continue
+            ok, agree = _compatible(ca, cb)
+            if not ok:
+                continue
+            identical = dict(ca.keys) == dict(cb.keys)
+            if (ca.table == cb.table or v < min_link) and not identical:
+                continue
+            pair = tuple(sorted([(ca.table, ca.column), (cb.table, cb.column)]))
+            cand[pair].append((a, b, identical, agree))
+    for pair, links in cand.items():
+        (ta, _), (tb, _) = pair
+        fact = ta.startswith("facts.") or tb.startswith("facts.")
+        if fact:
+            # A headline fact is the same quantity as a count of its own section's tables only.
+            links = [lk for lk in links if pool.cells[lk[0]].section == pool.cells[lk[1]].section]
+        small_side = 0 if nonzero[pair[0]] <= nonzero[pair[1]] else 1
+        matched = {(a if (pool.cells[a].table, pool.cells[a].column) == pair[small_side] else b)
+                   for a, b, _, agree in links if agree > 0}
+        systematic = ta == tb or fact or len(matched) >= max(1, math.ceil(0.5 * nonzero[pair[small_side]]))
+        for a, b, identical, agree in links:
+            v = pool.cells[a].raw
+            # Rows that agree on two or more informative keys are taken as the same quantity even
+            # without a pattern: a reader matches them by their labels.
+            strong = _agreeing_informative(pool.cells[a], pool.cells[b]) >= 2
+            if identical or fact or strong or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE):
+                ca, cb = pool.cells[a], pool.cells[b]
+                rels.append(Relation((a, b), (1.0, -1.0), "same", f"{ca.where} = {cb.where}"))
+    return rels
