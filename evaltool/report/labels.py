@@ -187,7 +187,7 @@ GLOSSARY: dict[str, str] = {
     "special-cause variation": "A change in a process chart larger or longer than ordinary variation would explain.",
     "propensity score": "The estimated chance that a person was enrolled, given their characteristics; used to find "
                         "similar people for the comparison group.",
-    "person-years": "The total time people were followed, in years: two people followed for six months each give one "
+    "person-years": "The total time people were followed, in years: a person followed for six months adds half a "
                     "person-year.",
     "EQ-5D": "A short questionnaire in which people rate their mobility, self-care, usual activities, pain and "
              "anxiety; the answers give a health index from below 0 (worse than death) to 1 (full health).",
