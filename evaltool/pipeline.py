@@ -111,7 +111,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     out.table_meta["input_problems"] = TableMeta(
         title="Problems found in the input data and the action taken", appendix=True, publish=True,
         count_columns=("n",) if "n" in probs.columns else ())
-    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
+    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity_table, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
         count_columns=("admissions", "registered"), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)

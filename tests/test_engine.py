@@ -78,7 +78,7 @@ def test_spec_engine_section_and_database_sources(tmp_path):
     raw["data"] = {"population": {"duckdb": "warehouse.duckdb", "table": "population"},
                    "activity": {"duckdb": "warehouse.duckdb", "sql": "SELECT * FROM activity"},
                    "practices": {"duckdb": "warehouse.duckdb", "table": "practices"}}
-    for k in ("matching", "effects", "rollout", "proms", "qualitative"):
+    for k in ("matching", "effects", "rollout", "proms", "qualitative", "economics"):
         raw.pop(k, None)
     spec = parse_spec(raw, base_dir=tmp_path)
     assert spec.engine.threads == 1 and spec.data.source("activity").kind == "duckdb"
