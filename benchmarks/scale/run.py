@@ -32,8 +32,11 @@ def run(spec: Path, label: str, extra: list[str]) -> dict:
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", r.stderr)
+    cpu = [re.search(rf"{k} time \(seconds\): ([\d.]+)", r.stderr) for k in ("User", "System")]
     res: dict = {"label": label, "spec": str(spec), "exit": r.returncode, "wall_seconds": round(wall, 1),
                  "peak_rss_gb": round(int(rss.group(1)) / 1024**2, 2) if rss else None,
+                 "cpu_seconds": round(sum(float(c.group(1)) for c in cpu), 1) if all(cpu) else None,
+                 "user_seconds": float(cpu[0].group(1)) if cpu[0] else None,
                  "load_before": [round(x, 1) for x in load0], "load_after": [round(x, 1) for x in load1]}
     manifests = list(out.glob("*/results/manifest.json"))
     if manifests:
