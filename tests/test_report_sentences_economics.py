@@ -240,3 +240,14 @@ def test_return_on_investment_wording():
         "£1.50)")
     assert "hospital costs rose by about 10p" in return_sentence({"roi": -1.1, "roi_ci_lower": -1.3, "roi_ci_upper": -0.9})
     assert return_sentence({}) == ""
+
+
+def test_economic_percentages_pass_the_gate_as_estimates():
+    """The break-even reduction, ROI, discount rates and the staff share of costs are not shares of people:
+    the gate once hid them ("not published") and the key points then said break-even was out of reach."""
+    from evaltool.report.publish import _fact_kind
+
+    for key in ("break_even_pct_reduction", "under_65.break_even_pct_reduction", "roi_pct",
+                "discount_rate_costs_pct", "discount_rate_effects_pct", "staff_cost_share_pct"):
+        assert _fact_kind(key, 61.4) == "estimate", key
+    assert _fact_kind("retained_pct", 53.0) == "share"  # a share of people still goes through the table cell

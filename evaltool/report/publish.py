@@ -181,7 +181,10 @@ def _fact_kind(key: str, value: Any) -> str:
         return "text"
     if any(last == k or last.endswith("_" + k) for k in NOT_PERSON_COUNTS):
         return "estimate"
-    if _SHARE_FACT.search(last) and not any(w in last for w in ("change", "diff", "ratio", "excess")):
+    # Percentages of money, of an estimate or a set rate (the economics stage's break-even reduction, discount
+    # rates, the staff share of costs) are not shares of people or events.
+    if _SHARE_FACT.search(last) and not any(w in last for w in ("change", "diff", "ratio", "excess", "reduction", "roi",
+                                                                 "discount", "cost")):
         return "share"
     if _COUNT_FACT.search(last) and float(value) == int(value):
         return "count"
