@@ -262,6 +262,7 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
         uw = r.unit_weights if "cohort" not in r.unit_weights else r.unit_weights[r.unit_weights["cohort"] == go]
         weights_rows.append(pd.DataFrame({"method": METHOD_LABELS[m], "area_id": uw["unit"].astype(str),
                                           "weight": uw["weight"]}))
+        facts["placebo_df"] = r.df
         if m == "sdid":
             out.objects["sdid"] = r
             pl = r.placebo
