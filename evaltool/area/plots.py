@@ -44,7 +44,8 @@ def observed_vs_counterfactual_plot(trajectory: pd.DataFrame, go_live: Any = Non
     ``trajectory``: columns ``time``, ``method`` (label) and ``rate`` (per 1,000 person-years); the observed
     series has method ``"Observed"``.
     """
-    from plotnine import aes, geom_line, geom_vline, ggplot, labs, scale_color_manual, scale_linetype_manual
+    from plotnine import (aes, geom_line, geom_vline, ggplot, guide_legend, guides, labs, scale_color_manual,
+                          scale_linetype_manual)
 
     from evaltool.plotting import PALETTE, theme_evaltool
 
@@ -54,7 +55,10 @@ def observed_vs_counterfactual_plot(trajectory: pd.DataFrame, go_live: Any = Non
     lt = {m: ("solid" if m == "Observed" else "dashed") for m in methods}
     p = (ggplot(d, aes("time", "rate", color="method", linetype="method")) + geom_line()
          + scale_color_manual(values=colours, name="") + scale_linetype_manual(values=lt, name="")
-         + labs(x="", y="Rate per 1,000 person-years") + theme_evaltool())
+         + labs(x="", y="Rate per 1,000 person-years") + theme_evaltool()
+         # several designs: the legend wraps onto rows rather than running off the page
+         + guides(color=guide_legend(nrow=(len(methods) + 2) // 3, title=""),
+                  linetype=guide_legend(nrow=(len(methods) + 2) // 3, title="")))
     if go_live is not None:
         p = p + geom_vline(xintercept=pd.Timestamp(go_live) if isinstance(d["time"].iloc[0], pd.Timestamp)
                            else go_live, linetype="dotted")

@@ -141,6 +141,17 @@ def scale_and_interval_sentences(facts: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _rho_words(rho: float | None, acf1: float | None) -> str:
+    if rho is None:
+        return ""
+    if rho >= 0.005:
+        return f" (estimated correlation between consecutive months {rho:.2f})"
+    if acf1 is not None and acf1 < -0.1:
+        return (f" (in these data consecutive months were, if anything, negatively correlated, lag-1 r = {acf1:.2f};"
+                " the model does not use a negative correlation, so its interval errs on the wide side)")
+    return " (these data showed no correlation between consecutive months beyond chance)"
+
+
 def its_error_sentences(facts: Mapping[str, Any]) -> list[str]:
     """How the interrupted time series allowed for months that run together (autocorrelation).
 
@@ -160,9 +171,7 @@ def its_error_sentences(facts: Mapping[str, Any]) -> list[str]:
         df = _f(facts.get("its_df"))
         s = ("The interrupted time series allows the monthly rate to drift above or below its trend and seasonal"
              " pattern for several months at a time, on top of the chance variation in counts"
-             + ((f" (estimated correlation between consecutive months {rho:.2f})" if rho >= 0.005 else
-                 " (these data showed no correlation between consecutive months beyond chance)")
-                if rho is not None else "")
+             + _rho_words(rho, _f(facts.get("its_acf1")))
              + ". With only a few years of months that correlation is uncertain, and the interval allows for it"
              + (f" (a t distribution with {df:.0f} degrees of freedom)" if df is not None and math.isfinite(df) else "")
              + "." + found)
