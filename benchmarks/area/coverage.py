@@ -1,6 +1,14 @@
 """Interval coverage of the whole-area designs on simulated panels with a known effect.
 
-Run:  nice python benchmarks/area/coverage.py [--reps 200] [--rate-scale] [--out benchmarks/area/_out/coverage.csv]
+Run:  OMP_NUM_THREADS=1 nice -n 10 python benchmarks/area/coverage.py [--reps 200] [--rate-scale]
+          [--out benchmarks/area/_out/coverage.csv] [--summary benchmarks/area/coverage_summary.csv]
+      python benchmarks/area/coverage.py --from-csv benchmarks/area/_out/coverage.csv   (summarise a saved run)
+
+The raw replications (``--out``, under the git-ignored ``_out/``) are written every 20 replications, so an
+interrupted run can still be summarised with ``--from-csv``. The summary (``--summary``, committed) has one row
+per scenario, method and measure: replications, coverage of the 95% interval and its Monte Carlo standard error,
+bias and standard deviation of the estimate (on the log scale for ratios, per 1,000 person-years for
+differences), and the mean and median interval width (in the measure's own units).
 
 Scenario A (comparison areas; evaltool.datasets.area_sim): 20 donor areas, 48 months, go-live at month 30, rate
 ratio 0.90, a common random-walk factor with area loadings, a slow common cycle, seasonality with area-specific
@@ -95,11 +103,23 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["covered"] = (df["ci_lower"] <= df["truth"]) & (df["truth"] <= df["ci_upper"])
     ratio = df["measure"] != "difference per 1,000 py"
-    df["err"] = np.where(ratio, np.log(df["estimate"]) - np.log(df["truth"]), df["estimate"] - df["truth"])
+    df["err"] = df["estimate"] - df["truth"]
+    df.loc[ratio, "err"] = np.log(df.loc[ratio, "estimate"]) - np.log(df.loc[ratio, "truth"])
+    df["width"] = df["ci_upper"] - df["ci_lower"]
     summ = df.groupby(["scenario", "method", "measure"], sort=False).agg(
-        reps=("rep", "count"), coverage=("covered", "mean"), bias=("err", "mean"), sd=("err", "std")).reset_index()
+        reps=("rep", "count"), coverage=("covered", "mean"), bias=("err", "mean"), sd=("err", "std"),
+        mean_width=("width", "mean"), median_width=("width", "median")).reset_index()
     summ["mc_se"] = np.sqrt(summ["coverage"] * (1 - summ["coverage"]) / summ["reps"])
-    return summ
+    return summ[["scenario", "method", "measure", "reps", "coverage", "mc_se", "bias", "sd", "mean_width",
+                 "median_width"]]
+
+
+def _report(df: pd.DataFrame, summary_path: str) -> None:
+    summ = summarise(df)
+    Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
+    summ.round(5).to_csv(summary_path, index=False)
+    with pd.option_context("display.width", 220, "display.max_colwidth", 60):
+        print(summ.round(4).to_string(index=False))
 
 
 def main() -> None:
@@ -107,7 +127,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--rate-scale", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "_out" / "coverage.csv"))
+    ap.add_argument("--summary", default=str(Path(__file__).parent / "coverage_summary.csv"))
+    ap.add_argument("--from-csv", help="summarise a saved raw file instead of simulating")
     a = ap.parse_args()
+    if a.from_csv:
+        _report(pd.read_csv(a.from_csv), a.summary)
+        return
     warnings.simplefilter("ignore")
     rows: list[dict] = []
     t0, c0 = time.time(), time.process_time()
@@ -122,8 +147,7 @@ def main() -> None:
     df = pd.DataFrame(rows)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(a.out, index=False)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
-        print(summarise(df).round(4).to_string(index=False))
+    _report(df, a.summary)
     print(f"total {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
 
 
