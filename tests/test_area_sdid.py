@@ -109,3 +109,35 @@ def test_adh_synthetic_control_on_prop99(prop99):
     assert len(top & {"Utah", "Nevada", "Montana", "Colorado", "Connecticut"}) >= 2  # ADH's donors
     assert r.estimate < -10
     assert len(r.placebos) == 38 and r.p_value_rmspe_ratio <= 0.1  # California's ratio ranks near the top
+
+
+def test_adh_weights_reproduce_table_2_with_their_predictors():
+    # Abadie, Diamond & Hainmueller (2010): predictors = log income, share aged 15-24 and retail price (means
+    # 1980-88), beer (1984-88), cigarette sales in 1975, 1980 and 1988; V chosen to minimise the 1970-88 MSPE.
+    # Table 2 weights: Colorado 0.164, Connecticut 0.069, Montana 0.199, Nevada 0.234, Utah 0.334 (others 0).
+    d = pd.read_csv(Path(__file__).parent / "data" / "california_smoking_adh.csv")
+    d["year"] = d["year"].astype(int)
+
+    def mean_over(col, years):
+        return d[d["year"].isin(years)].groupby("state")[col].mean()
+
+    P = pd.DataFrame({"lnincome": mean_over("lnincome", range(1980, 1989)),
+                      "age15to24": mean_over("age15to24", range(1980, 1989)),
+                      "retprice": mean_over("retprice", range(1980, 1989)),
+                      "beer": mean_over("beer", range(1984, 1989))})
+    r = synthetic_control(d, "cigsale", "state", "year", "California", 1989, predictors=P,
+                          outcome_predictors=[1975, 1980, 1988], placebos=False, leave_one_out=False)
+    w = r.weights.set_index("area_id")["weight"]
+    adh = {"Colorado": 0.164, "Connecticut": 0.069, "Montana": 0.199, "Nevada": 0.234, "Utah": 0.334}
+    assert set(w[w > 0.01].index) == set(adh)
+    for state, pub in adh.items():
+        assert w[state] == pytest.approx(pub, abs=0.006)
+    # at least as good a pre-period fit as ADH's own weights (RMSPE 1.758 with their rounded weights)
+    Y = d.pivot(index="state", columns="year", values="cigsale")
+    pre = [c for c in Y.columns if c < 1989]
+    wa = pd.Series(adh)
+    gap = Y.loc["California", pre] - wa @ Y.loc[wa.index, pre]
+    assert r.pre_rmspe <= float(np.sqrt(np.mean(gap**2))) + 1e-6
+    # Table 1: the synthetic California's predictor means
+    s = r.predictors.set_index("predictor")["synthetic"]
+    assert round(s["retprice"], 1) == pytest.approx(89.4, abs=0.11) and round(100 * s["age15to24"], 1) == 17.4

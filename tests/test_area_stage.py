@@ -99,3 +99,43 @@ def test_headline_wording_missing_and_design_choice():
                                  "headline_method": "sdid", "headline_reason": "there are enough areas"})
     assert "do not support matching" in s[0] and "synthetic difference-in-differences" in s[1]
     assert area_sentences({}) == []
+
+
+def test_log_scale_effects_rate_ratio_difference_and_sc_steered_away():
+    p = _panel()
+    cfg = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12, methods=("sdid", "synthetic_control"),
+                     placebo_replications=50)
+    with pytest.warns(Warning, match="no weighted average"):
+        out = run_stage(None, None, None, p, cfg, window_start="2020-01-01", window_end="2022-12-31", seed=1)
+    f = out.facts
+    assert f["effect_scale"] == "log" and f["outside_donor_range"] and f["pre_months_above_all_donors"] >= 20
+    e = out.tables["area_effects"].set_index("method").loc["sdid"]
+    assert e["rate_ratio"] == pytest.approx(np.exp(e["log_rate_ratio"]))
+    obs = f["observed_post_rate_per_1000py"]
+    assert e["estimate"] == pytest.approx(obs * (1 - 1 / e["rate_ratio"]))
+    assert e["ci_lower"] == pytest.approx(obs * (1 - 1 / e["rr_lower"]))
+    # placebo interval: t with (10 comparison areas - 1) df on the log scale
+    from scipy import stats
+    half = np.log(e["rr_upper"]) - e["log_rate_ratio"]
+    assert half == pytest.approx(stats.t.ppf(0.975, 9) * e["log_std_error"])
+    assert "t with 9 df" in e["inference"] and f["placebo_df"] == 9
+    words = " ".join(area_sentences(f))
+    assert "synthetic control is biased here" in words and "logarithm of each area's monthly rate" in words
+    assert "(biased here: see above)" in words
+
+
+def test_rate_scale_option_and_zero_counts_fall_back():
+    p = _panel()
+    cfg = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12, methods=("did",),
+                     scale="rate", placebo_interval="normal")
+    out = run_stage(None, None, None, p, cfg, window_start="2020-01-01", window_end="2022-12-31", seed=1)
+    e = out.tables["area_effects"].set_index("method").loc["did"]
+    assert out.facts["effect_scale"] == "rate" and np.isnan(e["log_rate_ratio"])
+    assert e["ci_upper"] - e["estimate"] == pytest.approx(1.959964 * e["std_error"], rel=1e-5)
+    z = p.copy()
+    z.loc[(z["area_id"] == "D01") & (z.index % 7 == 0), "events"] = 0
+    cfg2 = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12, methods=("did",))
+    with pytest.warns(Warning, match="have no events"):
+        out2 = run_stage(None, None, None, z, cfg2, window_start="2020-01-01", window_end="2022-12-31", seed=1)
+    assert out2.facts["effect_scale"] == "rate"
+    assert any("have no events" in m for m in out2.messages())

@@ -21,7 +21,10 @@ class ItsConfig(BaseModel):
     impact: tuple[Literal["level", "slope"], ...] = Field(("level", "slope"), description="level and/or slope change")
     seasonality: Literal["fourier", "month", "none"] = Field("fourier", description="seasonal adjustment")
     harmonics: int = Field(2, ge=1, le=6, description="Fourier sine/cosine pairs")
-    errors: Literal["model", "newey_west"] = Field("newey_west", description="standard errors")
+    errors: Literal["ar1", "newey_west", "model"] = Field(
+        "ar1", description="standard errors: ar1 = a latent AR(1) monthly rate fitted by REML with Satterthwaite"
+                           " degrees of freedom (nominal coverage on simulated series; single series only),"
+                           " newey_west = HAC sandwich, model = the count model's own")
     hac_lags: int | None = Field(None, ge=1, le=24, description="Newey-West lags (default from the series length)")
     lag_months: int = Field(0, ge=0, le=12, description="months after go-live treated as a transition (left out)")
     control_series: bool = Field(False, description="comparative ITS against the donor areas' total")
@@ -55,6 +58,11 @@ class AreaConfig(BaseModel):
     min_pre_months: int = Field(24, ge=6, le=240, description="pre-period months an area design needs")
     min_donors: int = Field(5, ge=2, le=1000, description="donor areas a comparison-area design needs")
     placebo_replications: int = Field(200, ge=20, le=5000, description="placebo draws for the SDID variance")
+    scale: Literal["log", "rate"] = Field(
+        "log", description="comparison-area designs: log = estimate on the log rate (a rate ratio; the difference"
+                           " per 1,000 is derived from it), rate = on the rate per 1,000 person-years")
+    placebo_interval: Literal["t", "normal"] = Field(
+        "t", description="placebo interval: t with (comparison areas - 1) degrees of freedom, or normal")
     its: ItsConfig = ItsConfig()
     alpha: float = Field(0.05, gt=0, lt=0.5)
 

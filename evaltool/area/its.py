@@ -12,8 +12,20 @@ go-live) are left out of the fit and shown as a transition.
 
 Families: ``poisson`` (model-based errors), ``quasi_poisson`` (Pearson dispersion, as R's ``quasipoisson``)
 and ``negative_binomial`` (NB2 by maximum likelihood). Autocorrelation: residual autocorrelation is always
-tested (Ljung-Box on Pearson residuals) and reported; ``errors="newey_west"`` replaces model-based standard
-errors by a Newey-West (HAC) sandwich with t(n - p) critical values.
+tested (Ljung-Box on Pearson residuals) and reported, and the standard errors allow for it:
+
+* ``errors="ar1"`` (the default): the log rate has a latent AR(1) deviation from the trend and seasonality,
+  and the counts are Poisson given the rate (:mod:`evaltool.area.its_ar1`): REML estimates of the AR(1)
+  variance and autocorrelation (held at 0 or above), GLS estimates of the effects, and t intervals with
+  Satterthwaite degrees of freedom for each effect. With 4 years of monthly data the autocorrelation is
+  poorly determined; the degrees of freedom carry that uncertainty into the interval. On simulated series
+  with seasonality and AR(1) shocks this keeps 95% intervals at nominal coverage (94.5-96%) where
+  Newey-West (84%) and quasi-Poisson with model-based errors (90%) do not (``benchmarks/area``, 400
+  replications). The count family then gives the starting fit
+  and the reported dispersion only. Single series only.
+* ``errors="newey_west"``: a Newey-West (HAC) sandwich with t(n - p) critical values (Driscoll-Kraay for a
+  comparative ITS).
+* ``errors="model"``: the family's model-based errors (the published worked example's choice).
 
 A comparative ITS (control series) stacks a control series (e.g. the sum of donor areas) with the treated one:
 the control series has its own level and trend, both share the post-period indicators, and the effect is the
@@ -35,12 +47,16 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.area.its_ar1 import fit_ar1_counts
 from evaltool.errors import DataValidationError, EstimationError
 
 __all__ = ["ITSResult", "interrupted_time_series", "season_design"]
 
 Family = Literal["poisson", "quasi_poisson", "negative_binomial"]
 _FAMILIES = ("poisson", "quasi_poisson", "negative_binomial")
+_ERRORS = ("ar1", "newey_west", "model")
+_ERROR_WORDS = {"ar1": "latent AR(1) rate, REML with Satterthwaite degrees of freedom",
+                "newey_west": "Newey-West (HAC)", "model": "model-based"}
 
 
 def season_design(season: np.ndarray, kind: str, harmonics: int = 2, period: int = 12) -> tuple[np.ndarray, list[str]]:
@@ -111,16 +127,16 @@ class ITSResult(ResultMixin):
 
     def effect(self, name: str) -> dict[str, float]:
         """One effect row as a dict (``level_change``, ``slope_change_per_year``, ``average_post``,
-        ``difference_per_1000py``)."""
+        ``difference_per_1000py``): estimate, std_error, ci_lower, ci_upper, p_value, df (inf: normal)."""
         row = self.effects.set_index("effect").loc[name]
-        return {k: float(row[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value")}
+        return {k: float(row[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "df")}
 
     def summary(self) -> Summary:
         e = self.effects.set_index("effect")
         lines = [("model", f"{self.family.replace('_', '-')} segmented regression"
                            f"{' (comparative, control series)' if self.comparative else ''}"),
                  ("impact", " + ".join(self.impact)), ("seasonality", self.seasonality),
-                 ("errors", "Newey-West (HAC)" if self.errors == "newey_west" else "model-based"),
+                 ("errors", _ERROR_WORDS.get(self.errors, self.errors)),
                  ("periods", str(self.diagnostics.get("n_periods")))]
         for name, label in (("level_change", "level change (rate ratio)"),
                             ("average_post", "average post-period rate ratio"),
@@ -180,7 +196,7 @@ def interrupted_time_series(
     seasonality: Literal["fourier", "month", "none"] = "fourier",
     harmonics: int = 2,
     period: int = 12,
-    errors: Literal["model", "newey_west"] = "newey_west",
+    errors: Literal["ar1", "newey_west", "model"] = "ar1",
     hac_lags: int | None = None,
     lag_periods: int = 0,
     exposure_per_year: float | None = None,
@@ -206,6 +222,7 @@ def interrupted_time_series(
     family, impact, seasonality, harmonics, period:
         The model (see the module docstring). ``impact`` is a subset of ``("level", "slope")``.
     errors, hac_lags:
+        ``"ar1"`` (latent AR(1) log rate, REML, Satterthwaite degrees of freedom; single series),
         ``"model"`` (model-based; quasi-Poisson scales by the Pearson dispersion) or ``"newey_west"`` (HAC,
         lags default ``floor(4 (n / 100) ** (2 / 9))``, at least 1).
     lag_periods:
@@ -230,8 +247,11 @@ def interrupted_time_series(
     imp = tuple(impact)
     if not imp or any(i not in ("level", "slope") for i in imp):
         raise DataValidationError(f"`impact` must name 'level' and/or 'slope', got {list(impact)}")
-    if errors not in ("model", "newey_west"):
-        raise DataValidationError(f"`errors` must be 'model' or 'newey_west', got {errors!r}")
+    if errors not in _ERRORS:
+        raise DataValidationError(f"`errors` must be one of {', '.join(_ERRORS)}, got {errors!r}")
+    if errors == "ar1" and group:
+        raise DataValidationError("errors='ar1' models one series; a comparative ITS (control series) uses"
+                                  " errors='newey_west'")
     need = [events, exposure, time, intervention] + ([group] if group else []) + ([season] if season else [])
     miss = [c for c in need if c not in data.columns]
     if miss:
@@ -366,17 +386,30 @@ def interrupted_time_series(
             nb_alpha = None
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise EstimationError(f"the ITS model could not be fitted: {exc}") from None
+    ar1 = None
+    if errors == "ar1":
+        try:
+            ar1, _ = fit_ar1_counts(yf, np.exp(of), Xf, tt[fit_rows], mu_in)
+            kr = ar1.kr()
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise EstimationError(f"the ITS model with AR(1) errors could not be fitted: {exc}") from None
+        beta, V = ar1.beta, kr.phi
     if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(np.diag(V))):
         raise EstimationError("the ITS model did not converge (non-finite estimates)")
-    if errors == "newey_west":
-        crit = float(stats.t.ppf(1 - alpha / 2, n - p))
-        pdist = lambda z: 2 * stats.t.sf(abs(z), n - p)  # noqa: E731
-    else:
-        crit = float(stats.norm.ppf(1 - alpha / 2))
-        pdist = lambda z: 2 * stats.norm.sf(abs(z))  # noqa: E731
+
+    def dof(L: np.ndarray) -> float:
+        """Degrees of freedom for the contrast ``L' beta`` (inf: normal)."""
+        if ar1 is not None:
+            return max(1.0, kr.satterthwaite_df(L))
+        return float(n - p) if errors == "newey_west" else float("inf")
+
     se = np.sqrt(np.diag(V))
-    coef = pd.DataFrame({"term": names, "estimate": beta, "std_error": se, "ci_lower": beta - crit * se,
-                         "ci_upper": beta + crit * se, "p_value": [pdist(b / s) for b, s in zip(beta, se)]})
+    eye = np.eye(p)
+    dfs = [dof(eye[j]) for j in range(p)]
+    crits = np.array([_crit(alpha, v) for v in dfs])
+    coef = pd.DataFrame({"term": names, "estimate": beta, "std_error": se, "ci_lower": beta - crits * se,
+                         "ci_upper": beta + crits * se, "df": dfs,
+                         "p_value": [_pval(b / s, v) for b, s, v in zip(beta, se, dfs)]})
     coef["rate_ratio"] = np.exp(coef["estimate"])
     coef["rr_lower"] = np.exp(coef["ci_lower"])
     coef["rr_upper"] = np.exp(coef["ci_upper"])
@@ -394,12 +427,12 @@ def interrupted_time_series(
     idx = {nm: i for i, nm in enumerate(names)}
     if "level_change" in idx:
         i = idx["level_change"]
-        rows.append(_row("level_change", beta[i], se[i], crit, pdist, "rate_ratio", log=True))
+        rows.append(_row("level_change", beta[i], se[i], dfs[i], alpha, "rate_ratio", log=True))
     if "slope_change" in idx:
         i = idx["slope_change"]
         per_year = 12.0 if period == 12 else float(period)
-        rows.append(_row("slope_change_per_year", beta[i] * per_year, se[i] * per_year, crit, pdist, "rate_ratio",
-                         log=True))
+        rows.append(_row("slope_change_per_year", beta[i] * per_year, se[i] * per_year, dfs[i], alpha,
+                         "rate_ratio", log=True))
     s1, s0 = mu1[post_tr].sum(), mu0[post_tr].sum()
     # gradients of log(s1/s0) and of (s1 - s0)/py with respect to beta
     g1 = (mu1[post_tr, None] * X[post_tr]).sum(0)
@@ -407,14 +440,17 @@ def interrupted_time_series(
     glog = g1 / s1 - g0 / s0
     lrr = float(np.log(s1 / s0))
     se_lrr = float(np.sqrt(glog @ V @ glog))
-    rows.append(_row("average_post", lrr, se_lrr, crit, pdist, "rate_ratio", log=True))
+    df_avg = dof(glog)
+    rows.append(_row("average_post", lrr, se_lrr, df_avg, alpha, "rate_ratio", log=True))
     pyp = person_years[post_tr].sum()
     diff = (s1 - s0) / pyp * 1000
     gdiff = (g1 - g0) / pyp * 1000
     se_diff = float(np.sqrt(gdiff @ V @ gdiff))
-    rows.append(_row("difference_per_1000py", diff, se_diff, crit, pdist, "difference_per_1000py", log=False))
+    rows.append(_row("difference_per_1000py", diff, se_diff, dof(gdiff), alpha, "difference_per_1000py",
+                     log=False))
     eff = pd.DataFrame(rows)
-    # counterfactual band (log scale, delta method)
+    # counterfactual band (log scale, delta method; the average effect's degrees of freedom)
+    crit = _crit(alpha, df_avg)
     se0 = np.sqrt(np.einsum("ij,jk,ik->i", X0, V, X0))
     series = pd.DataFrame({
         "series": np.where(g == 1, "treated", "control"), "period": tt.astype(int), "time": d[time].to_numpy(),
@@ -430,10 +466,17 @@ def interrupted_time_series(
                  "n_post_periods": int(((phase == "post") & (g == 1)).sum()),
                  "n_transition_periods": int(((phase == "transition") & (g == 1)).sum()), "n_parameters": p,
                  "hac_lags": lags if errors == "newey_west" else None, "nb_alpha": nb_alpha,
-                 "critical_value": crit})
+                 "critical_value": float(crits[idx["level_change"]]) if "level_change" in idx else crit,
+                 "ar1_rho": ar1.rho if ar1 else None, "ar1_sd": float(np.sqrt(ar1.s2)) if ar1 else None,
+                 "ar1_boundary": ar1.boundary if ar1 else None,
+                 "ar1_reml_loglik": ar1.reml_loglik if ar1 else None})
     if diag["ljung_box_p"] is not None and diag["ljung_box_p"] < 0.05 and errors == "model":
         notes.append(f"residuals are autocorrelated (Ljung-Box p = {diag['ljung_box_p']:.3f}); model-based"
-                     " standard errors may be too small: use errors='newey_west'")
+                     " standard errors may be too small: use errors='ar1'")
+    if ar1 is not None and ar1.rho >= 0.99:
+        notes.append(f"the estimated autocorrelation of the monthly rate is close to 1 (rho = {ar1.rho:.3f}): the"
+                     " series wanders like a random walk, so its pre-period trend says little about what would"
+                     " have happened; intervals are wide and a comparison with other areas is more informative")
     if family == "poisson" and dispersion > 1.5:
         notes.append(f"overdispersion: Pearson dispersion {dispersion:.2f} > 1; Poisson standard errors are too"
                      " small: use quasi_poisson or negative_binomial")
@@ -443,14 +486,25 @@ def interrupted_time_series(
                      impact=imp, comparative=bool(group), alpha=alpha, notes=tuple(notes))
 
 
-def _row(name: str, est: float, se: float, crit: float, pdist: Any, scale: str, log: bool) -> dict[str, Any]:
+def _crit(alpha: float, df: float) -> float:
+    """Two-sided critical value: t with ``df`` degrees of freedom (normal when infinite)."""
+    return float(stats.norm.ppf(1 - alpha / 2) if not np.isfinite(df) else stats.t.ppf(1 - alpha / 2, df))
+
+
+def _pval(z: float, df: float) -> float:
+    if not np.isfinite(z):
+        return float("nan")
+    return float(2 * (stats.norm.sf(abs(z)) if not np.isfinite(df) else stats.t.sf(abs(z), df)))
+
+
+def _row(name: str, est: float, se: float, df: float, alpha: float, scale: str, log: bool) -> dict[str, Any]:
+    crit = _crit(alpha, df)
     lo, hi = est - crit * se, est + crit * se
-    p = float(pdist(est / se)) if se > 0 else float("nan")
-    if log:
-        return {"effect": name, "estimate": float(np.exp(est)), "std_error": float(se), "ci_lower": float(np.exp(lo)),
-                "ci_upper": float(np.exp(hi)), "p_value": p, "scale": scale}
-    return {"effect": name, "estimate": float(est), "std_error": float(se), "ci_lower": float(lo),
-            "ci_upper": float(hi), "p_value": p, "scale": scale}
+    p = _pval(est / se, df) if se > 0 else float("nan")
+    out = {"effect": name, "estimate": float(np.exp(est) if log else est), "std_error": float(se),
+           "ci_lower": float(np.exp(lo) if log else lo), "ci_upper": float(np.exp(hi) if log else hi),
+           "p_value": p, "df": float(df), "scale": scale}
+    return out
 
 
 def _autocorrelation(resid: np.ndarray, t: np.ndarray, stacked: bool, n_per: int) -> dict[str, Any]:

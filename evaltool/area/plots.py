@@ -44,7 +44,8 @@ def observed_vs_counterfactual_plot(trajectory: pd.DataFrame, go_live: Any = Non
     ``trajectory``: columns ``time``, ``method`` (label) and ``rate`` (per 1,000 person-years); the observed
     series has method ``"Observed"``.
     """
-    from plotnine import aes, geom_line, geom_vline, ggplot, labs, scale_color_manual, scale_linetype_manual
+    from plotnine import (aes, geom_line, geom_vline, ggplot, guide_legend, guides, labs, scale_color_manual,
+                          scale_linetype_manual)
 
     from evaltool.plotting import PALETTE, theme_evaltool
 
@@ -54,14 +55,17 @@ def observed_vs_counterfactual_plot(trajectory: pd.DataFrame, go_live: Any = Non
     lt = {m: ("solid" if m == "Observed" else "dashed") for m in methods}
     p = (ggplot(d, aes("time", "rate", color="method", linetype="method")) + geom_line()
          + scale_color_manual(values=colours, name="") + scale_linetype_manual(values=lt, name="")
-         + labs(x="", y="Rate per 1,000 person-years") + theme_evaltool())
+         + labs(x="", y="Rate per 1,000 person-years") + theme_evaltool()
+         # several designs: the legend wraps onto rows rather than running off the page
+         + guides(color=guide_legend(nrow=(len(methods) + 2) // 3, title=""),
+                  linetype=guide_legend(nrow=(len(methods) + 2) // 3, title="")))
     if go_live is not None:
         p = p + geom_vline(xintercept=pd.Timestamp(go_live) if isinstance(d["time"].iloc[0], pd.Timestamp)
                            else go_live, linetype="dotted")
     return p
 
 
-def gap_plot(gaps: pd.DataFrame) -> Any:
+def gap_plot(gaps: pd.DataFrame, ylab: str = "Gap (per 1,000 person-years)") -> Any:
     """Treated-minus-synthetic gaps over time: the treated area bold, placebo (donor) areas faint."""
     from plotnine import aes, geom_hline, geom_line, ggplot, labs
 
@@ -73,12 +77,13 @@ def gap_plot(gaps: pd.DataFrame) -> Any:
     return (ggplot() + geom_hline(yintercept=0, linetype="dashed")
             + geom_line(pl, aes("time", "gap", group="area_id"), color=NHS_PALE_GREY)
             + geom_line(tr, aes("time", "gap", group="area_id"), color=NHS_BLUE, size=1.1)
-            + labs(x="", y="Gap (per 1,000 person-years)",
+            + labs(x="", y=ylab,
                    caption="Blue: the evaluated area; grey: each donor area treated as if it had gone live")
             + theme_evaltool())
 
 
-def placebo_plot(placebo: pd.DataFrame, estimate: float, label: str = "estimate") -> Any:
+def placebo_plot(placebo: pd.DataFrame, estimate: float, label: str = "estimate",
+                 xlab: str = "Placebo effect (per 1,000 person-years)") -> Any:
     """Distribution of in-space placebo estimates with the treated area's estimate marked."""
     from plotnine import aes, geom_histogram, geom_vline, ggplot, labs
 
@@ -88,7 +93,7 @@ def placebo_plot(placebo: pd.DataFrame, estimate: float, label: str = "estimate"
     bins = int(min(30, max(8, len(d) // 2)))
     return (ggplot(d, aes(label)) + geom_histogram(bins=bins, fill=NHS_MID_GREY)
             + geom_vline(xintercept=float(estimate), color=NHS_BLUE, size=1.2)
-            + labs(x="Placebo effect (per 1,000 person-years)", y="Donor areas",
+            + labs(x=xlab, y="Donor areas",
                    caption="Grey: each donor area treated as if it had gone live; blue line: the evaluated area")
             + theme_evaltool())
 

@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.area.frank_wolfe import frank_wolfe, sparsify
 from evaltool.errors import DataValidationError, EstimationError
 
 __all__ = ["SynthDidResult", "synthdid", "synthdid_matrix"]
@@ -47,63 +48,7 @@ _LABELS = {"sdid": "Synthetic difference-in-differences", "sc": "Synthetic contr
 
 
 # ---------------------------------------------------------------------------------------------
-# solver
-
-
-def _fw(A: np.ndarray, b: np.ndarray, zeta: float, x: np.ndarray, min_decrease: float, max_iter: int,
-        intercept: bool) -> np.ndarray:
-    """Frank-Wolfe with exact line search for ``min ||A x - b||^2 / n + zeta^2 ||x||^2`` on the simplex.
-
-    Works on the Gram matrix ``A'A`` (each iteration is O(k) for k weights) and stops, as the package does,
-    once an iteration (from the second on) lowers the loss by no more than ``min_decrease^2``.
-    """
-    if intercept:
-        A = A - A.mean(axis=0, keepdims=True)
-        b = b - b.mean()
-    n = A.shape[0]
-    eta = n * zeta**2
-    G = A.T @ A
-    Ab = A.T @ b
-    bb = float(b @ b)
-    H = G - Ab[:, None]  # column i: G e_i - Ab, so that hg(x) = H x + eta x on the simplex
-    x = x.astype(float).copy()
-    Gx = G @ x
-    hg = Gx - Ab + eta * x
-    xGx = float(x @ Gx)
-    xAb = float(x @ Ab)
-    xx = float(x @ x)
-    dG = np.diag(G).tolist()
-    Abl = Ab.tolist()
-    prev = np.inf
-    thr = min_decrease**2
-    z2 = zeta**2
-    for it in range(max_iter):
-        i = int(np.argmin(hg))
-        xi = float(x[i])
-        gxi = float(hg[i]) + Abl[i] - eta * xi
-        # d = e_i - x: grad.d = hg_i - hg.x ; ||A d||^2 = G_ii - 2 (Gx)_i + x'Gx ; ||d||^2 = 1 - 2 x_i + x.x
-        num = float(hg[i]) - (xGx - xAb + eta * xx)
-        denom = dG[i] - 2 * gxi + xGx + eta * (1 - 2 * xi + xx)
-        step = 0.0 if denom <= 0 else min(1.0, max(0.0, -num / denom))
-        if step > 0:
-            u = 1 - step
-            x *= u
-            x[i] += step
-            hg = u * hg + step * H[:, i]
-            hg[i] += step * eta
-            xGx = u * u * xGx + 2 * step * u * gxi + step * step * dG[i]
-            xAb = u * xAb + step * Abl[i]
-            xx = u * u * xx + 2 * step * u * xi + step * step
-        val = z2 * xx + (xGx - 2 * xAb + bb) / n
-        if it >= 1 and prev - val <= thr:
-            break
-        prev = val
-    return x
-
-
-def _sparsify(v: np.ndarray) -> np.ndarray:
-    v = np.where(v <= v.max() / 4, 0.0, v)
-    return v / v.sum()
+# estimator (weights by batched Frank-Wolfe: evaltool.area.frank_wolfe)
 
 
 @dataclass(frozen=True)
@@ -118,42 +63,55 @@ def _noise(Y: np.ndarray, N0: int, T0: int) -> float:
     return float(np.std(np.diff(Y[:N0, :T0], axis=1), ddof=1)) if T0 > 1 else 0.0
 
 
-def _estimate(Y: np.ndarray, N0: int, T0: int, method: Method, omega_init: np.ndarray | None = None,
-              fixed: tuple[np.ndarray, np.ndarray] | None = None, sigma: float | None = None,
-              eta_omega: float | None = None) -> _Fit:
-    N, T = Y.shape
+def _estimate_many(Ys: np.ndarray, N0: int, T0: int, method: Method, sigma: float | None = None,
+                   eta_omega: float | None = None) -> list[_Fit]:
+    """Estimates for a batch of ``(B, N, T)`` outcome matrices sharing ``N0``, ``T0`` and the regularisation.
+
+    Placebo re-fits keep the regularisation (``sigma``, ``eta_omega``) of the original fit, as the package does.
+    """
+    Ys = np.asarray(Ys, dtype=float)
+    B, N, T = Ys.shape
     N1, T1 = N - N0, T - T0
-    if fixed is not None:
-        omega, lam = fixed
-    elif method == "did":
-        omega, lam = np.full(N0, 1 / N0), np.full(T0, 1 / T0)
+    if method == "did":
+        omega, lam = np.full((B, N0), 1 / N0), np.full((B, T0), 1 / T0)
     else:
-        # placebo and jackknife re-fits keep the regularisation of the original fit (as the package does)
-        sigma = _noise(Y, N0, T0) if sigma is None else sigma
+        sigma = _noise(Ys[0], N0, T0) if sigma is None else sigma
         min_dec = 1e-5 * sigma
-        Yc = np.empty((N0 + 1, T0 + 1))
-        Yc[:N0, :T0] = Y[:N0, :T0]
-        Yc[:N0, T0] = Y[:N0, T0:].mean(axis=1)
-        Yc[N0, :T0] = Y[N0:, :T0].mean(axis=0)
-        Yc[N0, T0] = Y[N0:, T0:].mean()
+        Yc = np.empty((B, N0 + 1, T0 + 1))
+        Yc[:, :N0, :T0] = Ys[:, :N0, :T0]
+        Yc[:, :N0, T0] = Ys[:, :N0, T0:].mean(axis=2)
+        Yc[:, N0, :T0] = Ys[:, N0:, :T0].mean(axis=1)
+        Yc[:, N0, T0] = Ys[:, N0:, T0:].mean(axis=(1, 2))
         if method == "sdid":
             zl = 1e-6 * sigma
-            lam = _fw(Yc[:N0, :T0], Yc[:N0, T0], zl, np.full(T0, 1 / T0), min_dec, 100, True)
-            lam = _fw(Yc[:N0, :T0], Yc[:N0, T0], zl, _sparsify(lam), min_dec, 10_000, True)
+            A_l, b_l = Yc[:, :N0, :T0], Yc[:, :N0, T0]
+            lam = frank_wolfe(A_l, b_l, zl, np.full((B, T0), 1 / T0), min_dec, 100, True)
+            lam = frank_wolfe(A_l, b_l, zl, sparsify(lam), min_dec, 10_000, True)
             zw = ((N1 * T1) ** 0.25 if eta_omega is None else eta_omega) * sigma
             intercept = True
         else:  # sc
-            lam = np.zeros(T0)
+            lam = np.zeros((B, T0))
             zw = 1e-6 * sigma
             intercept = False
-        A = Yc[:N0, :T0].T
-        b = Yc[N0, :T0]
-        w0 = np.full(N0, 1 / N0) if omega_init is None else omega_init
-        omega = _fw(A, b, zw, w0, min_dec, 100, intercept)
-        omega = _fw(A, b, zw, _sparsify(omega), min_dec, 10_000, intercept)
-    wv = np.r_[-omega, np.full(N1, 1 / N1)]
-    lv = np.r_[-lam, np.full(T1, 1 / T1)]
+        A = Yc[:, :N0, :T0].transpose(0, 2, 1)
+        b = Yc[:, N0, :T0]
+        omega = frank_wolfe(A, b, zw, np.full((B, N0), 1 / N0), min_dec, 100, intercept)
+        omega = frank_wolfe(A, b, zw, sparsify(omega), min_dec, 10_000, intercept)
+    return [_tau(Ys[j], omega[j], lam[j], N0, T0) for j in range(B)]
+
+
+def _tau(Y: np.ndarray, omega: np.ndarray, lam: np.ndarray, N0: int, T0: int) -> _Fit:
+    N, T = Y.shape
+    wv = np.r_[-omega, np.full(N - N0, 1 / (N - N0))]
+    lv = np.r_[-lam, np.full(T - T0, 1 / (T - T0))]
     return _Fit(float(wv @ Y @ lv), omega, lam)
+
+
+def _estimate(Y: np.ndarray, N0: int, T0: int, method: Method, fixed: tuple[np.ndarray, np.ndarray] | None = None,
+              sigma: float | None = None, eta_omega: float | None = None) -> _Fit:
+    if fixed is not None:
+        return _tau(Y, fixed[0], fixed[1], N0, T0)
+    return _estimate_many(Y[None], N0, T0, method, sigma, eta_omega)[0]
 
 
 def synthdid_matrix(Y: np.ndarray, N0: int, T0: int, method: Method = "sdid") -> float:
@@ -191,6 +149,8 @@ class SynthDidResult(ResultMixin):
         ``time``, ``observed`` (treated mean), ``counterfactual``, ``gap``, ``post``.
     placebo : DataFrame
         The placebo estimates (``assignment``, ``estimate``) used for the standard error.
+    df : float
+        Degrees of freedom of the t interval (``inf``: normal).
     """
 
     method: str
@@ -211,6 +171,7 @@ class SynthDidResult(ResultMixin):
     pre_rmspe: float
     cohorts: pd.DataFrame = field(default_factory=pd.DataFrame)
     alpha: float = 0.05
+    df: float = float("inf")
 
     def summary(self) -> Summary:
         lines = [("method", _LABELS.get(self.method, self.method)),
@@ -279,6 +240,7 @@ def synthdid(
     replications: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    interval: Literal["normal", "t"] = "normal",
 ) -> SynthDidResult:
     """Estimate the average effect on treated areas by synthetic DiD, synthetic control or DiD.
 
@@ -299,6 +261,10 @@ def synthdid(
     replications, seed:
         Placebo draws and their seed; when the number of distinct placebo assignments is at most
         ``replications`` all are used (exact).
+    interval:
+        ``"normal"`` (the package's) or ``"t"``: t critical values with (control units - 1) degrees of freedom
+        for the placebo variance (jackknife: replicates - 1), allowing for a standard error estimated from few
+        areas.
 
     Examples
     --------
@@ -371,18 +337,28 @@ def synthdid(
                 perm = rng.permutation(len(controls))
                 draws.append(perm)
             how = f"placebo ({replications} draws)"
-        for k, perm in enumerate(draws):
+        n_pl = sum(sizes)
+        assignments = []
+        for perm in draws:
             perm = list(perm)
-            n_pl = sum(sizes)
             pl_ctrl = [cidx[i] for i in perm[: len(controls) - n_pl]]
             rest = [cidx[i] for i in perm[len(controls) - n_pl:]]
             pl_by, j = {}, 0
             for a, s in zip(cohorts, sizes):
                 pl_by[a] = rest[j:j + s]
                 j += s
-            e, _ = run(pl_by, pl_ctrl)
+            assignments.append((pl_by, pl_ctrl, rest))
+        # every placebo assignment of a cohort is the same-sized problem: solved together (batched Frank-Wolfe)
+        total, wsum = np.zeros(len(assignments)), 0.0
+        for a, s in zip(cohorts, sizes):
+            Ys = np.stack([Yall[ctrl + pl_by[a], :] for pl_by, ctrl, _ in assignments])
+            fits = _estimate_many(Ys, len(controls) - n_pl, a, method, sigma=reg[a][0], eta_omega=reg[a][1])
+            wgt = s * (len(times) - a)
+            total += wgt * np.array([f.tau for f in fits])
+            wsum += wgt
+        for k, ((_, _, rest), e) in enumerate(zip(assignments, total / wsum)):
             placebo_rows.append({"assignment": k, "placebo_units": ";".join(str(W.index[i]) for i in rest),
-                                 "estimate": e})
+                                 "estimate": float(e)})
         pv = np.array([r["estimate"] for r in placebo_rows])
         std_error = float(np.sqrt(np.mean((pv - pv.mean()) ** 2)))
     elif se == "jackknife":
@@ -410,8 +386,19 @@ def synthdid(
         how = "jackknife"
     else:
         std_error, how = float("nan"), "none"
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    p_value = float(2 * stats.norm.sf(abs(est / std_error))) if std_error > 0 else float("nan")
+    if interval not in ("normal", "t"):
+        raise DataValidationError(f"`interval` must be 'normal' or 't', got {interval!r}")
+    dof = float("inf")
+    if interval == "t" and se == "placebo":
+        dof = float(len(controls) - 1)
+    elif interval == "t" and se == "jackknife":
+        dof = float(len(placebo_rows) - 1)
+    if np.isfinite(dof):
+        z = float(stats.t.ppf(1 - alpha / 2, dof))
+        p_value = float(2 * stats.t.sf(abs(est / std_error), dof)) if std_error > 0 else float("nan")
+    else:
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        p_value = float(2 * stats.norm.sf(abs(est / std_error))) if std_error > 0 else float("nan")
     # ---- weights and trajectory (first cohort's weights for display; pooled trajectory) ----
     urows, trows, traj_parts, coh_rows = [], [], [], []
     for a, tr, f, wgt in parts:
@@ -449,7 +436,7 @@ def synthdid(
                                                                                           "placebo_units",
                                                                                           "estimate"]),
         n_treated=n_tr, n_controls=len(controls), n_pre=int(min(cohorts)), n_post=int(len(times) - min(cohorts)),
-        pre_rmspe=pre_rmspe, cohorts=pd.DataFrame(coh_rows), alpha=alpha)
+        pre_rmspe=pre_rmspe, cohorts=pd.DataFrame(coh_rows), alpha=alpha, df=dof)
 
 
 def _count_assignments(n: int, sizes: list[int]) -> int:

@@ -1,10 +1,18 @@
 """Pipeline stage ``area``: the whole-area designs for an evaluated area and its donor areas.
 
 Builds the area-by-month panel (the evaluated area from the person-level tables, joined with the donor
-panel), says which designs the data support, then runs the chosen designs on the rate per 1,000
-person-years: synthetic DiD (the headline when there are enough donor areas), synthetic control in the same
-framework, plain DiD, synthetic control with predictors and in-space placebos (ADH), and an interrupted time
-series on the evaluated area's counts with its person-time as the exposure.
+panel), says which designs the data support, then runs the chosen designs: synthetic DiD (the headline when
+there are enough donor areas), synthetic control in the same framework, plain DiD, synthetic control with
+predictors and in-space placebos (ADH), and an interrupted time series on the evaluated area's counts with its
+person-time as the exposure.
+
+The comparison-area designs work on the log of the monthly rate by default (``area.scale: log``): the effect
+is a rate ratio, the difference per 1,000 person-years is derived from it and the area's observed post-period
+rate. Area rates differ multiplicatively (a busier area's month-to-month swings are larger in absolute terms),
+so on the log scale the evaluated area's errors are comparable with the comparison areas' and the placebo
+variance is right; on the rate scale an area at the top of the pool has larger errors than any placebo and the
+interval is too narrow (``benchmarks/area``). ``area.scale: rate`` reproduces Arkhangelsky et al.'s
+Proposition 99 analysis.
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from evaltool.area.config import AreaConfig
 from evaltool.area.design import design_support
 from evaltool.area.its import interrupted_time_series
 from evaltool.area.panel import build_treated_series, combine_panel, validate_area_panel
-from evaltool.area.plots import donor_weights_plot, its_plot, observed_vs_counterfactual_plot, placebo_plot
+from evaltool.area.plots import donor_weights_plot, gap_plot, its_plot, observed_vs_counterfactual_plot, placebo_plot
 from evaltool.area.sdid import synthdid
 from evaltool.area.synth import synthetic_control
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
@@ -92,6 +100,8 @@ def prepare_panel(population: pd.DataFrame | None, activity: pd.DataFrame | None
     we = pd.Timestamp(window_end).to_period("M").to_timestamp()
     panel = panel[(panel["month"] >= ws) & (panel["month"] <= we)].reset_index(drop=True)
     panel["rate"] = 1000 * panel["events"] / panel["person_years"]
+    with np.errstate(divide="ignore"):
+        panel["log_rate"] = np.log(panel["events"] / panel["person_years"])
     return panel, go, live_share
 
 
@@ -99,6 +109,34 @@ def _rr(obs: float, tau: float, lo: float, hi: float) -> tuple[float, float, flo
     """Rate ratio observed / (observed - effect), with the interval mapped through the same function."""
     f = (lambda t: obs / (obs - t) if obs - t > 0 else float("nan"))
     return f(tau), f(lo), f(hi)
+
+
+def _effect_row(scale: str, obs: float, est: float, se: float, lo: float, hi: float) -> dict[str, float]:
+    """Difference per 1,000 person-years and rate ratio from an estimate on the analysis scale.
+
+    Log scale: the rate ratio is ``exp(estimate)`` and the difference ``obs (1 - 1 / RR)`` (the observed
+    post-period rate minus the rate expected without the programme), its interval mapped through the same
+    increasing function and its standard error by the delta method.
+    """
+    if scale == "log":
+        d = (lambda t: obs * (1 - np.exp(-t)))
+        return {"estimate": d(est), "std_error": obs * np.exp(-est) * se, "ci_lower": d(lo), "ci_upper": d(hi),
+                "rate_ratio": float(np.exp(est)), "rr_lower": float(np.exp(lo)), "rr_upper": float(np.exp(hi)),
+                "log_rate_ratio": est, "log_std_error": se}
+    rr = _rr(obs, est, lo, hi)
+    return {"estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "rate_ratio": rr[0],
+            "rr_lower": rr[1], "rr_upper": rr[2], "log_rate_ratio": float("nan"), "log_std_error": float("nan")}
+
+
+def _outside_range(panel: pd.DataFrame, col: str, treated: str, donors: list[str], go: pd.Timestamp) -> dict[str, Any]:
+    """How often before go-live the evaluated area lies above every comparison area (or below every one)."""
+    pre = panel[panel["month"] < go].pivot(index="month", columns="area_id", values=col)
+    t = pre[treated]
+    dmax, dmin = pre[donors].max(axis=1), pre[donors].min(axis=1)
+    above, below = int((t > dmax).sum()), int((t < dmin).sum())
+    return {"months_above_all": above, "months_below_all": below, "n_pre_months": int(len(pre)),
+            "share_outside": float(max(above, below) / len(pre)) if len(pre) else 0.0,
+            "side": "above" if above >= below else "below"}
 
 
 def run_stage(population: pd.DataFrame | None, activity: pd.DataFrame | None, practices: pd.DataFrame | None,
@@ -177,6 +215,30 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
     rng = np.random.default_rng(seed)
     sd_seed = int(rng.integers(0, 2**31 - 1))
     base = {"n_units": len(donors) + 1 + len(other_treated)}
+    scale = cfg.scale
+    if scale == "log" and comparison_ok and (panel["events"] <= 0).any():
+        zero = panel[panel["events"] <= 0]
+        warnings.warn(f"{len(zero)} area-months have no events (e.g. {zero['area_id'].iloc[0]},"
+                      f" {pd.Timestamp(zero['month'].iloc[0]).date()}): the comparison-area designs use the rate per"
+                      " 1,000 person-years instead of its log; their intervals may be too narrow when the evaluated"
+                      " area's rate is far from the comparison areas'", EstimationWarning, stacklevel=2)
+        scale = "rate"
+    ycol = "log_rate" if scale == "log" else "rate"
+    to_rate = (lambda v: 1000 * np.exp(v)) if scale == "log" else (lambda v: v)
+    facts["effect_scale"] = scale
+    if comparison_ok:
+        rng_out = _outside_range(panel, ycol, treated, donors, go)
+        facts.update({"pre_months_above_all_donors": rng_out["months_above_all"],
+                      "pre_months_below_all_donors": rng_out["months_below_all"],
+                      "pre_share_outside_donors": rng_out["share_outside"], "outside_side": rng_out["side"]})
+        outside = rng_out["share_outside"] >= 0.5
+        facts["outside_donor_range"] = bool(outside)
+        if outside and any(m in cfg.methods for m in ("synthetic_control",)):
+            warnings.warn(f"synthetic control: before go-live {treated} was {rng_out['side']} every comparison area"
+                          f" in {max(rng_out['months_above_all'], rng_out['months_below_all'])} of"
+                          f" {rng_out['n_pre_months']} months, so no weighted average of them can match its level;"
+                          " the synthetic control estimate is biased and is shown for comparison only",
+                          EstimationWarning, stacklevel=2)
     for m, key in (("sdid", "sdid"), ("synthetic_control", "sc"), ("did", "did")):
         if m not in cfg.methods:
             continue
@@ -185,45 +247,47 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                           EstimationWarning, stacklevel=2)
             continue
         try:
-            r = synthdid(panel, "rate", "area_id", "month", first_treated, method=key, se="placebo",
-                         replications=cfg.placebo_replications, seed=sd_seed, alpha=cfg.alpha)
+            r = synthdid(panel, ycol, "area_id", "month", first_treated, method=key, se="placebo",
+                         replications=cfg.placebo_replications, seed=sd_seed, alpha=cfg.alpha,
+                         interval=cfg.placebo_interval)
         except EstimationError as exc:
             warnings.warn(f"{METHOD_LABELS[m]} not estimated: {exc}", EstimationWarning, stacklevel=2)
             continue
-        rr = _rr(obs_post, r.estimate, r.ci_lower, r.ci_upper)
-        rows.append({"method": m, "estimate": r.estimate, "std_error": r.std_error, "ci_lower": r.ci_lower,
-                     "ci_upper": r.ci_upper, "p_value": r.p_value, "rate_ratio": rr[0], "rr_lower": rr[1],
-                     "rr_upper": rr[2], "pre_rmspe": r.pre_rmspe, "inference": r.se_method, **base})
+        inf = r.se_method + (f", t with {r.df:.0f} df" if np.isfinite(r.df) else "")
+        rows.append({"method": m, **_effect_row(scale, obs_post, r.estimate, r.std_error, r.ci_lower, r.ci_upper),
+                     "p_value": r.p_value, "pre_rmspe": r.pre_rmspe, "inference": inf, "scale": scale, **base})
         t = r.trajectory if "cohort" not in r.trajectory else r.trajectory[r.trajectory["cohort"] == go]
         traj.append(pd.DataFrame({"time": t["time"].to_numpy(), "method": METHOD_LABELS[m],
-                                  "rate": t["counterfactual"].to_numpy()}))
+                                  "rate": to_rate(t["counterfactual"].to_numpy())}))
         uw = r.unit_weights if "cohort" not in r.unit_weights else r.unit_weights[r.unit_weights["cohort"] == go]
         weights_rows.append(pd.DataFrame({"method": METHOD_LABELS[m], "area_id": uw["unit"].astype(str),
                                           "weight": uw["weight"]}))
+        facts["placebo_df"] = r.df
         if m == "sdid":
             out.objects["sdid"] = r
             pl = r.placebo
-            out.tables["area_placebo"] = pd.DataFrame({"method": "sdid", "placebo_areas": pl["placebo_units"],
-                                                       "estimate": pl["estimate"]})
+            out.tables["area_placebo"] = pd.DataFrame({
+                "method": "sdid", "placebo_areas": pl["placebo_units"], "estimate": pl["estimate"],
+                "percent_change": 100 * np.expm1(pl["estimate"]) if scale == "log" else np.nan})
     if "synthetic_control" in cfg.methods and comparison_ok and not other_treated:
         try:
             P = None
             if cfg.predictors:
                 P = panel[panel["month"] < go].groupby("area_id")[list(cfg.predictors)].mean()
-            sc = synthetic_control(panel[panel["area_id"].isin(donors + [treated])], "rate", "area_id", "month",
+            sc = synthetic_control(panel[panel["area_id"].isin(donors + [treated])], ycol, "area_id", "month",
                                    treated, go, predictors=P, alpha=cfg.alpha)
-            rr = _rr(obs_post, sc.estimate, sc.ci_lower, sc.ci_upper)
-            rows.append({"method": "synthetic_control_adh", "estimate": sc.estimate, "std_error": sc.std_error,
-                         "ci_lower": sc.ci_lower, "ci_upper": sc.ci_upper, "p_value": sc.p_value_rmspe_ratio,
-                         "rate_ratio": rr[0], "rr_lower": rr[1], "rr_upper": rr[2], "pre_rmspe": sc.pre_rmspe,
-                         "inference": f"in-space placebos ({len(sc.placebos)} donor areas)", **base})
+            rows.append({"method": "synthetic_control_adh",
+                         **_effect_row(scale, obs_post, sc.estimate, sc.std_error, sc.ci_lower, sc.ci_upper),
+                         "p_value": sc.p_value_rmspe_ratio, "pre_rmspe": sc.pre_rmspe,
+                         "inference": f"in-space placebos ({len(sc.placebos)} donor areas)", "scale": scale, **base})
             facts["adh_placebo_p_rmspe_ratio"] = sc.p_value_rmspe_ratio
             facts["adh_placebo_p_effect"] = sc.p_value_effect
             out.tables["area_adh_placebos"] = sc.placebos
             out.table_meta["area_adh_placebos"] = TableMeta(
                 title="Synthetic control with predictors: each donor area as a placebo",
-                caption="Pre- and post-go-live root mean squared prediction error (RMSPE) and average gap per"
-                        " 1,000 person-years when each donor area is treated as if it had gone live.",
+                caption="Pre- and post-go-live root mean squared prediction error (RMSPE) and average gap ("
+                        + ("log rate" if scale == "log" else "per 1,000 person-years")
+                        + ") when each donor area is treated as if it had gone live.",
                 appendix=True)
             out.tables["area_predictor_balance"] = sc.predictors
             out.table_meta["area_predictor_balance"] = TableMeta(
@@ -235,7 +299,8 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                                   "variant": f"without {rr_['dropped']}", "estimate": rr_["estimate"],
                                   "pre_rmspe": rr_["pre_rmspe"]})
             out.figures["area_gaps"] = FigureSpec(
-                plot=sc.plot(), title="Gap between each area and its synthetic comparison",
+                plot=gap_plot(sc.gaps, ylab="Gap (log rate)" if scale == "log" else "Gap (per 1,000 person-years)"),
+                title="Gap between each area and its synthetic comparison",
                 alt="Lines showing, for the evaluated area and each donor area, the difference between its rate"
                     " and its synthetic comparison before and after go-live.", appendix=True)
         except EstimationError as exc:
@@ -252,11 +317,13 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
         for name in ("average_post",):
             e = its_res.effect(name)
             d = its_res.effect("difference_per_1000py")
+            inf = {"ar1": "latent AR(1) rate, REML, t with {df:.1f} Satterthwaite df",
+                   "newey_west": "Newey-West", "model": "model-based"}[its_res.errors].format(df=e["df"])
             rows.append({"method": "its", "estimate": d["estimate"], "std_error": d["std_error"],
                          "ci_lower": d["ci_lower"], "ci_upper": d["ci_upper"], "p_value": e["p_value"],
                          "rate_ratio": e["estimate"], "rr_lower": e["ci_lower"], "rr_upper": e["ci_upper"],
-                         "pre_rmspe": float("nan"),
-                         "inference": "Newey-West" if cfg.its.errors == "newey_west" else "model-based", "n_units": 1})
+                         "log_rate_ratio": float(np.log(e["estimate"])), "log_std_error": e["std_error"],
+                         "pre_rmspe": float("nan"), "inference": inf, "scale": "log", "n_units": 1})
         s = its_res.series[its_res.series["series"] == "treated"]
         traj.append(pd.DataFrame({"time": s["time"].to_numpy(), "method": METHOD_LABELS["its"],
                                   "rate": s["counterfactual_rate_per_1000py"].to_numpy()}))
@@ -271,6 +338,7 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                     " and the difference per 1,000 person-years.")
         dg = its_res.diagnostics
         facts.update({"its_family": its_res.family, "its_errors": its_res.errors,
+                      "its_ar1_rho": dg.get("ar1_rho"), "its_df": its_res.effect("average_post")["df"],
                       "its_dispersion": dg["dispersion"], "its_ljung_box_p": dg["ljung_box_p"],
                       "its_acf1": dg["acf1"], "its_level_change_rr": its_res.effect("level_change")["estimate"]
                       if "level" in its_res.impact else None,
@@ -353,9 +421,14 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
             title="Synthetic DiD placebo estimates", appendix=True,
             caption="Each row re-assigns comparison areas as if they had gone live; their spread gives the"
                     " interval.")
-        est_sdid = float(eff.loc[eff["method"] == "sdid", "estimate"].iloc[0])
+        srow = eff[eff["method"] == "sdid"].iloc[0]
+        if scale == "log":
+            pplot = placebo_plot(out.tables["area_placebo"], 100 * np.expm1(float(srow["log_rate_ratio"])),
+                                 label="percent_change", xlab="Placebo effect (% change in the rate)")
+        else:
+            pplot = placebo_plot(out.tables["area_placebo"], float(srow["estimate"]))
         out.figures["area_placebo"] = FigureSpec(
-            plot=placebo_plot(out.tables["area_placebo"], est_sdid),
+            plot=pplot,
             title="The evaluated area's effect against placebo effects in comparison areas",
             alt="Histogram of placebo effects for comparison areas with the evaluated area's estimate marked.")
     out.figures["area_counterfactual"] = FigureSpec(
@@ -403,6 +476,11 @@ def _its(panel: pd.DataFrame, tr: pd.DataFrame, go: pd.Timestamp, live_share: pd
     d["live"] = (d["month"].map(live_share).fillna(0.0).clip(0, 1) if live_share is not None
                  else (d["month"] >= go).astype(float))
     group = None
+    errors = c.errors
+    if c.control_series and donors and errors == "ar1":
+        warnings.warn("the comparative interrupted time series (control series) uses Newey-West (Driscoll-Kraay)"
+                      " standard errors: the latent AR(1) model fits one series", EstimationWarning, stacklevel=2)
+        errors = "newey_west"
     if c.control_series and donors:
         ctl = panel[panel["area_id"].isin(donors)].groupby("month", as_index=False)[["events", "person_years"]].sum()
         ctl["live"] = d.set_index("month")["live"].reindex(ctl["month"]).to_numpy()
@@ -411,7 +489,7 @@ def _its(panel: pd.DataFrame, tr: pd.DataFrame, go: pd.Timestamp, live_share: pd
     try:
         return interrupted_time_series(d, events="events", exposure="person_years", time="month",
                                        intervention="live", group=group, family=c.family, impact=c.impact,
-                                       seasonality=c.seasonality, harmonics=c.harmonics, errors=c.errors,
+                                       seasonality=c.seasonality, harmonics=c.harmonics, errors=errors,
                                        hac_lags=c.hac_lags, lag_periods=c.lag_months, alpha=cfg.alpha)
     except (EstimationError, DataValidationError) as exc:
         warnings.warn(f"interrupted time series not estimated: {exc}", EstimationWarning, stacklevel=2)

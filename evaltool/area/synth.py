@@ -55,7 +55,16 @@ def simplex_weights(X1: np.ndarray, X0: np.ndarray, v: np.ndarray | None = None)
 
 
 def _fit_v(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Choose predictor weights ``v`` (on the simplex) minimising the pre-period outcome MSPE."""
+    """Choose predictor weights ``v`` (on the simplex) minimising the pre-period outcome MSPE.
+
+    As ``Synth``: ``v = |x| / sum |x|`` (so a predictor can get exactly zero weight). The loss is flat along
+    ridges and has many local minima, so the search is multi-start: equal weights, regression-based weights
+    and 8 random starts (fixed seed: reproducible), each optimised by Powell's method, the best polished by
+    Nelder-Mead. On Proposition 99 with ADH's predictors a single Nelder-Mead run stopped at a pre-period RMSPE
+    of 1.87 (and two starts at 1.78, depending on the predictors' order); this search reaches 1.754 whatever
+    the order, with the donor weights of Abadie, Diamond & Hainmueller (2010), Table 2, to within 0.003 (their
+    own weights give 1.758).
+    """
     k = X0.shape[0]
 
     def loss_of(v: np.ndarray) -> tuple[float, np.ndarray]:
@@ -63,33 +72,38 @@ def _fit_v(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray) -> tu
         r = Z1 - Z0 @ w
         return float(r @ r / len(r)), w
 
-    def obj(theta: np.ndarray) -> float:
-        e = np.exp(theta - theta.max())
-        return loss_of(e / e.sum())[0]
+    def obj(x: np.ndarray) -> float:
+        a = np.abs(x)
+        s = a.sum()
+        return loss_of(a / s)[0] if s > 0 and np.isfinite(s) else 1e300
 
-    starts = [np.zeros(k)]
-    # regression-based start: |coefficients| of the pre-period outcomes on the predictors across areas
+    if k == 1:
+        v = np.ones(1)
+        loss, w = loss_of(v)
+        return v, w, loss
+    starts = [np.full(k, 1.0 / k)]
+    # regression-based start: squared coefficients of the pre-period outcomes on the predictors across areas
     Xall = np.column_stack([X1, X0]).T
     Zall = np.column_stack([Z1, Z0]).T
     try:
         B, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(Xall)), Xall]), Zall, rcond=None)
         imp = (B[1:] ** 2).sum(axis=1)
         if np.all(np.isfinite(imp)) and imp.sum() > 0:
-            starts.append(np.log(np.maximum(imp / imp.sum(), 1e-8)))
+            starts.append(imp / imp.sum())
     except np.linalg.LinAlgError:
         pass
+    starts += list(np.random.default_rng(20100101).dirichlet(np.ones(k), 8))
     best = None
-    if k == 1:
-        v = np.ones(1)
-        loss, w = loss_of(v)
-        return v, w, loss
     for s0 in starts:
-        res = optimize.minimize(obj, s0, method="Nelder-Mead",
-                                options={"maxiter": 400 * k, "xatol": 1e-6, "fatol": 1e-10})
+        res = optimize.minimize(obj, s0, method="Powell", options={"xtol": 1e-4, "ftol": 1e-4})
         if best is None or res.fun < best.fun:
             best = res
-    e = np.exp(best.x - best.x.max())
-    v = e / e.sum()
+    pol = optimize.minimize(obj, best.x, method="Nelder-Mead", options={"maxiter": 400 * k, "xatol": 1e-8,
+                                                                         "fatol": 1e-12})
+    if pol.fun < best.fun:
+        best = pol
+    a = np.abs(best.x)
+    v = a / a.sum()
     loss, w = loss_of(v)
     return v, w, loss
 

@@ -5,12 +5,14 @@ ratio with its interval, then the difference per 1,000 people a year.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from evaltool.report.sentences import difference_phrase, outcome_label, ratio_phrase
 
-__all__ = ["AREA_HEADING", "AREA_INTRO", "area_sentences", "design_choice_sentences", "headline_sentence"]
+__all__ = ["AREA_HEADING", "AREA_INTRO", "area_sentences", "design_choice_sentences", "headline_sentence",
+           "its_error_sentences", "scale_and_interval_sentences"]
 
 AREA_HEADING = "The whole area: what happened compared with other areas and with its own past"
 AREA_INTRO = ("A programme that covers a whole place leaves no untreated people or practices inside the area to"
@@ -96,6 +98,91 @@ def design_choice_sentences(facts: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _pct(log_ratio: float) -> str:
+    v = 100 * (math.exp(log_ratio) - 1)
+    return f"{abs(v):.0f}% {'lower' if v < 0 else 'higher'}" if round(abs(v)) else "a change of less than 1%"
+
+
+def scale_and_interval_sentences(facts: Mapping[str, Any]) -> list[str]:
+    """How the comparison-area effect was measured, how its interval was made, and whether synthetic control
+    could match the area before go-live.
+
+    Examples
+    --------
+    >>> scale_and_interval_sentences({"effect_scale": "log", "n_donors": 20, "methods_run": ["sdid"],
+    ...                               "placebo_df": 19})[0][:60]
+    'The comparison with other areas was made on the logarithm of'
+    """
+    out = []
+    n_d = facts.get("n_donors")
+    ran = set(facts.get("methods_run") or [])
+    if not ran & {"sdid", "synthetic_control", "did", "synthetic_control_adh"}:
+        return out
+    if facts.get("effect_scale") == "log":
+        out.append("The comparison with other areas was made on the logarithm of each area's monthly rate, so the"
+                   " effect is a percentage change; the difference per 1,000 people applies that percentage to the"
+                   " area's observed rate after go-live. Areas with higher rates swing more from month to month,"
+                   " and on this scale the evaluated area can be judged against the comparison areas' swings.")
+    pdf = _f(facts.get("placebo_df"))
+    if n_d:
+        s = (f"The interval comes from re-running the analysis with each of the {int(n_d)} comparison areas in turn"
+             " treated as if it had gone live")
+        if pdf is not None and math.isfinite(pdf):
+            s += f", and allows for there being only {int(n_d)} of them (a t distribution with {pdf:.0f} degrees of freedom)"
+        out.append(s + ".")
+    if facts.get("outside_donor_range"):
+        n_out = max(int(facts.get("pre_months_above_all_donors") or 0), int(facts.get("pre_months_below_all_donors")
+                                                                           or 0))
+        side = "higher" if facts.get("outside_side") == "above" else "lower"
+        out.append(f"Before go-live the area's rate was {side} than every comparison area's in {n_out} of"
+                   f" {facts.get('n_pre_months')} months. No weighted average of comparison areas can reach such a"
+                   " level, so synthetic control is biased here and is shown for comparison only; synthetic"
+                   " difference-in-differences allows for a constant gap between the area and its comparison.")
+    return out
+
+
+def _rho_words(rho: float | None, acf1: float | None) -> str:
+    if rho is None:
+        return ""
+    if rho >= 0.005:
+        return f" (estimated correlation between consecutive months {rho:.2f})"
+    if acf1 is not None and acf1 < -0.1:
+        return (f" (in these data consecutive months were, if anything, negatively correlated, lag-1 r = {acf1:.2f};"
+                " the model does not use a negative correlation, so its interval errs on the wide side)")
+    return " (these data showed no correlation between consecutive months beyond chance)"
+
+
+def its_error_sentences(facts: Mapping[str, Any]) -> list[str]:
+    """How the interrupted time series allowed for months that run together (autocorrelation).
+
+    Examples
+    --------
+    >>> its_error_sentences({"its_errors": "ar1", "its_ar1_rho": 0.3, "its_ljung_box_p": 0.2})[0][:50]
+    'The interrupted time series allows the monthly rat'
+    """
+    lb = _f(facts.get("its_ljung_box_p"))
+    err = facts.get("its_errors")
+    if err is None and lb is None:
+        return []
+    found = ("" if lb is None else " The first, simpler model's residuals showed " + ("clear" if lb < 0.05 else
+             "no clear") + f" autocorrelation (Ljung-Box p = {lb:.3f}).")
+    if err == "ar1":
+        rho = _f(facts.get("its_ar1_rho"))
+        df = _f(facts.get("its_df"))
+        s = ("The interrupted time series allows the monthly rate to drift above or below its trend and seasonal"
+             " pattern for several months at a time, on top of the chance variation in counts"
+             + _rho_words(rho, _f(facts.get("its_acf1")))
+             + ". With only a few years of months that correlation is uncertain, and the interval allows for it"
+             + (f" (a t distribution with {df:.0f} degrees of freedom)" if df is not None and math.isfinite(df) else "")
+             + "." + found)
+        return [s]
+    if err == "newey_west":
+        return [("Its standard errors allow for months that run together (Newey-West), which with a few years of"
+                 " months can still give intervals that are too narrow." + found).strip()]
+    return [("Its standard errors come from the count model alone and do not allow for months that run"
+             " together." + found).strip()]
+
+
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -119,32 +206,38 @@ def area_sentences(facts: Mapping[str, Any]) -> list[str]:
     if facts.get("phased"):
         out.append("Teams went live in the area's practices at different dates; the interrupted time series counts"
                    " the programme in each month in proportion to the share of the population already covered.")
+    out += scale_and_interval_sentences(facts)
     p_ratio = _f(facts.get("adh_placebo_p_rmspe_ratio"))
     if p_ratio is not None and n_d:
         out.append(f"When each comparison area in turn was treated as if it had gone live, "
                    f"{round(p_ratio * (int(n_d) + 1))} of {int(n_d) + 1} areas (including this one) showed a change"
                    f" at least as large relative to how well they were tracked before go-live (placebo p ="
                    f" {p_ratio:.2f}).")
-    lb = _f(facts.get("its_ljung_box_p"))
-    if lb is not None:
-        out.append("The monthly series showed " + ("clear" if lb < 0.05 else "no clear")
-                   + f" autocorrelation (Ljung-Box p = {lb:.3f})" + ("; standard errors allow for it (Newey-West)."
-                                                                     if facts.get("its_errors") == "newey_west"
-                                                                     else "."))
+    out += its_error_sentences(facts)
+    outside = bool(facts.get("outside_donor_range"))
     others = []
     for m in ("sdid", "synthetic_control", "synthetic_control_adh", "did", "its"):
         if m == facts.get("headline_method"):
             continue
         rr, ci = _f(facts.get(f"{m}_rate_ratio")), facts.get(f"{m}_rate_ratio_ci") or [None, None]
         if rr is not None and _f(ci[0]) is not None and _f(ci[1]) is not None:
-            others.append(f"{_METHOD_WORDS[m].split(' (')[0]} {rr:.2f} ({float(ci[0]):.2f} to {float(ci[1]):.2f})")
+            flag = " (biased here: see above)" if outside and m in ("synthetic_control", "synthetic_control_adh") else ""
+            others.append(f"{_METHOD_WORDS[m].split(' (')[0]} {rr:.2f} ({float(ci[0]):.2f} to {float(ci[1]):.2f})"
+                          + flag)
     if others:
         out.append("Other designs gave rate ratios of " + _join(others) + "; agreement between designs makes the"
                    " result more credible, disagreement shows how much it depends on the method.")
     loo = facts.get("leave_one_out_range")
     if isinstance(loo, list) and len(loo) == 2 and all(_f(x) is not None for x in loo):
-        out.append(f"Leaving out one comparison area at a time moved the synthetic-control estimate between"
-                   f" {float(loo[0]):.1f} and {float(loo[1]):.1f} per 1,000 person-years.")
+        fmt = ((lambda v: _pct(v)) if facts.get("effect_scale") == "log"
+               else (lambda v: f"{v:.1f} per 1,000 person-years"))
+        a, b = fmt(float(loo[0])), fmt(float(loo[1]))
+        if a == b:
+            out.append(f"Leaving out the comparison area with weight in the synthetic control changed its estimate"
+                       f" to {a}.")
+        else:
+            out.append(f"Leaving out one comparison area at a time moved the synthetic-control estimate between {a}"
+                       f" and {b}.")
     out.append("A whole-area design can only show changes large enough to stand out from the area's month-to-month"
                " variation: a programme reaching a small share of residents may work for them without any"
                " visible change in the area's overall rate.")
