@@ -1,6 +1,8 @@
 """Whole-area stage, panel contract, design support and report wording."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,3 +169,10 @@ def test_southvale_area_spec_from_the_cli_in_another_folder(tmp_path):
     html = (bundle / "report.html").read_text(encoding="utf-8")
     assert "synthetic difference-in-differences" in html.lower()
     assert "Traceback" not in proc.stderr
+    # The evidence is scored as a whole-area design, in the area's own terms (not the matched design's).
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "Level 3 of 5: the whole area was compared before and after go-live with comparison areas" in text
+    assert "24 months before go-live" in text and "30 comparison areas" in text  # months and areas not rounded
+    assert "cannot be scored" not in text and "No estimate of the programme" not in text
+    assert "months after enrolment" not in text and "each enrolled person was compared" not in text
+    assert "hospital use was followed for 24 months after go-live" in text

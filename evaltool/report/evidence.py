@@ -193,6 +193,9 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
                 + " and ".join(why) + ".")
     elif _effect_rows(pub, "naive_before_after").shape[0]:
         level, text = 2, "Level 2 of 5: before and after only, without a comparison group."
+    elif _fact(pub, "area", "headline_method"):
+        level, text, area_checks = _area_evidence(pub, facts)
+        checks = area_checks
     else:
         level, text = None, "No effect estimate was produced, so the design cannot be scored."
     if (stages.get("rollout") or {}).get("status") == "ok" and level:
@@ -208,3 +211,70 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
     else:
         conf = "high"
     return Evidence(level, text, conf, tuple(checks), facts)
+
+
+#: Design names of the whole-area stage, as a reader meets them.
+_AREA_DESIGN = {"sdid": "synthetic difference-in-differences", "synthetic_control": "synthetic control",
+                "synthetic_control_adh": "synthetic control", "did": "difference-in-differences against the "
+                "comparison areas", "its": "interrupted time series"}
+
+
+def _area_evidence(pub: Any, facts: dict[str, Any]) -> tuple[int, str, list[Check]]:
+    """Checks, level and wording when the evidence is a whole-area design (no matched people).
+
+    The person-level checks (balance, trends before enrolment, follow-up of enrolled people) do not
+    apply; the area's own are: months before go-live, the comparison areas and how closely they
+    tracked the area before go-live, and the headline's precision. A design with comparison areas
+    scores level 3 (a comparison group and before/after); the area against its own past scores 2.
+    """
+    method = str(_fact(pub, "area", "headline_method"))
+    design = _AREA_DESIGN.get(method, method.replace("_", " "))
+    checks: list[Check] = []
+    facts["area"] = True
+    facts["area_post_months"] = _fact(pub, "area", "n_post_months")
+    n_pre = _fact(pub, "area", "n_pre_months")
+    if n_pre is not None:
+        n_pre = int(n_pre)
+        rating = "good" if n_pre >= 24 else "some concern" if n_pre >= 12 else "serious concern"
+        checks.append(Check("Months before go-live", rating, f"{n_pre} months before go-live to learn the area's "
+                            "trend and seasonal pattern" + (" (at least 24 are advised)." if rating != "good" else ".")))
+    comparison = method != "its"
+    if comparison:
+        n_d = _fact(pub, "area", "n_donors")
+        if n_d is not None:
+            n_d = int(n_d)
+            rating = "good" if n_d >= 20 else "some concern" if n_d >= 10 else "serious concern"
+            checks.append(Check("Comparison areas", rating, f"{n_d} comparison areas that never went live; the "
+                                "placebo interval rests on them" + (", so it is rough." if rating != "good" else ".")))
+        rmspe = _fact(pub, "area", "pre_rmspe")
+        outside = bool(_fact(pub, "area", "outside_donor_range"))
+        if rmspe is not None:
+            gap = 100 * (math.exp(float(rmspe)) - 1) if _fact(pub, "area", "effect_scale") == "log" else None
+            if outside and method.startswith("synthetic_control"):
+                checks.append(Check("Fit before go-live", "serious concern", "Before go-live the area's rate lay "
+                                    "outside every comparison area's, so a weighted average of them cannot match it."))
+            elif gap is not None:
+                rating = "good" if gap < 5 else "some concern" if gap < 10 else "serious concern"
+                checks.append(Check("Fit before go-live", rating, f"Before go-live the weighted comparison areas "
+                                    f"tracked the area's monthly rate to within about {gap:.0f}% a month."))
+    else:
+        errs = _fact(pub, "area", "its_errors")
+        checks.append(Check("Month-to-month correlation", "good" if errs == "ar1" else "some concern",
+                            "Correlation between consecutive months was modelled (AR(1) errors)." if errs == "ar1" else
+                            "Correlation between consecutive months was allowed for with Newey-West standard errors, "
+                            "which can be too narrow in short series."))
+    ci = _fact(pub, "area", "rate_ratio_ci")
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        lo, hi = number(ci[0]), number(ci[1])
+        if not (math.isnan(lo) or math.isnan(hi)) and lo > 0:
+            ratio = hi / lo
+            facts["ci_ratio"] = ratio
+            rating = "good" if ratio < 1.2 else "some concern" if ratio < 1.6 else "serious concern"
+            checks.append(Check("Precision", rating, f"The 95% confidence interval for the whole-area rate ratio runs "
+                                f"from {lo:.2f} to {hi:.2f}" + (": wide enough to include both a worthwhile effect and "
+                                "none." if lo < 1 < hi and rating != "good" else ".")))
+    if comparison:
+        return 3, (f"Level 3 of 5: the whole area was compared before and after go-live with comparison areas "
+                   f"({design}); no one inside the area was left untreated to compare with."), checks
+    return 2, (f"Level 2 of 5: the whole area against its own past ({design}), without a comparison group; the "
+               "trend and seasonal pattern before go-live stand in for what would have happened."), checks

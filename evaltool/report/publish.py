@@ -168,7 +168,8 @@ _SHARE_FACT = re.compile(r"(^|[._])(pct|percent|proportion|share)(_|$)")
 #: Counts that are not of people or events (HES: "values not relating to individuals").
 NOT_PERSON_COUNTS = ("n_coders", "n_roles", "n_sites", "n_practices", "n_clusters", "n_quotes", "n_themes", "n_codes",
                      "n_joint_display_rows", "n_outcomes", "n_subgroups", "n_periods", "n_months", "bootstrap_reps",
-                     "n_quotes_small_group", "n_double_coded_documents", "n_items", "n_scales")
+                     "n_quotes_small_group", "n_double_coded_documents", "n_items", "n_scales",
+                     "n_pre_months", "n_post_months", "n_donors", "n_other_treated_areas", "n_units")
 #: Stage-written sentences: their numbers did not pass the gate, so they are withheld.
 SENTENCE_FACTS = ("key_points", "headline_text")
 

@@ -82,6 +82,8 @@ def results(ctx: Any) -> str | None:
             rows.append({"Outcome": outcome_label(o), "Change per 1,000 people a year (95% CI)": "–",
                          "Change in per cent (95% CI)": "–", "In short": "Not estimated: " + plain_reason(why)})
     if not rows:
+        if ctx.evidence.facts.get("area"):
+            return None  # a whole-area evaluation: its own paragraph says what happened
         return ("**What happened.** No estimate of the programme's effect on hospital use was produced in this run "
                 "(see @sec-deviations).")
     n_clear = len(clear)
@@ -195,6 +197,8 @@ def costs(ctx: Any) -> str | None:
 
 def cannot_tell(ctx: Any) -> str | None:
     fu = ctx.evidence.facts.get("follow_up") or {}
+    if not fu and ctx.evidence.facts.get("area"):
+        return "**What this evaluation cannot yet tell.** " + esc(area_follow_up(ctx.evidence.facts))
     planned = fu.get("planned") or (ctx.manifest.get("report") or {}).get("follow_up_months") or 12
     bits = [f"Patients were followed for up to {int(planned)} months after enrolment"]
     pct = fu.get(f"pct_{int(planned)}m", float("nan"))
@@ -217,6 +221,15 @@ def cannot_tell(ctx: Any) -> str | None:
                              f"{str(a.get('subgroup', '')).replace('_', ' ').replace('age band', 'age')}"
                              for a in partial) + "; see @sec-deviations).")
     return "**What this evaluation cannot yet tell.** " + esc(text).replace("\\@sec\\-deviations", "@sec-deviations")
+
+
+def area_follow_up(facts: dict) -> str:
+    """How long after go-live a whole-area evaluation looked, and what that cannot show."""
+    m = facts.get("area_post_months")
+    months = f"for {int(m)} months after go-live" if m else "after go-live"
+    return (f"The area's hospital use was followed {months}. Integrated care usually takes 3 to 5 years to change "
+            "hospital use, so this evaluation cannot yet say whether effects appear later, last or fade; and a "
+            "whole-area design cannot say who, within the area, any change came from.")
 
 
 #: The paragraphs of the key points, in order. A section adds one by inserting a function here.

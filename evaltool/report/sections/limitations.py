@@ -16,6 +16,19 @@ from evaltool.report.sections._common import effects, esc, outcomes, row
 from evaltool.report.sentences import outcome_label, pct, plain_reason
 
 
+def _follow_up_text(fu: dict) -> str:
+    planned = fu.get("planned") or 12
+    share = fu.get(f"pct_{int(planned)}m", float("nan"))
+    txt = f"Outcomes were followed for up to {int(planned)} months after enrolment"
+    if not math.isnan(share):
+        txt += f"; {share:.0f}% of enrolled people were followed that long"
+        med = fu.get("median_months", float("nan"))
+        if not math.isnan(med):
+            txt += f" (median {med:.0f} months)"
+    return txt + (". Integrated care usually takes 3 to 5 years to change hospital use; effects may grow or fade "
+                  "after the period observed, and people enrolled later count for less.")
+
+
 def items(ctx: Any) -> list[tuple[str, str]]:
     """(heading, text) pairs, in order of importance for this run."""
     out: list[tuple[str, str]] = []
@@ -36,19 +49,15 @@ def items(ctx: Any) -> list[tuple[str, str]]:
         out.append(("Regression to the mean", "No before-and-after estimate was produced in this run, so its size "
                     "here cannot be shown; the matched design is meant to remove it."))
     fu = ev.facts.get("follow_up") or {}
-    planned = fu.get("planned") or 12
-    share = fu.get(f"pct_{int(planned)}m", float("nan"))
-    txt = f"Outcomes were followed for up to {int(planned)} months after enrolment"
-    if not math.isnan(share):
-        txt += f"; {share:.0f}% of enrolled people were followed that long"
-        med = fu.get("median_months", float("nan"))
-        if not math.isnan(med):
-            txt += f" (median {med:.0f} months)"
-    txt += (". Integrated care usually takes 3 to 5 years to change hospital use; effects may grow or fade after "
-            "the period observed, and people enrolled later count for less.")
-    out.append(("Length of follow-up", txt))
+    if not fu and ev.facts.get("area"):
+        from evaltool.report.sections.key_points import area_follow_up
+
+        out.append(("Length of follow-up", area_follow_up(ev.facts)))
+    else:
+        out.append(("Length of follow-up", _follow_up_text(fu)))
     for c in ev.checks:
-        if c.name in ("Balance", "Matching", "Trends before enrolment") and c.rating != "good":
+        if c.name in ("Balance", "Matching", "Trends before enrolment", "Fit before go-live", "Comparison areas",
+                      "Months before go-live") and c.rating != "good":
             out.append((c.name if c.name != "Matching" else "People without a match", c.text + (
                 " Results apply to matched people only." if c.name == "Matching" else "")))
     failed = ctx.record.failed()

@@ -36,6 +36,10 @@ def _plan_rows(ctx: Any) -> pd.DataFrame:
     if spec.get("qualitative"):
         rows.append(("Interviews and focus groups", "Coded against a shared codebook; themes, quotes and a joint "
                                                     "display with the numbers"))
+    area = spec.get("area") or {}
+    if area:
+        rows.append(("Whole area", f"{area.get('treated_area', 'The area')} before and after go-live, against its own "
+                                   "past and against comparison areas"))
     win = ctx.manifest.get("window") or {}
     if win:
         rows.append(("Study period", f"{win.get('start')} to {win.get('end')}"))
@@ -45,14 +49,26 @@ def _plan_rows(ctx: Any) -> pd.DataFrame:
 def build(ctx: Any) -> Section:
     q = ctx.manifest.get("question") or ""
     parts = [f"**The questions.** {esc(q)}" if q else ""]
-    parts.append(
-        "**The design in plain words.** People enrolled in a programme like this are usually chosen because they "
-        "have recently been in hospital a lot, and such spells tend to end anyway (regression to the mean). So "
-        "comparing people before and after they joined would overstate any benefit. Instead, each enrolled person "
-        "was compared with people who were not enrolled but looked similar at the same date, including in their "
-        "recent hospital use, and the change over time in the two groups was compared (difference-in-differences). "
-        "Where teams went live in different practices at different dates, practices that had gone live were also "
-        "compared with those that had not yet done so.")
+    spec = ctx.manifest.get("spec") or {}
+    words = []
+    if spec.get("effects") or spec.get("matching"):
+        words.append(
+            "People enrolled in a programme like this are usually chosen because they have recently been in hospital "
+            "a lot, and such spells tend to end anyway (regression to the mean). So comparing people before and "
+            "after they joined would overstate any benefit. Instead, each enrolled person was compared with people "
+            "who were not enrolled but looked similar at the same date, including in their recent hospital use, and "
+            "the change over time in the two groups was compared (difference-in-differences).")
+    if spec.get("rollout"):
+        words.append("Where teams went live in different practices at different dates, practices that had gone live "
+                     "were also compared with those that had not yet done so.")
+    if spec.get("area"):
+        words.append(
+            "The programme covered the whole area, so no one inside it was left untreated to compare with. Instead "
+            "the area's monthly hospital use after go-live was compared with what its own past trend and seasonal "
+            "pattern predicted (interrupted time series) and with comparison areas weighted to track it before "
+            "go-live (synthetic control and synthetic difference-in-differences).")
+    if words:
+        parts.append("**The design in plain words.** " + " ".join(words))
     parts.append("**The plan.** The analysis followed a plan written before the results were seen (the full "
                  "specification is in the technical appendix).")
     parts.append(ctx.table(_plan_rows(ctx), "The analysis plan in brief", "analysis-plan", labelled=True,
