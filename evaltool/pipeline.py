@@ -200,7 +200,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _matching() -> StageOutput:
         from evaltool.matching.stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window)
+        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed,
+                         pre_months=spec.effects.pre_months if spec.effects is not None else None, **window)
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:

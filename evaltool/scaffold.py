@@ -44,7 +44,8 @@ cohort:
   min_age: 18
   # enrolment_end: 2024-09-30     # last index date accepted, to leave follow-up time
 
-matching: {{}}                       # risk-set matching at each enrolment date (defaults: 1:1, caliper 0.2 SD, exact on sex)
+matching: {{}}                       # risk-set matching at each enrolment date (defaults: 1:1, caliper 0.2 SD of the
+                                    # logit propensity score, exact on sex, prior use matched month by month)
 effects: {{}}                        # matched-cohort difference-in-differences (defaults: Poisson, 12 months pre/post)
 # rollout: {{}}                      # practice-level staggered roll-out (needs practices.go_live_date)
 # proms: {{}}

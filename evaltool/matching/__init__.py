@@ -6,7 +6,13 @@ Front door: :func:`match` (MatchIt-style, one module per method) and :func:`risk
 from __future__ import annotations
 
 from .api import match
-from .balance import BALANCE_STATS, balance_table, covariate_balance, love_plot, ps_distribution_plot
+from .balance import (
+    BALANCE_STATS,
+    balance_table,
+    covariate_balance,
+    love_plot,
+    ps_distribution_plot,
+)
 from .distance import prognostic_score
 from .result import MatchResult
 from .riskset import RiskSetMatchResult, pre_trajectory, risk_set_match

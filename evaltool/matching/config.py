@@ -5,13 +5,62 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["MatchingConfig", "DEFAULT_COVARIATES"]
+__all__ = ["MatchingConfig", "TrajectoryConfig", "DEFAULT_COVARIATES"]
 
 #: Default matching variables: demographics, need, and the pre-period value of every outcome (field convention).
 DEFAULT_COVARIATES = (
     "age", "sex", "imd_quintile", "ltc_count", "frailty", "risk_score",
     "emergency_admission_12m", "emergency_admission_3m", "ae_attendance_12m", "bed_days_12m",
 )
+
+#: Measures a profile can be built from: activity settings, emergency bed days and cost.
+PROFILE_MEASURES = ("emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",
+                    "care_home_admission", "gp_contact", "bed_days", "cost")
+
+
+class TrajectoryConfig(BaseModel):
+    """Prior use matched as a monthly profile (see :mod:`evaltool.matching.trajectory`).
+
+    Examples
+    --------
+    >>> TrajectoryConfig().monthly
+    3
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcomes: tuple[str, ...] | None = Field(
+        None, description="measures whose prior use is matched month by month; default: every measure with a "
+                          "look-back covariate in `covariates` (e.g. emergency_admission, ae_attendance, bed_days)")
+    months: int | None = Field(
+        None, description="profile length in months before the index month; default: the effects section's "
+                          "pre_months (12 without an effects section)")
+    monthly: int = Field(3, description="months nearest the index matched one by one; earlier months in quarters")
+    match_on: Literal["propensity", "mahalanobis"] = Field(
+        "propensity", description="propensity: the profile enters the propensity model; mahalanobis: also the "
+                                  "Mahalanobis distance on the profile within the propensity-score caliper")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        bad = [o for o in v or () if o not in PROFILE_MEASURES]
+        if bad or (v is not None and not v):
+            raise ValueError(f"outcomes: expected some of {list(PROFILE_MEASURES)}, got {list(v or ())}")
+        return v
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 60:
+            raise ValueError(f"months: expected whole months between 1 and 60, got {v}")
+        return v
+
+    @field_validator("monthly")
+    @classmethod
+    def _monthly(cls, v: int) -> int:
+        if not 0 <= v <= 24:
+            raise ValueError(f"monthly: expected whole months between 0 and 24, got {v}")
+        return v
 
 
 class MatchingConfig(BaseModel):
@@ -29,7 +78,8 @@ class MatchingConfig(BaseModel):
 
     method: Literal["nearest", "exact", "cem"] = Field("nearest", description="matching method")
     distance: Literal["logit", "linear_logit", "mahalanobis"] = Field(
-        "logit", description="propensity score (probability scale), its logit, or Mahalanobis distance")
+        "linear_logit", description="the logit of the propensity score (default; Austin 2011's caliper of 0.2 SD "
+                                    "of the logit), the score on the probability scale, or Mahalanobis distance")
     covariates: tuple[str, ...] = Field(
         DEFAULT_COVARIATES,
         description="matching variables: population columns, or <setting>_<N>m / bed_days_<N>m / cost_<N>m "
@@ -47,6 +97,19 @@ class MatchingConfig(BaseModel):
         "keep", description="controls enrolled later: keep as matched (ITT) or censor at their enrolment")
     missing: Literal["error", "exclude"] = Field("error", description="missing covariate values: error or exclude")
     min_age: int = Field(18, description="minimum age at index date for controls and treated")
+    trajectory: TrajectoryConfig | None = Field(
+        default_factory=TrajectoryConfig,
+        description="match prior use as a monthly profile, not only as look-back totals (default on; "
+                    "`trajectory: null` or `false` turns it off)")
+
+    @field_validator("trajectory", mode="before")
+    @classmethod
+    def _trajectory(cls, v):
+        if v is False:
+            return None
+        if v is True:
+            return TrajectoryConfig()
+        return v
 
     @field_validator("caliper")
     @classmethod
