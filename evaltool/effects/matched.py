@@ -42,6 +42,7 @@ from evaltool._result import ResultMixin, Summary
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
+from evaltool.effects.pretrend import pretrend_assessment
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 __all__ = ["MatchedDidResult", "add_age_band", "matched_did", "simulate_matched_cohort"]
@@ -83,7 +84,8 @@ class MatchedDidResult(ResultMixin):
     event_study:
         Per relative period ``log_rate_ratio`` estimates (reference period -1) or empty.
     pretrend_test:
-        Joint Wald test of the pre-period event-study coefficients (or empty dict).
+        Joint Wald test of the pre-period event-study coefficients and the size of the divergence
+        (:func:`evaltool.effects.pretrend.pretrend_assessment`: trend, implied bias, equivalence), or empty.
     rates:
         Events, person-years and rates per 1,000 person-years by arm x period (aggregates).
     info:
@@ -96,7 +98,7 @@ class MatchedDidResult(ResultMixin):
     estimates: pd.DataFrame
     subgroup_tests: pd.DataFrame
     event_study: pd.DataFrame
-    pretrend_test: dict[str, float]
+    pretrend_test: dict[str, Any]
     rates: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -594,6 +596,13 @@ def matched_did(
             R[np.arange(len(pre_idx)), pre_idx] = 1
             st, df, p = _wald(fit.coef, fit.vcov, R)
             pre_test = {"statistic": st, "df": float(df), "p_value": p}
+            # How large is the divergence, on the effect's scale (not only whether p is small)?
+            main = next(r for r in rows if r["analysis"] == "matched_did" and r["subgroup"] == "all"
+                        and r["scale"] == ("rate_ratio" if model == "poisson" else "difference_per_1000py"))
+            eff = float(np.log(main["estimate"])) if model == "poisson" else float(main["estimate"])
+            pre_test.update(pretrend_assessment(fit.coef[pre_idx], fit.vcov[np.ix_(pre_idx, pre_idx)],
+                                                [p_ for p_ in per if p_ < -1], post_months=post_months,
+                                                effect=eff, log_scale=model == "poisson", alpha=alpha))
 
     est = pd.DataFrame(rows)[["analysis", "outcome", "subgroup_var", "subgroup", "scale", "estimate", "std_error",
                               "ci_lower", "ci_upper", "p_value", "method", "n_units", "n_clusters"]]
