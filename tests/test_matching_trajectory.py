@@ -122,7 +122,8 @@ def test_totals_only_matching_fails_the_same_check():
 def test_trajectory_settings_follow_the_spec():
     cfg = MatchingConfig(covariates=("age", "cost_12m"), trajectory={"months": 6, "monthly": 1})
     assert trajectory_settings(cfg, pre_months=12) == {
-        "trajectory": ["cost"], "trajectory_months": 6, "trajectory_monthly": 1, "trajectory_match": "propensity"}
+        "trajectory": ["cost"], "trajectory_months": 6, "trajectory_monthly": 1, "trajectory_match": "propensity",
+        "trajectory_thresholds": [1, 2, 3]}
     assert trajectory_settings(MatchingConfig(trajectory=False)) == {}
     assert trajectory_settings(MatchingConfig(), pre_months=18)["trajectory_months"] == 18
     with pytest.raises(ValueError, match="outcomes: expected some of"):

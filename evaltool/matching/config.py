@@ -36,6 +36,9 @@ class TrajectoryConfig(BaseModel):
         None, description="profile length in months before the index month; default: the effects section's "
                           "pre_months (12 without an effects section)")
     monthly: int = Field(3, description="months nearest the index matched one by one; earlier months in quarters")
+    thresholds: tuple[int, ...] = Field(
+        (1, 2, 3), description="'at least c events in the last 3, 6, 12 months' indicators of each profiled count "
+                               "enter the propensity model (case-finding rules); [] leaves them out")
     match_on: Literal["propensity", "mahalanobis"] = Field(
         "propensity", description="propensity: the profile enters the propensity model; mahalanobis: also the "
                                   "Mahalanobis distance on the profile within the propensity-score caliper")
@@ -47,6 +50,13 @@ class TrajectoryConfig(BaseModel):
         if bad or (v is not None and not v):
             raise ValueError(f"outcomes: expected some of {list(PROFILE_MEASURES)}, got {list(v or ())}")
         return v
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(c < 1 or c > 50 for c in v):
+            raise ValueError(f"thresholds: expected whole counts between 1 and 50, got {list(v)}")
+        return tuple(sorted(set(v)))
 
     @field_validator("months")
     @classmethod

@@ -197,3 +197,4 @@ def _collinear_message(Z: np.ndarray, names: list[str]) -> str:
     return ("the propensity model is not identifiable: covariate(s) "
             f"{dropped} are linear combinations of the others (e.g. a look-back total that is the sum of other "
             "windows, or indicators that add up to a constant); remove them from `covariates`")
+

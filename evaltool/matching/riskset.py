@@ -36,12 +36,7 @@ from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
 from .result import RiskSetMatchResult
 from .risksets import RiskSets, check_any_controls, outside_range
-from .trajectory import (
-    ProfileBalance,
-    profile_bins,
-    profile_covariates,
-    spanned_by,
-)
+from .trajectory import ProfileBalance, profile_bins, profile_covariates, rule_features, spanned_by
 from .weights import ess
 
 __all__ = ["risk_set_match", "RiskSetMatchResult", "activity_covariates", "pre_trajectory"]
@@ -187,6 +182,7 @@ def risk_set_match(
     trajectory_months: int = 12,
     trajectory_monthly: int = 3,
     trajectory_match: str = "propensity",
+    trajectory_thresholds: Sequence[int] = (1, 2, 3),
     seed: int | None = None,
     con: Any = None,
 ) -> RiskSetMatchResult:
@@ -224,6 +220,10 @@ def risk_set_match(
     trajectory_months, trajectory_monthly, trajectory_match :
         Profile length (usually the DiD's pre-period), months kept one by one, and
         ``"mahalanobis"`` or ``"propensity"`` (the profile enters the propensity model only).
+    trajectory_thresholds : counts ``c`` for which "at least ``c`` events in the last 3, 6, 12, ...
+        months" indicators of every profiled count measure enter the propensity model, so that
+        case-finding rules (two admissions in six months) are captured rather than approximated by a
+        line (:func:`evaltool.matching.trajectory.rule_features`); ``()`` leaves them out.
 
     Returns
     -------
@@ -338,7 +338,9 @@ def risk_set_match(
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
                      drop_person=drop_person, act_by_p=act_by_p, n_act=len(act_names), static_design=stat_design,
                      static_names=stat_dnames, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
-                     use_age="age" in covariates)
+                     use_age="age" in covariates,
+                     rule_features=[(nm, [act_names.index(c) for c in cols], th) for nm, cols, th in
+                                    rule_features(traj, bins, trajectory_thresholds)])
     check_any_controls(rsets, periods.tolist(), treated, min_age)
     fit = code = ps_mask = None
     if distance in ("logit", "linear_logit"):
@@ -525,7 +527,8 @@ def risk_set_match(
                covariates=covariates, lookback_months=list(lookback_months), period=period, trajectory=traj,
                trajectory_months=trajectory_months if traj else None,
                trajectory_monthly=trajectory_monthly if traj else None,
-               trajectory_match=trajectory_match if traj else None)
+               trajectory_match=trajectory_match if traj else None,
+               trajectory_thresholds=list(trajectory_thresholds) if traj else None)
     dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
                                "weights": w_after})
     return RiskSetMatchResult(

@@ -58,7 +58,7 @@ class RiskSets:
                  origin: pd.Timestamp, min_age: int, drop_person: np.ndarray,
                  act_by_p: dict[int, tuple[np.ndarray, np.ndarray]], n_act: int,
                  static_design: np.ndarray, static_names: list[str], ps_act_cols: list[int], ps_act_names: list[str],
-                 use_age: bool) -> None:
+                 use_age: bool, rule_features: list[tuple[str, list[int], int]] | None = None) -> None:
         n = len(pop)
         self.n = n
         self.origin = origin
@@ -72,7 +72,10 @@ class RiskSets:
         self.static_design = static_design
         self.ps_act_cols = ps_act_cols
         self.use_age = use_age
-        self.ps_names = (["age"] if use_age else []) + list(static_names) + list(ps_act_names)
+        # (name, activity columns summed, threshold): "at least c events in the last w months" indicators.
+        self.rule_features = list(rule_features or [])
+        self.ps_names = (["age"] if use_age else []) + list(static_names) + list(ps_act_names) + \
+            [nm for nm, _, _ in self.rule_features]
 
         def date_col(c: str) -> np.ndarray:
             if c in pop.columns:
@@ -136,6 +139,8 @@ class RiskSets:
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
         parts = ([rs.age[:, None]] if self.use_age else []) + [self.static_design[rs.rows], rs.A[:, self.ps_act_cols]]
+        for _, cols, th in self.rule_features:
+            parts.append((rs.A[:, cols].sum(axis=1) >= th).astype(float)[:, None])
         return np.column_stack(parts) if parts else np.zeros((rs.rows.size, 0))
 
     def fit_ps(self, periods: list[int], rng: np.random.Generator) -> tuple[PooledLogit, dict[int, int], list[str],

@@ -33,7 +33,8 @@ def trajectory_settings(config: MatchingConfig, pre_months: int | None = None) -
     if not outcomes:
         return {}
     return {"trajectory": outcomes, "trajectory_months": tc.months or pre_months or 12,
-            "trajectory_monthly": tc.monthly, "trajectory_match": tc.match_on}
+            "trajectory_monthly": tc.monthly, "trajectory_match": tc.match_on,
+            "trajectory_thresholds": list(tc.thresholds)}
 
 
 def trajectory_plot(traj: pd.DataFrame):

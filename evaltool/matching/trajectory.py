@@ -17,7 +17,8 @@ import pandas as pd
 
 from .balance import SMD_THRESHOLD
 
-__all__ = ["profile_bins", "profile_covariates", "bin_name", "spanned_by", "ProfileBalance", "trajectory_balance_plot"]
+__all__ = ["profile_bins", "profile_covariates", "bin_name", "spanned_by", "rule_features", "ProfileBalance",
+           "trajectory_balance_plot"]
 
 
 def profile_bins(months: int, monthly: int = 3) -> list[tuple[int, int]]:
@@ -75,6 +76,35 @@ def spanned_by(first: int, last: int, bins: Sequence[tuple[int, int]]) -> bool:
     """
     covered = [b for b in bins if b[0] >= first and b[1] <= last]
     return sum(b[1] - b[0] + 1 for b in covered) == last - first + 1
+
+
+def rule_features(measures: Sequence[str], bins: Sequence[tuple[int, int]], thresholds: Sequence[int] = (1, 2, 3),
+                  ) -> list[tuple[str, list[str], int]]:
+    """Case-finding-rule indicators for the propensity model: "at least ``c`` events in the last ``w`` months".
+
+    Enrolment rules are thresholds on recent counts (two admissions in six months), which a score linear
+    in monthly counts can only approximate: it then pairs enrolled people with controls whose use has
+    the same weighted sum but a different timing. For every count measure, every window ``w`` in
+    3, 6, 12, 18, 24, ... months that the bins span from month 1, and every threshold ``c``, the
+    indicator enters the model. Returns (name, bin covariate names summed, threshold).
+
+    Examples
+    --------
+    >>> [f[0] for f in rule_features(["emergency_admission"], profile_bins(6), thresholds=(2,))]
+    ['emergency_admission_ge2_3m', 'emergency_admission_ge2_6m']
+    >>> rule_features(["bed_days"], profile_bins(12))
+    []
+    """
+    ends = [b for _, b in bins]
+    windows = [w for w in ends if (w == 3 or w % 6 == 0) and spanned_by(1, w, bins)]
+    out = []
+    for ms in measures:
+        if ms in ("bed_days", "cost"):
+            continue  # amounts, not counts: their bins enter the model as they are
+        for w in windows:
+            cols = [bin_name(ms, a, b) for a, b in bins if b <= w]
+            out += [(f"{ms}_ge{c}_{w}m", cols, int(c)) for c in thresholds]
+    return out
 
 
 class ProfileBalance:
