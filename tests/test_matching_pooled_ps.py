@@ -21,7 +21,7 @@ FIRTH_REF = np.array([-4.518579567125, -3.624877970799, -3.400046432772, 0.03095
 def test_firth_equals_firthmodels_under_quasi_separation():
     d = pd.read_csv(DATA / "firth_groups.csv")
     assert d.loc[d.x2 == 1, "y"].eq(1).all()  # x2 = 1 only among the enrolled: no ML estimate exists
-    fit = pooled_logit(d[["x1", "x2"]].to_numpy(float), d["y"].to_numpy(float), d["g"].to_numpy())
+    fit = pooled_logit(d[["x1", "x2"]].to_numpy(float), d["y"].to_numpy(float), d["g"].to_numpy(), penalty="firth")
     got = np.r_[fit.intercepts, fit.coef]
     np.testing.assert_allclose(got, FIRTH_REF, atol=1e-7, rtol=0)
     assert fit.converged
@@ -30,7 +30,7 @@ def test_firth_equals_firthmodels_under_quasi_separation():
 def test_ml_equals_glm_with_month_dummies():
     sm = pytest.importorskip("statsmodels.api")
     d = pd.read_csv(DATA / "firth_groups.csv")
-    fit = pooled_logit(d[["x1"]].to_numpy(float), d["y"].to_numpy(float), d["g"].to_numpy(), firth=False)
+    fit = pooled_logit(d[["x1"]].to_numpy(float), d["y"].to_numpy(float), d["g"].to_numpy(), penalty="none")
     D = pd.get_dummies(d["g"]).astype(float).to_numpy()
     ref = sm.GLM(d["y"], np.column_stack([D, d["x1"]]), family=sm.families.Binomial()).fit(tol=1e-13)
     np.testing.assert_allclose(np.r_[fit.intercepts, fit.coef], ref.params.to_numpy(), atol=1e-9, rtol=0)
@@ -42,7 +42,7 @@ def test_subsampled_controls_keep_slopes_and_correct_intercepts():
     x = rng.normal(size=(n, 1))
     g = np.repeat(np.arange(G), n // G)
     y = (rng.random(n) < 1 / (1 + np.exp(-(-5 + 0.4 * g + 0.8 * x[:, 0])))).astype(float)
-    full = pooled_logit(x, y, g, firth=False)
+    full = pooled_logit(x, y, g, penalty="none")
     keep, frac = [], []
     for k in range(G):
         t = np.flatnonzero((g == k) & (y == 1))
@@ -51,7 +51,7 @@ def test_subsampled_controls_keep_slopes_and_correct_intercepts():
         keep.append(np.r_[t, s])
         frac.append(s.size / c.size)
     keep = np.concatenate(keep)
-    sub = pooled_logit(x[keep], y[keep], g[keep], sampling_fraction=np.array(frac), firth=False)
+    sub = pooled_logit(x[keep], y[keep], g[keep], sampling_fraction=np.array(frac), penalty="none")
     assert sub.coef[0] == pytest.approx(full.coef[0], abs=0.08)
     np.testing.assert_allclose(sub.intercepts, full.intercepts, atol=0.15)
 

@@ -181,9 +181,19 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
     panel = build_practice_panel(population, activity, practices, outcomes=cfg.outcomes, window_start=window_start,
                                  window_end=window_end, period=cfg.period)
     g, early = _cohorts(practices, per, window_start)
-    if early:
-        warnings.warn(f"{len(early)} practices went live on or before the window start and have no pre-period;"
-                      f" excluded: {early[:10]}", EstimationWarning, stacklevel=2)
+    blank = sorted(practices.loc[pd.to_datetime(practices["go_live_date"]).isna(), "practice_id"].astype(str))
+    if blank and cfg.blank_go_live == "drop":
+        warnings.warn(f"{len(blank)} practices have no go-live date and were dropped (rollout.blank_go_live: drop): "
+                      f"{blank[:10]}", EstimationWarning, stacklevel=2)
+        early = early + blank
+    elif blank:
+        warnings.warn(f"{len(blank)} practices have no go-live date and are analysed as never live "
+                      f"(rollout.blank_go_live: never_treated, the input contract's reading of a blank): {blank[:10]}",
+                      EstimationWarning, stacklevel=2)
+    live_early = [p for p in early if p not in blank]
+    if live_early:
+        warnings.warn(f"{len(live_early)} practices went live on or before the window start and have no pre-period;"
+                      f" excluded: {live_early[:10]}", EstimationWarning, stacklevel=2)
     panel["g"] = panel["practice_id"].map(g).fillna(0).astype(int)
     panel = panel[~panel["practice_id"].isin(early)]
     zero = panel["person_years"] <= 0

@@ -12,7 +12,7 @@ are summed over each index period's look-back window (a join of the sparse perso
 most ~48 index periods, never a range join of everyone against every date). People without events in a
 window get 0.
 
-One propensity model is fitted over all risk sets (shared slopes, an intercept per month, Firth's
+One propensity model is fitted over all risk sets (shared slopes, an intercept per month, a ridge
 penalty: :mod:`evaltool.matching.pooled_ps`), so a month with a handful of enrolments cannot break it.
 Matching then runs period by period in calendar order; without replacement a person is used as a
 control at most once across all periods. Prior use can be matched as a monthly profile
@@ -169,7 +169,7 @@ def risk_set_match(
     period: str = "month",
     followup: str = "keep",
     method: str = "nearest",
-    distance: str = "logit",
+    distance: str = "linear_logit",
     ratio: int = 1,
     replace: bool = False,
     caliper: float | None = 0.2,
@@ -344,7 +344,7 @@ def risk_set_match(
     check_any_controls(rsets, periods.tolist(), treated, min_age)
     fit = code = ps_mask = None
     if distance in ("logit", "linear_logit"):
-        # One model for all months (shared slopes, an intercept per month, Firth's penalty): a handful of
+        # One model for all months (shared slopes, an intercept per month, a ridge penalty): a handful of
         # enrolments in one month can no longer separate it. Candidates are sampled for the fit only.
         fit, code, ps_used, ps_mask = rsets.fit_ps(periods.tolist(), np.random.default_rng([0 if seed is None else seed, 7]))
     used = np.zeros(n, dtype=bool)
