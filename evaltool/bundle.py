@@ -9,25 +9,30 @@ Layout (stable; documented in README.md and docs/architecture.md)::
 
 The same spec, data and seed give byte-identical CSVs and facts.json: floats are written with
 10 significant digits, keys sorted, no timestamps outside ``manifest.json``.
-A bundle is built in a temporary sibling directory and swapped into place in one rename, so an
-interrupted run never leaves a half-written bundle that looks complete.
+A bundle is built in a temporary sibling directory and swapped into place atomically, so an
+interrupted run never leaves a half-written bundle that looks complete, and only folders evaltool
+wrote itself are ever replaced (:mod:`evaltool.safe_output`).
+
+CSV cells are written exactly as computed (no spreadsheet-formula neutralising: these are data for
+analysts and must round-trip). A text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR may be
+run as a formula by a spreadsheet that opens the CSV directly; open bundle CSVs with an import
+step, or use ``report_tables.xlsx``, which stores every text cell as text.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evaltool.manifest import validate_manifest
+from evaltool.safe_output import atomic_dir  # noqa: F401 - re-exported (the pipeline's swap)
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 FLOAT_FORMAT = "%.10g"
@@ -69,26 +74,6 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         if pd.api.types.is_datetime64_any_dtype(out[c]):
             out[c] = out[c].dt.strftime("%Y-%m-%d")
     out.to_csv(path, index=False, float_format=FLOAT_FORMAT, lineterminator="\n", encoding="utf-8")
-
-
-@contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory that replaces ``final`` only if the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if final.exists():
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -147,6 +132,7 @@ class BundleWriter:
         manifest = dict(manifest)
         manifest["tables"] = self.tables
         manifest["figures"] = self.figures
+        validate_manifest(_clean(manifest))  # the reader checks the same schema: never write what it refuses
         atomic_write_text(self.root / "results" / "facts.json", dumps(self.facts))
         atomic_write_text(self.root / "results" / "manifest.json", dumps(manifest))
         return manifest

@@ -6,6 +6,23 @@ says what was expected and what was found, and where possible points at the fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the ``evaltool`` command (README, docs/architecture.md, ``--help``).
+
+    When several apply, the highest-numbered below 70 wins (a render failure outranks partial results).
+    """
+
+    OK = 0  #: everything planned was produced (or partial results were explicitly allowed)
+    PROBLEMS = 1  #: ``validate``: the data have problems that stop a run
+    ERROR = 2  #: usage error, invalid spec, invalid input data, unusable output folder: nothing was written
+    PARTIAL = 3  #: the bundle was written but a planned analysis or stage failed (see results/run_log.jsonl)
+    RENDER_FAILED = 4  #: the results bundle is complete and kept, but the report could not be rendered
+    INTERNAL = 70  #: an unexpected error inside evaltool outside any stage (a bug: please report it)
+    INTERRUPTED = 130  #: Ctrl-C (SIGINT); SIGTERM exits 143; the previous bundle is left as it was
+    TERMINATED = 143
 
 
 class EvaltoolError(Exception):
@@ -32,6 +49,14 @@ class ReportError(EvaltoolError):
     """A report cannot be rendered from the results bundle."""
 
 
+class BundleError(ReportError):
+    """A results bundle is incomplete, invalid or points outside itself (``evaltool report`` refuses it)."""
+
+
+class OutputError(EvaltoolError):
+    """The output location cannot be used (not writable, a file, or a folder evaltool did not write)."""
+
+
 class EvaltoolWarning(UserWarning):
     """Base class for evaltool warnings."""
 
@@ -51,8 +76,8 @@ class EstimationWarning(EvaltoolWarning):
 def format_rows(rows: Sequence[int], total: int | None = None, limit: int = 10) -> str:
     """Render row numbers for a message: ``rows 2, 5, 9 (3 rows)``.
 
-    Row numbers are 1-based data rows as a spreadsheet user would count them
-    below the header (the first data row is row 2 of the file).
+    Row numbers are 1-based data rows: the first row below the header is row 1 (in a CSV
+    it is line 2 of the file). Callers pass ``position + 1`` for 0-based positions.
     """
     shown = ", ".join(str(int(r)) for r in list(rows)[:limit])
     n = len(rows) if total is None else total

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from evaltool.errors import DataValidationError, format_rows
+from evaltool.readers import long_line_rows, reader_message, read_xlsx
+from evaltool.runlog import display_path, excerpt
 
 SETTINGS = (
     "emergency_admission",
@@ -41,6 +43,12 @@ SETTINGS = (
 )
 FRAILTY_LEVELS = ("fit", "mild", "moderate", "severe")
 SEX_VALUES = ("F", "M")
+#: Accepted spellings of sex (case-insensitive, trimmed) -> F/M. "1"/"2" are the NHS Data Dictionary
+#: person stated gender codes (1 = male, 2 = female); their "not known" codes are in SEX_NOT_KNOWN.
+SEX_VOCABULARY = {"f": "F", "female": "F", "2": "F", "m": "M", "male": "M", "1": "M"}
+#: Values that say the sex is not known (NHS codes 0 = not known, 9 = not specified / indeterminate,
+#: X = not known): check `sex_not_known`. Anything else, blanks included, is `invalid_sex`.
+SEX_NOT_KNOWN = ("0", "9", "x", "unknown", "not known", "not specified", "indeterminate")
 
 #: Checks on input data, and the actions a spec may choose for each.
 #: Checks whose action the spec chooses: check -> (default action, allowed actions).
@@ -52,6 +60,10 @@ _CHECKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "index_date_outside_window": ("exclude", ("error", "exclude")),
     "index_date_outside_registration": ("exclude", ("error", "exclude")),
     "invalid_sex": ("error", ("error", "exclude")),
+    "sex_not_known": ("error", ("error", "exclude")),
+    "birth_after_index": ("error", ("error", "exclude")),
+    "death_before_birth": ("error", ("error", "exclude")),
+    "death_before_registration": ("error", ("error", "exclude")),
     "missing_age": ("error", ("error", "exclude")),
     "activity_unknown_person": ("error", ("error", "exclude")),
     "activity_after_death": ("exclude", ("error", "exclude")),
@@ -173,29 +185,41 @@ def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, Parquet or Excel file through DuckDB (Excel via openpyxl).
 
     CSVs are read with every column as text so that unparseable values can be reported by row
-    rather than silently coerced.
+    rather than silently coerced. Excel formula cells are read as the values Excel saved with
+    them (:func:`read_xlsx`). A file that cannot be read raises :class:`DataValidationError`
+    naming it, never a reader's traceback.
     """
     import duckdb
 
     path = Path(path)
+    shown = display_path(path)
     if not path.exists():
-        raise DataValidationError(f"{path}: file not found")
+        raise DataValidationError(f"{shown}: file not found")
+    if not path.is_file():
+        raise DataValidationError(f"{shown}: is a folder, not a file")
     suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        return read_xlsx(path)
+    if suffix not in {".csv", ".txt", ".tsv", ".parquet", ".pq"}:
+        raise DataValidationError(f"{shown}: unsupported file type {suffix!r}; expected .csv, .parquet or .xlsx")
     con = duckdb.connect()
     try:
-        if suffix in {".csv", ".txt", ".tsv"}:
-            return con.execute(
-                "SELECT * FROM read_csv(?, all_varchar=true, header=true, auto_detect=true)", [str(path)]
-            ).df()
         if suffix in {".parquet", ".pq"}:
             return con.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
-        if suffix in {".xlsx", ".xlsm"}:
-            return pd.read_excel(path, dtype=object)
+        if path.stat().st_size == 0:
+            raise DataValidationError(f"{shown}: the file is empty; expected a header row and data rows")
+        return con.execute(
+            "SELECT * FROM read_csv(?, all_varchar=true, header=true, auto_detect=true)", [str(path)]
+        ).df()
     except duckdb.Error as err:
-        raise DataValidationError(f"{path}: cannot be read as {suffix[1:].upper()}: {err}") from None
+        where = ""
+        if "Maximum line size" in str(err):
+            rows = long_line_rows(path)
+            where = f" ({format_rows(rows)} longer than 2,000,000 bytes)" if rows else ""
+        raise DataValidationError(f"{shown}: cannot be read as {suffix[1:].upper()}: {reader_message(err)}{where}") \
+            from None
     finally:
         con.close()
-    raise DataValidationError(f"{path}: unsupported file type {suffix!r}; expected .csv, .parquet or .xlsx")
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,21 +265,61 @@ def _parse_dates(chk: _Checker, df: pd.DataFrame, table: str, file: str, col: st
     parsed = pd.to_datetime(text.where(~blank), errors="coerce", format="ISO8601")
     bad = ~blank & parsed.isna()
     chk.fatal(table, file, col, "unparseable_date",
-              f"expected dates as YYYY-MM-DD; found e.g. {text[bad].iloc[0]!r}" if bad.any() else "", bad)
+              f"expected dates as YYYY-MM-DD; found e.g. {excerpt(text[bad].iloc[0])}" if bad.any() else "", bad)
     df[col] = parsed.dt.normalize().astype("datetime64[ns]")
 
 
 def _parse_numeric(chk: _Checker, df: pd.DataFrame, table: str, file: str, col: str) -> None:
     s = df[col]
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        df[col] = s.astype("float64")
-        return
-    blank = _blank(s)
-    parsed = pd.to_numeric(s.astype("string").str.strip().where(~blank), errors="coerce")
-    bad = ~blank & parsed.isna()
-    chk.fatal(table, file, col, "not_numeric",
-              f"expected numbers; found e.g. {s[bad].iloc[0]!r}" if bad.any() else "", bad)
-    df[col] = parsed.astype("float64")
+        parsed = s.astype("float64")
+    else:
+        blank = _blank(s)
+        parsed = pd.to_numeric(s.astype("string").str.strip().where(~blank), errors="coerce").astype("float64")
+        bad = ~blank & parsed.isna()
+        chk.fatal(table, file, col, "not_numeric",
+                  f"expected numbers; found e.g. {excerpt(s[bad].iloc[0])}" if bad.any() else "", bad)
+    _check_finite(chk, parsed, table, file, col)
+    df[col] = parsed.where(np.isfinite(parsed))
+
+
+def _check_finite(chk: _Checker, values: pd.Series, table: str, file: str, col: str) -> None:
+    """Infinite numbers (``inf``, ``-Infinity``, 1e999) are input problems, never values to match or sum."""
+    inf = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+    chk.fatal(table, file, col, "not_finite", "expected a finite number; found infinity (inf)", inf)
+
+
+def _sex_vocabulary(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Map sex to F/M by an explicit vocabulary (:data:`SEX_VOCABULARY`), never by first letter.
+
+    Returns the mapped values (None where not mapped), a mask of "not known" codes and a mask of
+    values that are blank or not recognised.
+
+    Examples
+    --------
+    >>> sex, nk, bad = _sex_vocabulary(pd.Series(["F", "male", "2", "9", "Missing", None]))
+    >>> sex.tolist(), nk.tolist(), bad.tolist()
+    (['F', 'M', 'F', None, None, None], [False, False, False, True, False, False], [False, False, False, False, True, True])
+    """
+    text = values.astype("string").str.strip().str.lower()
+    text = text.str.replace(r"\.0$", "", regex=True)  # 1.0 / 2.0 from a numeric column
+    mapped = text.map(SEX_VOCABULARY)
+    known = mapped.notna().to_numpy()
+    not_known = text.isin(SEX_NOT_KNOWN).fillna(False).to_numpy(dtype=bool)
+    out = mapped.astype(object).where(mapped.notna(), None)
+    return pd.Series(out.to_numpy(), index=values.index, dtype=object), not_known, ~known & ~not_known
+
+
+def _contradictory_dates(exclude: Callable[..., None], pop: pd.DataFrame, treated: np.ndarray) -> None:
+    """Dates that contradict each other: born after enrolment, died before birth or before registering."""
+    idx, birth, death = pop["index_date"], pop["birth_date"], pop["death_date"]
+    exclude("birth_after_index", "birth_date", "birth_date is after the index (enrolment) date",
+            treated & idx.notna() & birth.notna() & (birth > idx), "Born after the enrolment date")
+    exclude("death_before_birth", "death_date", "death_date is before birth_date",
+            death.notna() & birth.notna() & (death < birth), "Died before birth (contradictory dates)")
+    reg = pop["registration_start"]
+    exclude("death_before_registration", "death_date", "death_date is before registration_start",
+            death.notna() & reg.notna() & (death < reg), "Died before registering (contradictory dates)")
 
 
 def _ids(s: pd.Series) -> pd.Series:
@@ -321,6 +385,10 @@ def validate_frames(
     ok = _require(chk, act, "activity", fact) and ok
     if prac is not None:
         ok = _require(chk, prac, "practices", fprac) and ok
+    for table, df, f in (("population", pop, fpop), ("activity", act, fact), ("practices", prac, fprac)):
+        if df is not None and len(df) == 0:
+            chk.fatal(table, f, "", "empty_table", "no data rows (only a header): nothing to analyse")
+            ok = False
     if not ok:
         return ValidatedData(pop, act, prac, chk.problems, [], [])
 
@@ -350,7 +418,7 @@ def validate_frames(
     tr = pd.to_numeric(pop["treated"].astype("string").str.strip(), errors="coerce")
     bad_tr = ~tr.isin([0, 1])
     chk.fatal("population", fpop, "treated", "invalid_treated",
-              "expected 0 or 1" + (f"; found e.g. {pop['treated'][bad_tr].iloc[0]!r}" if bad_tr.any() else ""), bad_tr)
+              "expected 0 or 1" + (f"; found e.g. {excerpt(pop['treated'][bad_tr].iloc[0])}" if bad_tr.any() else ""), bad_tr)
     pop["treated"] = tr.fillna(-1).astype("int64")
     if "imd_quintile" in pop.columns:
         bad = pop["imd_quintile"].notna() & ~pop["imd_quintile"].isin([1, 2, 3, 4, 5])
@@ -367,7 +435,7 @@ def validate_frames(
         fr = pop["frailty"].astype("string").str.strip().str.lower()
         bad = fr.notna() & (fr != "") & ~fr.isin(FRAILTY_LEVELS)
         chk.fatal("population", fpop, "frailty", "invalid_frailty",
-                  f"expected one of {', '.join(FRAILTY_LEVELS)}" + (f"; found e.g. {pop['frailty'][bad].iloc[0]!r}" if bad.any() else ""), bad)
+                  f"expected one of {', '.join(FRAILTY_LEVELS)}" + (f"; found e.g. {excerpt(pop['frailty'][bad].iloc[0])}" if bad.any() else ""), bad)
         pop["frailty"] = fr.astype(object).where(fr.notna() & (fr != ""), None)
     if "registration_start" in pop.columns:
         bad = pop["registration_end"].notna() & pop["registration_start"].notna() & (pop["registration_end"] < pop["registration_start"])
@@ -409,10 +477,16 @@ def validate_frames(
         unknown = ~pop["practice_id"].isin(set(prac["practice_id"].dropna()))
         exclude("unknown_practice_id", "practice_id", f"practice_id not found in {fprac}", unknown,
                 "Practice not in the practices file")
-    sex = pop["sex"].astype("string").str.strip().str.upper().str[:1]
-    pop["sex"] = sex.astype(object)
-    exclude("invalid_sex", "sex", f"expected one of {', '.join(SEX_VALUES)} (or female/male)", ~sex.isin(SEX_VALUES),
-            "Sex missing or not F/M")
+    raw_sex = pop["sex"]
+    sex, not_known, unrecognised = _sex_vocabulary(raw_sex)
+    pop["sex"] = sex
+    exclude("sex_not_known", "sex", "sex recorded as not known (NHS codes 0/9/X or 'unknown')", not_known,
+            "Sex not known")
+    example = raw_sex[unrecognised & keep].dropna()
+    exclude("invalid_sex", "sex",
+            "expected F/M, female/male or the NHS codes 1 (male) / 2 (female)"
+            + (f"; found e.g. {excerpt(example.iloc[0])}" if len(example) else "; found blanks"),
+            unrecognised, "Sex missing or not recognised")
     if "birth_date" not in pop.columns:
         # An age at window start stands in for a birth date: mid-year of the implied birth year
         # (an exact birth date is never needed to better than +/- 6 months for age bands).
@@ -433,6 +507,7 @@ def validate_frames(
     exclude("index_date_outside_window", "index_date",
             f"index_date outside the study window {w0.date()} to {last_index.date()}", outside,
             "Enrolled outside the study window")
+    _contradictory_dates(exclude, pop, treated)
     reg_bad = treated & idx.notna() & (
         (pop["registration_start"].notna() & (idx < pop["registration_start"]))
         | (pop["registration_end"].notna() & (idx > pop["registration_end"]))
@@ -461,7 +536,7 @@ def validate_frames(
     aexclude("missing_activity_date", "date", "date is blank", act["date"].isna(), "Activity without a date")
     aexclude("unknown_setting", "setting",
              f"expected one of {', '.join(SETTINGS)}"
-             + (f"; found e.g. {activity['setting'][~setting.isin(SETTINGS)].iloc[0]!r}" if (~setting.isin(SETTINGS)).any() else ""),
+             + (f"; found e.g. {excerpt(activity['setting'][~setting.isin(SETTINGS)].iloc[0])}" if (~setting.isin(SETTINGS)).any() else ""),
              ~setting.isin(SETTINGS), "Unknown activity setting")
     for c, check in (("bed_days", "negative_bed_days"), ("cost", "negative_cost")):
         if c in act.columns:
@@ -513,8 +588,8 @@ def load_inputs(spec: Any) -> ValidatedData:
         frames[name] = read_table(p)
         files[name] = {"path": str(p), "sha256": sha256_file(p), "rows": int(len(frames[name]))}
     extra: dict[str, pd.DataFrame] = {}
-    for name in ("proms", "prems"):
-        p = getattr(spec.data, name)
+    for name in ("proms", "prems", "area_panel"):
+        p = getattr(spec.data, name, None)
         if p is not None:
             extra[name] = read_table(p)
             files[name] = {"path": str(p), "sha256": sha256_file(p), "rows": int(len(extra[name]))}

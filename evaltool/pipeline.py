@@ -27,17 +27,19 @@ import numpy as np
 import pandas as pd
 
 from evaltool import __version__
-from evaltool.bundle import BundleWriter, atomic_dir
+from evaltool.bundle import BundleWriter, atomic_write_text
 from evaltool.cohort import Cohort, build_cohort
-from evaltool.errors import EvaltoolError
+from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
+from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
+from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 ProgressFn = Callable[[str, str, str], None]
 
 PACKAGES = ("evaltool", "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "plotnine", "duckdb",
-            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "jinja2", "pyarrow")
+            "ibis-framework", "pydantic", "pypandoc-binary", "typst", "pyarrow")
 
 EFFECTS_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
                    "scale", "method", "n_units", "n_clusters"]
@@ -53,6 +55,15 @@ class RunResult:
     outputs: dict[str, StageOutput] = field(default_factory=dict)
     report_files: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    record: RunRecord = field(default_factory=RunRecord)
+    status: str = "complete"  #: "complete" or "partial" (a planned analysis or stage failed)
+    allow_partial: bool = False
+    report_error: str | None = None  #: one-line cause when rendering failed (the bundle is kept)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run is complete (or partial results were allowed) and the report rendered."""
+        return (self.status == "complete" or self.allow_partial) and self.report_error is None
 
 
 def _versions() -> dict[str, str]:
@@ -144,8 +155,14 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 
 
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
-        output_dir: Path | str | None = None, progress: ProgressFn | None = None) -> RunResult:
+        output_dir: Path | str | None = None, progress: ProgressFn | None = None,
+        record: RunRecord | None = None, allow_partial: bool | None = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
+
+    The run computes once and renders separately: the results bundle (tables, figures,
+    ``results/run_log.jsonl``, ``manifest.json``) is committed to ``<output_dir>/<name>/`` before
+    the report is rendered into it, so a render failure never loses the results
+    (``RunResult.report_error`` says why).
 
     Parameters
     ----------
@@ -154,46 +171,58 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     formats:
         Report formats (default: the spec's ``report.formats``); ``render=False`` skips the report.
     output_dir:
-        Where ``<name>/`` is written (default: the spec's ``output_dir``, normally ``reports/``).
+        Where ``<name>/`` is written (default: the spec's ``output_dir``, normally ``reports/``);
+        relative paths are relative to the current working directory.
     progress:
-        Called as ``progress(stage, status, detail)``; the CLI uses it for its display.
+        Called as ``progress(stage, status, detail)`` on stage starts and ends.
+    record:
+        A :class:`~evaltool.runlog.RunRecord` to collect into (its listeners see every event as it
+        happens); a new one by default. Returned as ``RunResult.record``.
+    allow_partial:
+        Whether missing planned results are acceptable (default: the spec's ``allow_partial``);
+        recorded in the manifest. It never hides a failure, it only changes ``RunResult.ok``.
+
+    Raises
+    ------
+    SpecError, DataValidationError, OutputError
+        Before anything is written.
     """
     t_start = time.perf_counter()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
-    say = progress or (lambda stage, status, detail: None)
+    record = record if record is not None else RunRecord()
+    if progress is not None:
+        record.listen(_progress_adapter(progress))
+    allow = bool(spec.allow_partial if allow_partial is None else allow_partial)
     seed = spec.seed
     stages: dict[str, dict[str, Any]] = {}
     outputs: dict[str, StageOutput] = {}
 
-    say("inputs", "start", "reading and validating input files")
+    # ---- where the bundle goes: checked before anything is computed --------------------------
+    out_root = Path(output_dir) if output_dir is not None else Path(spec.output_dir)
+    plan = prepare_output(out_root / spec.name)
+    final = plan.final
+    for code, message in plan.notes:
+        record.warning("bundle", code, message)
+
+    record.info("inputs", "stage_started", "reading and validating input files")
     t = time.perf_counter()
     validated = load_inputs(spec)
     validated.raise_for_errors()
+    _record_input_problems(record, validated)
     cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
     outputs["cohort"] = cohort_stage(validated, cohort, spec)
     stages["cohort"] = {"status": "ok", "seconds": round(time.perf_counter() - t, 2)}
-    say("inputs", "ok", f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled")
+    record.info("inputs", "stage_finished",
+                f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
+                counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
+    _plan_analyses(record, spec)
+
+    palette = _brand_palette(spec)
 
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-        if not enabled:
-            stages[name] = {"status": "not_run", "reason": why_not}
-            say(name, "skipped", why_not)
-            return None
-        say(name, "start", "")
-        t0 = time.perf_counter()
-        try:
-            out = fn()
-        except EvaltoolError as err:
-            # A stage that cannot run is reported in the bundle and the report, never silently blank.
-            stages[name] = {"status": "failed", "reason": f"{type(err).__name__}: {err}",
-                            "seconds": round(time.perf_counter() - t0, 2)}
-            say(name, "failed", str(err).splitlines()[0])
-            return None
-        stages[name] = {"status": "ok", "seconds": round(time.perf_counter() - t0, 2)}
-        outputs[name] = out
-        say(name, "ok", f"{stages[name]['seconds']} s")
-        return out
+        # Stage figures take the report brand's chart colours (the NHS palette by default).
+        return _attempt(record, stages, outputs, name, enabled, why_not, lambda: _in_palette(palette, fn))
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
@@ -213,6 +242,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
                          **window)
 
+    if spec.effects is not None and m_out is None and spec.matching is not None:
+        record.fail_unfinished("effects", "matching did not run, so the matched-cohort effects could not be estimated")
     attempt("effects", spec.effects is not None and m_out is not None,
             "no `effects` section in the spec" if spec.effects is None else "matching did not run", _effects)
 
@@ -225,6 +256,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         return run_stage(validated.population, validated.activity, validated.practices, spec.rollout, seed=seed,
                          **window)
 
+    if spec.rollout is not None and not has_rollout:
+        record.fail_unfinished("rollout", "no practices file with a `go_live_date` column was given")
     attempt("rollout", spec.rollout is not None and has_rollout,
             "no `rollout` section in the spec" if spec.rollout is None else "no practices file with go_live_date",
             _rollout)
@@ -235,7 +268,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         return run_stage(validated.extra.get("proms"), validated.extra.get("prems"), cohort.population, spec.proms,
                          seed=seed)
 
-    attempt("proms", spec.proms is not None and bool(validated.extra),
+    has_proms_files = any(k in validated.extra for k in ("proms", "prems"))
+    if spec.proms is not None and not has_proms_files:
+        record.fail_unfinished("proms", "no PROM/PREM files were given (`data.proms`, `data.prems`)")
+    attempt("proms", spec.proms is not None and has_proms_files,
             "no `proms` section in the spec" if spec.proms is None else "no PROM/PREM files given", _proms)
 
     def _qual() -> StageOutput:
@@ -248,18 +284,37 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             "no `qualitative` section in the spec" if spec.qualitative is None
             else "no coded segments file given (qualitative.segments)", _qual)
 
-    # ---- bundle ---------------------------------------------------------------------------
-    out_root = Path(output_dir) if output_dir is not None else Path(spec.output_dir)
-    final = out_root / spec.name
-    say("bundle", "start", str(final))
-    report_files: dict[str, str] = {}
-    with atomic_dir(final) as tmp:
+    def _area() -> StageOutput:
+        from evaltool.area.stage import run_stage
+
+        # whole-area series count everyone registered, as the roll-out stage does
+        return run_stage(validated.population, validated.activity, validated.practices,
+                         validated.extra.get("area_panel"), spec.area, seed=seed,
+                         file=Path(spec.data.area_panel).name if spec.data.area_panel else "area_panel", **window)
+
+    attempt("area", spec.area is not None, "no `area` section in the spec", _area)
+
+    # ---- bundle: results are committed before anything is rendered ---------------------------
+    complete = record.complete and not any(st["status"] in ("failed", "partial") for st in stages.values())
+    for a in record.failed_analyses():
+        record.error(a.stage, "planned_analysis_missing" if a.status == "failed" else "planned_analysis_partial",
+                     f"planned {a.analysis.replace('_', ' ')} for {a.outcome}"
+                     + ("" if a.subgroup == "all" else f" by {a.subgroup}")
+                     + (" was not produced" if a.status == "failed" else " is incomplete")
+                     + (f": {a.reason}" if a.reason else ""),
+                     outcome=a.outcome, subgroup=a.subgroup, analysis=a.analysis)
+    run_status = "complete" if complete else "partial"
+    record.info("bundle", "stage_started", str(final))
+    fmts = tuple(formats or spec.report.formats)
+    with atomic_dir(final, spec.name) as tmp:
         writer = BundleWriter(tmp)
         for out in outputs.values():
             writer.add_stage(out)
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
             appendix=True))
+        from evaltool.report.materials import copy_materials
+
         manifest = {
             "bundle_version": 1,
             "name": spec.name, "title": spec.title, "programme": spec.programme, "question": spec.question,
@@ -267,25 +322,178 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "seed": seed, "spec": _portable_paths(spec.to_json_dict(), Path.cwd()),
             "window": {"start": str(spec.window.start), "end": str(spec.window.end)},
-            "inputs": validated.files, "packages": _versions(), "python": platform.python_version(),
+            "inputs": _portable_paths(validated.files, Path.cwd()), "packages": _versions(),
+            "python": platform.python_version(),
             "stages": stages,
+            "run": {"status": run_status, "allow_partial": allow, **record.summary()},
             "report": {
-                "formats": list(formats or spec.report.formats),
+                "formats": list(fmts),
                 "disclosure": spec.report.disclosure.model_dump(),
                 "follow_up_months": _follow_up_months(spec, outputs),
                 "deviations": [d.model_dump() for d in spec.report.deviations],
+                "materials": copy_materials(spec.report, tmp),
             },
         }
+        record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
-        if render:
-            say("report", "start", ", ".join(formats or spec.report.formats))
-            from evaltool.report import render_report
+        record.write_jsonl(tmp / "results" / "run_log.jsonl")
+    report_files: dict[str, str] = {}
+    report_error = None
+    if render:
+        report_files, report_error = _render(record, final, fmts, spec.report.engine)
+        # The report's own outcome joins the log (the manifest, already committed, is not rewritten).
+        atomic_write_text(final / "results" / "run_log.jsonl", record.to_jsonl())
+    return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2),
+                     record=record, status=run_status, allow_partial=allow, report_error=report_error)
 
-            rep = render_report(tmp, formats=tuple(formats or spec.report.formats), engine=spec.report.engine)
-            report_files = {k: str(final / Path(v).name) for k, v in getattr(rep, "paths", {}).items()}
-            say("report", "ok", ", ".join(report_files))
-    say("bundle", "ok", str(final))
-    return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2))
+
+def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) -> tuple[dict[str, str], str | None]:
+    """Render the report into the committed bundle; a failure is recorded, never raised."""
+    from evaltool.report import render_report
+
+    record.info("report", "stage_started", ", ".join(fmts))
+    try:
+        rep = render_report(final, formats=fmts, engine=engine)
+    except EvaltoolError as err:
+        msg = one_line(err)
+        record.error("report", "report_failed", f"the report could not be rendered: {msg}",
+                     detail=f"the results bundle in {final} is complete; re-render with `evaltool report {final}`")
+        return {}, msg
+    except Exception as err:  # noqa: BLE001 - a render crash must not lose the committed results
+        record.exception("report", err, code="report_failed")
+        return {}, f"{type(err).__name__}: {one_line(err)}"
+    files = {k: str(final / Path(v).name) for k, v in getattr(rep, "paths", {}).items()}
+    for w in getattr(rep, "warnings", ()):
+        record.warning("report", "report_warning", str(w))
+    record.info("report", "stage_finished", ", ".join(files))
+    return files, None
+
+
+def _brand_palette(spec: Spec) -> tuple[str, ...] | None:
+    if spec.report.brand is None:
+        return None
+    from evaltool.errors import ReportError
+    from evaltool.report.brand import load_brand
+
+    try:
+        return load_brand(spec.report.brand).chart
+    except ReportError as err:
+        raise SpecError(f"report.brand: {err}") from None
+
+
+def _in_palette(palette: tuple[str, ...] | None, fn: Callable[[], StageOutput]) -> StageOutput:
+    from evaltool.plotting import use_palette
+
+    with use_palette(palette):
+        return fn()
+
+
+def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,
+             enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
+    """Run one stage; whatever happens is recorded, and only an interrupt escapes."""
+    if not enabled:
+        stages[name] = {"status": "not_run", "reason": why_not}
+        record.info(name, "stage_skipped", why_not)
+        return None
+    record.info(name, "stage_started", "")
+    t0 = time.perf_counter()
+    out: StageOutput | None = None
+    failure: str | None = None
+    with capture_warnings() as caught:
+        try:
+            out = fn()
+        except EvaltoolError as err:
+            # A stage that cannot run is reported in the bundle and the report, never silently blank.
+            failure = f"{type(err).__name__}: {err}"
+            record.error(name, "stage_failed", one_line(err), detail=_rest(err))
+        except (MemoryError, RecursionError) as err:
+            failure = f"{type(err).__name__}: the stage ran out of resources"
+            record.exception(name, err, code="stage_failed")
+        except Exception as err:  # noqa: BLE001 - an unexpected error fails this stage, not the run
+            failure = f"{type(err).__name__}: {one_line(err)} (traceback in results/run_log.jsonl)"
+            record.exception(name, err, code="stage_failed")
+    _record_warnings(record, name, caught, out)
+    seconds = round(time.perf_counter() - t0, 2)
+    if out is None:
+        stages[name] = {"status": "failed", "reason": failure or "the stage returned nothing", "seconds": seconds}
+        record.fail_unfinished(name, f"the {name} stage failed: {one_line(failure or '')}")
+        return None
+    for ev in out.events:
+        record.emit(ev)
+    for st in out.analyses:
+        record.add_status(st)
+    record.fail_unfinished(name, "the stage finished without producing this result")
+    status = record.stage_status(name)
+    stages[name] = {"status": status, "seconds": seconds}
+    if status != "ok":
+        bad = [a for a in record.analyses() if a.stage == name and a.status != "ok"]
+        stages[name]["reason"] = f"{len(bad)} planned result(s) missing or incomplete: " + "; ".join(
+            f"{a.analysis} {a.outcome}" + ("" if a.subgroup == "all" else f" by {a.subgroup}") for a in bad[:5])
+    outputs[name] = out
+    if status == "ok":
+        record.info(name, "stage_finished", f"{seconds} s")
+    else:
+        record.warning(name, "stage_partial", stages[name]["reason"])
+    return out
+
+
+def _rest(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return "\n".join(lines[1:])[:4000]
+
+
+def _record_warnings(record: RunRecord, stage: str, caught: list, out: StageOutput | None) -> None:
+    """Python warnings a stage did not record itself become events (evaltool's) or log lines (libraries')."""
+    seen = {e.message for e in (out.events if out is not None else [])}
+    for w in caught:
+        msg = one_line(str(w.message), limit=500)
+        if msg in seen:
+            continue
+        seen.add(msg)
+        if issubclass(w.category, EvaltoolWarning):
+            record.warning(stage, "stage_warning", msg)
+        else:
+            record.info(stage, "library_warning", f"{w.category.__name__}: {msg}")
+
+
+def _record_input_problems(record: RunRecord, validated: ValidatedData) -> None:
+    """Every input problem that did not stop the run (exclusions, warnings) becomes an event."""
+    for p in validated.problems:
+        if p.action == "error":
+            continue
+        verb = {"exclude": "excluded", "warn": "flagged"}.get(p.action, p.action)
+        record.warning("inputs", p.check, f"{p.file}: {p.n:,} row(s) {verb}: {p.message}",
+                       file=p.file, column=p.column or None, rows=p.rows, counts={"rows": p.n})
+
+
+def _plan_analyses(record: RunRecord, spec: Spec) -> None:
+    """The spec is the analysis plan: declare every planned analysis before running anything."""
+    from evaltool.effects.matched_stage import planned_analyses as effects_plan
+    from evaltool.effects.rollout_stage import planned_analyses as rollout_plan
+
+    if spec.effects is not None:
+        for analysis, outcome, subgroup in effects_plan(spec.effects):
+            record.plan("effects", analysis, outcome, subgroup)
+    if spec.rollout is not None:
+        for analysis, outcome, subgroup in rollout_plan(spec.rollout):
+            record.plan("rollout", analysis, outcome, subgroup)
+    if spec.matching is not None:
+        record.plan("matching", "matching", "all")
+    if spec.proms is not None:
+        record.plan("proms", "proms_summary", "all")
+    if spec.qualitative is not None and spec.qualitative.segments is not None:
+        record.plan("qual", "qual_summary", "all")
+
+
+def _progress_adapter(progress: ProgressFn) -> Listener:
+    status = {"stage_started": "start", "stage_finished": "ok", "stage_skipped": "skipped", "stage_failed": "failed",
+              "stage_partial": "partial"}
+
+    def listener(ev: Event) -> None:
+        if ev.code in status:
+            progress(ev.stage, status[ev.code], ev.message)
+
+    return listener
 
 
 def _portable_paths(obj: Any, base: Path) -> Any:
@@ -315,7 +523,7 @@ def collect_effects(outputs: dict[str, StageOutput]) -> pd.DataFrame:
     """Every headline estimate in one tidy table (``results/effects.csv``)."""
     parts = []
     for out in outputs.values():
-        for name in ("effects_matched", "effects_rollout", "effects_naive"):
+        for name in ("effects_matched", "effects_rollout", "effects_area", "effects_naive"):
             if name in out.tables:
                 parts.append(out.tables[name])
     if not parts:

@@ -1,5 +1,13 @@
-"""Shared plot styling: NHS identity colours, a colour-blind-safe palette, horizontal gridlines only."""
+"""Shared plot styling: a colour-blind-safe palette that meets WCAG 2.2 contrast, horizontal gridlines only.
+
+The default colours are the NHS identity's, adjusted for accessibility (every series at least
+3:1 against white, WCAG 2.2 success criterion 1.4.11; the five series stay distinguishable under
+simulated protanopia, deuteranopia and tritanopia). The report's brand (``_brand.yml``) can
+replace them: :func:`use_palette` sets the series colours for figures drawn afterwards.
+"""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from plotnine import element_blank, element_line, element_text, theme, theme_minimal
 
@@ -7,21 +15,35 @@ from plotnine import element_blank, element_line, element_text, theme, theme_min
 NHS_BLUE = "#005EB8"
 NHS_DARK_BLUE = "#003087"
 NHS_BRIGHT_BLUE = "#0072CE"
-NHS_LIGHT_BLUE = "#41B6E6"
-NHS_AQUA_GREEN = "#00A499"
+NHS_LIGHT_BLUE = "#41B6E6"      # 2.3:1 on white: backgrounds only, never a chart series
+NHS_AQUA_GREEN = "#00A499"      # 3.1:1
 NHS_DARK_GREY = "#425563"
-NHS_MID_GREY = "#768692"
+NHS_MID_GREY = "#768692"        # 3.8:1
 NHS_PALE_GREY = "#E8EDEE"
-NHS_WARM_YELLOW = "#FFB81C"
-NHS_ORANGE = "#ED8B00"
+NHS_WARM_YELLOW = "#FFB81C"     # 1.7:1: backgrounds only
+NHS_ORANGE = "#C25E00"          # NHS Orange #ED8B00 darkened to 4.3:1 (the original is 2.5:1)
 NHS_DARK_RED = "#8A1538"
 NHS_PURPLE = "#330072"
+NHS_DARK_PINK = "#7C2855"
+NHS_LIGHT_BLUE_ACCESSIBLE = "#1C9ED3"  # NHS Light Blue darkened to 3.0:1
 
-#: Categorical palette in chart order, at most five series (NHS England chart guidance);
-#: blue/orange/aqua/dark-grey/light-blue stay distinguishable under common colour-vision deficiencies.
-PALETTE = (NHS_BLUE, NHS_ORANGE, NHS_AQUA_GREEN, NHS_DARK_GREY, NHS_LIGHT_BLUE)
+#: Categorical palette in chart order, at most five series (NHS England chart guidance).
+DEFAULT_PALETTE = (NHS_BLUE, NHS_ORANGE, NHS_DARK_PINK, NHS_LIGHT_BLUE_ACCESSIBLE, NHS_PURPLE)
+PALETTE = DEFAULT_PALETTE
 
 FONT_FAMILY = "Liberation Sans"
+
+
+@contextmanager
+def use_palette(colours):
+    """Use ``colours`` (checked by the caller for contrast) as :data:`PALETTE` inside the block."""
+    global PALETTE
+    old = PALETTE
+    PALETTE = tuple(colours) if colours else DEFAULT_PALETTE
+    try:
+        yield PALETTE
+    finally:
+        PALETTE = old
 
 
 def _font_available() -> bool:

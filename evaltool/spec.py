@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
@@ -29,6 +30,7 @@ from evaltool.errors import SpecError
 from evaltool.matching.config import MatchingConfig
 from evaltool.proms.config import PromsConfig
 from evaltool.qual.config import QualConfig
+from evaltool.runlog import display_path
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -57,6 +59,7 @@ class DataSpec(_Strict):
     practices: Path | None = None
     proms: Path | None = None
     prems: Path | None = None
+    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
 
 class ValidationSpec(_Strict):
@@ -104,8 +107,24 @@ class DisclosureSpec(_Strict):
     round_to: int = Field(5, ge=1)
 
 
+class NarrativeSpec(_Strict):
+    """Evaluators' own words (Markdown files) placed in the report's sections."""
+
+    summary: Path | None = Field(None, description="One paragraph opening the key points (default: the first "
+                                                    "paragraph of `programme`).")
+    programme: Path | None = Field(None, description="The programme and how it was meant to work.")
+    context: Path | None = Field(None, description="Local context (follows the programme description).")
+    conclusions: Path | None = Field(None, description="Conclusions and what this means.")
+    recommendations: Path | None = Field(None, description="Recommendations.")
+
+
 class ReportSpec(_Strict):
     formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
+    brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
+                                                 "default the NHS identity.")
+    logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
+    reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
     engine: Literal["auto", "quarto", "pandoc"] = "auto"
     disclosure: DisclosureSpec = DisclosureSpec()
     deviations: tuple[Deviation, ...] = ()
@@ -128,8 +147,12 @@ class Spec(_Strict):
     rollout: RolloutConfig | None = None
     proms: PromsConfig | None = None
     qualitative: QualConfig | None = None
+    area: AreaConfig | None = None
     report: ReportSpec = ReportSpec()
     output_dir: Path = Field(Path("reports"), description="Bundles go to <output_dir>/<name>/.")
+    allow_partial: bool = Field(
+        False, description="Accept a run in which a planned analysis could not be produced: exit 0 instead of 3. "
+                           "The failures are still printed, logged and reported.")
 
     @field_validator("name")
     @classmethod
@@ -150,8 +173,45 @@ def _did_you_mean(word: str, choices: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: A spec is a page or two of YAML: anything larger is refused before parsing.
+MAX_SPEC_BYTES = 1_000_000
+#: YAML aliases (``*name``) a spec may use, and the most values it may expand to.
+MAX_ALIASES = 100
+MAX_NODES = 100_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses duplicate keys (a silent override otherwise)."""
+    """A safe YAML loader that refuses duplicate keys (a silent override otherwise) and alias bombs."""
+
+    _n_aliases = 0
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            self._n_aliases += 1
+            if self._n_aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise SpecError(f"more than {MAX_ALIASES} YAML aliases (`*name`) at line {mark.line + 1}: "
+                                "a spec does not need them; write the values out")
+        return super().compose_node(parent, index)
+
+
+def _expanded_size(obj: Any, limit: int = MAX_NODES) -> int:
+    """How many values ``obj`` holds once aliases are expanded (shared objects counted each time used)."""
+    memo: dict[int, int] = {}
+
+    def size(o: Any, depth: int = 0) -> int:
+        if depth > 200:
+            raise SpecError("the spec nests deeper than 200 levels")
+        if not isinstance(o, (dict, list)):
+            return 1
+        k = id(o)
+        if k not in memo:
+            memo[k] = 0  # a self-referencing structure counts once
+            items = list(o.keys()) + list(o.values()) if isinstance(o, dict) else o
+            memo[k] = min(limit + 1, 1 + sum(size(x, depth + 1) for x in items))
+        return memo[k]
+
+    return size(obj)
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -192,7 +252,12 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # reprlib bounds the work: a value built from YAML aliases is never expanded in full.
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxlevel = 50, 50, 4, 4, 2
+    text = r.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -229,12 +294,13 @@ def format_validation_error(err: ValidationError, source: str) -> str:
             prefix = f"{loc[-1]}: " if loc else ""
             if prefix and msg.startswith(prefix):
                 msg = msg[len(prefix):]
-            got = "" if ", got " in msg else f", got {_describe(e.get('input'))}"
+            got = "" if ", got " in msg or isinstance(e.get("input"), (dict, list)) else \
+                f", got {_describe(e.get('input'))}"
             lines.append(f"{path}: {msg}{got}")
     return f"{source}: invalid spec\n" + "\n".join(f"  - {x}" for x in lines)
 
 
-_PATH_KEYS = ("population", "activity", "practices", "proms", "prems")
+_PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 
@@ -249,11 +315,31 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: expected a YAML mapping at the top level, got {type(raw).__name__}")
     raw = dict(raw)
+    bad = _non_finite(raw)
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(
+            f"  - {p}: expected a finite number, got {v}" for p, v in bad[:20]))
     base = Path(base_dir)
     for section, keys in (("data", _PATH_KEYS), ("qualitative", QUAL_PATH_KEYS)):
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    rep = raw.get("report")
+    if isinstance(rep, dict):
+        rep = dict(rep)
+        for k in ("brand", "logic_model", "reference_docx"):
+            if isinstance(rep.get(k), str):
+                rep[k] = _resolve(rep[k], base)
+        if isinstance(rep.get("narrative"), dict):
+            rep["narrative"] = {k: (_resolve(v, base) if isinstance(v, str) else v)
+                                for k, v in rep["narrative"].items()}
+        raw["report"] = rep
+    prem = raw.get("proms", {}).get("prem_surveys") if isinstance(raw.get("proms"), dict) else None
+    if isinstance(prem, dict):
+        # Item maps given as YAML files resolve against the spec file like every other path.
+        raw["proms"] = {**raw["proms"], "prem_surveys": {
+            k: (_resolve(v, base) if isinstance(v, str) and v.lower().endswith((".yaml", ".yml")) else v)
+            for k, v in prem.items()}}
     if isinstance(raw.get("output_dir"), str):
         raw["output_dir"] = _resolve(raw["output_dir"], base)
     else:
@@ -263,7 +349,40 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
     except ValidationError as err:
         raise SpecError(format_validation_error(err, source)) from None
     _check_files(spec, source)
+    _check_joint_display(spec, source)
     return spec
+
+
+def _check_joint_display(spec: Spec, source: str) -> None:
+    """Joint-display rows name published facts by stable keys: check each against the plan now."""
+    if spec.qualitative is None:
+        return
+    from evaltool.qual.joint import check_quant_key
+
+    outs = tuple(spec.effects.outcomes) if spec.effects is not None else ()
+    subs = tuple(spec.effects.subgroups) if spec.effects is not None else ()
+    ro = tuple(spec.rollout.outcomes) if spec.rollout is not None else ()
+    bad = []
+    for i, e in enumerate(spec.qualitative.joint_display):
+        if e.quant_key:
+            why = check_quant_key(e.quant_key, outs, subs, ro)
+            if why:
+                bad.append(f"  - qualitative.joint_display[{i}].quant_key: {why}, got {e.quant_key!r}")
+    if bad:
+        raise SpecError(f"{source}: invalid spec\n" + "\n".join(bad))
+
+
+def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
+    """Key paths of infinite or NaN numbers (YAML ``.inf``, ``.nan``, ``1e999``): never meaningful in a plan."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return [(path or "(top level)", repr(obj))]
+    if isinstance(obj, dict):
+        return [x for k, v in obj.items() for x in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(obj, list):
+        return [x for i, v in enumerate(obj) for x in _non_finite(v, f"{path}.{i}")]
+    return []
 
 
 def _check_files(spec: Spec, source: str) -> None:
@@ -271,11 +390,20 @@ def _check_files(spec: Spec, source: str) -> None:
     for key in _PATH_KEYS:
         p = getattr(spec.data, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - data.{key}: file not found: {p}")
+            missing.append(f"  - data.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - data.{key}: is a folder, not a file: {display_path(p)}")
     for key in QUAL_PATH_KEYS if spec.qualitative is not None else ():
         p = getattr(spec.qualitative, key)
         if p is not None and not Path(p).exists():
-            missing.append(f"  - qualitative.{key}: file not found: {p}")
+            missing.append(f"  - qualitative.{key}: file not found: {display_path(p)}")
+        elif p is not None and not Path(p).is_file():
+            missing.append(f"  - qualitative.{key}: is a folder, not a file: {display_path(p)}")
+    rep = spec.report
+    for key, p in [("brand", rep.brand), ("logic_model", rep.logic_model), ("reference_docx", rep.reference_docx),
+                   *((f"narrative.{k}", v) for k, v in rep.narrative.model_dump().items())]:
+        if p is not None and not Path(p).is_file():
+            missing.append(f"  - report.{key}: file not found: {display_path(p)}")
     if missing:
         raise SpecError(f"{source}: invalid spec\n" + "\n".join(missing))
 
@@ -292,10 +420,43 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     if not path.exists():
         raise SpecError(f"{path}: spec file not found")
+    if path.is_dir():
+        raise SpecError(f"{path}: is a folder; expected a YAML spec file such as analyses/<name>.yaml")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
+        size = path.stat().st_size
+        if size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: the spec is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,} bytes "
+                            "(data belong in the files it names, not in the spec)")
+        data = path.read_bytes()
+    except OSError as err:
+        raise SpecError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SpecError(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at line {line}); save the spec as "
+                        "UTF-8") from None
+    if "\x00" in text:
+        raise SpecError(f"{path}: holds a NUL character: not a text file")
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - safe loader subclass
     except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML: {err}") from None
+        raise SpecError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
+    except SpecError as err:  # duplicate keys, too many aliases
+        raise SpecError(f"{path}: {err}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: the YAML nests too deeply") from None
     if raw is None:
         raise SpecError(f"{path}: the spec is empty")
+    if _expanded_size(raw) > MAX_NODES:
+        raise SpecError(f"{path}: the spec expands to more than {MAX_NODES:,} values (YAML aliases?); refused")
     return parse_spec(raw, base_dir=path.resolve().parent, source=str(path))
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's message in one line with its line number, without echoing long values."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    text = f"{problem}{where}"
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -6,6 +6,11 @@ A stage is a plain function ``run_stage(...) -> StageOutput``. The pipeline writ
 ``StageOutput``'s tables, figures or facts may be patient-level; ``objects`` holds
 in-memory results (which may be patient-level, e.g. the matched cohort) for later
 stages and is never written.
+
+Nothing is silent: whatever a stage sets aside, skips or cannot estimate it records with
+:meth:`StageOutput.event`, and the fate of each planned analysis with
+:meth:`StageOutput.analysis` (the run record, :mod:`evaltool.runlog`). The pipeline prints
+them, writes them to ``results/run_log.jsonl`` and summarises them in ``manifest.json``.
 """
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from evaltool.runlog import AnalysisStatus, Event
 
 
 @dataclass(frozen=True)
@@ -68,4 +75,34 @@ class StageOutput:
     figures: dict[str, FigureSpec] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     objects: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    analyses: list[AnalysisStatus] = field(default_factory=list)
+
+    def event(self, code: str, message: str, *, severity: str = "warning", **fields: Any) -> Event:
+        """Record something the reader must know (rows set aside, a subgroup skipped, a failed fit).
+
+        ``code`` is a stable snake_case identifier; ``message`` one plain-English line; ``fields``
+        are those of :class:`evaltool.runlog.Event` (``detail``, ``counts``, ``outcome``,
+        ``subgroup``, ``analysis``, ``file``, ``column``, ``rows``).
+
+        Examples
+        --------
+        >>> out = StageOutput(section="proms")
+        >>> e = out.event("rows_set_aside", "3 PROM rows for unknown people were set aside", counts={"rows": 3})
+        >>> out.messages()
+        ['3 PROM rows for unknown people were set aside']
+        """
+        ev = Event(self.section, severity, code, message, **fields)
+        self.events.append(ev)
+        return ev
+
+    def analysis(self, analysis: str, outcome: str, status: str = "ok", reason: str = "", *,
+                 subgroup: str = "all") -> AnalysisStatus:
+        """Record the fate (``ok``, ``partial``, ``failed``) of one planned analysis."""
+        st = AnalysisStatus(self.section, analysis, outcome, subgroup, status, reason)
+        self.analyses = [a for a in self.analyses if a.key != st.key] + [st]
+        return st
+
+    def messages(self, severity: str | None = None) -> list[str]:
+        """The messages of the recorded events (optionally of one severity)."""
+        return [e.message for e in self.events if severity is None or e.severity == severity]

@@ -140,13 +140,16 @@ def test_bad_inputs():
     coh, act, pop = simulate_matched_cohort(200, seed=3)
     with pytest.raises(DataValidationError, match="pre-period"):
         matched_did(coh, act, pop, pre_months=0)
-    with pytest.raises(EstimationError, match="zero for everyone"):
+    with pytest.raises(EstimationError, match="no emergency admissions at all among the matched cohort"):
         matched_did(coh, act.iloc[:0], pop)
-    with pytest.raises(EstimationError, match="perfectly collinear"):
-        matched_did(coh.assign(arm=coh.treated.astype(str)), act, pop, subgroups=["arm"])
+    # A subgroup collinear with treatment is a failed secondary analysis; the pooled estimate stays.
+    res = matched_did(coh.assign(arm=coh.treated.astype(str)), act, pop, subgroups=["arm"])
+    assert set(res.estimates["subgroup"]) == {"all"}
+    assert res.failures == (("matched_did", "arm", "no enrolled people in subgroup arm = 0; "
+                                                   "no comparison people in subgroup arm = 1"),)
     with pytest.raises(EstimationError, match="only 1 cluster"):
         matched_did(coh.assign(practice_id="P1"), act, pop, cluster="practice")
-    with pytest.raises(EstimationError, match="no events in the treated post-period"):
+    with pytest.raises(EstimationError, match="no emergency admissions among enrolled people after the index date"):
         post_t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
         keep = ~((post_t.treated == 1) & (post_t.date >= post_t.index_date))
         matched_did(coh, act[keep.to_numpy()], pop)
@@ -215,3 +218,54 @@ def test_stage_fact_keys_are_snake_case(small):
     assert "emergency_admission.did.under_65.rate_ratio" in out.facts
     assert "emergency_admission.did.65_plus.ci_upper" in out.facts
     assert all(" " not in k for k in out.facts)
+
+
+def test_event_study_failure_keeps_the_pooled_estimate(small):
+    """Degrade, don't drop: a month without events among the enrolled fails the event study only."""
+    coh, act, pop = small
+    t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
+    rel = np.floor((t["date"] - t["index_date"]).dt.days / (365.25 / 12)).astype(int)
+    keep = ~((t["treated"] == 1) & (rel == -9))
+    act9 = t.loc[keep, act.columns]
+    full = matched_did(coh, act, pop, subgroups=["age_band"], event_study=True)
+    r = matched_did(coh, act9, pop, subgroups=["age_band"], event_study=True)
+    assert r.event_study.empty
+    assert r.failures == (("event_study", "all", "no emergency admissions among enrolled people in month -9 "
+                           "relative to the index date: the event study needs events in every month (the pooled "
+                           "estimate does not)"),)
+    assert set(r.estimates["subgroup"]) == set(full.estimates["subgroup"])
+    assert np.isfinite(r.effect("all")["estimate"])
+    out = run_stage(coh, pop, act9, MatchedDidConfig(outcomes=("emergency_admission",)), seed=1)
+    st = {(a.analysis, a.subgroup): (a.status, a.reason) for a in out.analyses}
+    assert st[("matched_did", "all")] == ("ok", "") and st[("matched_did", "age_band")] == ("ok", "")
+    assert st[("event_study", "all")][0] == "failed" and "month -9" in st[("event_study", "all")][1]
+    ev = [e for e in out.events if e.code == "secondary_estimate_failed"]
+    assert ev and ev[0].severity == "error" and ev[0].message.startswith("emergency_admission: event study not "
+                                                                          "estimated: no emergency admissions")
+    assert "event_study" not in out.figures  # nothing to draw, and nothing pretends otherwise
+
+
+def test_subgroup_level_without_events_is_partial(small):
+    coh, act, pop = small
+    young = coh.loc[coh["age_at_index"] < 65, "person_id"]
+    t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
+    drop = t["person_id"].isin(young) & (t["treated"] == 0) & (t["date"] >= t["index_date"])
+    out = run_stage(coh, pop, t.loc[~drop.to_numpy(), act.columns],
+                    MatchedDidConfig(outcomes=("emergency_admission",), event_study=False), seed=1)
+    st = {(a.analysis, a.subgroup): (a.status, a.reason) for a in out.analyses}
+    assert st[("matched_did", "all")] == ("ok", "")
+    assert st[("matched_did", "age_band")] == ("partial", "no emergency admissions among comparison people after "
+                                               "the index date in subgroup age_band = under 65: its effect is "
+                                               "not identified")
+    t2 = out.tables["effects_matched"]
+    assert set(t2["subgroup"]) == {"all", "65+"}
+
+
+def test_requested_subgroup_not_in_cohort_is_recorded(small):
+    coh, act, pop = small
+    out = run_stage(coh, pop, act, MatchedDidConfig(outcomes=("emergency_admission",), subgroups=("age_band", "site"),
+                                                    event_study=False), seed=1)
+    ev = [e for e in out.events if e.code == "subgroup_not_available"]
+    assert len(ev) == 1 and ev[0].subgroup == "site"
+    st = {(a.analysis, a.subgroup): a.status for a in out.analyses}
+    assert st[("matched_did", "site")] == "failed" and st[("matched_did", "age_band")] == "ok"

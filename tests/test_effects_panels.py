@@ -80,7 +80,7 @@ def test_panel_bad_input():
         build_panel(cohort, act, pop, pre_months=0)
     bad = cohort.copy()
     bad.loc[1, "index_date"] = pd.NaT
-    with pytest.raises(DataValidationError, match="row 3"):
+    with pytest.raises(DataValidationError, match="row 2"):
         build_panel(bad, act, pop)
     # Registered only after the window: zero exposure -> dropped with a warning.
     pop2 = pop.copy()

@@ -157,26 +157,26 @@ def test_stage_bad_inputs(sim):
     # a practice live before the window: no pre-period -> excluded with a warning
     early = prac.copy()
     early.loc[0, "go_live_date"] = pd.Timestamp("2020-01-01")
-    with pytest.warns(EstimationWarning, match="no pre-period"):
-        out = run_stage(pop, act, early, cfg, window_start=WS, window_end=WE, seed=1)
+    out = run_stage(pop, act, early, cfg, window_start=WS, window_end=WE, seed=1)
     assert out.facts["n_practices"] == 24
+    ev = [e for e in out.events if e.code == "practices_excluded_no_pre_period"]
+    assert len(ev) == 1 and "no pre-period" in ev[0].message and ev[0].counts == {"practices": 1}
     # a cohort with a single practice: warned by Callaway & Sant'Anna
     one = prac.copy()
     one.loc[0, "go_live_date"] = pd.Timestamp("2022-01-15")
     one.loc[1:, "go_live_date"] = one.loc[1:, "go_live_date"].where(
         one.loc[1:, "go_live_date"].isna() | (one.loc[1:, "go_live_date"] >= pd.Timestamp("2022-04-01")),
         pd.Timestamp("2022-04-01"))
-    with pytest.warns(EstimationWarning, match="single unit"):
-        run_stage(pop, act, one, cfg.model_copy(update={"estimators": ("callaway_santanna",)}), window_start=WS,
-                  window_end=WE, seed=1)
+    out = run_stage(pop, act, one, cfg.model_copy(update={"estimators": ("callaway_santanna",)}), window_start=WS,
+                    window_end=WE, seed=1)
+    assert any(e.code == "estimation_warning" and "single unit" in e.message for e in out.events)
     # zero exposure: a practice with nobody registered is excluded with a warning
     noone = pd.concat([prac, pd.DataFrame({"practice_id": ["S999"], "go_live_date": [pd.NaT], "list_size": [0],
                                            "neighbourhood": ["N"]})], ignore_index=True)
-    with pytest.warns(EstimationWarning, match="zero exposure"):
-        run_stage(pop, act, noone, cfg, window_start=WS, window_end=WE, seed=1)
-    # all-zero outcome
-    with pytest.raises(EstimationError, match="no roll-out estimator"), \
-            pytest.warns(EstimationWarning, match="no events"):
+    out = run_stage(pop, act, noone, cfg, window_start=WS, window_end=WE, seed=1)
+    assert [e.counts for e in out.events if e.code == "practices_excluded_zero_exposure"][0]["practices"] == 1
+    # all-zero outcome: the error names the reason
+    with pytest.raises(EstimationError, match="no roll-out estimator.*no events in any practice-period"):
         run_stage(pop, act.iloc[:0], prac, cfg, window_start=WS, window_end=WE, seed=1)
 
 

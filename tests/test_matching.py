@@ -172,7 +172,7 @@ def test_perfect_separation(lalonde):
 def test_missing_policy(lalonde):
     df = lalonde.copy()
     df.loc[[3, 10, 400], "age"] = np.nan
-    with pytest.raises(DataValidationError, match=r"missing values in column\(s\) \['age'\] at rows 5, 12, 402"):
+    with pytest.raises(DataValidationError, match=r"missing values in column\(s\) \['age'\] at rows 4, 11, 401"):
         M.match(df, "treat", COV)
     with pytest.warns(MatchingWarning, match="excluded 3 rows"):
         res = M.match(df, "treat", COV, missing="exclude")

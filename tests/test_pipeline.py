@@ -24,6 +24,7 @@ def small_project(tmp_path_factory) -> Path:
     write_example_data(data_dir, seed=7, scale=SCALE)
     raw = yaml.safe_load((ROOT / "analyses" / "southvale.yaml").read_text())
     (root / "analyses").mkdir()
+    shutil.copytree(ROOT / "templates", root / "templates")  # the spec's narrative files
     raw["report"]["formats"] = ["html"]
     # Fewer bootstrap draws keep the test quick; the example run uses the spec's full number.
     if raw.get("rollout"):
@@ -42,8 +43,25 @@ def two_runs(small_project, tmp_path_factory):
 
 def test_every_stage_ran(two_runs):
     a, _ = two_runs
+    # On this small data set some event-study months and care-home admissions have no events among the
+    # enrolled: the effects stage is partial, and says exactly what is missing.
     assert {k: v["status"] for k, v in a.stages.items()} == {
-        "cohort": "ok", "matching": "ok", "effects": "ok", "rollout": "ok", "proms": "ok", "qual": "ok"}
+        "cohort": "ok", "matching": "ok", "effects": "partial", "rollout": "ok", "proms": "ok", "qual": "ok",
+        "area": "not_run"}
+    assert a.status == "partial" and not a.ok
+    m = json.loads((a.bundle_dir / "results" / "manifest.json").read_text())
+    missing = {(x["analysis"], x["outcome"], x["subgroup"]): x["reason"] for x in m["run"]["analyses"]
+               if x["status"] != "ok"}
+    assert missing[("event_study", "emergency_admission", "all")].startswith(
+        "no emergency admissions among enrolled people in month 11 relative to the index date")
+    assert "no care-home admissions among enrolled people before the index date" in missing[
+        ("matched_did", "care_home_admission", "all")]
+    # Degrade, don't drop: every outcome whose pooled estimate exists is in effects.csv.
+    eff = pd.read_csv(a.bundle_dir / "results" / "effects.csv")
+    pooled = set(eff.loc[(eff.analysis == "matched_did") & (eff.subgroup == "all"), "outcome"])
+    assert pooled == {"emergency_admission", "ae_attendance", "bed_days", "elective_admission", "cost"}
+    assert m["run"]["status"] == "partial" and m["run"]["allow_partial"] is False
+    assert m["run"]["events"]["error"] >= 4
 
 
 def test_bundle_layout(two_runs):
@@ -99,9 +117,13 @@ def test_cohort_flow_adds_up(two_runs):
 
 def test_interrupted_run_leaves_previous_bundle(small_project, tmp_path, monkeypatch):
     spec = small_project / "analyses" / "southvale.yaml"
+    from evaltool.safe_output import write_marker
+
     out = tmp_path / "out"
     (out / "southvale").mkdir(parents=True)
-    (out / "southvale" / "marker.txt").write_text("previous")
+    write_marker(out / "southvale", "southvale")
+    (out / "southvale" / "results").mkdir()
+    (out / "southvale" / "results" / "marker.txt").write_text("previous")
     import evaltool.pipeline as pl
 
     def boom(*a, **k):
@@ -110,7 +132,7 @@ def test_interrupted_run_leaves_previous_bundle(small_project, tmp_path, monkeyp
     monkeypatch.setattr(pl.BundleWriter, "finish", boom)
     with pytest.raises(KeyboardInterrupt):
         run(spec, output_dir=out, render=False)
-    assert (out / "southvale" / "marker.txt").read_text() == "previous"
+    assert (out / "southvale" / "results" / "marker.txt").read_text() == "previous"
     assert [p.name for p in out.iterdir()] == ["southvale"]
 
 
@@ -144,6 +166,8 @@ def test_cli_validate_and_exit_codes(small_project, tmp_path):
     for k in ("codebook", "segments", "participants", "analyst_summaries"):
         if raw["qualitative"].get(k):
             raw["qualitative"][k] = str((spec.parent / raw["qualitative"][k]).resolve())
+    raw["report"].pop("narrative", None)
+    raw["report"].pop("logic_model", None)
     bad2 = tmp_path / "bad2.yaml"
     bad2.write_text(yaml.safe_dump(raw))
     r = runner.invoke(app, ["validate", str(bad2)])

@@ -130,11 +130,11 @@ def test_dsu_mapping_needs_age_and_sex():
 @pytest.mark.parametrize(
     "bad, expected",
     [
-        ({"mo": [1, 0, 1]}, r"levels outside 1-5 in row 3 "),
-        ({"mo": [1, 1, 6]}, r"levels outside 1-5 in row 4 "),
-        ({"sc": [1, 1.5, 1]}, r"non-integer levels in row 3 "),
-        ({"ad": [np.nan, 1, 1]}, r"some dimensions missing in row 2 "),
-        ({"pd": ["1", "x", "2"]}, r"non-integer levels in row 3 "),
+        ({"mo": [1, 0, 1]}, r"levels outside 1-5 in row 2 "),
+        ({"mo": [1, 1, 6]}, r"levels outside 1-5 in row 3 "),
+        ({"sc": [1, 1.5, 1]}, r"non-integer levels in row 2 "),
+        ({"ad": [np.nan, 1, 1]}, r"some dimensions missing in row 1 "),
+        ({"pd": ["1", "x", "2"]}, r"non-integer levels in row 2 "),
     ],
 )
 def test_bad_profiles_name_rows(bad, expected):
@@ -148,7 +148,7 @@ def test_bad_profiles_name_rows(bad, expected):
 def test_missing_dimension_column_and_3l_range():
     with pytest.raises(DataValidationError, match="missing: ad"):
         eq5d_index(pd.DataFrame({"mo": [1], "sc": [1], "ua": [1], "pd": [1]}))
-    with pytest.raises(DataValidationError, match="levels outside 1-3 in row 2 "):
+    with pytest.raises(DataValidationError, match="levels outside 1-3 in row 1 "):
         eq5d_index(["41111"], value_set="uk_3l_tto_1997")
     with pytest.raises(DataValidationError, match="5-digit"):
         eq5d_index(["1111"])

@@ -59,7 +59,7 @@ def test_half_rule_and_dont_know():
 
 
 def test_unknown_response_names_rows():
-    with pytest.raises(DataValidationError, match=r"p3ceq_q1.*row 3 "):
+    with pytest.raises(DataValidationError, match=r"p3ceq_q1.*row 2 "):
         score_prem(pd.DataFrame([_row(), _row(p3ceq_q1="Sort of")]), P3)
 
 

@@ -126,7 +126,7 @@ def test_stage_does_not_mutate_inputs_and_other_value_sets(southvale_slice):
     assert out.tables["eq5d_index_summary"]["value_set"].str.contains("NICE DSU").all()
     assert "prem_fft" not in out.tables
     empty = run_stage(None, None, pop, PromsConfig(), seed=1)
-    assert empty.tables == {} and empty.warnings
+    assert empty.tables == {} and empty.messages("error")
 
 
 def test_config_is_frozen_and_strict():
@@ -216,8 +216,8 @@ def test_stage_3l_instrument_other_rows_and_unknown_people_are_counted():
                                             "eq5d_ad": [1]})], ignore_index=True)
     cfg = PromsConfig(instrument="EQ-5D-3L", value_set="uk_3l_tto_1997")
     out = run_stage(proms, None, pop, cfg, seed=1)
-    assert any("not in the population" in w for w in out.warnings)
-    assert any("outside" in w for w in out.warnings)
+    assert any("not in the population" in w for w in out.messages())
+    assert any("outside" in w for w in out.messages())
     summ = out.tables["eq5d_index_summary"].set_index(["group", "timepoint"])
     base = proms[(proms.timepoint == "baseline") & proms.person_id.isin(ids[:60])]
     expected = eq5d_index(base, "uk_3l_tto_1997").mean()

@@ -113,7 +113,7 @@ def test_contract_csv_bad_offsets_name_rows(tmp_path):
     seg = pd.read_csv(EX / "segments.csv", dtype=str).head(5)
     seg.loc[2, "end"] = "0"
     seg.to_csv(tmp_path / "s.csv", index=False)
-    with pytest.raises(DataValidationError, match=r"0 <= start < end .* row 4 \(1 row in all\)"):
+    with pytest.raises(DataValidationError, match=r"0 <= start < end .* row 3 \(1 row in all\)"):
         read_segments(tmp_path / "s.csv")
 
 

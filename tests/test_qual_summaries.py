@@ -208,3 +208,26 @@ def test_caller_data_unchanged(project):
     agreement(seg)
     framework_matrix(seg, project.codebook)
     pd.testing.assert_frame_equal(seg, before)
+
+
+def test_quotes_unique_and_fitting_their_theme(project):
+    """Regression: the same sentence was quoted under two roles, and a quote about staff vacancies
+    illustrated "Learning together" (a passage coded to that theme once, and to workforce usually)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        q = select_quotes(project.segments, project.codebook, seed=20261122, per_theme=2,
+                          redaction=read_redaction_list(EX / "participants.csv")).to_frame()
+    words = q["quote"].map(lambda t: " ".join(t.split()).lower())
+    assert words.is_unique, q[words.duplicated(keep=False)][["theme", "quote", "attribution"]]
+    seg = project.segments.assign(theme=project.segments["code"].map(project.codebook.theme_of()))
+    seg["w"] = seg["text"].astype(str).map(lambda t: " ".join(t.split()).lower())
+    vac = q[q["quote"].str.contains("vacancies")]
+    assert (vac["theme"] != "learning_together").all()
+    # Every quote's words are coded to its theme at least as often as to any other theme.
+    counts = seg.groupby(["w", "theme"]).size()
+    for _, r in q.iterrows():
+        c = counts[counts.index.get_level_values(0).isin(
+            seg.loc[seg["text"].astype(str).str.contains(r["quote"][:30], regex=False), "w"])]
+        if len(c):
+            by_theme = c.groupby(level=1).sum()
+            assert by_theme.get(r["theme"], 0) == by_theme.max(), (r["theme"], r["quote"], by_theme.to_dict())

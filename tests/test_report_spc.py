@@ -65,3 +65,28 @@ def test_errors_and_contract():
     r = xmr([10, 12, 11, 13, 12, 14, 9], [f"m{i}" for i in range(7)], improvement="down")
     check_result_contract(r)
     assert r.to_frame()["moving_range"].iloc[1] == 2
+
+
+def test_phased_chart_seasonal_adjustment_and_go_live():
+    """Regression: raw monthly rates with winter peaks flagged 27 of 48 months as 'special cause'. The chart
+    now marks go-live, computes limits per phase and removes the seasons (factors from the baseline)."""
+    from evaltool.report.spc import phased_chart, seasonal_factors
+
+    rng = np.random.default_rng(1)
+    months = np.tile(np.arange(1, 13), 4)
+    season = 1 + 0.12 * np.cos(2 * np.pi * (months - 1) / 12)  # winter peak, like emergency admissions
+    values = 10 * season * (1 + rng.normal(0, 0.015, months.size))
+    labels = [f"{2021 + (i + 3) // 12}-{(i + 3) % 12 + 1:02d}" for i in range(48)]
+    raw = phased_chart(values, labels, change_start=24, change_end=35, seasonal=False)
+    adj = phased_chart(values, labels, change_start=24, change_end=35)
+    assert adj.adjusted and not raw.adjusted
+    assert sum(raw.signals().values()) > 10 and sum(adj.signals().values()) <= 2
+    assert [p[0] for p in adj.phases] == ["Before go-live", "During roll-out", "After roll-out"]
+    assert (adj.phases[1][1], adj.phases[1][2]) == (24, 35)
+    # Factors from the baseline only; a baseline shorter than two years is not adjusted.
+    f = seasonal_factors(values, months, np.arange(48) < 24)
+    assert f[0] == pytest.approx(values[[0, 12]].mean() / values[:24].mean())
+    assert seasonal_factors(values, months, np.arange(48) < 12) is None
+    assert phased_chart(values[:30], labels[:30], change_start=12).adjusted is False
+    p = adj.plot("Admissions per 1,000")
+    assert p is not None

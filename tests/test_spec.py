@@ -143,3 +143,23 @@ def test_top_level_not_a_mapping(tmp_path):
 def test_southvale_spec_is_valid():
     s = load_spec(ROOT / "analyses" / "southvale.yaml")
     assert s.name == "southvale" and s.matching is not None and s.effects is not None
+
+
+def test_joint_display_keys_checked_at_load(tmp_path):
+    """Regression: the spec's keys `under 65`/`65+` never matched the facts' `under_65`/`65_plus`, so the joint
+    display printed "rate ratio not available" (and still said "confirms"). Keys are now checked at load."""
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "analyses" / "southvale.yaml").read_text())
+    raw["qualitative"]["joint_display"][0]["quant_key"] = "effects.emergency_admission.did.under 65.rate_ratio"
+    raw["qualitative"]["joint_display"][1]["quant_key"] = "effects.care_homes.did.65_plus.rate_ratio"
+    with pytest.raises(SpecError) as err:
+        parse_spec(raw, base_dir=ROOT / "analyses")
+    msg = str(err.value)
+    assert "qualitative.joint_display[0].quant_key" in msg
+    assert "did you mean 'effects.emergency_admission.did.under_65.rate_ratio'" in msg
+    assert "qualitative.joint_display[1].quant_key: outcome 'care_homes' is not one of" in msg
+    # The shipped plan uses the stable keys.
+    spec = load_spec(ROOT / "analyses" / "southvale.yaml")
+    assert [e.quant_key for e in spec.qualitative.joint_display][:2] == [
+        "effects.emergency_admission.did.under_65.rate_ratio", "effects.emergency_admission.did.65_plus.rate_ratio"]

@@ -30,5 +30,11 @@ def write_example_data(out_dir: str | os.PathLike[str], seed: int = DEFAULT_SEED
                   write_southvale_proms(out, population, seed=seed).items()})
     practices = pd.read_parquet(out / "practices.parquet")
     generate_qual(practices, seed, out / "qual")
+    import json
+
+    from evaltool.datasets.southvale_area import write_southvale_area
+
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    paths.update(write_southvale_area(out, population, pd.read_parquet(out / "activity.parquet"), truth, seed=seed))
     paths["qualitative"] = out / "qual"
     return paths

@@ -53,7 +53,7 @@ def _prepare(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
     df["_g"] = pd.to_numeric(df[group], errors="coerce").fillna(0.0)
     na = df[[outcome, time] + covariates].isna().any(axis=1)
     if na.any():
-        rows = np.flatnonzero(na.to_numpy())[:10] + 2
+        rows = np.flatnonzero(na.to_numpy())[:10] + 1
         raise DataValidationError(f"missing `{outcome}`/`{time}`/covariates at rows {', '.join(map(str, rows))}")
     df = df.sort_values([unit, time], kind="mergesort").reset_index(drop=True)
     t = df[time].to_numpy(dtype=float)

@@ -41,7 +41,7 @@ from scipy import stats
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.matched_event import event_study as fit_event_study
-from evaltool.effects.matched_fit import PY_DAYS, fit_cells, wald
+from evaltool.effects.matched_fit import PY_DAYS, events_label, fit_cells, wald
 from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
@@ -90,6 +90,11 @@ class MatchedDidResult(ResultMixin):
         Events, person-years and rates per 1,000 person-years by arm x period (aggregates).
     info:
         Counts (people, cells, events) and options.
+    failures:
+        Secondary analyses that could not be estimated, as ``(analysis, subgroup, reason)``:
+        ``analysis`` is ``matched_did`` (a subgroup), ``naive_before_after`` or ``event_study``;
+        ``subgroup`` is ``"all"``, a subgroup variable or ``"variable=level"``. A failure there never
+        removes the pooled estimate (only a failed pooled DiD raises).
     """
 
     outcome: str
@@ -101,6 +106,7 @@ class MatchedDidResult(ResultMixin):
     pretrend_test: dict[str, Any]
     rates: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    failures: tuple[tuple[str, str, str], ...] = ()
 
     # -- views -------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -132,6 +138,8 @@ class MatchedDidResult(ResultMixin):
             pt = self.pretrend_test
             msg = f"chi2 = {pt['statistic']:.2f}, df = {int(pt['df'])}, p = {pt['p_value']:.3f}"
             lines.append(("Pre-trend test", msg))
+        for analysis, sub, reason in self.failures:
+            lines.append(("Not estimated", f"{analysis} ({sub}): {reason}"))
         return Summary(title=f"Matched difference-in-differences: {self.outcome}", lines=tuple(lines), tables=tuple(tables))
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,6 +151,7 @@ class MatchedDidResult(ResultMixin):
             "pretrend_test": dict(self.pretrend_test),
             "rates": self.rates.to_dict(orient="records"),
             "info": {k: v for k, v in self.info.items()},
+            "failures": [list(f) for f in self.failures],
         }
 
     def plot(self):
@@ -256,19 +265,6 @@ def _design(
     return np.column_stack(cols), names, eff
 
 
-def _levels(cp: CellPanel, group: str | None) -> list[str]:
-    if group is None:
-        return ["all"]
-    fr = cp.frame
-    levels = sorted(fr[group].astype(str).unique())
-    tab = fr.groupby([fr[group].astype(str), "treated"])["n_people"].size().unstack(fill_value=0)
-    bad = [s for s in levels if tab.loc[s].get(1, 0) == 0 or tab.loc[s].get(0, 0) == 0]
-    if bad:
-        raise EstimationError(
-            f"subgroup `{group}` levels {bad} have no treated or no comparison people: the subgroup is "
-            "perfectly collinear with treatment there; drop or merge those levels"
-        )
-    return levels
 
 
 def _rate(fr: pd.DataFrame, mask) -> tuple[float, float, float]:
@@ -484,51 +480,72 @@ def matched_did(
     es = pd.DataFrame()
     pre_test: dict[str, float] = {}
 
+    failures: list[tuple[str, str, str]] = []
     for group in [None, *subgroups]:
         cp = cp0 if group is None else cpanel(group)
-        levels = _levels(cp, group)
-        if model == "negbin":
-            r, b, V, idx = _negbin_rows(panel, outcome, group, levels, cluster_col, z, pre_months)
-            rows += r
-            if len(levels) > 1:
-                R = np.zeros((len(levels) - 1, len(b)))
-                for i in range(len(levels) - 1):
-                    R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
-                st, df, p = wald(b, V, R)
-                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
-                              "levels": ", ".join(levels)})
+        if group is None:
+            levels = ["all"]
         else:
-            X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
-            fit = fit_cells(cp, X, names, model, cluster_col)
-            rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
-            if len(levels) > 1:
-                j = [eff[s][0] for s in levels]
-                R = np.zeros((len(levels) - 1, len(fit.coef)))
-                for i in range(len(levels) - 1):
-                    R[i, j[i]], R[i, j[i + 1]] = 1, -1
-                st, df, p = wald(fit.coef, fit.vcov, R)
-                tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df, "p_value": p,
-                              "levels": ", ".join(levels)})
+            # A subgroup level without the events the DiD needs is dropped (and said so); the other
+            # levels are estimated from the same joint model, which is the union of per-level models.
+            try:
+                cp, levels, dropped = _usable_levels(cp, group, outcome)
+            except EstimationError as err:
+                failures.append(("matched_did", group, str(err)))
+                continue
+            failures += [("matched_did", f"{group}={lev}", why) for lev, why in dropped]
+        try:
+            if model == "negbin":
+                r, b, V, idx = _negbin_rows(panel, outcome, group, levels, cluster_col, z, pre_months)
+                rows += r
+                if len(levels) > 1:
+                    R = np.zeros((len(levels) - 1, len(b)))
+                    for i in range(len(levels) - 1):
+                        R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
+                    st, df, p = wald(b, V, R)
+                    tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
+                                  "p_value": p, "levels": ", ".join(levels)})
+            else:
+                X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
+                fit = fit_cells(cp, X, names, model, cluster_col)
+                rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
+                if len(levels) > 1:
+                    j = [eff[s][0] for s in levels]
+                    R = np.zeros((len(levels) - 1, len(fit.coef)))
+                    for i in range(len(levels) - 1):
+                        R[i, j[i]], R[i, j[i + 1]] = 1, -1
+                    st, df, p = wald(fit.coef, fit.vcov, R)
+                    tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
+                                  "p_value": p, "levels": ", ".join(levels)})
+        except EstimationError as err:
+            if group is None:
+                raise  # the pooled estimate is the primary analysis: its failure is the outcome's
+            failures.append(("matched_did", group, str(err)))
+            continue
         # Naive before/after for the treated (always Poisson with person effects).
-        mask = (cp.frame["treated"] == 1).to_numpy()
-        Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
-        fitn = fit_cells(cp, Xn, nn, "poisson", cluster_col, mask=mask)
-        rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
+        try:
+            mask = (cp.frame["treated"] == 1).to_numpy()
+            Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
+            fitn = fit_cells(cp, Xn, nn, "poisson", cluster_col, mask=mask)
+            rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
+        except EstimationError as err:
+            failures.append(("naive_before_after", group or "all", str(err)))
 
     if event_study:
         if model == "negbin":
             raise DataValidationError("`event_study` is available for model='poisson' or 'linear'")
-        main = next(r for r in rows if r["analysis"] == "matched_did" and r["subgroup"] == "all"
-                    and r["scale"] == ("rate_ratio" if model == "poisson" else "difference_per_1000py"))
-        eff_main = float(np.log(main["estimate"])) if model == "poisson" else float(main["estimate"])
+        main = next((r for r in rows if r["analysis"] == "matched_did" and r["subgroup"] == "all"
+                     and r["scale"] == ("rate_ratio" if model == "poisson" else "difference_per_1000py")), None)
+        eff_main = (float(np.log(main["estimate"])) if model == "poisson" else float(main["estimate"])) \
+            if main is not None else 0.0
         try:
-            es, pre_test, notes = fit_event_study(cp0, outcome, model, cluster_col, alpha=alpha, post_months=post_months,
-                                              effect=eff_main)
+            es, pre_test, notes = fit_event_study(cp0, outcome, model, cluster_col, alpha=alpha,
+                                                  post_months=post_months, effect=eff_main)
+            for m_ in notes:  # by quarter when months are too sparse: said, not silent
+                warnings.warn(m_, EstimationWarning, stacklevel=2)
+            warn += notes
         except EstimationError as err:  # the headline DiD stands without it
-            notes = [f"event study not estimated: {err}"]
-        for m_ in notes:
-            warnings.warn(m_, EstimationWarning, stacklevel=2)
-        warn += notes
+            failures.append(("event_study", "all", str(err)))
 
     est = pd.DataFrame(rows)[["analysis", "outcome", "subgroup_var", "subgroup", "scale", "estimate", "std_error",
                               "ci_lower", "ci_upper", "p_value", "method", "n_units", "n_clusters"]]
@@ -542,16 +559,51 @@ def matched_did(
     return MatchedDidResult(outcome=outcome, model=model, cluster=cluster_col, estimates=est,
                             subgroup_tests=pd.DataFrame(tests, columns=["outcome", "subgroup_var", "statistic", "df",
                                                                         "p_value", "levels"]),
-                            event_study=es, pretrend_test=pre_test, rates=rates, info=info)
+                            event_study=es, pretrend_test=pre_test, rates=rates, info=info,
+                            failures=tuple(failures))
+
+
+def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
+    """The subgroup levels whose DiD is identified; the others with the reason, in plain words."""
+    fr = cp.frame
+    lev = fr[group].astype(str)
+    post = fr["period"] >= 0
+    levels = sorted(lev.unique())
+    dropped: list[tuple[str, str]] = []
+    for s in levels:
+        ins = lev == s
+        arms = {t: int(fr.loc[ins & (fr["treated"] == t), "n_people"].groupby(fr["unit"]).first().sum())
+                for t in (1, 0)}
+        if not arms[1] or not arms[0]:
+            who = "enrolled" if not arms[1] else "comparison"
+            dropped.append((s, f"no {who} people in subgroup {group} = {s}"))
+            continue
+        lacking = [f"{'enrolled' if t else 'comparison'} people {'after' if p else 'before'} the index date"
+                   for t in (1, 0) for p in (False, True)
+                   if fr.loc[ins & (fr["treated"] == t) & (post == p), "y"].sum() <= 0]
+        if lacking:
+            dropped.append((s, f"no {events_label(outcome)} among {' or '.join(lacking)} in subgroup "
+                               f"{group} = {s}: its effect is not identified"))
+    keep = [s for s in levels if s not in {d for d, _ in dropped}]
+    if not keep:
+        raise EstimationError("; ".join(why for _, why in dropped))
+    if dropped:
+        cp = CellPanel(frame=fr.loc[lev.isin(keep)], by=cp.by, n_people=cp.n_people, n_obs_nonzero=cp.n_obs_nonzero,
+                       n_clusters_nonzero=cp.n_clusters_nonzero, groups=cp.groups)
+    return cp, keep, dropped
 
 
 def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
+    label = events_label(outcome)
     if fr["y"].sum() <= 0:
-        raise EstimationError(f"outcome `{outcome}` is zero for everyone in the window: nothing to estimate")
+        raise EstimationError(f"no {label} at all among the matched cohort in the analysis window "
+                              f"(outcome `{outcome}`): nothing to estimate")
     cells_ = fr.assign(post=fr["period"] >= 0).groupby(["treated", "post"])["y"].sum()
-    empty = [f"{'treated' if t else 'comparison'} {'post' if p else 'pre'}-period" for (t, p), v in cells_.items() if v <= 0]
+    empty = [f"{'enrolled' if t else 'comparison'} people {'after' if p else 'before'} the index date"
+             for (t, p), v in cells_.items() if v <= 0]
     if empty:
-        raise EstimationError(f"outcome `{outcome}` has no events in the {', '.join(empty)}: the DiD is not identified")
+        raise EstimationError(f"no {label} among {' or among '.join(empty)} (outcome `{outcome}`): the "
+                              "difference-in-differences is not identified")
 
 
 def _rates_table(fr: pd.DataFrame, outcome: str) -> pd.DataFrame:
@@ -565,98 +617,6 @@ def _rates_table(fr: pd.DataFrame, outcome: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-def simulate_matched_cohort(
-    n_treated: int = 2000,
-    *,
-    rr_under65: float = 0.8,
-    rr_65plus: float = 1.0,
-    base_rate: float = 0.04,
-    spike: float = 2.5,
-    n_practices: int = 25,
-    months: int = 12,
-    death_rate: float = 0.004,
-    dereg_rate: float = 0.002,
-    seed: int = 0,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Simulate a 1:1 matched cohort with a known rate ratio and regression to the mean built in.
 
-    Each matched pair shares an index date; both members had a transient spike in
-    emergency admissions (``spike`` x their usual rate) in the 6 months before it (they were
-    selected/matched on recent high use), so the treated's naive before/after shows a false
-    fall. After the index date the treated's rate is multiplied by ``rr_under65`` or
-    ``rr_65plus``. Deaths and de-registration censor follow-up.
 
-    Returns
-    -------
-    cohort, activity, population
-        In the evaltool input contract (cohort as produced by ``evaltool.matching``).
-
-    Examples
-    --------
-    >>> coh, act, pop = simulate_matched_cohort(n_treated=50, seed=2)
-    >>> len(coh), int(coh["treated"].sum())
-    (100, 50)
-    """
-    rng = np.random.default_rng(seed)
-    n = 2 * n_treated
-    pair = np.repeat(np.arange(n_treated), 2)
-    treated = np.tile([1, 0], n_treated)
-    idx = pd.Timestamp("2022-06-01") + pd.to_timedelta(rng.integers(0, 365, n_treated), unit="D")
-    index_date = idx[pair]
-    age = np.clip(rng.normal(66, 14, n_treated), 18, 100).astype(int)[pair] + rng.integers(-2, 3, n)
-    practice = rng.integers(0, n_practices, n)
-    frailty = rng.normal(0, 0.7, n_treated)[pair] + rng.normal(0, 0.3, n)  # matched on propensity to use
-    lam = base_rate * np.exp(frailty - 0.245)  # per 30.44 days
-    # Follow-up: from -months to +months; deaths and de-registration only after index (they were alive
-    # and registered at selection).
-    L = 365.25 / 12
-    lo, hi = -int(np.ceil(months * L)), int(np.ceil(months * L))
-    t_death = rng.exponential(L / death_rate, n).astype(int)
-    t_dereg = rng.exponential(L / dereg_rate, n).astype(int)
-    reg_start_off = np.where(rng.random(n) < 0.05, rng.integers(lo, -1, n), lo - 400)
-    death_off = np.where(t_death < hi, t_death, 10**6)
-    dereg_off = np.where(t_dereg < hi, t_dereg, 10**6)
-    entry = np.maximum(reg_start_off, lo)
-    exit_ = np.minimum.reduce([death_off + 1, dereg_off + 1, np.full(n, hi)])
-    # Daily event process in 3 segments: pre (before -6 months), spike (-6..-1 months), post.
-    eff = np.where(age < 65, rr_under65, rr_65plus)
-    seg_bounds = [(lo, -int(np.ceil(6 * L)), 1.0), (-int(np.ceil(6 * L)), 0, spike), (0, hi, None)]
-    pid_all, day_all = [], []
-    for a, b, mult in seg_bounds:
-        s = np.maximum(entry, a)
-        e = np.minimum(exit_, b)
-        days = np.clip(e - s, 0, None)
-        m = np.where(treated == 1, eff, 1.0) if mult is None else np.full(n, mult)
-        cnt = rng.poisson(lam / L * m * days)
-        who = np.repeat(np.arange(n), cnt)
-        day = s[who] + np.floor(rng.random(len(who)) * days[who]).astype(int)
-        pid_all.append(who)
-        day_all.append(day)
-    who = np.concatenate(pid_all)
-    day = np.concatenate(day_all)
-    ids = np.array([f"p{i:06d}" for i in range(n)])
-    activity = pd.DataFrame({
-        "person_id": ids[who],
-        "date": index_date[who] + pd.to_timedelta(day, unit="D"),
-        "setting": "emergency_admission",
-        "bed_days": rng.gamma(1.5, 3.0, len(who)).round(0),
-        "cost": rng.gamma(2.0, 900.0, len(who)).round(2),
-    }).sort_values(["person_id", "date"]).reset_index(drop=True)
-    off = lambda v: index_date + pd.to_timedelta(v, unit="D")
-    population = pd.DataFrame({
-        "person_id": ids,
-        "practice_id": [f"P{p:02d}" for p in practice],
-        "sex": np.where(rng.random(n) < 0.5, "F", "M"),
-        "age": age,
-        "treated": treated,
-        "index_date": pd.Series(off(np.zeros(n, dtype=int))).where(treated == 1),
-        "registration_start": off(reg_start_off),
-        "registration_end": pd.Series(off(np.minimum(dereg_off, 10**4))).where(dereg_off < 10**6),
-        "death_date": pd.Series(off(np.minimum(death_off, 10**4))).where(death_off < 10**6),
-    })
-    cohort = pd.DataFrame({
-        "person_id": ids, "treated": treated, "index_date": index_date, "subclass": [f"s{p}" for p in pair],
-        "weights": 1.0, "practice_id": population["practice_id"], "age_at_index": age,
-        "sex": population["sex"], "censor_date": pd.NaT,
-    })
-    return cohort, activity, population
+from evaltool.effects.matched_sim import simulate_matched_cohort  # noqa: E402 - re-exported (documented home)

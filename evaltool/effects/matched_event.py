@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from evaltool.effects.compress import CellPanel
-from evaltool.effects.matched_fit import fit_cells, wald
+from evaltool.effects.matched_fit import events_label, fit_cells, wald
 from evaltool.effects.pretrend import pretrend_assessment
 from evaltool.errors import EstimationError
 
@@ -63,15 +63,23 @@ def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None
     """
     z = float(stats.norm.ppf(1 - alpha / 2))
     notes: list[str] = []
+    fr = cp.frame
     for width, unit in ((1, "month"), (3, "quarter")):
-        X, names, idx, bins = event_design(cp.frame, width)
-        try:
-            fit = fit_cells(cp, X, names, model, cluster_col)
-        except EstimationError as err:
-            if width == 1:
-                notes.append(f"event study by quarter: too few events among the enrolled for monthly estimates ({err})")
-                continue
-            raise
+        if model == "poisson":
+            # A bin with no events among the enrolled has no estimate (Poisson separation).
+            by_bin = fr[fr["treated"] == 1].groupby(np.floor_divide(fr.loc[fr["treated"] == 1, "period"], width))["y"].sum()
+            empty = [int(b) for b, v in by_bin.items() if v <= 0 and b != -1]
+            if empty:
+                where = ", ".join(str(b) for b in empty[:12]) + (" ..." if len(empty) > 12 else "")
+                msg = (f"no {events_label(outcome)} among enrolled people in {unit}{'s' if len(empty) > 1 else ''} "
+                       f"{where} relative to the index date")
+                if width == 1:
+                    notes.append(f"event study by quarter: {msg}, so monthly estimates do not exist")
+                    continue
+                raise EstimationError(f"{msg}: the event study needs events in every {unit} (the pooled estimate "
+                                      "does not)")
+        X, names, idx, bins = event_design(fr, width)
+        fit = fit_cells(cp, X, names, model, cluster_col)
         break
     b, se = fit.coef[idx], fit.std_error()[idx]
     es = pd.DataFrame({"outcome": outcome, "period": bins, "estimate": b, "std_error": se,

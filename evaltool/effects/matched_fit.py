@@ -14,7 +14,7 @@ from evaltool.effects.compress import CellPanel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
 from evaltool.errors import EstimationError
 
-__all__ = ["PY_DAYS", "fit_cells", "wald"]
+__all__ = ["PY_DAYS", "events_label", "fit_cells", "wald"]
 
 PY_DAYS = 365.25
 
@@ -66,3 +66,10 @@ def fit_cells(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluste
                       cluster=cl, names=names)
     rate = fr["y"].to_numpy() / fr["exposure"].to_numpy() * PY_DAYS * 1000
     return feols_fe(rate, Xm, fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl, names=names)
+
+
+def events_label(outcome: str) -> str:
+    """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'."""
+    special = {"bed_days": "bed days", "cost": "costs", "care_home_admission": "care-home admissions",
+               "ae_attendance": "A&E attendances"}
+    return special.get(outcome, outcome.replace("_", " ") + "s")

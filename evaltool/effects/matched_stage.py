@@ -20,9 +20,10 @@ from evaltool.effects.matched import CLUSTER_ALIASES, MatchedDidResult, add_age_
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.effects.panels import OUTCOMES, build_panel
 from evaltool.errors import EstimationError, EvaltoolWarning
+from evaltool.runlog import one_line
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
-__all__ = ["run_stage"]
+__all__ = ["planned_analyses", "run_stage"]
 
 #: Pre-trend magnitude statistics published per outcome as facts ``<outcome>.pretrend.<key>`` (see
 #: :func:`evaltool.effects.pretrend.pretrend_assessment`; docs/architecture.md lists them).
@@ -35,9 +36,92 @@ EFFECT_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "c
                   "scale", "method", "n_units", "n_clusters"]
 
 
+def follow_up_table(cohort: pd.DataFrame, population: pd.DataFrame | None,
+                    window_end: str | pd.Timestamp | None) -> pd.DataFrame:
+    """How long each group could be followed after its index date: counts reaching 6, 12 and 24 months.
+
+    Follow-up ends at the earliest of the window end, death, deregistration and a censor date.
+
+    Examples
+    --------
+    >>> coh = pd.DataFrame({"person_id": ["a", "b"], "treated": [1, 0],
+    ...                     "index_date": pd.to_datetime(["2024-01-01", "2024-01-01"])})
+    >>> follow_up_table(coh, None, "2025-03-31")[["group", "n_people", "n_12m", "median_months"]].values.tolist()
+    [['enrolled', 1, 1, 14.0], ['comparison', 1, 1, 14.0]]
+    """
+    c = cohort[[k for k in ("person_id", "treated", "index_date", "censor_date") if k in cohort.columns]].copy()
+    c = c.drop_duplicates(["person_id", "treated", "index_date"])
+    end = pd.Series(pd.Timestamp(window_end) if window_end is not None else c["index_date"].max(), index=c.index)
+    if population is not None:
+        pop = population.drop_duplicates("person_id").set_index("person_id")
+        for col in ("death_date", "registration_end"):
+            if col in pop.columns:
+                end = end.where(~(c["person_id"].map(pop[col]) < end), c["person_id"].map(pop[col]))
+    if "censor_date" in c.columns:
+        end = end.where(~(c["censor_date"] < end), c["censor_date"])
+    months = ((end - c["index_date"]).dt.days / 30.4375).clip(lower=0)
+    rows = []
+    for treated, name in ((1, "enrolled"), (0, "comparison")):
+        m = months[c["treated"] == treated]
+        if not len(m):
+            continue
+        rows.append({"group": name, "n_people": int(len(m)), "n_6m": int((m >= 6).sum()),
+                     "n_12m": int((m >= 12).sum()), "n_24m": int((m >= 24).sum()),
+                     "median_months": float(np.floor(m.median()))})
+    return pd.DataFrame(rows, columns=["group", "n_people", "n_6m", "n_12m", "n_24m", "median_months"])
+
+
 def _slug(level: str) -> str:
     """Fact-key form of a subgroup level: 'under 65' -> 'under_65', '65+' -> '65_plus'."""
     return str(level).replace("+", "_plus").replace(" ", "_").lower()
+
+
+def planned_analyses(config: MatchedDidConfig) -> list[tuple[str, str, str]]:
+    """The analyses the spec plans, as ``(analysis, outcome, subgroup)``; ``subgroup`` is ``"all"`` or a variable.
+
+    Examples
+    --------
+    >>> planned_analyses(MatchedDidConfig(outcomes=("emergency_admission",), subgroups=("age_band",)))[:2]
+    [('matched_did', 'emergency_admission', 'all'), ('naive_before_after', 'emergency_admission', 'all')]
+    """
+    out = []
+    for o in config.outcomes:
+        out += [("matched_did", o, "all"), ("naive_before_after", o, "all")]
+        out += [("matched_did", o, g) for g in config.subgroups]
+        if config.event_study:
+            out.append(("event_study", o, "all"))
+    return out
+
+
+def _record_outcome(out: StageOutput, config: MatchedDidConfig, outcome: str, subgroups: list[str],
+                    res: MatchedDidResult | None, error: str | None) -> None:
+    """Events and per-analysis statuses for one outcome: every planned part ok, partial or failed."""
+    plan = [(a, g) for a, o, g in planned_analyses(config) if o == outcome and (g == "all" or g in subgroups)]
+    if res is None:
+        out.event("estimate_failed", f"{outcome}: not estimated: {one_line(error or '')}", severity="error",
+                  outcome=outcome, analysis="matched_did",
+                  detail="every planned analysis of this outcome depends on the pooled model")
+        for a, g in plan:
+            out.analysis(a, outcome, "failed", one_line(error or ""), subgroup=g)
+        return
+    by_key: dict[tuple[str, str], list[str]] = {}
+    for analysis, sub, reason in res.failures:
+        var, _, level = sub.partition("=")
+        by_key.setdefault((analysis, var), []).append(reason)
+        what = {"matched_did": f"subgroup effect ({sub.replace('=', ' = ')})",
+                "naive_before_after": f"naive before/after ({sub.replace('=', ' = ')})",
+                "event_study": "event study"}.get(analysis, analysis)
+        out.event("secondary_estimate_failed", f"{outcome}: {what} not estimated: {reason}", severity="error",
+                  outcome=outcome, analysis=analysis, subgroup=sub,
+                  detail="the pooled estimate was kept; only this part is missing")
+    e = res.estimates
+    for a, g in plan:
+        reasons = by_key.get((a, g), [])
+        if not reasons:
+            out.analysis(a, outcome, "ok", subgroup=g)
+            continue
+        got_any = bool(len(e[(e["analysis"] == a) & (e["subgroup_var"] == g)])) if a != "event_study" else False
+        out.analysis(a, outcome, "partial" if got_any else "failed", "; ".join(reasons), subgroup=g)
 
 
 def run_stage(
@@ -53,7 +137,9 @@ def run_stage(
     """Fit the matched DiD for each outcome; return tables, figures and facts for the bundle.
 
     ``seed`` is accepted for the stage contract; the analytic fits use no randomness.
-    An outcome whose fit fails is reported in ``warnings`` and ``facts`` (never silently blank).
+    An outcome whose fit fails, and any secondary analysis (a subgroup level, the naive comparison,
+    the event study) that cannot be estimated, is recorded as an event and in ``out.analyses``
+    (never silently blank); a secondary failure never removes the pooled estimate.
     ``window_start``/``window_end`` (the spec's study window) stop person-time outside the data.
     """
     del seed  # analytic: nothing random here
@@ -61,19 +147,28 @@ def run_stage(
     subgroups = list(config.subgroups)
     if "age_band" in subgroups and "age_band" not in cohort.columns and "age_at_index" in cohort.columns:
         cohort = add_age_band(cohort)
-    missing = [s for s in subgroups if s not in cohort.columns]
-    if missing:
-        msg = f"subgroup columns {missing} are not in the matched cohort; they were skipped"
-        out.warnings.append(msg)
-        subgroups = [s for s in subgroups if s in cohort.columns]
+    for g in [s for s in subgroups if s not in cohort.columns]:
+        out.event("subgroup_not_available", f"subgroup `{g}` is not a column of the matched cohort: its subgroup "
+                  "effects were not estimated", subgroup=g, analysis="matched_did",
+                  detail=f"the matched cohort has columns {', '.join(map(str, cohort.columns[:20]))}")
+        for o in config.outcomes:
+            out.analysis("matched_did", o, "failed", f"subgroup `{g}` is not a column of the matched cohort",
+                         subgroup=g)
+    subgroups = [s for s in subgroups if s in cohort.columns]
     outcomes = [o for o in config.outcomes
                 if OUTCOMES[o][0] == "count" or OUTCOMES[o][0] in activity.columns]
-    for o in set(config.outcomes) - set(outcomes):
-        out.warnings.append(f"outcome {o!r} skipped: activity has no {OUTCOMES[o][0]!r} column")
+    for o in [o for o in config.outcomes if o not in outcomes]:
+        why = f"the activity table has no `{OUTCOMES[o][0]}` column"
+        out.event("outcome_not_available", f"{o}: not estimated: {why}", severity="error", outcome=o,
+                  analysis="matched_did")
+        for analysis, planned_outcome, sub in planned_analyses(config):
+            if planned_outcome == o:
+                out.analysis(analysis, o, "failed", why, subgroup=sub)
     for g in subgroups:
         n_na = int(cohort[g].isna().sum())
         if n_na:
-            out.warnings.append(f"subgroup `{g}` is missing for {n_na} cohort rows: analysed as level 'missing'")
+            out.event("subgroup_missing_values", f"subgroup `{g}` is missing for {n_na:,} matched-cohort rows: "
+                      "analysed as level 'missing'", subgroup=g, counts={"rows": n_na})
     cluster_col = CLUSTER_ALIASES.get(config.cluster, config.cluster) if config.cluster else None
     keep = [c for c in [cluster_col, *subgroups] if c and c != "person_id"]
     panel = build_panel(cohort, activity, population, outcomes=outcomes, pre_months=config.pre_months,
@@ -90,8 +185,10 @@ def run_stage(
                                          alpha=config.alpha, panel=panel)
             except EstimationError as err:  # one outcome failing must not hide the others
                 failed[o] = str(err)
-                out.warnings.append(f"{o}: {err}")
-        out.warnings += sorted({f"{o}: {w.message}" for w in caught})
+        for msg in sorted({str(w.message) for w in caught if issubclass(w.category, EvaltoolWarning)}):
+            if not msg.startswith(tuple(f"subgroup `{g}` is missing" for g in subgroups)):
+                out.event("estimation_warning", f"{o}: {msg}", outcome=o)
+        _record_outcome(out, config, o, subgroups, results.get(o), failed.get(o))
     if not results:
         raise EstimationError("no outcome could be estimated: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
@@ -132,6 +229,13 @@ def run_stage(
     out.table_meta["outcome_rates"] = TableMeta(
         title="Outcome rates by group and period", count_columns=("events",),
         derived_columns=(("rate_per_1000py", "events"),), appendix=True)
+
+    out.tables["follow_up"] = follow_up_table(cohort, population, window_end)
+    out.table_meta["follow_up"] = TableMeta(
+        title="How long people could be followed after enrolment",
+        caption="People whose follow-up (to the end of the data, death or leaving the practice) reached 6, 12 and 24 "
+                "months, and the median in whole months.",
+        count_columns=("n_people", "n_6m", "n_12m", "n_24m"), appendix=True)
 
     head = "emergency_admission" if "emergency_admission" in results else next(iter(results))
     r0 = results[head]

@@ -128,7 +128,7 @@ def _check_cohort(cohort: pd.DataFrame, activity: pd.DataFrame) -> None:
         from evaltool.errors import format_rows
 
         raise DataValidationError(
-            f"`cohort.index_date` is missing in {format_rows(na + 2)}; every person (controls too) "
+            f"`cohort.index_date` is missing in {format_rows(na + 1)}; every person (controls too) "
             "needs an index date: controls inherit their matched treated person's."
         )
     # Risk-set matching may use a person twice (a control who later enrols, or a control for two

@@ -156,23 +156,46 @@ def run_stage(
     if "go_live_date" not in practices.columns:
         raise DataValidationError("`practices` lacks column `go_live_date` needed for the roll-out analysis")
     out = StageOutput(section=SECTION)
-    pending: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", EstimationWarning)
-            try:
-                _run(out, population, activity, practices, config, window_start, window_end, seed)
-            finally:
-                pending = list(caught)
-    finally:
-        # the stage reports its warnings in out.warnings and re-emits them, also when it fails
-        for w in pending:
-            msg = str(w.message)
-            if msg not in out.warnings:
-                out.warnings.append(msg)
-                if issubclass(w.category, EstimationWarning):
-                    warnings.warn(msg, EstimationWarning, stacklevel=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EstimationWarning)
+        try:
+            _run(out, population, activity, practices, config, window_start, window_end, seed)
+        finally:
+            # Warnings raised inside the estimators become events (also when the stage fails).
+            seen = set(out.messages())
+            for msg in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, EstimationWarning)):
+                if msg not in seen:
+                    out.event("estimation_warning", msg)
     return out
+
+
+def planned_analyses(config: RolloutConfig) -> list[tuple[str, str, str]]:
+    """The analyses the spec plans, as ``(analysis, outcome, subgroup)``.
+
+    Examples
+    --------
+    >>> planned_analyses(RolloutConfig(estimators=("imputation_poisson",), placebo=False))
+    [('imputation_poisson', 'emergency_admission', 'all'), ('leave_one_out', 'emergency_admission', 'all')]
+    """
+    out = []
+    for o in config.outcomes:
+        out += [(e, o, "all") for e in config.estimators]
+        if "callaway_santanna" in config.estimators:
+            out.append(("relative_magnitude_bounds", o, "all"))
+        if "imputation_poisson" in config.estimators:
+            if config.placebo:
+                out.append(("placebo_go_live", o, "all"))
+            if config.leave_one_out:
+                out.append(("leave_one_out", o, "all"))
+    return out
+
+
+def _failed(out: StageOutput, analysis: str, outcome: str, what: str, err: Exception | str) -> None:
+    """One estimator or sensitivity analysis could not be computed: say so, carry on."""
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    out.event("estimate_failed", f"{what} for {outcome} not estimated: {reason}", severity="error",
+              outcome=outcome, analysis=analysis)
+    out.analysis(analysis, outcome, "failed", reason)
 
 
 def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, practices: pd.DataFrame,
@@ -182,25 +205,32 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                  window_end=window_end, period=cfg.period)
     g, early = _cohorts(practices, per, window_start)
     blank = sorted(practices.loc[pd.to_datetime(practices["go_live_date"]).isna(), "practice_id"].astype(str))
-    if blank and cfg.blank_go_live == "drop":
-        warnings.warn(f"{len(blank)} practices have no go-live date and were dropped (rollout.blank_go_live: drop): "
-                      f"{blank[:10]}", EstimationWarning, stacklevel=2)
-        early = early + blank
-    elif blank:
-        warnings.warn(f"{len(blank)} practices have no go-live date and are analysed as never live "
-                      f"(rollout.blank_go_live: never_treated, the input contract's reading of a blank): {blank[:10]}",
-                      EstimationWarning, stacklevel=2)
-    live_early = [p for p in early if p not in blank]
-    if live_early:
-        warnings.warn(f"{len(live_early)} practices went live on or before the window start and have no pre-period;"
-                      f" excluded: {live_early[:10]}", EstimationWarning, stacklevel=2)
+    if blank:
+        shown = f"{', '.join(blank[:10])}{' ...' if len(blank) > 10 else ''}"
+        if cfg.blank_go_live == "drop":
+            out.event("practices_without_go_live_dropped",
+                      f"{len(blank)} practice(s) have no go-live date and were dropped (rollout.blank_go_live: drop): "
+                      f"{shown}", counts={"practices": len(blank)})
+            panel = panel[~panel["practice_id"].astype(str).isin(blank)]
+        else:
+            out.event("practices_without_go_live_never_treated",
+                      f"{len(blank)} practice(s) have no go-live date and are analysed as never live (the input "
+                      f"contract's reading of a blank; rollout.blank_go_live: drop sets them aside): {shown}",
+                      severity="info", counts={"practices": len(blank)})
+    if early:
+        out.event("practices_excluded_no_pre_period",
+                  f"{len(early)} practice(s) went live on or before the window start and have no pre-period: excluded "
+                  f"({', '.join(map(str, early[:10]))}{' ...' if len(early) > 10 else ''})",
+                  counts={"practices": len(early)})
     panel["g"] = panel["practice_id"].map(g).fillna(0).astype(int)
     panel = panel[~panel["practice_id"].isin(early)]
     zero = panel["person_years"] <= 0
     if zero.any():
         bad = sorted(panel.loc[zero, "practice_id"].unique())
-        warnings.warn(f"{int(zero.sum())} practice-periods have zero exposure (practices {bad[:10]}); those"
-                      " practices are excluded (a balanced panel is needed)", EstimationWarning, stacklevel=2)
+        out.event("practices_excluded_zero_exposure",
+                  f"{len(bad)} practice(s) have periods with no registered person-time: excluded (a balanced panel is "
+                  f"needed): {', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''}",
+                  counts={"practices": len(bad), "practice_periods": int(zero.sum())})
         panel = panel[~panel["practice_id"].isin(bad)]
     if panel.empty:
         raise EstimationError("no practice-periods with exposure left for the roll-out analysis")
@@ -223,8 +253,11 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
     fitted_any = False
     for o in cfg.outcomes:
         if panel[f"events_{o}"].sum() == 0:
-            warnings.warn(f"outcome `{o}` has no events in any practice-period: not estimated", EstimationWarning,
-                          stacklevel=2)
+            why = "no events in any practice-period"
+            out.event("estimate_failed", f"{o}: not estimated: {why}", severity="error", outcome=o)
+            for analysis, planned_outcome, _ in planned_analyses(cfg):
+                if planned_outcome == o:
+                    out.analysis(analysis, o, "failed", why)
             continue
         rate = f"rate_{o}"
         base = {"outcome": o, "n_units": n_prac, "n_clusters": n_prac}
@@ -239,8 +272,9 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                     method=f"twfe_wild_cluster_bootstrap_restricted_{cfg.weights}"))
                 facts[f"{o}_twfe_negative_weights"] = r.n_negative_weights
                 fitted_any = True
+                out.analysis("twfe", o)
             except EstimationError as exc:
-                warnings.warn(f"TWFE for `{o}` not estimated: {exc}", EstimationWarning, stacklevel=2)
+                _failed(out, "twfe", o, "TWFE", exc)
         if "callaway_santanna" in cfg.estimators:
             try:
                 cs = att_gt(panel, rate, "practice_id", "period", "g", control_group=cfg.control_group,
@@ -275,13 +309,16 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                             "variant": f"mbar_{rr['mbar']:g}", "estimate": rr["estimate"],
                                             "ci_lower": rr["ci_lower"], "ci_upper": rr["ci_upper"],
                                             "p_value": np.nan, "note": rm.note})
+                    out.analysis("relative_magnitude_bounds", o)
                 except EstimationError as exc:
-                    warnings.warn(f"relative-magnitude bounds for `{o}` not computed: {exc}", EstimationWarning,
-                                  stacklevel=2)
+                    _failed(out, "relative_magnitude_bounds", o, "relative-magnitude bounds", exc)
                 out.objects[f"att_gt_{o}"] = cs
                 fitted_any = True
+                out.analysis("callaway_santanna", o)
             except EstimationError as exc:
-                warnings.warn(f"Callaway & Sant'Anna for `{o}` not estimated: {exc}", EstimationWarning, stacklevel=2)
+                _failed(out, "callaway_santanna", o, "Callaway & Sant'Anna", exc)
+                if "relative_magnitude_bounds" not in {a.analysis for a in out.analyses if a.outcome == o}:
+                    out.analysis("relative_magnitude_bounds", o, "failed", "Callaway & Sant'Anna was not estimated")
         if "imputation" in cfg.estimators:
             try:
                 im = imputation(panel, rate, "practice_id", "period", "g", wild_bootstrap=True,
@@ -292,8 +329,9 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                                     scale="difference_per_1000py",
                                     method=f"imputation_bjs_wild_cluster_bootstrap_t_{cfg.weights}"))
                 fitted_any = True
+                out.analysis("imputation", o)
             except EstimationError as exc:
-                warnings.warn(f"imputation for `{o}` not estimated: {exc}", EstimationWarning, stacklevel=2)
+                _failed(out, "imputation", o, "imputation", exc)
         if "imputation_poisson" in cfg.estimators:
             try:
                 ip = imputation(panel, f"events_{o}", "practice_id", "period", "g", family="poisson",
@@ -311,28 +349,43 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                 facts[f"{o}_excess_per_1000py"] = float(ov["excess_per_1000"])
                 out.objects[f"imputation_poisson_{o}"] = ip
                 fitted_any = True
-                if cfg.placebo:
+                out.analysis("imputation_poisson", o)
+            except EstimationError as exc:
+                _failed(out, "imputation_poisson", o, "Poisson imputation", exc)
+                for a in ("placebo_go_live", "leave_one_out"):
+                    if (a == "placebo_go_live" and cfg.placebo) or (a == "leave_one_out" and cfg.leave_one_out):
+                        out.analysis(a, o, "failed", "Poisson imputation was not estimated")
+                continue
+            # Sensitivity analyses: a failure here never removes the headline estimate.
+            if cfg.placebo:
+                try:
                     pl = placebo_go_live(panel, f"events_{o}", "practice_id", "period", "g",
                                          shifts=cfg.placebo_shifts, family="poisson", exposure="person_years")
                     for _, rr in pl.table.iterrows():
                         effect_rows.append({"analysis": "placebo_go_live", "outcome": o, "variant": f"shift_{rr['shift']}",
-                                                "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
-                                                "ci_upper": rr["ci_upper"], "p_value": rr["p_value"], "note": rr["note"]})
-                if cfg.leave_one_out:
+                                            "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
+                                            "ci_upper": rr["ci_upper"], "p_value": rr["p_value"], "note": rr["note"]})
+                    out.analysis("placebo_go_live", o)
+                except EstimationError as exc:
+                    _failed(out, "placebo_go_live", o, "placebo go-live dates", exc)
+            if cfg.leave_one_out:
+                try:
                     def fit(d: pd.DataFrame, o: str = o) -> dict[str, float]:
                         return imputation(d, f"events_{o}", "practice_id", "period", "g", family="poisson",
                                           exposure="person_years", horizons=[], jackknife=False).overall
                     lo = leave_one_out(panel, "practice_id", fit, reference=float(ov["estimate"]))
                     for _, rr in lo.table.iterrows():
                         effect_rows.append({"analysis": "leave_one_out", "outcome": o, "variant": str(rr["dropped"]),
-                                                "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
-                                                "ci_upper": rr["ci_upper"], "p_value": np.nan, "note": rr["note"]})
+                                            "estimate": rr["estimate"], "ci_lower": rr["ci_lower"],
+                                            "ci_upper": rr["ci_upper"], "p_value": np.nan, "note": rr["note"]})
                     facts[f"{o}_leave_one_out_range"] = [float(lo.table["estimate"].min()),
                                                          float(lo.table["estimate"].max())]
-            except EstimationError as exc:
-                warnings.warn(f"Poisson imputation for `{o}` not estimated: {exc}", EstimationWarning, stacklevel=2)
+                    out.analysis("leave_one_out", o)
+                except EstimationError as exc:
+                    _failed(out, "leave_one_out", o, "leave-one-practice-out", exc)
     if not fitted_any:
-        raise EstimationError("no roll-out estimator could be fitted; see the warnings for each estimator")
+        raise EstimationError("no roll-out estimator could be fitted: "
+                              + "; ".join(e.message for e in out.events if e.code == "estimate_failed")[:1000])
     eff = pd.DataFrame(effects)
     out.tables["rollout_effects"] = eff[["estimator", "outcome", "estimate", "std_error", "ci_lower", "ci_upper",
                                          "p_value", "scale", "method", "n_units", "n_clusters"]]

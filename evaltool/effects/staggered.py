@@ -88,7 +88,7 @@ def _prepare(
     df["_g"] = g.fillna(0.0)
     bad = df[[outcome, time] + list(covariates or [])].isna().any(axis=1)
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())[:10] + 2
+        rows = np.flatnonzero(bad.to_numpy())[:10] + 1
         raise DataValidationError(
             f"missing values in `{outcome}`, `{time}` or covariates at rows {', '.join(map(str, rows))}"
             f" ({int(bad.sum())} rows): drop or impute them first"

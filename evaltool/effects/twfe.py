@@ -38,7 +38,7 @@ def _check_cols(data: pd.DataFrame, cols: list[str]) -> None:
         raise DataValidationError(f"`data` lacks column(s) {missing}; found {list(data.columns)}")
     na = data[cols].isna().any(axis=1)
     if na.any():
-        rows = np.flatnonzero(na.to_numpy())[:10] + 2
+        rows = np.flatnonzero(na.to_numpy())[:10] + 1
         raise DataValidationError(f"missing values in {cols} at rows {', '.join(map(str, rows))} ({int(na.sum())} rows)")
 
 

@@ -123,7 +123,7 @@ def match(
             from evaltool.errors import format_rows
 
             raise DataValidationError(
-                f"missing values in column(s) {cols} at {format_rows((bad_rows + 2).tolist())}; "
+                f"missing values in column(s) {cols} at {format_rows((bad_rows + 1).tolist())}; "
                 "impute them or pass `missing='exclude'`"
             )
         keep = ~na.to_numpy().any(axis=1)

@@ -73,6 +73,10 @@ class TrajectoryConfig(BaseModel):
         return v
 
 
+#: Most controls per treated person a spec may ask for.
+MAX_RATIO = 100
+
+
 class MatchingConfig(BaseModel):
     """Risk-set matching of enrolled patients to controls (see :func:`evaltool.matching.risk_set_match`).
 
@@ -133,6 +137,9 @@ class MatchingConfig(BaseModel):
     def _ratio(cls, v: int) -> int:
         if v < 1:
             raise ValueError(f"ratio: expected an integer >= 1, got {v}")
+        if v > MAX_RATIO:
+            # Beyond a few controls precision barely improves; a huge ratio only exhausts memory.
+            raise ValueError(f"ratio: expected an integer from 1 to {MAX_RATIO}, got {v}")
         return v
 
     @field_validator("lookback_months")

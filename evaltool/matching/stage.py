@@ -212,10 +212,27 @@ def run_stage(
                                      alt="Monthly emergency admissions per 1,000 for enrolled patients and matched "
                                          "controls from 24 months before to 12 months after the index month."),
     }
-    return StageOutput(
+    out = StageOutput(
         section="matching", tables=tables, table_meta=meta, figures=figures, facts=facts,
-        objects={"matched_cohort": coh, "match_result": res}, warnings=stage_warnings,
+        objects={"matched_cohort": coh, "match_result": res},
     )
+    n_unmatched = t_all - int(res.n_treated_matched)
+    if n_unmatched:
+        why = "; ".join(f"{int(v):,} {k.replace('_', ' ')}" for k, v in sorted(res.unmatched.items()) if v)
+        out.event("treated_unmatched", f"{n_unmatched:,} of {t_all:,} enrolled people were not matched"
+                  + (f" ({why})" if why else "") + "; they are left out of the matched analyses",
+                  counts={"unmatched": n_unmatched, **{k: int(v) for k, v in res.unmatched.items()}})
+    for msg in dict.fromkeys(stage_warnings):
+        if "were not matched" not in msg:
+            out.event("matching_warning", msg)
+    if "balanced" in balance.columns and not balance["balanced"].all():
+        names = [str(v) for v in balance.loc[~balance["balanced"], balance.columns[0]]]
+        out.event("covariates_imbalanced", f"{len(names)} covariate(s) still imbalanced after matching: "
+                  f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}",
+                  detail="absolute standardised mean difference of 0.1 or more after matching; see the balance table",
+                  counts={"covariates": len(names)})
+    out.analysis("matching", "all")
+    return out
 
 
 def _r(x) -> float | None:

@@ -39,7 +39,7 @@ def pam_levels(scores: Any, cut_points: Sequence[float] = DEFAULT_PAM_CUT_POINTS
     if bad.any():
         raise DataValidationError(
             f"activation scores must be 0-100; found {s[bad].head(3).tolist()} in "
-            f"{format_rows(np.flatnonzero(bad.to_numpy()) + 2)}."
+            f"{format_rows(np.flatnonzero(bad.to_numpy()) + 1)}."
         )
     lv = 1 + (s.to_numpy()[:, None] > np.array(cps)[None, :]).sum(axis=1)
     return pd.Series(np.where(s.notna(), lv, pd.NA), index=s.index, dtype="Int64")
@@ -138,7 +138,7 @@ def activation_summary(
         if bad.any():
             raise DataValidationError(
                 f"`{level_col}` must be 1-4; found {given[bad].head(3).tolist()} in "
-                f"{format_rows(np.flatnonzero(bad.to_numpy()) + 2)}."
+                f"{format_rows(np.flatnonzero(bad.to_numpy()) + 1)}."
             )
         level = given.astype("Int64").fillna(derived)
         source = f"supplied in {level_col!r}" + (f", else derived from {score_col!r}" if has_score else "")

@@ -176,7 +176,7 @@ def _profiles_to_frame(profiles: Any) -> pd.DataFrame:
     text = text.str.replace(r"\.0$", "", regex=True)  # 11111.0 from a float column
     ok = (text.isna() | text.str.fullmatch(r"\d{5}")).fillna(False).to_numpy(dtype=bool)
     if not ok.all():
-        bad = np.flatnonzero(~ok) + 2
+        bad = np.flatnonzero(~ok) + 1
         raise DataValidationError(
             "`profiles` states must be 5-digit strings such as '11111'; found malformed states in "
             f"{format_rows(bad)}: {', '.join(map(repr, raw[~ok].head(5).tolist()))}."
@@ -241,7 +241,7 @@ def validate_profiles(
             ("non-integer levels", nonint),
             ("some dimensions missing", partial & ~nonint),
         ):
-            rows = np.flatnonzero(mask & ~all_missing) + 2
+            rows = np.flatnonzero(mask & ~all_missing) + 1
             if len(rows):
                 problems.append(f"{name} in {format_rows(rows)}")
         raise DataValidationError(
@@ -306,7 +306,7 @@ def _band_index(age: Any) -> np.ndarray:
     """Index into AGE_BANDS (0 = 18-34 ... 4 = 65+) as float; NaN for missing age; under 18 is an error."""
     a = pd.to_numeric(pd.Series(np.asarray(age)), errors="coerce").to_numpy(dtype=float)
     if np.any(a < 18):
-        rows = np.flatnonzero(a < 18) + 2
+        rows = np.flatnonzero(a < 18) + 1
         raise DataValidationError(
             f"`age` must be 18 or over for the NICE DSU mapping (adults only); found under-18s in {format_rows(rows)}."
         )
@@ -335,7 +335,7 @@ def _sex_index(sex: Any) -> np.ndarray:
     norm = [str(u).strip().lower() for u in uniques]  # loop over distinct values only
     bad = [u for u, n in zip(uniques, norm) if n not in mapping]
     if bad:
-        rows = np.flatnonzero(np.isin(codes, [i for i, n in enumerate(norm) if n not in mapping])) + 2
+        rows = np.flatnonzero(np.isin(codes, [i for i, n in enumerate(norm) if n not in mapping])) + 1
         raise DataValidationError(
             f"`sex` must be 'F'/'M' (or female/male) for the NICE DSU mapping; found {bad[:5]} in {format_rows(rows)}."
         )

@@ -86,6 +86,9 @@ class PremDefinition:
         >>> d.items[0].id
         'q1'
         """
+        if not isinstance(spec, dict):
+            raise SpecError(f"PREM item map: expected a YAML mapping with `name`, `response_sets` and `items`, "
+                            f"found {type(spec).__name__}")
         try:
             rsets = {}
             for name, rs in (spec.get("response_sets") or {}).items():
@@ -111,8 +114,11 @@ class PremDefinition:
                 )
                 for k, v in (spec.get("scales") or {}).items()
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SpecError(f"PREM item map {spec.get('name', '?')!r} is malformed: {exc!r}.") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)[:200]
+            raise SpecError(f"PREM item map {str(spec.get('name', '?'))[:60]!r} is malformed ({what}): each response "
+                            "set needs `options` with `label` and `score`; each item an `id` and a "
+                            "`response_set`.") from None
         ids = {i.id for i in items}
         for i in items:
             if i.response_set not in rsets:
@@ -156,10 +162,20 @@ def load_definition(name_or_path: str | Path) -> PremDefinition:
         text = resources.files("evaltool.proms").joinpath("instruments", shipped[key]).read_text(encoding="utf-8")
     else:
         path = Path(name_or_path)
-        if not path.exists():
-            raise SpecError(f"PREM definition {name_or_path!r} is neither shipped ({sorted(shipped)}) nor a file.")
-        text = path.read_text(encoding="utf-8")
-    return PremDefinition.from_dict(yaml.safe_load(text))
+        if not path.is_file():
+            raise SpecError(f"PREM definition {str(name_or_path)[:200]!r} is neither shipped ({sorted(shipped)}) "
+                            "nor a file.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as err:
+            raise SpecError(f"PREM definition `{path}` cannot be read as UTF-8 text: {str(err)[:120]}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"PREM definition {str(name_or_path)[:200]!r} is not valid YAML{where}") from None
+    return PremDefinition.from_dict(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +218,7 @@ def code_item(values: pd.Series, rs: ResponseSet, *, reverse: bool = False, item
         raise DataValidationError(
             f"item `{item}` has responses not in its response set ({', '.join(rs.labels + rs.dont_know_labels)}"
             f" or codes {[int(c) for c in rs.codes if not math.isnan(c)]}): found "
-            f"{sorted(set(raw[unknown].astype(str)))[:5]} in {format_rows(np.flatnonzero(unknown.to_numpy()) + 2)}."
+            f"{sorted(set(raw[unknown].astype(str)))[:5]} in {format_rows(np.flatnonzero(unknown.to_numpy()) + 1)}."
         )
     score = label.map(dict(zip(rs.labels, rs.scores))).astype(float)
     is_dk = label.isin(rs.dont_know_labels + tuple(dk_labels))

@@ -197,10 +197,19 @@ def read_codebook(path: str | Path) -> Codebook:
         raise DataValidationError(f"codebook file `{path}` does not exist")
     if path.suffix.lower() == ".qdc":
         return read_qdc(path)
+    if not path.is_file():
+        raise DataValidationError(f"codebook `{path}` is a folder, not a file")
+    if path.stat().st_size > 5_000_000:
+        raise DataValidationError(f"codebook `{path}` is larger than 5 MB; a codebook is a short YAML list of themes")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise DataValidationError(f"codebook `{path}` is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as err:
-        raise DataValidationError(f"codebook `{path}` is not valid YAML: {err}") from None
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise DataValidationError(f"codebook `{path}` is not valid YAML: {str(problem)[:120]}{where}") from None
     if not isinstance(raw, dict) or "themes" not in raw:
         raise DataValidationError(
             f"codebook `{path}`: expected a mapping with a `themes` list, found {type(raw).__name__}"
@@ -208,13 +217,15 @@ def read_codebook(path: str | Path) -> Codebook:
     themes, codes = [], []
     for t in raw.get("themes") or []:
         if not isinstance(t, dict):
-            raise DataValidationError(f"codebook `{path}`: each theme must be a mapping, found {t!r}")
+            raise DataValidationError(f"codebook `{path}`: each theme must be a mapping, found {str(t)[:60]!r}")
         themes.append(t)
         for c in t.get("codes") or []:
             if not isinstance(c, dict):
-                raise DataValidationError(f"codebook `{path}`: each code must be a mapping, found {c!r}")
+                raise DataValidationError(f"codebook `{path}`: each code must be a mapping, found {str(c)[:60]!r}")
             codes.append({**c, "theme": t.get("theme")})
     for c in raw.get("codes") or []:
+        if not isinstance(c, dict):
+            raise DataValidationError(f"codebook `{path}`: each code must be a mapping, found {str(c)[:60]!r}")
         codes.append(dict(c))
     return build_codebook(_clean(raw.get("name")), themes, codes, str(path))
 

@@ -8,6 +8,7 @@ it), ``discordant`` (they contradict it) or ``silent`` (no theme speaks to it).
 """
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -31,6 +32,65 @@ class JointDisplayEntry(BaseModel):
     themes: tuple[str, ...] = Field((), description="Codebook themes that explain or contradict it (none: silent).")
     fit: Literal["confirms", "expands", "discordant", "silent"] = Field(
         "confirms", description="Fit label agreed by the analysts; 'silent' when no theme speaks to the finding.")
+
+
+#: Subgroup variables whose levels are known before the data are read (fact-key form).
+KNOWN_LEVELS = {"age_band": ("under_65", "65_plus")}
+_EFFECT_STATS = ("rate_ratio", "ci_lower", "ci_upper", "p_value", "difference_per_1000py")
+_SLUG = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+
+
+def _slug(level: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(level).lower().replace("+", "_plus")).strip("_")
+
+
+def check_quant_key(key: str, outcomes: tuple[str, ...] = (), subgroups: tuple[str, ...] = (),
+                    rollout_outcomes: tuple[str, ...] = ()) -> str | None:
+    """Why ``key`` cannot name a published fact (None when it can), with the key it probably meant.
+
+    Keys are stable: ``effects.<outcome>.<did|naive>.<level>.<statistic>`` with the subgroup level in
+    fact form (``all``, ``under_65``, ``65_plus``), ``effects.<outcome>.pretrend_p_value``,
+    ``rollout.<outcome>_rate_ratio``, or ``<section>.<key>`` of another stage's facts.
+
+    Examples
+    --------
+    >>> check_quant_key("effects.emergency_admission.did.under 65.rate_ratio", ("emergency_admission",), ("age_band",))
+    "level 'under 65' is not a fact key; did you mean 'effects.emergency_admission.did.under_65.rate_ratio'?"
+    >>> check_quant_key("effects.emergency_admission.did.65_plus.rate_ratio", ("emergency_admission",), ("age_band",))
+    """
+    parts = str(key).split(".")
+    if parts[0] == "effects" and len(parts) == 5:
+        _, outcome, analysis, level, stat = parts
+        if outcomes and outcome not in outcomes:
+            return f"outcome {outcome!r} is not one of the spec's effects.outcomes {list(outcomes)}"
+        if analysis not in ("did", "naive"):
+            return f"analysis {analysis!r} must be 'did' or 'naive'"
+        if stat not in _EFFECT_STATS:
+            return f"statistic {stat!r} must be one of {list(_EFFECT_STATS)}"
+        if not _SLUG.match(level):
+            fixed = ".".join([*parts[:3], _slug(level), stat])
+            return f"level {level!r} is not a fact key; did you mean {fixed!r}?"
+        allowed = {"all"}
+        for g in subgroups:
+            allowed |= set(KNOWN_LEVELS.get(g, ()))
+        if level not in allowed and all(g in KNOWN_LEVELS for g in subgroups):
+            return f"level {level!r} is not one of {sorted(allowed)} (from effects.subgroups)"
+        return None
+    if parts[0] == "effects" and len(parts) == 3 and parts[2] in ("pretrend_p_value", "naive_change_pct"):
+        if outcomes and parts[1] not in outcomes:
+            return f"outcome {parts[1]!r} is not one of the spec's effects.outcomes {list(outcomes)}"
+        return None
+    if parts[0] == "effects":
+        return ("expected effects.<outcome>.<did|naive>.<level>.<statistic>, e.g. "
+                "'effects.emergency_admission.did.under_65.rate_ratio'")
+    if parts[0] == "rollout" and len(parts) == 2:
+        m = re.match(r"^([a-z_]+?)_(rate_ratio|excess_per_1000py|pretest_p_value)$", parts[1])
+        if m and rollout_outcomes and m.group(1) not in rollout_outcomes:
+            return f"outcome {m.group(1)!r} is not one of the spec's rollout.outcomes {list(rollout_outcomes)}"
+        return None if _SLUG.match(parts[1]) else f"{parts[1]!r} is not a fact key (letters, digits and _)"
+    if len(parts) >= 2 and all(_SLUG.match(p) for p in parts):
+        return None
+    return "expected <section>.<fact key> in lower case with _ (e.g. 'rollout.emergency_admission_rate_ratio')"
 
 
 def flatten_facts(facts: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +192,8 @@ def joint_display(
     first_quote = {}
     if quotes is not None and len(quotes):
         for t, g in quotes.groupby("theme", sort=False):
-            first_quote[t] = f"\u201c{g['quote'].iloc[0]}\u201d ({g['attribution'].iloc[0]})"
+            q0 = g.iloc[0]
+            first_quote[t] = f"\u201c{q0['quote']}\u201d ({q0['attribution']})"
     rows = []
     msgs: list[str] = []
     for i, e in enumerate(entries):
@@ -155,11 +216,11 @@ def joint_display(
             text = text.replace("{value}", _fmt(value)) if "{value}" in text else f"{text} ({_fmt(value)})"
         themes = "; ".join(f"{known[t]} ({int(n_part.get(t, 0))} participants, {pct.get(t, 0):.0f}%)"
                            for t in e.themes)
-        rows.append({"finding": text, "quant_key": e.quant_key or "",
+        rows.append({"finding": text, "finding_template": e.finding, "quant_key": e.quant_key or "",
                      "quant_value": None if value is None else float(value) if isinstance(value, (int, float)) else None,
                      "themes": themes, "fit": e.fit,
                      "quotes": " | ".join(first_quote[t] for t in e.themes if t in first_quote)})
-    cols = ["finding", "quant_key", "quant_value", "themes", "fit", "quotes"]
+    cols = ["finding", "finding_template", "quant_key", "quant_value", "themes", "fit", "quotes"]
     if msgs:
         warnings.warn("; ".join(msgs), DataWarning, stacklevel=2)
     return JointDisplayResult(pd.DataFrame(rows, columns=cols), tuple(msgs))

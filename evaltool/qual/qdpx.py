@@ -20,6 +20,7 @@ selections past the end of their document, codings citing unknown code GUIDs, mi
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -34,6 +35,36 @@ from .segments import EXCLUSION_COLUMNS, QdaProject, reconcile, validate_segment
 
 #: Largest archive member evaltool will inflate (text sources and project.qde are far smaller).
 MAX_MEMBER_BYTES = 1 << 30
+#: Everything read from an archive may inflate to at most this many times the archive's size
+#: (with a floor for small archives): text and XML compress ~3-20x, a zip bomb ~1000x.
+MAX_INFLATION = 100
+MIN_BUDGET_BYTES = 64 << 20
+
+
+class _Budget:
+    """Decompressed bytes still allowed from one archive; reads are streamed and stopped at the limit."""
+
+    def __init__(self, path: Path, archive_bytes: int):
+        self.path = path
+        self.left = min(MAX_MEMBER_BYTES, max(MIN_BUDGET_BYTES, MAX_INFLATION * archive_bytes))
+        self.total = self.left
+
+    def read(self, zf: zipfile.ZipFile, name: str) -> bytes:
+        chunks = []
+        with zf.open(name) as fh:
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                self.left -= len(chunk)
+                if self.left < 0:
+                    raise DataValidationError(
+                        f"`{self.path}`: member `{name[:100]}` inflates beyond {self.total >> 20} MiB "
+                        f"({MAX_INFLATION} times the archive's size); refusing to read it (a damaged or "
+                        "hostile archive, or very large media: keep media outside the project)")
+                chunks.append(chunk)
+        return b"".join(chunks)
+
 
 NON_TEXT_SOURCES = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 
@@ -58,7 +89,7 @@ def _find_qde(zf: zipfile.ZipFile, path: Path) -> str:
     raise DataValidationError(f"`{path}`: several .qde files in the archive ({qde}); expected one")
 
 
-def _source_bytes(zf: zipfile.ZipFile, ref: str, sources_dir: Path | None) -> bytes | None:
+def _source_bytes(zf: zipfile.ZipFile, ref: str, sources_dir: Path | None, budget: _Budget) -> bytes | None:
     """Bytes of a source referenced as internal://, relative:// or a path; None if absent.
 
     Sources are read from the archive. Only when the caller names ``sources_dir`` are
@@ -75,12 +106,12 @@ def _source_bytes(zf: zipfile.ZipFile, ref: str, sources_dir: Path | None) -> by
     candidates = [f"sources/{rel}", rel, f"sources/{PurePosixPath(rel).name}"]
     for c in candidates:
         if c.lower() in members:
-            return zf.read(members[c.lower()])
+            return budget.read(zf, members[c.lower()])
     # Some exporters place sources in a differently-cased or nested folder.
     tail = PurePosixPath(rel).name.lower()
     hits = [n for lo, n in members.items() if lo.endswith("/" + tail)]
     if len(hits) == 1:
-        return zf.read(hits[0])
+        return budget.read(zf, hits[0])
     if sources_dir is not None and not ref.startswith("internal://"):
         root = Path(sources_dir).resolve()
         cand = (root / rel.lstrip("/")).resolve()
@@ -167,8 +198,9 @@ def read_qdpx(
         raise DataValidationError(f"`{path}` does not exist")
     try:
         zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise DataValidationError(f"`{path}` is not a zip archive; a .qdpx is a zip with project.qde and sources/") from None
+    budget = _Budget(path, path.stat().st_size)
     with zf:
         big = [i.filename for i in zf.infolist() if i.file_size > MAX_MEMBER_BYTES]
         if big:  # a crafted archive can claim gigabytes from a few kilobytes: refuse before inflating
@@ -177,15 +209,34 @@ def read_qdpx(
                 "refusing to read (store very large media outside the project)"
             )
         qde_name = _find_qde(zf, path)
-        root = parse_xml(zf.read(qde_name), f"{path}:{qde_name}")
-        if local(root.tag) != "Project":
-            raise DataValidationError(f"`{path}:{qde_name}`: expected a <Project> root element, found <{local(root.tag)}>")
-        return _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings,
-                             Path(sources_dir) if sources_dir is not None else None)
+        try:
+            root = parse_xml(budget.read(zf, qde_name), f"{path}:{qde_name}")
+            if local(root.tag) != "Project":
+                raise DataValidationError(
+                    f"`{path}:{qde_name}`: expected a <Project> root element, found <{local(root.tag)[:60]}>")
+            return _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings,
+                                 Path(sources_dir) if sources_dir is not None else None, budget)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as err:
+            raise DataValidationError(f"`{path}`: the archive is damaged ({str(err)[:120]}); re-export the "
+                                      "project") from None
+
+
+def _position(sel, attr: str, path: Path, name: str) -> int:
+    """A selection's ``startPosition``/``endPosition`` as an int, or a message naming the selection."""
+    raw = sel.get(attr)
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        shown = "missing" if raw is None else f"{str(raw)[:40]!r}"
+        raise DataValidationError(
+            f"`{path}`: selection {str(sel.get('guid'))[:40]} in source `{name[:80]}` has {attr} {shown}; "
+            "expected a whole number (a character offset). Re-export the project from the QDA software."
+        ) from None
+    return value
 
 
 def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, line_endings,
-                  sources_dir: Path | None) -> QdaProject:
+                  sources_dir: Path | None, budget: _Budget) -> QdaProject:
     users = {_guid(u.get("guid")): (u.get("name") or u.get("id") or _guid(u.get("guid")))
              for u in iter_local(root, "User")}
     cb_elem = child(root, "CodeBook")
@@ -232,14 +283,14 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
         sguid = _guid(src.get("guid"))
         name = src.get("name") or sguid
         doc_id = strip_doc_extension(pd.Series([name])).iloc[0]  # D01.txt -> D01, as other importers
-        sels = [(int(s.get("startPosition")), int(s.get("endPosition")), s.get("name") or "", s)
-                for s in children(src, "PlainTextSelection")]
+        sels = [(_position(s, "startPosition", path, name), _position(s, "endPosition", path, name),
+                 s.get("name") or "", s) for s in children(src, "PlainTextSelection")]
         content = child(src, "PlainTextContent")
         if content is not None and content.text is not None:
             text = content.text
         else:
             ref = src.get("plainTextPath")
-            data = _source_bytes(zf, ref, sources_dir) if ref else None
+            data = _source_bytes(zf, ref, sources_dir, budget) if ref else None
             if data is None:
                 if missing_sources == "error":
                     raise DataValidationError(

@@ -46,15 +46,20 @@ def read_redaction_list(path: str | Path, expand_names: bool = True) -> list[str
     if not path.exists():
         raise DataValidationError(f"redaction list `{path}` does not exist")
     if path.suffix.lower() in (".csv", ".xlsx", ".xlsm"):
-        d = (pd.read_excel(path, dtype=str) if path.suffix.lower() != ".csv"
-             else pd.read_csv(path, dtype=str, keep_default_na=False))
+        from .segments import read_tabular
+
+        d = read_tabular(path, "redaction list")
         cols = [c for c in d.columns if "name" in str(c).lower()]
         if not cols:
             raise DataValidationError(
                 f"redaction list `{path}`: expected columns with 'name' in the header, found {list(d.columns)}")
         terms = [t for c in cols for t in d[c].dropna().astype(str)]
     else:
-        terms = [ln for ln in path.read_text(encoding="utf-8").splitlines() if not ln.strip().startswith("#")]
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise DataValidationError(f"redaction list `{path}` is not UTF-8 text; save it as UTF-8") from None
+        terms = [ln for ln in text.splitlines() if not ln.strip().startswith("#")]
     return expand_terms(terms, expand_names)
 
 
@@ -155,7 +160,8 @@ def select_quotes(
     ``max_chars``). Within a theme, candidates are shuffled with ``numpy.random.default_rng(seed)``
     and picked greedily, preferring a role, then a site, then a participant not yet quoted for
     that theme, so quotes spread across stakeholder groups. At most one quote per participant
-    per theme, and no repeated wording within a theme.
+    per theme; the same words are never quoted twice (across themes too); a passage is a candidate
+    only for the theme(s) its words are most often coded to.
 
     Examples
     --------
@@ -166,16 +172,28 @@ def select_quotes(
     seg = seg.assign(theme=seg["code"].map(codebook.theme_of()))
     seg = seg[seg["theme"].notna() & (seg["text"].astype(str).str.len() >= min_chars)].copy()
     seg = seg.drop_duplicates(["participant_id", "theme", "text"]).reset_index(drop=True)
+    # A quote illustrates only the theme its words are most often coded to (a passage coded to a
+    # second theme now and then -- "two vacancies" under "learning together" -- is not an example
+    # of that theme), and the same words appear once in the whole table, under one role.
+    terms = expand_terms(list(redaction or []))
+    # Compare the words as they would be shown: two passages that differ only in a masked name
+    # ("... Priya is my key worker" / "... John is my key worker") are the same quote.
+    seg["_shown"] = redact(seg["text"].astype(str), terms)
+    seg["_words"] = seg["_shown"].map(lambda t: " ".join(t.split()).lower())
+    counts = seg.groupby(["_words", "theme"]).size()
+    best = counts.groupby(level=0).transform("max")
+    modal = set(counts[counts == best].index)
+    seg = seg[[(w, t) in modal for w, t in zip(seg["_words"], seg["theme"])]].reset_index(drop=True)
     seg["_key"] = rng.random(len(seg))  # one draw per candidate: the order is reproducible
     seg = seg.sort_values(["theme", "_key"], kind="stable")
     picked = []
+    said: set[str] = set()
     for theme, cand in seg.groupby("theme", sort=True):
-        roles, sites, people, said = set(), set(), set(), set()
+        roles, sites, people = set(), set(), set()
         rows = cand.to_dict("records")
         for _ in range(min(per_theme, cand["participant_id"].nunique())):
-            # Never the same participant or the same words twice within a theme.
-            best = min((r for r in rows if r["participant_id"] not in people
-                        and " ".join(str(r["text"]).split()).lower() not in said),
+            # Never the same participant twice within a theme, never the same words twice at all.
+            best = min((r for r in rows if r["participant_id"] not in people and r["_words"] not in said),
                        key=lambda r: (r["role"] in roles, r["site"] in sites), default=None)
             if best is None:
                 break
@@ -183,14 +201,13 @@ def select_quotes(
             roles.add(best["role"])
             sites.add(best["site"])
             people.add(best["participant_id"])
-            said.add(" ".join(str(best["text"]).split()).lower())
+            said.add(best["_words"])
     cols = ["theme", "theme_label", "quote", "attribution", "role", "site", "n_chars", "small_group"]
     if not picked:
         return QuoteResult(pd.DataFrame(columns=cols))
     q = pd.DataFrame(picked)
-    terms = expand_terms(list(redaction or []))
-    # Redact before trimming: a name cut in half by the length limit would escape the mask.
-    q["quote"] = redact(q["text"].astype(str), terms).map(lambda t: _trim(t, max_chars))
+    # Redacted before trimming: a name cut in half by the length limit would escape the mask.
+    q["quote"] = q["_shown"].astype(str).map(lambda t: _trim(t, max_chars))
     q["n_chars"] = q["quote"].str.len().astype("int64")
     sizes = segments.groupby(["role", "site"])["participant_id"].nunique()
     role_sizes = segments.groupby("role")["participant_id"].nunique()

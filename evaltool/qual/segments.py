@@ -68,7 +68,7 @@ def validate_segments(segments: pd.DataFrame, source: str = "segments") -> pd.Da
             if len(bad):
                 raise DataValidationError(
                     f"`{source}` column `{c}` must hold integer offsets; non-numeric values at "
-                    f"{format_rows(bad + 2)}"
+                    f"{format_rows(bad + 1)}"
                 )
             out[c] = num.round().astype("Int64")
     both = out["start"].notna() & out["end"].notna()
@@ -76,12 +76,12 @@ def validate_segments(segments: pd.DataFrame, source: str = "segments") -> pd.Da
     if len(bad):
         raise DataValidationError(
             f"`{source}`: expected 0 <= start < end (code-point offsets, exclusive end); violated at "
-            f"{format_rows(bad + 2)}"
+            f"{format_rows(bad + 1)}"
         )
     blank = np.flatnonzero(out[["document_id", "code", "coder"]].isna().any(axis=1).to_numpy())
     if len(blank):
         raise DataValidationError(
-            f"`{source}`: document_id, code and coder must not be blank; blank at {format_rows(blank + 2)}"
+            f"`{source}`: document_id, code and coder must not be blank; blank at {format_rows(blank + 1)}"
         )
     extra = [c for c in out.columns if c not in SEGMENT_COLUMNS]
     return out[SEGMENT_COLUMNS + extra].reset_index(drop=True)
@@ -218,14 +218,41 @@ def documents_from_segments(segments: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_table(path: Path, **kw) -> pd.DataFrame:
-    if not path.exists():
-        raise DataValidationError(f"segments file `{path}` does not exist")
+    return read_tabular(path, "segments file", **kw)
+
+
+def read_tabular(path: str | Path, what: str, **kw) -> pd.DataFrame:
+    """Read a CSV (UTF-8), XLSX or Parquet file as text columns; unreadable files raise a message naming them.
+
+    Examples
+    --------
+    >>> read_tabular("nope.csv", "participants file")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    evaltool.errors.DataValidationError: participants file `nope.csv` does not exist
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataValidationError(f"{what} `{path}` does not exist" if not path.exists()
+                                  else f"{what} `{path}` is a folder, not a file")
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=str, keep_default_na=False, **kw)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kw)
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, dtype=str, keep_default_na=False, **kw)
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", **kw)
+    except UnicodeDecodeError as err:
+        raise DataValidationError(f"{what} `{path}` is not UTF-8 text (byte 0x{err.object[err.start]:02x} at "
+                                  f"offset {err.start}); save it as CSV UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{what} `{path}` is empty; expected a header row and data rows") from None
+    except pd.errors.ParserError as err:
+        raise DataValidationError(f"{what} `{path}` cannot be read as CSV: {' '.join(str(err).split())[:200]}") from None
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise DataValidationError(f"{what} `{path}` cannot be read ({type(err).__name__}: "
+                                  f"{' '.join(str(err).split())[:160]})") from None
 
 
 def read_segments(path: str | Path, codebook: Codebook | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool.errors import DataValidationError, DataWarning
+from evaltool.errors import DataValidationError, DataWarning, EvaltoolError
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 from .agreement import agreement
@@ -24,7 +24,7 @@ from .joint import joint_display as build_joint_display
 from .qdpx import read_qdpx
 from .qualcoder import read_qualcoder
 from .quotes import expand_terms, find_terms, read_redaction_list, select_quotes
-from .segments import QdaProject, read_segments
+from .segments import QdaProject, read_segments, read_tabular
 from .summaries import cooccurrence, frequencies, framework_matrix, read_analyst_summaries
 from .taguette import read_taguette
 
@@ -36,7 +36,7 @@ def _participants(path: Path | None) -> tuple[pd.DataFrame | None, list[str]]:
     path = Path(path)
     if not path.exists():
         raise DataValidationError(f"`qual.participants` file `{path}` does not exist")
-    d = pd.read_csv(path, dtype=str, keep_default_na=False)
+    d = read_tabular(path, "`qual.participants` file")
     if "participant_id" not in d.columns:
         raise DataValidationError(f"`qual.participants` `{path}` lacks `participant_id`; found {list(d.columns)}")
     names = [v for c in d.columns if "name" in c.lower() for v in d[c] if v]
@@ -154,13 +154,13 @@ def run_stage(
                                               if config.redaction_list else []))
     project = load_project(Path(segments_path), codebook, config, participants)
     seg = project.segments.copy()
-    stage_warnings: list[str] = []
+    events: list[tuple[str, str, dict[str, int]]] = []
     for c in ("role", "site", "participant_id"):
         miss = seg[c].isna()
         if miss.any():
             msg = f"{int(miss.sum())} segment(s) have no {c}; shown as 'Unknown'. Provide `qual.participants`."
             warnings.warn(msg, DataWarning, stacklevel=2)
-            stage_warnings.append(msg)
+            events.append(("segments_missing_attribute", msg, {"segments": int(miss.sum())}))
             seg[c] = seg[c].where(~miss, "Unknown" if c != "participant_id" else seg["document_id"])
     if seg.empty:
         raise DataValidationError(f"`{segments_path}`: no usable coded segments after reconciling with the "
@@ -226,10 +226,15 @@ def run_stage(
     agree = None
     n_coders = int(seg["coder"].nunique())
     shared = seg.groupby("document_id")["coder"].nunique()
+    agreement_failed = ""
     if n_coders >= 2 and (shared >= 2).any():
-        agree = agreement(QdaProject(seg, codebook, project.documents, project.exclusions,
-                                     project.source_format, project.texts),
-                          coders=config.coders, codebook=codebook, threshold=config.kappa_threshold)
+        try:  # a secondary analysis: its failure never removes the theme summaries
+            agree = agreement(QdaProject(seg, codebook, project.documents, project.exclusions,
+                                         project.source_format, project.texts),
+                              coders=config.coders, codebook=codebook, threshold=config.kappa_threshold)
+        except EvaltoolError as err:
+            agreement_failed = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if agree is not None:
         at = agree.to_frame()
         at.insert(2, "code_label", at["code"].map(codebook.code_labels()))
         tables["qual_agreement"] = at
@@ -250,7 +255,7 @@ def run_stage(
                                min_chars=config.min_quote_chars, max_chars=config.max_quote_chars,
                                redaction=terms, min_group_size=config.min_group_size,
                                coarsen_small_groups=config.coarsen_small_groups, primary_coder=pc)
-    stage_warnings += [str(w.message) for w in caught]
+    events += [("quote_warning", str(w.message), {}) for w in caught]
     qt = quotes.to_frame()
     tables["qual_quotes"] = qt[["theme", "theme_label", "quote", "attribution", "small_group"]]
     meta["qual_quotes"] = TableMeta("Illustrative quotes", "Selected at random (seeded) with diversity across "
@@ -269,7 +274,7 @@ def run_stage(
         warnings.simplefilter("always", DataWarning)
         jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
                                  effects_facts=effects_facts)
-    stage_warnings += list(jd.warnings)
+    events += [("joint_display_warning", str(w), {}) for w in jd.warnings]
     tables["joint_display"] = jd.to_frame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
                                       "that explain or contradict it; fit as agreed by the analysts.",
@@ -316,10 +321,23 @@ def run_stage(
     if leaks:  # defence in depth: redaction happens in select_quotes; this must never trigger
         raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
                                   "refusing to return them. Check the redaction list and quote text.")
-    return StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
-                       objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
-                                "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall},
-                       warnings=stage_warnings)
+    out = StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
+                      objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
+                               "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall})
+    n_excl = int(project.exclusions["n_segments"].sum()) if len(project.exclusions) else 0
+    if n_excl:
+        reasons = project.exclusions.groupby("reason")["n_segments"].sum() if "reason" in project.exclusions else {}
+        out.event("segments_excluded", f"{n_excl:,} coded segment(s) were not used on import"
+                  + (": " + "; ".join(f"{int(n):,} {r}" for r, n in list(reasons.items())[:5]) if len(reasons) else ""),
+                  counts={"segments": n_excl})
+    for code, msg, counts in events:
+        out.event(code, msg, counts=counts)
+    out.analysis("qual_summary", "all")
+    if agreement_failed:
+        out.event("estimate_failed", f"coder agreement not computed: {agreement_failed}", severity="error",
+                  analysis="agreement")
+        out.analysis("agreement", "all", "failed", agreement_failed)
+    return out
 
 
 def _num(v: Any) -> float | None:

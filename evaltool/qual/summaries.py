@@ -273,8 +273,9 @@ def read_analyst_summaries(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise DataValidationError(f"analyst summaries file `{path}` does not exist")
-    d = (pd.read_excel(path, dtype=str) if path.suffix.lower() in (".xlsx", ".xlsm")
-         else pd.read_csv(path, dtype=str, keep_default_na=False))
+    from .segments import read_tabular
+
+    d = read_tabular(path, "analyst summaries file")
     need = ["group", "theme", "summary"]
     miss = [c for c in need if c not in d.columns]
     if miss:

@@ -12,7 +12,7 @@ __all__ = ["DisclosureConfig", "ReportResult", "apply_disclosure", "render_repor
 
 
 def __getattr__(name: str):
-    # render pulls in jinja2/pandoc helpers; import lazily so `evaltool.report.spc` stays light.
+    # render pulls in pandoc/typst helpers; import lazily so `evaltool.report.spc` stays light.
     if name in ("render_report", "ReportResult", "load_bundle"):
         from evaltool.report import render
 

@@ -1,4 +1,10 @@
-"""Reading a saved results bundle (the report layer's only input)."""
+"""Reading a saved results bundle (the report layer's only input).
+
+A bundle is a closed world: every file the manifest names must resolve to a regular file inside
+the bundle folder (no absolute paths, no ``..``, no symbolic links pointing out), and the manifest
+must pass the schema of :mod:`evaltool.manifest`. A bundle received from someone else therefore
+cannot make ``evaltool report`` publish files from elsewhere on this machine.
+"""
 from __future__ import annotations
 
 import json
@@ -8,12 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from evaltool.errors import ReportError
+from evaltool.errors import BundleError
+from evaltool.manifest import validate_manifest
+from evaltool.runlog import AnalysisStatus, Event, read_jsonl
 
 __all__ = ["SECTIONS", "Bundle", "FigureEntry", "TableEntry", "load_bundle"]
 
 #: Report sections in order (docs/architecture.md).
-SECTIONS = ("cohort", "matching", "effects", "rollout", "spc", "proms", "qual", "joint_display")
+SECTIONS = ("cohort", "matching", "effects", "rollout", "area", "spc", "proms", "qual", "joint_display")
 
 
 @dataclass(frozen=True)
@@ -66,19 +74,65 @@ class Bundle:
         st = (self.manifest.get("stages") or {}).get(section)
         if isinstance(st, dict) and st.get("status"):
             status = str(st["status"])
+            if status == "partial":  # results exist; what is missing is in analyses() / run_events()
+                return ("ok", str(st.get("reason") or ""))
             return (status if status in ("ok", "failed") else "not_run", str(st.get("reason") or ""))
         has = any(t.section == section for t in self.tables.values()) or any(
             f.section == section for f in self.figures.values())
         return ("ok", "") if has else ("not_run", "the results bundle has no results for this part")
 
 
+    @property
+    def run_status(self) -> str:
+        """``complete`` or ``partial`` (``manifest.run.status``; ``complete`` for older bundles)."""
+        return str((self.manifest.get("run") or {}).get("status", "complete"))
+
+    def analyses(self) -> list[AnalysisStatus]:
+        """Every planned analysis with its status (``manifest.run.analyses``): the report's deviations."""
+        return [AnalysisStatus(**a) for a in (self.manifest.get("run") or {}).get("analyses", [])]
+
+    def run_events(self, min_severity: str = "warning") -> list[Event]:
+        """The run's warnings and errors (``results/run_log.jsonl``; tracebacks removed)."""
+        path = _inside(self.root, "results/run_log.jsonl", "the run log", required=False)
+        if path is None:
+            return []
+        order = {"info": 0, "warning": 1, "error": 2}
+        try:
+            events = read_jsonl(path)
+        except (ValueError, TypeError) as err:
+            raise BundleError(f"`results/run_log.jsonl` is not a valid run log: {str(err)[:200]}") from None
+        return [Event(**{**e.__dict__, "traceback": None}) for e in events
+                if order[e.severity] >= order[min_severity]]
+
+
+def _inside(root: Path, rel: str, what: str, required: bool = True) -> Path | None:
+    """The file ``rel`` of the bundle at ``root``, checked to lie inside it (links resolved)."""
+    p = Path(rel)
+    if p.is_absolute() or rel.startswith(("/", "\\")) or ".." in p.parts or "\\" in rel:
+        raise BundleError(f"{what}: path `{rel[:100]}` points outside the bundle (absolute paths and `..` are "
+                          "refused); the bundle may have been edited or be hostile")
+    full = root / p
+    try:
+        resolved = full.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError, OSError):
+        if not required:
+            return None
+        raise BundleError(f"{what}: file `{rel[:100]}` listed in the manifest is missing from the bundle "
+                          f"`{root}`") from None
+    if not resolved.is_relative_to(root.resolve()):
+        raise BundleError(f"{what}: `{rel[:100]}` is a link to a file outside the bundle; refused")
+    if not resolved.is_file():
+        raise BundleError(f"{what}: `{rel[:100]}` is not a regular file")
+    return resolved
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ReportError(f"results bundle file `{path}` is missing; run `evaltool run` first") from err
-    except json.JSONDecodeError as err:
-        raise ReportError(f"`{path}` is not valid JSON: {err}") from err
+    except FileNotFoundError:
+        raise BundleError(f"results bundle file `{path}` is missing; run `evaltool run` first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"`{path}` is not valid JSON: {str(err)[:200]}") from None
 
 
 def load_bundle(bundle_dir: str | Path) -> Bundle:
@@ -100,30 +154,29 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
     >>> b.manifest["name"]  # doctest: +SKIP
     'fixture'
     """
-    root = Path(bundle_dir)
+    root = Path(bundle_dir).absolute()
     if not root.is_dir():
-        raise ReportError(f"`bundle_dir` {str(root)!r} is not a directory")
-    mpath = root / "results" / "manifest.json"
-    if not mpath.exists() and (root / "manifest.json").exists():
-        mpath = root / "manifest.json"
+        raise BundleError(f"`bundle_dir` {str(bundle_dir)[:200]!r} is not a directory")
+    rel = "results/manifest.json"
+    if not (root / rel).exists() and (root / "manifest.json").exists():
+        rel = "manifest.json"
+    mpath = _inside(root, rel, "manifest")
     manifest = _read_json(mpath)
-    if not isinstance(manifest, dict):
-        raise ReportError(f"`{mpath}` must hold a JSON object, found {type(manifest).__name__}")
-    missing = [k for k in ("name", "title", "created") if k not in manifest]
-    if missing:
-        raise ReportError(f"`{mpath}` lacks required keys {missing}")
-    fpath = root / "results" / "facts.json"
-    facts = _read_json(fpath) if fpath.exists() else {}
+    try:
+        validate_manifest(manifest, source=rel)
+    except ValueError as err:
+        raise BundleError(str(err)) from None
+    fpath = _inside(root, "results/facts.json", "facts", required=False)
+    facts = _read_json(fpath) if fpath is not None else {}
     tables: dict[str, TableEntry] = {}
     for i, t in enumerate(manifest.get("tables") or []):
-        try:
-            name, path = str(t["name"]), root / str(t["path"])
-        except (KeyError, TypeError) as err:
-            raise ReportError(f"`manifest.tables[{i}]` needs `name` and `path`, found {t!r}") from err
-        if not path.exists():
-            raise ReportError(f"table {name!r}: file `{path}` listed in the manifest is missing")
+        name = str(t["name"])
+        path = _inside(root, str(t["path"]), f"table {name!r} (`manifest.tables[{i}]`)")
         # Ids and codes stay text (leading zeros, practice codes like "001").
-        data = pd.read_csv(path, keep_default_na=True, dtype=None)
+        try:
+            data = pd.read_csv(path, keep_default_na=True, dtype=None)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise BundleError(f"table {name!r}: `{t['path']}` cannot be read as CSV: {str(err)[:200]}") from None
         # A table named after a report section belongs there whichever stage wrote it (the qualitative
         # stage writes `joint_display`, which has its own section).
         section = name if name in SECTIONS else str(t.get("section", ""))
@@ -134,15 +187,11 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
             appendix=bool(t.get("appendix", False)), publish=bool(t.get("publish", True)), data=data)
     figures: dict[str, FigureEntry] = {}
     for i, f in enumerate(manifest.get("figures") or []):
-        try:
-            name, path = str(f["name"]), root / str(f["path"])
-        except (KeyError, TypeError) as err:
-            raise ReportError(f"`manifest.figures[{i}]` needs `name` and `path`, found {f!r}") from err
-        if not path.exists():
-            raise ReportError(f"figure {name!r}: file `{path}` listed in the manifest is missing")
+        name = str(f["name"])
+        path = _inside(root, str(f["path"]), f"figure {name!r} (`manifest.figures[{i}]`)")
         alt = str(f.get("alt") or "").strip()
         if not alt:
-            raise ReportError(f"figure {name!r} has no alt text (`manifest.figures[{i}].alt`); every figure needs one")
+            raise BundleError(f"figure {name!r} has no alt text (`manifest.figures[{i}].alt`); every figure needs one")
         figures[name] = FigureEntry(name=name, section=str(f.get("section", "")), title=str(f.get("title") or name),
                                     alt=alt, appendix=bool(f.get("appendix", False)), path=path)
     return Bundle(root=root, manifest=manifest, facts=facts if isinstance(facts, dict) else {},

@@ -26,7 +26,7 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 
-__all__ = ["RUN_LENGTH", "XmRResult", "xmr"]
+__all__ = ["RUN_LENGTH", "PhasedChart", "XmRResult", "phased_chart", "seasonal_factors", "xmr"]
 
 #: Points in a run (shift) or a monotone trend that signal special cause.
 RUN_LENGTH = 7
@@ -133,8 +133,7 @@ class XmRResult(ResultMixin):
         side = ("mostly below the average" if low.sum() > high.sum() else
                 "mostly above the average" if high.sum() > low.sum() else "on both sides of the average")
         return (f"Monthly {what} show special-cause variation ({' and '.join(bits)}; flagged months are "
-                f"{side}). This signals a change worth investigating; on its own it does not show the "
-                "programme caused it.")
+                f"{side}). A chart like this describes the series; it cannot show what caused a change.")
 
     def plot(self, title: str = "", y_label: str = "value"):
         """The XmR chart: points coloured by special cause, dashed limits, solid mean."""
@@ -243,3 +242,114 @@ def xmr(values, labels=None, *, improvement: Literal["up", "down"] | None = None
             for k in range(3):  # spread each qualifying window back onto its three positions
                 two[k:k + win.size] |= win & zone[k:k + win.size]
     return XmRResult(v, labs_, mean, mr_bar, ucl, lcl, outside, shift, trend, two, improvement)
+
+
+def seasonal_factors(values, months, baseline) -> np.ndarray | None:
+    """Multiplicative month-of-year factors estimated from the ``baseline`` points (None if < 2 full years).
+
+    Each calendar month's factor is its baseline average divided by the baseline average of all
+    months, so dividing a series by its factors removes the usual rise and fall across the year.
+
+    Examples
+    --------
+    >>> v = [12, 10, 8, 10] * 6
+    >>> f = seasonal_factors(v, [1, 2, 3, 4] * 6, [True] * 24)
+    >>> [round(x, 2) for x in f[:4]]
+    [1.2, 1.0, 0.8, 1.0]
+    """
+    v = np.asarray(values, float)
+    m = np.asarray(months, int)
+    b = np.asarray(baseline, bool)
+    if b.sum() < 24:
+        return None
+    overall = v[b].mean()
+    fac = np.ones_like(v)
+    for k in np.unique(m):
+        sel = b & (m == k)
+        if sel.sum() < 2:
+            return None
+        fac[m == k] = v[sel].mean() / overall
+    return fac
+
+
+@dataclass(frozen=True)
+class PhasedChart:
+    """An XmR chart in phases (Making Data Count): limits from the baseline, recalculated after a change.
+
+    ``phases`` holds (name, first index, last index, XmRResult) per phase; ``adjusted`` says whether
+    the values were seasonally adjusted.
+    """
+
+    labels: tuple[str, ...]
+    values: np.ndarray
+    phases: tuple[tuple[str, int, int, XmRResult], ...]
+    adjusted: bool
+    change_start: int | None
+    change_end: int | None
+
+    def signals(self) -> dict[str, int]:
+        return {name: int(r.special_cause.sum()) for name, _, _, r in self.phases}
+
+    def plot(self, y_label: str, change_label: str = "Roll-out"):
+        from plotnine import (aes, annotate, geom_line, geom_point, geom_segment, ggplot, labs, scale_color_manual,
+                              scale_x_continuous)
+
+        from evaltool.plotting import NHS_DARK_GREY, NHS_MID_GREY, NHS_PALE_GREY, PALETTE, theme_evaltool
+
+        rows, segs = [], []
+        for name, a, b, r in self.phases:
+            f = r.to_frame()
+            f["x"] = np.arange(a, b + 1)
+            f["variation"] = np.where(f["special_cause"], "Special cause", "Common cause")
+            rows.append(f)
+            segs += [(a, r.mean, b, r.mean, "mean"), (a, r.ucl, b, r.ucl, "limit"), (a, r.lcl, b, r.lcl, "limit")]
+        f = pd.concat(rows, ignore_index=True)
+        sg = pd.DataFrame(segs, columns=["x", "y", "xend", "yend", "kind"])
+        step = max(1, len(self.labels) // 8)
+        breaks = list(range(0, len(self.labels), step))
+        p = ggplot(f, aes("x", "value"))
+        if self.change_start is not None:
+            p += annotate("rect", xmin=self.change_start - 0.5, xmax=(self.change_end or self.change_start) + 0.5,
+                          ymin=-np.inf, ymax=np.inf, fill=NHS_PALE_GREY, alpha=0.9)
+            p += annotate("text", x=self.change_start - 0.3, y=float(np.nanmax(self.values)), label=change_label,
+                          ha="left", va="top", size=8, color=NHS_DARK_GREY)
+        p = (p + geom_line(color=NHS_MID_GREY)
+             + geom_segment(sg[sg["kind"] == "mean"], aes("x", "y", xend="xend", yend="yend"), color=NHS_DARK_GREY)
+             + geom_segment(sg[sg["kind"] == "limit"], aes("x", "y", xend="xend", yend="yend"), color=NHS_DARK_GREY,
+                            linetype="dashed")
+             + geom_point(aes(color="variation", shape="variation"), size=2.2)
+             + scale_color_manual(values={"Common cause": NHS_MID_GREY, "Special cause": PALETTE[1]})
+             + scale_x_continuous(breaks=breaks, labels=[self.labels[i] for i in breaks])
+             + labs(x="", y=y_label, color="", shape="") + theme_evaltool())
+        return p
+
+
+def phased_chart(values, labels, *, change_start: int | None = None, change_end: int | None = None,
+                 seasonal: bool = True) -> PhasedChart:
+    """Monthly values in phases: before ``change_start``, during the change, after ``change_end``.
+
+    Limits of the first phase come from its own points; each later phase gets its own limits
+    (Making Data Count: recalculate only at a known change). With ``seasonal`` and at least two
+    years before the change, values are seasonally adjusted with month-of-year factors from the
+    baseline (:func:`seasonal_factors`).
+    """
+    v = np.asarray(values, float)
+    labs_ = tuple(str(x) for x in labels)
+    months = [int(str(x)[5:7]) if len(str(x)) >= 7 and str(x)[4] == "-" else (i % 12) + 1 for i, x in enumerate(labs_)]
+    base = np.zeros(v.size, bool)
+    base[: change_start if change_start is not None else v.size] = True
+    fac = seasonal_factors(v, months, base) if seasonal else None
+    adj = v / fac if fac is not None else v
+    cuts = [0]
+    if change_start is not None and 2 <= change_start < v.size:
+        cuts.append(change_start)
+        if change_end is not None and change_start < change_end < v.size - 1:
+            cuts.append(change_end + 1)
+    cuts.append(v.size)
+    names = ["Before go-live", "During roll-out", "After roll-out"] if len(cuts) == 4 else \
+        (["Before go-live", "After go-live"] if len(cuts) == 3 else ["Whole period"])
+    phases = []
+    for name, a, b in zip(names, cuts[:-1], cuts[1:]):
+        if b - a >= 2:
+            phases.append((name, a, b - 1, xmr(adj[a:b], labs_[a:b])))
+    return PhasedChart(labs_, adj, tuple(phases), fac is not None, change_start, change_end)

@@ -1,0 +1,1 @@
+from evaltool.area.its import interrupted_time_series, ITSResult
