@@ -14,11 +14,12 @@ from .balance import (
     ps_distribution_plot,
 )
 from .distance import prognostic_score
+from .effect import MatchedEffect, matched_effect
 from .result import MatchResult
 from .riskset import RiskSetMatchResult, pre_trajectory, risk_set_match
 from .weights import ess
 
 __all__ = [
     "match", "MatchResult", "risk_set_match", "RiskSetMatchResult", "pre_trajectory", "BALANCE_STATS", "balance_table", "covariate_balance", "love_plot",
-    "ps_distribution_plot", "ess", "prognostic_score",
+    "ps_distribution_plot", "ess", "prognostic_score", "matched_effect", "MatchedEffect",
 ]

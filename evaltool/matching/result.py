@@ -32,6 +32,8 @@ class MatchResult(ResultMixin):
         computed lazily from ``_balance_X`` (the covariates as shown in the table).
     ps_coefficients : propensity model coefficients (name -> value), when a PS was fitted.
     discarded : rows excluded before matching (missing covariates) as reason -> count.
+    match_matrix : nearest-neighbour matching: (treated units x ratio) row positions of their controls in
+        the data (-1 = none), as MatchIt's ``match.matrix``; read through :meth:`get_matches`.
     """
 
     method: str
@@ -55,6 +57,7 @@ class MatchResult(ResultMixin):
     ps_coefficients: dict[str, float] = field(default_factory=dict)
     discarded: dict[str, int] = field(default_factory=dict)
     _data: pd.DataFrame | None = None
+    match_matrix: np.ndarray | None = None
 
     @cached_property
     def balance_frame(self) -> pd.DataFrame:
@@ -89,7 +92,10 @@ class MatchResult(ResultMixin):
     def describe(self) -> str:
         """One sentence saying what was done."""
         how = f"{self.ratio}:1 nearest neighbour" if self.method == "nearest" else {
-            "exact": "exact", "cem": "coarsened exact"}.get(self.method, self.method)
+            "exact": "exact", "cem": "coarsened exact",
+            "subclass": f"{len(np.unique(self.subclass[self.subclass >= 0]))}-subclass"}.get(self.method, self.method)
+        if self.method == "subclass":
+            return f"subclassification ({how}) on {self.distance_name}; estimand {self.estimand}"
         rep = " with replacement" if self.replace else (" without replacement" if self.method == "nearest" else "")
         cal = ""
         if self.caliper is not None:
@@ -118,6 +124,40 @@ class MatchResult(ResultMixin):
         out["subclass"] = self.subclass
         out["distance"] = self.distance if self.distance is not None else np.nan
         return out.loc[self.weights > 0].copy()
+
+    def get_matches(self, id: str = "id") -> pd.DataFrame:
+        """One row per unit per matched set, as MatchIt's ``get_matches()``: with replacement a control
+        appears once for every treated unit it is matched to. Columns: the data's columns, ``id`` (the
+        row label; named by ``id``), ``subclass`` (the set: 1, 2, ... in the order of the treated units), ``weights``
+        (1 for the treated unit, 1 / number of its controls for each control) and ``distance``.
+
+        Examples
+        --------
+        >>> import evaltool.matching as m  # doctest: +SKIP
+        >>> m.match(d, "treat", ["x"], replace=True).get_matches().groupby("subclass").size()  # doctest: +SKIP
+        """
+        if self.match_matrix is None or self._data is None:
+            raise ValueError("get_matches() is available for nearest-neighbour matching")
+        if id in self._data.columns:
+            raise ValueError(f"`id`: the data already have a column {id!r}; pass another name, e.g. id='match_id'")
+        idx1 = np.flatnonzero(self.treat)
+        mm = self.match_matrix
+        rows_pos, sets, wts = [], [], []
+        k = 0
+        for i, row in zip(idx1, mm):
+            ctrl = row[row >= 0]
+            if ctrl.size == 0:
+                continue
+            k += 1
+            rows_pos += [int(i), *ctrl.tolist()]
+            sets += [k] * (1 + ctrl.size)
+            wts += [1.0] + [1.0 / ctrl.size] * ctrl.size
+        out = self._data.iloc[rows_pos].copy()
+        out.insert(0, id, self._data.index[rows_pos])
+        out["subclass"] = sets
+        out["weights"] = wts
+        out["distance"] = self.distance[rows_pos] if self.distance is not None else np.nan
+        return out.reset_index(drop=True)
 
     def summary(self) -> Summary:
         lines = [
