@@ -85,7 +85,7 @@ def test_true_change_recovered_within_ci(southvale_slice, stage_out):
 
 def test_stage_tables_meta_figures_facts(stage_out):
     assert isinstance(stage_out, StageOutput) and stage_out.section == "proms"
-    expected = {"eq5d_index_summary", "eq5d_change", "eq5d_change_detail", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "response_flow",
+    expected = {"eq5d_index_summary", "eq5d_change", "eq5d_change_detail", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "eq5d_probability_of_superiority", "response_flow",
                 "eq5d_attrition", "activation_levels", "activation_movement", "activation_change",
                 "prem_p3ceq_scales", "prem_p3ceq_items", "prem_fft", "prem_alpha"}
     assert expected <= set(stage_out.tables)
@@ -225,4 +225,6 @@ def test_stage_3l_instrument_other_rows_and_unknown_people_are_counted():
     assert summ.loc[("enrolled", "baseline"), "value_set"] == "EQ-5D-3L UK TTO value set (Dolan 1997)"
     assert set(out.tables["eq5d_levels"]["level"]) == {1, 2, 3}
     pc = out.tables["eq5d_pchc"]
-    assert (pc.groupby(["group", "comparison"])["pct"].sum().round(9) == 100).all()
+    change = pc[pc["category"] != "no_problems"]
+    assert (change.groupby(["group", "comparison"])["pct"].sum().round(9) == 100).all()
+    assert set(pc["category"]) == {"no_change", "better", "worse", "mixed", "no_problems"}

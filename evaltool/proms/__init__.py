@@ -8,17 +8,24 @@ Public entry points::
     load_definition, score_prem, summarise_prem, top_box, fft_summary, cronbach_alpha
 """
 from evaltool.proms.activation import ActivationResult, activation_summary, pam_levels
-from evaltool.proms.change import AncovaResult, AttritionResult, ChangeResult, ancova, attrition, paired_change
+from evaltool.proms.change import (
+    AncovaResult,
+    AttritionResult,
+    ChangeResult,
+    ancova,
+    attrition,
+    paired_change,
+)
 from evaltool.proms.config import PromsConfig
 from evaltool.proms.eq5d import (
     VALUE_SETS,
     EQ5DProfileResult,
     eq5d_index,
     level_frequencies,
-    pchc,
     profile_summary,
     validate_profiles,
 )
+from evaltool.proms.eq5d_change import pchc, pchc_summary, probability_of_superiority
 from evaltool.proms.prems import (
     PremDefinition,
     PremResult,
@@ -35,6 +42,6 @@ __all__ = [
     "ActivationResult", "AncovaResult", "AttritionResult", "ChangeResult", "EQ5DProfileResult", "INSTRUMENTS",
     "PremDefinition", "PremResult", "PromsConfig", "VALUE_SETS", "activation_summary", "ancova", "attrition",
     "cronbach_alpha", "eq5d_index", "fft_summary", "get_instrument", "level_frequencies", "load_definition",
-    "paired_change", "pam_levels", "pchc", "profile_summary", "score_prem", "summarise_prem", "top_box",
+    "paired_change", "pam_levels", "pchc", "pchc_summary", "probability_of_superiority", "profile_summary", "score_prem", "summarise_prem", "top_box",
     "validate_profiles",
 ]

@@ -22,7 +22,8 @@ class PromsConfig(BaseModel):
         "EQ-5D-5L", description="EQ-5D version in the proms table (rows of other instruments are counted and set aside)."
     )
     value_set: Literal[
-        "england_5l_2018", "uk_3l_tto_1997", "crosswalk_vanhout_2012", "dsu_5l_to_3l_2023", "dsu_3l_to_5l_2023"
+        "england_5l_2018", "uk_5l_2026", "uk_3l_tto_1997", "uk_3l_vas", "crosswalk_vanhout_2012",
+        "dsu_5l_to_3l_2023", "dsu_3l_to_5l_2023", "reverse_crosswalk_england",
     ] = Field("england_5l_2018", description="Value set or mapping turning profiles into index values; named in every output.")
     timepoints: tuple[str, ...] = Field(("baseline", "6m", "12m"), description="Time points in order.")
     baseline: str = Field("baseline", description="The baseline time point.")

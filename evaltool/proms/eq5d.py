@@ -9,6 +9,11 @@ Value sets (coefficients written here, from the publications):
 * ``uk_3l_tto_1997`` -- EQ-5D-3L UK TTO value set. Dolan P. Modeling valuations for EuroQol
   health states. Med Care 1997;35(11):1095-108, doi:10.1097/00005650-199711000-00002
   (constant 0.081 for any move away from 11111, N3 0.269; 33333 = -0.594).
+* ``uk_5l_2026`` -- the new UK EQ-5D-5L value set (EQ-VT). Rowen D et al. Value Health 2026,
+  doi:10.1016/j.jval.2026.03.008 (additive, no constant; 55555 = -0.567).
+* ``uk_3l_vas`` -- EQ-5D-3L UK VAS value set (MVH survey; Szende, Oppe, Devlin 2007).
+
+Coefficients are in :mod:`evaltool.proms.eq5d_coefficients` with their sources.
 
 Mappings (tables shipped in ``evaltool/data/eq5d/``, see its README for provenance):
 
@@ -18,6 +23,10 @@ Mappings (tables shipped in ``evaltool/data/eq5d/``, see its README for provenan
   Hernandez Alava M, Pudney S, Wailoo A. PharmacoEconomics 2023;41(2):199-207,
   doi:10.1007/s40273-022-01218-7 (the NICE DSU mapping NICE's 2022 manual recommends).
 * ``dsu_3l_to_5l_2023`` -- EQ-5D-3L profile, age band and sex -> expected England 5L utility (same).
+* ``reverse_crosswalk_england`` -- EQ-5D-3L profile -> England 5L index, EuroQol's reverse crosswalk table.
+
+Every state of the UK 5L 2026, UK 3L VAS and reverse-crosswalk sets is checked against R's eq5d
+(tests/test_proms_eq5d_parity.py; reference output in tests/reference/eq5d/).
 
 Coefficients were checked against the R package eq5d (fragla/eq5d, ``data-raw/VT.csv`` column
 England and ``data-raw/TTO.csv`` column UK) and, for England 5L, against the Devlin index of all
@@ -46,26 +55,16 @@ DIMENSION_LABELS = {
     "ad": "Anxiety/depression",
 }
 
-# Devlin et al. 2018, England 5L: decrement for levels 2..5 of each dimension (level 1 = 0).
-_ENGLAND_5L_2018 = {
-    "mo": (0.058, 0.076, 0.207, 0.274),
-    "sc": (0.050, 0.080, 0.164, 0.203),
-    "ua": (0.050, 0.063, 0.162, 0.184),
-    "pd": (0.063, 0.084, 0.276, 0.335),
-    "ad": (0.078, 0.104, 0.285, 0.289),
-}
-
-# Dolan 1997, UK 3L TTO (N3 model): decrements for levels 2, 3; constant if any level > 1;
-# N3 if any level == 3.
-_UK_3L_1997 = {
-    "mo": (0.069, 0.314),
-    "sc": (0.104, 0.214),
-    "ua": (0.036, 0.094),
-    "pd": (0.123, 0.386),
-    "ad": (0.071, 0.236),
-}
-_UK_3L_1997_CONSTANT = 0.081
-_UK_3L_1997_N3 = 0.269
+from evaltool.proms.eq5d_coefficients import (  # noqa: E402  (published coefficients, with citations)
+    _ENGLAND_5L_2018,
+    _UK_3L_1997,
+    _UK_3L_1997_CONSTANT,
+    _UK_3L_1997_N3,
+    _UK_3L_VAS,
+    _UK_3L_VAS_ANY,
+    _UK_3L_VAS_ANY3,
+    _UK_5L_2026,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +97,27 @@ VALUE_SETS: dict[str, ValueSet] = {
         "EQ-5D-3L",
         "UK 3L",
         "Dolan P. Med Care 1997;35(11):1095-108. doi:10.1097/00005650-199711000-00002",
+    ),
+    "uk_5l_2026": ValueSet(
+        "uk_5l_2026",
+        "EQ-5D-5L value set for the UK (Rowen et al. 2026)",
+        "EQ-5D-5L",
+        "UK 5L",
+        "Rowen D et al. A UK value set for the EQ-5D-5L. Value Health 2026. doi:10.1016/j.jval.2026.03.008",
+    ),
+    "uk_3l_vas": ValueSet(
+        "uk_3l_vas",
+        "EQ-5D-3L UK VAS value set (MVH survey)",
+        "EQ-5D-3L",
+        "UK 3L VAS",
+        "Szende A, Oppe M, Devlin N (eds). EQ-5D Value Sets. Springer 2007. doi:10.1007/1-4020-5511-0",
+    ),
+    "reverse_crosswalk_england": ValueSet(
+        "reverse_crosswalk_england",
+        "EQ-5D-3L to England 5L, EuroQol reverse crosswalk",
+        "EQ-5D-3L",
+        "England 5L",
+        "EuroQol Research Foundation, EQ-5D-3L to EQ-5D-5L reverse crosswalk (England); as in R eq5d's RCW table",
     ),
     "crosswalk_vanhout_2012": ValueSet(
         "crosswalk_vanhout_2012",
@@ -283,12 +303,23 @@ def _table(name: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"state": str})
 
 
-def _england_5l(levels: np.ndarray) -> np.ndarray:
+def _additive(levels: np.ndarray, decrements: dict[str, tuple[float, ...]]) -> np.ndarray:
+    """1 minus the sum of each dimension's decrement for its level (level 1 = 0)."""
     dec = np.zeros(len(levels))
     for j, d in enumerate(DIMENSIONS):
-        table = np.array((0.0,) + _ENGLAND_5L_2018[d])
+        table = np.array((0.0,) + decrements[d])
         dec += table[levels[:, j].astype(int) - 1]
     return 1.0 - dec
+
+
+def _england_5l(levels: np.ndarray) -> np.ndarray:
+    return _additive(levels, _ENGLAND_5L_2018)
+
+
+def _uk_3l_vas(levels: np.ndarray) -> np.ndarray:
+    any_problem = (levels > 1).any(axis=1)
+    any_three = (levels == 3).any(axis=1)
+    return _additive(levels, _UK_3L_VAS) - _UK_3L_VAS_ANY * any_problem - _UK_3L_VAS_ANY3 * any_three
 
 
 def _uk_3l(levels: np.ndarray) -> np.ndarray:
@@ -413,13 +444,19 @@ def eq5d_index(
     lv = levels.to_numpy()[usable]
     if vs.key == "england_5l_2018":
         out[usable] = _england_5l(lv)
+    elif vs.key == "uk_5l_2026":
+        out[usable] = _additive(lv, _UK_5L_2026)
     elif vs.key == "uk_3l_tto_1997":
         out[usable] = _uk_3l(lv)
+    elif vs.key == "uk_3l_vas":
+        out[usable] = _uk_3l_vas(lv)
     else:
         pos = _state_index(lv, vs.max_level)
-        if vs.key == "crosswalk_vanhout_2012":
-            table = _dense_table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012", 5,
-                                 False)
+        if vs.key in ("crosswalk_vanhout_2012", "reverse_crosswalk_england"):
+            table = (_dense_table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012", 5,
+                                  False) if vs.key == "crosswalk_vanhout_2012" else
+                     _dense_table("eq5d3l_to_5l_reverse_crosswalk_england_euroqol.csv",
+                                  "index_5l_england_reverse_crosswalk", 3, False))
             out[usable] = table[pos]
         else:
             if age is None or sex is None:
@@ -508,34 +545,6 @@ def ceiling(data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: 
     frame["full"] = (levels[usable] == 1).all(axis=1).to_numpy()
     out = frame.groupby(by, observed=True)["full"].agg(n_full_health="sum", n_valid="size").reset_index()
     out["pct_full_health"] = 100 * out["n_full_health"] / out["n_valid"]
-    return out
-
-
-PCHC_CATEGORIES = ("no_change", "better", "worse", "mixed")
-
-
-def pchc(before: Any, after: Any, instrument: str = "EQ-5D-5L") -> pd.Series:
-    """Paretian Classification of Health Change between two paired profiles.
-
-    ``better``: at least one dimension better and none worse; ``worse``: the reverse; ``mixed``:
-    some better and some worse; ``no_change``: identical (Devlin, Parkin, Browne 2010,
-    Health Econ 19(8):886-905). Pairs where either profile is unusable give ``<NA>``.
-
-    Examples
-    --------
-    >>> pchc(["21111", "11111", "12111"], ["11111", "11112", "21111"]).tolist()
-    ['better', 'worse', 'mixed']
-    """
-    b, ok_b = validate_profiles(before, instrument, on_invalid="mask")
-    a, ok_a = validate_profiles(after, instrument, on_invalid="mask")
-    if len(b) != len(a):
-        raise DataValidationError(f"`before` and `after` must be paired (same length); found {len(b)} and {len(a)}.")
-    diff = a.to_numpy() - b.to_numpy()  # positive = higher level = worse
-    better = (diff < 0).any(axis=1)
-    worse = (diff > 0).any(axis=1)
-    cat = np.select([better & worse, better, worse], ["mixed", "better", "worse"], default="no_change")
-    out = pd.Series(cat, dtype="object")
-    out[~(ok_a & ok_b)] = None
     return out
 
 
