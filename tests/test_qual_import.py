@@ -262,3 +262,33 @@ def test_duplicate_codings_are_counted_once(tmp_path, codebook):
     res = read_segments(tmp_path / "d.csv", codebook=codebook)
     assert len(res.segments) == len(seg)
     assert res.exclusions.set_index("reason").loc["duplicate coding (same coder, code and span)", "n_segments"] == 9
+
+
+def test_whole_document_coding_is_a_document_level_code_not_a_span(tmp_path, codebook):
+    """Issue 14: a REFI-QDA coding of a whole source was imported as a span over the whole text, turning one
+    document's character-level kappa from 0.91 to 0.00. It is now a document-level code: counted at the
+    document level, left out of character-level agreement, and reported."""
+    from evaltool.qual import agreement
+
+    members = _members()
+    qde = members["project.qde"].decode()
+    head = '<TextSource guid="DDF4EA15-1A00-52E8-A3E3-9957674508CB" name="D01.txt" ' \
+           'plainTextPath="internal://DDF4EA15-1A00-52E8-A3E3-9957674508CB.txt">'
+    assert head in qde
+    whole = ('<Coding guid="00000000-0000-4000-8000-000000000001" creatingUser="CA153515-A2D2-52FD-A4C5-60605E8BDC3F">'
+             '<CodeRef targetGUID="4099DD67-D2AA-5206-8A58-512BE5E4D69B"/></Coding>')
+    members["project.qde"] = qde.replace(head, head + whole).encode()
+    proj = read_qdpx(_zip(tmp_path / "whole.qdpx", members), codebook=codebook)
+    doc_rows = proj.segments[proj.segments["scope"] == "document"]
+    assert len(doc_rows) == 1
+    row = doc_rows.iloc[0]
+    assert (row["document_id"], row["coder"], row["text"]) == ("D01", "coder_b", "")
+    assert pd.isna(row["start"]) and pd.isna(row["end"])
+    base = agreement(read_qdpx(EX / "southvale.qdpx", codebook=codebook)).to_frame().set_index("code")
+    got_res = agreement(proj)
+    got = got_res.to_frame().set_index("code")
+    code = row["code"]
+    pd.testing.assert_series_equal(got["kappa_char"], base["kappa_char"])  # character level untouched
+    pd.testing.assert_series_equal(got["kappa_char_mean_document"], base["kappa_char_mean_document"])
+    assert got.loc[code, "n_document_level"] == 1 and got["n_document_level"].sum() == 1
+    assert got_res.pooled["n_document_level_codings"] == 1

@@ -12,6 +12,10 @@ For each code, two coders' codings of the same documents are compared at three l
   once whatever its length, so this is the unit-weighted counterpart of the character level.
 * **document**: units are documents; a coder "applied" a code if they used it anywhere in it.
 
+Whole-document codings (REFI-QDA codings of a source, ``scope = "document"``) are codes applied to the
+document: they count at the document level only and are left out of the character and segment levels
+(``n_document_level`` per code, ``n_document_level_codings`` overall say how many).
+
 Each level reports percent agreement, Cohen's kappa and Krippendorff's alpha (nominal, two
 coders, no missing values). Across codes, ``kappa_pooled`` weighs each code's character kappa
 by its size (characters coded by either coder). Codes with kappa below the threshold (0.6 by
@@ -278,7 +282,13 @@ def agreement(
     code_list = sorted(set(seg["code"]) | (set(codebook.codes["code"]) if codebook is not None else set()))
     code_pos = {c: i for i, c in enumerate(code_list)}
     n_codes, n_docs = len(code_list), len(shared)
-    has_offsets = seg["start"].notna().all() and seg["end"].notna().all()
+    # Whole-document codings are codes applied to the document: they count at the document level only (a span
+    # over the whole text would make one coder's document code look like total disagreement character by
+    # character).
+    doc_scope = (seg["scope"] == "document").to_numpy() if "scope" in seg.columns else np.zeros(len(seg), bool)
+    n_doc_level = pd.Series(seg.loc[doc_scope, "code"]).value_counts()
+    span_rows = seg.loc[~doc_scope]
+    has_offsets = bool(len(span_rows)) and span_rows["start"].notna().all() and span_rows["end"].notna().all()
     lengths = dict(lengths_default)
     if document_lengths is not None:
         lengths.update({str(k): int(v) for k, v in dict(document_lengths).items()})
@@ -293,7 +303,14 @@ def agreement(
         present[who, di, ci] = True
         if not has_offsets:
             continue
-        st, en = s["start"].to_numpy(dtype=np.int64), s["end"].to_numpy(dtype=np.int64)
+        span = (s["scope"] != "document").to_numpy() if "scope" in s.columns else np.ones(len(s), bool)
+        ci, who = ci[span], who[span]
+        if not span.any():
+            length = int(lengths.get(doc, 0))
+            char[di, :, 3] = length  # nothing coded as spans: every character agrees ("not coded")
+            continue
+        st = s.loc[span, "start"].to_numpy(dtype=np.int64)
+        en = s.loc[span, "end"].to_numpy(dtype=np.int64)
         length = int(lengths.get(doc, en.max()))
         if en.max() > length:
             raise DataValidationError(
@@ -331,6 +348,7 @@ def agreement(
     table = pd.DataFrame({
         "code": code_list,
         "n_documents": n_docs,
+        "n_document_level": n_doc_level.reindex(code_list, fill_value=0).to_numpy(dtype=np.int64),
         "chars_coder_1": chars_by_coder[0].astype(int) if has_offsets else pd.array([pd.NA] * n_codes, "Int64"),
         "chars_coder_2": chars_by_coder[1].astype(int) if has_offsets else pd.array([pd.NA] * n_codes, "Int64"),
         "percent_agreement": pooled_char["percent_agreement"] if has_offsets else nan,
@@ -363,5 +381,6 @@ def agreement(
         pooled["percent_agreement_mean"] = float(np.nanmean(table["percent_agreement"]))
     pooled["kappa_document_mean"] = float(np.nanmean(table["kappa_document"])) \
         if table["kappa_document"].notna().any() else float("nan")
+    pooled["n_document_level_codings"] = int(doc_scope.sum())
     return AgreementResult(table=table, coders=(str(c1), str(c2)), n_documents=n_docs,
                            threshold=float(threshold), pooled=pooled)

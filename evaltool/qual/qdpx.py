@@ -327,20 +327,21 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
                              "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
                              "code": code_by_guid.get(cguid), "text": text[start:end], "start": start,
                              "end": end, "_guid": cguid})
-        for cod in children(src, "Coding"):  # whole-document coding
+        for cod in children(src, "Coding"):  # whole-document coding: a document-level code, not a text span
             cref = child(cod, "CodeRef")
             cguid = _guid(cref.get("targetGUID")) if cref is not None else ""
             user = _guid(cod.get("creatingUser"))
             rows.append({"document_id": doc_id, "participant_id": pid, "role": meta.get("role", ""),
                          "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
-                         "code": code_by_guid.get(cguid), "text": text, "start": 0, "end": len(text),
-                         "_guid": cguid})
+                         "code": code_by_guid.get(cguid), "text": "", "start": None, "end": None,
+                         "scope": "document", "_guid": cguid})
         if n_uncoded:
             excl.append({"reason": "selection without a coding (note or quotation only)",
                          "n_segments": n_uncoded, "detail": name})
 
     seg = pd.DataFrame(rows, columns=["document_id", "participant_id", "role", "site", "coder", "code",
-                                      "text", "start", "end", "_guid"])
+                                      "text", "start", "end", "scope", "_guid"])
+    seg["scope"] = seg["scope"].astype(object).where(seg["scope"].notna(), "span")
     unknown_mask = seg["code"].isna()
     if unknown_mask.any():
         guids = sorted(seg.loc[unknown_mask, "_guid"].unique())

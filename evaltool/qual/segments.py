@@ -83,6 +83,17 @@ def validate_segments(segments: pd.DataFrame, source: str = "segments") -> pd.Da
         raise DataValidationError(
             f"`{source}`: document_id, code and coder must not be blank; blank at {format_rows(blank + 1)}"
         )
+    # scope: "span" (a stretch of text, the default) or "document" (a code applied to the whole document, as
+    # REFI-QDA's codings of a source): document-level codings count as codes applied to the document, but not
+    # in character-level agreement, co-occurrence or quotes.
+    scope = out["scope"].astype("string").str.strip().str.lower() if "scope" in out.columns else None
+    out["scope"] = "span" if scope is None else scope.fillna("span").replace("", "span").astype(object)
+    bad = np.flatnonzero(~out["scope"].isin(["span", "document"]).to_numpy())
+    if len(bad):
+        raise DataValidationError(f"`{source}` column `scope` must be 'span' or 'document'; found "
+                                  f"{sorted(out['scope'].iloc[bad].astype(str).unique())[:5]} at {format_rows(bad + 1)}")
+    doc_level = (out["scope"] == "document").to_numpy()
+    out.loc[doc_level, ["start", "end"]] = pd.NA
     extra = [c for c in out.columns if c not in SEGMENT_COLUMNS]
     return out[SEGMENT_COLUMNS + extra].reset_index(drop=True)
 

@@ -313,6 +313,7 @@ def run_stage(
             "coders_compared": list(agree.coders),
             "kappa_pooled": _num(agree.pooled.get("kappa_pooled", agree.pooled.get("kappa_document_mean"))),
             "codes_below_kappa_threshold": agree.low_agreement_codes(),
+            "n_document_level_codings": int(agree.pooled.get("n_document_level_codings", 0)),
         })
     else:
         facts["n_double_coded_documents"] = 0
@@ -332,6 +333,11 @@ def run_stage(
                   counts={"segments": n_excl})
     for code, msg, counts in events:
         out.event(code, msg, counts=counts)
+    n_doc_level = int(project.segments["scope"].eq("document").sum()) if "scope" in project.segments else 0
+    if n_doc_level:
+        out.event("document_level_codings", f"{n_doc_level:,} whole-document coding(s) are counted as codes applied "
+                  "to their documents: they are left out of character-level agreement, co-occurrence and quotes",
+                  severity="info", counts={"codings": n_doc_level})
     out.analysis("qual_summary", "all")
     if agreement_failed:
         out.event("estimate_failed", f"coder agreement not computed: {agreement_failed}", severity="error",

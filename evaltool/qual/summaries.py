@@ -240,6 +240,8 @@ def cooccurrence(
     if level == "theme" and codebook is None:
         raise DataValidationError("`codebook` is needed for level='theme'")
     seg = _with_theme(primary_segments(segments, primary_coder), codebook).reset_index(drop=True)
+    if "scope" in seg.columns:  # whole-document codings overlap everything: co-occurrence is about spans
+        seg = seg[seg["scope"] != "document"].reset_index(drop=True)
     item = "code" if level == "code" else "theme"
     seg = seg.assign(_id=np.arange(len(seg)))
     has_offsets = "start" in seg and seg["start"].notna().all() and seg["end"].notna().all()
