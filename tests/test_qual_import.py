@@ -292,3 +292,28 @@ def test_whole_document_coding_is_a_document_level_code_not_a_span(tmp_path, cod
     pd.testing.assert_series_equal(got["kappa_char_mean_document"], base["kappa_char_mean_document"])
     assert got.loc[code, "n_document_level"] == 1 and got["n_document_level"].sum() == 1
     assert got_res.pooled["n_document_level_codings"] == 1
+
+
+def test_qualcoder_real_export_case_attributes_and_non_text(tmp_path, qdpx, codebook):
+    """QualCoder's coding report as it writes it (report_codes.py export_csv_file): by case with Filename,
+    ``Coded`` text, ``ctid:``/``imid:`` ids and CaseVar_ attributes; role and site come from the attributes."""
+    qc = read_qualcoder(EX / "qualcoder_export.csv", codebook)  # no participants table needed
+    cols = ["document_id", "participant_id", "role", "site", "coder", "code", "text"]
+    pd.testing.assert_frame_equal(_sorted(qc.segments, cols), _sorted(qdpx.segments, cols))
+    raw = pd.read_csv(EX / "qualcoder_export.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(raw.columns[:7]) == ["Case", "Filename", "Coder", "Coded", "Id", "Codename", "Coded_Memo"]
+    extra = pd.DataFrame([{**raw.iloc[0].to_dict(), "Coded": "image", "Id": "imid:7"},
+                          {**raw.iloc[1].to_dict(), "Coded": "a/v", "Id": "avid:3"}])
+    both = pd.concat([raw, extra], ignore_index=True)
+    both.to_csv(tmp_path / "q.csv", index=False, quoting=1, encoding="utf-8-sig")
+    res = read_qualcoder(tmp_path / "q.csv", codebook)
+    assert len(res.segments) == len(raw)
+    ex = res.exclusions.set_index("reason")
+    assert ex.loc["image or audio/video coding (no text)", "n_segments"] == 2
+    # a report by file: File, Coder, Coded, Id, Codename, Coded_Memo, FileVar_...
+    by_file = raw.drop(columns=["Case", "CaseVar_role", "CaseVar_site"]).rename(columns={"Filename": "File"})
+    by_file["FileVar_site"] = raw["CaseVar_site"]
+    by_file.to_csv(tmp_path / "f.csv", index=False, quoting=1, encoding="utf-8-sig")
+    res2 = read_qualcoder(tmp_path / "f.csv", codebook)
+    assert res2.segments["site"].tolist() == qc.segments["site"].tolist()
+    assert res2.segments["participant_id"].isna().all()  # no case column: pass participants to map documents

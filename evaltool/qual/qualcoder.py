@@ -1,8 +1,13 @@
-"""QualCoder-style coded-text exports (CSV or XLSX) into the coded-segments contract.
+"""QualCoder coded-text exports (CSV or XLSX) into the coded-segments contract.
 
-QualCoder's coding reports export one row per coded text with the code name, the file, the
-coder, the coded text and (when cases are used) the case. Headers vary between versions, so
-columns are matched case-insensitively against aliases:
+QualCoder's coding report (Reports > Coding reports, export as CSV or XLSX; ``report_codes.py``) writes one
+row per coding with the headers ``File, Coder, Coded, Id, Codename, Coded_Memo`` -- or, for a report by
+case, ``Case, Filename, Coder, Coded, Id, Codename, Coded_Memo`` -- then one ``Category`` column per level of
+the code's categories and, when "export variables" is ticked, ``FileVar_<name>`` and ``CaseVar_<name>``
+columns (CSV: every cell quoted, UTF-8 with a byte-order mark). ``Coded`` holds the coded text, or
+``image`` / ``a/v`` for image and audio/video codings (``Id`` ``imid:...`` / ``avid:...``): those are not text
+and are set aside with a count. Case or file attributes named ``role`` and ``site`` fill those columns.
+Columns are matched case-insensitively against aliases (older exports and hand-made tables vary):
 
 =============  ===============================================
 contract       accepted headers
@@ -10,13 +15,14 @@ contract       accepted headers
 code           codename, code, code name
 document_id    file, filename, file name, document
 coder          coder, owner
-text           coded text, coded_text, text, seltext
+text           coded, coded text, coded_text, text, seltext
 participant_id case, case name, participant, participant_id
+role, site     casevar_role / casevar_site, filevar_role / filevar_site, role / site
 start, end     pos0, pos1 (when present; usually not exported)
 =============  ===============================================
 
-The exports carry no offsets and no role/site: pass ``participants`` (``participant_id, role,
-site``, optionally ``document_id`` to map documents to participants when no case column exists).
+The exports carry no offsets. Without role and site attributes, pass ``participants`` (``participant_id,
+role, site``, optionally ``document_id`` to map documents to participants when no case column exists).
 """
 from __future__ import annotations
 
@@ -42,8 +48,11 @@ QUALCODER_ALIASES = {
     "code": ("codename", "code", "code name", "code_name"),
     "document_id": ("file", "filename", "file name", "document", "document_id"),
     "coder": ("coder", "owner"),
-    "text": ("coded text", "coded_text", "text", "seltext"),
+    "text": ("coded", "coded text", "coded_text", "text", "seltext"),
     "participant_id": ("case", "case name", "case_name", "participant", "participant_id"),
+    "role": ("casevar_role", "filevar_role", "role"),
+    "site": ("casevar_site", "filevar_site", "site"),
+    "_id": ("id",),
     "start": ("pos0", "start"),
     "end": ("pos1", "end"),
 }
@@ -116,8 +125,19 @@ def read_qualcoder(path: str | Path, codebook: Codebook | None = None,
     path = Path(path)
     raw = _read_table(path).replace({"": None})
     seg = map_columns(raw, QUALCODER_ALIASES, str(path), ("code", "document_id", "coder", "text"))
+    # Image and audio/video codings have no text: set aside, counted.
+    ids = seg["_id"].astype("string").str.lower() if "_id" in seg.columns else pd.Series(pd.NA, index=seg.index)
+    non_text = (ids.str.startswith("imid:") | ids.str.startswith("avid:")).fillna(False) \
+        | seg["text"].astype("string").str.strip().isin(["image", "a/v"]).fillna(False) & ids.notna()
+    set_aside = pd.DataFrame(columns=["reason", "n_segments", "detail"])
+    if non_text.any():
+        set_aside = pd.DataFrame([{"reason": "image or audio/video coding (no text)", "n_segments": int(non_text.sum()),
+                                   "detail": ", ".join(sorted(seg.loc[non_text, "document_id"].astype(str).unique())[:20])}])
+    seg = seg.loc[~non_text].drop(columns=[c for c in ("_id",) if c in seg.columns]).reset_index(drop=True)
     seg["document_id"] = strip_doc_extension(seg["document_id"])
     seg = attach_participants(seg, participants, str(path))
     seg = validate_segments(seg, str(path))
     kept, excl = reconcile(seg, codebook, known_documents(participants))
+    if len(set_aside):
+        excl = pd.concat([excl, set_aside.astype({"n_segments": "int64"})], ignore_index=True)
     return QdaProject(kept, codebook, documents_from_segments(kept), excl, "qualcoder")
