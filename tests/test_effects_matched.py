@@ -225,20 +225,28 @@ def test_event_study_failure_keeps_the_pooled_estimate(small):
     coh, act, pop = small
     t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
     rel = np.floor((t["date"] - t["index_date"]).dt.days / (365.25 / 12)).astype(int)
-    keep = ~((t["treated"] == 1) & (rel == -9))
+    # One empty month: the event study falls back to quarters, and says so (small programmes, issue 14).
+    one = t.loc[~((t["treated"] == 1) & (rel == -9)), act.columns]
+    with pytest.warns(EstimationWarning, match="event study by quarter: no emergency admissions among enrolled "
+                                               "people in month -9"):
+        rq = matched_did(coh, one, pop, subgroups=["age_band"], event_study=True)
+    assert (rq.event_study["unit"] == "quarter").all() and not rq.failures
+    assert rq.pretrend_test["unit"] == "quarter" and rq.pretrend_test["gap_months"] == 12.0
+    # A whole empty quarter: no event study at all, recorded; the pooled estimate stands.
+    keep = ~((t["treated"] == 1) & rel.between(-9, -7))
     act9 = t.loc[keep, act.columns]
     full = matched_did(coh, act, pop, subgroups=["age_band"], event_study=True)
     r = matched_did(coh, act9, pop, subgroups=["age_band"], event_study=True)
     assert r.event_study.empty
-    assert r.failures == (("event_study", "all", "no emergency admissions among enrolled people in month -9 "
-                           "relative to the index date: the event study needs events in every month (the pooled "
+    assert r.failures == (("event_study", "all", "no emergency admissions among enrolled people in quarter -3 "
+                           "relative to the index date: the event study needs events in every quarter (the pooled "
                            "estimate does not)"),)
     assert set(r.estimates["subgroup"]) == set(full.estimates["subgroup"])
     assert np.isfinite(r.effect("all")["estimate"])
     out = run_stage(coh, pop, act9, MatchedDidConfig(outcomes=("emergency_admission",)), seed=1)
     st = {(a.analysis, a.subgroup): (a.status, a.reason) for a in out.analyses}
     assert st[("matched_did", "all")] == ("ok", "") and st[("matched_did", "age_band")] == ("ok", "")
-    assert st[("event_study", "all")][0] == "failed" and "month -9" in st[("event_study", "all")][1]
+    assert st[("event_study", "all")][0] == "failed" and "quarter -3" in st[("event_study", "all")][1]
     ev = [e for e in out.events if e.code == "secondary_estimate_failed"]
     assert ev and ev[0].severity == "error" and ev[0].message.startswith("emergency_admission: event study not "
                                                                           "estimated: no emergency admissions")
