@@ -160,8 +160,9 @@ def probability_of_superiority(before: Any, after: Any, instrument: str = "EQ-5D
 
     Examples
     --------
-    >>> probability_of_superiority(["21111", "21111"], ["11111", "21111"]).loc[0, ["dimension", "ps"]].tolist()
-    ['mo', 0.75]
+    >>> r = probability_of_superiority(["21111", "21111"], ["11111", "21111"])
+    >>> r.loc[0, "dimension"], float(r.loc[0, "ps"])
+    ('mo', 0.75)
     """
     b, a, ok = _paired_levels(before, after, instrument)
     sign = np.sign(b[ok] - a[ok])  # +1 = better (level fell)

@@ -29,6 +29,7 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError
 
+from .alpha import krippendorff_alpha, krippendorff_alpha_nominal  # noqa: F401  (re-exported)
 from .codebook import Codebook
 from .segments import QdaProject, validate_segments
 
@@ -50,54 +51,6 @@ def cohen_kappa(table: np.ndarray) -> float:
     po = np.trace(t) / n
     pe = float((t.sum(axis=1) / n) @ (t.sum(axis=0) / n))
     return float("nan") if np.isclose(pe, 1.0) else float((po - pe) / (1 - pe))
-
-
-def krippendorff_alpha_nominal(data: np.ndarray | pd.DataFrame, weights: np.ndarray | None = None) -> float:
-    """Krippendorff's alpha for nominal data, any number of coders, missing values allowed.
-
-    Parameters
-    ----------
-    data:
-        Coders x units; NaN (or None) marks a missing value. Any hashable values.
-    weights:
-        Optional unit weights (a unit of weight w counts as w identical units).
-
-    Notes
-    -----
-    Built on the coincidence matrix (Krippendorff 2011): each unit with m >= 2 values adds
-    ``(n_uc n_uk - [c=k] n_uc) / (m - 1)`` to ``o_ck``; then
-    ``alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)``. Units with fewer than two
-    values are not pairable and are dropped.
-
-    Examples
-    --------
-    >>> round(krippendorff_alpha_nominal(np.array([[1, 1, 2, 2], [1, 1, 2, 1]])), 4)
-    0.5333
-    """
-    d = pd.DataFrame(data)
-    values = d.stack().dropna()
-    cats = pd.Index(sorted(values.unique(), key=str))
-    if len(cats) < 2:
-        return float("nan")
-    # counts[u, c]: how many coders gave value c to unit u
-    codes = pd.Categorical(values.to_numpy(), categories=cats).codes
-    units = values.index.get_level_values(1)
-    unit_idx = pd.Index(d.columns).get_indexer(units)
-    counts = np.zeros((d.shape[1], len(cats)))
-    np.add.at(counts, (unit_idx, codes), 1.0)
-    m = counts.sum(axis=1)
-    w = np.ones(d.shape[1]) if weights is None else np.asarray(weights, dtype=float)
-    keep = m >= 2
-    counts, m, w = counts[keep], m[keep], w[keep]
-    scale = (w / (m - 1))[:, None, None]
-    o = (scale * (counts[:, :, None] * counts[:, None, :])).sum(axis=0)
-    o -= np.diag((w[:, None] * counts / (m - 1)[:, None]).sum(axis=0))
-    n_c = o.sum(axis=1)
-    n = n_c.sum()
-    denom = n * n - (n_c ** 2).sum()
-    if denom <= 0:
-        return float("nan")
-    return float(1.0 - (n - 1.0) * (n - np.trace(o)) / denom)
 
 
 def _binary_stats(a11, a10, a01, a00) -> dict[str, np.ndarray]:
