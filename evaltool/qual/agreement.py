@@ -10,7 +10,14 @@ For each code, two coders' codings of the same documents are compared at three l
 * **segment**: the units are the elementary spans obtained by cutting each document at every
   segment boundary of either coder (any code), keeping spans someone coded. Each span counts
   once whatever its length, so this is the unit-weighted counterpart of the character level.
-* **document**: units are documents; a coder "applied" a code if they used it anywhere in it.
+* **document**: units are documents; a coder "applied" a code if they used it anywhere in it,
+  including a whole-document coding.
+
+Whole-document codings (``scope == "document"``: a REFI-QDA coding with no text selection, or a
+selection over the whole text) are not passages: counting every character of the interview as
+coded would set the character-level kappa of that code in that interview to about 0 whatever the
+coders' agreement on passages. They are left out of the character and segment levels, counted at
+the document level, and reported (``n_document_codings`` per code; ``document_codings`` in total).
 
 Each level reports percent agreement, Cohen's kappa and Krippendorff's alpha (nominal, two
 coders, no missing values). Across codes, ``kappa_pooled`` weighs each code's character kappa
@@ -31,7 +38,7 @@ from evaltool.errors import DataValidationError
 
 from .alpha import krippendorff_alpha, krippendorff_alpha_nominal  # noqa: F401  (re-exported)
 from .codebook import Codebook
-from .segments import QdaProject, validate_segments
+from .segments import QdaProject, mark_whole_document, span_segments, validate_segments
 
 
 def cohen_kappa(table: np.ndarray) -> float:
@@ -77,7 +84,7 @@ class AgreementResult(ResultMixin):
     ``to_frame()`` columns: code, theme, n_documents, chars_coder_1, chars_coder_2,
     percent_agreement, kappa_char, kappa_char_mean_document, alpha_char, percent_agreement_segment,
     kappa_segment, alpha_segment, percent_agreement_document, kappa_document, alpha_document,
-    low_kappa.
+    low_kappa, n_document_codings.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -85,6 +92,7 @@ class AgreementResult(ResultMixin):
     n_documents: int
     threshold: float
     pooled: dict[str, float] = field(default_factory=dict)
+    document_codings: int = 0  # whole-document codings: document level only (see module docs)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -97,6 +105,9 @@ class AgreementResult(ResultMixin):
         lines = [("coders", " vs ".join(self.coders)), ("double-coded documents", str(self.n_documents)),
                  ("kappa threshold", f"{self.threshold:.2f}")]
         lines += [(k, f"{v:.3f}") for k, v in self.pooled.items()]
+        if self.document_codings:
+            lines.append(("whole-document codings", f"{self.document_codings} (document level only; not in "
+                                                    "character or segment agreement)"))
         lines.append(("codes below threshold", ", ".join(self.low_agreement_codes()) or "none"))
         cols = ["code", "percent_agreement", "kappa_char", "kappa_segment", "kappa_document", "alpha_char",
                 "low_kappa"]
@@ -105,6 +116,7 @@ class AgreementResult(ResultMixin):
     def to_dict(self) -> dict[str, Any]:
         t = self.table.astype(object).where(self.table.notna(), None)
         return {"coders": list(self.coders), "n_documents": self.n_documents, "threshold": self.threshold,
+                "document_codings": self.document_codings,
                 "pooled": {k: (None if np.isnan(v) else float(v)) for k, v in self.pooled.items()},
                 "by_code": t.to_dict(orient="records")}
 
@@ -160,12 +172,19 @@ def agreement(
     0.8
     """
     lengths_default: dict[str, int] = {}
+    texts: dict[str, str] = {}
     if isinstance(segments, QdaProject):
         d = segments.documents
         lengths_default = {k: int(v) for k, v in zip(d["document_id"], d["n_chars"]) if pd.notna(v)}
         codebook = codebook if codebook is not None else segments.codebook
+        texts = segments.texts
         segments = segments.segments
     seg = validate_segments(segments, "segments")
+    known = dict(lengths_default)
+    if document_lengths is not None:
+        known.update({str(k): int(v) for k, v in dict(document_lengths).items()})
+    # A passage over the whole text is a whole-document coding (when the text or its length is known).
+    seg, _ = mark_whole_document(seg, texts, {k: v for k, v in known.items() if k not in texts})
     docs_by_coder = seg.groupby("coder")["document_id"].apply(lambda s: set(s.unique()))
     if coders is None:
         names = sorted(docs_by_coder.index)
@@ -187,10 +206,11 @@ def agreement(
     code_list = sorted(set(seg["code"]) | (set(codebook.codes["code"]) if codebook is not None else set()))
     code_pos = {c: i for i, c in enumerate(code_list)}
     n_codes, n_docs = len(code_list), len(shared)
-    has_offsets = seg["start"].notna().all() and seg["end"].notna().all()
-    lengths = dict(lengths_default)
-    if document_lengths is not None:
-        lengths.update({str(k): int(v) for k, v in dict(document_lengths).items()})
+    spans = span_segments(seg)
+    has_offsets = len(spans) > 0 and spans["start"].notna().all() and spans["end"].notna().all()
+    lengths = known
+    whole = seg["scope"] == "document"
+    n_doc_codings = np.bincount(seg.loc[whole, "code"].map(code_pos).to_numpy(dtype=np.int64), minlength=n_codes)
 
     char = np.zeros((n_docs, n_codes, 4))  # cells a11, a10, a01, a00
     unit = np.zeros((n_docs, n_codes, 4))
@@ -200,8 +220,11 @@ def agreement(
         ci = s["code"].map(code_pos).to_numpy()
         who = (s["coder"] == c2).to_numpy().astype(int)
         present[who, di, ci] = True
-        if not has_offsets:
+        s = s[s["scope"] != "document"]
+        if not has_offsets or s.empty:
             continue
+        ci = s["code"].map(code_pos).to_numpy()
+        who = (s["coder"] == c2).to_numpy().astype(int)
         st, en = s["start"].to_numpy(dtype=np.int64), s["end"].to_numpy(dtype=np.int64)
         length = int(lengths.get(doc, en.max()))
         if en.max() > length:
@@ -252,6 +275,7 @@ def agreement(
         "percent_agreement_document": doc_stats["percent_agreement"],
         "kappa_document": doc_stats["kappa"],
         "alpha_document": doc_stats["alpha"],
+        "n_document_codings": n_doc_codings.astype("int64"),
     })
     if codebook is not None:
         table.insert(1, "theme", table["code"].map(codebook.theme_of()))
@@ -259,6 +283,7 @@ def agreement(
         table.insert(1, "theme", None)
     ref = table["kappa_char"] if has_offsets else table["kappa_document"]
     table["low_kappa"] = (ref < threshold).fillna(False).astype(bool)
+    table = table[[c for c in table.columns if c != "n_document_codings"] + ["n_document_codings"]]
 
     pooled: dict[str, float] = {}
     if has_offsets:
@@ -273,4 +298,4 @@ def agreement(
     pooled["kappa_document_mean"] = float(np.nanmean(table["kappa_document"])) \
         if table["kappa_document"].notna().any() else float("nan")
     return AgreementResult(table=table, coders=(str(c1), str(c2)), n_documents=n_docs,
-                           threshold=float(threshold), pooled=pooled)
+                           threshold=float(threshold), pooled=pooled, document_codings=int(whole.sum()))
