@@ -64,7 +64,8 @@ def load_project(segments_path: Path, codebook: Codebook, config: QualConfig,
                                  project.texts)
         return project
     if fmt == "qualcoder":
-        return read_qualcoder(path, codebook, participants)
+        return read_qualcoder(path, codebook, participants, role_attribute=config.role_attribute,
+                              site_attribute=config.site_attribute)
     if fmt == "taguette":
         return read_taguette(path, codebook, participants, coder=config.taguette_coder)
     return read_segments(path, codebook, participants)
