@@ -2,6 +2,8 @@
 ``krippendorff`` package (PyPI, test extra)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import krippendorff
 import numpy as np
 import pytest
@@ -13,12 +15,8 @@ NAN = np.nan
 # Krippendorff K. "Computing Krippendorff's Alpha-Reliability" (2011; Annenberg School for Communication
 # Departmental Papers 43), section C: 4 observers x 12 units with missing values. Published alphas:
 # nominal .743, ordinal .815, interval .849, ratio .797.
-K2011 = np.array([
-    [1, 2, 3, 3, 2, 1, 4, 1, 2, NAN, NAN, NAN],
-    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, NAN, 3],
-    [NAN, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, NAN],
-    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, NAN],
-])
+K2011 = np.genfromtxt(Path(__file__).parent / "data" / "qual" / "krippendorff2011_reliability_data.csv",
+                      delimiter=",")  # coders x units, blank = missing
 PUBLISHED = {"nominal": 0.743, "ordinal": 0.815, "interval": 0.849, "ratio": 0.797}
 
 
