@@ -226,8 +226,8 @@ def test_stage_3l_instrument_other_rows_and_unknown_people_are_counted():
     assert summ.loc[("enrolled", "baseline"), "value_set"] == "EQ-5D-3L UK TTO value set (Dolan 1997)"
     assert set(out.tables["eq5d_levels"]["level"]) == {1, 2, 3}
     pc = out.tables["eq5d_pchc"]
-    change = pc[pc["category"] != "no_problems"]  # change classes: % of the pairs with problems
-    assert (change.groupby(["group", "comparison"])["pct"].sum().round(9) == 100).all()
+    change = pc[pc["category"] != "No problems"]  # change classes: % of the pairs with problems
+    assert (change.groupby(["group", "comparison"])["pct_of_base"].sum().round(9) == 100).all()
     assert (pc.groupby(["group", "comparison"])["pct_all_pairs"].sum().round(9) == 100).all()
 
 
@@ -253,13 +253,15 @@ def test_stage_paretian_tables_equal_the_functions_and_pass_the_disclosure_gate(
     frame = lambda m: pd.DataFrame(m, columns=list(dims))  # noqa: E731
     for group, rows in (("enrolled", slice(0, 50)), ("comparison", slice(50, n))):
         want = pchc_table(frame(base[rows]), frame(fol[rows]), "EQ-5D-3L").set_index("category")
-        got = out.tables["eq5d_pchc"].query("group == @group").set_index("category")
-        pd.testing.assert_series_equal(got["n"], want["n"], check_dtype=False)
-        np.testing.assert_allclose(got["pct"], want["pct"])
+        words = {"No change": "no_change", "Better": "better", "Worse": "worse", "Mixed": "mixed",
+                 "No problems": "no_problems"}
+        got = out.tables["eq5d_pchc"].query("group == @group").replace({"category": words}).set_index("category")
+        pd.testing.assert_series_equal(got["n_people"], want["n"], check_dtype=False, check_names=False)
+        np.testing.assert_allclose(got["pct_of_base"], want["pct"])
         ps = probability_of_superiority(frame(base[rows]), frame(fol[rows]), "EQ-5D-3L")
         np.testing.assert_allclose(out.tables["eq5d_superiority"].query("group == @group")["ps"], ps["ps"])
     n_np = int(((base[:50] == 1).all(axis=1) & (fol[:50] == 1).all(axis=1)).sum())
-    assert n_np >= 10 and out.tables["eq5d_pchc"].query("group == 'enrolled' and category == 'no_problems'")["n"].item() == n_np
+    assert n_np >= 10 and out.tables["eq5d_pchc"].query("group == 'enrolled' and category == 'No problems'")["n_people"].item() == n_np
     for name in ("eq5d_pchc", "eq5d_pchc_dimensions", "eq5d_superiority"):
         meta, tab = out.table_meta[name], out.tables[name]
         res = apply_disclosure(tab, meta.count_columns, meta.derived_columns)
