@@ -58,5 +58,10 @@ def _safe_setting(value: str) -> str:
 def as_table(con: Any, df: pd.DataFrame | Any, name: str) -> Any:
     """Register a pandas DataFrame (or pass through an Ibis table) as a table on ``con``."""
     if isinstance(df, pd.DataFrame):
+        # pandas 2 (Python 3.10) gives an empty or all-missing text column object dtype, which DuckDB cannot
+        # type ("NULL typed columns"): declare such columns as text.
+        untyped = [c for c in df.columns if df[c].dtype == object and df[c].isna().all()]
+        if untyped:
+            df = df.astype({c: "string" for c in untyped})
         return con.create_table(name, df, overwrite=True)
     return df

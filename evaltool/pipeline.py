@@ -13,10 +13,11 @@ PosixPath('reports/southvale')
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -31,6 +32,7 @@ from evaltool.bundle import BundleWriter, atomic_write_text
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
+from evaltool.progress import StageStepFn, StepFn
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
@@ -156,7 +158,8 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
         output_dir: Path | str | None = None, progress: ProgressFn | None = None,
-        record: RunRecord | None = None, allow_partial: bool | None = None) -> RunResult:
+        record: RunRecord | None = None, allow_partial: bool | None = None,
+        steps: StageStepFn | None = None, only: Sequence[str] | str | None = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
 
     The run computes once and renders separately: the results bundle (tables, figures,
@@ -175,6 +178,13 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         relative paths are relative to the current working directory.
     progress:
         Called as ``progress(stage, status, detail)`` on stage starts and ends.
+    only:
+        Re-run only these stages (``matching``, ``effects``, ``rollout``, ``proms``, ``qual``) and reuse
+        the others from the saved bundle, which must still be valid for this spec and these inputs
+        (:mod:`evaltool.reuse`); ``effects`` re-runs ``matching`` too.
+    steps:
+        Called as ``steps(stage, done, total, what)`` inside long stages (matching: each enrolment
+        month's risk set; effects: each outcome); the CLI draws progress bars with it.
     record:
         A :class:`~evaltool.runlog.RunRecord` to collect into (its listeners see every event as it
         happens); a new one by default. Returned as ``RunResult.record``.
@@ -217,19 +227,37 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
                 counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
     _plan_analyses(record, spec)
+    reuse = None
+    if only:
+        from evaltool.bundle import dumps
+        from evaltool.reuse import plan_reuse
+
+        reuse = plan_reuse(only, final)
+        reuse.check(json.loads(dumps(spec.to_json_dict())), validated.files)
+        record.info("bundle", "stages_reused", f"re-running {', '.join(reuse.run)}; reusing "
+                    f"{', '.join(reuse.reused) or 'nothing'} from the saved run of {reuse.manifest.get('created')}")
 
     palette = _brand_palette(spec)
 
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
         # Stage figures take the report brand's chart colours (the NHS palette by default).
-        return _attempt(record, stages, outputs, name, enabled, why_not, lambda: _in_palette(palette, fn))
+        def branded() -> StageOutput:
+            return _in_palette(palette, fn)
+
+        if reuse is None:
+            return _attempt(record, stages, outputs, name, enabled, why_not, branded)
+        out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
+        if enabled and name in reuse.reused:
+            stages[name]["reused_from"] = str(reuse.manifest.get("created"))
+        return out
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
     def _matching() -> StageOutput:
         from evaltool.matching.stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window)
+        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window,
+                         progress=_stage_steps(steps, "matching"))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:
@@ -239,7 +267,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.effects.matched_stage import run_stage
 
         return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
-                         **window)
+                         **window, progress=_stage_steps(steps, "effects"))
 
     if spec.effects is not None and m_out is None and spec.matching is not None:
         record.fail_unfinished("effects", "matching did not run, so the matched-cohort effects could not be estimated")
@@ -336,12 +364,14 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
+        atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}
     report_error = None
     if render:
         report_files, report_error = _render(record, final, fmts, spec.report.engine)
         # The report's own outcome joins the log (the manifest, already committed, is not rewritten).
         atomic_write_text(final / "results" / "run_log.jsonl", record.to_jsonl())
+        atomic_write_text(final / "results" / "run_log.txt", _log_text(record, spec.name))
     return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2),
                      record=record, status=run_status, allow_partial=allow, report_error=report_error)
 
@@ -493,6 +523,20 @@ def _progress_adapter(progress: ProgressFn) -> Listener:
             progress(ev.stage, status[ev.code], ev.message)
 
     return listener
+
+
+def _log_text(record: RunRecord, name: str) -> str:
+    """``results/run_log.txt``: the same events as ``run_log.jsonl``, for people to read."""
+    from evaltool.run_log_text import format_run_log
+
+    return format_run_log(record.events, name=name, analyses=[a.to_dict() for a in record.analyses()]) + "\n"
+
+
+def _stage_steps(steps: StageStepFn | None, stage: str) -> StepFn | None:
+    """One stage's ``progress(done, total, what)``, forwarding to the pipeline's ``steps``."""
+    if steps is None:
+        return None
+    return lambda done, total, what: steps(stage, done, total, what)
 
 
 def _portable_paths(obj: Any, base: Path) -> Any:

@@ -54,18 +54,21 @@ class WindowSpec(_Strict):
 class DataSpec(_Strict):
     """Input files (CSV, Parquet or Excel); relative paths resolve against the spec file."""
 
-    population: Path
-    activity: Path
-    practices: Path | None = None
-    proms: Path | None = None
-    prems: Path | None = None
+    population: Path = Field(description="People: person_id, practice_id, sex, birth_date or age, treated, "
+                                         "index_date (see the input contract).")
+    activity: Path = Field(description="Events: person_id, date, setting[, bed_days, cost].")
+    practices: Path | None = Field(None, description="Practices: practice_id[, neighbourhood, go_live_date, list_size]; "
+                                                     "needed for the roll-out analysis.")
+    proms: Path | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
+    prems: Path | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
     area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
 
 
 class ValidationSpec(_Strict):
     """Per-check action for problems in the input data: ``error`` stops, ``exclude`` drops and counts."""
 
-    actions: dict[str, str] = Field(default_factory=dict)
+    actions: dict[str, str] = Field(
+        default_factory=dict, description="check -> error | exclude (see the validation checks table).")
 
     @field_validator("actions")
     @classmethod
@@ -88,7 +91,7 @@ class CohortSpec(_Strict):
     """Who is evaluated."""
 
     min_age: int = Field(18, ge=0, le=120, description="Minimum age at index date for the treated.")
-    max_age: int | None = Field(None, ge=0, le=130)
+    max_age: int | None = Field(None, ge=0, le=130, description="Maximum age at index date for the treated.")
     enrolment_end: date | None = Field(
         None, description="Last index date accepted (leaves follow-up time before the window ends)."
     )
@@ -102,9 +105,9 @@ class Deviation(_Strict):
 
 
 class DisclosureSpec(_Strict):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Apply disclosure control to everything published.")
     min_count: int = Field(8, ge=1, description="Counts below this (but above 0) are suppressed.")
-    round_to: int = Field(5, ge=1)
+    round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
 
 
 class NarrativeSpec(_Strict):
@@ -119,13 +122,15 @@ class NarrativeSpec(_Strict):
 
 
 class ReportSpec(_Strict):
-    formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = Field(
+        ("html", "pdf", "docx", "xlsx"), description="Report formats; xlsx is the workbook of published tables.")
     narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
     brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
                                                  "default the NHS identity.")
     logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
     reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
-    engine: Literal["auto", "quarto", "pandoc"] = "auto"
+    engine: Literal["auto", "quarto", "pandoc"] = Field(
+        "auto", description="auto: Quarto when on PATH, otherwise pandoc + Typst.")
     disclosure: DisclosureSpec = DisclosureSpec()
     deviations: tuple[Deviation, ...] = ()
 
@@ -134,12 +139,13 @@ class Spec(_Strict):
     """A validated, frozen analysis spec."""
 
     name: str = Field(description="Short name: output goes to reports/<name>/.")
-    title: str
-    programme: str = ""
-    question: str = ""
-    seed: int = Field(20261122, ge=0, le=2**32 - 1)
-    window: WindowSpec
-    data: DataSpec
+    title: str = Field(description="The report's title.")
+    programme: str = Field("", description="What the programme is: who is enrolled, by whom, from when.")
+    question: str = Field("", description="The evaluation question, in plain English.")
+    seed: int = Field(20261122, ge=0, le=2**32 - 1, description="Random seed: same spec, data and seed give "
+                                                                "identical results tables.")
+    window: WindowSpec = Field(description="The study window.")
+    data: DataSpec = Field(description="The input files.")
     validation: ValidationSpec = ValidationSpec()
     cohort: CohortSpec = CohortSpec()
     matching: MatchingConfig | None = None

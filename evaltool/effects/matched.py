@@ -30,7 +30,7 @@ person and period effects.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
+from evaltool.columns import to_contract
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
@@ -66,8 +68,12 @@ def add_age_band(cohort: pd.DataFrame, cut: int = 65) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class MatchedDidResult(ResultMixin):
+class MatchedDidResult(ResultMixin, RegressionResultsMixin):
     """Matched-cohort DiD for one outcome: overall and subgroup effects, naive change, event study.
+
+    ``params``/``bse``/``pvalues``/``conf_int()`` hold the DiD coefficients on the model's scale (log rate
+    ratios for Poisson and negative binomial, differences per 1,000 person-years for linear), indexed by
+    subgroup (``"all"`` first); ``nobs`` is the number of people.
 
     Attributes
     ----------
@@ -107,6 +113,22 @@ class MatchedDidResult(ResultMixin):
     failures: tuple[tuple[str, str, str], ...] = ()
 
     # -- views -------------------------------------------------------------
+    def _coef_frame(self) -> pd.DataFrame:
+        e = self.estimates[self.estimates["analysis"] == "matched_did"]
+        if self.model == "linear":
+            f = e[e["scale"] == "difference_per_1000py"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+        else:  # rate-ratio rows carry the SE of the log rate ratio: back to the coefficient scale
+            f = e[e["scale"] == "rate_ratio"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+            for c in ("estimate", "ci_lower", "ci_upper"):
+                f[c] = np.log(f[c].astype(float))
+        several = f.loc[f["subgroup"] != "all", "subgroup_var"].nunique() > 1
+        f.index = pd.Index([s if s == "all" or not several else f"{v}={s}"
+                            for s, v in zip(f["subgroup"], f["subgroup_var"])], name="subgroup")
+        return f[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return int(self.info.get("n_people", 0))
+
     def to_frame(self) -> pd.DataFrame:
         """All estimates, one row each (DiD and naive; rate ratios and differences)."""
         return self.estimates.copy()
@@ -423,6 +445,7 @@ def matched_did(
     panel: OutcomePanel | None = None,
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
 
@@ -457,6 +480,10 @@ def matched_did(
     window_start, window_end:
         The study window: person-time outside it is not counted (activity data cover only it).
 
+    columns:
+        Your column names for ``activity`` and ``population`` (and the cohort's ``person_id``), as R's
+        did's ``idname``: ``{"person_id": "pid", "date": "event_date"}`` (:mod:`evaltool.columns`).
+
     Returns
     -------
     MatchedDidResult
@@ -468,6 +495,9 @@ def matched_did(
     >>> bool(res.effect("all")["ci_lower"] < 1)
     True
     """
+    activity = to_contract(activity, columns, "activity")
+    population = to_contract(population, columns, "population")
+    cohort = to_contract(cohort, {k: v for k, v in (columns or {}).items() if k == "person_id"}, "population")
     if model not in ("poisson", "negbin", "linear"):
         raise DataValidationError(f"`model` must be 'poisson', 'negbin' or 'linear'; found {model!r}")
     if not 0 < alpha < 1:

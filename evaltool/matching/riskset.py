@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.columns import to_contract
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
+from evaltool.progress import StepFn, steps
 
 from .balance import balance_table, love_plot, ps_distribution_plot
 from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
@@ -229,6 +231,8 @@ def risk_set_match(
     missing: str = "error",
     seed: int | None = None,
     con: Any = None,
+    progress: StepFn | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -253,6 +257,13 @@ def risk_set_match(
         distance within each risk set). Categorical covariates treat a missing value as its own level.
     min_age : int
         Minimum age at the index date for everyone in a risk set.
+    progress : callable, optional
+        ``progress(done, total, what)`` as each enrolment month's risk set is matched
+        (:mod:`evaltool.progress`).
+    columns : mapping, optional
+        Your column names, as R's did's ``idname``: ``{"person_id": "pid", "treated": "enrolled",
+        "index_date": "start", "date": "event_date", ...}`` (:mod:`evaltool.columns`); results use the
+        contract's names.
 
     Returns
     -------
@@ -263,6 +274,8 @@ def risk_set_match(
     >>> res = risk_set_match(pop, act, window_start="2021-04-01", window_end="2025-03-31",
     ...                      covariates=["age", "emergency_admission_12m"])  # doctest: +SKIP
     """
+    population = to_contract(population, columns, "population")
+    activity = to_contract(activity, columns, "activity")
     if period != "month":
         raise SpecError(f"`period`: only 'month' is implemented, got {period!r}")
     if followup not in ("keep", "censor"):
@@ -356,7 +369,7 @@ def risk_set_match(
     per_rows = []
     unmatched: dict[str, int] = {}
     n_cand_total = 0
-    for p in periods.tolist():
+    for p in steps(periods.tolist(), progress, lambda q: f"risk set {_month_start(ws, q)[0]:%Y-%m}"):
         start = _month_start(ws, p)[0]
         nxt = _month_start(ws, p + 1)[0]
         s64, n64 = np.datetime64(start, "ns"), np.datetime64(nxt, "ns")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evaltool.progress import StepFn
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 from .config import MatchingConfig
@@ -48,8 +49,11 @@ def run_stage(
     window_start: pd.Timestamp | str,
     window_end: pd.Timestamp | str,
     seed: int,
+    progress: StepFn | None = None,
 ) -> StageOutput:
     """Run risk-set matching and return tables, figures, facts and the matched cohort.
+
+    ``progress(done, total, what)`` is called as each enrolment month's risk set is matched.
 
     Examples
     --------
@@ -70,6 +74,7 @@ def run_stage(
             followup=config.followup, method=config.method, distance=config.distance, ratio=config.ratio,
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
+            progress=progress,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort

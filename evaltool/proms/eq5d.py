@@ -41,20 +41,24 @@ AGE_BANDS = ("18-34", "35-44", "45-54", "55-64", "65+")
 # Profiles
 # ---------------------------------------------------------------------------------------------
 def _profile_columns(frame: pd.DataFrame) -> dict[str, str]:
-    """Map each dimension to its column: ``mo`` or ``eq5d_mo`` (either spelling)."""
+    """Map each dimension to its column: ``mo``, ``eq5d_mo`` or R's ``MO`` (the eq5d package's names).
+
+    >>> _profile_columns(pd.DataFrame(columns=["MO", "SC", "UA", "PD", "AD"]))["pd"]
+    'PD'
+    """
     found: dict[str, str] = {}
     missing = []
     for d in DIMENSIONS:
-        if d in frame.columns:
-            found[d] = d
-        elif f"eq5d_{d}" in frame.columns:
-            found[d] = f"eq5d_{d}"
+        for name in (d, f"eq5d_{d}", d.upper(), f"EQ5D_{d.upper()}"):
+            if name in frame.columns:
+                found[d] = name
+                break
         else:
             missing.append(d)
     if missing:
         raise DataValidationError(
             f"`profiles` must have the five EQ-5D dimension columns mo, sc, ua, pd, ad "
-            f"(or eq5d_mo ... eq5d_ad); missing: {', '.join(missing)}. Found columns: "
+            f"(or eq5d_mo ... eq5d_ad, or R's MO ... AD); missing: {', '.join(missing)}. Found columns: "
             f"{', '.join(map(str, frame.columns))}."
         )
     return found
