@@ -199,6 +199,9 @@ def run(
         "--allow-partial", metavar="",
         help="Exit 0 even if a planned analysis could not be produced (it is still printed, logged and "
              "reported).")] = False,
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", "-e", metavar="ENGINE",
+        help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
 ) -> None:
     """Run every stage of an evaluation and render its report.
 
@@ -218,6 +221,7 @@ def run(
     from evaltool.pipeline import run as run_pipeline
     from evaltool.runlog import RunRecord
 
+    _check_engine(engine)
     fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
     if fmts:
         bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
@@ -238,7 +242,8 @@ def run(
     with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}), \
             concise_warnings(), bars:
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
-                           record=record, allow_partial=True if allow_partial else None, steps=steps, only=only)
+                           record=record, allow_partial=True if allow_partial else None, steps=steps, only=only,
+                           engine=engine)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
     table.add_column("stage")
     table.add_column("status")
@@ -300,8 +305,21 @@ def _group_missing(missing: list) -> list[str]:
             for (stage, outcome, reason), whats in groups.items()]
 
 
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ("duckdb", "spark"):
+        from evaltool.runlog import excerpt
+
+        console.print(Text.assemble(("--engine", "red"), ": expected duckdb or spark, got "), _plain(excerpt(engine)))
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")]) -> None:
+def validate(
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")],
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", "-e", metavar="ENGINE",
+        help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
+) -> None:
     """Check the spec and the input data; print the cohort flow and every problem.
 
     Exit 0 when the data can be analysed, 1 when problems stop the run, 2 when the spec or a file is invalid.
@@ -315,8 +333,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
 
     with _guard({}):
         s = load_spec(spec)
+    _check_engine(engine)
     with _guard({DataValidationError: ExitCode.PROBLEMS}), concise_warnings():
-        v = load_inputs(s)
+        v = load_inputs(s, engine=engine)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):
         flow.add_column(c)
@@ -343,7 +362,7 @@ def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated da
     area, panel, ok = s.area, None, True
     if v.extra.get("area_panel") is not None:
         try:
-            panel = validate_area_panel(v.extra["area_panel"], file=s.data.area_panel.name,
+            panel = validate_area_panel(v.extra["area_panel"], file=s.data.source("area_panel").describe(),
                                         outcome=area.outcome if area else None,
                                         predictors=area.predictors if area else ())
         except DataValidationError as err:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text
+from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
@@ -96,7 +97,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
         title="Problems found in the input data and the action taken", appendix=True, publish=True)
-    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
+    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity_table, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
         count_columns=("admissions",), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
@@ -106,7 +107,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
         "n_enrolled": int((pop.treated == 1).sum()),
         "n_candidates": int((pop.treated == 0).sum()),
         "n_excluded": int(flow["n_excluded"].sum()),
-        "n_activity_rows": int(len(cohort.activity)),
+        "n_activity_rows": cohort.n_activity,
         "window_start": str(spec.window.start),
         "window_end": str(spec.window.end),
         "first_index_date": str(pop.loc[pop.treated == 1, "index_date"].min().date()),
@@ -136,8 +137,11 @@ def extend_flow_with_matching(cohort_out: StageOutput, summary: pd.DataFrame) ->
     cohort_out.tables["cohort_flow"] = pd.concat([flow, pd.DataFrame(rows)], ignore_index=True)
 
 
-def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spec: Spec) -> pd.DataFrame:
-    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population."""
+def monthly_emergency_rate(population: pd.DataFrame, activity: Any, spec: Spec) -> pd.DataFrame:
+    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population.
+
+    ``activity`` may be an Ibis table: the monthly counts are then an engine query.
+    """
     months = pd.period_range(pd.Timestamp(spec.window.start), pd.Timestamp(spec.window.end), freq="M")
     mid = months.to_timestamp() + pd.Timedelta(days=14)
     start = population["registration_start"].fillna(pd.Timestamp.min).to_numpy()
@@ -146,8 +150,14 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
     s_sorted, e_sorted = np.sort(start), np.sort(end)
     m = mid.to_numpy()
     registered = np.searchsorted(s_sorted, m, side="right") - np.searchsorted(e_sorted, m, side="left")
-    em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
-    counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
+    if engine_mod.is_table(activity):
+        a = activity.filter(activity.setting == "emergency_admission")
+        by = a.group_by(y=a.date.year(), m=a.date.month()).aggregate(n=a.count()).execute()
+        em = pd.Series(by["n"].to_numpy(), index=pd.PeriodIndex.from_fields(year=by["y"], month=by["m"], freq="M"))
+        counts = em.reindex(months, fill_value=0).to_numpy()
+    else:
+        em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
+        counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
     return pd.DataFrame({
         "month": months.to_timestamp(),
         "admissions": counts.astype(int),
@@ -159,7 +169,8 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
         output_dir: Path | str | None = None, progress: ProgressFn | None = None,
         record: RunRecord | None = None, allow_partial: bool | None = None,
-        steps: StageStepFn | None = None, only: Sequence[str] | str | None = None) -> RunResult:
+        steps: StageStepFn | None = None, only: Sequence[str] | str | None = None,
+        engine: Any = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
 
     The run computes once and renders separately: the results bundle (tables, figures,
@@ -196,10 +207,29 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     ------
     SpecError, DataValidationError, OutputError
         Before anything is written.
+    engine:
+        Where data preparation runs: an :class:`~evaltool.engine.Engine`, an Ibis connection, a
+        ``SparkSession`` or a backend name (``"duckdb"``, ``"spark"``); default the spec's ``engine``.
     """
     t_start = time.perf_counter()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
+    if isinstance(engine, str):
+        spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"backend": engine})})
+        engine = None
+    eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
+    try:
+        return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
+                    record=record, allow_partial=allow_partial, steps=steps, only=only, t_start=t_start)
+    finally:
+        if engine is None:
+            eng.close()
+
+
+def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None, render: bool,
+         output_dir: Path | str | None, progress: ProgressFn | None, record: RunRecord | None,
+         allow_partial: bool | None, steps: StageStepFn | None, only: Sequence[str] | str | None,
+         t_start: float) -> RunResult:
     record = record if record is not None else RunRecord()
     if progress is not None:
         record.listen(_progress_adapter(progress))
@@ -215,9 +245,9 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     for code, message in plan.notes:
         record.warning("bundle", code, message)
 
-    record.info("inputs", "stage_started", "reading and validating input files")
+    record.info("inputs", "stage_started", f"reading and validating input files ({eng.backend})")
     t = time.perf_counter()
-    validated = load_inputs(spec)
+    validated = load_inputs(spec, engine=eng)
     validated.raise_for_errors()
     _record_input_problems(record, validated)
     cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
@@ -256,8 +286,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _matching() -> StageOutput:
         from evaltool.matching.stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed, **window,
-                         progress=_stage_steps(steps, "matching"))
+        return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
+                         **window, progress=_stage_steps(steps, "matching"))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:
@@ -266,8 +296,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _effects() -> StageOutput:
         from evaltool.effects.matched_stage import run_stage
 
-        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
-                         **window, progress=_stage_steps(steps, "effects"))
+        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity_table, spec.effects,
+                         seed=seed, **window, progress=_stage_steps(steps, "effects"))
 
     if spec.effects is not None and m_out is None and spec.matching is not None:
         record.fail_unfinished("effects", "matching did not run, so the matched-cohort effects could not be estimated")
@@ -280,8 +310,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.effects.rollout_stage import run_stage
 
         # Practice-level rates need everyone registered, not only the person-level cohort's eligible people.
-        return run_stage(validated.population, validated.activity, validated.practices, spec.rollout, seed=seed,
-                         **window)
+        return run_stage(validated.population_table, validated.activity_table, validated.practices, spec.rollout,
+                         seed=seed, **window)
 
     if spec.rollout is not None and not has_rollout:
         record.fail_unfinished("rollout", "no practices file with a `go_live_date` column was given")
@@ -315,9 +345,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.area.stage import run_stage
 
         # whole-area series count everyone registered, as the roll-out stage does
-        return run_stage(validated.population, validated.activity, validated.practices,
+        return run_stage(validated.population, validated.activity_table, validated.practices,
                          validated.extra.get("area_panel"), spec.area, seed=seed,
-                         file=Path(spec.data.area_panel).name if spec.data.area_panel else "area_panel", **window)
+                         file=spec.data.source("area_panel").describe() if spec.data.area_panel else "area_panel",
+                         **window)
 
     attempt("area", spec.area is not None, "no `area` section in the spec", _area)
 

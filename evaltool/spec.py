@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
+from evaltool.engine import EngineConfig, Source
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
 from evaltool.errors import SpecError
@@ -52,16 +53,35 @@ class WindowSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    """Input files (CSV, Parquet or Excel); relative paths resolve against the spec file."""
+    """Input sources: a file path (CSV, CSV.gz, Parquet file or folder, Excel) or a mapping
+    (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
+    Relative paths resolve against the spec file."""
 
-    population: Path = Field(description="People: person_id, practice_id, sex, birth_date or age, treated, "
-                                         "index_date (see the input contract).")
-    activity: Path = Field(description="Events: person_id, date, setting[, bed_days, cost].")
-    practices: Path | None = Field(None, description="Practices: practice_id[, neighbourhood, go_live_date, list_size]; "
-                                                     "needed for the roll-out analysis.")
-    proms: Path | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
-    prems: Path | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
-    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
+    population: Path | Source = Field(description="People: person_id, practice_id, sex, birth_date or age, treated, "
+                                                  "index_date (see the input contract).")
+    activity: Path | Source = Field(description="Events: person_id, date, setting[, bed_days, cost].")
+    practices: Path | Source | None = Field(None, description="Practices: practice_id[, neighbourhood, go_live_date, "
+                                                              "list_size]; needed for the roll-out analysis.")
+    proms: Path | Source | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
+    prems: Path | Source | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
+    area_panel: Path | Source | None = Field(
+        None, description="Area-by-month panel (donor areas) for whole-area designs.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataSpec:
+        for key in _PATH_KEYS:
+            v = getattr(self, key)
+            if isinstance(v, Source):
+                try:
+                    v.kind
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from None
+        return self
+
+    def source(self, key: str) -> Source | None:
+        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent)."""
+        v = getattr(self, key)
+        return None if v is None else (v if isinstance(v, Source) else Source(path=v))
 
 
 class ValidationSpec(_Strict):
@@ -147,6 +167,7 @@ class Spec(_Strict):
     window: WindowSpec = Field(description="The study window.")
     data: DataSpec = Field(description="The input files.")
     validation: ValidationSpec = ValidationSpec()
+    engine: EngineConfig = EngineConfig()
     cohort: CohortSpec = CohortSpec()
     matching: MatchingConfig | None = None
     effects: MatchedDidConfig | None = None
@@ -330,6 +351,13 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    if isinstance(raw.get("data"), dict):
+        # Mapping sources: their file keys resolve against the spec too.
+        raw["data"] = {k: ({kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
+                            for kk, vv in v.items()} if k in _PATH_KEYS and isinstance(v, dict) else v)
+                       for k, v in raw["data"].items()}
+    if isinstance(raw.get("engine"), dict) and isinstance(raw["engine"].get("temp_directory"), str):
+        raw["engine"] = {**raw["engine"], "temp_directory": _resolve(raw["engine"]["temp_directory"], base)}
     rep = raw.get("report")
     if isinstance(rep, dict):
         rep = dict(rep)
@@ -394,7 +422,8 @@ def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
-        p = getattr(spec.data, key)
+        src = spec.data.source(key)
+        p = None if src is None else (src.path if src.kind == "file" else src.duckdb)
         if p is not None and not Path(p).exists():
             missing.append(f"  - data.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():

@@ -41,6 +41,7 @@ from scipy import stats
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
 from evaltool.columns import to_contract
+from evaltool.effects.coded import CodedDesign, as_dense, xt_dot
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
@@ -256,15 +257,24 @@ def _wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, floa
 
 def _design(
     fr: pd.DataFrame, group: str | None, kind: str, levels: list[str], ref_period: int, first_period: int
-) -> tuple[np.ndarray, list[str], dict[str, list[int]]]:
-    """Regressors: period (x level) dummies, then the effect columns. Returns X, names, effect index."""
-    period = fr["period"].to_numpy()
-    treated = fr["treated"].to_numpy().astype(float)
-    lev = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+) -> tuple[CodedDesign, list[str], dict[str, list[int]]]:
+    """Regressors: period (x level) dummies, then the effect columns. Returns X, names, effect index.
+
+    Every column is a function of (period, level, arm) only, so X is kept as its few distinct rows
+    and a code per row (:class:`~evaltool.effects.coded.CodedDesign`): never a dense n x k matrix.
+    """
+    lev_all = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+    pc, pu = pd.factorize(fr["period"].to_numpy())
+    lc, lu = pd.factorize(lev_all)
+    tc, tu = pd.factorize(fr["treated"].to_numpy().astype(float))
+    comb, codes = np.unique((pc.astype(np.int64) * len(lu) + lc) * len(tu) + tc, return_inverse=True)
+    period = np.asarray(pu)[comb // (len(lu) * len(tu))]
+    lev = np.asarray(lu)[(comb // len(tu)) % len(lu)]
+    treated = np.asarray(tu)[comb % len(tu)]
     cols: list[np.ndarray] = []
     names: list[str] = []
     eff: dict[str, list[int]] = {}
-    periods = np.unique(period)
+    periods = np.unique(fr["period"].to_numpy())
     for s in levels:
         ins = (lev == s).astype(float)
         for p in periods:
@@ -296,28 +306,28 @@ def _design(
         cols = [cols[i] for i in keep]
         names = [names[i] for i in keep]
         eff = {s: [names.index(f"post:{s}")] for s in levels}
-    return np.column_stack(cols), names, eff
+    return CodedDesign(codes.astype(np.int64), np.column_stack(cols)), names, eff
 
 
-def _fit(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
+def _fit(cp: CellPanel, X: CodedDesign, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
     fr = cp.frame if mask is None else cp.frame.loc[mask]
-    Xm = X if mask is None else X[np.asarray(mask)]
+    Xm = X if mask is None else X.rows(np.asarray(mask))
     if model == "poisson":
         # Separation: a period (x subgroup) dummy whose rows have no events has an MLE at -inf. As
         # fixest does, drop those rows and that dummy; the effect columns must not be separated.
-        ysum = Xm.T @ fr["y"].to_numpy()
+        ysum = xt_dot(Xm, fr["y"].to_numpy())
         sep = [j for j, n in enumerate(names) if ysum[j] <= 0]
         bad = [names[j] for j in sep if not names[j].startswith("period[")]
         if bad:
             raise EstimationError(f"no events where {bad} apply (e.g. a subgroup level with no events in the "
                                   "treated post-period): the effect is not identified; merge or drop that level")
         if sep:
-            keep_rows = ~(Xm[:, sep] != 0).any(axis=1)
+            keep_rows = ~Xm.any_nonzero(sep)
             keep_cols = [j for j in range(len(names)) if j not in sep]
             sub = _fit(CellPanel(frame=fr.loc[keep_rows], by=cp.by, n_people=cp.n_people,
                                  n_obs_nonzero=cp.n_obs_nonzero, n_clusters_nonzero=cp.n_clusters_nonzero,
                                  groups=cp.groups),
-                       Xm[keep_rows][:, keep_cols], [names[j] for j in keep_cols], model, cluster_col)
+                       Xm.rows(keep_rows).cols(keep_cols), [names[j] for j in keep_cols], model, cluster_col)
             coef = np.full(len(names), np.nan)
             V = np.full((len(names), len(names)), np.nan)
             coef[keep_cols] = sub.coef
@@ -337,7 +347,8 @@ def _fit(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col
         return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
                       cluster=cl, names=names)
     rate = fr["y"].to_numpy() / fr["exposure"].to_numpy() * PY_DAYS * 1000
-    return feols_fe(rate, Xm, fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl, names=names)
+    return feols_fe(rate, as_dense(Xm), fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl,
+                    names=names)
 
 
 def _rate(fr: pd.DataFrame, mask) -> tuple[float, float, float]:

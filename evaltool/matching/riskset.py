@@ -17,7 +17,6 @@ without replacement a person is used as a control at most once across all period
 """
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,15 @@ from evaltool.errors import DataValidationError, MatchingError, MatchingWarning,
 from evaltool.progress import StepFn, steps
 
 from .balance import balance_table, love_plot, ps_distribution_plot
+from .covariates import (  # noqa: F401 - re-exported (public API of evaltool.matching.riskset)
+    ACTIVITY_SETTINGS,
+    PeriodCovariates,
+    _month_start,
+    _cohort_events,
+    activity_covariates,
+    parse_activity_covariates,
+    sample_candidates,
+)
 from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
 from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_match, nearest_match
@@ -39,104 +47,11 @@ from .weights import ess
 
 __all__ = ["risk_set_match", "RiskSetMatchResult", "activity_covariates", "pre_trajectory"]
 
-_ACT_RE = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<months>\d+)m$")
-ACTIVITY_SETTINGS = ("emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",
-                     "care_home_admission", "gp_contact")
 
 
 def _month_index(d: pd.Series | np.ndarray, origin: pd.Timestamp) -> np.ndarray:
     dd = pd.DatetimeIndex(pd.to_datetime(d))
     return ((dd.year - origin.year) * 12 + (dd.month - origin.month)).to_numpy(dtype="float64")
-
-
-def _month_start(origin: pd.Timestamp, k: np.ndarray | int) -> pd.DatetimeIndex:
-    base = np.datetime64(origin.strftime("%Y-%m"), "M")
-    return pd.DatetimeIndex(np.atleast_1d((base + np.asarray(k, dtype="int64")).astype("datetime64[D]")))
-
-
-def parse_activity_covariates(covariates: Sequence[str]) -> dict[str, tuple[str, int]]:
-    """Split covariate names like ``emergency_admission_12m`` / ``bed_days_3m`` into (measure, months).
-
-    Examples
-    --------
-    >>> parse_activity_covariates(["age", "emergency_admission_12m", "bed_days_3m"])
-    {'emergency_admission_12m': ('emergency_admission', 12), 'bed_days_3m': ('bed_days', 3)}
-    """
-    out: dict[str, tuple[str, int]] = {}
-    for c in covariates:
-        m = _ACT_RE.match(c)
-        if m and (m["measure"] in ACTIVITY_SETTINGS or m["measure"] in ("bed_days", "cost")):
-            out[c] = (m["measure"], int(m["months"]))
-    return out
-
-
-def activity_covariates(
-    activity: pd.DataFrame,
-    periods: np.ndarray,
-    origin: pd.Timestamp,
-    wanted: dict[str, tuple[str, int]],
-    *,
-    con: Any = None,
-) -> pd.DataFrame:
-    """Activity counts over the months before each index period, computed in the SQL engine.
-
-    Parameters
-    ----------
-    activity : DataFrame (person_id, date, setting[, bed_days, cost])
-    periods : month indices (relative to ``origin``) of the index periods
-    wanted : covariate name -> (measure, months)
-
-    Returns
-    -------
-    DataFrame with ``period``, ``person_id`` and one column per wanted covariate, only for people with
-    at least one event in some window (everyone else has 0).
-
-    Examples
-    --------
-    >>> act = pd.DataFrame({"person_id": ["a", "a"], "date": pd.to_datetime(["2021-01-05", "2021-03-02"]),
-    ...                     "setting": ["emergency_admission"] * 2})
-    >>> activity_covariates(act, np.array([3]), pd.Timestamp("2021-01-01"),
-    ...                     {"emergency_admission_2m": ("emergency_admission", 2)})["emergency_admission_2m"].tolist()
-    [1.0]
-    """
-    import ibis
-
-    from evaltool.engine import connect
-
-    names = list(wanted)
-    if not names or len(periods) == 0:
-        return pd.DataFrame({"period": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="object"),
-                             **{c: pd.Series(dtype="float64") for c in names}})
-    con = con or connect()
-    max_l = max(m for _, m in wanted.values())
-    lo = _month_start(origin, int(np.min(periods)) - max_l)[0]
-    hi = _month_start(origin, int(np.max(periods)))[0]
-    cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
-    a = activity.loc[(activity["date"] >= lo) & (activity["date"] < hi), cols]
-    measures = sorted({m for m, _ in wanted.values()})
-    act = con.create_table("_evaltool_act", a, overwrite=True)
-    m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
-    aggs = {}
-    for ms in measures:
-        if ms in ACTIVITY_SETTINGS:
-            aggs[ms] = ibis.ifelse(act.setting == ms, 1, 0).sum()
-        elif ms == "bed_days":
-            aggs[ms] = ibis.ifelse(act.setting == "emergency_admission", act.bed_days.fill_null(0), 0).sum()
-        else:
-            aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
-    # 1. sparse person-month totals, once.
-    pm = act.mutate(m=m_idx).group_by(["person_id", "m"]).aggregate(**aggs)
-    # 2. each index period sums the person-month rows in its look-back windows.
-    per = con.create_table("_evaltool_periods", pd.DataFrame({"period": np.asarray(periods, dtype="int64")}),
-                           overwrite=True)
-    j = pm.join(per, (pm.m < per.period) & (pm.m >= per.period - max_l))
-    out_aggs = {
-        c: ibis.ifelse(j.m >= j.period - months, j[ms], 0).sum().cast("float64") for c, (ms, months) in wanted.items()
-    }
-    res = j.group_by(["period", "person_id"]).aggregate(**out_aggs).execute()
-    res["period"] = res["period"].astype("int64")
-    res["person_id"] = res["person_id"].astype(object)
-    return res
 
 
 @dataclass(frozen=True, repr=False)
@@ -233,6 +148,7 @@ def risk_set_match(
     con: Any = None,
     progress: StepFn | None = None,
     columns: Mapping[str, str] | None = None,
+    candidates_per_treated: int | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -264,6 +180,15 @@ def risk_set_match(
         Your column names, as R's did's ``idname``: ``{"person_id": "pid", "treated": "enrolled",
         "index_date": "start", "date": "event_date", ...}`` (:mod:`evaltool.columns`); results use the
         contract's names.
+    candidates_per_treated : int, optional
+        For very large pools: within each risk set (and exact stratum) keep at most this many eligible
+        candidates per enrolled person, drawn uniformly at random (seeded; a stream separate from the
+        matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
+        pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
+        (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
+        and a propensity score fitted on it differs from the full pool's by an intercept shift (control
+        sampling leaves a logistic model's slopes consistent), so the ranking of candidates is unchanged.
+        ``periods`` records the eligible and sampled numbers per risk set.
 
     Returns
     -------
@@ -324,11 +249,21 @@ def risk_set_match(
     if "birth_date" in pop.columns:
         birth = pd.DatetimeIndex(pd.to_datetime(pop["birth_date"]))
         by, bm, bd = birth.year.to_numpy(), birth.month.to_numpy(), birth.day.to_numpy()
-    acts = activity_covariates(activity, periods, ws, act_covs, con=con)
     act_names = list(act_covs)
-    acts["_row"] = pd.Index(pop["person_id"].astype(object)).get_indexer(acts["person_id"].astype(object))
-    acts = acts[acts["_row"] >= 0]
-    act_by_p = {p: (g["_row"].to_numpy(), g[act_names].to_numpy(dtype=float)) for p, g in acts.groupby("period")}
+    covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_names else None
+    pid_index = pd.Index(pop["person_id"].astype(object))
+
+    person_ids = pop["person_id"].to_numpy()
+
+    def act_at(p: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # One risk set's activity covariates, fetched from the engine when its period comes (only the
+        # sampled risk set's people when candidates are sampled).
+        if covs is None:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+        a = covs.at(p, person_ids[rows] if candidates_per_treated is not None else None)
+        r = pid_index.get_indexer(a["person_id"])
+        ok = r >= 0
+        return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
 
     # Person-level (time-invariant) covariates, expanded once for everybody.
     static = pop[list(dict.fromkeys([*pop_covs, *exact]))].copy()
@@ -361,6 +296,7 @@ def risk_set_match(
     exact_all = exact_codes(static, exact) if exact else None
 
     rng = np.random.default_rng(seed)
+    rng_sample = np.random.default_rng([0 if seed is None else seed, 18])  # candidate sampling: its own stream
     used = np.zeros(n, dtype=bool)
     pairs_t: list[np.ndarray] = []  # person row of treated
     pairs_c: list[np.ndarray] = []  # (n_t, ratio) person rows of controls
@@ -387,16 +323,20 @@ def risk_set_match(
         tmask = is_t & alive & registered & ok_age
         if (is_t & ~tmask).any():
             unmatched["not_eligible_at_index"] = unmatched.get("not_eligible_at_index", 0) + int((is_t & ~tmask).sum())
-        rows = np.flatnonzero(tmask | cand)
         if not tmask.any():
             continue
+        n_eligible = int((cand & ~drop_person).sum())
+        if candidates_per_treated is not None:
+            cand = sample_candidates(cand & ~drop_person, tmask, candidates_per_treated, rng_sample,
+                                     exact_all if exact else None)
+        rows = np.flatnonzero(tmask | cand)
         rows = rows[~drop_person[rows]]
         t_rs = tmask[rows]
         pos = np.full(n, -1, dtype=np.int64)
         pos[rows] = np.arange(rows.size)
         A = np.zeros((rows.size, len(act_names)))
-        if p in act_by_p:
-            ar, av = act_by_p[p]
+        if act_names:
+            ar, av = act_at(p, rows)
             hit = pos[ar] >= 0
             A[pos[ar[hit]]] = av[hit]
         n_t, n_c = int(t_rs.sum()), int((~t_rs).sum())
@@ -453,7 +393,8 @@ def risk_set_match(
         bf["_row"] = rows
         before_frames.append(bf)
         per_rows.append({"index_month": f"{start:%Y-%m}", "n_treated": n_t, "n_candidates": n_c,
-                         "n_matched": int(found.sum())})
+                         "n_matched": int(found.sum())}
+                        | ({"n_eligible": n_eligible} if candidates_per_treated is not None else {}))
 
     if not pairs_t:
         raise MatchingError("no treated units could enter a risk set (none alive, registered and of age at index)")
@@ -536,7 +477,8 @@ def risk_set_match(
     bt = balance_table(Xshow, bf_all["_treated"].to_numpy(), w_after, after_subset=True)
     cfg = dict(method=method, distance=distance, ratio=ratio, replace=replace, caliper=caliper,
                std_caliper=std_caliper, exact=exact, order=order, followup=followup, min_age=min_age,
-               covariates=covariates, lookback_months=list(lookback_months), period=period)
+               covariates=covariates, lookback_months=list(lookback_months), period=period,
+               candidates_per_treated=candidates_per_treated)
     dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
                                "weights": w_after})
     return RiskSetMatchResult(
@@ -550,7 +492,7 @@ def risk_set_match(
 
 def pre_trajectory(
     cohort: pd.DataFrame,
-    activity: pd.DataFrame,
+    activity: Any,
     *,
     setting: str = "emergency_admission",
     months: tuple[int, int] = (-24, 12),
@@ -596,8 +538,7 @@ def pre_trajectory(
         ok &= cal <= (cd.year.to_numpy() * 12 + cd.month.to_numpy() - 1)[:, None]
     w = people["weights"].to_numpy()[:, None] * ok
     grp = people["treated"].to_numpy() == 1
-    a = activity.loc[activity["setting"] == setting, ["person_id", "date"]]
-    a = a.merge(people[["person_id", "_k"]], on="person_id", how="inner")
+    a = _cohort_events(activity, people[["person_id", "_k"]], setting)
     ad = pd.DatetimeIndex(a["date"])
     k = a["_k"].to_numpy()
     r = ad.year.to_numpy() * 12 + ad.month.to_numpy() - 1 - base[k]

@@ -75,6 +75,7 @@ def run_stage(
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
             progress=progress,
+            candidates_per_treated=config.candidates_per_treated,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort
@@ -100,6 +101,13 @@ def run_stage(
         ("crossovers", "Matched controls enrolled later (crossovers)", res.crossovers),
         ("ess_controls", "Effective sample size of the controls", round(res.ess_control, 1)),
     ]
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        summary_rows += [
+            ("candidates_per_treated", "Candidates drawn at random per enrolled person in each risk set",
+             config.candidates_per_treated),
+            ("n_eligible", "Eligible candidate person-months before sampling", int(per["n_eligible"].sum())),
+        ]
     msum = pd.DataFrame(summary_rows, columns=["item", "description", "value"])
     msum["value"] = pd.Series([v for _, _, v in summary_rows], dtype=object)  # counts stay integers
 
@@ -132,6 +140,8 @@ def run_stage(
         "baseline_rate_controls": _r(early.get("matched controls")),
     }
 
+    if config.candidates_per_treated is not None:
+        facts["candidates_per_treated"] = config.candidates_per_treated
     tables = {"balance": balance, "matching_summary": msum, "pre_trajectory": traj}
     meta = {
         "balance": TableMeta(
@@ -180,6 +190,14 @@ def run_stage(
                   f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}",
                   detail="absolute standardised mean difference of 0.1 or more after matching; see the balance table",
                   counts={"covariates": len(names)})
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        out.event("candidates_sampled",
+                  f"candidates sampled at random: at most {config.candidates_per_treated} per enrolled person in each "
+                  f"risk set ({int(per['n_candidates'].sum()):,} of {int(per['n_eligible'].sum()):,} eligible "
+                  "candidate person-months); balance is measured on the sampled pool",
+                  severity="info", counts={"sampled": int(per["n_candidates"].sum()),
+                                           "eligible": int(per["n_eligible"].sum())})
     out.analysis("matching", "all")
     return out
 
