@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# The one place the version lives (pyproject reads it; CITATION.cff and CHANGELOG.md are tested against it).
 __version__ = "0.1.0"
+#: The name to ``pip install``; the import name is ``evaltool`` ("evaltool" on PyPI is another project).
+DISTRIBUTION = "evaltool-care"
 
-__all__ = ["__version__", "run", "load_spec", "load_inputs", "build_cohort"]
+__all__ = ["__version__", "DISTRIBUTION", "run", "load_spec", "load_inputs", "build_cohort", "etable"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,4 +38,8 @@ def __getattr__(name: str) -> Any:
         from evaltool.cohort import build_cohort
 
         return build_cohort
+    if name == "etable":
+        from evaltool.compare import etable
+
+        return etable
     raise AttributeError(f"module 'evaltool' has no attribute {name!r}")

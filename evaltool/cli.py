@@ -11,6 +11,10 @@ Exit codes (:class:`evaltool.errors.ExitCode`; README "Exit codes"):
 * 70 -- an unexpected internal error (a bug); 130 -- interrupted (Ctrl-C); 143 -- terminated (SIGTERM).
 
 User text (file names, values, messages) is never interpreted as Rich markup or emoji.
+
+Global options go before the command: ``evaltool -v run SPEC`` (more detail), ``evaltool -q run SPEC``
+(errors, warnings and the files written only), ``evaltool --version``. ``python -m evaltool`` is the
+same program. Shell completion: ``evaltool --install-completion``.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from evaltool import DISTRIBUTION, __version__
+from evaltool._cli_output import OUTPUT, concise_warnings
 from evaltool.errors import ExitCode
 
 EXIT_CODES_HELP = (
@@ -40,14 +46,65 @@ EXIT_CODES_HELP = (
 app = typer.Typer(
     name="evaltool",
     help="Evaluate integrated health and social care programmes: matched controls, difference-in-differences, "
-    "PROMs/PREMs, qualitative coding and a rendered report.",
+    "PROMs/PREMs, qualitative coding and a rendered report.\n\n"
+    "Start here: [bold]evaltool init my_eval[/] (a new project), [bold]evaltool check[/] (is this machine "
+    "ready?), [bold]evaltool run analyses/my_eval.yaml[/].",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console(stderr=True, emoji=False, highlight=False)
-out = Console(emoji=False, highlight=False)
+console = OUTPUT.err = Console(stderr=True, emoji=False, highlight=False)
+out = OUTPUT.out = Console(emoji=False, highlight=False)
+
+
+def _conventional_help() -> None:
+    """Help in the usual Unix form: ``evaltool run [OPTIONS] SPEC``, no ``<bool>`` beside flags.
+
+    Recent typer versions print required arguments as ``{SPEC}`` and a ``<bool>`` type beside every
+    flag; neither tells the reader anything. Both hooks are checked before use (older typer lacks them).
+    """
+    from typer import core
+
+    orig = getattr(core.TyperOption, "display_type_rich", None)
+    if orig is not None and not getattr(orig, "_evaltool", False):
+        def display_type_rich(self, ctx):  # noqa: ANN001, ANN202 - typer's signature
+            return None if getattr(self, "is_flag", False) else orig(self, ctx)
+
+        display_type_rich._evaltool = True  # type: ignore[attr-defined]
+        core.TyperOption.display_type_rich = display_type_rich
+    if hasattr(core.TyperArgument, "_usage_display_name"):
+        def _usage_display_name(self):  # noqa: ANN001, ANN202
+            name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        core.TyperArgument._usage_display_name = _usage_display_name
+
+
+_conventional_help()
+
+
+def _version(value: bool) -> None:
+    if value:
+        import platform
+
+        out.print(Text(f"evaltool {__version__} ({DISTRIBUTION}; Python {platform.python_version()})"))
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", "-V", callback=_version, is_eager=True, metavar="", help="Show the version and exit.")] = None,
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, metavar="", show_default=False,
+        help="More detail: stage timings, where each warning came from (-vv: library notices too).")] = 0,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", metavar="", help="Only errors, warnings and the files written.")] = False,
+) -> None:
+    """Global options (before the command)."""
+    OUTPUT.verbosity = -1 if quiet else verbose
 
 #: At most this many lines of an error message are printed (a spec error lists one problem a line).
 _MAX_LINES = 40
@@ -126,22 +183,45 @@ def _print_event(ev) -> None:  # noqa: ANN001 - evaltool.runlog.Event
 
 @app.command(epilog=EXIT_CODES_HELP)
 def run(
-    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", exists=False)],
-    formats: Annotated[Optional[str], typer.Option("--format", "-f", help="Report formats, comma-separated: html,pdf,docx,xlsx.")] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Write the results bundle only.")] = False,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", "-o", help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
-    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Exit 0 even if a planned analysis could not be produced (it is still printed, logged and reported).")] = False,
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")],
+    formats: Annotated[Optional[str], typer.Option(
+        "--format", "-f", metavar="FORMATS",
+        help="Report formats, comma-separated: html,pdf,docx,xlsx (default: the spec's report.formats).")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", metavar="", help="Write the results bundle only.")] = False,
+    output_dir: Annotated[Optional[Path], typer.Option(
+        "--output-dir", "-o", metavar="DIR",
+        help="Where <name>/ is written (default: the spec's output_dir, normally reports/).")] = None,
+    only: Annotated[Optional[str], typer.Option(
+        "--only", metavar="STAGES",
+        help="Re-run only these stages (comma-separated: matching, effects, rollout, proms, qual) and reuse the "
+             "others from the saved results bundle, if it is still valid for this spec and data.")] = None,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", metavar="",
+        help="Exit 0 even if a planned analysis could not be produced (it is still printed, logged and "
+             "reported).")] = False,
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", "-e", metavar="ENGINE",
+        help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
 ) -> None:
     """Run every stage of an evaluation and render its report.
 
     Warnings and failures are printed as they happen and recorded in results/run_log.jsonl.
 
-    Example: [bold]evaltool run analyses/southvale.yaml --format html,pdf[/]
+    Examples:
+
+    [bold]evaltool run analyses/southvale.yaml[/]
+
+    [bold]evaltool run analyses/southvale.yaml --format html,pdf -o out[/]
+
+    [bold]evaltool -v run analyses/southvale.yaml[/]   (stage timings, warnings' sources)
+
+    [bold]evaltool run analyses/southvale.yaml --only proms[/]   (re-run one stage, reuse the rest)
     """
     from evaltool.errors import DataValidationError, OutputError, SpecError
     from evaltool.pipeline import run as run_pipeline
     from evaltool.runlog import RunRecord
 
+    _check_engine(engine)
     fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
     if fmts:
         bad = [f for f in fmts if f not in {"html", "pdf", "docx", "xlsx"}]
@@ -152,20 +232,26 @@ def run(
              "partial": ("◐", "yellow")}
 
     def progress(stage: str, status: str, detail: str) -> None:
+        if OUTPUT.verbosity < 0 and status not in ("failed", "partial"):
+            return
         icon, colour = icons.get(status, (" ", ""))
         console.print(Text.assemble((f"{icon} ", colour), (f"{stage:<9} ", "bold"), f"{status:<8} ", _plain(detail)))
 
     record = RunRecord(listeners=[_print_event])
-    with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}):
+    bars, steps = _progress_bars()
+    with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}), \
+            concise_warnings(), bars:
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
-                           record=record, allow_partial=True if allow_partial else None)
+                           record=record, allow_partial=True if allow_partial else None, steps=steps, only=only,
+                           engine=engine)
     table = Table(title=f"evaltool run: {res.spec.name} ({res.seconds:.1f} s)")
     table.add_column("stage")
     table.add_column("status")
     table.add_column("detail")
     for name, st in res.stages.items():
         table.add_row(name, st["status"], _plain(str(st.get("reason", f"{st.get('seconds', '')} s"))))
-    out.print(table)
+    if OUTPUT.verbosity >= 0:
+        out.print(table)
     out.print(Text(f"Results bundle: {res.bundle_dir}"))
     for fmt, path in res.report_files.items():
         out.print(Text(f"  {fmt}: {path}"))
@@ -185,6 +271,29 @@ def run(
         raise typer.Exit(int(ExitCode.PARTIAL))
 
 
+def _progress_bars():
+    """A Rich progress display and the ``steps(stage, done, total, what)`` callback that drives it.
+
+    One bar per long stage (matching: risk sets; effects: outcomes), removed when the stage ends; off
+    with ``-q`` and when the console is not a terminal (logs get the stage lines only).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(TextColumn("  {task.fields[stage]:<9}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                    TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                    console=console, transient=True, disable=OUTPUT.verbosity < 0)
+    tasks: dict[str, int] = {}
+
+    def steps(stage: str, done: int, total: int, what: str) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(what, total=total, stage=stage)
+        bars.update(tasks[stage], completed=done, total=total, description=what)
+        if done >= total:
+            bars.remove_task(tasks.pop(stage))
+
+    return bars, steps
+
+
 def _group_missing(missing: list) -> list[str]:
     """One line per stage, outcome and reason: "effects care_home_admission: matched_did, event_study failed: ..."."""
     groups: dict[tuple[str, str, str], list[str]] = {}
@@ -196,8 +305,21 @@ def _group_missing(missing: list) -> list[str]:
             for (stage, outcome, reason), whats in groups.items()]
 
 
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ("duckdb", "spark"):
+        from evaltool.runlog import excerpt
+
+        console.print(Text.assemble(("--engine", "red"), ": expected duckdb or spark, got "), _plain(excerpt(engine)))
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
 @app.command()
-def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).")]) -> None:
+def validate(
+    spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML).", metavar="SPEC")],
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", "-e", metavar="ENGINE",
+        help="Where data preparation runs: duckdb or spark (default: the spec's engine section, else duckdb).")] = None,
+) -> None:
     """Check the spec and the input data; print the cohort flow and every problem.
 
     Exit 0 when the data can be analysed, 1 when problems stop the run, 2 when the spec or a file is invalid.
@@ -211,8 +333,9 @@ def validate(spec: Annotated[Path, typer.Argument(help="The analysis spec (YAML)
 
     with _guard({}):
         s = load_spec(spec)
-    with _guard({DataValidationError: ExitCode.PROBLEMS}):
-        v = load_inputs(s)
+    _check_engine(engine)
+    with _guard({DataValidationError: ExitCode.PROBLEMS}), concise_warnings():
+        v = load_inputs(s, engine=engine)
     flow = Table(title="Cohort flow")
     for c in ("step", "description", "n_remaining", "n_excluded"):
         flow.add_column(c)
@@ -239,7 +362,7 @@ def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated da
     area, panel, ok = s.area, None, True
     if v.extra.get("area_panel") is not None:
         try:
-            panel = validate_area_panel(v.extra["area_panel"], file=s.data.area_panel.name,
+            panel = validate_area_panel(v.extra["area_panel"], file=s.data.source("area_panel").describe(),
                                         outcome=area.outcome if area else None,
                                         predictors=area.predictors if area else ())
         except DataValidationError as err:
@@ -263,13 +386,20 @@ def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated da
 
 @app.command("example-data")
 def example_data(
-    directory: Annotated[Path, typer.Argument(help="Where to write the Southvale files.")] = Path("example_data/southvale"),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 20261122,
-    scale: Annotated[float, typer.Option(help="Population scale (1.0 = ~166,000 people).")] = 1.0,
+    directory: Annotated[Path, typer.Argument(help="Where to write the Southvale files.", metavar="DIR")] = Path(
+        "example_data/southvale"),
+    seed: Annotated[int, typer.Option(help="Random seed.", metavar="INT")] = 20261122,
+    scale: Annotated[float, typer.Option(
+        help="Population scale (1.0 = ~166,000 people; 0.08 = ~13,000, a one-minute run).", metavar="FLOAT",
+        min=0.005, max=4.0)] = 1.0,
 ) -> None:
     """(Re)generate the fictional Southvale example data with known true effects.
 
-    Example: [bold]evaltool example-data example_data/southvale --seed 20261122[/]
+    Examples:
+
+    [bold]evaltool example-data example_data/southvale[/]
+
+    [bold]evaltool example-data data --scale 0.08[/]   (small and quick, for trying things out)
     """
     from evaltool.datasets.example import write_example_data
 
@@ -281,28 +411,40 @@ def example_data(
 
 @app.command()
 def init(
-    name: Annotated[str, typer.Argument(help="Short name of the evaluation (letters, digits, _ or -).")],
-    directory: Annotated[Path, typer.Option(help="Project directory to create.")] = Path("."),
+    name: Annotated[str, typer.Argument(help="Short name of the evaluation (letters, digits, _ or -).", metavar="NAME")],
+    directory: Annotated[Optional[Path], typer.Option(
+        help="Project directory to create (default: ./NAME).", metavar="DIR")] = None,
 ) -> None:
-    """Write a commented starter spec to analyses/NAME.yaml (and a project skeleton).
+    """Start a new evaluation project (NHS RAP Silver): spec, README, pinned requirements, tests, CI, git.
 
-    Example: [bold]evaltool init frailty_mdt[/]
+    Writes NAME/ with analyses/NAME.yaml (a commented starter spec), README.md (install and run steps),
+    requirements.txt (exact versions), tests/ (a re-run on synthetic data), a CI workflow, a QA
+    checklist and a run log, then makes the first git commit.
+
+    Example: [bold]evaltool init frailty_mdt && cd frailty_mdt[/]
     """
     from evaltool.scaffold import init_project
 
     try:
-        paths = init_project(name, directory)
+        res = init_project(name, directory)
     except (ValueError, OSError) as err:
         _fail(err, ExitCode.ERROR)
-    for p in paths:
+    for p in res.written:
         out.print(Text(f"wrote {p}"))
+    if res.commit:
+        out.print(Text(f"git: first commit {res.commit}"))
+    for note in res.notes:
+        console.print(Text(f"note: {note}"))
+    out.print(Text.assemble("\nNext: ", (f"cd {res.root}", "bold"),
+                            " and follow README.md (install, try it on synthetic data, run the tests)."))
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 def report(
-    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.")],
-    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: html,pdf,docx,xlsx.")] = "html,pdf,docx,xlsx",
-    engine: Annotated[str, typer.Option(help="auto, quarto or pandoc.")] = "auto",
+    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.", metavar="BUNDLE")],
+    formats: Annotated[str, typer.Option(
+        "--format", "-f", metavar="FORMATS", help="Comma-separated: html,pdf,docx,xlsx.")] = "html,pdf,docx,xlsx",
+    engine: Annotated[str, typer.Option(help="auto, quarto or pandoc.", metavar="ENGINE")] = "auto",
 ) -> None:
     """Re-render the report from a saved results bundle without recomputing.
 
@@ -317,10 +459,85 @@ def report(
         console.print(Text(f"--format: expected html, pdf, docx or xlsx, got {', '.join(bad)}" if bad
                            else f"--engine: expected auto, quarto or pandoc, got {engine}"))
         raise typer.Exit(int(ExitCode.ERROR))
-    with _guard({BundleError: ExitCode.ERROR, ReportError: ExitCode.RENDER_FAILED}):
+    with _guard({BundleError: ExitCode.ERROR, ReportError: ExitCode.RENDER_FAILED}), concise_warnings():
         res = render_report(bundle_dir, formats=fmts, engine=engine)
     for fmt, path in getattr(res, "paths", {}).items():
         out.print(Text(f"{fmt}: {path}"))
+
+
+@app.command("log")
+def log_(
+    bundle_dir: Annotated[Path, typer.Argument(help="A saved results bundle, e.g. reports/southvale.", metavar="BUNDLE")],
+    all_events: Annotated[bool, typer.Option("--all", "-a", metavar="",
+                                             help="Every event, including progress and counts.")] = False,
+) -> None:
+    """Show a run's log: its warnings and errors (--all: every event) and each planned analysis.
+
+    Reads results/run_log.jsonl (also written as results/run_log.txt).
+
+    Example: [bold]evaltool log reports/southvale[/]
+    """
+    from evaltool.run_log_text import read_run_log_text
+
+    path = bundle_dir / "results" / "run_log.jsonl"
+    if not path.exists():
+        console.print(Text(f"{path}: not found (is {bundle_dir} a results bundle from evaltool run?)"))
+        raise typer.Exit(int(ExitCode.ERROR))
+    with _guard({}):
+        text = read_run_log_text(bundle_dir, min_severity="info" if all_events or OUTPUT.verbosity > 0 else "warning")
+    out.print(Text(text))
+
+
+@app.command()
+def check(
+    no_r: Annotated[bool, typer.Option("--no-r", metavar="", help="Skip the R check (it starts R).")] = False,
+) -> None:
+    """Check this machine: Python, dependencies, DuckDB, pandoc, Typst, Quarto, fonts, Chromium, R.
+
+    Exit 0 when everything a run needs is present (optional tools may be missing), 1 otherwise.
+
+    Example: [bold]evaltool check[/]
+    """
+    from evaltool.envcheck import check_environment, required_ok
+
+    checks = check_environment(include_r=not no_r)
+    table = Table(title=f"evaltool {__version__}: environment check", show_lines=False)
+    for c in ("check", "status", "found", "for"):
+        table.add_column(c, overflow="fold")
+    style = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "missing": "[red]missing[/]"}
+    for c in checks:
+        status = style[c.status] if c.required or c.status != "missing" else "[yellow]absent[/]"
+        table.add_row(c.name + ("" if c.required else " (optional)"), status, Text(c.found), c.purpose)
+    out.print(table)
+    for c in checks:
+        if c.fix and not c.ok:
+            out.print(Text.assemble((c.name, "bold"), f": {c.fix}"))
+    if not required_ok(checks):
+        out.print(Text("Something a run needs is missing (above).", style="red"))
+        raise typer.Exit(int(ExitCode.PROBLEMS))
+    out.print(Text("Ready: everything a run needs is here.", style="green"))
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", metavar="FILE", help="Write to FILE instead of printing.")] = None,
+) -> None:
+    """Print the analysis spec's JSON Schema (for editor completion and validation of YAML specs).
+
+    Point your editor's YAML support at it, e.g. a first line
+    [bold]# yaml-language-server: $schema=../spec.schema.json[/] in the spec.
+
+    Example: [bold]evaltool schema -o spec.schema.json[/]
+    """
+    from evaltool.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(Text(f"wrote {output}"))
 
 
 def main() -> None:  # pragma: no cover - console script entry

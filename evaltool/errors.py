@@ -26,23 +26,32 @@ class ExitCode(IntEnum):
 
 
 class EvaltoolError(Exception):
-    """Base class for every error evaltool raises on purpose."""
+    """Base class for every error evaltool raises on purpose.
+
+    Errors about values (the spec, the data, a function's arguments: :class:`SpecError`,
+    :class:`DataValidationError`, :class:`MatchingError`, :class:`EstimationError`) are also
+    ``ValueError`` subclasses, as Python users expect of a bad argument.
+    """
 
 
-class SpecError(EvaltoolError):
-    """The analysis spec (YAML) is invalid."""
+class SpecError(EvaltoolError, ValueError):
+    """The analysis spec (YAML), or an argument to a public function, is invalid.
+
+    A ``ValueError`` too, so ``except ValueError`` catches bad arguments as Python users expect.
+    """
 
 
-class DataValidationError(EvaltoolError):
-    """Input data break the input contract."""
+class DataValidationError(EvaltoolError, ValueError):
+    """Input data break the input contract (a ``ValueError`` too)."""
 
 
-class MatchingError(EvaltoolError):
-    """Matching cannot proceed (no treated, no controls, nobody matched...)."""
+class MatchingError(EvaltoolError, ValueError):
+    """Matching cannot proceed (no treated, no controls, nobody matched, a bad option...); a ``ValueError``."""
 
 
-class EstimationError(EvaltoolError):
-    """A model cannot be estimated from the data given."""
+class EstimationError(EvaltoolError, ValueError):
+    """A model cannot be estimated from the data or arguments given; a ``ValueError`` (as numpy's
+    ``LinAlgError``), so ``except ValueError`` catches bad arguments to every estimator."""
 
 
 class ReportError(EvaltoolError):

@@ -13,10 +13,11 @@ PosixPath('reports/southvale')
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -28,9 +29,11 @@ import pandas as pd
 
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text
+from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
 from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
+from evaltool.progress import StageStepFn, StepFn
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
@@ -94,7 +97,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
         title="Problems found in the input data and the action taken", appendix=True, publish=True)
-    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity, spec)
+    out.tables["spc_monthly"] = monthly_emergency_rate(cohort.population, cohort.activity_table, spec)
     out.table_meta["spc_monthly"] = TableMeta(
         title="Monthly emergency admissions per 1,000 registered population",
         count_columns=("admissions",), derived_columns=(("rate_per_1000", "admissions"),), appendix=True)
@@ -104,7 +107,7 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
         "n_enrolled": int((pop.treated == 1).sum()),
         "n_candidates": int((pop.treated == 0).sum()),
         "n_excluded": int(flow["n_excluded"].sum()),
-        "n_activity_rows": int(len(cohort.activity)),
+        "n_activity_rows": cohort.n_activity,
         "window_start": str(spec.window.start),
         "window_end": str(spec.window.end),
         "first_index_date": str(pop.loc[pop.treated == 1, "index_date"].min().date()),
@@ -134,8 +137,11 @@ def extend_flow_with_matching(cohort_out: StageOutput, summary: pd.DataFrame) ->
     cohort_out.tables["cohort_flow"] = pd.concat([flow, pd.DataFrame(rows)], ignore_index=True)
 
 
-def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spec: Spec) -> pd.DataFrame:
-    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population."""
+def monthly_emergency_rate(population: pd.DataFrame, activity: Any, spec: Spec) -> pd.DataFrame:
+    """Emergency admissions per 1,000 people registered and alive mid-month, for the whole population.
+
+    ``activity`` may be an Ibis table: the monthly counts are then an engine query.
+    """
     months = pd.period_range(pd.Timestamp(spec.window.start), pd.Timestamp(spec.window.end), freq="M")
     mid = months.to_timestamp() + pd.Timedelta(days=14)
     start = population["registration_start"].fillna(pd.Timestamp.min).to_numpy()
@@ -144,8 +150,14 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
     s_sorted, e_sorted = np.sort(start), np.sort(end)
     m = mid.to_numpy()
     registered = np.searchsorted(s_sorted, m, side="right") - np.searchsorted(e_sorted, m, side="left")
-    em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
-    counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
+    if engine_mod.is_table(activity):
+        a = activity.filter(activity.setting == "emergency_admission")
+        by = a.group_by(y=a.date.year(), m=a.date.month()).aggregate(n=a.count()).execute()
+        em = pd.Series(by["n"].to_numpy(), index=pd.PeriodIndex.from_fields(year=by["y"], month=by["m"], freq="M"))
+        counts = em.reindex(months, fill_value=0).to_numpy()
+    else:
+        em = activity.loc[activity["setting"] == "emergency_admission", "date"].dt.to_period("M")
+        counts = em.value_counts().reindex(months, fill_value=0).to_numpy()
     return pd.DataFrame({
         "month": months.to_timestamp(),
         "admissions": counts.astype(int),
@@ -156,7 +168,9 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: pd.DataFrame, spe
 
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
         output_dir: Path | str | None = None, progress: ProgressFn | None = None,
-        record: RunRecord | None = None, allow_partial: bool | None = None) -> RunResult:
+        record: RunRecord | None = None, allow_partial: bool | None = None,
+        steps: StageStepFn | None = None, only: Sequence[str] | str | None = None,
+        engine: Any = None) -> RunResult:
     """Run every stage of the evaluation described by ``spec`` and write the results bundle.
 
     The run computes once and renders separately: the results bundle (tables, figures,
@@ -175,6 +189,13 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         relative paths are relative to the current working directory.
     progress:
         Called as ``progress(stage, status, detail)`` on stage starts and ends.
+    only:
+        Re-run only these stages (``matching``, ``effects``, ``rollout``, ``proms``, ``qual``) and reuse
+        the others from the saved bundle, which must still be valid for this spec and these inputs
+        (:mod:`evaltool.reuse`); ``effects`` re-runs ``matching`` too.
+    steps:
+        Called as ``steps(stage, done, total, what)`` inside long stages (matching: each enrolment
+        month's risk set; effects: each outcome); the CLI draws progress bars with it.
     record:
         A :class:`~evaltool.runlog.RunRecord` to collect into (its listeners see every event as it
         happens); a new one by default. Returned as ``RunResult.record``.
@@ -186,10 +207,29 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     ------
     SpecError, DataValidationError, OutputError
         Before anything is written.
+    engine:
+        Where data preparation runs: an :class:`~evaltool.engine.Engine`, an Ibis connection, a
+        ``SparkSession`` or a backend name (``"duckdb"``, ``"spark"``); default the spec's ``engine``.
     """
     t_start = time.perf_counter()
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
+    if isinstance(engine, str):
+        spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"backend": engine})})
+        engine = None
+    eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
+    try:
+        return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
+                    record=record, allow_partial=allow_partial, steps=steps, only=only, t_start=t_start)
+    finally:
+        if engine is None:
+            eng.close()
+
+
+def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None, render: bool,
+         output_dir: Path | str | None, progress: ProgressFn | None, record: RunRecord | None,
+         allow_partial: bool | None, steps: StageStepFn | None, only: Sequence[str] | str | None,
+         t_start: float) -> RunResult:
     record = record if record is not None else RunRecord()
     if progress is not None:
         record.listen(_progress_adapter(progress))
@@ -205,9 +245,9 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     for code, message in plan.notes:
         record.warning("bundle", code, message)
 
-    record.info("inputs", "stage_started", "reading and validating input files")
+    record.info("inputs", "stage_started", f"reading and validating input files ({eng.backend})")
     t = time.perf_counter()
-    validated = load_inputs(spec)
+    validated = load_inputs(spec, engine=eng)
     validated.raise_for_errors()
     _record_input_problems(record, validated)
     cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
@@ -217,20 +257,38 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
                 f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
                 counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
     _plan_analyses(record, spec)
+    reuse = None
+    if only:
+        from evaltool.bundle import dumps
+        from evaltool.reuse import plan_reuse
+
+        reuse = plan_reuse(only, final)
+        reuse.check(json.loads(dumps(spec.to_json_dict())), validated.files)
+        record.info("bundle", "stages_reused", f"re-running {', '.join(reuse.run)}; reusing "
+                    f"{', '.join(reuse.reused) or 'nothing'} from the saved run of {reuse.manifest.get('created')}")
 
     palette = _brand_palette(spec)
 
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
         # Stage figures take the report brand's chart colours (the NHS palette by default).
-        return _attempt(record, stages, outputs, name, enabled, why_not, lambda: _in_palette(palette, fn))
+        def branded() -> StageOutput:
+            return _in_palette(palette, fn)
+
+        if reuse is None:
+            return _attempt(record, stages, outputs, name, enabled, why_not, branded)
+        out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
+        if enabled and name in reuse.reused:
+            stages[name]["reused_from"] = str(reuse.manifest.get("created"))
+        return out
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
 
     def _matching() -> StageOutput:
         from evaltool.matching.stage import run_stage
 
-        return run_stage(cohort.population, cohort.activity, cohort.practices, spec.matching, seed=seed,
-                         pre_months=spec.effects.pre_months if spec.effects is not None else None, **window)
+        return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
+                         pre_months=spec.effects.pre_months if spec.effects is not None else None,
+                         **window, progress=_stage_steps(steps, "matching"))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:
@@ -239,8 +297,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
     def _effects() -> StageOutput:
         from evaltool.effects.matched_stage import run_stage
 
-        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity, spec.effects, seed=seed,
-                         **window)
+        return run_stage(m_out.objects["matched_cohort"], cohort.population, cohort.activity_table, spec.effects,
+                         seed=seed, **window, progress=_stage_steps(steps, "effects"))
 
     if spec.effects is not None and m_out is None and spec.matching is not None:
         record.fail_unfinished("effects", "matching did not run, so the matched-cohort effects could not be estimated")
@@ -253,8 +311,8 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.effects.rollout_stage import run_stage
 
         # Practice-level rates need everyone registered, not only the person-level cohort's eligible people.
-        return run_stage(validated.population, validated.activity, validated.practices, spec.rollout, seed=seed,
-                         **window)
+        return run_stage(validated.population_table, validated.activity_table, validated.practices, spec.rollout,
+                         seed=seed, **window)
 
     if spec.rollout is not None and not has_rollout:
         record.fail_unfinished("rollout", "no practices file with a `go_live_date` column was given")
@@ -288,9 +346,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         from evaltool.area.stage import run_stage
 
         # whole-area series count everyone registered, as the roll-out stage does
-        return run_stage(validated.population, validated.activity, validated.practices,
+        return run_stage(validated.population, validated.activity_table, validated.practices,
                          validated.extra.get("area_panel"), spec.area, seed=seed,
-                         file=Path(spec.data.area_panel).name if spec.data.area_panel else "area_panel", **window)
+                         file=spec.data.source("area_panel").describe() if spec.data.area_panel else "area_panel",
+                         **window)
 
     attempt("area", spec.area is not None, "no `area` section in the spec", _area)
 
@@ -337,12 +396,14 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
+        atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}
     report_error = None
     if render:
         report_files, report_error = _render(record, final, fmts, spec.report.engine)
         # The report's own outcome joins the log (the manifest, already committed, is not rewritten).
         atomic_write_text(final / "results" / "run_log.jsonl", record.to_jsonl())
+        atomic_write_text(final / "results" / "run_log.txt", _log_text(record, spec.name))
     return RunResult(spec, final, stages, outputs, report_files, round(time.perf_counter() - t_start, 2),
                      record=record, status=run_status, allow_partial=allow, report_error=report_error)
 
@@ -494,6 +555,20 @@ def _progress_adapter(progress: ProgressFn) -> Listener:
             progress(ev.stage, status[ev.code], ev.message)
 
     return listener
+
+
+def _log_text(record: RunRecord, name: str) -> str:
+    """``results/run_log.txt``: the same events as ``run_log.jsonl``, for people to read."""
+    from evaltool.run_log_text import format_run_log
+
+    return format_run_log(record.events, name=name, analyses=[a.to_dict() for a in record.analyses()]) + "\n"
+
+
+def _stage_steps(steps: StageStepFn | None, stage: str) -> StepFn | None:
+    """One stage's ``progress(done, total, what)``, forwarding to the pipeline's ``steps``."""
+    if steps is None:
+        return None
+    return lambda done, total, what: steps(stage, done, total, what)
 
 
 def _portable_paths(obj: Any, base: Path) -> Any:

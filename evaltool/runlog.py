@@ -24,8 +24,8 @@ Examples
 >>> _ = rec.emit(Event("effects", "warning", "estimate_failed", "care home admissions: not estimated",
 ...                    outcome="care_home_admission"))
 >>> rec.set_status("effects", "matched_did", "emergency_admission", "ok")
->>> rec.counts()
-{'error': 0, 'info': 0, 'warning': 1}
+>>> rec.counts() == {'info': 0, 'warning': 1, 'error': 0}
+True
 >>> rec.complete
 True
 """

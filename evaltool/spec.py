@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evaltool.area.config import AreaConfig
 from evaltool.effects.config import RolloutConfig
+from evaltool.engine import EngineConfig, Source
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.inputs import CHECK_ACTIONS, DEFAULT_ACTIONS
 from evaltool.errors import SpecError
@@ -52,20 +53,42 @@ class WindowSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    """Input files (CSV, Parquet or Excel); relative paths resolve against the spec file."""
+    """Input sources: a file path (CSV, CSV.gz, Parquet file or folder, Excel) or a mapping
+    (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
+    Relative paths resolve against the spec file."""
 
-    population: Path
-    activity: Path
-    practices: Path | None = None
-    proms: Path | None = None
-    prems: Path | None = None
-    area_panel: Path | None = Field(None, description="Area-by-month panel (donor areas) for whole-area designs.")
+    population: Path | Source = Field(description="People: person_id, practice_id, sex, birth_date or age, treated, "
+                                                  "index_date (see the input contract).")
+    activity: Path | Source = Field(description="Events: person_id, date, setting[, bed_days, cost].")
+    practices: Path | Source | None = Field(None, description="Practices: practice_id[, neighbourhood, go_live_date, "
+                                                              "list_size]; needed for the roll-out analysis.")
+    proms: Path | Source | None = Field(None, description="PROM responses: person_id, timepoint, instrument, EQ-5D columns.")
+    prems: Path | Source | None = Field(None, description="PREM responses: respondent_id, group, survey, item columns.")
+    area_panel: Path | Source | None = Field(
+        None, description="Area-by-month panel (donor areas) for whole-area designs.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataSpec:
+        for key in _PATH_KEYS:
+            v = getattr(self, key)
+            if isinstance(v, Source):
+                try:
+                    v.kind
+                except ValueError as err:
+                    raise ValueError(f"{key}: {err}") from None
+        return self
+
+    def source(self, key: str) -> Source | None:
+        """The entry ``key`` as a :class:`~evaltool.engine.Source` (None when absent)."""
+        v = getattr(self, key)
+        return None if v is None else (v if isinstance(v, Source) else Source(path=v))
 
 
 class ValidationSpec(_Strict):
     """Per-check action for problems in the input data: ``error`` stops, ``exclude`` drops and counts."""
 
-    actions: dict[str, str] = Field(default_factory=dict)
+    actions: dict[str, str] = Field(
+        default_factory=dict, description="check -> error | exclude (see the validation checks table).")
 
     @field_validator("actions")
     @classmethod
@@ -88,7 +111,7 @@ class CohortSpec(_Strict):
     """Who is evaluated."""
 
     min_age: int = Field(18, ge=0, le=120, description="Minimum age at index date for the treated.")
-    max_age: int | None = Field(None, ge=0, le=130)
+    max_age: int | None = Field(None, ge=0, le=130, description="Maximum age at index date for the treated.")
     enrolment_end: date | None = Field(
         None, description="Last index date accepted (leaves follow-up time before the window ends)."
     )
@@ -102,9 +125,9 @@ class Deviation(_Strict):
 
 
 class DisclosureSpec(_Strict):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Apply disclosure control to everything published.")
     min_count: int = Field(8, ge=1, description="Counts below this (but above 0) are suppressed.")
-    round_to: int = Field(5, ge=1)
+    round_to: int = Field(5, ge=1, description="Other counts are rounded to a multiple of this.")
 
 
 class NarrativeSpec(_Strict):
@@ -119,13 +142,15 @@ class NarrativeSpec(_Strict):
 
 
 class ReportSpec(_Strict):
-    formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = ("html", "pdf", "docx", "xlsx")
+    formats: tuple[Literal["html", "pdf", "docx", "xlsx"], ...] = Field(
+        ("html", "pdf", "docx", "xlsx"), description="Report formats; xlsx is the workbook of published tables.")
     narrative: NarrativeSpec = Field(NarrativeSpec(), description="Markdown files with the evaluators' narrative.")
     brand: Path | None = Field(None, description="A Quarto _brand.yml (logo, colours, fonts, organisation name); "
                                                  "default the NHS identity.")
     logic_model: Path | None = Field(None, description="Logic model: an image (PNG, JPEG, SVG) or a Markdown file.")
     reference_docx: Path | None = Field(None, description="Word reference document (styles) for report.docx.")
-    engine: Literal["auto", "quarto", "pandoc"] = "auto"
+    engine: Literal["auto", "quarto", "pandoc"] = Field(
+        "auto", description="auto: Quarto when on PATH, otherwise pandoc + Typst.")
     disclosure: DisclosureSpec = DisclosureSpec()
     deviations: tuple[Deviation, ...] = ()
 
@@ -134,13 +159,15 @@ class Spec(_Strict):
     """A validated, frozen analysis spec."""
 
     name: str = Field(description="Short name: output goes to reports/<name>/.")
-    title: str
-    programme: str = ""
-    question: str = ""
-    seed: int = Field(20261122, ge=0, le=2**32 - 1)
-    window: WindowSpec
-    data: DataSpec
+    title: str = Field(description="The report's title.")
+    programme: str = Field("", description="What the programme is: who is enrolled, by whom, from when.")
+    question: str = Field("", description="The evaluation question, in plain English.")
+    seed: int = Field(20261122, ge=0, le=2**32 - 1, description="Random seed: same spec, data and seed give "
+                                                                "identical results tables.")
+    window: WindowSpec = Field(description="The study window.")
+    data: DataSpec = Field(description="The input files.")
     validation: ValidationSpec = ValidationSpec()
+    engine: EngineConfig = EngineConfig()
     cohort: CohortSpec = CohortSpec()
     matching: MatchingConfig | None = None
     effects: MatchedDidConfig | None = None
@@ -324,6 +351,13 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         if isinstance(raw.get(section), dict):
             raw[section] = {k: (_resolve(v, base) if k in keys and isinstance(v, str) else v)
                             for k, v in raw[section].items()}
+    if isinstance(raw.get("data"), dict):
+        # Mapping sources: their file keys resolve against the spec too.
+        raw["data"] = {k: ({kk: (_resolve(vv, base) if kk in ("path", "duckdb") and isinstance(vv, str) else vv)
+                            for kk, vv in v.items()} if k in _PATH_KEYS and isinstance(v, dict) else v)
+                       for k, v in raw["data"].items()}
+    if isinstance(raw.get("engine"), dict) and isinstance(raw["engine"].get("temp_directory"), str):
+        raw["engine"] = {**raw["engine"], "temp_directory": _resolve(raw["engine"]["temp_directory"], base)}
     rep = raw.get("report")
     if isinstance(rep, dict):
         rep = dict(rep)
@@ -388,7 +422,8 @@ def _non_finite(obj: Any, path: str = "") -> list[tuple[str, str]]:
 def _check_files(spec: Spec, source: str) -> None:
     missing = []
     for key in _PATH_KEYS:
-        p = getattr(spec.data, key)
+        src = spec.data.source(key)
+        p = None if src is None else (src.path if src.kind == "file" else src.duckdb)
         if p is not None and not Path(p).exists():
             missing.append(f"  - data.{key}: file not found: {display_path(p)}")
         elif p is not None and not Path(p).is_file():

@@ -1,12 +1,16 @@
-# Sourced by scripts/*.sh: create ./.venv if needed and install evaltool with its test extras.
+# Sourced by scripts/*.sh: create the virtual environment if needed and install evaltool with its test extras.
+# Environment: PYTHON (interpreter, default python3), VENV (directory, default .venv),
+# EXTRAS (pip extras, default test).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "Creating virtual environment .venv"
-  "$PY" -m venv .venv
+VENV=${VENV:-.venv}
+EXTRAS=${EXTRAS:-test}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "Creating virtual environment $VENV ($("$PY" --version 2>&1))"
+  "$PY" -m venv "$VENV"
 fi
 # shellcheck disable=SC1091
-. .venv/bin/activate
+. "$VENV/bin/activate"
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test]"
+python -m pip install -q -e ".[$EXTRAS]"

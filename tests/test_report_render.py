@@ -219,3 +219,16 @@ def test_funnel_and_forest_figures():
     _, alt = forest_plot(eff)
     assert "emergency admissions, everyone: 0.86 (0.78 to 0.95)" in alt
     assert "emergency admissions, under 65: 0.81 (0.71 to 0.92)" in alt
+
+
+def test_relative_bundle_path_from_another_directory(tmp_path, monkeypatch):
+    """Regression: `evaltool run spec -o out` (a relative path) failed in pandoc, which runs in the build dir."""
+    import shutil
+
+    from evaltool.report import render_report
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "bundle", tmp_path / "out" / "b")
+    monkeypatch.chdir(tmp_path)
+    res = render_report(Path("out/b"), formats=("html",))
+    assert (tmp_path / "out" / "b" / "report.html").stat().st_size > 1000
+    assert "html" in res.paths

@@ -14,11 +14,14 @@ time, so that you can inspect, swap or extend any step. Every stage returns a re
 `.summary()`, `.to_frame()`, `.plot()` and `.to_dict()`.
 
 Southvale is fictional: the true effects are known (`example_data/southvale/truth.json`).
-Set the environment variable `EVALTOOL_NOTEBOOK_SCALE` (e.g. `0.05`) to run on a smaller,
-regenerated Southvale (the test suite does this).""")
+Every call below takes its settings from the spec, so the numbers are the ones `evaltool run`
+reports; the last cell checks that they are.
+Set the environment variable `EVALTOOL_NOTEBOOK_SCALE` (e.g. `0.08`) to run on a smaller,
+regenerated Southvale (the test suite does this, and compares the numbers with the CLI's).""")
 code("""import json, os, tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -27,6 +30,7 @@ from evaltool.spec import parse_spec
 
 HERE = Path.cwd() if (Path.cwd() / "southvale.yaml").exists() else Path.cwd() / "analyses"
 SCALE = float(os.environ.get("EVALTOOL_NOTEBOOK_SCALE", "0") or 0)
+OUT = Path(os.environ.get("EVALTOOL_NOTEBOOK_OUT") or tempfile.mkdtemp())  # where section 8 writes its bundle
 raw = yaml.safe_load((HERE / "southvale.yaml").read_text())
 if SCALE:
     from evaltool.datasets.example import write_example_data
@@ -48,19 +52,21 @@ data.raise_for_errors()
 print(f"{len(data.problems)} problem(s) found")
 data.flow_frame()""")
 md("## 2. The cohort\nEligibility rules applied to the enrolled; potential controls are everyone never enrolled.")
-code("""cohort = evaltool.build_cohort(data, min_age=spec.cohort.min_age)
+code("""cohort = evaltool.build_cohort(data, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
 cohort.summary()""")
 md("""## 3. Matched controls at each enrolment date
 Risk-set matching: for each enrolment month, candidates are alive, registered and not yet enrolled;
 covariates (including recent hospital use) are measured over the months before that date.""")
 code("""from evaltool.matching import risk_set_match
 
-m = spec.matching
+m = spec.matching  # every matching setting of the plan, spelt out
 matched = risk_set_match(
     cohort.population, cohort.activity,
     window_start=spec.window.start, window_end=spec.window.end,
-    covariates=m.covariates, lookback_months=m.lookback_months, followup=m.followup,
-    ratio=m.ratio, caliper=m.caliper, exact=m.exact, seed=spec.seed,
+    covariates=list(m.covariates), lookback_months=m.lookback_months, period=m.period, followup=m.followup,
+    method=m.method, distance=m.distance, ratio=m.ratio, replace=m.replace,
+    caliper=m.caliper, std_caliper=m.std_caliper, exact=list(m.exact), order=m.order,
+    min_age=m.min_age, missing=m.missing, seed=spec.seed,
 )
 matched.summary()""")
 code("""matched.plot()""")
@@ -69,9 +75,11 @@ Difference-in-differences on the matched cohort: Poisson with person-time exposu
 The naive before/after change for the enrolled is shown beside it: that is regression to the mean.""")
 code("""from evaltool.effects import matched_did
 
+e = spec.effects
 cohort_m = matched.matched_data()
 did = matched_did(cohort_m, cohort.activity, cohort.population, "emergency_admission",
-                  subgroups=["age_band"],
+                  model=e.model, pre_months=e.pre_months, post_months=e.post_months,
+                  subgroups=list(e.subgroups), cluster=e.cluster, event_study=e.event_study, alpha=e.alpha,
                   window_start=spec.window.start, window_end=spec.window.end)
 did.to_frame()""")
 code("""print("true rate ratios:", truth["true_rate_ratios"]["emergency_admission"])
@@ -93,9 +101,20 @@ code("""from evaltool.qual.stage import run_stage as qual_stage
 q = qual_stage(None, None, spec.qualitative, seed=spec.seed)
 q.tables["qual_agreement"].head(10)""")
 md("""## 8. All of it, with the report
-`evaltool.run` performs the stages above, writes the results bundle and renders the report.""")
-code("""res = evaltool.run(spec, formats=("html",), output_dir=tempfile.mkdtemp())
+`evaltool.run` (what the `evaltool run` command calls) performs the stages above, writes the results
+bundle and renders the report. Its matched difference-in-differences estimates are the ones above.""")
+code("""res = evaltool.run(spec, formats=("html",), output_dir=OUT)
 res.stages""")
+code("""bundle = pd.read_csv(res.bundle_dir / "results" / "effects.csv")
+cols = ["outcome", "subgroup", "scale", "estimate", "ci_lower", "ci_upper"]
+ours = did.to_frame().query("analysis == 'matched_did'")[cols].reset_index(drop=True)
+theirs = bundle.query("analysis == 'matched_did' and outcome == 'emergency_admission'")[cols].reset_index(drop=True)
+# The bundle stores 10 significant digits, hence a relative tolerance.
+same = ours.shape == theirs.shape and all(
+    np.allclose(ours[c], theirs[c], rtol=1e-8, atol=0) if pd.api.types.is_numeric_dtype(ours[c])
+    else (ours[c].astype(str) == theirs[c].astype(str)).all() for c in cols)
+print("stage-by-stage estimates equal evaltool run's:", same)
+ours""")
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={
     "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},

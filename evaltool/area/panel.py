@@ -47,7 +47,7 @@ def validate_area_panel(panel: pd.DataFrame, *, file: str = "area_panel", outcom
     >>> p = pd.DataFrame({"area_id": ["A", "A"], "month": ["2022-01-01", "2022-02-01"], "events": [5, 7],
     ...                   "population": [1200, 1200]})
     >>> validate_area_panel(p)["person_years"].round(3).tolist()
-    [101.918, 92.055]
+    [101.848, 91.992]
     """
     df = panel.copy()
     miss = [c for c in AREA_REQUIRED if c not in df.columns]

@@ -228,8 +228,11 @@ def synthetic_control(
                                   " every area in every period")
     if treated not in Y.index:
         raise DataValidationError(f"treated area {treated!r} is not in `{unit}`")
-    times = np.asarray(Y.columns)
-    t0 = int(np.searchsorted(times, first_treated, side="left"))
+    cols = pd.Index(Y.columns)
+    times = np.asarray(cols)
+    # compare like with like (dates with dates) whatever the pandas version's column dtype
+    start = pd.Timestamp(first_treated) if pd.api.types.is_datetime64_any_dtype(cols) else first_treated
+    t0 = int(cols.searchsorted(start, side="left"))
     if t0 < 2 or t0 >= len(times):
         raise EstimationError(f"go-live {first_treated!r} leaves {t0} pre-period(s) and {len(times) - t0}"
                               " post-period(s); both must be at least 2 and 1")

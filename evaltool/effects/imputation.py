@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.inference import cluster_codes, cluster_sums, draw_weights
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
@@ -115,8 +116,20 @@ def _estimand_weights(prep: _Prep, horizons: list[int] | None) -> tuple[list[str
 
 
 @dataclass(frozen=True, repr=False)
-class ImputationResult(ResultMixin):
-    """Imputation-estimator effects (overall and by event time); immutable."""
+class ImputationResult(ResultMixin, RegressionResultsMixin):
+    """Imputation-estimator effects (overall and by event time); immutable.
+
+    ``params`` and friends are indexed ``"overall"`` then event times (integers); ``nobs`` counts
+    unit-periods.
+    """
+
+    def _coef_frame(self) -> pd.DataFrame:
+        f = self.to_frame()
+        idx = pd.Index([lab if lab == "overall" else int(float(lab)) for lab in f["label"]], name="event_time")
+        return f[COEF_COLUMNS].set_axis(idx)
+
+    def _nobs(self) -> int:
+        return self.n_obs
 
     table: pd.DataFrame
     family: str

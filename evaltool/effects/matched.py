@@ -30,7 +30,7 @@ person and period effects.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
+from evaltool.columns import to_contract
+from evaltool.effects.coded import CodedDesign
 from evaltool.effects.compress import CellPanel, cells
 from evaltool.effects.matched_event import event_study as fit_event_study
 from evaltool.effects.matched_fit import PY_DAYS, events_label, fit_cells, wald
@@ -67,8 +70,12 @@ def add_age_band(cohort: pd.DataFrame, cut: int = 65) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class MatchedDidResult(ResultMixin):
+class MatchedDidResult(ResultMixin, RegressionResultsMixin):
     """Matched-cohort DiD for one outcome: overall and subgroup effects, naive change, event study.
+
+    ``params``/``bse``/``pvalues``/``conf_int()`` hold the DiD coefficients on the model's scale (log rate
+    ratios for Poisson and negative binomial, differences per 1,000 person-years for linear), indexed by
+    subgroup (``"all"`` first); ``nobs`` is the number of people.
 
     Attributes
     ----------
@@ -109,6 +116,22 @@ class MatchedDidResult(ResultMixin):
     failures: tuple[tuple[str, str, str], ...] = ()
 
     # -- views -------------------------------------------------------------
+    def _coef_frame(self) -> pd.DataFrame:
+        e = self.estimates[self.estimates["analysis"] == "matched_did"]
+        if self.model == "linear":
+            f = e[e["scale"] == "difference_per_1000py"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+        else:  # rate-ratio rows carry the SE of the log rate ratio: back to the coefficient scale
+            f = e[e["scale"] == "rate_ratio"][["subgroup", "subgroup_var", *COEF_COLUMNS]].copy()
+            for c in ("estimate", "ci_lower", "ci_upper"):
+                f[c] = np.log(f[c].astype(float))
+        several = f.loc[f["subgroup"] != "all", "subgroup_var"].nunique() > 1
+        f.index = pd.Index([s if s == "all" or not several else f"{v}={s}"
+                            for s, v in zip(f["subgroup"], f["subgroup_var"])], name="subgroup")
+        return f[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return int(self.info.get("n_people", 0))
+
     def to_frame(self) -> pd.DataFrame:
         """All estimates, one row each (DiD and naive; rate ratios and differences)."""
         return self.estimates.copy()
@@ -228,15 +251,24 @@ class MatchedDidResult(ResultMixin):
 # ---------------------------------------------------------------------------------------------
 def _design(
     fr: pd.DataFrame, group: str | None, kind: str, levels: list[str], ref_period: int, first_period: int
-) -> tuple[np.ndarray, list[str], dict[str, list[int]]]:
-    """Regressors: period (x level) dummies, then the effect columns. Returns X, names, effect index."""
-    period = fr["period"].to_numpy()
-    treated = fr["treated"].to_numpy().astype(float)
-    lev = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+) -> tuple[CodedDesign, list[str], dict[str, list[int]]]:
+    """Regressors: period (x level) dummies, then the effect columns. Returns X, names, effect index.
+
+    Every column is a function of (period, level, arm) only, so X is kept as its few distinct rows
+    and a code per row (:class:`~evaltool.effects.coded.CodedDesign`): never a dense n x k matrix.
+    """
+    lev_all = fr[group].astype(str).to_numpy() if group else np.full(len(fr), "all")
+    pc, pu = pd.factorize(fr["period"].to_numpy())
+    lc, lu = pd.factorize(lev_all)
+    tc, tu = pd.factorize(fr["treated"].to_numpy().astype(float))
+    comb, codes = np.unique((pc.astype(np.int64) * len(lu) + lc) * len(tu) + tc, return_inverse=True)
+    period = np.asarray(pu)[comb // (len(lu) * len(tu))]
+    lev = np.asarray(lu)[(comb // len(tu)) % len(lu)]
+    treated = np.asarray(tu)[comb % len(tu)]
     cols: list[np.ndarray] = []
     names: list[str] = []
     eff: dict[str, list[int]] = {}
-    periods = np.unique(period)
+    periods = np.unique(fr["period"].to_numpy())
     for s in levels:
         ins = (lev == s).astype(float)
         for p in periods:
@@ -262,7 +294,7 @@ def _design(
         cols = [cols[i] for i in keep]
         names = [names[i] for i in keep]
         eff = {s: [names.index(f"post:{s}")] for s in levels}
-    return np.column_stack(cols), names, eff
+    return CodedDesign(codes.astype(np.int64), np.column_stack(cols)), names, eff
 
 
 
@@ -372,6 +404,7 @@ def matched_did(
     panel: OutcomePanel | None = None,
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
 
@@ -406,6 +439,10 @@ def matched_did(
     window_start, window_end:
         The study window: person-time outside it is not counted (activity data cover only it).
 
+    columns:
+        Your column names for ``activity`` and ``population`` (and the cohort's ``person_id``), as R's
+        did's ``idname``: ``{"person_id": "pid", "date": "event_date"}`` (:mod:`evaltool.columns`).
+
     Returns
     -------
     MatchedDidResult
@@ -417,6 +454,9 @@ def matched_did(
     >>> bool(res.effect("all")["ci_lower"] < 1)
     True
     """
+    activity = to_contract(activity, columns, "activity")
+    population = to_contract(population, columns, "population")
+    cohort = to_contract(cohort, {k: v for k, v in (columns or {}).items() if k == "person_id"}, "population")
     if model not in ("poisson", "negbin", "linear"):
         raise DataValidationError(f"`model` must be 'poisson', 'negbin' or 'linear'; found {model!r}")
     if not 0 < alpha < 1:

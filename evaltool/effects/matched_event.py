@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool.effects.coded import CodedDesign
 from evaltool.effects.compress import CellPanel
 from evaltool.effects.matched_fit import events_label, fit_cells, wald
 from evaltool.effects.pretrend import pretrend_assessment
@@ -22,11 +23,13 @@ from evaltool.errors import EstimationError
 __all__ = ["event_design", "event_study"]
 
 
-def event_design(fr: pd.DataFrame, width: int) -> tuple[np.ndarray, list[str], list[int], list[int]]:
-    """Month dummies (first month absorbed by the unit effects) and treated x bin dummies.
+def event_design(fr: pd.DataFrame, width: int) -> tuple[CodedDesign, list[str], list[int], list[int]]:
+    """Month dummies (the first month with events absorbed by the unit effects) and treated x bin dummies.
 
     Bins are ``width`` months wide and aligned on the index month (bin -1 = months -width..-1, the
-    reference). Returns X, names, the effect columns and their bins.
+    reference). Every column is a function of (month, arm) only, so X is kept as its distinct rows and a
+    code per row (:class:`~evaltool.effects.coded.CodedDesign`). Returns X, names, the effect columns and
+    their bins.
 
     Examples
     --------
@@ -34,24 +37,34 @@ def event_design(fr: pd.DataFrame, width: int) -> tuple[np.ndarray, list[str], l
     >>> event_design(fr, 1)[1]
     ['period[-1]', 'period[0]', 'period[1]', 'treated:period[-2]', 'treated:period[0]', 'treated:period[1]']
     """
-    period = fr["period"].to_numpy()
-    treated = fr["treated"].to_numpy().astype(float)
-    months = np.unique(period)
+    pc, pu = pd.factorize(fr["period"].to_numpy())
+    tc, tu = pd.factorize(fr["treated"].to_numpy().astype(float))
+    comb, codes = np.unique(pc.astype(np.int64) * len(tu) + tc, return_inverse=True)
+    period = np.asarray(pu)[comb // len(tu)]
+    treated = np.asarray(tu)[comb % len(tu)]
+    months = np.unique(fr["period"].to_numpy())
     bins = np.floor_divide(period, width)
     cols: list[np.ndarray] = []
     names: list[str] = []
-    for p in months[1:]:
+    # The month absorbed by the unit effects is the first month *with events*: were it empty, the other
+    # month dummies would drift to +inf (as :func:`evaltool.effects.matched._absorbed_periods`); an empty
+    # first month is then an ordinary dummy, separated and dropped as fixest does.
+    pos = fr["y"].to_numpy() > 0 if "y" in fr.columns else np.ones(len(fr), bool)
+    absorbed = int(fr["period"].to_numpy()[pos].min()) if pos.any() else int(months[0])
+    for p in months:
+        if p == absorbed:
+            continue
         cols.append((period == p).astype(float))
         names.append(f"period[{p}]")
     eff, eff_bins = [], []
-    for b in np.unique(bins):
+    for b in np.unique(np.floor_divide(months, width)):
         if b == -1:
             continue
         eff.append(len(cols))
         eff_bins.append(int(b))
         cols.append(treated * (bins == b))
         names.append(f"treated:period[{b}]")
-    return np.column_stack(cols), names, eff, eff_bins
+    return CodedDesign(codes.astype(np.int64).ravel(), np.column_stack(cols)), names, eff, eff_bins
 
 
 def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None, *, alpha: float,

@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import stats
 
+from evaltool.effects.coded import CodedDesign, as_dense, xt_dot
 from evaltool.effects.compress import CellPanel
 from evaltool.effects.poisson import FEFit, feols_fe, fepois
 from evaltool.errors import EstimationError
@@ -29,25 +30,25 @@ def wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, float
     return stat, df, float(stats.chi2.sf(stat, df))
 
 
-def fit_cells(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
+def fit_cells(cp: CellPanel, X: CodedDesign, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
     fr = cp.frame if mask is None else cp.frame.loc[mask]
-    Xm = X if mask is None else X[np.asarray(mask)]
+    Xm = X if mask is None else X.rows(np.asarray(mask))
     if model == "poisson":
         # Separation: a period (x subgroup) dummy whose rows have no events has an MLE at -inf. As
         # fixest does, drop those rows and that dummy; the effect columns must not be separated.
-        ysum = Xm.T @ fr["y"].to_numpy()
+        ysum = xt_dot(Xm, fr["y"].to_numpy())
         sep = [j for j, n in enumerate(names) if ysum[j] <= 0]
         bad = [names[j] for j in sep if not names[j].startswith("period[")]
         if bad:
             raise EstimationError(f"no events where {bad} apply (e.g. a subgroup level with no events in the "
                                   "treated post-period): the effect is not identified; merge or drop that level")
         if sep:
-            keep_rows = ~(Xm[:, sep] != 0).any(axis=1)
+            keep_rows = ~Xm.any_nonzero(sep)
             keep_cols = [j for j in range(len(names)) if j not in sep]
             sub = fit_cells(CellPanel(frame=fr.loc[keep_rows], by=cp.by, n_people=cp.n_people,
                                  n_obs_nonzero=cp.n_obs_nonzero, n_clusters_nonzero=cp.n_clusters_nonzero,
                                  groups=cp.groups),
-                       Xm[keep_rows][:, keep_cols], [names[j] for j in keep_cols], model, cluster_col)
+                       Xm.rows(keep_rows).cols(keep_cols), [names[j] for j in keep_cols], model, cluster_col)
             coef = np.full(len(names), np.nan)
             V = np.full((len(names), len(names)), np.nan)
             coef[keep_cols] = sub.coef
@@ -65,7 +66,8 @@ def fit_cells(cp: CellPanel, X: np.ndarray, names: list[str], model: str, cluste
         return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
                       cluster=cl, names=names)
     rate = fr["y"].to_numpy() / fr["exposure"].to_numpy() * PY_DAYS * 1000
-    return feols_fe(rate, Xm, fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl, names=names)
+    return feols_fe(rate, as_dense(Xm), fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl,
+                    names=names)
 
 
 def events_label(outcome: str) -> str:

@@ -20,6 +20,7 @@ from evaltool.effects.matched import CLUSTER_ALIASES, MatchedDidResult, add_age_
 from evaltool.effects.matched_config import MatchedDidConfig
 from evaltool.effects.panels import OUTCOMES, build_panel
 from evaltool.errors import EstimationError, EvaltoolWarning
+from evaltool.progress import StepFn, steps
 from evaltool.runlog import one_line
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
@@ -133,8 +134,11 @@ def run_stage(
     seed: int,
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
+    progress: StepFn | None = None,
 ) -> StageOutput:
     """Fit the matched DiD for each outcome; return tables, figures and facts for the bundle.
+
+    ``progress(done, total, what)`` is called as each outcome is fitted.
 
     ``seed`` is accepted for the stage contract; the analytic fits use no randomness.
     An outcome whose fit fails, and any secondary analysis (a subgroup level, the naive comparison,
@@ -176,7 +180,7 @@ def run_stage(
                         window_end=window_end)
     results: dict[str, MatchedDidResult] = {}
     failed: dict[str, str] = {}
-    for o in outcomes:
+    for o in steps(outcomes, progress, lambda o: o.replace("_", " ")):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", EvaltoolWarning)
             try:

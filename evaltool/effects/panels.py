@@ -41,7 +41,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from evaltool.engine import as_table, connect
+from evaltool.engine import as_table, engine_of, is_table
 from evaltool.errors import DataValidationError, DataWarning
 
 #: Days in one relative "month".
@@ -200,7 +200,7 @@ def build_panel(
         if kind != "count" and kind not in activity.columns:
             raise DataValidationError(f"outcome {o!r} needs column {kind!r} in `activity`; it is absent")
 
-    con = con or connect()
+    con = engine_of(activity, con)
     lo_day = int(period_bounds(-pre_months))
     hi_day = int(period_bounds(post_months))  # exclusive
     cols = ["person_id", "treated", "index_date"] + [
@@ -223,8 +223,9 @@ def build_panel(
     pop_cols = ["registration_start", "registration_end", "death_date"]
     if population is not None:
         have = [c for c in pop_cols if c in population.columns]
-        pop = population[["person_id"] + have].copy()
-        pop["person_id"] = pop["person_id"].astype(str)
+        # Only the cohort's people go to the engine (never a copy of the whole population).
+        pop = population.loc[population["person_id"].astype(str).isin(set(coh["person_id"])), ["person_id"] + have]
+        pop = pop.assign(person_id=pop["person_id"].astype(str))
         if pop["person_id"].duplicated().any():
             raise DataValidationError("`population.person_id` has duplicates; one row per person expected")
     else:
@@ -259,10 +260,15 @@ def build_panel(
         "unit_id", "person_id", "treated", "weights", "index_date", "entry_day", "exit_day"
     )
 
-    acts = activity[["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]].copy()
-    acts["person_id"] = acts["person_id"].astype(str)
-    acts["date"] = pd.to_datetime(acts["date"])
-    ta = as_table(con, acts, "_et_activity")
+    acols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
+    if is_table(activity):
+        ta = activity.select(*acols)
+        ta = ta.mutate(date=ta.date.cast("timestamp"))
+    else:
+        acts = activity[acols].copy()
+        acts["person_id"] = acts["person_id"].astype(str)
+        acts["date"] = pd.to_datetime(acts["date"])
+        ta = as_table(con, acts, "_et_activity")
     pt = persons_t.filter(persons_t.exit_day > persons_t.entry_day)
     ev = ta.inner_join(pt, ta.person_id == pt.person_id)
     ev = ev.drop([c for c in ev.columns if c.endswith("_right")])
@@ -282,8 +288,6 @@ def build_panel(
             aggs[o] = ibis.ifelse(cond & val.notnull(), val, ibis.literal(0).cast("decimal(18, 4)")).sum().cast("float64")
     events = ev.group_by(["unit_id", "person_id", "period"]).aggregate(**aggs).order_by(["unit_id", "period"]).execute()
     persons = persons_t.order_by("unit_id").execute()
-    for c in ("_et_cohort", "_et_pop", "_et_activity"):
-        con.drop_table(c, force=True)
 
     persons["exposure_days"] = (persons["exit_day"] - persons["entry_day"]).clip(lower=0)
     dropped = int((persons["exposure_days"] <= 0).sum())
@@ -329,7 +333,7 @@ def end_of_life_admissions(
     """
     if "death_date" not in population.columns:
         raise DataValidationError("`population` has no `death_date` column: end-of-life outcomes need it")
-    con = con or connect()
+    con = engine_of(activity, con)
     coh = cohort[["person_id", "treated", "index_date"]].copy()
     coh["person_id"] = coh["person_id"].astype(str)
     pop = population[["person_id", "death_date"]].copy()
@@ -339,17 +343,19 @@ def end_of_life_admissions(
     d = tc.inner_join(tp, tc.person_id == tp.person_id)
     d = d.filter(d.death_date.notnull() & (d.death_date >= d.index_date))
     d = d.select("person_id", "treated", "index_date", "death_date")
-    acts = activity.loc[activity["setting"] == "emergency_admission", ["person_id", "date"]].copy()
-    acts["person_id"] = acts["person_id"].astype(str)
-    ta = as_table(con, acts, "_eol_a")
+    if is_table(activity):
+        ta = activity.filter(activity.setting == "emergency_admission").select("person_id", "date")
+        ta = ta.mutate(date=ta.date.cast("timestamp"))
+    else:
+        acts = activity.loc[activity["setting"] == "emergency_admission", ["person_id", "date"]].copy()
+        acts["person_id"] = acts["person_id"].astype(str)
+        ta = as_table(con, acts, "_eol_a")
     e = d.left_join(ta, d.person_id == ta.person_id)
     gap = e.death_date.delta(e.date, unit="day")
     inwin = (gap >= 0) & (gap < days)
     out = e.group_by(["person_id", "treated", "death_date", "index_date"]).aggregate(
         emergency_admissions_last_days=ibis.ifelse(inwin, 1, 0).sum().cast("int64")
     ).order_by("person_id").execute()
-    for c in ("_eol_c", "_eol_p", "_eol_a"):
-        con.drop_table(c, force=True)
     out["days_observed"] = days
     return out.drop(columns=["index_date"])
 

@@ -208,6 +208,61 @@ def _vcov(
     return (V + V.T) / 2, c
 
 
+def poisson_inputs(y: np.ndarray, w: np.ndarray, exposure: np.ndarray | None, unit: np.ndarray, n: int):
+    """Checked exposure, unit codes, their number and the weighted unit totals of ``y``."""
+    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
+    if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
+        raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
+    if np.any(e <= 0) or not np.all(np.isfinite(e)):
+        raise EstimationError(f"`exposure` must be positive and finite; found {int(np.sum(~(e > 0)))} rows <= 0")
+    if np.any(y < 0) or not np.all(np.isfinite(y)):
+        raise EstimationError("`y` must be non-negative and finite for a Poisson model")
+    ucodes, n_units_all = _codes(unit)
+    return e, ucodes, n_units_all, np.bincount(ucodes, weights=w * y, minlength=n_units_all)
+
+
+def newton(theta: np.ndarray, state, hess_grad, names, tol: float, maxiter: int):
+    """Newton's method with step halving on the concentrated Poisson log-likelihood.
+
+    ``state(theta) -> (mu, loglik)``; ``hess_grad(mu) -> (H, g)``. Returns
+    ``theta, mu, loglik, iterations, converged`` (warns when not converged).
+    """
+    mu, ll = state(theta)
+    converged, it, step = False, 0, np.zeros(len(theta))
+    for it in range(1, maxiter + 1):
+        H, g = hess_grad(mu)
+        if it == 1:
+            _check_x(None, names, H)
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError as err:
+            raise EstimationError(
+                f"the Poisson Hessian became singular at iteration {it} (separation: some regressor's "
+                "rows have no events); drop sparse subgroup levels or periods"
+            ) from err
+        # Step halving keeps Newton monotone on the concave concentrated likelihood.
+        t = 1.0
+        for _ in range(30):
+            mu_new, ll_new = state(theta + t * step)
+            if ll_new >= ll - 1e-10 * abs(ll):
+                break
+            t /= 2
+        theta = theta + t * step
+        mu, ll = mu_new, ll_new
+        if np.max(np.abs(t * step)) < tol:
+            converged = True
+            break
+    if not converged:
+        import warnings
+
+        warnings.warn(
+            f"Poisson fit did not converge in {maxiter} iterations (last step {np.max(np.abs(step)):.2e})",
+            EstimationWarning,
+            stacklevel=3,
+        )
+    return theta, mu, ll, it, converged
+
+
 def fepois(
     y: np.ndarray,
     X: np.ndarray,
@@ -229,7 +284,9 @@ def fepois(
     y:
         Counts (or non-negative totals: pseudo-Poisson), length n.
     X:
-        Regressors (n x k), excluding the unit effect; add other fixed effects as dummies.
+        Regressors (n x k), excluding the unit effect; add other fixed effects as dummies. A
+        :class:`~evaltool.effects.coded.CodedDesign` (distinct rows + codes, optional dense columns)
+        fits the same model without forming the dense matrix.
     unit:
         Unit identifiers (any hashable codes), length n.
     exposure:
@@ -257,17 +314,15 @@ def fepois(
     >>> round(float(np.exp(fit.coef[0])), 6)
     2.0
     """
+    from evaltool.effects.coded import CodedDesign, fepois_coded
+
+    if isinstance(X, CodedDesign):
+        # Indicator designs with few distinct rows: never form the dense n x k matrix.
+        return fepois_coded(y, X, unit, exposure=exposure, weights=weights, cluster=cluster, names=names,
+                            n_obs=n_obs, n_clusters=n_clusters, tol=tol, maxiter=maxiter)
     y, X, names, w = _as_design(y, X, names, weights)
     n, k = X.shape
-    e = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
-    if len(y) != n or len(e) != n or len(w) != n or len(unit) != n:
-        raise EstimationError("`y`, `X`, `unit`, `exposure` and `weights` must have the same length")
-    if np.any(e <= 0) or not np.all(np.isfinite(e)):
-        raise EstimationError(f"`exposure` must be positive and finite; found {int(np.sum(~(e > 0)))} rows <= 0")
-    if np.any(y < 0) or not np.all(np.isfinite(y)):
-        raise EstimationError("`y` must be non-negative and finite for a Poisson model")
-    ucodes, n_units_all = _codes(unit)
-    Y = group_sums(ucodes, w * y, n_units_all)
+    e, ucodes, n_units_all, Y = poisson_inputs(y, w, exposure, unit, n)
     keep_u = Y > 0
     if not keep_u.any():
         raise EstimationError("the outcome is zero for every unit: nothing to estimate")
@@ -298,46 +353,14 @@ def fepois(
         ll = float(np.sum(w_[pos] * y_[pos] * np.log(mu[pos])) - np.sum(w_ * mu))
         return mu, ll
 
-    mu, ll = state(theta)
-    converged = False
-    it = 0
-    H = np.eye(k)
-    for it in range(1, maxiter + 1):
+    def hess_grad(mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wm = w_ * mu
         sw = np.bincount(ucodes, weights=wm, minlength=n_units)
         xbar = group_sums(ucodes, X_ * wm[:, None], n_units) / sw[:, None]
         Xt = X_ - xbar[ucodes]
-        H = (Xt * wm[:, None]).T @ Xt
-        g = X_.T @ (w_ * (y_ - mu))
-        if it == 1:
-            _check_x(X_, names, H)
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError as err:
-            raise EstimationError(
-                f"the Poisson Hessian became singular at iteration {it} (separation: some regressor's "
-                "rows have no events); drop sparse subgroup levels or periods"
-            ) from err
-        # Step halving keeps Newton monotone on the concave concentrated likelihood.
-        t = 1.0
-        for _ in range(30):
-            mu_new, ll_new = state(theta + t * step)
-            if ll_new >= ll - 1e-10 * abs(ll):
-                break
-            t /= 2
-        theta = theta + t * step
-        mu, ll = mu_new, ll_new
-        if np.max(np.abs(t * step)) < tol:
-            converged = True
-            break
-    if not converged:
-        import warnings
+        return (Xt * wm[:, None]).T @ Xt, X_.T @ (w_ * (y_ - mu))
 
-        warnings.warn(
-            f"Poisson fit did not converge in {maxiter} iterations (last step {np.max(np.abs(step)):.2e})",
-            EstimationWarning,
-            stacklevel=2,
-        )
+    theta, mu, ll, it, converged = newton(theta, state, hess_grad, names, tol, maxiter)
     # Final bread and scores at the solution.
     wm = w_ * mu
     sw = np.bincount(ucodes, weights=wm, minlength=n_units)

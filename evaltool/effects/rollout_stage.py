@@ -73,8 +73,7 @@ def build_practice_panel(
     """
     import ibis
 
-    if con is None:
-        con = engine.connect()
+    eng = engine.engine_of(activity, con) if engine.is_table(activity) else engine.engine_of(population, con)
     per = period_table(window_start, window_end, period)
     ws = pd.Timestamp(window_start).normalize()
     we1 = pd.Timestamp(window_end).normalize() + pd.Timedelta(days=1)
@@ -82,18 +81,8 @@ def build_practice_panel(
     miss = [c for c in need if c not in population.columns]
     if miss:
         raise DataValidationError(f"`population` lacks column(s) {miss}")
-    pop = pd.DataFrame({"person_id": population["person_id"].astype(str),
-                        "practice_id": population["practice_id"].astype(str)})
-    rs = population["registration_start"] if "registration_start" in population else pd.Series(pd.NaT, index=population.index)
-    re_ = population["registration_end"] if "registration_end" in population else pd.Series(pd.NaT, index=population.index)
-    dd = population["death_date"] if "death_date" in population else pd.Series(pd.NaT, index=population.index)
-    pop["s"] = pd.to_datetime(rs).fillna(ws).clip(lower=ws).to_numpy()
-    end = pd.to_datetime(re_).fillna(we1).clip(upper=we1)
-    end = end.where(pd.to_datetime(dd).isna() | (pd.to_datetime(dd) >= end), pd.to_datetime(dd))
-    pop["e"] = end.to_numpy()
-    pop = pop[pop["e"] > pop["s"]]
-    pt = engine.as_table(con, pop, "rollout_pop")
-    prt = engine.as_table(con, per, "rollout_periods")
+    pt = _registered_spans(eng, population, ws, we1)
+    prt = eng.upload(per, "rollout_periods")
     # exposure: overlap of each registered interval with each period (range join, aggregated at once)
     j = pt.join(prt, (pt.s < prt.p_end) & (pt.e > prt.p_start))
     lo = ibis.greatest(j.s, j.p_start)
@@ -101,11 +90,15 @@ def build_practice_panel(
     days = (hi.epoch_seconds() - lo.epoch_seconds()) / 86400.0
     expo = (j.mutate(days=days).group_by(["practice_id", "period"])
             .aggregate(person_years=(ibis._.days.sum() / 365.25)).execute())
-    act = activity.loc[activity["setting"].isin(outcomes), ["person_id", "date", "setting"]].copy()
-    act["person_id"] = act["person_id"].astype(str)
-    act["setting"] = act["setting"].astype(str)
-    act["date"] = pd.to_datetime(act["date"])
-    at = engine.as_table(con, act, "rollout_act")
+    if engine.is_table(activity):
+        at = activity.filter(activity.setting.isin(list(outcomes))).select("person_id", "date", "setting")
+        at = at.mutate(date=at.date.cast("timestamp"))
+    else:
+        act = activity.loc[activity["setting"].isin(outcomes), ["person_id", "date", "setting"]].copy()
+        act["person_id"] = act["person_id"].astype(str)
+        act["setting"] = act["setting"].astype(str)
+        act["date"] = pd.to_datetime(act["date"])
+        at = eng.upload(act, "rollout_act")
     ja = at.join(pt, at.person_id == pt.person_id).filter((ibis._.date >= ibis._.s) & (ibis._.date < ibis._.e))
     jb = ja.join(prt, (ja.date >= prt.p_start) & (ja.date < prt.p_end))
     ev = jb.group_by(["practice_id", "period", "setting"]).aggregate(events=ibis._.count()).execute()
@@ -122,6 +115,36 @@ def build_practice_panel(
                                           1000 * panel[f"events_{o}"] / panel["person_years"], np.nan)
     panel = panel.merge(per, on="period", how="left")
     return panel.sort_values(["practice_id", "period"]).reset_index(drop=True)
+
+
+def _registered_spans(eng: Any, population: Any, ws: pd.Timestamp, we1: pd.Timestamp) -> Any:
+    """``person_id, practice_id, s, e``: each person's registered-and-alive span inside the window."""
+    import ibis
+
+    if engine.is_table(population):
+        t = population
+        null = ibis.null().cast("timestamp")
+
+        def ts(c: str) -> Any:
+            return t[c].cast("timestamp") if c in t.columns else null
+
+        w0, w1 = ibis.literal(ws.to_pydatetime()), ibis.literal(we1.to_pydatetime())
+        s = ibis.greatest(ts("registration_start").fill_null(w0), w0)
+        e = ibis.least(ts("registration_end").fill_null(w1), w1)
+        dd = ts("death_date")
+        e = ibis.ifelse(dd.isnull() | (dd >= e), e, dd)
+        out = t.select(person_id=t.person_id.cast("string"), practice_id=t.practice_id.cast("string"), s=s, e=e)
+        return out.filter(out.e > out.s)
+    pop = pd.DataFrame({"person_id": population["person_id"].astype(str),
+                        "practice_id": population["practice_id"].astype(str)})
+    rs = population["registration_start"] if "registration_start" in population else pd.Series(pd.NaT, index=population.index)
+    re_ = population["registration_end"] if "registration_end" in population else pd.Series(pd.NaT, index=population.index)
+    dd = population["death_date"] if "death_date" in population else pd.Series(pd.NaT, index=population.index)
+    pop["s"] = pd.to_datetime(rs).fillna(ws).clip(lower=ws).to_numpy()
+    end = pd.to_datetime(re_).fillna(we1).clip(upper=we1)
+    end = end.where(pd.to_datetime(dd).isna() | (pd.to_datetime(dd) >= end), pd.to_datetime(dd))
+    pop["e"] = end.to_numpy()
+    return eng.upload(pop[pop["e"] > pop["s"]], "rollout_pop")
 
 
 def _cohorts(practices: pd.DataFrame, per: pd.DataFrame, window_start: Any) -> tuple[pd.Series, list[str]]:

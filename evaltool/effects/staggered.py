@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin, int_labels
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.drdid import cell_guard, did_panel
 from evaltool.effects.inference import analytic_se, analytic_vcov, multiplier_bootstrap
@@ -167,8 +168,18 @@ def _fmt(x: float, d: int = 4) -> str:
 
 
 @dataclass(frozen=True, repr=False)
-class AttGtResult(ResultMixin):
-    """Group-time average treatment effects (immutable). Build with :func:`att_gt`."""
+class AttGtResult(ResultMixin, RegressionResultsMixin):
+    """Group-time average treatment effects (immutable). Build with :func:`att_gt`.
+
+    ``params``/``bse``/``pvalues``/``conf_int()`` are indexed by (group, time); ``nobs`` is the
+    number of units (R's did reports the same ``n``).
+    """
+
+    def _coef_frame(self) -> pd.DataFrame:
+        return self.table.set_index(["group", "time"])[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return self.n_units
 
     table: pd.DataFrame
     settings: dict[str, Any]
@@ -248,8 +259,20 @@ class AttGtResult(ResultMixin):
 
 
 @dataclass(frozen=True, repr=False)
-class AggregateResult(ResultMixin):
-    """Aggregated group-time effects (immutable): one overall row plus the components."""
+class AggregateResult(ResultMixin, RegressionResultsMixin):
+    """Aggregated group-time effects (immutable): one overall row plus the components.
+
+    ``params`` and friends are indexed ``"overall"`` then the components' labels (event times,
+    cohorts or periods, as integers); ``nobs`` is the number of units.
+    """
+
+    def _coef_frame(self) -> pd.DataFrame:
+        f = self.to_frame()
+        idx = pd.Index(["overall", *f["label"].iloc[1:].tolist()], name=self.kind)
+        return f[COEF_COLUMNS].set_axis(idx)
+
+    def _nobs(self) -> int:
+        return self.n_units
 
     kind: str
     overall: dict[str, float]
@@ -360,6 +383,7 @@ def att_gt(
     group: str,
     *,
     covariates: list[str] | None = None,
+    xformla: str | None = None,
     control_group: ControlGroup = "never_treated",
     method: Method = "dr",
     anticipation: int = 0,
@@ -385,6 +409,8 @@ def att_gt(
     covariates:
         Time-invariant (or base-period) covariates for the propensity score / outcome model;
         values are taken from the base period of each 2x2 comparison, as R's did.
+    xformla:
+        The same as a formula, as R's did: ``"~ lpop"`` (column names joined by ``+``).
     control_group:
         ``"never_treated"`` or ``"not_yet_treated"`` (never treated plus cohorts first treated
         after ``max(t, base) + anticipation``).
@@ -430,6 +456,9 @@ def att_gt(
     >>> round(res.aggregate("simple").overall["estimate"], 4)  # doctest: +SKIP
     -0.04
     """
+    from evaltool.formula import formula_covariates
+
+    covariates = formula_covariates(xformla, data, covariates)
     if control_group not in ("never_treated", "not_yet_treated"):
         raise EstimationError(f"`control_group` must be 'never_treated' or 'not_yet_treated', found {control_group!r}")
     if method not in ("dr", "ipw", "reg"):
@@ -548,6 +577,8 @@ def att_gt(
             pval = float(stats.chi2.sf(W, len(pre)))
     table = table[["group", "time", "event_time", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "post",
                    "n_treated", "n_control"]]
+    for c in ("group", "time", "event_time"):  # labels as integers where they are (2004, not 2004.0)
+        table[c] = int_labels(table[c]).to_numpy()
     settings = {"outcome": outcome, "control_group": control_group, "method": method, "anticipation": anticipation,
                     "base_period": base_period, "covariates": list(covariates or []), "cluster": cluster,
                     "bootstrap": bootstrap, "reps": reps, "seed": seed, "alpha": alpha, "weights": weights,
@@ -687,5 +718,7 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
         comp_rows.append({"label": lab, "estimate": e, "std_error": sej, "ci_lower": e - crit_comp * sej,
                               "ci_upper": e + crit_comp * sej, "p_value": float(2 * stats.norm.sf(abs(e / sej)))})
     table = pd.DataFrame(comp_rows, columns=["label", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"])
+    if len(table):
+        table["label"] = int_labels(table["label"]).to_numpy()  # event times and cohorts as integers
     return AggregateResult(kind=kind, overall=overall_d, table=table, settings=dict(s), n_units=res.n_units,
                            n_clusters=res.n_clusters, crit_value=crit_comp, _inffunc=all_inf, _cluster=res._cluster)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.inference import WildBootstrapResult, ols, wild_cluster_bootstrap
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
@@ -91,8 +92,19 @@ def _design(df: pd.DataFrame, outcome: str, unit: str, time: str, treatment: str
 
 
 @dataclass(frozen=True, repr=False)
-class TwfeResult(ResultMixin):
-    """Two-way fixed effects estimate with negative-weight diagnostics (immutable)."""
+class TwfeResult(ResultMixin, RegressionResultsMixin):
+    """Two-way fixed effects estimate with negative-weight diagnostics (immutable).
+
+    ``params``/``bse``/``pvalues``/``conf_int()`` give the treatment coefficient with CR1 inference;
+    ``nobs`` counts unit-periods.
+    """
+
+    def _coef_frame(self) -> pd.DataFrame:
+        f = self.to_frame()
+        return f[f["inference"] == "cr1_t"].set_index("term")[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return self.n_obs
 
     estimate: float
     std_error: float
@@ -240,8 +252,14 @@ def twfe(
 
 
 @dataclass(frozen=True, repr=False)
-class DidRegressionResult(ResultMixin):
-    """Classic two-group, two-period regression DiD (immutable)."""
+class DidRegressionResult(ResultMixin, RegressionResultsMixin):
+    """Classic two-group, two-period regression DiD (immutable); ``params`` has every coefficient."""
+
+    def _coef_frame(self) -> pd.DataFrame:
+        return self.table.set_index("term")[COEF_COLUMNS]
+
+    def _nobs(self) -> int:
+        return self.n_obs
 
     table: pd.DataFrame
     n_obs: int

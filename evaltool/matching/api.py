@@ -25,9 +25,9 @@ ORDERS = ("largest", "smallest", "random", "data")
 
 
 def match(
-    data: pd.DataFrame,
-    treatment: str,
-    covariates: Sequence[str],
+    data: pd.DataFrame | str,
+    treatment: str | pd.DataFrame | None = None,
+    covariates: Sequence[str] | None = None,
     *,
     method: str = "nearest",
     distance: str | np.ndarray | pd.Series = "logit",
@@ -47,8 +47,9 @@ def match(
 
     Parameters
     ----------
-    data : DataFrame
-        One row per unit; not modified.
+    data : DataFrame or str
+        One row per unit; not modified. Or a formula ``"treat ~ age + sex + prior_admissions"``
+        (column names joined by ``+``; see :mod:`evaltool.formula`), with the DataFrame second.
     treatment : str
         Column holding 0/1 (or boolean) treatment.
     covariates : list of str
@@ -91,6 +92,9 @@ def match(
     >>> res.matched_data().columns.tolist()
     ['x', 't', 'weights', 'subclass', 'distance']
     """
+    from evaltool.formula import formula_call
+
+    data, treatment, covariates = formula_call(data, treatment, covariates)
     if method not in METHODS:
         raise SpecError(f"`method`: expected one of {', '.join(METHODS)}; got {method!r}")
     if order not in ORDERS:

@@ -111,10 +111,20 @@ class MatchingConfig(BaseModel):
         "keep", description="controls enrolled later: keep as matched (ITT) or censor at their enrolment")
     missing: Literal["error", "exclude"] = Field("error", description="missing covariate values: error or exclude")
     min_age: int = Field(18, description="minimum age at index date for controls and treated")
+    candidates_per_treated: int | None = Field(
+        None, description="large pools: draw this many eligible candidates per enrolled person at random within "
+                          "each risk set (and exact stratum) before matching; None uses every candidate")
     trajectory: TrajectoryConfig | None = Field(
         default_factory=TrajectoryConfig,
         description="match prior use as a monthly profile, not only as look-back totals (default on; "
                     "`trajectory: null` or `false` turns it off)")
+
+    @field_validator("candidates_per_treated")
+    @classmethod
+    def _sample(cls, v: int | None) -> int | None:
+        if v is not None and v < 5:
+            raise ValueError(f"candidates_per_treated: expected an integer >= 5 (or none), got {v}")
+        return v
 
     @field_validator("trajectory", mode="before")
     @classmethod

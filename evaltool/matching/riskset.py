@@ -6,11 +6,10 @@ every candidate who, on the first day of the month, is alive, registered, of age
 variables are measured over windows *before* the period start, so nothing after the index date is ever
 used. The control inherits the treated person's index date.
 
-Activity covariates are computed in the SQL engine (Ibis over DuckDB, :func:`evaltool.engine.connect`)
-sparse-first: events are aggregated once per person-month, then the person-month rows that have events
-are summed over each index period's look-back window (a join of the sparse person-month rows to the at
-most ~48 index periods, never a range join of everyone against every date). People without events in a
-window get 0.
+Activity covariates are computed in the engine (:mod:`evaltool.matching.covariates`, Ibis over the
+run's engine) sparse-first: events are aggregated once per person-month, then the person-month rows that
+have events are summed over each index period's look-back windows, one risk set at a time. People
+without events in a window get 0.
 
 One propensity model is fitted over all risk sets (shared slopes, an intercept per month, a ridge
 penalty: :mod:`evaltool.matching.pooled_ps`), so a month with a handful of enrolments cannot break it.
@@ -20,30 +19,43 @@ control at most once across all periods. Prior use can be matched as a monthly p
 """
 from __future__ import annotations
 
-import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evaltool.columns import to_contract
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
+from evaltool.progress import StepFn, steps
 
 from .balance import balance_table
+from .covariates import (  # noqa: F401 - re-exported (public API of evaltool.matching.riskset)
+    ACTIVITY_SETTINGS,
+    PeriodCovariates,
+    _cohort_events,
+    _month_start,
+    activity_covariates,
+    parse_activity_covariates,
+    sample_candidates,
+)
 from .distance import balance_matrix, design_matrix, mahalanobis_transform
 from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
 from .result import RiskSetMatchResult
 from .risksets import RiskSets, check_any_controls, outside_range
-from .trajectory import ProfileBalance, profile_bins, profile_covariates, rule_features, spanned_by
+from .trajectory import (
+    ProfileBalance,
+    monthly_covariates,
+    profile_bins,
+    profile_covariates,
+    rule_features,
+    spanned_by,
+)
 from .weights import ess
 
 __all__ = ["risk_set_match", "RiskSetMatchResult", "activity_covariates", "pre_trajectory"]
-
-_ACT_RE = re.compile(r"^(?P<measure>[a-z_]+?)_(?:(?P<months>\d+)m|m(?P<first>\d+)(?:_(?P<last>\d+))?)$")
-ACTIVITY_SETTINGS = ("emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",
-                     "care_home_admission", "gp_contact")
 
 
 def _month_index(d: pd.Series | np.ndarray, origin: pd.Timestamp) -> np.ndarray:
@@ -51,116 +63,9 @@ def _month_index(d: pd.Series | np.ndarray, origin: pd.Timestamp) -> np.ndarray:
     return ((dd.year - origin.year) * 12 + (dd.month - origin.month)).to_numpy(dtype="float64")
 
 
-def _month_start(origin: pd.Timestamp, k: np.ndarray | int) -> pd.DatetimeIndex:
-    base = np.datetime64(origin.strftime("%Y-%m"), "M")
-    return pd.DatetimeIndex(np.atleast_1d((base + np.asarray(k, dtype="int64")).astype("datetime64[D]")))
-
-
-def parse_activity_covariates(covariates: Sequence[str]) -> dict[str, tuple[str, int, int]]:
-    """Split activity covariate names into (measure, first, last month before the index month).
-
-    ``emergency_admission_12m`` is months 1-12 before the index month (a look-back total);
-    ``emergency_admission_m4_6`` months 4-6 and ``emergency_admission_m1`` month 1 (profile bins).
-
-    Examples
-    --------
-    >>> parse_activity_covariates(["age", "emergency_admission_12m", "bed_days_m4_6"])
-    {'emergency_admission_12m': ('emergency_admission', 1, 12), 'bed_days_m4_6': ('bed_days', 4, 6)}
-    """
-    out: dict[str, tuple[str, int, int]] = {}
-    for c in covariates:
-        m = _ACT_RE.match(c)
-        if m and (m["measure"] in ACTIVITY_SETTINGS or m["measure"] in ("bed_days", "cost")):
-            if m["months"] is not None:
-                out[c] = (m["measure"], 1, int(m["months"]))
-            else:
-                first = int(m["first"])
-                last = int(m["last"]) if m["last"] is not None else first
-                if 1 <= first <= last:
-                    out[c] = (m["measure"], first, last)
-    return out
-
-
-def _window(spec: tuple) -> tuple[str, int, int]:
-    """(measure, months) or (measure, first, last) -> (measure, first, last)."""
-    return (spec[0], 1, int(spec[1])) if len(spec) == 2 else (spec[0], int(spec[1]), int(spec[2]))
-
-
-def activity_covariates(
-    activity: pd.DataFrame,
-    periods: np.ndarray,
-    origin: pd.Timestamp,
-    wanted: dict[str, tuple[str, int]],
-    *,
-    con: Any = None,
-) -> pd.DataFrame:
-    """Activity counts over the months before each index period, computed in the SQL engine.
-
-    Parameters
-    ----------
-    activity : DataFrame (person_id, date, setting[, bed_days, cost])
-    periods : month indices (relative to ``origin``) of the index periods
-    wanted : covariate name -> (measure, months) for the N months before the index month, or
-        (measure, first, last) for months ``first``..``last`` before it (1 = the month before)
-
-    Returns
-    -------
-    DataFrame with ``period``, ``person_id`` and one column per wanted covariate, only for people with
-    at least one event in some window (everyone else has 0).
-
-    Examples
-    --------
-    >>> act = pd.DataFrame({"person_id": ["a", "a"], "date": pd.to_datetime(["2021-01-05", "2021-03-02"]),
-    ...                     "setting": ["emergency_admission"] * 2})
-    >>> activity_covariates(act, np.array([3]), pd.Timestamp("2021-01-01"),
-    ...                     {"emergency_admission_2m": ("emergency_admission", 2)})["emergency_admission_2m"].tolist()
-    [1.0]
-    """
-    import ibis
-
-    from evaltool.engine import connect
-
-    names = list(wanted)
-    if not names or len(periods) == 0:
-        return pd.DataFrame({"period": pd.Series(dtype="int64"), "person_id": pd.Series(dtype="object"),
-                             **{c: pd.Series(dtype="float64") for c in names}})
-    con = con or connect()
-    wanted = {c: _window(w) for c, w in wanted.items()}
-    max_l = max(last for _, _, last in wanted.values())
-    lo = _month_start(origin, int(np.min(periods)) - max_l)[0]
-    hi = _month_start(origin, int(np.max(periods)))[0]
-    cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
-    a = activity.loc[(activity["date"] >= lo) & (activity["date"] < hi), cols]
-    measures = sorted({w[0] for w in wanted.values()})
-    act = con.create_table("_evaltool_act", a, overwrite=True)
-    m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
-    aggs = {}
-    for ms in measures:
-        if ms in ACTIVITY_SETTINGS:
-            aggs[ms] = ibis.ifelse(act.setting == ms, 1, 0).sum()
-        elif ms == "bed_days":
-            aggs[ms] = ibis.ifelse(act.setting == "emergency_admission", act.bed_days.fill_null(0), 0).sum()
-        else:
-            aggs[ms] = act.cost.fill_null(0).cast("decimal(18, 2)").sum()
-    # 1. sparse person-month totals, once.
-    pm = act.mutate(m=m_idx).group_by(["person_id", "m"]).aggregate(**aggs)
-    # 2. each index period sums the person-month rows in its look-back windows.
-    per = con.create_table("_evaltool_periods", pd.DataFrame({"period": np.asarray(periods, dtype="int64")}),
-                           overwrite=True)
-    j = pm.join(per, (pm.m < per.period) & (pm.m >= per.period - max_l))
-    out_aggs = {
-        c: ibis.ifelse((j.m >= j.period - last) & (j.m <= j.period - first), j[ms], 0).sum().cast("float64")
-        for c, (ms, first, last) in wanted.items()
-    }
-    res = j.group_by(["period", "person_id"]).aggregate(**out_aggs).execute()
-    res["period"] = res["period"].astype("int64")
-    res["person_id"] = res["person_id"].astype(object)
-    return res
-
-
 def risk_set_match(
     population: pd.DataFrame,
-    activity: pd.DataFrame,
+    activity: Any,
     *,
     window_start: pd.Timestamp | str,
     window_end: pd.Timestamp | str,
@@ -185,6 +90,9 @@ def risk_set_match(
     trajectory_thresholds: Sequence[int] = (1, 2, 3),
     seed: int | None = None,
     con: Any = None,
+    progress: StepFn | None = None,
+    columns: Mapping[str, str] | None = None,
+    candidates_per_treated: int | None = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -193,8 +101,8 @@ def risk_set_match(
     population : DataFrame
         Input-contract population (person_id, practice_id, sex, birth_date or age, treated, index_date,
         optional registration_start/end, death_date and other covariates).
-    activity : DataFrame
-        Input-contract activity (person_id, date, setting, bed_days, cost).
+    activity : DataFrame or Ibis table
+        Input-contract activity (person_id, date, setting, bed_days, cost); a table stays in its engine.
     window_start, window_end : dates of the study window.
     covariates : list of str
         Population columns (``age`` means age at the index date) and activity counts named
@@ -224,6 +132,22 @@ def risk_set_match(
         months" indicators of every profiled count measure enter the propensity model, so that
         case-finding rules (two admissions in six months) are captured rather than approximated by a
         line (:func:`evaltool.matching.trajectory.rule_features`); ``()`` leaves them out.
+    progress : callable, optional
+        ``progress(done, total, what)`` as each enrolment month's risk set is matched
+        (:mod:`evaltool.progress`).
+    columns : mapping, optional
+        Your column names, as R's did's ``idname``: ``{"person_id": "pid", "treated": "enrolled",
+        "index_date": "start", "date": "event_date", ...}`` (:mod:`evaltool.columns`); results use the
+        contract's names.
+    candidates_per_treated : int, optional
+        For very large pools: within each risk set (and exact stratum) keep at most this many eligible
+        candidates per enrolled person, drawn uniformly at random (seeded; a stream separate from the
+        matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
+        pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
+        (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
+        and the pooled propensity model's slopes are unchanged by control sampling (its intercepts are
+        corrected by the sampling fraction), so the ranking of candidates is unchanged.
+        ``periods`` records the eligible and sampled numbers per risk set.
 
     Returns
     -------
@@ -234,6 +158,8 @@ def risk_set_match(
     >>> res = risk_set_match(pop, act, window_start="2021-04-01", window_end="2025-03-31",
     ...                      covariates=["age", "emergency_admission_12m"])  # doctest: +SKIP
     """
+    population = to_contract(population, columns, "population")
+    activity = to_contract(activity, columns, "activity")
     if period != "month":
         raise SpecError(f"`period`: only 'month' is implemented, got {period!r}")
     if followup not in ("keep", "censor"):
@@ -294,15 +220,24 @@ def risk_set_match(
 
     reg_end, death = _date_col("registration_end"), _date_col("death_date")
     enrol = idx_date.to_numpy(dtype="datetime64[ns]")
-    acts = activity_covariates(activity, periods, ws, {**act_covs, **prof_covs}, con=con)
-    act_names = [*act_covs, *prof_covs]
+    mon_covs = monthly_covariates(traj, trajectory_months) if traj else {}  # balance per pre-period month
+    act_names = [*act_covs, *prof_covs, *mon_covs]
+    mon_cols = [act_names.index(c) for c in mon_covs]
     prof_names = [c for c in profile_covariates(traj, trajectory_months, trajectory_monthly)]
     ps_cols = [act_names.index(c) for c in [*ps_act, *prof_names]]
     mah_cols = [act_names.index(c) for c in prof_names]
-    pbal = ProfileBalance(activity, pd.Index(pop["person_id"].astype(object)), ws, traj, trajectory_months) if traj else None
-    acts["_row"] = pd.Index(pop["person_id"].astype(object)).get_indexer(acts["person_id"].astype(object))
-    acts = acts[acts["_row"] >= 0]
-    act_by_p = {p: (g["_row"].to_numpy(), g[act_names].to_numpy(dtype=float)) for p, g in acts.groupby("period")}
+    covs = PeriodCovariates(activity, periods, ws, {**act_covs, **prof_covs, **mon_covs}, con=con) if act_names else None
+    pid_index = pd.Index(pop["person_id"].astype(object))
+    person_ids = pop["person_id"].to_numpy()
+    pbal = ProfileBalance(traj, trajectory_months) if traj else None
+
+    def act_at(p: int, rows: np.ndarray, sampled: bool) -> tuple[np.ndarray, np.ndarray]:
+        # One risk set's activity covariates, fetched from the engine when it is built (only the sampled
+        # risk set's people when candidates are sampled).
+        a = covs.at(p, person_ids[rows] if sampled else None)
+        r = pid_index.get_indexer(a["person_id"])
+        ok = r >= 0
+        return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
 
     # Person-level (time-invariant) covariates, expanded once for everybody.
     static = pop[list(dict.fromkeys([*pop_covs, *exact]))].copy()
@@ -336,17 +271,26 @@ def risk_set_match(
 
     rng = np.random.default_rng(seed)
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
-                     drop_person=drop_person, act_by_p=act_by_p, n_act=len(act_names), static_design=stat_design,
+                     drop_person=drop_person, act_at=act_at if covs is not None else None, n_act=len(act_names), static_design=stat_design,
                      static_names=stat_dnames, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
                      use_age="age" in covariates,
                      rule_features=[(nm, [act_names.index(c) for c in cols], th) for nm, cols, th in
                                     rule_features(traj, bins, trajectory_thresholds)])
     check_any_controls(rsets, periods.tolist(), treated, min_age)
+
+    def sampler(rng_s: np.random.Generator):
+        # Candidate sampling for very large pools (its own random stream), within exact strata.
+        if candidates_per_treated is None:
+            return None
+        return lambda cand, tmask: sample_candidates(cand, tmask, candidates_per_treated, rng_s,
+                                                     exact_all if exact else None)
+
     fit = code = ps_mask = None
     if distance in ("logit", "linear_logit"):
         # One model for all months (shared slopes, an intercept per month, a ridge penalty): a handful of
         # enrolments in one month can no longer separate it. Candidates are sampled for the fit only.
-        fit, code, ps_used, ps_mask = rsets.fit_ps(periods.tolist(), np.random.default_rng([0 if seed is None else seed, 7]))
+        fit, code, ps_used, ps_mask = rsets.fit_ps(periods.tolist(), np.random.default_rng([0 if seed is None else seed, 7]),
+                                                   sample=sampler(np.random.default_rng([0 if seed is None else seed, 19])))
     used = np.zeros(n, dtype=bool)
     ever_candidate = np.zeros(n, dtype=bool)
     pairs_t: list[np.ndarray] = []  # person row of treated
@@ -357,8 +301,9 @@ def risk_set_match(
     unmatched: dict[str, int] = {}
     unmatched_where: list[str] = []
     n_cand_total = 0
-    for p in periods.tolist():
-        rs = rsets.build(p, exclude=None if replace else used)
+    sample = sampler(np.random.default_rng([0 if seed is None else seed, 18]))
+    for p in steps(periods.tolist(), progress, lambda q: f"risk set {_month_start(ws, q)[0]:%Y-%m}"):
+        rs = rsets.build(p, exclude=None if replace else used, sample=sample)
         if rs.n_not_eligible_treated:
             unmatched["not_eligible_at_index"] = unmatched.get("not_eligible_at_index", 0) + rs.n_not_eligible_treated
         rows, t_rs, A, age_r, start = rs.rows, rs.treated, rs.A, rs.age, rs.start
@@ -420,7 +365,7 @@ def risk_set_match(
             used[mm_rows[mm_rows >= 0]] = True
         ever_candidate[rows[~t_rs]] = True
         if pbal is not None:
-            pbal.add(p, rows, t_rs)
+            pbal.add(p, rows, t_rs, A[:, mon_cols], keep=t_rs | np.isin(rows, mm_rows[mm_rows >= 0]))
         bf = pd.DataFrame(Bm.astype(np.float32), columns=bal_names)
         bf["_treated"] = t_rs
         bf["_distance"] = d
@@ -428,7 +373,8 @@ def risk_set_match(
         bf["_row"] = rows
         before_frames.append(bf)
         per_rows.append({"index_month": f"{start:%Y-%m}", "n_treated": n_t, "n_candidates": n_c,
-                         "n_matched": int(found.sum())})
+                         "n_matched": int(found.sum())}
+                        | ({"n_eligible": rs.n_eligible} if candidates_per_treated is not None else {}))
 
     if not pairs_t:
         raise MatchingError("no treated units could enter a risk set (none alive, registered and of age at index)")
@@ -528,7 +474,8 @@ def risk_set_match(
                trajectory_months=trajectory_months if traj else None,
                trajectory_monthly=trajectory_monthly if traj else None,
                trajectory_match=trajectory_match if traj else None,
-               trajectory_thresholds=list(trajectory_thresholds) if traj else None)
+               trajectory_thresholds=list(trajectory_thresholds) if traj else None,
+               candidates_per_treated=candidates_per_treated)
     dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
                                "weights": w_after})
     return RiskSetMatchResult(
@@ -542,7 +489,7 @@ def risk_set_match(
 
 def pre_trajectory(
     cohort: pd.DataFrame,
-    activity: pd.DataFrame,
+    activity: Any,
     *,
     setting: str = "emergency_admission",
     months: tuple[int, int] = (-24, 12),
@@ -588,8 +535,7 @@ def pre_trajectory(
         ok &= cal <= (cd.year.to_numpy() * 12 + cd.month.to_numpy() - 1)[:, None]
     w = people["weights"].to_numpy()[:, None] * ok
     grp = people["treated"].to_numpy() == 1
-    a = activity.loc[activity["setting"] == setting, ["person_id", "date"]]
-    a = a.merge(people[["person_id", "_k"]], on="person_id", how="inner")
+    a = _cohort_events(activity, people[["person_id", "_k"]], setting)
     ad = pd.DatetimeIndex(a["date"])
     k = a["_k"].to_numpy()
     r = ad.year.to_numpy() * 12 + ad.month.to_numpy() - 1 - base[k]

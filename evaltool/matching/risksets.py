@@ -7,6 +7,7 @@ propensity model can be fitted over all months first (:meth:`RiskSets.fit_ps`) a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ class RiskSet:
     age: np.ndarray
     A: np.ndarray  # activity covariates (rows x activity names)
     n_not_eligible_treated: int
+    n_eligible: int  # eligible candidates before any sampling (``candidates_per_treated``)
 
     @property
     def n_treated(self) -> int:
@@ -51,12 +53,20 @@ class RiskSet:
         return int((~self.treated).sum())
 
 
+#: ``act_at(period, rows, sampled)`` -> (population rows, activity values) of the people with events
+#: among ``rows`` (all people with events when ``sampled`` is false): one risk set fetched from the engine.
+ActivityAt = Callable[[int, np.ndarray, bool], tuple[np.ndarray, np.ndarray]]
+
+#: ``sample(candidates, enrolled)`` -> the sampled candidate mask (``candidates_per_treated``).
+Sampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 class RiskSets:
     """Person-level arrays and the rules that make a month's risk set."""
 
     def __init__(self, *, pop: pd.DataFrame, treated: np.ndarray, per_t: np.ndarray, in_window: np.ndarray,
                  origin: pd.Timestamp, min_age: int, drop_person: np.ndarray,
-                 act_by_p: dict[int, tuple[np.ndarray, np.ndarray]], n_act: int,
+                 act_at: ActivityAt | None, n_act: int,
                  static_design: np.ndarray, static_names: list[str], ps_act_cols: list[int], ps_act_names: list[str],
                  use_age: bool, rule_features: list[tuple[str, list[int], int]] | None = None) -> None:
         n = len(pop)
@@ -67,7 +77,7 @@ class RiskSets:
         self.in_window = in_window
         self.min_age = min_age
         self.drop_person = drop_person
-        self.act_by_p = act_by_p
+        self.act_at = act_at
         self.n_act = n_act
         self.static_design = static_design
         self.ps_act_cols = ps_act_cols
@@ -114,27 +124,35 @@ class RiskSets:
         of_age = self.age_at(start) >= self.min_age
         return {"alive": alive, "registered": registered, "is_t": is_t, "not_yet": not_yet, "of_age": of_age}
 
-    def build(self, p: int, exclude: np.ndarray | None = None) -> RiskSet:
-        """Month ``p``'s risk set; ``exclude`` marks people who may not be candidates (controls already used)."""
+    def build(self, p: int, exclude: np.ndarray | None = None, *, activity: bool = True,
+              sample: Sampler | None = None) -> RiskSet:
+        """Month ``p``'s risk set; ``exclude`` marks people who may not be candidates (controls already used).
+
+        ``activity=False`` leaves the activity covariates at 0 (no engine query: eligibility only);
+        ``sample`` draws the candidates kept (before their covariates are fetched).
+        """
         e = self.eligibility(p)
         start = self.month_start(p)
         ok = e["alive"] & e["registered"] & e["of_age"]
-        cand = e["not_yet"] & ok & ~e["is_t"]
+        cand = e["not_yet"] & ok & ~e["is_t"] & ~self.drop_person
         if exclude is not None:
             cand &= ~exclude
         tmask = e["is_t"] & ok
+        n_eligible = int(cand.sum())
+        if sample is not None and tmask.any():
+            cand = sample(cand, tmask)
         rows = np.flatnonzero(tmask | cand)
         rows = rows[~self.drop_person[rows]]
         age = self.age_at(start)[rows]
         A = np.zeros((rows.size, self.n_act))
-        if p in self.act_by_p:
+        if activity and self.n_act and self.act_at is not None and rows.size and tmask[rows].any():
             pos = np.full(self.n, -1, dtype=np.int64)
             pos[rows] = np.arange(rows.size)
-            ar, av = self.act_by_p[p]
+            ar, av = self.act_at(p, rows, sample is not None)
             hit = pos[ar] >= 0
             A[pos[ar[hit]]] = av[hit]
         return RiskSet(period=p, start=start, rows=rows, treated=tmask[rows], age=age, A=A,
-                       n_not_eligible_treated=int((e["is_t"] & ~tmask).sum()))
+                       n_not_eligible_treated=int((e["is_t"] & ~tmask).sum()), n_eligible=n_eligible)
 
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
@@ -143,17 +161,18 @@ class RiskSets:
             parts.append((rs.A[:, cols].sum(axis=1) >= th).astype(float)[:, None])
         return np.column_stack(parts) if parts else np.zeros((rs.rows.size, 0))
 
-    def fit_ps(self, periods: list[int], rng: np.random.Generator) -> tuple[PooledLogit, dict[int, int], list[str],
-                                                                            np.ndarray]:
+    def fit_ps(self, periods: list[int], rng: np.random.Generator, sample: Sampler | None = None,
+               ) -> tuple[PooledLogit, dict[int, int], list[str], np.ndarray]:
         """Fit the pooled propensity model on every month with enrolled people and candidates.
 
         Returns the fit, the group code of each fitted month, the names of the covariates used and the
-        column mask (constant columns dropped).
+        column mask (constant columns dropped). ``sample`` (``candidates_per_treated``) draws each risk
+        set's candidates before their covariates are fetched; the fit's own subsample is drawn from those.
         """
         Xs, ys, gs, frac = [], [], [], []
         code: dict[int, int] = {}
         for p in periods:
-            rs = self.build(p)
+            rs = self.build(p, sample=sample)
             if rs.n_treated == 0 or rs.n_candidates == 0:
                 continue
             X = self.ps_design(rs)
@@ -165,7 +184,7 @@ class RiskSets:
             Xs.append(X[np.r_[ti, keep]])
             ys.append(np.r_[np.ones(ti.size), np.zeros(keep.size)])
             gs.append(np.full(ti.size + keep.size, g))
-            frac.append(keep.size / ci.size)
+            frac.append(keep.size / ci.size * (ci.size / max(rs.n_eligible, ci.size)))
         if not code:
             raise MatchingError("internal: no risk set has both enrolled people and candidates")
         X = np.vstack(Xs)
@@ -238,7 +257,7 @@ def outside_range(X: np.ndarray, treated: np.ndarray, who: np.ndarray, names: li
 
 def check_any_controls(rsets: RiskSets, periods: list[int], treated: np.ndarray, min_age: int) -> None:
     """Distinct, precise errors when no risk set has a single candidate."""
-    if any(rsets.build(p).n_candidates for p in periods):
+    if any(rsets.build(p, activity=False).n_candidates for p in periods):
         return
     if treated.all():
         raise MatchingError(

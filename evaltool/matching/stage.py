@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from evaltool.progress import StepFn
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 from .config import MatchingConfig
@@ -74,10 +75,12 @@ def run_stage(
     window_end: pd.Timestamp | str,
     seed: int,
     pre_months: int | None = None,
+    progress: StepFn | None = None,
 ) -> StageOutput:
     """Run risk-set matching and return tables, figures, facts and the matched cohort.
 
-    ``pre_months`` (the effects section's pre-period) sets the default length of the matched profile.
+    ``pre_months`` (the effects section's pre-period) sets the default length of the matched profile;
+    ``progress(done, total, what)`` is called as each enrolment month's risk set is matched.
 
     Examples
     --------
@@ -99,6 +102,8 @@ def run_stage(
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
             **trajectory_settings(config, pre_months),
+            progress=progress,
+            candidates_per_treated=config.candidates_per_treated,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort
@@ -124,6 +129,13 @@ def run_stage(
         ("crossovers", "Matched controls enrolled later (crossovers)", res.crossovers),
         ("ess_controls", "Effective sample size of the controls", round(res.ess_control, 1)),
     ]
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        summary_rows += [
+            ("candidates_per_treated", "Candidates drawn at random per enrolled person in each risk set",
+             config.candidates_per_treated),
+            ("n_eligible", "Eligible candidate person-months before sampling", int(per["n_eligible"].sum())),
+        ]
     msum = pd.DataFrame(summary_rows, columns=["item", "description", "value"])
     msum["value"] = pd.Series([v for _, _, v in summary_rows], dtype=object)  # counts stay integers
 
@@ -167,6 +179,8 @@ def run_stage(
             "n_trajectory_months_imbalanced_after": int((~tb["balanced"]).sum()),
         })
 
+    if config.candidates_per_treated is not None:
+        facts["candidates_per_treated"] = config.candidates_per_treated
     tables = {"balance": balance, "matching_summary": msum, "pre_trajectory": traj}
     if not tb.empty:
         tables["trajectory_balance"] = tb
@@ -231,6 +245,14 @@ def run_stage(
                   f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}",
                   detail="absolute standardised mean difference of 0.1 or more after matching; see the balance table",
                   counts={"covariates": len(names)})
+    if config.candidates_per_treated is not None:
+        per = res.periods
+        out.event("candidates_sampled",
+                  f"candidates sampled at random: at most {config.candidates_per_treated} per enrolled person in each "
+                  f"risk set ({int(per['n_candidates'].sum()):,} of {int(per['n_eligible'].sum()):,} eligible "
+                  "candidate person-months); balance is measured on the sampled pool",
+                  severity="info", counts={"sampled": int(per["n_candidates"].sum()),
+                                           "eligible": int(per["n_eligible"].sum())})
     out.analysis("matching", "all")
     return out
 

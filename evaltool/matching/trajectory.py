@@ -17,7 +17,8 @@ import pandas as pd
 
 from .balance import SMD_THRESHOLD
 
-__all__ = ["profile_bins", "profile_covariates", "bin_name", "spanned_by", "rule_features", "ProfileBalance",
+__all__ = ["profile_bins", "profile_covariates", "monthly_covariates", "bin_name", "spanned_by", "rule_features",
+           "ProfileBalance",
            "trajectory_balance_plot"]
 
 
@@ -107,89 +108,75 @@ def rule_features(measures: Sequence[str], bins: Sequence[tuple[int, int]], thre
     return out
 
 
-class ProfileBalance:
-    """Balance of each profiled outcome in every pre-period month, built up risk set by risk set.
-
-    Counts per person and calendar month are kept sparse (people with events only). ``add`` takes one
-    risk set (its enrolled people and candidates, everyone weighted 1: *before* matching); ``table`` takes
-    the matched cohort (with its weights: *after* matching) and returns one row per outcome and month.
+def monthly_covariates(measures: Sequence[str], months: int) -> dict[str, tuple[str, int, int]]:
+    """One look-back window per measure and pre-period month (``-k`` is window ``(k, k)``), for
+    :class:`ProfileBalance`; the names are internal (they never enter the model or the balance table).
 
     Examples
     --------
-    >>> act = pd.DataFrame({"person_id": ["a", "a", "b"], "setting": ["emergency_admission"] * 3,
-    ...                     "date": pd.to_datetime(["2021-05-03", "2021-06-09", "2021-02-01"])})
-    >>> pb = ProfileBalance(act, pd.Index(["a", "b", "c"]), pd.Timestamp("2021-01-01"), ["emergency_admission"], 3)
-    >>> pb.add(6, np.array([0, 1, 2]), np.array([True, False, False]))
+    >>> monthly_covariates(["bed_days"], 2)
+    {'_month_bed_days_1': ('bed_days', 1, 1), '_month_bed_days_2': ('bed_days', 2, 2)}
+    """
+    return {f"_month_{ms}_{k}": (ms, k, k) for ms in measures for k in range(1, int(months) + 1)}
+
+
+class ProfileBalance:
+    """Balance of each profiled outcome in every pre-period month, built up risk set by risk set.
+
+    ``add`` takes one risk set's monthly values (rows x (measure, month): the columns of
+    :func:`monthly_covariates`, fetched with the other covariates, one risk set at a time) and whether
+    each row is enrolled, everyone weighted 1 (*before* matching); it keeps the rows of the enrolled and
+    of their matched controls. ``table`` takes the matched cohort (with its weights: *after* matching) and
+    returns one row per outcome and month.
+
+    Examples
+    --------
+    >>> pb = ProfileBalance(["emergency_admission"], 3)
+    >>> M = np.array([[1.0, 1, 0], [0, 0, 0], [0, 0, 0]])  # months -1, -2, -3 of 3 people
+    >>> pb.add(6, np.array([0, 1, 2]), np.array([True, False, False]), M, keep=np.array([True, False, True]))
     >>> coh = pd.DataFrame({"_row": [0, 2], "_period": [6, 6], "treated": [1, 0], "weights": [1.0, 1.0]})
     >>> pb.table(coh).query("month == -1")[["mean_treated", "mean_control_before", "mean_control_after"]].values.tolist()
     [[1.0, 0.0, 0.0]]
     """
 
-    def __init__(self, activity: pd.DataFrame, person_ids: pd.Index, origin: pd.Timestamp,
-                 measures: Sequence[str], months: int) -> None:
+    def __init__(self, measures: Sequence[str], months: int) -> None:
         self.measures = list(measures)
         self.months = int(months)
-        parts = []
-        for j, ms in enumerate(self.measures):
-            a = _measure_events(activity, ms)
-            if a is None:
-                continue
-            dd = pd.DatetimeIndex(a["date"])
-            parts.append(pd.DataFrame({
-                "row": person_ids.get_indexer(a["person_id"].astype(object)),
-                "month": (dd.year - origin.year) * 12 + (dd.month - origin.month),
-                "j": j, "v": a["_v"].to_numpy(dtype=float)}))
-        pm = (pd.concat(parts, ignore_index=True) if parts
-              else pd.DataFrame({"row": [], "month": [], "j": [], "v": []}))
-        pm = pm[pm["row"] >= 0].groupby(["month", "row", "j"], sort=True)["v"].sum().reset_index()
-        self._month = pm["month"].to_numpy(dtype=np.int64)
-        self._row = pm["row"].to_numpy(dtype=np.int64)
-        self._j = pm["j"].to_numpy(dtype=np.int64)
-        self._v = pm["v"].to_numpy(dtype=float)
         shape = (2, self.months, len(self.measures))  # group (0 candidates, 1 treated) x month x measure
         self._n = np.zeros(2)
         self._s = np.zeros(shape)
         self._ss = np.zeros(shape)
+        self._kept: dict[tuple[int, int], np.ndarray] = {}  # (period, row) -> months x measures
 
-    def _slice(self, period: int) -> slice:
-        lo = np.searchsorted(self._month, period - self.months, side="left")
-        hi = np.searchsorted(self._month, period - 1, side="right")
-        return slice(lo, hi)
+    def add(self, period: int, rows: np.ndarray, treated: np.ndarray, values: np.ndarray,
+            keep: np.ndarray | None = None) -> None:
+        """Add one risk set: person rows, whether each is enrolled, their monthly values (columns
+        measure-major: measure j, month -k at ``j * months + k - 1``) and the rows to keep for ``table``."""
+        t = np.asarray(treated, dtype=bool)
+        V = np.asarray(values, dtype=float).reshape(len(rows), len(self.measures), self.months).transpose(0, 2, 1)
+        for g, m in ((1, t), (0, ~t)):
+            self._s[g] += V[m].sum(axis=0)
+            self._ss[g] += (V[m] ** 2).sum(axis=0)
+            self._n[g] += int(m.sum())
+        for i in np.flatnonzero(t if keep is None else keep):
+            self._kept[(int(period), int(rows[i]))] = V[i]
 
-    def add(self, period: int, rows: np.ndarray, treated: np.ndarray) -> None:
-        """Add one risk set: person rows (into the population) and whether each is enrolled."""
-        grp = np.full(int(max(rows.max(initial=-1), self._row.max(initial=-1))) + 1, -1, dtype=np.int64)
-        grp[rows] = np.asarray(treated, dtype=np.int64)
-        sl = self._slice(period)
-        g = grp[self._row[sl]]
-        keep = g >= 0
-        k = period - self._month[sl][keep] - 1
-        idx = (g[keep], k, self._j[sl][keep])
-        np.add.at(self._s, idx, self._v[sl][keep])
-        np.add.at(self._ss, idx, self._v[sl][keep] ** 2)
-        self._n += np.bincount(np.asarray(treated, dtype=np.int64), minlength=2)
-
-    def _after(self, cohort: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _after(self, cohort: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Weighted sums per group x month x measure over the matched cohort."""
         s = np.zeros((2, self.months, len(self.measures)))
         wsum = np.zeros(2)
-        t = cohort["treated"].to_numpy(dtype=np.int64)
-        w = cohort["weights"].to_numpy(dtype=float)
-        np.add.at(wsum, t, w)
-        ev = pd.DataFrame({"row": self._row, "month": self._month, "j": self._j, "v": self._v})
-        c = pd.DataFrame({"row": cohort["_row"].to_numpy(), "period": cohort["_period"].to_numpy(), "t": t, "w": w})
-        m = ev.merge(c, on="row", how="inner")
-        k = m["period"].to_numpy() - m["month"].to_numpy() - 1
-        ok = (k >= 0) & (k < self.months)
-        m = m[ok]
-        np.add.at(s, (m["t"].to_numpy(), k[ok], m["j"].to_numpy()), m["v"].to_numpy() * m["w"].to_numpy())
-        return s, wsum, t
+        zero = np.zeros((self.months, len(self.measures)))
+        for r, p, t, w in zip(cohort["_row"].to_numpy(), cohort["_period"].to_numpy(),
+                              cohort["treated"].to_numpy(dtype=np.int64), cohort["weights"].to_numpy(dtype=float)):
+            s[t] += w * self._kept.get((int(p), int(r)), zero)
+            wsum[t] += w
+        return s, wsum
 
     def table(self, cohort: pd.DataFrame) -> pd.DataFrame:
         """One row per outcome and pre-period month (``month`` -N..-1): means per person in that month for
         the enrolled, all candidates (before) and matched controls (after, weighted), the SMDs (SD of the
         enrolled, as the balance table) and the ratio enrolled / matched controls."""
-        s_after, w_after, _ = self._after(cohort)
+        s_after, w_after = self._after(cohort)
         n_t, n_c = max(self._n[1], 1.0), max(self._n[0], 1.0)
         mean_t = self._s[1] / n_t
         sd_t = np.sqrt(np.maximum(self._ss[1] / n_t - mean_t**2, 0) * n_t / max(n_t - 1, 1))
@@ -213,22 +200,6 @@ class ProfileBalance:
         out = pd.DataFrame(rows).sort_values(["outcome", "month"], kind="stable").reset_index(drop=True)
         out["balanced"] = out["smd_after"].abs() < SMD_THRESHOLD
         return out
-
-
-def _measure_events(activity: pd.DataFrame, measure: str) -> pd.DataFrame | None:
-    """Events of one measure with their value ``_v`` (1 per event; bed days; cost)."""
-    if measure == "bed_days":
-        if "bed_days" not in activity.columns:
-            return None
-        a = activity.loc[activity["setting"] == "emergency_admission", ["person_id", "date", "bed_days"]]
-        return a.assign(_v=a["bed_days"].fillna(0.0))
-    if measure == "cost":
-        if "cost" not in activity.columns:
-            return None
-        a = activity[["person_id", "date", "cost"]]
-        return a.assign(_v=a["cost"].fillna(0.0))
-    a = activity.loc[activity["setting"] == measure, ["person_id", "date"]]
-    return a.assign(_v=1.0)
 
 
 def trajectory_balance_plot(table: pd.DataFrame):

@@ -1,36 +1,8 @@
 """EQ-5D: profile validation, index values from published value sets and mappings, profile descriptives.
 
-Value sets (coefficients written here, from the publications):
-
-* ``england_5l_2018`` -- EQ-5D-5L value set for England. Devlin NJ, Shah KK, Feng Y, Mulhern B,
-  van Hout B. Valuing health-related quality of life: an EQ-5D-5L value set for England.
-  Health Econ 2018;27(1):7-22, doi:10.1002/hec.3564 (Table 4, the hybrid model's decrements;
-  11111 = 1.000, 55555 = -0.285).
-* ``uk_3l_tto_1997`` -- EQ-5D-3L UK TTO value set. Dolan P. Modeling valuations for EuroQol
-  health states. Med Care 1997;35(11):1095-108, doi:10.1097/00005650-199711000-00002
-  (constant 0.081 for any move away from 11111, N3 0.269; 33333 = -0.594).
-* ``uk_5l_2026`` -- the new UK EQ-5D-5L value set (EQ-VT). Rowen D et al. Value Health 2026,
-  doi:10.1016/j.jval.2026.03.008 (additive, no constant; 55555 = -0.567).
-* ``uk_3l_vas`` -- EQ-5D-3L UK VAS value set (MVH survey; Szende, Oppe, Devlin 2007).
-
-Coefficients are in :mod:`evaltool.proms.eq5d_coefficients` with their sources.
-
-Mappings (tables shipped in ``evaltool/data/eq5d/``, see its README for provenance):
-
-* ``crosswalk_vanhout_2012`` -- EQ-5D-5L profile -> UK 3L index. van Hout B et al. Value Health
-  2012;15(5):708-15, doi:10.1016/j.jval.2012.02.008.
-* ``dsu_5l_to_3l_2023`` -- EQ-5D-5L profile, age band and sex -> expected UK 3L utility.
-  Hernandez Alava M, Pudney S, Wailoo A. PharmacoEconomics 2023;41(2):199-207,
-  doi:10.1007/s40273-022-01218-7 (the NICE DSU mapping NICE's 2022 manual recommends).
-* ``dsu_3l_to_5l_2023`` -- EQ-5D-3L profile, age band and sex -> expected England 5L utility (same).
-* ``reverse_crosswalk_england`` -- EQ-5D-3L profile -> England 5L index, EuroQol's reverse crosswalk table.
-
-Every state of the UK 5L 2026, UK 3L VAS and reverse-crosswalk sets is checked against R's eq5d
-(tests/test_proms_eq5d_parity.py; reference output in tests/reference/eq5d/).
-
-Coefficients were checked against the R package eq5d (fragla/eq5d, ``data-raw/VT.csv`` column
-England and ``data-raw/TTO.csv`` column UK) and, for England 5L, against the Devlin index of all
-3,125 states carried in the DSU table (``source_5l_index_england``): see tests/test_proms_eq5d.py.
+The value sets and mappings offered, their coefficients and provenance are in
+:mod:`evaltool.proms.valuesets`; the Paretian classification of change and the probability of
+superiority in :mod:`evaltool.proms.paretian`.
 """
 from __future__ import annotations
 
@@ -45,8 +17,15 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, format_rows
+from evaltool.proms.valuesets import (  # noqa: F401  (re-exported: the public home of these names)
+    DIMENSIONS,
+    VALUE_SETS,
+    ValueSet,
+    additive_5l,
+    get_value_set,
+    n3_model_3l,
+)
 
-DIMENSIONS = ("mo", "sc", "ua", "pd", "ad")
 DIMENSION_LABELS = {
     "mo": "Mobility",
     "sc": "Self-care",
@@ -55,132 +34,31 @@ DIMENSION_LABELS = {
     "ad": "Anxiety/depression",
 }
 
-from evaltool.proms.eq5d_coefficients import (  # noqa: E402  (published coefficients, with citations)
-    _ENGLAND_5L_2018,
-    _UK_3L_1997,
-    _UK_3L_1997_CONSTANT,
-    _UK_3L_1997_N3,
-    _UK_3L_VAS,
-    _UK_3L_VAS_ANY,
-    _UK_3L_VAS_ANY3,
-    _UK_5L_2026,
-)
-
-
-@dataclass(frozen=True)
-class ValueSet:
-    """One way of turning a profile into an index value (a value set or a mapping)."""
-
-    key: str
-    label: str
-    instrument: str  # the profile it takes: "EQ-5D-5L" or "EQ-5D-3L"
-    output_scale: str  # the utility scale it produces
-    citation: str
-    needs_age_sex: bool = False
-
-    @property
-    def max_level(self) -> int:
-        return 5 if self.instrument == "EQ-5D-5L" else 3
-
-
-VALUE_SETS: dict[str, ValueSet] = {
-    "england_5l_2018": ValueSet(
-        "england_5l_2018",
-        "EQ-5D-5L value set for England (Devlin et al. 2018)",
-        "EQ-5D-5L",
-        "England 5L",
-        "Devlin NJ et al. Health Econ 2018;27(1):7-22. doi:10.1002/hec.3564",
-    ),
-    "uk_3l_tto_1997": ValueSet(
-        "uk_3l_tto_1997",
-        "EQ-5D-3L UK TTO value set (Dolan 1997)",
-        "EQ-5D-3L",
-        "UK 3L",
-        "Dolan P. Med Care 1997;35(11):1095-108. doi:10.1097/00005650-199711000-00002",
-    ),
-    "uk_5l_2026": ValueSet(
-        "uk_5l_2026",
-        "EQ-5D-5L value set for the UK (Rowen et al. 2026)",
-        "EQ-5D-5L",
-        "UK 5L",
-        "Rowen D et al. A UK value set for the EQ-5D-5L. Value Health 2026. doi:10.1016/j.jval.2026.03.008",
-    ),
-    "uk_3l_vas": ValueSet(
-        "uk_3l_vas",
-        "EQ-5D-3L UK VAS value set (MVH survey)",
-        "EQ-5D-3L",
-        "UK 3L VAS",
-        "Szende A, Oppe M, Devlin N (eds). EQ-5D Value Sets. Springer 2007. doi:10.1007/1-4020-5511-0",
-    ),
-    "reverse_crosswalk_england": ValueSet(
-        "reverse_crosswalk_england",
-        "EQ-5D-3L to England 5L, EuroQol reverse crosswalk",
-        "EQ-5D-3L",
-        "England 5L",
-        "EuroQol Research Foundation, EQ-5D-3L to EQ-5D-5L reverse crosswalk (England); as in R eq5d's RCW table",
-    ),
-    "crosswalk_vanhout_2012": ValueSet(
-        "crosswalk_vanhout_2012",
-        "EQ-5D-5L to UK 3L crosswalk (van Hout et al. 2012)",
-        "EQ-5D-5L",
-        "UK 3L",
-        "van Hout B et al. Value Health 2012;15(5):708-15. doi:10.1016/j.jval.2012.02.008",
-    ),
-    "dsu_5l_to_3l_2023": ValueSet(
-        "dsu_5l_to_3l_2023",
-        "EQ-5D-5L to UK 3L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
-        "EQ-5D-5L",
-        "UK 3L",
-        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
-        needs_age_sex=True,
-    ),
-    "dsu_3l_to_5l_2023": ValueSet(
-        "dsu_3l_to_5l_2023",
-        "EQ-5D-3L to England 5L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
-        "EQ-5D-3L",
-        "England 5L",
-        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
-        needs_age_sex=True,
-    ),
-}
-
 AGE_BANDS = ("18-34", "35-44", "45-54", "55-64", "65+")
-
-
-def get_value_set(value_set: str) -> ValueSet:
-    """Look up a value set by key, raising a clear error for unknown keys.
-
-    Examples
-    --------
-    >>> get_value_set("uk_3l_tto_1997").instrument
-    'EQ-5D-3L'
-    """
-    try:
-        return VALUE_SETS[value_set]
-    except KeyError:
-        raise DataValidationError(
-            f"`value_set` must be one of {sorted(VALUE_SETS)}; found {value_set!r}."
-        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
 # Profiles
 # ---------------------------------------------------------------------------------------------
 def _profile_columns(frame: pd.DataFrame) -> dict[str, str]:
-    """Map each dimension to its column: ``mo`` or ``eq5d_mo`` (either spelling)."""
+    """Map each dimension to its column: ``mo``, ``eq5d_mo`` or R's ``MO`` (the eq5d package's names).
+
+    >>> _profile_columns(pd.DataFrame(columns=["MO", "SC", "UA", "PD", "AD"]))["pd"]
+    'PD'
+    """
     found: dict[str, str] = {}
     missing = []
     for d in DIMENSIONS:
-        if d in frame.columns:
-            found[d] = d
-        elif f"eq5d_{d}" in frame.columns:
-            found[d] = f"eq5d_{d}"
+        for name in (d, f"eq5d_{d}", d.upper(), f"EQ5D_{d.upper()}"):
+            if name in frame.columns:
+                found[d] = name
+                break
         else:
             missing.append(d)
     if missing:
         raise DataValidationError(
             f"`profiles` must have the five EQ-5D dimension columns mo, sc, ua, pd, ad "
-            f"(or eq5d_mo ... eq5d_ad); missing: {', '.join(missing)}. Found columns: "
+            f"(or eq5d_mo ... eq5d_ad, or R's MO ... AD); missing: {', '.join(missing)}. Found columns: "
             f"{', '.join(map(str, frame.columns))}."
         )
     return found
@@ -303,36 +181,6 @@ def _table(name: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"state": str})
 
 
-def _additive(levels: np.ndarray, decrements: dict[str, tuple[float, ...]]) -> np.ndarray:
-    """1 minus the sum of each dimension's decrement for its level (level 1 = 0)."""
-    dec = np.zeros(len(levels))
-    for j, d in enumerate(DIMENSIONS):
-        table = np.array((0.0,) + decrements[d])
-        dec += table[levels[:, j].astype(int) - 1]
-    return 1.0 - dec
-
-
-def _england_5l(levels: np.ndarray) -> np.ndarray:
-    return _additive(levels, _ENGLAND_5L_2018)
-
-
-def _uk_3l_vas(levels: np.ndarray) -> np.ndarray:
-    any_problem = (levels > 1).any(axis=1)
-    any_three = (levels == 3).any(axis=1)
-    return _additive(levels, _UK_3L_VAS) - _UK_3L_VAS_ANY * any_problem - _UK_3L_VAS_ANY3 * any_three
-
-
-def _uk_3l(levels: np.ndarray) -> np.ndarray:
-    dec = np.zeros(len(levels))
-    for j, d in enumerate(DIMENSIONS):
-        table = np.array((0.0,) + _UK_3L_1997[d])
-        dec += table[levels[:, j].astype(int) - 1]
-    any_problem = (levels > 1).any(axis=1)
-    any_three = (levels == 3).any(axis=1)
-    dec += np.where(any_problem, _UK_3L_1997_CONSTANT, 0.0) + np.where(any_three, _UK_3L_1997_N3, 0.0)
-    return 1.0 - dec
-
-
 def _band_index(age: Any) -> np.ndarray:
     """Index into AGE_BANDS (0 = 18-34 ... 4 = 65+) as float; NaN for missing age; under 18 is an error."""
     a = pd.to_numeric(pd.Series(np.asarray(age)), errors="coerce").to_numpy(dtype=float)
@@ -399,6 +247,14 @@ def _dense_table(name: str, value_col: str, max_level: int, by_age_sex: bool) ->
     return dense
 
 
+#: Mappings that are a plain state -> index table: (file in evaltool/data/eq5d, value column).
+_STATE_TABLES = {
+    "crosswalk_vanhout_2012": ("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012"),
+    "reverse_crosswalk_euroqol": ("eq5d3l_to_5l_reverse_crosswalk_england_euroqol.csv",
+                                  "index_5l_england_reverse_crosswalk"),
+}
+
+
 def eq5d_index(
     profiles: Any,
     value_set: str = "england_5l_2018",
@@ -415,9 +271,12 @@ def eq5d_index(
         DataFrame with columns mo, sc, ua, pd, ad (or eq5d_mo ... eq5d_ad), or a sequence of
         5-digit states (``"11111"`` or ``11111``).
     value_set:
-        ``"england_5l_2018"`` (Devlin et al. 2018, 5L), ``"uk_3l_tto_1997"`` (Dolan 1997, 3L),
+        ``"england_5l_2018"`` (Devlin et al. 2018, 5L), ``"uk_5l_2026"`` (Rowen et al. 2026, 5L),
+        ``"uk_3l_tto_1997"`` (Dolan 1997, 3L), ``"uk_3l_vas"`` (UK VAS, 3L; not a utility),
         ``"crosswalk_vanhout_2012"`` (5L -> UK 3L), ``"dsu_5l_to_3l_2023"`` (5L -> UK 3L by age
-        band and sex, needs ``age`` and ``sex``) or ``"dsu_3l_to_5l_2023"`` (3L -> England 5L).
+        band and sex, needs ``age`` and ``sex``), ``"dsu_3l_to_5l_2023"`` (3L -> England 5L) or
+        ``"reverse_crosswalk_euroqol"`` (3L -> England 5L, EuroQol's table). See
+        :mod:`evaltool.proms.valuesets` for sources.
     age, sex:
         Per-row age in years and sex ('F'/'M'), only for the NICE DSU mappings.
     on_invalid:
@@ -442,22 +301,14 @@ def eq5d_index(
     levels, usable = validate_profiles(profiles, vs.instrument, on_invalid=on_invalid)
     out = np.full(len(levels), np.nan)
     lv = levels.to_numpy()[usable]
-    if vs.key == "england_5l_2018":
-        out[usable] = _england_5l(lv)
-    elif vs.key == "uk_5l_2026":
-        out[usable] = _additive(lv, _UK_5L_2026)
-    elif vs.key == "uk_3l_tto_1997":
-        out[usable] = _uk_3l(lv)
-    elif vs.key == "uk_3l_vas":
-        out[usable] = _uk_3l_vas(lv)
+    if vs.key in ("england_5l_2018", "uk_5l_2026"):
+        out[usable] = additive_5l(lv, vs.key)
+    elif vs.key in ("uk_3l_tto_1997", "uk_3l_vas"):
+        out[usable] = n3_model_3l(lv, vs.key)
     else:
         pos = _state_index(lv, vs.max_level)
-        if vs.key in ("crosswalk_vanhout_2012", "reverse_crosswalk_england"):
-            table = (_dense_table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012", 5,
-                                  False) if vs.key == "crosswalk_vanhout_2012" else
-                     _dense_table("eq5d3l_to_5l_reverse_crosswalk_england_euroqol.csv",
-                                  "index_5l_england_reverse_crosswalk", 3, False))
-            out[usable] = table[pos]
+        if vs.key in _STATE_TABLES:
+            out[usable] = _dense_table(*_STATE_TABLES[vs.key], vs.max_level, False)[pos]
         else:
             if age is None or sex is None:
                 raise DataValidationError(

@@ -19,7 +19,7 @@ from evaltool.proms.eq5d import (
     get_value_set,
     level_frequencies,
 )
-from evaltool.proms.eq5d_change import pchc, probability_of_superiority
+from evaltool.proms._paretian_stage import paretian_tables
 from evaltool.proms.prems import load_definition, summarise_prem
 from evaltool.runlog import excerpt
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
@@ -115,6 +115,8 @@ def run_stage(
     vs = get_value_set(config.value_set)
     out.facts["value_set"] = vs.key
     out.facts["value_set_label"] = vs.label
+    if vs.caveat and proms is not None:
+        out.event("value_set_caveat", f"{vs.label}: {vs.caveat}", severity="info")
     if proms is None and prems is None:
         out.event("no_prom_data", "No proms or prems table supplied: nothing to summarise.", severity="error")
         out.analysis("proms_summary", "all", "failed", "no PROM or PREM table was supplied")
@@ -214,7 +216,8 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
         out.tables["eq5d_index_summary"] = _order_time(summ, tps)
         out.table_meta["eq5d_index_summary"] = TableMeta(
             title=f"EQ-5D index by group and time point ({label})",
-            caption="Mean, SD and 95% CI of the index; % in full health (11111) among valid profiles.",
+            caption="Mean, SD and 95% CI of the index; % in full health (11111) among valid profiles."
+                    + (f" {vs.caveat}" if vs.caveat else ""),
             count_columns=("n", "n_full_health", "n_valid"),
             derived_columns=(("mean", "n"), ("sd", "n"), ("median", "n"), ("ci_lower", "n"),
                              ("ci_upper", "n"), ("pct_full_health", "n_full_health")),
@@ -305,53 +308,7 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
         )
         prof = EQ5DProfileResult(lv, ceil, config.instrument, tuple(tps))
         out.objects["eq5d_profile"] = prof
-        pchc_rows, ps_rows = [], []
-        for fu in followups:
-            w = eq.pivot_table(index=["person_id", "group"], columns="timepoint",
-                               values=[f"eq5d_{d}" for d in DIMENSIONS], aggfunc="first")
-            if ("eq5d_mo", config.baseline) not in w.columns or ("eq5d_mo", fu) not in w.columns:
-                continue
-            before = pd.DataFrame({d: w[(f"eq5d_{d}", config.baseline)].to_numpy() for d in DIMENSIONS})
-            after = pd.DataFrame({d: w[(f"eq5d_{d}", fu)].to_numpy() for d in DIMENSIONS})
-            # As R eq5d's pchc(no.problems = TRUE): pairs in full health both times are "no problems"; the
-            # change classes are percentages of the pairs with problems.
-            cat = pchc(before, after, config.instrument, no_problems=True)
-            tab = pd.DataFrame({"group": w.index.get_level_values("group"), "category": cat.to_numpy()}).dropna()
-            cnt = tab.groupby(["group", "category"]).size().unstack(fill_value=0)
-            for c in ("no_change", "better", "worse", "mixed", "no_problems"):
-                if c not in cnt.columns:
-                    cnt[c] = 0
-            cnt = cnt[["no_change", "better", "worse", "mixed", "no_problems"]].stack().rename("n").reset_index()
-            problems = cnt["category"] != "no_problems"
-            with_p = cnt[problems].groupby("group")["n"].sum()
-            all_p = cnt.groupby("group")["n"].sum()
-            cnt["n_pairs"] = np.where(problems, cnt["group"].map(with_p), cnt["group"].map(all_p))
-            cnt["pct"] = np.where(cnt["n_pairs"] > 0, 100 * cnt["n"] / cnt["n_pairs"].clip(lower=1), np.nan)
-            cnt["comparison"] = f"{config.baseline} to {fu}"
-            pchc_rows.append(cnt)
-            for g in sorted(tab["group"].unique()):
-                sel = (w.index.get_level_values("group") == g)
-                ps = probability_of_superiority(before[sel], after[sel], config.instrument)
-                ps_rows.append(ps.assign(group=g, comparison=f"{config.baseline} to {fu}"))
-        if pchc_rows:
-            out.tables["eq5d_pchc"] = pd.concat(pchc_rows, ignore_index=True)[
-                ["group", "comparison", "category", "n", "n_pairs", "pct"]]
-            out.table_meta["eq5d_pchc"] = TableMeta(
-                appendix=True, title="Paretian Classification of Health Change (EQ-5D profiles)",
-                caption="better: some dimension better and none worse; worse: the reverse; mixed: both; "
-                        "no_change: identical profiles with some problem; no_problems: full health (11111) at both "
-                        "time points (Devlin et al. 2010; as R eq5d's pchc(no.problems = TRUE)). pct: the four change "
-                        "classes as % of the pairs with problems; no_problems as % of all pairs.",
-                count_columns=("n", "n_pairs"), derived_columns=(("pct", "n"),),
-            )
-        if ps_rows:
-            out.tables["eq5d_probability_of_superiority"] = pd.concat(ps_rows, ignore_index=True)[
-                ["group", "comparison", "dimension", "n_better", "n_same", "n_worse", "n_pairs", "ps"]]
-            out.table_meta["eq5d_probability_of_superiority"] = TableMeta(
-                appendix=True, title="Probability of superiority by EQ-5D dimension",
-                caption="(pairs better + half the pairs unchanged) / valid pairs, per dimension (as R eq5d's ps()): "
-                        "0.5 means no change on balance, above 0.5 improvement.",
-                count_columns=("n_better", "n_same", "n_worse", "n_pairs"), derived_columns=(("ps", "n_better"),))
+        paretian_tables(out, eq, config, followups)
         # Response flow and attrition
         n_inv = None
         if population is not None and "treated" in population.columns:

@@ -8,13 +8,8 @@ Public entry points::
 """
 from __future__ import annotations
 
-from .agreement import (
-    AgreementResult,
-    agreement,
-    cohen_kappa,
-    krippendorff_alpha,
-    krippendorff_alpha_nominal,
-)
+from .agreement import AgreementResult, agreement, cohen_kappa
+from .alpha import krippendorff_alpha, krippendorff_alpha_nominal
 from .codebook import Codebook, build_codebook, read_codebook, read_qdc, starter_codebook_path
 from .config import QualConfig
 from .joint import JointDisplayEntry, JointDisplayResult, joint_display

@@ -391,7 +391,9 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
     paths: dict[str, Path] = {}
     seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=".report-build-", dir=root) as tmp:
-        work = Path(tmp) / SOURCE_DIR
+        # Absolute: pandoc and Typst run with this as their working directory, so a relative bundle
+        # path (`evaltool run spec.yaml -o out`) would otherwise point nowhere.
+        work = Path(tmp).resolve() / SOURCE_DIR
         work.mkdir()
         t0 = time.perf_counter()
         report, appendix, ctx = build_documents(bundle, work)

@@ -315,7 +315,7 @@ def difference_cell(d: Any, lo: Any, hi: Any, outcome: str = "") -> str:
 
     Examples
     --------
-    >>> difference_cell(-42.3, -117.2, 24.5, "emergency_admission")
+    >>> difference_cell(-42.3, -117.2, 24.6, "emergency_admission")
     '42 fewer (117 fewer to 25 more)'
     >>> difference_cell(-151877, -264000, -39000, "cost")
     '£152 less (£39 less to £264 less)'

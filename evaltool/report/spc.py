@@ -254,7 +254,7 @@ def seasonal_factors(values, months, baseline) -> np.ndarray | None:
     --------
     >>> v = [12, 10, 8, 10] * 6
     >>> f = seasonal_factors(v, [1, 2, 3, 4] * 6, [True] * 24)
-    >>> [round(x, 2) for x in f[:4]]
+    >>> [round(float(x), 2) for x in f[:4]]
     [1.2, 1.0, 0.8, 1.0]
     """
     v = np.asarray(values, float)

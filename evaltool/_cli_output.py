@@ -1,0 +1,81 @@
+"""Console output for the CLI: verbosity (-v/-q) and warnings shown as one concise line each.
+
+Python's default warning display prints the file path and source line of the code that warned,
+which means nothing to an evaluator. Here each warning becomes
+``warning: 62 of 185 treated units were not matched (MatchingWarning)``; with ``-v`` the place it
+came from follows. Libraries' notices of API changes (DeprecationWarning, FutureWarning) are shown
+only with ``-vv``: they are about the libraries, not about the evaluation. Every other warning is
+shown, ``-q`` or not: nothing is silent.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from evaltool.errors import EvaltoolWarning
+
+__all__ = ["OUTPUT", "concise_warnings", "format_warning"]
+
+
+@dataclass
+class _Output:
+    """Where the CLI writes: ``out`` (results, stdout) and ``err`` (progress and messages, stderr)."""
+
+    verbosity: int = 0  # -1 quiet, 0 normal, 1 -v, 2 -vv
+    out: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+
+OUTPUT = _Output()
+
+
+def format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                   verbosity: int = 0) -> str:
+    """One line for a warning: its text and its class; the source location only when verbose.
+
+    Examples
+    --------
+    >>> from evaltool.errors import MatchingWarning
+    >>> format_warning(MatchingWarning("3 treated units were not matched"), MatchingWarning, "/x/riskset.py", 12)
+    'warning: 3 treated units were not matched (MatchingWarning)'
+    >>> format_warning("old API", FutureWarning, "/x/y.py", 3, verbosity=1)
+    'warning: old API (FutureWarning; /x/y.py:3)'
+    """
+    text = " ".join(str(message).split())
+    where = f"; {filename}:{lineno}" if verbosity >= 1 else ""
+    return f"warning: {text} ({category.__name__}{where})"
+
+
+@contextlib.contextmanager
+def concise_warnings(console: Console | None = None) -> Iterator[None]:
+    """Show warnings raised inside the block as concise lines on the error console.
+
+    Each distinct message is shown once. Deprecation and future-change notices from libraries need
+    ``-vv``; everything else is always shown (even with ``-q``).
+    """
+    con = console or OUTPUT.err
+    seen: set[tuple[str, str]] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 - warnings' signature
+        api_churn = issubclass(category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))
+        if api_churn and not issubclass(category, EvaltoolWarning) and OUTPUT.verbosity < 2:
+            return
+        key = (category.__name__, str(message))
+        if key in seen:
+            return
+        seen.add(key)
+        con.print(format_warning(message, category, filename, lineno, OUTPUT.verbosity),
+                  style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = previous
