@@ -47,8 +47,8 @@ def event_design(fr: pd.DataFrame, width: int) -> tuple[CodedDesign, list[str], 
     cols: list[np.ndarray] = []
     names: list[str] = []
     # The month absorbed by the unit effects is the first month *with events*: were it empty, the other
-    # month dummies would drift to +inf (as :func:`evaltool.effects.matched._absorbed_periods`); an empty
-    # first month is then an ordinary dummy, separated and dropped as fixest does.
+    # month dummies would drift to +inf and Newton would not converge; an empty first month is then an
+    # ordinary dummy, separated and dropped as fixest does.
     pos = fr["y"].to_numpy() > 0 if "y" in fr.columns else np.ones(len(fr), bool)
     absorbed = int(fr["period"].to_numpy()[pos].min()) if pos.any() else int(months[0])
     for p in months:
