@@ -43,11 +43,12 @@ def pretrend_verdict(facts: Mapping[str, Any], outcome: str = "emergency_admissi
 
     Examples
     --------
-    >>> f = {"x.pretrend.bias_ratio": 1.01, "x.pretrend.bias_ratio_ci_lower": 1.005,
-    ...      "x.pretrend.bias_ratio_ci_upper": 1.015, "x.pretrend.margin_ratio": 1.05,
-    ...      "x.pretrend.equivalent": True, "x.pretrend.bias_significant": True, "x.pretrend_p_value": 1e-9}
+    >>> f = {"x.pretrend.bias": 0.01, "x.pretrend.margin": 0.0488, "x.pretrend.equivalent": True,
+    ...      "x.pretrend.bias_significant": True, "x.pretrend_p_value": 1e-9}
     >>> pretrend_verdict(f, "x")
     'similar'
+    >>> pretrend_verdict({**f, "x.pretrend.equivalent": False, "x.pretrend.bias": 0.2}, "x")
+    'diverged'
     """
     eq, sig = _get(facts, outcome, "equivalent"), _get(facts, outcome, "bias_significant")
     b, m = _get(facts, outcome, "bias"), _get(facts, outcome, "margin")
@@ -65,14 +66,15 @@ def pretrend_sentence(facts: Mapping[str, Any], outcome: str = "emergency_admiss
 
     Examples
     --------
-    >>> f = {"x.pretrend.bias": 0.01, "x.pretrend.margin": 0.0488, "x.pretrend.bias_ratio": 1.01,
-    ...      "x.pretrend.bias_ratio_ci_lower": 1.005, "x.pretrend.bias_ratio_ci_upper": 1.015,
-    ...      "x.pretrend.margin_ratio": 1.05, "x.pretrend.equivalent": True, "x.pretrend.bias_significant": True,
-    ...      "x.pretrend.gap_months": 12.0, "x.pretrend_p_value": 1e-9, "x.did.all.rate_ratio": 0.8}
-    >>> pretrend_sentence(f, "x")[:73]
-    'Before enrolment, x in the two groups changed in almost exactly the same '
+    >>> o = "emergency_admission"
+    >>> f = {f"{o}.pretrend.{k}": v for k, v in {
+    ...     "bias": 0.01, "margin": 0.0488, "bias_ratio": 1.01, "bias_ratio_ci_lower": 1.005,
+    ...     "bias_ratio_ci_upper": 1.015, "margin_ratio": 1.05, "equivalent": True, "bias_significant": True,
+    ...     "gap_months": 12.0}.items()} | {f"{o}.pretrend_p_value": 1e-9, f"{o}.did.all.rate_ratio": 0.8}
+    >>> pretrend_sentence(f, o)[:91]
+    'Before enrolment, emergency admissions in the two groups changed in almost exactly the same'
     """
-    label = outcome_label(outcome)
+    label = outcome_label(outcome, lower=True)  # always inside a sentence
     verdict = pretrend_verdict(facts, outcome)
     p = facts.get(f"{outcome}.pretrend_p_value")
     if verdict is None:
