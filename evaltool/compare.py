@@ -21,7 +21,7 @@ Examples
 >>> print(tab.table().to_string())
                      y        2y
 D             0.966***  1.933***
-               (0.124)   (0.247)
+               (0.124)   (0.248)
 Observations       240       240
 """
 from __future__ import annotations

@@ -300,6 +300,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         from evaltool.matching.stage import run_stage
 
         return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
+                         pre_months=spec.effects.pre_months if spec.effects is not None else None,
                          **window, progress=_stage_steps(steps, "matching"))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)

@@ -63,9 +63,12 @@ def test_twfe_matches_linearmodels_panelols(mpdta):
             cov_type="clustered", cluster_entity=True, group_debias=True, debiased=False)
     assert ours.params["D"] == pytest.approx(lm.params["D"], rel=1e-12)
     assert ours.nobs == lm.nobs == 2500
-    # Clustered by county, unit effects nested in clusters: linearmodels' SE is fixest's (ours) times
-    # sqrt(T / (T - 1)) exactly on a balanced panel (T = 5 years): the convention documented in DESIGN.
-    assert lm.std_errors["D"] / ours.bse["D"] == pytest.approx(np.sqrt(5 / 4), rel=1e-9)
+    # Clustered by county, unit effects nested in clusters: on a balanced panel (T = 5 years) linearmodels'
+    # SE is sqrt(T / (T - 1)) times the SE with K = 5 (D and 4 years) in (N - 1) / (N - K); fixest's default
+    # (ours, issue 14) also counts the nested unit effect as one parameter (K = 6), so one more factor
+    # sqrt((N - 6) / (N - 5)).
+    n = 2500
+    assert lm.std_errors["D"] / ours.bse["D"] == pytest.approx(np.sqrt(5 / 4 * (n - 6) / (n - 5)), rel=1e-9)
 
 
 def test_imputation_and_matched_did_accessors():

@@ -18,7 +18,7 @@ from evaltool.effects.inference import (
     wild_cluster_bootstrap,
 )
 
-CK_PATH = Path("/work/shared/reference/card_krueger_public.dat")
+CK_PATH = Path(__file__).parent / "data" / "card_krueger_public.dat"
 # Card & Krueger (1994) public.dat codebook variable order (whitespace separated, "." = missing)
 CK_COLS = ["SHEET", "CHAIN", "CO_OWNED", "STATE", "SOUTHJ", "CENTRALJ", "NORTHJ", "PA1", "PA2", "SHORE", "NCALLS", "EMPFT", "EMPPT", "NMGRS", "WAGE_ST", "INCTIME", "FIRSTINC", "BONUS", "PCTAFF", "MEALS", "OPEN", "HRSOPEN", "PSODA", "PFRY", "PENTREE", "NREGS", "NREGS11", "TYPE2", "STATUS2", "DATE2", "NCALLS2", "EMPFT2", "EMPPT2", "NMGRS2", "WAGE_ST2", "INCTIME2", "FIRSTIN2", "SPECIAL2", "MEALS2", "OPEN2R", "HRSOPEN2", "PSODA2", "PFRY2", "PENTREE2", "NREGS2", "NREGS112"]
 
@@ -56,7 +56,6 @@ def _card_krueger_long() -> pd.DataFrame:
     return long
 
 
-@pytest.mark.skipif(not CK_PATH.exists(), reason="Card & Krueger public.dat not available")
 def test_card_krueger_did_and_cr1_convention():
     long = _card_krueger_long()
     assert long["store"].nunique() == 384
@@ -72,18 +71,34 @@ def test_card_krueger_did_and_cr1_convention():
     assert round(with_dummies, 2) != 1.34
 
 
-def test_cr1_matches_pyfixest_on_mpdta():
-    pf = pytest.importorskip("pyfixest")
+def _mpdta() -> pd.DataFrame:
     d = pd.read_csv(Path(__file__).parent / "data" / "mpdta.csv")
     d["D"] = ((d["first.treat"] > 0) & (d["year"] >= d["first.treat"])).astype(int)
     d["state"] = d["countyreal"] // 1000
+    return d
+
+
+@pytest.mark.parametrize("case", ["mpdta_county", "mpdta_state", "card_krueger_store"])
+def test_twfe_se_equals_fixest_default_ssc(case):
+    """fixest's default ssc(adj = TRUE, fixef.K = "nested", cluster.adj = TRUE), as pyfixest implements it:
+    the live reference (issue 14: we were 0.09% low, one parameter short in (N-1)/(N-K))."""
+    import pyfixest as pf
+
+    if case == "card_krueger_store":
+        d, y, unit, time, cl = _card_krueger_long(), "fte", "store", "wave", "store"
+    else:
+        d, y, unit, time = _mpdta(), "lemp", "countyreal", "year"
+        cl = "state" if case == "mpdta_state" else "countyreal"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = ef.twfe(d, "lemp", "countyreal", "year", "D", cluster="state")
-        f = pf.feols("lemp ~ D | countyreal + year", data=d, vcov={"CRV1": "state"})
+        r = ef.twfe(d, y, unit, time, "D", cluster=cl)
+        f = pf.feols(f"{y} ~ D | {unit} + {time}", data=d, vcov={"CRV1": cl})
     assert r.estimate == pytest.approx(float(f.coef().iloc[0]), abs=1e-10)
-    # same CR1 up to the K counted in (n-1)/(n-K) (<0.1% here)
-    assert r.std_error == pytest.approx(float(f.se().iloc[0]), rel=1e-3)
+    assert r.std_error == pytest.approx(float(f.se().iloc[0]), rel=1e-8)
+    # the values R fixest prints (issue 14): mpdta by county 0.0132652, Card & Krueger 1.337723
+    ref = {"mpdta_county": 0.0132652, "card_krueger_store": 1.337723}.get(case)
+    if ref is not None:
+        assert r.std_error == pytest.approx(ref, abs=5e-7)
 
 
 def test_ols_iid_hc1_against_statsmodels():

@@ -95,6 +95,37 @@ def test_event_study_matches_pyfixest_and_pretrend(sim, res):
     assert res.pretrend_test["df"] == 11 and res.pretrend_test["p_value"] > 0.01
 
 
+def test_event_study_with_an_empty_first_month_is_fitted_as_fixest(small):
+    """No events at all in month -12, the month the unit effects would absorb: the event study absorbs the
+    first month with events and the empty month is separated and dropped as fixest does (absorbing it sent
+    the other month effects to +inf: no convergence). The bins are quarters here (month -12 is empty among
+    the enrolled too)."""
+    from evaltool.effects.matched_event import event_study
+
+    coh, act, pop = small
+    t = act.merge(coh[["person_id", "index_date"]], on="person_id")
+    rel = np.floor((t["date"] - t["index_date"]).dt.days / (365.25 / 12)).astype(int)
+    act12 = t.loc[rel != -12, act.columns]
+    p = build_panel(coh, act12, pop, outcomes=["emergency_admission"], keep=["subclass"])
+    cp = cells(p, "emergency_admission", by="person", cluster="subclass")
+    c = cp.frame
+    assert c.loc[c.period == -12, "y"].sum() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EstimationWarning)  # "did not converge" fails the test
+        es, pre, notes = event_study(cp, "emergency_admission", "poisson", "subclass", alpha=0.05, post_months=12,
+                                     effect=0.0)
+    assert (es["unit"] == "quarter").all() and pre["unit"] == "quarter" and "month -12" in notes[0]
+    c = c.assign(loge=np.log(c.exposure), b=np.floor_divide(c.period, 3))
+    m = pf.fepois("y ~ i(b, treated, ref=-1) | unit + period", data=c, vcov={"CRV1": "cluster"}, offset="loge",
+                  **TIGHT)
+    es = es.set_index("period")
+    assert len(m.coef()) == len(es) - 1
+    for name, val in m.coef().items():
+        k = int(name.split("::")[1].split(":")[0])
+        assert es.loc[k, "estimate"] == pytest.approx(val, abs=1e-6)
+        assert es.loc[k, "std_error"] == pytest.approx(m.se()[name], rel=1e-3)  # K convention as above
+
+
 def test_compressed_equals_person_level_end_to_end(small):
     coh, act, pop = small
     with warnings.catch_warnings():
@@ -257,20 +288,28 @@ def test_event_study_failure_keeps_the_pooled_estimate(small):
     coh, act, pop = small
     t = act.merge(coh[["person_id", "treated", "index_date"]], on="person_id")
     rel = np.floor((t["date"] - t["index_date"]).dt.days / (365.25 / 12)).astype(int)
-    keep = ~((t["treated"] == 1) & (rel == -9))
+    # One empty month: the event study falls back to quarters, and says so (small programmes, issue 14).
+    one = t.loc[~((t["treated"] == 1) & (rel == -9)), act.columns]
+    with pytest.warns(EstimationWarning, match="event study by quarter: no emergency admissions among enrolled "
+                                               "people in month -9"):
+        rq = matched_did(coh, one, pop, subgroups=["age_band"], event_study=True)
+    assert (rq.event_study["unit"] == "quarter").all() and not rq.failures
+    assert rq.pretrend_test["unit"] == "quarter" and rq.pretrend_test["gap_months"] == 12.0
+    # A whole empty quarter: no event study at all, recorded; the pooled estimate stands.
+    keep = ~((t["treated"] == 1) & rel.between(-9, -7))
     act9 = t.loc[keep, act.columns]
     full = matched_did(coh, act, pop, subgroups=["age_band"], event_study=True)
     r = matched_did(coh, act9, pop, subgroups=["age_band"], event_study=True)
     assert r.event_study.empty
-    assert r.failures == (("event_study", "all", "no emergency admissions among enrolled people in month -9 "
-                           "relative to the index date: the event study needs events in every month (the pooled "
+    assert r.failures == (("event_study", "all", "no emergency admissions among enrolled people in quarter -3 "
+                           "relative to the index date: the event study needs events in every quarter (the pooled "
                            "estimate does not)"),)
     assert set(r.estimates["subgroup"]) == set(full.estimates["subgroup"])
     assert np.isfinite(r.effect("all")["estimate"])
     out = run_stage(coh, pop, act9, MatchedDidConfig(outcomes=("emergency_admission",)), seed=1)
     st = {(a.analysis, a.subgroup): (a.status, a.reason) for a in out.analyses}
     assert st[("matched_did", "all")] == ("ok", "") and st[("matched_did", "age_band")] == ("ok", "")
-    assert st[("event_study", "all")][0] == "failed" and "month -9" in st[("event_study", "all")][1]
+    assert st[("event_study", "all")][0] == "failed" and "quarter -3" in st[("event_study", "all")][1]
     ev = [e for e in out.events if e.code == "secondary_estimate_failed"]
     assert ev and ev[0].severity == "error" and ev[0].message.startswith("emergency_admission: event study not "
                                                                           "estimated: no emergency admissions")

@@ -174,16 +174,20 @@ def test_stage_contract(sim, matched):
     out = run_stage(pop, act, None, cfg, window_start=WS, window_end=WE, seed=1)
     assert isinstance(out, StageOutput) and out.section == "matching"
     # ps_bins: the data of the propensity score figure, which the report draws after disclosure control.
-    assert set(out.tables) == {"balance", "matching_summary", "pre_trajectory", "ps_bins"}
+    assert set(out.tables) == {"balance", "matching_summary", "pre_trajectory", "ps_bins", "trajectory_balance"}
     assert out.table_meta["ps_bins"].publish is False and out.table_meta["ps_bins"].count_columns == ("n",)
-    assert set(out.figures) == {"love_plot", "ps_distribution", "pre_trajectory"}
-    assert out.facts["n_matched"] == matched.n_treated_matched
+    assert set(out.figures) == {"love_plot", "ps_distribution", "pre_trajectory", "trajectory_balance"}
+    assert out.facts["trajectory_outcomes"] == ["emergency_admission"]
+    assert out.facts["max_abs_smd_trajectory_after"] == pytest.approx(
+        out.tables["trajectory_balance"]["smd_after"].abs().max(), abs=1e-4)
+    res = out.objects["match_result"]
+    assert out.facts["n_matched"] == res.n_treated_matched >= 0.9 * matched.n_treated_matched
     coh = out.objects["matched_cohort"]
     for c in ["person_id", "treated", "index_date", "subclass", "weights", "distance", "practice_id",
               "age_at_index", "sex", "censor_date", *COVS[2:]]:
         assert c in coh.columns
     assert out.tables["balance"].set_index("covariate").loc["risk_score", "smd_after"] == pytest.approx(
-        matched.balance_frame.set_index("covariate").loc["risk_score", "smd_after"])
+        res.balance_frame.set_index("covariate").loc["risk_score", "smd_after"])
     check_result_contract(out.objects["match_result"])
 
 

@@ -52,8 +52,13 @@ def test_every_stage_ran(two_runs):
     m = json.loads((a.bundle_dir / "results" / "manifest.json").read_text())
     missing = {(x["analysis"], x["outcome"], x["subgroup"]): x["reason"] for x in m["run"]["analyses"]
                if x["status"] != "ok"}
-    assert missing[("event_study", "emergency_admission", "all")].startswith(
-        "no emergency admissions among enrolled people in month 11 relative to the index date")
+    # Emergency admissions have an empty month among the enrolled: the event study falls back to quarters
+    # (issue 14: small programmes) instead of failing, and the run says so.
+    assert ("event_study", "emergency_admission", "all") not in missing
+    es = pd.read_csv(a.bundle_dir / "results" / "event_study.csv")
+    assert set(es.loc[es.outcome == "emergency_admission", "unit"]) == {"quarter"}
+    log = (a.bundle_dir / "results" / "run_log.jsonl").read_text()
+    assert "event study by quarter: no emergency admissions among enrolled people in month" in log
     assert "no care-home admissions among enrolled people before the index date" in missing[
         ("matched_did", "care_home_admission", "all")]
     # Degrade, don't drop: every outcome whose pooled estimate exists is in effects.csv.

@@ -183,5 +183,7 @@ def test_level_frequencies_ceiling_and_pchc():
     res = profile_summary(df)
     ce = res.ceiling_table.set_index("timepoint")
     assert ce.loc["b", "n_full_health"] == 1 and ce.loc["f", "pct_full_health"] == 100.0
-    cats = pchc(["11111", "21111", "11112", "21111", "11111"], ["11111", "11111", "11111", "12111", None])
+    before, after = ["11111", "21111", "11112", "21111", "11111"], ["11111", "11111", "11111", "12111", None]
+    cats = pchc(before, after, no_problems=False)
     assert cats.tolist()[:4] == ["no_change", "better", "better", "mixed"] and pd.isna(cats.iloc[4])
+    assert pchc(before, after).iloc[0] == "no_problems"  # R eq5d's default no.problems = TRUE

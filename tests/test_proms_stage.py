@@ -86,6 +86,7 @@ def test_true_change_recovered_within_ci(southvale_slice, stage_out):
 def test_stage_tables_meta_figures_facts(stage_out):
     assert isinstance(stage_out, StageOutput) and stage_out.section == "proms"
     expected = {"eq5d_index_summary", "eq5d_change", "eq5d_change_detail", "eq5d_ancova", "eq5d_levels", "eq5d_pchc", "response_flow",
+                "eq5d_pchc_dimensions", "eq5d_superiority",
                 "eq5d_attrition", "activation_levels", "activation_movement", "activation_change",
                 "prem_p3ceq_scales", "prem_p3ceq_items", "prem_fft", "prem_alpha"}
     assert expected <= set(stage_out.tables)
@@ -225,4 +226,47 @@ def test_stage_3l_instrument_other_rows_and_unknown_people_are_counted():
     assert summ.loc[("enrolled", "baseline"), "value_set"] == "EQ-5D-3L UK TTO value set (Dolan 1997)"
     assert set(out.tables["eq5d_levels"]["level"]) == {1, 2, 3}
     pc = out.tables["eq5d_pchc"]
-    assert (pc.groupby(["group", "comparison"])["pct"].sum().round(9) == 100).all()
+    change = pc[pc["category"] != "No problems"]  # change classes: % of the pairs with problems
+    assert (change.groupby(["group", "comparison"])["pct_of_base"].sum().round(9) == 100).all()
+    assert (pc.groupby(["group", "comparison"])["pct_all_pairs"].sum().round(9) == 100).all()
+
+
+def test_stage_paretian_tables_equal_the_functions_and_pass_the_disclosure_gate():
+    from evaltool.proms import pchc_table, probability_of_superiority
+    from evaltool.report.disclosure import apply_disclosure
+
+    rng = np.random.default_rng(11)
+    n = 90
+    ids = [f"P{i:03d}" for i in range(n)]
+    pop = pd.DataFrame({"person_id": ids, "treated": (np.arange(n) < 50).astype(int)})
+    base = rng.integers(1, 4, (n, 5))
+    base[:15] = 1  # full health at baseline; most stay there
+    fol = np.clip(base - rng.integers(0, 2, (n, 5)) + (rng.random((n, 5)) < 0.1), 1, 3)
+    fol[:10] = 1
+    dims = ("mo", "sc", "ua", "pd", "ad")
+    proms = pd.concat([pd.DataFrame({"person_id": ids, "timepoint": tp, "instrument": "EQ-5D-3L",
+                                     **{f"eq5d_{d}": lv[:, j] for j, d in enumerate(dims)}})
+                       for tp, lv in (("baseline", base), ("6m", fol))], ignore_index=True)
+    cfg = PromsConfig(instrument="EQ-5D-3L", value_set="uk_3l_vas", timepoints=("baseline", "6m"))
+    out = run_stage(proms, None, pop, cfg, seed=1)
+    assert any("not time trade-off utilities" in m for m in out.messages())  # the VAS caveat is reported
+    frame = lambda m: pd.DataFrame(m, columns=list(dims))  # noqa: E731
+    for group, rows in (("enrolled", slice(0, 50)), ("comparison", slice(50, n))):
+        want = pchc_table(frame(base[rows]), frame(fol[rows]), "EQ-5D-3L").set_index("category")
+        words = {"No change": "no_change", "Better": "better", "Worse": "worse", "Mixed": "mixed",
+                 "No problems": "no_problems"}
+        got = out.tables["eq5d_pchc"].query("group == @group").replace({"category": words}).set_index("category")
+        pd.testing.assert_series_equal(got["n_people"], want["n"], check_dtype=False, check_names=False)
+        np.testing.assert_allclose(got["pct_of_base"], want["pct"])
+        ps = probability_of_superiority(frame(base[rows]), frame(fol[rows]), "EQ-5D-3L")
+        np.testing.assert_allclose(out.tables["eq5d_superiority"].query("group == @group")["ps"], ps["ps"])
+    n_np = int(((base[:50] == 1).all(axis=1) & (fol[:50] == 1).all(axis=1)).sum())
+    assert n_np >= 10 and out.tables["eq5d_pchc"].query("group == 'enrolled' and category == 'No problems'")["n_people"].item() == n_np
+    for name in ("eq5d_pchc", "eq5d_pchc_dimensions", "eq5d_superiority"):
+        meta, tab = out.table_meta[name], out.tables[name]
+        res = apply_disclosure(tab, meta.count_columns, meta.derived_columns)
+        small = tab[list(meta.count_columns)].lt(8) & tab[list(meta.count_columns)].gt(0)
+        shown = res.table[list(meta.count_columns)].astype(str)
+        assert not (small & (shown != "*")).to_numpy().any(), name  # every 1-7 count is suppressed
+        for d, c in meta.derived_columns:
+            assert (res.table.loc[shown[c] == "*", d].astype(str) == "*").all(), (name, d)

@@ -15,16 +15,11 @@ from evaltool.errors import DataValidationError
 from evaltool.qual import agreement, cohen_kappa, krippendorff_alpha_nominal, read_codebook, read_qdpx
 
 EX = Path(__file__).resolve().parents[1] / "example_data" / "southvale" / "qual"
-NAN = np.nan
 
 # Krippendorff (2011) "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units,
 # nominal data with missing values; published nominal alpha = 0.743.
-K2011 = np.array([
-    [1, 2, 3, 3, 2, 1, 4, 1, 2, NAN, NAN, NAN],
-    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, NAN, 3],
-    [NAN, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, NAN],
-    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, NAN],
-])
+K2011 = np.genfromtxt(Path(__file__).parent / "data" / "qual" / "krippendorff2011_reliability_data.csv",
+                      delimiter=",")  # coders x units, blank = missing
 
 
 def test_krippendorff_2011_published_example():

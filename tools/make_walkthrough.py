@@ -58,6 +58,7 @@ md("""## 3. Matched controls at each enrolment date
 Risk-set matching: for each enrolment month, candidates are alive, registered and not yet enrolled;
 covariates (including recent hospital use) are measured over the months before that date.""")
 code("""from evaltool.matching import risk_set_match
+from evaltool.matching.stage import trajectory_settings
 
 m = spec.matching  # every matching setting of the plan, spelt out
 matched = risk_set_match(
@@ -66,7 +67,9 @@ matched = risk_set_match(
     covariates=list(m.covariates), lookback_months=m.lookback_months, period=m.period, followup=m.followup,
     method=m.method, distance=m.distance, ratio=m.ratio, replace=m.replace,
     caliper=m.caliper, std_caliper=m.std_caliper, exact=list(m.exact), order=m.order,
-    min_age=m.min_age, missing=m.missing, seed=spec.seed,
+    min_age=m.min_age, missing=m.missing, seed=spec.seed, candidates_per_treated=m.candidates_per_treated,
+    # prior use matched as a monthly profile over the DiD's pre-period (the plan's default)
+    **trajectory_settings(m, pre_months=spec.effects.pre_months),
 )
 matched.summary()""")
 code("""matched.plot()""")

@@ -4,8 +4,8 @@ Usage::
 
     python benchmarks/did/southvale.py [--data example_data/southvale]
 
-Risk-set matching (evaltool.matching, default MatchingConfig but 3 controls per enrolled
-patient: with 1:1 matching the under-65 CI was 0.63-1.01, just including 1, at RR 0.797) then
+Risk-set matching (evaltool.matching, default MatchingConfig -- prior use matched as a monthly profile --
+but 3 controls per enrolled patient: with 1:1 matching the under-65 CI was 0.63-1.01, just including 1, at RR 0.797) then
 :func:`evaltool.effects.matched.matched_did` for emergency admissions by age band
 (12 months before, 12 after, clustered by matched set), beside the naive before/after.
 Prints the estimates and truth; writes ``benchmarks/did/southvale_results.csv``.
@@ -24,6 +24,7 @@ from evaltool.effects.matched import matched_did
 from evaltool.errors import EvaltoolWarning
 from evaltool.matching import risk_set_match
 from evaltool.matching.config import MatchingConfig
+from evaltool.matching.stage import trajectory_settings
 
 WINDOW = ("2021-04-01", "2025-03-31")
 
@@ -36,7 +37,8 @@ def run(data: Path, outcome: str = "emergency_admission") -> tuple[pd.DataFrame,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EvaltoolWarning)
         m = risk_set_match(pop, act, window_start=WINDOW[0], window_end=WINDOW[1], covariates=cfg.covariates,
-                           lookback_months=cfg.lookback_months, ratio=cfg.ratio, seed=1)
+                           lookback_months=cfg.lookback_months, ratio=cfg.ratio, seed=1,
+                           **trajectory_settings(cfg, pre_months=12))
         coh = m.matched_data()
         r = matched_did(coh, act, pop, outcome, subgroups=["age_band"], cluster="subclass",
                         window_start=WINDOW[0], window_end=WINDOW[1], event_study=True)

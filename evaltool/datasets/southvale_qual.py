@@ -13,7 +13,8 @@
   neighbour often, giving kappa below 0.6) and sometimes codes the whole answer rather than the
   sentence.
 * ``southvale.qdpx``: the same project as a REFI-QDA exchange file (cases carry role and site).
-* ``qualcoder_export.csv`` (Codename, File, Coder, Coded text, Case) and
+* ``qualcoder_export.csv`` (QualCoder's coding report by case with attributes: Case, Filename, Coder,
+  Coded, Id, Codename, Coded_Memo, Category, CaseVar_Role, CaseVar_Site) and
   ``taguette_highlights.csv`` (id, document, tag, content; coder A only: Taguette has no coders).
 * ``participants.csv``: participant_id, document_id, name, role, site. Names are fictional and
   some appear inside coded text (colleagues mentioned by first name): redaction tests use them.
@@ -375,6 +376,22 @@ def _qde(parts: pd.DataFrame, texts: dict[str, str], seg: pd.DataFrame, codebook
     return "\n".join(out) + "\n"
 
 
+def _write_qualcoder(path: Path, seg: pd.DataFrame, codebook: dict) -> None:
+    """The coded segments as QualCoder's coding report exported by case with attributes: headers Case, Filename,
+    Coder, Coded, Id, Codename, Coded_Memo, Category, CaseVar_Role, CaseVar_Site; UTF-8 with BOM, every cell
+    quoted, CR LF (as QualCoder's csv.writer writes them; see evaltool.qual.qualcoder)."""
+    import csv
+
+    category = {c["code"]: th.get("label", th["theme"]) for th in codebook["themes"] for c in th["codes"]}
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        w.writerow(["Case", "Filename", "Coder", "Coded", "Id", "Codename", "Coded_Memo", "Category",
+                    "CaseVar_Role", "CaseVar_Site"])
+        for i, r in enumerate(seg.itertuples(), start=1):
+            w.writerow([r.participant_id, f"{r.document_id}.txt", r.coder, r.text, f"ctid:{i}", r.code, "",
+                        category[r.code], r.role, r.site])
+
+
 def _write_zip(path: Path, members: dict[str, bytes]) -> None:
     """Deterministic zip: fixed timestamps and order, so the same seed gives identical bytes."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -452,9 +469,7 @@ def generate_qual(practices: pd.DataFrame, seed: int, out_dir: Path) -> dict[str
     members = {"project.qde": _qde(parts, texts, seg, codebook).encode("utf-8")}
     members.update({f"sources/{_guid('source', d)}.txt": t.encode("utf-8") for d, t in texts.items()})
     _write_zip(out_dir / "southvale.qdpx", members)
-    qc = pd.DataFrame({"Codename": seg["code"], "File": seg["document_id"] + ".txt", "Coder": seg["coder"],
-                       "Coded text": seg["text"], "Case": seg["participant_id"]})
-    qc.to_csv(out_dir / "qualcoder_export.csv", index=False, lineterminator="\n")
+    _write_qualcoder(out_dir / "qualcoder_export.csv", seg, codebook)
     a = seg[seg["coder"] == "coder_a"].reset_index(drop=True)
     tg = pd.DataFrame({"id": np.arange(1, len(a) + 1), "document": a["document_id"] + ".txt",
                        "tag": a["code"], "content": a["text"]})

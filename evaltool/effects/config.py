@@ -43,6 +43,9 @@ class RolloutConfig(BaseModel):
     placebo: bool = Field(True, description="placebo go-live dates on pre-period data")
     placebo_shifts: tuple[int, ...] = Field((1, 2), description="periods to move go-live earlier for placebos")
     leave_one_out: bool = Field(True, description="re-estimate dropping each practice in turn")
+    blank_go_live: Literal["never_treated", "drop"] = Field(
+        "never_treated", description="practices with no go_live_date: never live (the input contract; counted in a "
+                                     "warning), or drop them (when a blank may mean a lost date)")
 
     @field_validator("outcomes")
     @classmethod

@@ -98,6 +98,7 @@ def ols(
     vcov: Literal["iid", "hc1", "cluster"] = "iid",
     clusters: Any = None,
     k_nested: int = 0,
+    k_absorbed: int = 0,
 ) -> OLSFit:
     """Ordinary least squares with iid, HC1 or CR1 (fixest convention) variance.
 
@@ -112,6 +113,10 @@ def ols(
     k_nested:
         Number of columns of ``X`` that are fixed effects nested in the clusters; they
         are not counted in the small-sample factor's ``K`` (see module docstring).
+    k_absorbed:
+        Parameters absorbed before the fit (``X`` demeaned) that count in ``K``. fixest's default
+        ``ssc(adj = TRUE, fixef.K = "nested", cluster.adj = TRUE)`` counts a fixed effect nested in the
+        clusters as one parameter, so a unit-demeaned design passes 1.
 
     Examples
     --------
@@ -149,7 +154,7 @@ def ols(
             raise EstimationError(f"cluster-robust variance needs at least 2 clusters, found {G}")
         scores = cluster_sums(X * resid[:, None], codes, G)
         meat = scores.T @ scores
-        k_eff = k - k_nested
+        k_eff = k - k_nested + k_absorbed
         c = G / (G - 1) * (n - 1) / (n - k_eff)
         V = c * XtX_inv @ meat @ XtX_inv
         df = G - 1

@@ -41,15 +41,16 @@ from scipy import stats
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
 from evaltool.columns import to_contract
-from evaltool.effects.coded import CodedDesign, as_dense, xt_dot
+from evaltool.effects.coded import CodedDesign
 from evaltool.effects.compress import CellPanel, cells
+from evaltool.effects.matched_event import event_study as fit_event_study
+from evaltool.effects.matched_fit import PY_DAYS, events_label, fit_cells, wald
 from evaltool.effects.panels import OutcomePanel, build_panel
-from evaltool.effects.poisson import FEFit, feols_fe, fepois
+from evaltool.effects.poisson import FEFit
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 __all__ = ["MatchedDidResult", "add_age_band", "matched_did", "simulate_matched_cohort"]
 
-PY_DAYS = 365.25
 CLUSTER_ALIASES = {"practice": "practice_id", "subclass": "subclass", "matched_set": "subclass", "person": "person_id"}
 
 
@@ -90,7 +91,8 @@ class MatchedDidResult(ResultMixin, RegressionResultsMixin):
     event_study:
         Per relative period ``log_rate_ratio`` estimates (reference period -1) or empty.
     pretrend_test:
-        Joint Wald test of the pre-period event-study coefficients (or empty dict).
+        Joint Wald test of the pre-period event-study coefficients and the size of the divergence
+        (:func:`evaltool.effects.pretrend.pretrend_assessment`: trend, implied bias, equivalence), or empty.
     rates:
         Events, person-years and rates per 1,000 person-years by arm x period (aggregates).
     info:
@@ -108,7 +110,7 @@ class MatchedDidResult(ResultMixin, RegressionResultsMixin):
     estimates: pd.DataFrame
     subgroup_tests: pd.DataFrame
     event_study: pd.DataFrame
-    pretrend_test: dict[str, float]
+    pretrend_test: dict[str, Any]
     rates: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
     failures: tuple[tuple[str, str, str], ...] = ()
@@ -231,6 +233,7 @@ class MatchedDidResult(ResultMixin, RegressionResultsMixin):
         if self.event_study.empty:
             raise EstimationError("no event study was fitted: call matched_did(..., event_study=True)")
         d = self.event_study.copy()
+        unit = str(d["unit"].iloc[0]) if "unit" in d.columns else "month"
         return (
             ggplot(d, aes(x="period", y="rate_ratio"))
             + geom_hline(yintercept=1, linetype="dashed", color="#768692")
@@ -238,23 +241,14 @@ class MatchedDidResult(ResultMixin, RegressionResultsMixin):
             + geom_errorbar(aes(ymin="rr_ci_lower", ymax="rr_ci_upper"), width=0.3, color=PALETTE[0])
             + geom_point(color=PALETTE[0], size=2)
             + scale_y_log10()
-            + labs(x="Months relative to index date", y="Rate ratio vs month -1 (95% CI)",
+            + labs(x=f"{unit.capitalize()}s relative to the index date",
+                   y=f"Rate ratio vs {unit} -1 (95% CI)",
                    title=f"{self.outcome.replace('_', ' ').capitalize()}: event study")
             + theme_evaltool()
         )
 
 
 # ---------------------------------------------------------------------------------------------
-def _wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, float]:
-    cols = np.flatnonzero(np.any(R != 0, axis=0))  # dropped (separated) columns hold NaN: leave them out
-    b, V, R = b[cols], V[np.ix_(cols, cols)], R[:, cols]
-    rb = R @ b
-    RVR = R @ V @ R.T
-    stat = float(rb @ np.linalg.solve(RVR, rb))
-    df = R.shape[0]
-    return stat, df, float(stats.chi2.sf(stat, df))
-
-
 def _design(
     fr: pd.DataFrame, group: str | None, kind: str, levels: list[str], ref_period: int, first_period: int
 ) -> tuple[CodedDesign, list[str], dict[str, list[int]]]:
@@ -293,14 +287,8 @@ def _design(
             eff[s] = [len(cols)]
             cols.append(ins * (period >= 0))
             names.append(f"post:{s}")
-        else:  # event study
-            eff[s] = []
-            for p in periods:
-                if p == ref_period:
-                    continue
-                eff[s].append(len(cols))
-                cols.append(ins * treated * (period == p))
-                names.append(f"treated:period[{p}]:{s}")
+        else:
+            raise ValueError(f"kind: expected 'did' or 'naive', got {kind!r}")
     if kind == "naive":
         # The naive model has no period effects: drop them.
         keep = [i for i, n in enumerate(names) if n.startswith("post:")]
@@ -323,48 +311,6 @@ def _absorbed_periods(fr: pd.DataFrame, group: str | None, levels: list[str], fi
     pos = fr["y"].to_numpy() > 0
     first = pd.Series(fr["period"].to_numpy()[pos]).groupby(lev[pos]).min()
     return {s: int(first.get(s, first_period)) for s in levels}
-
-
-def _fit(cp: CellPanel, X: CodedDesign, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:
-    fr = cp.frame if mask is None else cp.frame.loc[mask]
-    Xm = X if mask is None else X.rows(np.asarray(mask))
-    if model == "poisson":
-        # Separation: a period (x subgroup) dummy whose rows have no events has an MLE at -inf. As
-        # fixest does, drop those rows and that dummy; the effect columns must not be separated.
-        ysum = xt_dot(Xm, fr["y"].to_numpy())
-        sep = [j for j, n in enumerate(names) if ysum[j] <= 0]
-        bad = [names[j] for j in sep if not names[j].startswith("period[")]
-        if bad:
-            raise EstimationError(f"no events where {bad} apply (e.g. a subgroup level with no events in the "
-                                  "treated post-period): the effect is not identified; merge or drop that level")
-        if sep:
-            keep_rows = ~Xm.any_nonzero(sep)
-            keep_cols = [j for j in range(len(names)) if j not in sep]
-            sub = _fit(CellPanel(frame=fr.loc[keep_rows], by=cp.by, n_people=cp.n_people,
-                                 n_obs_nonzero=cp.n_obs_nonzero, n_clusters_nonzero=cp.n_clusters_nonzero,
-                                 groups=cp.groups),
-                       Xm.rows(keep_rows).cols(keep_cols), [names[j] for j in keep_cols], model, cluster_col)
-            coef = np.full(len(names), np.nan)
-            V = np.full((len(names), len(names)), np.nan)
-            coef[keep_cols] = sub.coef
-            V[np.ix_(keep_cols, keep_cols)] = sub.vcov
-            from dataclasses import replace
-
-            return replace(sub, coef=coef, vcov=V, names=tuple(names))
-    cl = fr["cluster"].to_numpy() if cluster_col else None
-    if model == "poisson":
-        if cp.by == "cell":
-            n_pos = fr["n_pos"].to_numpy()
-            keep_units = fr.groupby("unit")["y"].transform("sum").to_numpy() > 0
-            n_obs = int(n_pos[keep_units].sum())
-            n_cl = int(fr.loc[keep_units, "cluster"].nunique()) if cluster_col else None
-            return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
-                          cluster=cl, names=names, n_obs=n_obs, n_clusters=n_cl)
-        return fepois(fr["y"].to_numpy(), Xm, fr["unit"].to_numpy(), exposure=fr["exposure"].to_numpy(),
-                      cluster=cl, names=names)
-    rate = fr["y"].to_numpy() / fr["exposure"].to_numpy() * PY_DAYS * 1000
-    return feols_fe(rate, as_dense(Xm), fr["unit"].to_numpy(), weights=fr["exposure"].to_numpy(), cluster=cl,
-                    names=names)
 
 
 def _rate(fr: pd.DataFrame, mask) -> tuple[float, float, float]:
@@ -610,19 +556,19 @@ def matched_did(
                     R = np.zeros((len(levels) - 1, len(b)))
                     for i in range(len(levels) - 1):
                         R[i, idx[i]], R[i, idx[i + 1]] = 1, -1
-                    st, df, p = _wald(b, V, R)
+                    st, df, p = wald(b, V, R)
                     tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
                                   "p_value": p, "levels": ", ".join(levels)})
             else:
                 X, names, eff = _design(cp.frame, group, "did", levels, -1, first_period)
-                fit = _fit(cp, X, names, model, cluster_col)
+                fit = fit_cells(cp, X, names, model, cluster_col)
                 rows += _rows(fit, eff, cp, group, model, "matched_did", outcome, z, fit.n_clusters, False)
                 if len(levels) > 1:
                     j = [eff[s][0] for s in levels]
                     R = np.zeros((len(levels) - 1, len(fit.coef)))
                     for i in range(len(levels) - 1):
                         R[i, j[i]], R[i, j[i + 1]] = 1, -1
-                    st, df, p = _wald(fit.coef, fit.vcov, R)
+                    st, df, p = wald(fit.coef, fit.vcov, R)
                     tests.append({"outcome": outcome, "subgroup_var": group, "statistic": st, "df": df,
                                   "p_value": p, "levels": ", ".join(levels)})
         except EstimationError as err:
@@ -634,7 +580,7 @@ def matched_did(
         try:
             mask = (cp.frame["treated"] == 1).to_numpy()
             Xn, nn, en = _design(cp.frame, group, "naive", levels, -1, first_period)
-            fitn = _fit(cp, Xn, nn, "poisson", cluster_col, mask=mask)
+            fitn = fit_cells(cp, Xn, nn, "poisson", cluster_col, mask=mask)
             rows += _rows(fitn, en, cp, group, "poisson", "naive_before_after", outcome, z, fitn.n_clusters, True)
         except EstimationError as err:
             failures.append(("naive_before_after", group or "all", str(err)))
@@ -642,9 +588,17 @@ def matched_did(
     if event_study:
         if model == "negbin":
             raise DataValidationError("`event_study` is available for model='poisson' or 'linear'")
+        main = next((r for r in rows if r["analysis"] == "matched_did" and r["subgroup"] == "all"
+                     and r["scale"] == ("rate_ratio" if model == "poisson" else "difference_per_1000py")), None)
+        eff_main = (float(np.log(main["estimate"])) if model == "poisson" else float(main["estimate"])) \
+            if main is not None else 0.0
         try:
-            es, pre_test = _event_study(cp0, model, cluster_col, outcome, z, first_period)
-        except EstimationError as err:
+            es, pre_test, notes = fit_event_study(cp0, outcome, model, cluster_col, alpha=alpha,
+                                                  post_months=post_months, effect=eff_main)
+            for m_ in notes:  # by quarter when months are too sparse: said, not silent
+                warnings.warn(m_, EstimationWarning, stacklevel=2)
+            warn += notes
+        except EstimationError as err:  # the headline DiD stands without it
             failures.append(("event_study", "all", str(err)))
 
     est = pd.DataFrame(rows)[["analysis", "outcome", "subgroup_var", "subgroup", "scale", "estimate", "std_error",
@@ -661,13 +615,6 @@ def matched_did(
                                                                         "p_value", "levels"]),
                             event_study=es, pretrend_test=pre_test, rates=rates, info=info,
                             failures=tuple(failures))
-
-
-def _events_label(outcome: str) -> str:
-    """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'."""
-    special = {"bed_days": "bed days", "cost": "costs", "care_home_admission": "care-home admissions",
-               "ae_attendance": "A&E attendances"}
-    return special.get(outcome, outcome.replace("_", " ") + "s")
 
 
 def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
@@ -689,7 +636,7 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
                    for t in (1, 0) for p in (False, True)
                    if fr.loc[ins & (fr["treated"] == t) & (post == p), "y"].sum() <= 0]
         if lacking:
-            dropped.append((s, f"no {_events_label(outcome)} among {' or '.join(lacking)} in subgroup "
+            dropped.append((s, f"no {events_label(outcome)} among {' or '.join(lacking)} in subgroup "
                                f"{group} = {s}: its effect is not identified"))
     keep = [s for s in levels if s not in {d for d, _ in dropped}]
     if not keep:
@@ -700,47 +647,8 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
     return cp, keep, dropped
 
 
-def _event_study(cp0: CellPanel, model: str, cluster_col: str | None, outcome: str, z: float,
-                 first_period: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """One coefficient per relative month (reference -1) and the joint pre-trend test."""
-    fr = cp0.frame
-    if model == "poisson":
-        by_month = fr[fr["treated"] == 1].groupby("period")["y"].sum()
-        empty = [int(p) for p, v in by_month.items() if v <= 0 and p != -1]
-        if empty:
-            months = ", ".join(str(p) for p in empty[:12]) + (" ..." if len(empty) > 12 else "")
-            raise EstimationError(
-                f"no {_events_label(outcome)} among enrolled people in month{'s' if len(empty) > 1 else ''} "
-                f"{months} relative to the index date: the event study needs events in every month "
-                "(the pooled estimate does not)")
-    X, names, eff = _design(fr, None, "event", ["all"], -1, first_period)
-    fit = _fit(cp0, X, names, model, cluster_col)
-    idx = eff["all"]
-    per = [int(names[i].split("[")[1].split("]")[0]) for i in idx]
-    b, se = fit.coef[idx], fit.std_error()[idx]
-    es = pd.DataFrame({"outcome": outcome, "period": per, "estimate": b, "std_error": se,
-                       "ci_lower": b - z * se, "ci_upper": b + z * se,
-                       "p_value": 2 * stats.norm.sf(np.abs(b / se))})
-    es = pd.concat([es, pd.DataFrame({"outcome": [outcome], "period": [-1], "estimate": [0.0], "std_error": [0.0],
-                                      "ci_lower": [0.0], "ci_upper": [0.0], "p_value": [np.nan]})])
-    es = es.sort_values("period").reset_index(drop=True)
-    es["scale"] = "log_rate_ratio" if model == "poisson" else "difference_per_1000py"
-    tr = np.exp if model == "poisson" else (lambda v: v)
-    es["rate_ratio"] = tr(es["estimate"]) if model == "poisson" else np.nan
-    es["rr_ci_lower"] = tr(es["ci_lower"]) if model == "poisson" else np.nan
-    es["rr_ci_upper"] = tr(es["ci_upper"]) if model == "poisson" else np.nan
-    pre_test: dict[str, float] = {}
-    pre_idx = [i for i, p in zip(idx, per) if p < -1]
-    if pre_idx:
-        R = np.zeros((len(pre_idx), len(fit.coef)))
-        R[np.arange(len(pre_idx)), pre_idx] = 1
-        st, df, p = _wald(fit.coef, fit.vcov, R)
-        pre_test = {"statistic": st, "df": float(df), "p_value": p}
-    return es, pre_test
-
-
 def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
-    label = _events_label(outcome)
+    label = events_label(outcome)
     if fr["y"].sum() <= 0:
         raise EstimationError(f"no {label} at all among the matched cohort in the analysis window "
                               f"(outcome `{outcome}`): nothing to estimate")

@@ -26,6 +26,13 @@ from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 __all__ = ["planned_analyses", "run_stage"]
 
+#: Pre-trend magnitude statistics published per outcome as facts ``<outcome>.pretrend.<key>`` (see
+#: :func:`evaltool.effects.pretrend.pretrend_assessment`; docs/architecture.md lists them).
+PRETREND_FACTS = ("df", "n_pre_coefficients", "slope", "slope_se", "gap_months", "bias", "bias_ci_lower",
+                  "bias_ci_upper", "margin", "equivalent", "bias_significant", "relative_to_effect",
+                  "max_abs_deviation", "bias_ratio", "bias_ratio_ci_lower", "bias_ratio_ci_upper", "margin_ratio",
+                  "max_abs_deviation_pct")
+
 EFFECT_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",
                   "scale", "method", "n_units", "n_clusters"]
 
@@ -210,6 +217,19 @@ def run_stage(
     tests = pd.concat([r.subgroup_tests for r in results.values()], ignore_index=True)
     out.tables["subgroup_tests"] = tests
     out.table_meta["subgroup_tests"] = TableMeta(title="Do effects differ between subgroups? (Wald tests)")
+    pt = pd.DataFrame([{"outcome": o, "p_value": r.pretrend_test.get("p_value"), "df": r.pretrend_test.get("df"),
+                        **{k: r.pretrend_test.get(k) for k in PRETREND_FACTS}}
+                       for o, r in results.items() if r.pretrend_test])
+    if not pt.empty:
+        out.tables["pretrend_assessment"] = pt
+        out.table_meta["pretrend_assessment"] = TableMeta(
+            title="How large is the pre-period divergence? Parallel-trends check by magnitude",
+            caption="A line through the pre-period event-study estimates (each month against month -1; generalised "
+                    "least squares with their covariance); `bias_ratio` is the factor by which the rate ratio would "
+                    "be off if that trend continued over the gap between the mean pre- and post-period months, with "
+                    "its 95% interval; `equivalent` = the whole interval lies within the margin (5% or a quarter of "
+                    "the estimated effect, whichever is larger); `p_value` = joint test of the pre-period estimates.",
+            appendix=True)
     rates = pd.concat([r.rates for r in results.values()], ignore_index=True)
     out.tables["outcome_rates"] = rates
     out.table_meta["outcome_rates"] = TableMeta(
@@ -250,6 +270,11 @@ def run_stage(
             facts[f"{key}.difference_per_1000py"] = float(row["estimate"])
         if r.pretrend_test:
             facts[f"{o}.pretrend_p_value"] = float(r.pretrend_test["p_value"])
+            for k in PRETREND_FACTS:
+                if k in r.pretrend_test:
+                    v = r.pretrend_test[k]
+                    facts[f"{o}.pretrend.{k}"] = v if v is None or isinstance(v, bool) else float(v)
+            facts[f"{o}.pretrend.scale"] = "rate_ratio" if r.model == "poisson" else "difference"
         n_rr = e[(e.analysis == "naive_before_after") & (e.subgroup == "all") & (e.scale == "rate_ratio")]
         facts[f"{o}.naive_change_pct"] = float(100 * (n_rr["estimate"].iloc[0] - 1))
     out.facts = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in facts.items()}

@@ -227,6 +227,19 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
     panel = build_practice_panel(population, activity, practices, outcomes=cfg.outcomes, window_start=window_start,
                                  window_end=window_end, period=cfg.period)
     g, early = _cohorts(practices, per, window_start)
+    blank = sorted(practices.loc[pd.to_datetime(practices["go_live_date"]).isna(), "practice_id"].astype(str))
+    if blank:
+        shown = f"{', '.join(blank[:10])}{' ...' if len(blank) > 10 else ''}"
+        if cfg.blank_go_live == "drop":
+            out.event("practices_without_go_live_dropped",
+                      f"{len(blank)} practice(s) have no go-live date and were dropped (rollout.blank_go_live: drop): "
+                      f"{shown}", counts={"practices": len(blank)})
+            panel = panel[~panel["practice_id"].astype(str).isin(blank)]
+        else:
+            out.event("practices_without_go_live_never_treated",
+                      f"{len(blank)} practice(s) have no go-live date and are analysed as never live (the input "
+                      f"contract's reading of a blank; rollout.blank_go_live: drop sets them aside): {shown}",
+                      severity="info", counts={"practices": len(blank)})
     if early:
         out.event("practices_excluded_no_pre_period",
                   f"{len(early)} practice(s) went live on or before the window start and have no pre-period: excluded "

@@ -27,102 +27,13 @@ from scipy import stats
 
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin, int_labels
 from evaltool._result import ResultMixin, Summary
+from evaltool.effects.drdid import cell_guard, did_panel
 from evaltool.effects.inference import analytic_se, analytic_vcov, multiplier_bootstrap
 from evaltool.errors import DataValidationError, EstimationError, EstimationWarning
 
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Method = Literal["dr", "ipw", "reg"]
 AggregateKind = Literal["simple", "dynamic", "group", "calendar"]
-
-
-# --------------------------------------------------------------------------------------
-# 2x2 panel DiD estimators (Sant'Anna & Zhao 2020), returning ATT and influence function
-# --------------------------------------------------------------------------------------
-def _logit(D: np.ndarray, X: np.ndarray, max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Logit by Newton-Raphson; returns fitted probabilities and (X'WX)^-1 (unscaled vcov)."""
-    beta = np.zeros(X.shape[1])
-    pbar = D.mean()
-    beta[0] = np.log(pbar / (1 - pbar)) if 0 < pbar < 1 else 0.0
-    for _ in range(max_iter):
-        eta = np.clip(X @ beta, -35, 35)
-        p = 1.0 / (1.0 + np.exp(-eta))
-        W = p * (1 - p)
-        H = (X * W[:, None]).T @ X
-        step = np.linalg.solve(H, X.T @ (D - p))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    eta = np.clip(X @ beta, -35, 35)
-    p = 1.0 / (1.0 + np.exp(-eta))
-    W = p * (1 - p)
-    H = (X * W[:, None]).T @ X
-    return p, np.linalg.inv(H)
-
-
-def _ols_controls(dy: np.ndarray, X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """OLS of dy on X among controls; returns fitted values for all, and the OLS linear rep."""
-    c = D == 0
-    Xc = X[c]
-    XtX = Xc.T @ Xc
-    if np.linalg.matrix_rank(XtX) < X.shape[1]:
-        raise EstimationError("outcome regression on the comparison group is rank deficient: covariates are collinear")
-    coef = np.linalg.solve(XtX, Xc.T @ dy[c])
-    fitted = X @ coef
-    n = len(dy)
-    wols_eX = ((1 - D) * (dy - fitted))[:, None] * X
-    XpX_inv = np.linalg.inv(XtX / n)
-    return fitted, wols_eX @ XpX_inv, coef
-
-
-def _did_panel(y1: np.ndarray, y0: np.ndarray, D: np.ndarray, X: np.ndarray, method: str) -> tuple[float, np.ndarray]:
-    """ATT and influence function of one 2x2 panel DiD (unit weights all 1)."""
-    n = len(D)
-    dy = y1 - y0
-    if method == "reg":
-        out_delta, lin_ols, _ = _ols_controls(dy, X, D)
-        w_treat = D
-        w_cont = D
-        att_treat = w_treat * dy
-        att_cont = w_cont * out_delta
-        eta_t = att_treat.mean() / w_treat.mean()
-        eta_c = att_cont.mean() / w_cont.mean()
-        inf_treat = (att_treat - w_treat * eta_t) / w_treat.mean()
-        M1 = (w_cont[:, None] * X).mean(axis=0)
-        inf_cont = (att_cont - w_cont * eta_c + lin_ols @ M1) / w_cont.mean()
-        return float(eta_t - eta_c), inf_treat - inf_cont
-    ps, Hinv = _logit(D, X)
-    lin_ps = ((D - ps)[:, None] * X) @ (Hinv * n)
-    if method == "ipw":
-        ps = np.minimum(ps, 1 - 1e-6)
-        w_treat = D
-        w_cont = ps * (1 - D) / (1 - ps)
-        att_treat = w_treat * dy
-        att_cont = w_cont * dy
-        eta_t = att_treat.mean() / w_treat.mean()
-        eta_c = att_cont.mean() / w_cont.mean()
-        inf_treat = (att_treat - w_treat * eta_t) / w_treat.mean()
-        M2 = (w_cont * (dy - eta_c))[:, None] * X
-        inf_cont = (att_cont - w_cont * eta_c + lin_ps @ M2.mean(axis=0)) / w_cont.mean()
-        return float(eta_t - eta_c), inf_treat - inf_cont
-    if method == "dr":
-        ps = np.minimum(ps, 1 - 1e-6)
-        # DRDID trims comparison units with propensity above 0.995 (trim.level default).
-        trim = np.where(D == 0, ps < 0.995, True).astype(float)
-        out_delta, lin_ols, _ = _ols_controls(dy, X, D)
-        w_treat = trim * D
-        w_cont = trim * ps * (1 - D) / (1 - ps)
-        resid = dy - out_delta
-        dr_treat = w_treat * resid
-        dr_cont = w_cont * resid
-        eta_t = dr_treat.mean() / w_treat.mean()
-        eta_c = dr_cont.mean() / w_cont.mean()
-        M1 = (w_treat[:, None] * X).mean(axis=0)
-        inf_treat = (dr_treat - w_treat * eta_t - lin_ols @ M1) / w_treat.mean()
-        M2 = ((w_cont * (resid - eta_c))[:, None] * X).mean(axis=0)
-        M3 = (w_cont[:, None] * X).mean(axis=0)
-        inf_cont = (dr_cont - w_cont * eta_c + lin_ps @ M2 - lin_ols @ M3) / w_cont.mean()
-        return float(eta_t - eta_c), inf_treat - inf_cont
-    raise EstimationError(f"`method` must be 'dr', 'ipw' or 'reg', found {method!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -142,6 +53,7 @@ class _Panel:
 def _prepare(
     data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
     covariates: list[str] | None, cluster: str | None, anticipation: int,
+    missing_group: str = "drop", no_never_treated: str = "keep_periods",
 ) -> _Panel:
     if not isinstance(data, pd.DataFrame):
         raise DataValidationError(f"`data` must be a pandas DataFrame, found {type(data).__name__}")
@@ -155,8 +67,26 @@ def _prepare(
     for c in [outcome, time] + list(covariates or []):
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise DataValidationError(f"column `{c}` must be numeric, found dtype {df[c].dtype}")
-    g = pd.to_numeric(df[group], errors="coerce").fillna(0.0)
-    df["_g"] = g
+    g = pd.to_numeric(df[group], errors="coerce")
+    bad_g = g.isna() & df[group].notna()
+    if bad_g.any():
+        rows = np.flatnonzero(bad_g.to_numpy())[:10] + 2
+        raise DataValidationError(f"`{group}` must be the first treated period (a number; 0 = never treated); "
+                                  f"found non-numeric values at rows {', '.join(map(str, rows))}")
+    if g.isna().any():
+        lost = df.loc[g.isna(), unit].unique()
+        if missing_group == "drop":
+            # R did drops rows with a missing group: a treated unit whose date was lost must not become a control.
+            warnings.warn(
+                f"{len(lost)} units have no `{group}` (first treated period missing) and were dropped; if a blank "
+                "means never treated, pass missing_group='never_treated' (or code it 0)", EstimationWarning,
+                stacklevel=3)
+            df = df[~df[unit].isin(lost)]
+            g = g[df.index]
+        else:
+            warnings.warn(f"{len(lost)} units have no `{group}` and are analysed as never treated "
+                          "(missing_group='never_treated')", EstimationWarning, stacklevel=3)
+    df["_g"] = g.fillna(0.0)
     bad = df[[outcome, time] + list(covariates or [])].isna().any(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:10] + 1
@@ -192,6 +122,20 @@ def _prepare(
         )
     # Cohorts treated after the last period are never treated within the data.
     df.loc[df["_g"] > times[-1], "_g"] = 0.0
+    if no_never_treated == "last_cohort" and not (df["_g"] == 0).any():
+        # R did: the last cohort to be treated serves as the comparison group; periods from its go-live
+        # (less anticipation) on are dropped, as no comparison is left there.
+        latest = float(df["_g"].max())
+        warnings.warn(
+            f"no never-treated units: the last cohort ({latest:g}) serves as the comparison group and periods "
+            f"from {latest - anticipation:g} on are dropped (no_never_treated='last_cohort', as R's did)",
+            EstimationWarning, stacklevel=3)
+        df = df[df[time] < latest - anticipation].copy()
+        times = np.sort(df[time].unique())
+        T = len(times)
+        if T < 2:
+            raise EstimationError(f"fewer than 2 periods before the last cohort's go-live ({latest:g})")
+        df.loc[df["_g"] > times[-1], "_g"] = 0.0  # the last cohort: untreated in every period left
     # Units treated in (or before) the first period, allowing for anticipation, have no pre-period.
     always = (df["_g"] > 0) & (df["_g"] <= times[0] + anticipation)
     if always.any():
@@ -450,6 +394,8 @@ def att_gt(
     seed: int | None = None,
     alpha: float = 0.05,
     weights: Literal["rademacher", "webb"] = "rademacher",
+    missing_group: Literal["drop", "never_treated"] = "drop",
+    no_never_treated: Literal["keep_periods", "last_cohort"] = "keep_periods",
 ) -> AttGtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021) on a balanced panel.
 
@@ -482,6 +428,21 @@ def att_gt(
         ``False`` gives analytic SEs and pointwise intervals.
     reps, seed, alpha, weights:
         Bootstrap replications, seed, 1 - coverage, and multiplier weights.
+    missing_group:
+        Units whose ``group`` is missing: ``"drop"`` them with a warning and a count (R's did; a treated
+        unit whose date was lost must not become a control), or analyse them as ``"never_treated"``
+        (when the data declare a blank as never treated).
+    no_never_treated:
+        With no never-treated units: ``"keep_periods"`` (default) keeps every period -- with
+        ``control_group="never_treated"`` it stops with an error; with ``"not_yet_treated"`` cells with no
+        comparison units are skipped with a warning, and the last cohort gets pre-period estimates only --;
+        ``"last_cohort"`` does as R's ``did``: the last cohort to be treated becomes the comparison group and
+        the periods from its go-live (less anticipation) on are dropped, with a warning.
+
+    Cells that R's ``did`` cannot estimate are set to NA with a warning, as it does: for ``"dr"`` and
+    ``"ipw"`` when a preliminary logit of treatment on the covariates gives a propensity score of 0.999 or
+    more (no overlap); for ``"dr"`` and ``"reg"`` when the comparison units' covariate matrix is singular.
+    Aggregations leave NA cells out (R's ``aggte(..., na.rm = TRUE)``) and say so.
 
     Returns
     -------
@@ -506,7 +467,12 @@ def att_gt(
         raise EstimationError(f"`base_period` must be 'varying' or 'universal', found {base_period!r}")
     if anticipation < 0:
         raise EstimationError(f"`anticipation` must be >= 0, found {anticipation}")
-    P = _prepare(data, outcome, unit, time, group, covariates, cluster, anticipation)
+    if missing_group not in ("drop", "never_treated"):
+        raise EstimationError(f"`missing_group` must be 'drop' or 'never_treated', found {missing_group!r}")
+    if no_never_treated not in ("keep_periods", "last_cohort"):
+        raise EstimationError(f"`no_never_treated` must be 'keep_periods' or 'last_cohort', found {no_never_treated!r}")
+    P = _prepare(data, outcome, unit, time, group, covariates, cluster, anticipation, missing_group,
+                 no_never_treated)
     tl = P.times
     glist = np.sort(np.unique(P.G[P.G > 0]))
     if len(glist) == 0:
@@ -527,6 +493,7 @@ def att_gt(
         )
     rows: list[dict[str, Any]] = []
     infs: list[np.ndarray] = []
+    na_cells: list[tuple[float, float, str]] = []
     tfac = 0 if base_period == "universal" else 1
     for g in glist:
         pre_idx = np.flatnonzero(tl + anticipation < g)
@@ -558,7 +525,14 @@ def att_gt(
             y1 = P.Y[sub, cur]
             y0 = P.Y[sub, base]
             Xs = P.X[sub, min(cur, base)]
-            att, inf = _did_panel(y1, y0, D, Xs, method)
+            why = cell_guard(D, Xs, method)
+            if why is not None:
+                na_cells.append((g, tl[cur], why))
+                rows.append({"group": g, "time": tl[cur], "estimate": np.nan, "post": bool(post),
+                             "n_treated": int(treated.sum()), "n_control": int(control.sum()), "_ref": False})
+                infs.append(np.full(n, np.nan))
+                continue
+            att, inf = did_panel(y1, y0, D, Xs, method)
             full = np.zeros(n)
             full[sub] = (n / sub.sum()) * inf
             rows.append({"group": g, "time": tl[cur], "estimate": att, "post": bool(post), "n_treated": int(treated.sum()),
@@ -566,13 +540,22 @@ def att_gt(
             infs.append(full)
     if not rows:
         raise EstimationError("no group-time effect could be estimated: no cohort has a pre-period and comparison units")
+    if na_cells:
+        why = {"overlap": "no overlap (a preliminary propensity score reached 0.999)",
+               "singular": "the comparison units' covariates are collinear"}
+        listed = "; ".join(f"group {g:g}, period {t:g}: {why[w]}" for g, t, w in na_cells[:12])
+        warnings.warn(f"{len(na_cells)} group-time effect(s) set to NA, as R's did does ({listed}"
+                      f"{' ...' if len(na_cells) > 12 else ''}); aggregations leave them out",
+                      EstimationWarning, stacklevel=2)
     table = pd.DataFrame(rows)
     IF = np.column_stack(infs)
-    se = analytic_se(IF, P.cluster)
-    se[(se <= np.sqrt(np.finfo(float).eps) * 10) | table["_ref"].to_numpy()] = np.nan
+    na_col = ~np.isfinite(IF).all(axis=0)
+    se = analytic_se(np.where(na_col[None, :], 0.0, IF), P.cluster)
+    se[(se <= np.sqrt(np.finfo(float).eps) * 10) | table["_ref"].to_numpy() | na_col] = np.nan
     crit = float(stats.norm.ppf(1 - alpha / 2))
     if bootstrap:
-        mb = multiplier_bootstrap(IF, clusters=P.cluster, reps=reps, seed=seed, alpha=alpha, weights=weights)
+        mb = multiplier_bootstrap(np.where(na_col[None, :], 0.0, IF), clusters=P.cluster, reps=reps, seed=seed,
+                                  alpha=alpha, weights=weights)
         se = np.where(np.isfinite(se), mb.std_error, np.nan)
         if np.isfinite(mb.crit_value):
             crit = mb.crit_value
@@ -583,7 +566,7 @@ def att_gt(
     table["p_value"] = 2 * stats.norm.sf(np.abs(est / se))
     table["event_time"] = table["time"] - table["group"]
     # Wald pre-test of parallel trends on pre-treatment ATT(g,t) (analytic variance, as R's did).
-    V = analytic_vcov(IF, P.cluster)
+    V = analytic_vcov(np.where(na_col[None, :], 0.0, IF), P.cluster)
     pre = np.flatnonzero((table["group"] > table["time"]).to_numpy() & np.isfinite(se))
     W = pval = float("nan")
     if len(pre):
@@ -599,7 +582,9 @@ def att_gt(
     settings = {"outcome": outcome, "control_group": control_group, "method": method, "anticipation": anticipation,
                     "base_period": base_period, "covariates": list(covariates or []), "cluster": cluster,
                     "bootstrap": bootstrap, "reps": reps, "seed": seed, "alpha": alpha, "weights": weights,
-                    "uniform_band": bool(bootstrap)}
+                    "uniform_band": bool(bootstrap), "missing_group": missing_group,
+                    "no_never_treated": no_never_treated,
+                    "na_cells": [{"group": float(g), "time": float(t), "reason": w} for g, t, w in na_cells]}
     return AttGtResult(
         table=table.reset_index(drop=True), settings=settings, n_units=n,
         n_clusters=(len(np.unique(P.cluster)) if P.cluster is not None else None),
@@ -633,14 +618,22 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
         raise EstimationError(f"`kind` must be 'simple', 'dynamic', 'group' or 'calendar', found {kind!r}")
     tab = res.table
     s = res.settings
-    keep_rows = np.isfinite(tab["std_error"].to_numpy()) | (tab["group"] <= tab["time"]).to_numpy()
     IF = res._inffunc
+    notna = np.isfinite(tab["estimate"].to_numpy(dtype=float))
+    if not notna.any():
+        raise EstimationError("every ATT(g,t) is NA (no overlap or singular covariates): nothing to aggregate")
+    if not notna.all():
+        # R's aggte(..., na.rm = TRUE): NA cells are left out and the cohorts re-listed from what remains.
+        warnings.warn(f"{int((~notna).sum())} NA group-time effect(s) left out of the '{kind}' aggregation",
+                      EstimationWarning, stacklevel=3)
+        tab, IF = tab[notna].reset_index(drop=True), IF[:, notna]
+    keep_rows = np.isfinite(tab["std_error"].to_numpy()) | (tab["group"] <= tab["time"]).to_numpy()
     G = res._G
     n = len(G)
     group = tab["group"].to_numpy(dtype=float)
     t = tab["time"].to_numpy(dtype=float)
     att = tab["estimate"].to_numpy(dtype=float)
-    glist = res._groups
+    glist = np.sort(np.unique(group))
     pg_group = np.array([np.mean(G == g) for g in glist])
     pg = np.array([np.mean(G == g) for g in group])
     comps: list[tuple[Any, float, np.ndarray]] = []

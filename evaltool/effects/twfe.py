@@ -6,9 +6,11 @@ weights can be negative (de Chaisemartin & D'Haultfoeuille 2020): we compute tho
 (``w_it`` proportional to the residual of ``D_it`` on both sets of fixed effects, over treated
 cells) and warn with :class:`evaltool.errors.EstimationWarning` when any is negative.
 
-Standard errors are cluster-robust CR1 with the fixest small-sample convention (unit effects
-nested in clusters cost no degrees of freedom; see :mod:`evaltool.effects.inference`), with
-t(G-1) intervals; optionally a restricted wild cluster bootstrap p-value and CI.
+Standard errors are cluster-robust CR1 with fixest's default small-sample correction,
+``ssc(adj = TRUE, fixef.K = "nested", cluster.adj = TRUE)``: ``G/(G-1) * (N-1)/(N-K)`` with ``K`` the
+coefficients, the period dummies and one for the unit effect nested in the clusters (its other levels
+cost no degrees of freedom; equal to fixest/pyfixest to 1e-8), with t(G-1) intervals; optionally a
+restricted wild cluster bootstrap p-value and CI.
 
 :func:`did_2x2` is the textbook regression ``y ~ post + treated + post:treated (+ x)`` with
 classical, HC1 or CR1 variance (Wooldridge, Introductory Econometrics, Examples 13.3-13.4).
@@ -211,7 +213,8 @@ def twfe(
         raise DataValidationError(f"units (`{unit}`) must be nested in clusters (`{cluster}`); "
                                   f"{int((nest > 1).sum())} units span several clusters")
     des = _design(df, outcome, unit, time, treatment, covariates)
-    fit = ols(des.y, des.X, vcov="cluster", clusters=df[cluster].to_numpy(), k_nested=0)
+    # fixest's default ssc: the unit effect (nested in the clusters) counts as one parameter in K.
+    fit = ols(des.y, des.X, vcov="cluster", clusters=df[cluster].to_numpy(), k_absorbed=1)
     G = int(fit.n_clusters or 0)
     est, se = float(fit.coef[0]), float(fit.std_error[0])
     q = float(stats.t.ppf(1 - alpha / 2, G - 1))
@@ -241,7 +244,7 @@ def twfe(
         wild = wild_cluster_bootstrap(des.y, des.X, df[cluster].to_numpy(), 0, weights=weights, reps=reps,
                                       seed=seed, alpha=alpha)
     settings = {"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "covariates": covariates,
-                    "cluster": cluster, "alpha": alpha, "vcov": "CR1 (fixest: nested FE not counted), t(G-1)"}
+                    "cluster": cluster, "alpha": alpha, "vcov": "CR1 (fixest default ssc: nested unit FE counts 1 in K), t(G-1)"}
     return TwfeResult(estimate=est, std_error=se, ci_lower=est - q * se, ci_upper=est + q * se, p_value=p,
                       n_obs=len(df), n_units=des.n_units, n_clusters=G, weights_table=wtab,
                       n_negative_weights=int(neg.sum()), sum_negative_weights=float(w[neg].sum()), wild=wild,

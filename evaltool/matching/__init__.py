@@ -6,13 +6,20 @@ Front door: :func:`match` (MatchIt-style, one module per method) and :func:`risk
 from __future__ import annotations
 
 from .api import match
-from .balance import BALANCE_STATS, balance_table, covariate_balance, love_plot, ps_distribution_plot
+from .balance import (
+    BALANCE_STATS,
+    balance_table,
+    covariate_balance,
+    love_plot,
+    ps_distribution_plot,
+)
 from .distance import prognostic_score
+from .effect import MatchedEffect, matched_effect
 from .result import MatchResult
 from .riskset import RiskSetMatchResult, pre_trajectory, risk_set_match
 from .weights import ess
 
 __all__ = [
     "match", "MatchResult", "risk_set_match", "RiskSetMatchResult", "pre_trajectory", "BALANCE_STATS", "balance_table", "covariate_balance", "love_plot",
-    "ps_distribution_plot", "ess", "prognostic_score",
+    "ps_distribution_plot", "ess", "prognostic_score", "matched_effect", "MatchedEffect",
 ]

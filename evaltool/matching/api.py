@@ -9,15 +9,17 @@ import pandas as pd
 
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
 
-from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
+from .distance import balance_matrix, design_matrix, logistic_ps
 from .exact import coarsen, exact_codes, strata_match
-from .nearest import mahalanobis_match, nearest_match, treated_order
+from .mahalanobis import matchit_mahalanobis_covariates, scan_mahalanobis_match
+from .nearest import nearest_match, treated_order
 from .result import MatchResult
+from .subclass import subclass_weights, subclassify
 from .weights import weights_from_pairs, weights_from_strata
 
 __all__ = ["match"]
 
-METHODS = ("nearest", "exact", "cem")
+METHODS = ("nearest", "exact", "cem", "subclass")
 DISTANCES = ("logit", "linear_logit", "mahalanobis")
 ORDERS = ("largest", "smallest", "random", "data")
 
@@ -38,6 +40,7 @@ def match(
     seed: int | None = None,
     missing: str = "error",
     cutpoints: str | int | dict = "sturges",
+    subclass: int = 6,
     _matchit_451: bool = False,
 ) -> MatchResult:
     """Match treated units to controls and return a :class:`MatchResult` (ATT).
@@ -52,7 +55,9 @@ def match(
     covariates : list of str
         Columns for the propensity model / Mahalanobis distance / CEM, and for the balance table.
         Text or categorical columns are expanded to indicators.
-    method : {"nearest", "exact", "cem"}
+    method : {"nearest", "exact", "cem", "subclass"}
+        ``"subclass"``: subclassification on the propensity score into ``subclass`` groups cut at quantiles of
+        the treated units' score, with MatchIt's ATT weights (:mod:`evaltool.matching.subclass`).
     distance : {"logit", "linear_logit", "mahalanobis"} or array
         ``"logit"``: logistic propensity score on the probability scale (MatchIt's default);
         ``"linear_logit"``: its logit; ``"mahalanobis"``: pooled within-group Mahalanobis distance on
@@ -70,6 +75,7 @@ def match(
     missing : {"error", "exclude"}
         Rows with a missing covariate/exact/treatment value raise, or are excluded with a warning and count.
     cutpoints : "sturges", int, or dict column -> bins / cut points (CEM).
+    subclass : number of subclasses (``method="subclass"``).
 
     Returns
     -------
@@ -170,7 +176,7 @@ def match(
         "mahalanobis": "Mahalanobis distance"}[distance]
     if user_distance:
         dvec = dist_in
-    elif distance in ("logit", "linear_logit") and method == "nearest":
+    elif distance in ("logit", "linear_logit") and method in ("nearest", "subclass"):
         X, names = design_matrix(df, covariates)
         p, b = logistic_ps(X, t.astype(float))
         ps_coef = dict(zip(names, b.tolist()))
@@ -178,6 +184,7 @@ def match(
 
     unmatched: dict[str, int] = {}
     caliper_abs = None
+    mm = None
     if method == "nearest":
         strata = exact_codes(df, exact) if exact else None
         empty = np.zeros(n, dtype=bool)
@@ -186,9 +193,9 @@ def match(
         if not user_distance and distance == "mahalanobis":
             if caliper is not None:
                 raise SpecError("`caliper` is not available with distance='mahalanobis' (no scalar distance)")
-            Z = mahalanobis_transform(Xbal.to_numpy(dtype=float), t)
+            Z, key = matchit_mahalanobis_covariates(df, covariates, t)
             o = treated_order(None, idx1.size, "random" if order == "random" else "data", rng)
-            mm = mahalanobis_match(Z, t, ratio=ratio, replace=replace, strata=strata, order_idx=o)
+            mm = scan_mahalanobis_match(Z, key, t, ratio=ratio, replace=replace, strata=strata, order_idx=o)
             ordname = "data" if order != "random" else "random"
         else:
             if caliper is not None:
@@ -205,6 +212,12 @@ def match(
         if n_rest:
             unmatched["no_control_within_caliper" if caliper is not None else "controls_exhausted"] = n_rest
         order_used: str | None = ordname
+    elif method == "subclass":
+        if dvec is None:
+            raise SpecError("`method`='subclass' needs a propensity score: distance 'logit' or 'linear_logit' (or an array)")
+        order_used = None
+        sub = subclassify(dvec, t, int(subclass))
+        w = subclass_weights(sub, t)
     else:
         order_used = None
         if method == "exact":
@@ -245,5 +258,6 @@ def match(
         order=order_used, caliper=None if caliper is None else float(caliper), std_caliper=bool(std_caliper),
         caliper_abs=caliper_abs, exact=tuple(exact), covariates=tuple(covariates), treatment=treatment,
         weights=w, subclass=sub, distance=dvec, treat=t, unmatched=unmatched, _balance_X=Xbal_show,
+        match_matrix=mm if method == "nearest" else None,
         ps_coefficients=ps_coef, discarded=discarded, _data=df,
     )

@@ -5,13 +5,72 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["MatchingConfig", "DEFAULT_COVARIATES"]
+__all__ = ["MatchingConfig", "TrajectoryConfig", "DEFAULT_COVARIATES"]
 
 #: Default matching variables: demographics, need, and the pre-period value of every outcome (field convention).
 DEFAULT_COVARIATES = (
     "age", "sex", "imd_quintile", "ltc_count", "frailty", "risk_score",
     "emergency_admission_12m", "emergency_admission_3m", "ae_attendance_12m", "bed_days_12m",
 )
+
+#: Measures a profile can be built from: activity settings, emergency bed days and cost.
+PROFILE_MEASURES = ("emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",
+                    "care_home_admission", "gp_contact", "bed_days", "cost")
+
+
+class TrajectoryConfig(BaseModel):
+    """Prior use matched as a monthly profile (see :mod:`evaltool.matching.trajectory`).
+
+    Examples
+    --------
+    >>> TrajectoryConfig().monthly
+    3
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outcomes: tuple[str, ...] | None = Field(
+        None, description="measures whose prior use is matched month by month; default: every measure with a "
+                          "look-back covariate in `covariates` (e.g. emergency_admission, ae_attendance, bed_days)")
+    months: int | None = Field(
+        None, description="profile length in months before the index month; default: the effects section's "
+                          "pre_months (12 without an effects section)")
+    monthly: int = Field(3, description="months nearest the index matched one by one; earlier months in quarters")
+    thresholds: tuple[int, ...] = Field(
+        (1, 2, 3), description="'at least c events in the last 3, 6, 12 months' indicators of each profiled count "
+                               "enter the propensity model (case-finding rules); [] leaves them out")
+    match_on: Literal["propensity", "mahalanobis"] = Field(
+        "propensity", description="propensity: the profile enters the propensity model; mahalanobis: also the "
+                                  "Mahalanobis distance on the profile within the propensity-score caliper")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        bad = [o for o in v or () if o not in PROFILE_MEASURES]
+        if bad or (v is not None and not v):
+            raise ValueError(f"outcomes: expected some of {list(PROFILE_MEASURES)}, got {list(v or ())}")
+        return v
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if any(c < 1 or c > 50 for c in v):
+            raise ValueError(f"thresholds: expected whole counts between 1 and 50, got {list(v)}")
+        return tuple(sorted(set(v)))
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, v: int | None) -> int | None:
+        if v is not None and not 1 <= v <= 60:
+            raise ValueError(f"months: expected whole months between 1 and 60, got {v}")
+        return v
+
+    @field_validator("monthly")
+    @classmethod
+    def _monthly(cls, v: int) -> int:
+        if not 0 <= v <= 24:
+            raise ValueError(f"monthly: expected whole months between 0 and 24, got {v}")
+        return v
 
 
 #: Most controls per treated person a spec may ask for.
@@ -33,7 +92,8 @@ class MatchingConfig(BaseModel):
 
     method: Literal["nearest", "exact", "cem"] = Field("nearest", description="matching method")
     distance: Literal["logit", "linear_logit", "mahalanobis"] = Field(
-        "logit", description="propensity score (probability scale), its logit, or Mahalanobis distance")
+        "linear_logit", description="the logit of the propensity score (default; Austin 2011's caliper of 0.2 SD "
+                                    "of the logit), the score on the probability scale, or Mahalanobis distance")
     covariates: tuple[str, ...] = Field(
         DEFAULT_COVARIATES,
         description="matching variables: population columns, or <setting>_<N>m / bed_days_<N>m / cost_<N>m "
@@ -54,12 +114,25 @@ class MatchingConfig(BaseModel):
     candidates_per_treated: int | None = Field(
         None, description="large pools: draw this many eligible candidates per enrolled person at random within "
                           "each risk set (and exact stratum) before matching; None uses every candidate")
+    trajectory: TrajectoryConfig | None = Field(
+        default_factory=TrajectoryConfig,
+        description="match prior use as a monthly profile, not only as look-back totals (default on; "
+                    "`trajectory: null` or `false` turns it off)")
 
     @field_validator("candidates_per_treated")
     @classmethod
     def _sample(cls, v: int | None) -> int | None:
         if v is not None and v < 5:
             raise ValueError(f"candidates_per_treated: expected an integer >= 5 (or none), got {v}")
+        return v
+
+    @field_validator("trajectory", mode="before")
+    @classmethod
+    def _trajectory(cls, v):
+        if v is False:
+            return None
+        if v is True:
+            return TrajectoryConfig()
         return v
 
     @field_validator("caliper")

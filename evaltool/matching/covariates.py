@@ -19,7 +19,7 @@ import pandas as pd
 __all__ = ["ACTIVITY_SETTINGS", "PeriodCovariates", "activity_covariates", "parse_activity_covariates",
            "sample_candidates"]
 
-_ACT_RE = re.compile(r"^(?P<measure>[a-z_]+?)_(?P<months>\d+)m$")
+_ACT_RE = re.compile(r"^(?P<measure>[a-z_]+?)_(?:(?P<months>\d+)m|m(?P<first>\d+)(?:_(?P<last>\d+))?)$")
 ACTIVITY_SETTINGS = ("emergency_admission", "elective_admission", "ae_attendance", "outpatient_attendance",
                      "care_home_admission", "gp_contact")
 
@@ -29,27 +29,41 @@ def _month_start(origin: pd.Timestamp, k: np.ndarray | int) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.atleast_1d((base + np.asarray(k, dtype="int64")).astype("datetime64[D]")))
 
 
-def parse_activity_covariates(covariates: Sequence[str]) -> dict[str, tuple[str, int]]:
-    """Split covariate names like ``emergency_admission_12m`` / ``bed_days_3m`` into (measure, months).
+def parse_activity_covariates(covariates: Sequence[str]) -> dict[str, tuple[str, int, int]]:
+    """Split activity covariate names into (measure, first, last month before the index month).
+
+    ``emergency_admission_12m`` is months 1-12 before the index month (a look-back total);
+    ``emergency_admission_m4_6`` months 4-6 and ``emergency_admission_m1`` month 1 (profile bins).
 
     Examples
     --------
-    >>> parse_activity_covariates(["age", "emergency_admission_12m", "bed_days_3m"])
-    {'emergency_admission_12m': ('emergency_admission', 12), 'bed_days_3m': ('bed_days', 3)}
+    >>> parse_activity_covariates(["age", "emergency_admission_12m", "bed_days_m4_6"])
+    {'emergency_admission_12m': ('emergency_admission', 1, 12), 'bed_days_m4_6': ('bed_days', 4, 6)}
     """
-    out: dict[str, tuple[str, int]] = {}
+    out: dict[str, tuple[str, int, int]] = {}
     for c in covariates:
         m = _ACT_RE.match(c)
         if m and (m["measure"] in ACTIVITY_SETTINGS or m["measure"] in ("bed_days", "cost")):
-            out[c] = (m["measure"], int(m["months"]))
+            if m["months"] is not None:
+                out[c] = (m["measure"], 1, int(m["months"]))
+            else:
+                first = int(m["first"])
+                last = int(m["last"]) if m["last"] is not None else first
+                if 1 <= first <= last:
+                    out[c] = (m["measure"], first, last)
     return out
+
+
+def _window(spec: tuple) -> tuple[str, int, int]:
+    """(measure, months) or (measure, first, last) -> (measure, first, last)."""
+    return (spec[0], 1, int(spec[1])) if len(spec) == 2 else (spec[0], int(spec[1]), int(spec[2]))
 
 
 def activity_covariates(
     activity: pd.DataFrame,
     periods: np.ndarray,
     origin: pd.Timestamp,
-    wanted: dict[str, tuple[str, int]],
+    wanted: dict[str, tuple],
     *,
     con: Any = None,
 ) -> pd.DataFrame:
@@ -59,7 +73,8 @@ def activity_covariates(
     ----------
     activity : DataFrame (person_id, date, setting[, bed_days, cost])
     periods : month indices (relative to ``origin``) of the index periods
-    wanted : covariate name -> (measure, months)
+    wanted : covariate name -> (measure, months) for the N months before the index month, or
+        (measure, first, last) for months ``first``..``last`` before it (1 = the month before)
 
     Returns
     -------
@@ -99,18 +114,18 @@ class PeriodCovariates:
     rows_per_query = 2_000_000
 
     def __init__(self, activity: Any, periods: np.ndarray, origin: pd.Timestamp,
-                 wanted: dict[str, tuple[str, int]], *, con: Any = None):
+                 wanted: dict[str, tuple], *, con: Any = None):
         import ibis
 
         from evaltool.engine import engine_of
 
-        self.wanted = wanted
+        self.wanted = wanted = {c: _window(w) for c, w in wanted.items()}
         self.eng = eng = engine_of(activity, con)
-        self.max_l = max(m for _, m in wanted.values())
+        self.max_l = max(last for _, _, last in wanted.values())
         lo = _month_start(origin, int(np.min(periods)) - self.max_l)[0]
         hi = _month_start(origin, int(np.max(periods)))[0]
         cols = ["person_id", "date", "setting"] + [c for c in ("bed_days", "cost") if c in activity.columns]
-        measures = sorted({m for m, _ in wanted.values()})
+        self.measures = measures = sorted({m for m, _, _ in wanted.values()})
         act = _activity_between(eng, activity, cols, lo, hi)
         m_idx = (act.date.year() - origin.year) * 12 + (act.date.month() - origin.month)
         aggs = {}
@@ -145,8 +160,8 @@ class PeriodCovariates:
     def _window(self, p: int) -> Any:
         pm = self.pm
         w = pm.filter((pm.m < p) & (pm.m >= p - self.max_l))
-        out = {c: ibis.ifelse(w.m >= p - months, w[ms], 0).sum().cast("float64")
-               for c, (ms, months) in self.wanted.items()}
+        out = {c: ibis.ifelse((w.m >= p - last) & (w.m <= p - first), w[ms], 0).sum().cast("float64")
+               for c, (ms, first, last) in self.wanted.items()}
         return w.group_by("person_id").aggregate(**out)
 
     def at(self, period: int, people: np.ndarray | None = None) -> pd.DataFrame:

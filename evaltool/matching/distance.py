@@ -172,9 +172,12 @@ def logistic_ps(
     return p, b
 
 
-def mahalanobis_transform(X: np.ndarray, treat: np.ndarray) -> np.ndarray:
+def mahalanobis_transform(X: np.ndarray, treat: np.ndarray, *, allow_constant: bool = False) -> np.ndarray:
     """Whiten covariates so Euclidean distance equals the Mahalanobis distance with the pooled
     within-group covariance (treatment-group means removed before the covariance), as MatchIt >= 4.4.
+
+    A covariate constant within groups raises :class:`MatchingError` unless ``allow_constant`` (then it
+    is left out: e.g. a profile month in which nobody in a small risk set had an admission).
 
     Examples
     --------
@@ -187,6 +190,11 @@ def mahalanobis_transform(X: np.ndarray, treat: np.ndarray) -> np.ndarray:
         m = treat == g
         Xc[m] -= Xc[m].mean(axis=0)
     S = np.cov(Xc, rowvar=False).reshape(X.shape[1], X.shape[1])
+    if allow_constant and np.any(np.diag(S) == 0):
+        var = np.diag(S) > 0
+        if not var.any():
+            return np.zeros((X.shape[0], 1))
+        return mahalanobis_transform(X[:, var], treat)
     if np.any(np.diag(S) == 0):
         raise MatchingError("Mahalanobis distance: a covariate is constant within treatment groups")
     # Generalised inverse square root (MatchIt uses a generalised inverse for singular covariance).

@@ -15,7 +15,7 @@ import numpy as np
 
 from evaltool.errors import MatchingError
 
-__all__ = ["nearest_match", "mahalanobis_match", "treated_order"]
+__all__ = ["nearest_match", "mahalanobis_match", "mahalanobis_caliper_match", "treated_order"]
 
 
 def treated_order(distance: np.ndarray | None, n1: int, order: str, rng: np.random.Generator | None) -> np.ndarray:
@@ -269,4 +269,102 @@ def mahalanobis_match(
                 if not replace:
                     used[j] = True
     del row_of
+    return mm
+
+
+def mahalanobis_caliper_match(
+    Z: np.ndarray,
+    distance: np.ndarray,
+    treat: np.ndarray,
+    *,
+    ratio: int = 1,
+    replace: bool = False,
+    caliper: float | None = None,
+    strata: np.ndarray | None = None,
+    order: str = "largest",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Mahalanobis matching within propensity-score calipers (Rubin & Thomas 2000; MatchIt's ``mahvars``).
+
+    Treated units are taken in ``order`` of ``distance``; each picks, among available controls in its
+    exact stratum whose ``distance`` lies within ``caliper``, the one nearest on the whitened
+    covariates ``Z`` (ties: nearer on ``distance``, then data order). Rounds give every treated unit one
+    more control, as :func:`nearest_match`. Controls are found by a sorted window on ``distance``, so no
+    pairwise matrix is formed; each treated unit keeps its nearest candidates between rounds.
+
+    Returns
+    -------
+    numpy.ndarray (n1, ratio): control indices per treated unit in data order, -1 where none was found.
+
+    Examples
+    --------
+    >>> Z = np.array([[0.0], [5.0], [0.2], [4.0], [0.1]])
+    >>> ps = np.array([0.5, 0.52, 0.51, 0.9, 0.7])
+    >>> t = np.array([True, True, False, False, False])
+    >>> mahalanobis_caliper_match(Z, ps, t, caliper=0.1).tolist()  # unit 1 (larger score) takes control 2 first
+    [[-1], [2]]
+    >>> mahalanobis_caliper_match(Z, ps, t, caliper=0.1, replace=True).tolist()
+    [[2], [2]]
+    """
+    t = np.asarray(treat, dtype=bool)
+    d = np.asarray(distance, dtype=float)
+    n = t.size
+    s = _strata_codes(strata, n)
+    idx1 = np.flatnonzero(t)
+    n1 = idx1.size
+    mm = np.full((n1, ratio), -1, dtype=np.int64)
+    c_idx = np.flatnonzero(~t)
+    if c_idx.size == 0 or n1 == 0:
+        return mm
+    c_idx = c_idx[np.lexsort((d[c_idx], s[c_idx]))]  # controls sorted by (stratum, distance), ties in data order
+    c_s, c_d = s[c_idx], d[c_idx]
+    cal = np.inf if caliper is None else float(caliper)
+    s_lo = np.searchsorted(c_s, s[idx1], side="left")
+    s_hi = np.searchsorted(c_s, s[idx1], side="right")
+    lo = np.empty(n1, dtype=np.int64)
+    hi = np.empty(n1, dtype=np.int64)
+    for code in np.unique(s[idx1]):
+        m = s[idx1] == code
+        a, b = int(s_lo[m][0]), int(s_hi[m][0])
+        lo[m] = a + np.searchsorted(c_d[a:b], d[idx1[m]] - cal, side="left")
+        hi[m] = a + np.searchsorted(c_d[a:b], d[idx1[m]] + cal, side="right")
+    used = np.zeros(c_idx.size, dtype=bool)
+    keep_k = max(8, 4 * ratio)
+    short: dict[int, np.ndarray] = {}  # treated position -> its nearest candidates (sorted-control positions)
+    t_ord = treated_order(d[idx1], n1, order, rng).tolist()
+    Zc = Z[c_idx]
+
+    def ranked(i: int, exclude: np.ndarray) -> np.ndarray:
+        cand = np.arange(lo[i], hi[i])
+        cand = cand[~exclude[cand]]
+        if cand.size == 0:
+            return cand
+        diff = Zc[cand] - Z[idx1[i]]
+        md = np.einsum("ij,ij->i", diff, diff)
+        o = np.lexsort((cand, np.abs(c_d[cand] - d[idx1[i]]), md))
+        return cand[o[:keep_k]]
+
+    no_excl = np.zeros(c_idx.size, dtype=bool)
+    for r in range(ratio):
+        for i in t_ord:
+            if r > 0 and mm[i, r - 1] < 0:
+                continue
+            lst = short.get(i)
+            if replace:
+                # Only this unit's own earlier matches are excluded: the cached list always has enough.
+                if lst is None:
+                    lst = short[i] = ranked(i, no_excl)
+                ok = lst[~np.isin(c_idx[lst], mm[i, :r])]
+            else:
+                # A cached list is the best of what was available when made; once all of it is used, re-rank.
+                ok = np.empty(0, dtype=np.int64) if lst is None else lst[~used[lst]]
+                if ok.size == 0:
+                    lst = short[i] = ranked(i, used)
+                    ok = lst
+            if ok.size == 0:
+                continue
+            j = int(ok[0])
+            mm[i, r] = c_idx[j]
+            if not replace:
+                used[j] = True
     return mm

@@ -6,47 +6,56 @@ every candidate who, on the first day of the month, is alive, registered, of age
 variables are measured over windows *before* the period start, so nothing after the index date is ever
 used. The control inherits the treated person's index date.
 
-Activity covariates are computed in the SQL engine (Ibis over DuckDB, :func:`evaltool.engine.connect`)
-sparse-first: events are aggregated once per person-month, then the person-month rows that have events
-are summed over each index period's look-back window (a join of the sparse person-month rows to the at
-most ~48 index periods, never a range join of everyone against every date). People without events in a
-window get 0.
+Activity covariates are computed in the engine (:mod:`evaltool.matching.covariates`, Ibis over the
+run's engine) sparse-first: events are aggregated once per person-month, then the person-month rows that
+have events are summed over each index period's look-back windows, one risk set at a time. People
+without events in a window get 0.
 
-Matching runs period by period in calendar order, with a propensity score fitted within each risk set;
-without replacement a person is used as a control at most once across all periods.
+One propensity model is fitted over all risk sets (shared slopes, an intercept per month, a ridge
+penalty: :mod:`evaltool.matching.pooled_ps`), so a month with a handful of enrolments cannot break it.
+Matching then runs period by period in calendar order; without replacement a person is used as a
+control at most once across all periods. Prior use can be matched as a monthly profile
+(``trajectory``, :mod:`evaltool.matching.trajectory`), with balance reported for every pre-period month.
 """
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from evaltool._result import ResultMixin, Summary
 from evaltool.columns import to_contract
 from evaltool.errors import DataValidationError, MatchingError, MatchingWarning, SpecError
 from evaltool.progress import StepFn, steps
 
-from .balance import balance_table, love_plot, ps_distribution_plot
+from .balance import balance_table
 from .covariates import (  # noqa: F401 - re-exported (public API of evaltool.matching.riskset)
     ACTIVITY_SETTINGS,
     PeriodCovariates,
-    _month_start,
     _cohort_events,
+    _month_start,
     activity_covariates,
     parse_activity_covariates,
     sample_candidates,
 )
-from .distance import balance_matrix, design_matrix, logistic_ps, mahalanobis_transform
+from .distance import balance_matrix, design_matrix, mahalanobis_transform
 from .exact import exact_codes, strata_match
-from .nearest import mahalanobis_match, nearest_match
+from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
+from .result import RiskSetMatchResult
+from .risksets import RiskSets, check_any_controls, outside_range
+from .trajectory import (
+    ProfileBalance,
+    monthly_covariates,
+    profile_bins,
+    profile_covariates,
+    rule_features,
+    spanned_by,
+)
 from .weights import ess
 
 __all__ = ["risk_set_match", "RiskSetMatchResult", "activity_covariates", "pre_trajectory"]
-
 
 
 def _month_index(d: pd.Series | np.ndarray, origin: pd.Timestamp) -> np.ndarray:
@@ -54,79 +63,9 @@ def _month_index(d: pd.Series | np.ndarray, origin: pd.Timestamp) -> np.ndarray:
     return ((dd.year - origin.year) * 12 + (dd.month - origin.month)).to_numpy(dtype="float64")
 
 
-@dataclass(frozen=True, repr=False)
-class RiskSetMatchResult(ResultMixin):
-    """Result of :func:`risk_set_match`.
-
-    ``matched_cohort`` is patient-level (in memory only; never in ``to_dict``).
-    """
-
-    config: dict[str, Any]
-    balance_frame: pd.DataFrame
-    matched_cohort: pd.DataFrame
-    n_treated: int
-    n_treated_matched: int
-    unmatched: dict[str, int]
-    n_controls: int
-    n_candidates: int
-    crossovers: int
-    ess_control: float
-    periods: pd.DataFrame
-    excluded: dict[str, int] = field(default_factory=dict)
-    _distance: pd.DataFrame | None = None
-
-    @property
-    def max_abs_smd_after(self) -> float:
-        return float(self.balance_frame["smd_after"].abs().max())
-
-    def balance(self) -> pd.DataFrame:
-        return self.balance_frame.copy()
-
-    def matched_data(self) -> pd.DataFrame:
-        return self.matched_cohort.copy()
-
-    def summary(self) -> Summary:
-        c = self.config
-        cal = f", caliper {c['caliper']} SD" if c.get("caliper") else ""
-        lines = (
-            ("method", f"risk-set {c['ratio']}:1 {c['method']} matching on {c['distance']} per enrolment month"
-                       f"{cal}, exact on {', '.join(c['exact']) or 'nothing'}; follow-up policy '{c['followup']}'"),
-            ("treated", f"{self.n_treated} ({self.n_treated_matched} matched)"),
-            ("unmatched treated", ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.unmatched.items()) or "none"),
-            ("controls", f"{self.n_controls} matched (ESS {self.ess_control:.1f}) from {self.n_candidates} "
-                         "candidate person-periods"),
-            ("crossovers", f"{self.crossovers} matched controls were enrolled later"),
-            ("max |SMD| after", f"{self.max_abs_smd_after:.3f} (SD of treated, unmatched sample)"),
-        )
-        tab = self.balance_frame[["covariate", "mean_treated", "mean_control_before", "mean_control_after",
-                                  "smd_before", "smd_after"]].round(3)
-        return Summary(title="Risk-set matching", lines=lines, tables=(("Balance", tab),))
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.balance()
-
-    def plot(self, kind: str = "love"):
-        if kind == "love":
-            return love_plot(self.balance_frame)
-        if kind == "distance":
-            d = self._distance
-            return ps_distribution_plot(d["distance"].to_numpy(), d["treated"].to_numpy(), d["weights"].to_numpy())
-        raise ValueError(f"`kind`: expected 'love' or 'distance', got {kind!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "config": self.config, "n_treated": self.n_treated, "n_treated_matched": self.n_treated_matched,
-            "unmatched": dict(self.unmatched), "n_controls": self.n_controls, "n_candidates": self.n_candidates,
-            "crossovers": self.crossovers, "ess_control": self.ess_control, "excluded": dict(self.excluded),
-            "max_abs_smd_after": self.max_abs_smd_after,
-            "balance": self.balance_frame.replace({np.nan: None}).to_dict(orient="records"),
-            "periods": self.periods.to_dict(orient="records"),
-        }
-
-
 def risk_set_match(
     population: pd.DataFrame,
-    activity: pd.DataFrame,
+    activity: Any,
     *,
     window_start: pd.Timestamp | str,
     window_end: pd.Timestamp | str,
@@ -135,7 +74,7 @@ def risk_set_match(
     period: str = "month",
     followup: str = "keep",
     method: str = "nearest",
-    distance: str = "logit",
+    distance: str = "linear_logit",
     ratio: int = 1,
     replace: bool = False,
     caliper: float | None = 0.2,
@@ -144,6 +83,11 @@ def risk_set_match(
     order: str = "largest",
     min_age: int = 18,
     missing: str = "error",
+    trajectory: Sequence[str] | None = None,
+    trajectory_months: int = 12,
+    trajectory_monthly: int = 3,
+    trajectory_match: str = "propensity",
+    trajectory_thresholds: Sequence[int] = (1, 2, 3),
     seed: int | None = None,
     con: Any = None,
     progress: StepFn | None = None,
@@ -157,8 +101,8 @@ def risk_set_match(
     population : DataFrame
         Input-contract population (person_id, practice_id, sex, birth_date or age, treated, index_date,
         optional registration_start/end, death_date and other covariates).
-    activity : DataFrame
-        Input-contract activity (person_id, date, setting, bed_days, cost).
+    activity : DataFrame or Ibis table
+        Input-contract activity (person_id, date, setting, bed_days, cost); a table stays in its engine.
     window_start, window_end : dates of the study window.
     covariates : list of str
         Population columns (``age`` means age at the index date) and activity counts named
@@ -173,6 +117,21 @@ def risk_set_match(
         distance within each risk set). Categorical covariates treat a missing value as its own level.
     min_age : int
         Minimum age at the index date for everyone in a risk set.
+    trajectory : list of str, optional
+        Measures (settings, ``bed_days``, ``cost``) whose prior use is matched as a profile: counts in
+        each of the ``trajectory_monthly`` months nearest the index month, then in quarters back to
+        ``trajectory_months`` (:func:`evaltool.matching.trajectory.profile_bins`). The bins enter the
+        propensity model (look-back totals they add up to are left out of it as redundant, but stay in the
+        balance table) and, with ``trajectory_match="mahalanobis"``, the match itself: Mahalanobis distance
+        on the profile among candidates within the propensity-score caliper (Rubin and Thomas 2000).
+        Balance is reported for every pre-period month (``result.trajectory_balance()``).
+    trajectory_months, trajectory_monthly, trajectory_match :
+        Profile length (usually the DiD's pre-period), months kept one by one, and
+        ``"mahalanobis"`` or ``"propensity"`` (the profile enters the propensity model only).
+    trajectory_thresholds : counts ``c`` for which "at least ``c`` events in the last 3, 6, 12, ...
+        months" indicators of every profiled count measure enter the propensity model, so that
+        case-finding rules (two admissions in six months) are captured rather than approximated by a
+        line (:func:`evaltool.matching.trajectory.rule_features`); ``()`` leaves them out.
     progress : callable, optional
         ``progress(done, total, what)`` as each enrolment month's risk set is matched
         (:mod:`evaltool.progress`).
@@ -186,8 +145,8 @@ def risk_set_match(
         matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
         pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
         (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
-        and a propensity score fitted on it differs from the full pool's by an intercept shift (control
-        sampling leaves a logistic model's slopes consistent), so the ranking of candidates is unchanged.
+        and the pooled propensity model's slopes are unchanged by control sampling (its intercepts are
+        corrected by the sampling fraction), so the ranking of candidates is unchanged.
         ``periods`` records the eligible and sampled numbers per risk set.
 
     Returns
@@ -209,14 +168,29 @@ def risk_set_match(
         raise SpecError(f"`method`: risk-set matching supports 'nearest', got {method!r}")
     if caliper is not None and not caliper > 0:
         raise SpecError(f"`caliper`: expected a number > 0, got {caliper!r}")
+    if trajectory_match not in ("mahalanobis", "propensity"):
+        raise SpecError(f"`trajectory_match`: expected 'mahalanobis' or 'propensity', got {trajectory_match!r}")
     ws, we = pd.Timestamp(window_start), pd.Timestamp(window_end)
     covariates = list(covariates)
     exact = list(exact or [])
     act_covs = parse_activity_covariates(covariates)
-    bad_l = {c: m for c, (_, m) in act_covs.items() if m not in set(lookback_months)}
+    bad_l = {c: last for c, (_, first, last) in act_covs.items()
+             if c.endswith(f"_{last}m") and last not in set(lookback_months)}
     if bad_l:
         raise SpecError(f"`covariates` {list(bad_l)} use look-back windows not in `lookback_months` {list(lookback_months)}")
     pop_covs = [c for c in covariates if c not in act_covs and c != "age"]
+    traj = list(dict.fromkeys(trajectory or []))
+    bad_t = [m for m in traj if m not in ACTIVITY_SETTINGS and m not in ("bed_days", "cost")]
+    if bad_t:
+        raise SpecError(f"`trajectory`: {bad_t} are not activity measures; expected some of "
+                        f"{[*ACTIVITY_SETTINGS, 'bed_days', 'cost']}")
+    if traj and not 1 <= trajectory_months <= 60:
+        raise SpecError(f"`trajectory_months`: expected whole months between 1 and 60, got {trajectory_months!r}")
+    bins = profile_bins(trajectory_months, trajectory_monthly) if traj else []
+    prof_covs = {c: w for c, w in profile_covariates(traj, trajectory_months, trajectory_monthly).items()
+                 if c not in act_covs}
+    # Look-back totals that are sums of profile bins add nothing to the propensity model but collinearity.
+    ps_act = [c for c, (ms, first, last) in act_covs.items() if not (ms in traj and spanned_by(first, last, bins))]
     need = ["person_id", "treated", "index_date", "sex", "practice_id", *pop_covs, *exact]
     absent = sorted({c for c in need if c not in population.columns})
     if absent:
@@ -244,23 +218,23 @@ def risk_set_match(
             return pd.to_datetime(pop[c]).to_numpy(dtype="datetime64[ns]")
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
 
-    reg_start, reg_end, death = _date_col("registration_start"), _date_col("registration_end"), _date_col("death_date")
+    reg_end, death = _date_col("registration_end"), _date_col("death_date")
     enrol = idx_date.to_numpy(dtype="datetime64[ns]")
-    if "birth_date" in pop.columns:
-        birth = pd.DatetimeIndex(pd.to_datetime(pop["birth_date"]))
-        by, bm, bd = birth.year.to_numpy(), birth.month.to_numpy(), birth.day.to_numpy()
-    act_names = list(act_covs)
-    covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_names else None
+    mon_covs = monthly_covariates(traj, trajectory_months) if traj else {}  # balance per pre-period month
+    act_names = [*act_covs, *prof_covs, *mon_covs]
+    mon_cols = [act_names.index(c) for c in mon_covs]
+    prof_names = [c for c in profile_covariates(traj, trajectory_months, trajectory_monthly)]
+    ps_cols = [act_names.index(c) for c in [*ps_act, *prof_names]]
+    mah_cols = [act_names.index(c) for c in prof_names]
+    covs = PeriodCovariates(activity, periods, ws, {**act_covs, **prof_covs, **mon_covs}, con=con) if act_names else None
     pid_index = pd.Index(pop["person_id"].astype(object))
-
     person_ids = pop["person_id"].to_numpy()
+    pbal = ProfileBalance(traj, trajectory_months) if traj else None
 
-    def act_at(p: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # One risk set's activity covariates, fetched from the engine when its period comes (only the
-        # sampled risk set's people when candidates are sampled).
-        if covs is None:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
-        a = covs.at(p, person_ids[rows] if candidates_per_treated is not None else None)
+    def act_at(p: int, rows: np.ndarray, sampled: bool) -> tuple[np.ndarray, np.ndarray]:
+        # One risk set's activity covariates, fetched from the engine when it is built (only the sampled
+        # risk set's people when candidates are sampled).
+        a = covs.at(p, person_ids[rows] if sampled else None)
         r = pid_index.get_indexer(a["person_id"])
         ok = r >= 0
         return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
@@ -296,73 +270,72 @@ def risk_set_match(
     exact_all = exact_codes(static, exact) if exact else None
 
     rng = np.random.default_rng(seed)
-    rng_sample = np.random.default_rng([0 if seed is None else seed, 18])  # candidate sampling: its own stream
+    rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
+                     drop_person=drop_person, act_at=act_at if covs is not None else None, n_act=len(act_names), static_design=stat_design,
+                     static_names=stat_dnames, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
+                     use_age="age" in covariates,
+                     rule_features=[(nm, [act_names.index(c) for c in cols], th) for nm, cols, th in
+                                    rule_features(traj, bins, trajectory_thresholds)])
+    check_any_controls(rsets, periods.tolist(), treated, min_age)
+
+    def sampler(rng_s: np.random.Generator):
+        # Candidate sampling for very large pools (its own random stream), within exact strata.
+        if candidates_per_treated is None:
+            return None
+        return lambda cand, tmask: sample_candidates(cand, tmask, candidates_per_treated, rng_s,
+                                                     exact_all if exact else None)
+
+    fit = code = ps_mask = None
+    if distance in ("logit", "linear_logit"):
+        # One model for all months (shared slopes, an intercept per month, a ridge penalty): a handful of
+        # enrolments in one month can no longer separate it. Candidates are sampled for the fit only.
+        fit, code, ps_used, ps_mask = rsets.fit_ps(periods.tolist(), np.random.default_rng([0 if seed is None else seed, 7]),
+                                                   sample=sampler(np.random.default_rng([0 if seed is None else seed, 19])))
     used = np.zeros(n, dtype=bool)
+    ever_candidate = np.zeros(n, dtype=bool)
     pairs_t: list[np.ndarray] = []  # person row of treated
     pairs_c: list[np.ndarray] = []  # (n_t, ratio) person rows of controls
     dists: list[np.ndarray] = []
     before_frames: list[pd.DataFrame] = []
     per_rows = []
     unmatched: dict[str, int] = {}
+    unmatched_where: list[str] = []
     n_cand_total = 0
+    sample = sampler(np.random.default_rng([0 if seed is None else seed, 18]))
     for p in steps(periods.tolist(), progress, lambda q: f"risk set {_month_start(ws, q)[0]:%Y-%m}"):
-        start = _month_start(ws, p)[0]
-        nxt = _month_start(ws, p + 1)[0]
-        s64, n64 = np.datetime64(start, "ns"), np.datetime64(nxt, "ns")
-        alive = np.isnat(death) | (death > s64)
-        registered = (np.isnat(reg_start) | (reg_start <= s64)) & (np.isnat(reg_end) | (reg_end > s64))
-        is_t = treated & (per_t == p) & in_window
-        not_yet = ~treated | (enrol >= n64)
-        if "birth_date" in pop.columns:
-            age = (start.year - by - ((start.month < bm) | ((start.month == bm) & (start.day < bd)))).astype(float)
-        else:
-            age = pop["age"].to_numpy(dtype=float) + (start - ws).days / 365.25
-        ok_age = age >= min_age
-        cand = ~treated | not_yet
-        cand &= alive & registered & ok_age & ~is_t & ~(used if not replace else np.zeros(n, bool))
-        tmask = is_t & alive & registered & ok_age
-        if (is_t & ~tmask).any():
-            unmatched["not_eligible_at_index"] = unmatched.get("not_eligible_at_index", 0) + int((is_t & ~tmask).sum())
-        if not tmask.any():
-            continue
-        n_eligible = int((cand & ~drop_person).sum())
-        if candidates_per_treated is not None:
-            cand = sample_candidates(cand & ~drop_person, tmask, candidates_per_treated, rng_sample,
-                                     exact_all if exact else None)
-        rows = np.flatnonzero(tmask | cand)
-        rows = rows[~drop_person[rows]]
-        t_rs = tmask[rows]
-        pos = np.full(n, -1, dtype=np.int64)
-        pos[rows] = np.arange(rows.size)
-        A = np.zeros((rows.size, len(act_names)))
-        if act_names:
-            ar, av = act_at(p, rows)
-            hit = pos[ar] >= 0
-            A[pos[ar[hit]]] = av[hit]
-        n_t, n_c = int(t_rs.sum()), int((~t_rs).sum())
+        rs = rsets.build(p, exclude=None if replace else used, sample=sample)
+        if rs.n_not_eligible_treated:
+            unmatched["not_eligible_at_index"] = unmatched.get("not_eligible_at_index", 0) + rs.n_not_eligible_treated
+        rows, t_rs, A, age_r, start = rs.rows, rs.treated, rs.A, rs.age, rs.start
+        n_t, n_c = rs.n_treated, rs.n_candidates
         n_cand_total += n_c
         if n_t == 0:
             continue
         if n_c == 0:
             unmatched["no_candidates"] = unmatched.get("no_candidates", 0) + n_t
+            unmatched_where.append(f"{start:%Y-%m}: {n_t} enrolled, no candidate left")
             continue
-        age_r = age[rows]
-        cols = {"age": age_r} if "age" in covariates else {}
-        Xd = np.column_stack([np.ones(rows.size)] + list(cols.values()) + [stat_design[rows], A])
-        keepc = np.r_[True, Xd[:, 1:].std(axis=0) > 0]
-        X = Xd[:, keepc]
         Bm = np.column_stack([
             age_r if b == "age" else (A[:, act_names.index(b)] if b in act_covs else stat_bal_np[rows, stat_bal_pos[b]])
             for b in bal_names
         ])
         strata = exact_all[rows] if exact_all is not None else None
-        if distance in ("logit", "linear_logit"):
-            pscore, _ = logistic_ps(X, t_rs.astype(float))
-            d = pscore if distance == "logit" else np.log(pscore / (1 - pscore))
+        cal = None
+        if fit is not None:
+            Xp = rsets.ps_design(rs)[:, ps_mask]
+            eta = fit.linear_predictor(Xp, code[p]) if p in code else np.zeros(rows.size)
+            pscore = 1.0 / (1.0 + np.exp(-eta))
+            d = pscore if distance == "logit" else eta
             cal = None if caliper is None else (caliper * np.std(d, ddof=1) if std_caliper else caliper)
-            mm = nearest_match(d, t_rs, ratio=ratio, replace=replace, caliper=cal, strata=strata, order=order, rng=rng)
+            if mah_cols and trajectory_match == "mahalanobis":
+                Z = mahalanobis_transform(A[:, mah_cols], t_rs, allow_constant=True)
+                mm = mahalanobis_caliper_match(Z, d, t_rs, ratio=ratio, replace=replace, caliper=cal, strata=strata,
+                                               order=order, rng=rng)
+            else:
+                mm = nearest_match(d, t_rs, ratio=ratio, replace=replace, caliper=cal, strata=strata, order=order,
+                                   rng=rng)
         else:
-            Z = mahalanobis_transform(Bm, t_rs)
+            Z = mahalanobis_transform(np.column_stack([Bm, A[:, mah_cols]]), t_rs, allow_constant=bool(mah_cols))
             d = np.full(rows.size, np.nan)
             mm = mahalanobis_match(Z, t_rs, ratio=ratio, replace=replace, strata=strata)
         idx1 = np.flatnonzero(t_rs)
@@ -378,6 +351,10 @@ def risk_set_match(
         if rest:
             key = "no_control_within_caliper" if caliper is not None else "controls_exhausted"
             unmatched[key] = unmatched.get(key, 0) + rest
+            if fit is not None:
+                out = outside_range(Xp, t_rs, idx1[~found], ps_used)
+                unmatched_where.append(f"{start:%Y-%m}: {rest} of {n_t} enrolled"
+                                       + (f" (outside the candidates' range on {', '.join(out)})" if out else ""))
         mm_rows = np.where(mm >= 0, rows[np.clip(mm, 0, None)], -1)
         pairs_t.append(rows[idx1])
         pairs_c.append(mm_rows)
@@ -386,6 +363,9 @@ def risk_set_match(
         dists.append(np.column_stack([dd[rows[idx1]], np.where(mm >= 0, dd[np.clip(mm_rows, 0, None)], np.nan)]))
         if not replace:
             used[mm_rows[mm_rows >= 0]] = True
+        ever_candidate[rows[~t_rs]] = True
+        if pbal is not None:
+            pbal.add(p, rows, t_rs, A[:, mon_cols], keep=t_rs | np.isin(rows, mm_rows[mm_rows >= 0]))
         bf = pd.DataFrame(Bm.astype(np.float32), columns=bal_names)
         bf["_treated"] = t_rs
         bf["_distance"] = d
@@ -394,10 +374,17 @@ def risk_set_match(
         before_frames.append(bf)
         per_rows.append({"index_month": f"{start:%Y-%m}", "n_treated": n_t, "n_candidates": n_c,
                          "n_matched": int(found.sum())}
-                        | ({"n_eligible": n_eligible} if candidates_per_treated is not None else {}))
+                        | ({"n_eligible": rs.n_eligible} if candidates_per_treated is not None else {}))
 
     if not pairs_t:
         raise MatchingError("no treated units could enter a risk set (none alive, registered and of age at index)")
+    n_pool = int(ever_candidate.sum())
+    n_enr = int(sum(x.size for x in pairs_t))
+    if not replace and n_pool < n_enr * ratio:
+        warnings.warn(f"too few candidates: {n_pool} people could serve as controls for {n_enr} enrolled people at "
+                      f"{ratio} control{'s' if ratio > 1 else ''} each (without replacement); at most {n_pool // ratio} "
+                      "can be fully matched: lower `ratio`, set `replace: true`, or widen the population",
+                      MatchingWarning, stacklevel=2)
     t_rows = np.concatenate(pairs_t)
     c_rows = np.vstack(pairs_c)
     dist_tc = np.vstack(dists)
@@ -409,7 +396,9 @@ def risk_set_match(
     n_un = int((~found).sum())
     if n_un:
         n_all = int(t_rows.size) + unmatched.get("not_eligible_at_index", 0)
-        warnings.warn(f"{n_all - int(found.sum())} of {n_all} treated people were not matched ({unmatched})",
+        where = ("; by month: " + "; ".join(unmatched_where[:12]) + (" ..." if len(unmatched_where) > 12 else "")
+                 if unmatched_where else "")
+        warnings.warn(f"{n_all - int(found.sum())} of {n_all} treated people were not matched ({unmatched}){where}",
                       MatchingWarning, stacklevel=2)
 
     # Stack the matched cohort: one row per treated person, one per (control, matched set).
@@ -445,6 +434,10 @@ def risk_set_match(
     bf_all = pd.concat(before_frames, ignore_index=True)
     bf_key = bf_all.set_index(["_period", "_row"])
     coh_period = _month_index(coh["index_date"], ws).astype("int64")
+    traj_bal = pd.DataFrame()
+    if pbal is not None:
+        traj_bal = pbal.table(pd.DataFrame({"_row": rows_, "_period": coh_period, "treated": coh["treated"].to_numpy(),
+                                            "weights": coh["weights"].to_numpy()}))
     vals = bf_key.reindex(pd.MultiIndex.from_arrays([coh_period, rows_]))
     for c in bal_names:
         coh[c] = vals[c].to_numpy(dtype=float)
@@ -477,7 +470,11 @@ def risk_set_match(
     bt = balance_table(Xshow, bf_all["_treated"].to_numpy(), w_after, after_subset=True)
     cfg = dict(method=method, distance=distance, ratio=ratio, replace=replace, caliper=caliper,
                std_caliper=std_caliper, exact=exact, order=order, followup=followup, min_age=min_age,
-               covariates=covariates, lookback_months=list(lookback_months), period=period,
+               covariates=covariates, lookback_months=list(lookback_months), period=period, trajectory=traj,
+               trajectory_months=trajectory_months if traj else None,
+               trajectory_monthly=trajectory_monthly if traj else None,
+               trajectory_match=trajectory_match if traj else None,
+               trajectory_thresholds=list(trajectory_thresholds) if traj else None,
                candidates_per_treated=candidates_per_treated)
     dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
                                "weights": w_after})
@@ -486,7 +483,7 @@ def risk_set_match(
         n_treated_matched=int(found.sum()), unmatched=unmatched, n_controls=int(coh.loc[coh.treated == 0, "person_id"].nunique()),
         n_candidates=n_cand_total, crossovers=int(coh.loc[coh.treated == 0, "crossover"].sum()),
         ess_control=ess(coh.loc[coh.treated == 0].groupby("person_id")["weights"].sum().to_numpy()),
-        periods=pd.DataFrame(per_rows), excluded=excluded, _distance=dist_frame,
+        periods=pd.DataFrame(per_rows), excluded=excluded, trajectory_frame=traj_bal, _distance=dist_frame,
     )
 
 

@@ -8,9 +8,34 @@ from evaltool.progress import StepFn
 from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 from .config import MatchingConfig
-from .riskset import pre_trajectory, risk_set_match
+from .riskset import parse_activity_covariates, pre_trajectory, risk_set_match
 
-__all__ = ["run_stage", "trajectory_plot"]
+__all__ = ["run_stage", "trajectory_plot", "trajectory_settings"]
+
+
+def trajectory_settings(config: MatchingConfig, pre_months: int | None = None) -> dict:
+    """The ``trajectory*`` arguments of :func:`risk_set_match` implied by the spec.
+
+    Profiled outcomes default to the measures of the look-back covariates (the outcomes matched on);
+    the profile length to the DiD's pre-period.
+
+    Examples
+    --------
+    >>> trajectory_settings(MatchingConfig(), pre_months=12)["trajectory"]
+    ['emergency_admission', 'ae_attendance', 'bed_days']
+    >>> trajectory_settings(MatchingConfig(trajectory=None))
+    {}
+    """
+    tc = config.trajectory
+    if tc is None:
+        return {}
+    outcomes = list(tc.outcomes) if tc.outcomes is not None else list(dict.fromkeys(
+        ms for ms, _, _ in parse_activity_covariates(config.covariates).values()))
+    if not outcomes:
+        return {}
+    return {"trajectory": outcomes, "trajectory_months": tc.months or pre_months or 12,
+            "trajectory_monthly": tc.monthly, "trajectory_match": tc.match_on,
+            "trajectory_thresholds": list(tc.thresholds)}
 
 
 def trajectory_plot(traj: pd.DataFrame):
@@ -84,10 +109,12 @@ def run_stage(
     window_start: pd.Timestamp | str,
     window_end: pd.Timestamp | str,
     seed: int,
+    pre_months: int | None = None,
     progress: StepFn | None = None,
 ) -> StageOutput:
     """Run risk-set matching and return tables, figures, facts and the matched cohort.
 
+    ``pre_months`` (the effects section's pre-period) sets the default length of the matched profile;
     ``progress(done, total, what)`` is called as each enrolment month's risk set is matched.
 
     Examples
@@ -109,6 +136,7 @@ def run_stage(
             followup=config.followup, method=config.method, distance=config.distance, ratio=config.ratio,
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
+            **trajectory_settings(config, pre_months),
             progress=progress,
             candidates_per_treated=config.candidates_per_treated,
         )
@@ -162,7 +190,8 @@ def run_stage(
         "max_abs_smd_after": round(res.max_abs_smd_after, 4),
         "max_abs_smd_before": round(float(bt["smd_before"].abs().max()), 4),
         "n_covariates_imbalanced_after": int((bt["smd_after"].abs() >= 0.1).sum()),
-        "method": f"risk-set {config.ratio}:1 nearest neighbour on {config.distance}",
+        "method": f"risk-set {config.ratio}:1 nearest neighbour on {config.distance}"
+                  + (" with the prior-use profile" if config.trajectory is not None else ""),
         "caliper_sd": config.caliper,
         "exact": list(config.exact),
         "followup": config.followup,
@@ -174,10 +203,22 @@ def run_stage(
         "baseline_rate_treated": _r(early.get("treated")),
         "baseline_rate_controls": _r(early.get("matched controls")),
     }
+    tb = res.trajectory_balance()
+    if not tb.empty:
+        c = res.config
+        facts.update({
+            "trajectory_outcomes": list(c["trajectory"]), "trajectory_months": c["trajectory_months"],
+            "trajectory_monthly": c["trajectory_monthly"], "trajectory_match": c["trajectory_match"],
+            "max_abs_smd_trajectory_after": round(float(tb["smd_after"].abs().max()), 4),
+            "max_abs_smd_trajectory_before": round(float(tb["smd_before"].abs().replace(np.inf, np.nan).max()), 4),
+            "n_trajectory_months_imbalanced_after": int((~tb["balanced"]).sum()),
+        })
 
     if config.candidates_per_treated is not None:
         facts["candidates_per_treated"] = config.candidates_per_treated
     tables = {"balance": balance, "matching_summary": msum, "pre_trajectory": traj}
+    if not tb.empty:
+        tables["trajectory_balance"] = tb
     meta = {
         "balance": TableMeta(
             title="Balance of matching variables before and after matching",
@@ -194,11 +235,25 @@ def run_stage(
             count_columns=("n_people", "events"), derived_columns=(("rate_per_1000", "events"),), appendix=True,
         ),
     }
+    if not tb.empty:
+        meta["trajectory_balance"] = TableMeta(
+            title="Balance of prior use in each month before the index month",
+            caption="Mean events (bed days) per person in each pre-period month for enrolled patients, all candidates "
+                    "(before matching) and matched controls (after, weighted); SMDs use the SD of the enrolled group "
+                    "before matching. Prior use was matched as a profile: each of the "
+                    f"{facts['trajectory_monthly']} months nearest the index month, then quarters back to month "
+                    f"-{facts['trajectory_months']}.")
     figures = {
         "love_plot": FigureSpec(res.plot("love"), title="Balance before and after matching",
                                 alt="Absolute standardised mean differences of each matching variable before "
                                     f"(max {facts['max_abs_smd_before']}) and after matching "
                                     f"(max {facts['max_abs_smd_after']})."),
+        **({"trajectory_balance": FigureSpec(
+            res.plot("trajectory"), title="Prior use month by month before and after matching",
+            alt="Mean use per person in each of the "
+                f"{facts['trajectory_months']} months before the index month, for enrolled patients, matched "
+                "controls and all candidates, one panel per matched outcome; largest standardised difference "
+                f"after matching {facts['max_abs_smd_trajectory_after']}.")} if not tb.empty else {}),
         "ps_distribution": DataFigure(
             "ps_bins", {"kind": "bars", "x": "band", "y": "pct", "fill": "group", "facet": "sample",
                         "facet_rows": 2, "x_text_angle": 90, "x_label": "Propensity score",

@@ -4,6 +4,7 @@ Public entry points::
 
     eq5d_index(profiles, value_set="england_5l_2018")   # index values from published value sets
     paired_change, ancova, attrition                    # change analysis
+    pchc, pchc_table, probability_of_superiority        # Paretian classification (as R eq5d)
     activation_summary, pam_levels                      # licensed PAM scores/levels
     load_definition, score_prem, summarise_prem, top_box, fft_summary, cronbach_alpha
 """
@@ -15,9 +16,15 @@ from evaltool.proms.eq5d import (
     EQ5DProfileResult,
     eq5d_index,
     level_frequencies,
-    pchc,
     profile_summary,
     validate_profiles,
+)
+from evaltool.proms.paretian import (
+    ParetianResult,
+    paretian_analysis,
+    pchc,
+    pchc_table,
+    probability_of_superiority,
 )
 from evaltool.proms.prems import (
     PremDefinition,
@@ -33,8 +40,8 @@ from evaltool.proms.registry import INSTRUMENTS, get_instrument
 
 __all__ = [
     "ActivationResult", "AncovaResult", "AttritionResult", "ChangeResult", "EQ5DProfileResult", "INSTRUMENTS",
-    "PremDefinition", "PremResult", "PromsConfig", "VALUE_SETS", "activation_summary", "ancova", "attrition",
-    "cronbach_alpha", "eq5d_index", "fft_summary", "get_instrument", "level_frequencies", "load_definition",
-    "paired_change", "pam_levels", "pchc", "profile_summary", "score_prem", "summarise_prem", "top_box",
-    "validate_profiles",
+    "ParetianResult", "PremDefinition", "PremResult", "PromsConfig", "VALUE_SETS", "activation_summary", "ancova",
+    "attrition", "cronbach_alpha", "eq5d_index", "fft_summary", "get_instrument", "level_frequencies",
+    "load_definition", "paired_change", "pam_levels", "paretian_analysis", "pchc", "pchc_table",
+    "probability_of_superiority", "profile_summary", "score_prem", "summarise_prem", "top_box", "validate_profiles",
 ]

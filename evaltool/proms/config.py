@@ -22,8 +22,10 @@ class PromsConfig(BaseModel):
         "EQ-5D-5L", description="EQ-5D version in the proms table (rows of other instruments are counted and set aside)."
     )
     value_set: Literal[
-        "england_5l_2018", "uk_3l_tto_1997", "crosswalk_vanhout_2012", "dsu_5l_to_3l_2023", "dsu_3l_to_5l_2023"
-    ] = Field("england_5l_2018", description="Value set or mapping turning profiles into index values; named in every output.")
+        "england_5l_2018", "uk_5l_2026", "uk_3l_tto_1997", "uk_3l_vas", "crosswalk_vanhout_2012",
+        "dsu_5l_to_3l_2023", "dsu_3l_to_5l_2023", "reverse_crosswalk_euroqol",
+    ] = Field("england_5l_2018", description="Value set or mapping turning profiles into index values; named in every "
+              "output (sources: evaltool.proms.valuesets).")
     timepoints: tuple[str, ...] = Field(("baseline", "6m", "12m"), description="Time points in order.")
     baseline: str = Field("baseline", description="The baseline time point.")
     mid: float = Field(0.06, gt=0, description="Minimal important difference in the index for '% improving'.")
@@ -32,6 +34,9 @@ class PromsConfig(BaseModel):
         "0.06 is a conventional choice, not specific to the England 2018 value set",
         description="Where the MID comes from (shown next to every % improving).",
     )
+    pchc_no_problems: bool = Field(
+        True, description="Paretian classification: count 11111 at both times as 'no problems' (not 'no change') and "
+        "give the change classes as % of pairs with problems, as R eq5d's pchc(no.problems = TRUE).")
     vas_mid: float | None = Field(None, description="Optional MID for the EQ-VAS (0-100 points).")
     treated_label: str = Field("enrolled", description="Group label for population.treated == 1.")
     comparison_label: str = Field("comparison", description="Group label for everyone else answering.")

@@ -1,27 +1,8 @@
 """EQ-5D: profile validation, index values from published value sets and mappings, profile descriptives.
 
-Value sets (coefficients written here, from the publications):
-
-* ``england_5l_2018`` -- EQ-5D-5L value set for England. Devlin NJ, Shah KK, Feng Y, Mulhern B,
-  van Hout B. Valuing health-related quality of life: an EQ-5D-5L value set for England.
-  Health Econ 2018;27(1):7-22, doi:10.1002/hec.3564 (Table 4, the hybrid model's decrements;
-  11111 = 1.000, 55555 = -0.285).
-* ``uk_3l_tto_1997`` -- EQ-5D-3L UK TTO value set. Dolan P. Modeling valuations for EuroQol
-  health states. Med Care 1997;35(11):1095-108, doi:10.1097/00005650-199711000-00002
-  (constant 0.081 for any move away from 11111, N3 0.269; 33333 = -0.594).
-
-Mappings (tables shipped in ``evaltool/data/eq5d/``, see its README for provenance):
-
-* ``crosswalk_vanhout_2012`` -- EQ-5D-5L profile -> UK 3L index. van Hout B et al. Value Health
-  2012;15(5):708-15, doi:10.1016/j.jval.2012.02.008.
-* ``dsu_5l_to_3l_2023`` -- EQ-5D-5L profile, age band and sex -> expected UK 3L utility.
-  Hernandez Alava M, Pudney S, Wailoo A. PharmacoEconomics 2023;41(2):199-207,
-  doi:10.1007/s40273-022-01218-7 (the NICE DSU mapping NICE's 2022 manual recommends).
-* ``dsu_3l_to_5l_2023`` -- EQ-5D-3L profile, age band and sex -> expected England 5L utility (same).
-
-Coefficients were checked against the R package eq5d (fragla/eq5d, ``data-raw/VT.csv`` column
-England and ``data-raw/TTO.csv`` column UK) and, for England 5L, against the Devlin index of all
-3,125 states carried in the DSU table (``source_5l_index_england``): see tests/test_proms_eq5d.py.
+The value sets and mappings offered, their coefficients and provenance are in
+:mod:`evaltool.proms.valuesets`; the Paretian classification of change and the probability of
+superiority in :mod:`evaltool.proms.paretian`.
 """
 from __future__ import annotations
 
@@ -36,8 +17,15 @@ import pandas as pd
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, format_rows
+from evaltool.proms.valuesets import (  # noqa: F401  (re-exported: the public home of these names)
+    DIMENSIONS,
+    VALUE_SETS,
+    ValueSet,
+    additive_5l,
+    get_value_set,
+    n3_model_3l,
+)
 
-DIMENSIONS = ("mo", "sc", "ua", "pd", "ad")
 DIMENSION_LABELS = {
     "mo": "Mobility",
     "sc": "Self-care",
@@ -46,101 +34,7 @@ DIMENSION_LABELS = {
     "ad": "Anxiety/depression",
 }
 
-# Devlin et al. 2018, England 5L: decrement for levels 2..5 of each dimension (level 1 = 0).
-_ENGLAND_5L_2018 = {
-    "mo": (0.058, 0.076, 0.207, 0.274),
-    "sc": (0.050, 0.080, 0.164, 0.203),
-    "ua": (0.050, 0.063, 0.162, 0.184),
-    "pd": (0.063, 0.084, 0.276, 0.335),
-    "ad": (0.078, 0.104, 0.285, 0.289),
-}
-
-# Dolan 1997, UK 3L TTO (N3 model): decrements for levels 2, 3; constant if any level > 1;
-# N3 if any level == 3.
-_UK_3L_1997 = {
-    "mo": (0.069, 0.314),
-    "sc": (0.104, 0.214),
-    "ua": (0.036, 0.094),
-    "pd": (0.123, 0.386),
-    "ad": (0.071, 0.236),
-}
-_UK_3L_1997_CONSTANT = 0.081
-_UK_3L_1997_N3 = 0.269
-
-
-@dataclass(frozen=True)
-class ValueSet:
-    """One way of turning a profile into an index value (a value set or a mapping)."""
-
-    key: str
-    label: str
-    instrument: str  # the profile it takes: "EQ-5D-5L" or "EQ-5D-3L"
-    output_scale: str  # the utility scale it produces
-    citation: str
-    needs_age_sex: bool = False
-
-    @property
-    def max_level(self) -> int:
-        return 5 if self.instrument == "EQ-5D-5L" else 3
-
-
-VALUE_SETS: dict[str, ValueSet] = {
-    "england_5l_2018": ValueSet(
-        "england_5l_2018",
-        "EQ-5D-5L value set for England (Devlin et al. 2018)",
-        "EQ-5D-5L",
-        "England 5L",
-        "Devlin NJ et al. Health Econ 2018;27(1):7-22. doi:10.1002/hec.3564",
-    ),
-    "uk_3l_tto_1997": ValueSet(
-        "uk_3l_tto_1997",
-        "EQ-5D-3L UK TTO value set (Dolan 1997)",
-        "EQ-5D-3L",
-        "UK 3L",
-        "Dolan P. Med Care 1997;35(11):1095-108. doi:10.1097/00005650-199711000-00002",
-    ),
-    "crosswalk_vanhout_2012": ValueSet(
-        "crosswalk_vanhout_2012",
-        "EQ-5D-5L to UK 3L crosswalk (van Hout et al. 2012)",
-        "EQ-5D-5L",
-        "UK 3L",
-        "van Hout B et al. Value Health 2012;15(5):708-15. doi:10.1016/j.jval.2012.02.008",
-    ),
-    "dsu_5l_to_3l_2023": ValueSet(
-        "dsu_5l_to_3l_2023",
-        "EQ-5D-5L to UK 3L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
-        "EQ-5D-5L",
-        "UK 3L",
-        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
-        needs_age_sex=True,
-    ),
-    "dsu_3l_to_5l_2023": ValueSet(
-        "dsu_3l_to_5l_2023",
-        "EQ-5D-3L to England 5L, NICE DSU age/sex mapping (Hernandez Alava et al. 2023)",
-        "EQ-5D-3L",
-        "England 5L",
-        "Hernandez Alava M et al. PharmacoEconomics 2023;41(2):199-207. doi:10.1007/s40273-022-01218-7",
-        needs_age_sex=True,
-    ),
-}
-
 AGE_BANDS = ("18-34", "35-44", "45-54", "55-64", "65+")
-
-
-def get_value_set(value_set: str) -> ValueSet:
-    """Look up a value set by key, raising a clear error for unknown keys.
-
-    Examples
-    --------
-    >>> get_value_set("uk_3l_tto_1997").instrument
-    'EQ-5D-3L'
-    """
-    try:
-        return VALUE_SETS[value_set]
-    except KeyError:
-        raise DataValidationError(
-            f"`value_set` must be one of {sorted(VALUE_SETS)}; found {value_set!r}."
-        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,25 +181,6 @@ def _table(name: str) -> pd.DataFrame:
         return pd.read_csv(path, dtype={"state": str})
 
 
-def _england_5l(levels: np.ndarray) -> np.ndarray:
-    dec = np.zeros(len(levels))
-    for j, d in enumerate(DIMENSIONS):
-        table = np.array((0.0,) + _ENGLAND_5L_2018[d])
-        dec += table[levels[:, j].astype(int) - 1]
-    return 1.0 - dec
-
-
-def _uk_3l(levels: np.ndarray) -> np.ndarray:
-    dec = np.zeros(len(levels))
-    for j, d in enumerate(DIMENSIONS):
-        table = np.array((0.0,) + _UK_3L_1997[d])
-        dec += table[levels[:, j].astype(int) - 1]
-    any_problem = (levels > 1).any(axis=1)
-    any_three = (levels == 3).any(axis=1)
-    dec += np.where(any_problem, _UK_3L_1997_CONSTANT, 0.0) + np.where(any_three, _UK_3L_1997_N3, 0.0)
-    return 1.0 - dec
-
-
 def _band_index(age: Any) -> np.ndarray:
     """Index into AGE_BANDS (0 = 18-34 ... 4 = 65+) as float; NaN for missing age; under 18 is an error."""
     a = pd.to_numeric(pd.Series(np.asarray(age)), errors="coerce").to_numpy(dtype=float)
@@ -372,6 +247,14 @@ def _dense_table(name: str, value_col: str, max_level: int, by_age_sex: bool) ->
     return dense
 
 
+#: Mappings that are a plain state -> index table: (file in evaltool/data/eq5d, value column).
+_STATE_TABLES = {
+    "crosswalk_vanhout_2012": ("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012"),
+    "reverse_crosswalk_euroqol": ("eq5d3l_to_5l_reverse_crosswalk_england_euroqol.csv",
+                                  "index_5l_england_reverse_crosswalk"),
+}
+
+
 def eq5d_index(
     profiles: Any,
     value_set: str = "england_5l_2018",
@@ -388,9 +271,12 @@ def eq5d_index(
         DataFrame with columns mo, sc, ua, pd, ad (or eq5d_mo ... eq5d_ad), or a sequence of
         5-digit states (``"11111"`` or ``11111``).
     value_set:
-        ``"england_5l_2018"`` (Devlin et al. 2018, 5L), ``"uk_3l_tto_1997"`` (Dolan 1997, 3L),
+        ``"england_5l_2018"`` (Devlin et al. 2018, 5L), ``"uk_5l_2026"`` (Rowen et al. 2026, 5L),
+        ``"uk_3l_tto_1997"`` (Dolan 1997, 3L), ``"uk_3l_vas"`` (UK VAS, 3L; not a utility),
         ``"crosswalk_vanhout_2012"`` (5L -> UK 3L), ``"dsu_5l_to_3l_2023"`` (5L -> UK 3L by age
-        band and sex, needs ``age`` and ``sex``) or ``"dsu_3l_to_5l_2023"`` (3L -> England 5L).
+        band and sex, needs ``age`` and ``sex``), ``"dsu_3l_to_5l_2023"`` (3L -> England 5L) or
+        ``"reverse_crosswalk_euroqol"`` (3L -> England 5L, EuroQol's table). See
+        :mod:`evaltool.proms.valuesets` for sources.
     age, sex:
         Per-row age in years and sex ('F'/'M'), only for the NICE DSU mappings.
     on_invalid:
@@ -415,16 +301,14 @@ def eq5d_index(
     levels, usable = validate_profiles(profiles, vs.instrument, on_invalid=on_invalid)
     out = np.full(len(levels), np.nan)
     lv = levels.to_numpy()[usable]
-    if vs.key == "england_5l_2018":
-        out[usable] = _england_5l(lv)
-    elif vs.key == "uk_3l_tto_1997":
-        out[usable] = _uk_3l(lv)
+    if vs.key in ("england_5l_2018", "uk_5l_2026"):
+        out[usable] = additive_5l(lv, vs.key)
+    elif vs.key in ("uk_3l_tto_1997", "uk_3l_vas"):
+        out[usable] = n3_model_3l(lv, vs.key)
     else:
         pos = _state_index(lv, vs.max_level)
-        if vs.key == "crosswalk_vanhout_2012":
-            table = _dense_table("eq5d5l_to_3l_crosswalk_vanhout2012_uk.csv", "index_3l_uk_crosswalk_vanhout2012", 5,
-                                 False)
-            out[usable] = table[pos]
+        if vs.key in _STATE_TABLES:
+            out[usable] = _dense_table(*_STATE_TABLES[vs.key], vs.max_level, False)[pos]
         else:
             if age is None or sex is None:
                 raise DataValidationError(
@@ -512,34 +396,6 @@ def ceiling(data: pd.DataFrame, by: Sequence[str] = ("timepoint",), instrument: 
     frame["full"] = (levels[usable] == 1).all(axis=1).to_numpy()
     out = frame.groupby(by, observed=True)["full"].agg(n_full_health="sum", n_valid="size").reset_index()
     out["pct_full_health"] = 100 * out["n_full_health"] / out["n_valid"]
-    return out
-
-
-PCHC_CATEGORIES = ("no_change", "better", "worse", "mixed")
-
-
-def pchc(before: Any, after: Any, instrument: str = "EQ-5D-5L") -> pd.Series:
-    """Paretian Classification of Health Change between two paired profiles.
-
-    ``better``: at least one dimension better and none worse; ``worse``: the reverse; ``mixed``:
-    some better and some worse; ``no_change``: identical (Devlin, Parkin, Browne 2010,
-    Health Econ 19(8):886-905). Pairs where either profile is unusable give ``<NA>``.
-
-    Examples
-    --------
-    >>> pchc(["21111", "11111", "12111"], ["11111", "11112", "21111"]).tolist()
-    ['better', 'worse', 'mixed']
-    """
-    b, ok_b = validate_profiles(before, instrument, on_invalid="mask")
-    a, ok_a = validate_profiles(after, instrument, on_invalid="mask")
-    if len(b) != len(a):
-        raise DataValidationError(f"`before` and `after` must be paired (same length); found {len(b)} and {len(a)}.")
-    diff = a.to_numpy() - b.to_numpy()  # positive = higher level = worse
-    better = (diff < 0).any(axis=1)
-    worse = (diff > 0).any(axis=1)
-    cat = np.select([better & worse, better, worse], ["mixed", "better", "worse"], default="no_change")
-    out = pd.Series(cat, dtype="object")
-    out[~(ok_a & ok_b)] = None
     return out
 
 

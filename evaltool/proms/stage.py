@@ -18,9 +18,9 @@ from evaltool.proms.eq5d import (
     eq5d_index,
     get_value_set,
     level_frequencies,
-    pchc,
 )
 from evaltool.proms._plots import _LEVEL_COLOURS as LEVEL_COLOURS
+from evaltool.proms._paretian_stage import paretian_tables
 from evaltool.proms.prems import load_definition, summarise_prem
 from evaltool.runlog import excerpt
 from evaltool.stage import DataFigure, StageOutput, TableMeta
@@ -116,6 +116,8 @@ def run_stage(
     vs = get_value_set(config.value_set)
     out.facts["value_set"] = vs.key
     out.facts["value_set_label"] = vs.label
+    if vs.caveat and proms is not None:
+        out.event("value_set_caveat", f"{vs.label}: {vs.caveat}", severity="info")
     if proms is None and prems is None:
         out.event("no_prom_data", "No proms or prems table supplied: nothing to summarise.", severity="error")
         out.analysis("proms_summary", "all", "failed", "no PROM or PREM table was supplied")
@@ -215,7 +217,8 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
         out.tables["eq5d_index_summary"] = _order_time(summ, tps)
         out.table_meta["eq5d_index_summary"] = TableMeta(
             title=f"EQ-5D index by group and time point ({label})",
-            caption="Mean, SD and 95% CI of the index; % in full health (11111) among valid profiles.",
+            caption="Mean, SD and 95% CI of the index; % in full health (11111) among valid profiles."
+                    + (f" {vs.caveat}" if vs.caveat else ""),
             count_columns=("n", "n_full_health", "n_valid"),
             derived_columns=(("mean", "n"), ("sd", "n"), ("median", "n"), ("ci_lower", "n"),
                              ("ci_upper", "n"), ("pct_full_health", "n_full_health")),
@@ -308,34 +311,7 @@ def _summarise_proms(out: StageOutput, proms: pd.DataFrame, population: pd.DataF
         )
         prof = EQ5DProfileResult(lv, ceil, config.instrument, tuple(tps))
         out.objects["eq5d_profile"] = prof
-        pchc_rows = []
-        for fu in followups:
-            w = eq.pivot_table(index=["person_id", "group"], columns="timepoint",
-                               values=[f"eq5d_{d}" for d in DIMENSIONS], aggfunc="first")
-            if ("eq5d_mo", config.baseline) not in w.columns or ("eq5d_mo", fu) not in w.columns:
-                continue
-            before = pd.DataFrame({d: w[(f"eq5d_{d}", config.baseline)].to_numpy() for d in DIMENSIONS})
-            after = pd.DataFrame({d: w[(f"eq5d_{d}", fu)].to_numpy() for d in DIMENSIONS})
-            cat = pchc(before, after, config.instrument)
-            tab = pd.DataFrame({"group": w.index.get_level_values("group"), "category": cat.to_numpy()}).dropna()
-            cnt = tab.groupby(["group", "category"]).size().unstack(fill_value=0)
-            for c in ("no_change", "better", "worse", "mixed"):
-                if c not in cnt.columns:
-                    cnt[c] = 0
-            cnt = cnt.stack().rename("n").reset_index()
-            cnt["n_pairs"] = cnt.groupby("group")["n"].transform("sum")
-            cnt["pct"] = 100 * cnt["n"] / cnt["n_pairs"]
-            cnt["comparison"] = f"{config.baseline} to {fu}"
-            pchc_rows.append(cnt)
-        if pchc_rows:
-            out.tables["eq5d_pchc"] = pd.concat(pchc_rows, ignore_index=True)[
-                ["group", "comparison", "category", "n", "n_pairs", "pct"]]
-            out.table_meta["eq5d_pchc"] = TableMeta(
-                appendix=True, title="Paretian Classification of Health Change (EQ-5D profiles)",
-                caption="better: some dimension better and none worse; worse: the reverse; mixed: both; "
-                        "no_change: identical profiles (Devlin et al. 2010).",
-                count_columns=("n", "n_pairs"), derived_columns=(("pct", "n"),),
-            )
+        paretian_tables(out, eq, config, followups)
         # Response flow and attrition
         n_inv = None
         if population is not None and "treated" in population.columns:

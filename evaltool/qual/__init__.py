@@ -8,7 +8,8 @@ Public entry points::
 """
 from __future__ import annotations
 
-from .agreement import AgreementResult, agreement, cohen_kappa, krippendorff_alpha_nominal
+from .agreement import AgreementResult, agreement, cohen_kappa
+from .alpha import krippendorff_alpha, krippendorff_alpha_nominal
 from .codebook import Codebook, build_codebook, read_codebook, read_qdc, starter_codebook_path
 from .config import QualConfig
 from .joint import JointDisplayEntry, JointDisplayResult, joint_display
@@ -32,7 +33,7 @@ __all__ = [
     "AgreementResult", "Codebook", "CooccurrenceResult", "FrameworkResult", "FrequencyResult",
     "JointDisplayEntry", "JointDisplayResult", "QdaProject", "QualConfig", "QuoteResult",
     "agreement", "build_codebook", "cohen_kappa", "cooccurrence", "framework_matrix", "frequencies",
-    "joint_display", "krippendorff_alpha_nominal", "primary_segments", "read_analyst_summaries",
+    "joint_display", "krippendorff_alpha", "krippendorff_alpha_nominal", "primary_segments", "read_analyst_summaries",
     "read_codebook", "read_qdc", "read_qdpx", "read_qualcoder", "read_redaction_list", "read_segments",
     "read_taguette", "reconcile", "redact", "select_quotes", "starter_codebook_path", "validate_segments",
 ]

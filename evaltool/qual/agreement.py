@@ -10,7 +10,14 @@ For each code, two coders' codings of the same documents are compared at three l
 * **segment**: the units are the elementary spans obtained by cutting each document at every
   segment boundary of either coder (any code), keeping spans someone coded. Each span counts
   once whatever its length, so this is the unit-weighted counterpart of the character level.
-* **document**: units are documents; a coder "applied" a code if they used it anywhere in it.
+* **document**: units are documents; a coder "applied" a code if they used it anywhere in it,
+  including a whole-document coding.
+
+Whole-document codings (``scope == "document"``: a REFI-QDA coding with no text selection, or a
+selection over the whole text) are not passages: counting every character of the interview as
+coded would set the character-level kappa of that code in that interview to about 0 whatever the
+coders' agreement on passages. They are left out of the character and segment levels, counted at
+the document level, and reported (``n_document_codings`` per code; ``document_codings`` in total).
 
 Each level reports percent agreement, Cohen's kappa and Krippendorff's alpha (nominal, two
 coders, no missing values). Across codes, ``kappa_pooled`` weighs each code's character kappa
@@ -29,8 +36,9 @@ import pandas as pd
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError
 
+from .alpha import krippendorff_alpha, krippendorff_alpha_nominal  # noqa: F401  (re-exported)
 from .codebook import Codebook
-from .segments import QdaProject, validate_segments
+from .segments import QdaProject, mark_whole_document, span_segments, validate_segments
 
 
 def cohen_kappa(table: np.ndarray) -> float:
@@ -50,54 +58,6 @@ def cohen_kappa(table: np.ndarray) -> float:
     po = np.trace(t) / n
     pe = float((t.sum(axis=1) / n) @ (t.sum(axis=0) / n))
     return float("nan") if np.isclose(pe, 1.0) else float((po - pe) / (1 - pe))
-
-
-def krippendorff_alpha_nominal(data: np.ndarray | pd.DataFrame, weights: np.ndarray | None = None) -> float:
-    """Krippendorff's alpha for nominal data, any number of coders, missing values allowed.
-
-    Parameters
-    ----------
-    data:
-        Coders x units; NaN (or None) marks a missing value. Any hashable values.
-    weights:
-        Optional unit weights (a unit of weight w counts as w identical units).
-
-    Notes
-    -----
-    Built on the coincidence matrix (Krippendorff 2011): each unit with m >= 2 values adds
-    ``(n_uc n_uk - [c=k] n_uc) / (m - 1)`` to ``o_ck``; then
-    ``alpha = 1 - (n - 1) (n - sum_c o_cc) / (n^2 - sum_c n_c^2)``. Units with fewer than two
-    values are not pairable and are dropped.
-
-    Examples
-    --------
-    >>> round(krippendorff_alpha_nominal(np.array([[1, 1, 2, 2], [1, 1, 2, 1]])), 4)
-    0.5333
-    """
-    d = pd.DataFrame(data)
-    values = d.stack().dropna()
-    cats = pd.Index(sorted(values.unique(), key=str))
-    if len(cats) < 2:
-        return float("nan")
-    # counts[u, c]: how many coders gave value c to unit u
-    codes = pd.Categorical(values.to_numpy(), categories=cats).codes
-    units = values.index.get_level_values(1)
-    unit_idx = pd.Index(d.columns).get_indexer(units)
-    counts = np.zeros((d.shape[1], len(cats)))
-    np.add.at(counts, (unit_idx, codes), 1.0)
-    m = counts.sum(axis=1)
-    w = np.ones(d.shape[1]) if weights is None else np.asarray(weights, dtype=float)
-    keep = m >= 2
-    counts, m, w = counts[keep], m[keep], w[keep]
-    scale = (w / (m - 1))[:, None, None]
-    o = (scale * (counts[:, :, None] * counts[:, None, :])).sum(axis=0)
-    o -= np.diag((w[:, None] * counts / (m - 1)[:, None]).sum(axis=0))
-    n_c = o.sum(axis=1)
-    n = n_c.sum()
-    denom = n * n - (n_c ** 2).sum()
-    if denom <= 0:
-        return float("nan")
-    return float(1.0 - (n - 1.0) * (n - np.trace(o)) / denom)
 
 
 def _binary_stats(a11, a10, a01, a00) -> dict[str, np.ndarray]:
@@ -124,7 +84,7 @@ class AgreementResult(ResultMixin):
     ``to_frame()`` columns: code, theme, n_documents, chars_coder_1, chars_coder_2,
     percent_agreement, kappa_char, kappa_char_mean_document, alpha_char, percent_agreement_segment,
     kappa_segment, alpha_segment, percent_agreement_document, kappa_document, alpha_document,
-    low_kappa.
+    low_kappa, n_document_codings.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -132,6 +92,7 @@ class AgreementResult(ResultMixin):
     n_documents: int
     threshold: float
     pooled: dict[str, float] = field(default_factory=dict)
+    document_codings: int = 0  # whole-document codings: document level only (see module docs)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -144,6 +105,9 @@ class AgreementResult(ResultMixin):
         lines = [("coders", " vs ".join(self.coders)), ("double-coded documents", str(self.n_documents)),
                  ("kappa threshold", f"{self.threshold:.2f}")]
         lines += [(k, f"{v:.3f}") for k, v in self.pooled.items()]
+        if self.document_codings:
+            lines.append(("whole-document codings", f"{self.document_codings} (document level only; not in "
+                                                    "character or segment agreement)"))
         lines.append(("codes below threshold", ", ".join(self.low_agreement_codes()) or "none"))
         cols = ["code", "percent_agreement", "kappa_char", "kappa_segment", "kappa_document", "alpha_char",
                 "low_kappa"]
@@ -152,6 +116,7 @@ class AgreementResult(ResultMixin):
     def to_dict(self) -> dict[str, Any]:
         t = self.table.astype(object).where(self.table.notna(), None)
         return {"coders": list(self.coders), "n_documents": self.n_documents, "threshold": self.threshold,
+                "document_codings": self.document_codings,
                 "pooled": {k: (None if np.isnan(v) else float(v)) for k, v in self.pooled.items()},
                 "by_code": t.to_dict(orient="records")}
 
@@ -207,12 +172,19 @@ def agreement(
     0.8
     """
     lengths_default: dict[str, int] = {}
+    texts: dict[str, str] = {}
     if isinstance(segments, QdaProject):
         d = segments.documents
         lengths_default = {k: int(v) for k, v in zip(d["document_id"], d["n_chars"]) if pd.notna(v)}
         codebook = codebook if codebook is not None else segments.codebook
+        texts = segments.texts
         segments = segments.segments
     seg = validate_segments(segments, "segments")
+    known = dict(lengths_default)
+    if document_lengths is not None:
+        known.update({str(k): int(v) for k, v in dict(document_lengths).items()})
+    # A passage over the whole text is a whole-document coding (when the text or its length is known).
+    seg, _ = mark_whole_document(seg, texts, {k: v for k, v in known.items() if k not in texts})
     docs_by_coder = seg.groupby("coder")["document_id"].apply(lambda s: set(s.unique()))
     if coders is None:
         names = sorted(docs_by_coder.index)
@@ -234,10 +206,11 @@ def agreement(
     code_list = sorted(set(seg["code"]) | (set(codebook.codes["code"]) if codebook is not None else set()))
     code_pos = {c: i for i, c in enumerate(code_list)}
     n_codes, n_docs = len(code_list), len(shared)
-    has_offsets = seg["start"].notna().all() and seg["end"].notna().all()
-    lengths = dict(lengths_default)
-    if document_lengths is not None:
-        lengths.update({str(k): int(v) for k, v in dict(document_lengths).items()})
+    spans = span_segments(seg)
+    has_offsets = len(spans) > 0 and spans["start"].notna().all() and spans["end"].notna().all()
+    lengths = known
+    whole = seg["scope"] == "document"
+    n_doc_codings = np.bincount(seg.loc[whole, "code"].map(code_pos).to_numpy(dtype=np.int64), minlength=n_codes)
 
     char = np.zeros((n_docs, n_codes, 4))  # cells a11, a10, a01, a00
     unit = np.zeros((n_docs, n_codes, 4))
@@ -247,8 +220,11 @@ def agreement(
         ci = s["code"].map(code_pos).to_numpy()
         who = (s["coder"] == c2).to_numpy().astype(int)
         present[who, di, ci] = True
-        if not has_offsets:
+        s = s[s["scope"] != "document"]
+        if not has_offsets or s.empty:
             continue
+        ci = s["code"].map(code_pos).to_numpy()
+        who = (s["coder"] == c2).to_numpy().astype(int)
         st, en = s["start"].to_numpy(dtype=np.int64), s["end"].to_numpy(dtype=np.int64)
         length = int(lengths.get(doc, en.max()))
         if en.max() > length:
@@ -299,6 +275,7 @@ def agreement(
         "percent_agreement_document": doc_stats["percent_agreement"],
         "kappa_document": doc_stats["kappa"],
         "alpha_document": doc_stats["alpha"],
+        "n_document_codings": n_doc_codings.astype("int64"),
     })
     if codebook is not None:
         table.insert(1, "theme", table["code"].map(codebook.theme_of()))
@@ -306,6 +283,7 @@ def agreement(
         table.insert(1, "theme", None)
     ref = table["kappa_char"] if has_offsets else table["kappa_document"]
     table["low_kappa"] = (ref < threshold).fillna(False).astype(bool)
+    table = table[[c for c in table.columns if c != "n_document_codings"] + ["n_document_codings"]]
 
     pooled: dict[str, float] = {}
     if has_offsets:
@@ -320,4 +298,4 @@ def agreement(
     pooled["kappa_document_mean"] = float(np.nanmean(table["kappa_document"])) \
         if table["kappa_document"].notna().any() else float("nan")
     return AgreementResult(table=table, coders=(str(c1), str(c2)), n_documents=n_docs,
-                           threshold=float(threshold), pooled=pooled)
+                           threshold=float(threshold), pooled=pooled, document_codings=int(whole.sum()))

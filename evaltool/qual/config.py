@@ -21,7 +21,8 @@ class QualConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     codebook: Path | None = Field(None, description="Codebook YAML or REFI .qdc; default the starter codebook.")
-    segments: Path | None = Field(None, description="Coded segments: contract CSV/XLSX, .qdpx, QualCoder or Taguette export.")
+    segments: Path | None = Field(None, description="Coded segments: contract CSV/XLSX, .qdpx, QualCoder coding report "
+                                 "(CSV/XLSX) or Taguette export.")
     format: Literal["auto", "csv", "qdpx", "qualcoder", "taguette"] = Field(
         "auto", description="Segments format; auto: .qdpx by extension, otherwise the CSV contract.")
     participants: Path | None = Field(
@@ -37,6 +38,9 @@ class QualConfig(BaseModel):
     kappa_threshold: float = Field(0.6, ge=-1, le=1, description="Codes with kappa below this are flagged.")
     coders: tuple[str, str] | None = Field(None, description="The two coders compared; default the pair sharing most documents.")
     primary_coder: str | None = Field(None, description="Coder counted in summaries for double-coded documents.")
+    role_attribute: str = Field("role", description="QualCoder case/file attribute holding the participant's role "
+                                "(read from CaseVar_<name> or FileVar_<name>, any case).")
+    site_attribute: str = Field("site", description="QualCoder case/file attribute holding the participant's site.")
     taguette_coder: str = Field("unknown", description="Coder name recorded for Taguette exports (which carry none).")
     cooccurrence_mode: Literal["overlap", "same_segment"] = Field("overlap", description="Co-occurrence definition.")
     framework_by: Literal["role", "site"] = Field("role", description="Rows of the framework matrix.")

@@ -31,7 +31,7 @@ from evaltool.errors import DataValidationError
 from ._xml import child, children, iter_local, local, parse_xml
 from .codebook import Codebook, codebook_from_refi
 from .qualcoder import strip_doc_extension
-from .segments import EXCLUSION_COLUMNS, QdaProject, reconcile, validate_segments
+from .segments import EXCLUSION_COLUMNS, QdaProject, mark_whole_document, reconcile, validate_segments
 
 #: Largest archive member evaltool will inflate (text sources and project.qde are far smaller).
 MAX_MEMBER_BYTES = 1 << 30
@@ -326,21 +326,22 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
                 rows.append({"document_id": doc_id, "participant_id": pid, "role": meta.get("role", ""),
                              "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
                              "code": code_by_guid.get(cguid), "text": text[start:end], "start": start,
-                             "end": end, "_guid": cguid})
-        for cod in children(src, "Coding"):  # whole-document coding
+                             "end": end, "scope": "span", "_guid": cguid})
+        for cod in children(src, "Coding"):  # a coding of the whole source, with no text selection
             cref = child(cod, "CodeRef")
             cguid = _guid(cref.get("targetGUID")) if cref is not None else ""
             user = _guid(cod.get("creatingUser"))
             rows.append({"document_id": doc_id, "participant_id": pid, "role": meta.get("role", ""),
                          "site": meta.get("site", ""), "coder": users.get(user, user or "unknown"),
-                         "code": code_by_guid.get(cguid), "text": text, "start": 0, "end": len(text),
-                         "_guid": cguid})
+                         "code": code_by_guid.get(cguid), "text": "", "start": None, "end": None,
+                         "scope": "document", "_guid": cguid})
         if n_uncoded:
             excl.append({"reason": "selection without a coding (note or quotation only)",
                          "n_segments": n_uncoded, "detail": name})
 
     seg = pd.DataFrame(rows, columns=["document_id", "participant_id", "role", "site", "coder", "code",
-                                      "text", "start", "end", "_guid"])
+                                      "text", "start", "end", "scope", "_guid"])
+    seg, _ = mark_whole_document(seg, texts)  # a selection over the whole text is a whole-document coding
     unknown_mask = seg["code"].isna()
     if unknown_mask.any():
         guids = sorted(seg.loc[unknown_mask, "_guid"].unique())
@@ -355,12 +356,12 @@ def _read_project(root, zf, path, codebook, on_unknown_code, missing_sources, li
         seg = seg.loc[~unknown_mask]
     seg = seg.drop(columns="_guid")
     seg[["participant_id", "role", "site"]] = seg[["participant_id", "role", "site"]].replace("", None)
-    seg = validate_segments(seg, f"{path}") if len(seg) else validate_segments(
-        seg.astype({"start": "Int64", "end": "Int64"}), f"{path}")
+    seg = validate_segments(seg.astype({"start": "Int64", "end": "Int64"}), f"{path}")
     kept, more = reconcile(seg, codebook if codebook is not None else own_cb, set(texts))
     exclusions = pd.concat([pd.DataFrame(excl, columns=EXCLUSION_COLUMNS), more], ignore_index=True) \
         if excl else more
     exclusions["n_segments"] = exclusions["n_segments"].astype("int64")
     documents = pd.DataFrame(docs, columns=["document_id", "name", "n_chars", "participant_id", "role", "site"])
-    return QdaProject(kept.sort_values(["document_id", "coder", "start", "code"], kind="stable").reset_index(drop=True),
+    return QdaProject(kept.sort_values(["document_id", "coder", "start", "code"], kind="stable",
+                                       na_position="first").reset_index(drop=True),
                       codebook if codebook is not None else own_cb, documents, exclusions, "qdpx", texts)

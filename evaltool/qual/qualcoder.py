@@ -1,25 +1,40 @@
-"""QualCoder-style coded-text exports (CSV or XLSX) into the coded-segments contract.
+"""QualCoder coded-text exports (Reports > Coding reports, exported as CSV or XLSX) into the coded-segments contract.
 
-QualCoder's coding reports export one row per coded text with the code name, the file, the
-coder, the coded text and (when cases are used) the case. Headers vary between versions, so
-columns are matched case-insensitively against aliases:
+QualCoder writes one row per coding, in one of two shapes (read from its source, ``report_codes.py``
+``export_csv_file``/``export_xlsx_file``; ccbogel/QualCoder at c3204641):
 
-=============  ===============================================
+* results by file: ``File, Coder, Coded, Id, Codename, Coded_Memo, Category ..., FileVar_<name> ...``;
+* results by case: ``Case, Filename, Coder, Coded, Id, Codename, Coded_Memo, Category ..., FileVar_<name> ...,
+  CaseVar_<name> ...``.
+
+``Coded`` is the coded text (``image`` or ``a/v`` for media codings, whose ``Id`` is ``imid:N`` or
+``avid:N``; text codings have ``ctid:N``). One ``Category`` column is written per level of the deepest
+code's category path. File and case attributes (with "export variables" ticked) follow as
+``FileVar_``/``CaseVar_`` columns sorted by name, so a participant's role and site arrive as
+``CaseVar_Role``/``CaseVar_Site`` (or ``FileVar_``...) when the project records them as attributes. The CSV
+is UTF-8 with a byte-order mark and every cell quoted; rows of codes with fewer categories than the
+deepest are *shorter* than the header (the attribute values move left), which this reader re-aligns.
+
+Headers are matched case-insensitively; older or hand-made exports are accepted through aliases:
+
+=============  ================================================================
 contract       accepted headers
-=============  ===============================================
-code           codename, code, code name
-document_id    file, filename, file name, document
-coder          coder, owner
-text           coded text, coded_text, text, seltext
-participant_id case, case name, participant, participant_id
-start, end     pos0, pos1 (when present; usually not exported)
-=============  ===============================================
+=============  ================================================================
+code           Codename, code, code name
+document_id    File (by-file results), Filename (by-case results), document
+coder          Coder, owner
+text           Coded, coded text, text, seltext
+participant_id Case, case name, participant, participant_id
+role, site     CaseVar_<role_attribute>, FileVar_<role_attribute> (and site)
+start, end     pos0, pos1 (QualCoder does not export them)
+=============  ================================================================
 
-The exports carry no offsets and no role/site: pass ``participants`` (``participant_id, role,
-site``, optionally ``document_id`` to map documents to participants when no case column exists).
+Media codings are excluded and counted. A ``participants`` table (``participant_id, role, site``,
+optionally ``document_id``) fills what the export does not carry.
 """
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +43,7 @@ from evaltool.errors import DataValidationError
 
 from .codebook import Codebook
 from .segments import (
+    EXCLUSION_COLUMNS,
     QdaProject,
     _read_table,
     documents_from_segments,
@@ -42,11 +58,14 @@ QUALCODER_ALIASES = {
     "code": ("codename", "code", "code name", "code_name"),
     "document_id": ("file", "filename", "file name", "document", "document_id"),
     "coder": ("coder", "owner"),
-    "text": ("coded text", "coded_text", "text", "seltext"),
+    "text": ("coded", "coded text", "coded_text", "text", "seltext"),
     "participant_id": ("case", "case name", "case_name", "participant", "participant_id"),
     "start": ("pos0", "start"),
     "end": ("pos1", "end"),
+    "_id": ("id",),
 }
+_ATTRIBUTE_PREFIXES = ("casevar_", "filevar_")
+_MEDIA_IDS = ("imid:", "avid:")
 
 
 def strip_doc_extension(names: pd.Series) -> pd.Series:
@@ -96,28 +115,98 @@ def attach_participants(seg: pd.DataFrame, participants: pd.DataFrame | None, so
     return out
 
 
+def _read_csv_realigned(path: Path) -> pd.DataFrame:
+    """A QualCoder CSV with short rows re-aligned: attribute values are the last fields of every row."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as err:
+        raise DataValidationError(f"segments file `{path}` is not UTF-8 text (byte 0x{err.object[err.start]:02x} "
+                                  f"at offset {err.start}); save it as CSV UTF-8") from None
+    except csv.Error as err:
+        raise DataValidationError(f"segments file `{path}` cannot be read as CSV: {str(err)[:200]}") from None
+    if not rows:
+        raise DataValidationError(f"segments file `{path}` is empty; expected a header row and data rows")
+    header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
+    n_attr = 0
+    for h in reversed(header):
+        if not h.strip().lower().startswith(_ATTRIBUTE_PREFIXES):
+            break
+        n_attr += 1
+    width, fixed = len(header), len(header) - n_attr
+    out = []
+    for i, r in enumerate(body):
+        if len(r) > width:
+            raise DataValidationError(
+                f"segments file `{path}`: row {i + 2} has {len(r)} fields but the header has {width}; "
+                "expected a QualCoder coded-text export")
+        if len(r) < width and n_attr:  # fewer categories than the deepest code: attributes moved left
+            attrs = r[len(r) - n_attr:] if len(r) >= n_attr else [""] * n_attr
+            r = (r[:len(r) - n_attr] + [""] * width)[:fixed] + attrs
+        out.append(r + [""] * (width - len(r)))
+    names = [h if header.count(h) == 1 else f"{h}.{header[:j].count(h)}" for j, h in enumerate(header)]
+    return pd.DataFrame(out, columns=names, dtype=object)
+
+
+def _attribute(raw: pd.DataFrame, name: str) -> pd.Series | None:
+    """The CaseVar_<name> column (else FileVar_<name>), matched case-insensitively."""
+    lower = {str(c).strip().lower(): c for c in raw.columns}
+    for prefix in _ATTRIBUTE_PREFIXES:
+        col = lower.get(prefix + name.strip().lower())
+        if col is not None:
+            return raw[col]
+    return None
+
+
 def read_qualcoder(path: str | Path, codebook: Codebook | None = None,
-                   participants: pd.DataFrame | None = None) -> QdaProject:
-    """Read a QualCoder coded-text export (CSV or XLSX).
+                   participants: pd.DataFrame | None = None, *, role_attribute: str = "role",
+                   site_attribute: str = "site") -> QdaProject:
+    """Read a QualCoder coded-text export (CSV or XLSX; see module docs for its two shapes).
 
     Parameters
     ----------
     path:
-        The export (see module docs for accepted headers).
+        The export.
     codebook:
         Codes not in it are excluded and counted.
     participants:
-        ``participant_id, role, site`` (optionally ``document_id``) to fill role and site.
+        ``participant_id, role, site`` (optionally ``document_id``) to fill what the export lacks.
+    role_attribute, site_attribute:
+        Names of the QualCoder case (or file) attributes holding role and site: read from the
+        ``CaseVar_<name>``/``FileVar_<name>`` columns, any case.
 
     Examples
     --------
-    >>> # project = read_qualcoder("qualcoder_export.csv", participants=pd.read_csv("participants.csv"))
+    >>> # project = read_qualcoder("coding_report.csv", participants=pd.read_csv("participants.csv"))
     """
     path = Path(path)
-    raw = _read_table(path).replace({"": None})
+    if path.suffix.lower() == ".csv" and path.is_file():
+        raw = _read_csv_realigned(path)
+    else:
+        raw = _read_table(path)
+    raw = raw.replace({"": None})
     seg = map_columns(raw, QUALCODER_ALIASES, str(path), ("code", "document_id", "coder", "text"))
+    for target, name in (("role", role_attribute), ("site", site_attribute)):
+        col = _attribute(raw, name)
+        if col is not None:
+            seg[target] = col.to_numpy()
+    excl = []
+    if "_id" in seg.columns:
+        media = seg["_id"].astype("string").str.strip().str.lower().str.startswith(_MEDIA_IDS).fillna(False)
+        media = media.to_numpy(dtype=bool)
+        if media.any():
+            kinds = seg.loc[media, "_id"].astype(str).str.split(":").str[0].map(
+                {"imid": "image", "avid": "audio/video"}).value_counts().sort_index()
+            excl.append({"reason": "coding of an image or audio/video (QualCoder export)",
+                         "n_segments": int(media.sum()),
+                         "detail": ", ".join(f"{k} ({v})" for k, v in kinds.items())})
+            seg = seg.loc[~media]
+        seg = seg.drop(columns="_id")
     seg["document_id"] = strip_doc_extension(seg["document_id"])
     seg = attach_participants(seg, participants, str(path))
     seg = validate_segments(seg, str(path))
-    kept, excl = reconcile(seg, codebook, known_documents(participants))
-    return QdaProject(kept, codebook, documents_from_segments(kept), excl, "qualcoder")
+    kept, more = reconcile(seg, codebook, known_documents(participants))
+    exclusions = pd.concat([pd.DataFrame(excl, columns=EXCLUSION_COLUMNS), more], ignore_index=True) \
+        if excl else more
+    exclusions["n_segments"] = exclusions["n_segments"].astype("int64")
+    return QdaProject(kept, codebook, documents_from_segments(kept), exclusions, "qualcoder")

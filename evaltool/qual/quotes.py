@@ -22,6 +22,7 @@ from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, DataWarning
 
 from .codebook import Codebook
+from .segments import span_segments
 from .summaries import primary_segments
 
 REDACTION_MASK = "[name]"
@@ -168,7 +169,7 @@ def select_quotes(
     >>> # select_quotes(project.segments, project.codebook, seed=1, redaction=["Priya Shah"])
     """
     rng = np.random.default_rng(seed)
-    seg = primary_segments(segments, primary_coder)
+    seg = span_segments(primary_segments(segments, primary_coder))  # a whole interview is not a quote
     seg = seg.assign(theme=seg["code"].map(codebook.theme_of()))
     seg = seg[seg["theme"].notna() & (seg["text"].astype(str).str.len() >= min_chars)].copy()
     seg = seg.drop_duplicates(["participant_id", "theme", "text"]).reset_index(drop=True)

@@ -2,12 +2,17 @@
 
 Contract (one row per code applied to a span of text by one coder)::
 
-    document_id, participant_id, role, site, coder, code, text[, start, end]
+    document_id, participant_id, role, site, coder, code, text[, start, end][, scope]
 
 ``start``/``end`` are Unicode code-point offsets into the document's plain text with an
-exclusive end (REFI-QDA convention), optional for tools that export no offsets. Rows that cite
-codes missing from the codebook, or documents missing from the project, are never dropped
-silently: they go to a counted exclusion table (:attr:`QdaProject.exclusions`).
+exclusive end (REFI-QDA convention), optional for tools that export no offsets. ``scope`` is
+``span`` (a passage; the default) or ``document``: a code applied to a whole interview (a REFI-QDA
+coding without a text selection, or a selection over the whole text). Whole-document codings are
+kept apart from passages: they count as document-level codes (documents and participants with the
+code) but not as coded segments, and are left out of character- and segment-level agreement,
+co-occurrence and quotes. Rows that cite codes missing from the codebook, or documents missing
+from the project, are never dropped silently: they go to a counted exclusion table
+(:attr:`QdaProject.exclusions`).
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from evaltool.errors import DataValidationError, format_rows
 
 from .codebook import Codebook
 
-SEGMENT_COLUMNS = ["document_id", "participant_id", "role", "site", "coder", "code", "text", "start", "end"]
+SEGMENT_COLUMNS = ["document_id", "participant_id", "role", "site", "coder", "code", "text", "start", "end", "scope"]
+SCOPES = ("span", "document")
 REQUIRED_COLUMNS = ["document_id", "participant_id", "role", "site", "coder", "code", "text"]
 EXCLUSION_COLUMNS = ["reason", "n_segments", "detail"]
 
@@ -71,6 +77,16 @@ def validate_segments(segments: pd.DataFrame, source: str = "segments") -> pd.Da
                     f"{format_rows(bad + 1)}"
                 )
             out[c] = num.round().astype("Int64")
+    if "scope" not in out.columns:
+        out["scope"] = "span"
+    scope = out["scope"].astype("string").str.strip().str.lower().fillna("").replace("", "span")
+    bad = np.flatnonzero(~scope.isin(SCOPES).to_numpy())
+    if len(bad):
+        raise DataValidationError(
+            f"`{source}` column `scope` must be 'span' or 'document'; found "
+            f"{sorted(set(out['scope'].iloc[bad].astype(str)))[:5]} at {format_rows(bad + 1)}"
+        )
+    out["scope"] = scope.astype(object)
     both = out["start"].notna() & out["end"].notna()
     bad = np.flatnonzero((both & ((out["start"] < 0) | (out["end"] <= out["start"]))).fillna(False).to_numpy())
     if len(bad):
@@ -85,6 +101,70 @@ def validate_segments(segments: pd.DataFrame, source: str = "segments") -> pd.Da
         )
     extra = [c for c in out.columns if c not in SEGMENT_COLUMNS]
     return out[SEGMENT_COLUMNS + extra].reset_index(drop=True)
+
+
+def span_segments(segments: pd.DataFrame) -> pd.DataFrame:
+    """The passages of a segments table: whole-document codings (``scope == "document"``) left out.
+
+    Examples
+    --------
+    >>> span_segments(pd.DataFrame({"code": ["x", "y"], "scope": ["span", "document"]}))["code"].tolist()
+    ['x']
+    """
+    if "scope" not in segments.columns:
+        return segments
+    return segments.loc[segments["scope"].astype(str) != "document"]
+
+
+def mark_whole_document(segments: pd.DataFrame, texts: dict[str, str] | None = None,
+                        lengths: dict[str, int] | None = None) -> tuple[pd.DataFrame, int]:
+    """Mark passages that cover a document's whole text as whole-document codings.
+
+    With the document's text, a span covers it when it runs from at or before the first
+    non-blank character to at or after the last; with only its length, from 0 to the length.
+    Marked rows get ``scope = "document"``, no offsets and no text (the transcript is not a quote).
+
+    Returns
+    -------
+    (segments, n_marked)
+
+    Examples
+    --------
+    >>> seg = validate_segments(pd.DataFrame({"document_id": ["d", "d"], "participant_id": "p", "role": "GP",
+    ...     "site": "A", "coder": "c", "code": ["x", "y"], "text": "", "start": [0, 2], "end": [12, 5]}))
+    >>> out, n = mark_whole_document(seg, texts={"d": " Hello all. "})
+    >>> out["scope"].tolist(), n
+    (['document', 'span'], 1)
+    """
+    out = segments.copy()
+    if "scope" not in out.columns:
+        out["scope"] = "span"
+    if out.empty:
+        return out, 0
+    lo, hi, total = {}, {}, {}
+    for doc, text in (texts or {}).items():
+        stripped = text.strip()
+        lo[doc] = len(text) - len(text.lstrip()) if stripped else 0
+        hi[doc] = len(text.rstrip()) if stripped else len(text)
+        total[doc] = len(text)
+    for doc, n in (lengths or {}).items():
+        lo.setdefault(str(doc), 0)
+        hi.setdefault(str(doc), int(n))
+        total.setdefault(str(doc), int(n))
+    docs = out["document_id"].astype(str)
+    first, last, size = (pd.to_numeric(docs.map(m), errors="coerce") for m in (lo, hi, total))
+    st = pd.to_numeric(out["start"], errors="coerce")
+    en = pd.to_numeric(out["end"], errors="coerce")
+    # (a span past the end is left alone: the caller reports it as an error)
+    whole = ((out["scope"] == "span") & first.notna() & st.notna() & en.notna()
+             & (st <= first) & (en >= last) & (en <= size)).to_numpy(dtype=bool)
+    if whole.any():
+        out.loc[whole, "scope"] = "document"
+        out.loc[whole, "text"] = ""
+        out["start"] = out["start"].astype("Int64")
+        out["end"] = out["end"].astype("Int64")
+        out.loc[whole, ["start", "end"]] = pd.NA
+    return out, int(whole.sum())
 
 
 def reconcile(segments: pd.DataFrame, codebook: Codebook | None,
@@ -134,8 +214,11 @@ def reconcile(segments: pd.DataFrame, codebook: Codebook | None,
     # The same code applied twice to the same span by the same coder (a double export or a
     # merge of project copies) would inflate every count. Without offsets, identical text may be
     # said twice in one interview, so only segments with offsets are de-duplicated.
+    scope = segments["scope"] if "scope" in segments.columns else pd.Series("span", index=segments.index)
     dup = segments.duplicated(["document_id", "coder", "code", "start", "end", "text"]) & keep \
         & segments["start"].notna() & segments["end"].notna()
+    # A code applied to the same whole document twice by one coder is one document-level coding.
+    dup |= (scope == "document") & segments.assign(_s=scope).duplicated(["document_id", "coder", "code", "_s"]) & keep
     if dup.any():
         rows.append({"reason": "duplicate coding (same coder, code and span)", "n_segments": int(dup.sum()),
                      "detail": ", ".join(sorted(segments.loc[dup, "document_id"].unique())[:20])})

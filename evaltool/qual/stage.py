@@ -64,7 +64,8 @@ def load_project(segments_path: Path, codebook: Codebook, config: QualConfig,
                                  project.texts)
         return project
     if fmt == "qualcoder":
-        return read_qualcoder(path, codebook, participants)
+        return read_qualcoder(path, codebook, participants, role_attribute=config.role_attribute,
+                              site_attribute=config.site_attribute)
     if fmt == "taguette":
         return read_taguette(path, codebook, participants, coder=config.taguette_coder)
     return read_segments(path, codebook, participants)
@@ -162,6 +163,13 @@ def run_stage(
             warnings.warn(msg, DataWarning, stacklevel=2)
             events.append(("segments_missing_attribute", msg, {"segments": int(miss.sum())}))
             seg[c] = seg[c].where(~miss, "Unknown" if c != "participant_id" else seg["document_id"])
+    n_doc_codings = int((seg["scope"] == "document").sum()) if "scope" in seg.columns else 0
+    if n_doc_codings:
+        events.append(("whole_document_codings",
+                       f"{n_doc_codings} whole-document coding(s) (a code applied to a whole interview, not to a "
+                       "passage) kept apart: counted as document-level codes, not as coded segments, and left out "
+                       "of character- and segment-level agreement, co-occurrence and quotes.",
+                       {"codings": n_doc_codings}))
     if seg.empty:
         raise DataValidationError(f"`{segments_path}`: no usable coded segments after reconciling with the "
                                   f"codebook; exclusions: {project.exclusions.to_dict(orient='records')}")
@@ -307,11 +315,12 @@ def run_stage(
     facts: dict[str, Any] = {
         "n_documents": int(seg["document_id"].nunique()),
         "n_participants": int(seg["participant_id"].nunique()),
-        "n_segments": int(len(seg)),
+        "n_segments": int(len(seg)) - n_doc_codings,
         "n_coders": n_coders,
         "n_roles": int(seg["role"].nunique()),
         "n_sites": int(seg["site"].nunique()),
         "n_segments_excluded": int(project.exclusions["n_segments"].sum()),
+        "n_document_codings": n_doc_codings,
         "source_format": project.source_format,
         "top_themes": to["label"].head(3).tolist(),
         "n_quotes": int(len(qt)),

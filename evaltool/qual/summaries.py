@@ -18,6 +18,7 @@ from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError
 
 from .codebook import Codebook
+from .segments import span_segments
 
 
 def primary_segments(segments: pd.DataFrame, coder: str | None = None) -> pd.DataFrame:
@@ -137,8 +138,10 @@ def frequencies(
     seg = _with_theme(primary_segments(segments, primary_coder), codebook)
     item = "code" if level == "code" else "theme"
     keys = [item] + ([by] if by else [])
+    # Whole-document codings count for documents and participants, not as coded segments.
+    seg = seg.assign(_span=(seg["scope"] != "document") if "scope" in seg.columns else True)
     agg = seg.groupby(keys, dropna=False).agg(
-        n_segments=("code", "size"), n_documents=("document_id", "nunique"),
+        n_segments=("_span", "sum"), n_documents=("document_id", "nunique"),
         n_participants=("participant_id", "nunique")).reset_index()
     if by:
         denom = seg.groupby(by)["participant_id"].nunique().rename("participants_in_group")
@@ -164,7 +167,7 @@ def frequencies(
     labels = (codebook.code_labels() if level == "code" else codebook.theme_labels()) if codebook is not None else {}
     out.insert(0, "level", level)
     out = out.rename(columns={item: "item"})
-    out.insert(2, "label", out["item"].map(labels).fillna(out["item"]))
+    out.insert(2, "label", out["item"].map(labels).astype(object).fillna(out["item"]))
     out.insert(3, "by", by if by else "all")
     return FrequencyResult(out.reset_index(drop=True), level, by)
 
@@ -228,7 +231,8 @@ def cooccurrence(
       (same start and end; the same text when the format carries no offsets).
 
     Each cell counts pairs of segments; the diagonal holds the number of segments of the item.
-    Pairs of segments of the same item are not counted off the diagonal.
+    Pairs of segments of the same item are not counted off the diagonal. Whole-document codings
+    (``scope == "document"``) are left out.
 
     Examples
     --------
@@ -239,7 +243,8 @@ def cooccurrence(
     """
     if level == "theme" and codebook is None:
         raise DataValidationError("`codebook` is needed for level='theme'")
-    seg = _with_theme(primary_segments(segments, primary_coder), codebook).reset_index(drop=True)
+    # Whole-document codings would "overlap" every passage of their interview: passages only.
+    seg = _with_theme(span_segments(primary_segments(segments, primary_coder)), codebook).reset_index(drop=True)
     item = "code" if level == "code" else "theme"
     seg = seg.assign(_id=np.arange(len(seg)))
     has_offsets = "start" in seg and seg["start"].notna().all() and seg["end"].notna().all()
@@ -341,7 +346,8 @@ def framework_matrix(
     seg = _with_theme(primary_segments(segments, primary_coder), codebook)
     if by not in seg.columns:
         raise DataValidationError(f"`by`: column {by!r} not in segments; found {list(seg.columns)}")
-    counts = seg.groupby([by, "theme"]).agg(n_segments=("code", "size"),
+    seg = seg.assign(_span=(seg["scope"] != "document") if "scope" in seg.columns else True)
+    counts = seg.groupby([by, "theme"]).agg(n_segments=("_span", "sum"),
                                             n_participants=("participant_id", "nunique")).reset_index()
     groups = sorted(seg[by].dropna().unique(), key=str)
     grid = pd.MultiIndex.from_product([groups, list(codebook.themes["theme"])], names=["group", "theme"]

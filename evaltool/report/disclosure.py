@@ -210,7 +210,8 @@ def apply_disclosure(
     count_columns : sequence of str
         Columns of counts of people or events.
     derived_columns : sequence of (derived, count) pairs
-        Rates/percentages and the count each derives from: hidden when the count is hidden.
+        Rates/percentages and the count each derives from: hidden when the count is hidden (a
+        statistic listed with several counts is hidden when any of them is).
         A derived column equal to the count's percentage (or proportion) of its column total
         is recalculated from the rounded counts.
     config : DisclosureConfig, optional
@@ -261,6 +262,7 @@ def apply_disclosure(
         out[c] = pd.Series(shown, index=out.index, dtype=object)
         hidden_frame[c] = hidden[:, j]
     groups = _groups(table, tuple(group_by))
+    derived_hidden: dict[str, np.ndarray] = {}  # a column derived from several counts hides with any of them
     for d, c in pairs:
         if c not in count_columns:
             raise ReportError(f"`derived_columns` pair ({d!r}, {c!r}): {c!r} is not one of `count_columns` {list(count_columns)}")
@@ -279,9 +281,11 @@ def apply_disclosure(
                 if np.allclose(dv[g], share * scale, atol=tol, equal_nan=True):
                     new[g] = rounded[g, j] / rtot * scale if rtot > 0 else np.nan
                     break
-        shown = [SUPPRESSED if h else (None if not np.isfinite(v) else float(v)) for v, h in zip(new, hidden[:, j])]
+        mask = hidden[:, j] | derived_hidden.get(d, np.zeros(len(new), dtype=bool))
+        derived_hidden[d] = mask
+        shown = [SUPPRESSED if h else (None if not np.isfinite(v) else float(v)) for v, h in zip(new, mask)]
         out[d] = pd.Series(shown, index=out.index, dtype=object)
-        hidden_frame[d] = hidden[:, j]
+        hidden_frame[d] = mask
     n_primary = int(primary.sum())
     return DisclosureResult(out, hidden_frame, n_primary, int(hidden.sum()) - n_primary, cfg, count_columns)
 

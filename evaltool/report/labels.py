@@ -140,10 +140,13 @@ _add("column", {
     "relative_time": "Months from enrolment", "event_time": "Periods from go-live", "code": "Code", "code_label": "Code",
     "kappa": "Kappa", "n_people": "People", "rate_ratio": "Rate ratio", "n_cohorts": "Cohorts",
     "subgroup_var": "Subgroup", "months": "Months", "n_reached": "Reached", "pct_reached": "% reached",
+    "n_with_problems": ("Pairs with problems", "With problems"), "pct_all_pairs": ("% of all pairs", "% all"),
+    "ps": ("Probability of superiority", "PS"), "n_better": "Better", "n_no_change": "No change", "n_worse": "Worse",
+    "dimension_label": "Dimension", "n_document_codings": ("Whole-document codings", "Whole-document"),
 })
 # Text cells that are codes (a column whose values are identifiers) -> how to show them.
 _add("column", {"pam_level": "Activation level", "pam_score": "Activation score", "no_change": "No change",
-                "better": "Better", "worse": "Worse", "mixed": "Mixed"})
+                "better": "Better", "worse": "Worse", "mixed": "Mixed", "no_problems": "No problems (11111 both times)"})
 _add("fit", {"confirms": "Confirms", "expands": "Expands", "discordant": "Does not fit", "silent": "Silent"})
 _add("status", {"ok": "Done", "failed": "Failed", "partial": "Partly done", "not_run": "Not run"})
 

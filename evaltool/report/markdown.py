@@ -158,6 +158,9 @@ def _pipe(heads: list[str], cells: list[list[str]], numeric: list[bool], prefs: 
           mins: list[int] | None = None, budget: int = 0) -> str:
     if mins is not None and budget:
         prefs = fit_widths(prefs, mins, budget)
+    # Each cell also has padding (about 2 characters in the HTML and PDF styles): without it in the
+    # relative widths, a narrow numeric column wraps its own number ("1,39|5").
+    prefs = [p + 2 for p in prefs]
     total = sum(prefs) or 1
     # At least 110 dashes in all, so Pandoc treats the table as "wide" and honours relative widths.
     scale = max(1.0, 110 / total)
