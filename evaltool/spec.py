@@ -90,6 +90,10 @@ class DataSpec(_Strict):
                         raise ValueError(f"{key}{f'[{i}]' if isinstance(v, list) else ''}: {err}") from None
         if isinstance(self.activity, list) and not self.activity:
             raise ValueError("activity: expected at least one source")
+        named = [e.name for k in _PATH_KEYS for e in self.sources(k) if e.name]
+        dup = sorted({n for n in named if named.count(n) > 1})
+        if dup:
+            raise ValueError(f"source names must differ (each names its rows in the flows): {', '.join(dup)}")
         return self
 
     def source(self, key: str) -> Source | None:

@@ -59,9 +59,9 @@ def assemble_inputs(engine: Any, data: Any) -> InputsAssembly:
                 e = getattr(data, extra_key, None)
                 if e is not None:
                     s = e if isinstance(e, MappedSource) else MappedSource(path=e)
-                    recs.append({"role": extra_key, "name": s.describe(), **_sha(s), **s.record()})
+                    recs.append({"role": extra_key, "name": s.label, **_sha(s), **s.record()})
         files[key] = recs[0] if len(recs) == 1 else {"sources": recs}
-        names[key] = " + ".join(s.describe() for s in srcs)
+        names[key] = " + ".join(s.label for s in srcs)
     return InputsAssembly(asm.tables, files, names, asm, asm.extras)
 
 
