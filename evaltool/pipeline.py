@@ -101,11 +101,14 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
             title="Preparing the extracts: every step of every source, counted (episodes, spells, people)",
             count_columns=("n_in", "n_out", "n_excluded", "n_affected"), appendix=True)
     if getattr(validated, "codelists", None):
-        from evaltool.nhs.load import codelists_frame
+        from evaltool.nhs.load import codelists_frame, outcome_labels_frame
 
         out.tables["code_lists"] = codelists_frame(validated.codelists)
         out.table_meta["code_lists"] = TableMeta(title="Code lists behind the coded outcomes: source and version",
                                                  appendix=True)
+        # What the report calls each coded outcome (read by the report's label registry, not shown).
+        out.tables["outcome_labels"] = outcome_labels_frame(validated.codelists)
+        out.table_meta["outcome_labels"] = TableMeta(title="Labels of the coded outcomes", publish=False)
     probs = validated.problems_frame().drop(columns=["example_rows"])
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -62,7 +63,7 @@ def _spec(folder: Path, out: Path, where: str, extra_profile: Path | None = None
     if not full:
         spec.pop("rollout")
     else:
-        spec["rollout"]["bootstrap_reps"] = 49
+        spec["rollout"]["bootstrap_reps"] = 99
     p = out / f"hes_{where}.yaml"
     p.write_text(yaml.safe_dump(spec, sort_keys=False))
     return p
@@ -173,13 +174,22 @@ def _assert_identical_tables(bundles: dict[str, Path]) -> list[str]:
     return names
 
 
-@pytest.mark.skipif(pg_bin("initdb") is None, reason="PostgreSQL server binaries not installed (apt-get install postgresql)")
-def test_files_duckdb_and_postgres_give_byte_identical_results(extracts):
+needs_pg = pytest.mark.skipif(pg_bin("initdb") is None,
+                              reason="PostgreSQL server binaries not installed (apt-get install postgresql)")
+
+
+@pytest.fixture(scope="module")
+def small_bundles(extracts):
     folder, _ = extracts
-    bundles = _results(folder, "small", full=False)
+    return _results(folder, "small", full=False)
+
+
+@needs_pg
+def test_files_duckdb_and_postgres_give_byte_identical_results(small_bundles):
+    bundles = small_bundles
     names = _assert_identical_tables(bundles)
     assert {"effects.csv", "cohort_flow.csv", "activity_flow.csv", "source_flow.csv", "code_lists.csv",
-            "input_problems.csv"} <= set(names)
+            "outcome_labels.csv", "input_problems.csv"} <= set(names)
     eff = pd.read_csv(bundles["postgres"] / "effects.csv")
     assert {"emergency_admission", "acs_chronic_admission", "acs_bardsley_admission"} <= set(eff["outcome"])
     # The flows name each source by the spec's `name:`, never by where it was read from.
@@ -190,8 +200,27 @@ def test_files_duckdb_and_postgres_give_byte_identical_results(extracts):
     assert "password" not in json.dumps(man) and "pgtest" in json.dumps(man)
 
 
+@needs_pg
+def test_report_names_coded_outcomes_by_their_labels(small_bundles, tmp_path):
+    from evaltool.report.bundle_io import load_bundle
+    from evaltool.report.render import build_documents
+
+    report, appendix, _ = build_documents(load_bundle(small_bundles["files"].parent), tmp_path)
+    # Headings and sentences read the code list's title, tables its short label; no raw name is left.
+    assert "## Emergency admissions for chronic ambulatory care sensitive conditions {#sec-outcome-acs-chronic" in report
+    assert "Emergency admissions in the last 100 days of life" in report
+    for raw in ("Acs chronic", "acs chronic admission", "Eol emergency", "acs_chronic_admission",
+                "eol_emergency_admission_100d"):
+        assert raw not in report, raw
+        assert raw not in re.sub(r"````.*?````", "", appendix, flags=re.S), raw  # the spec's text aside
+    assert "**Ambulatory care sensitive conditions.**" in report  # and a glossary entry
+    # The effects stage's own messages (quoted by the report) use the label too.
+    assert "no emergency admissions for chronic ambulatory care sensitive conditions among" in \
+        (report + appendix).replace("\\", "")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(pg_bin("initdb") is None, reason="PostgreSQL server binaries not installed")
+@needs_pg
 def test_files_duckdb_and_postgres_give_byte_identical_results_with_rollout(tmp_path_factory):
     folder = tmp_path_factory.mktemp("southvale_nhs_full")
     _warehouses(folder, 0.25)

@@ -473,6 +473,7 @@ def matched_did(
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
     columns: Mapping[str, str] | None = None,
+    events: str | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
 
@@ -510,6 +511,9 @@ def matched_did(
     columns:
         Your column names for ``activity`` and ``population`` (and the cohort's ``person_id``), as R's
         did's ``idname``: ``{"person_id": "pid", "date": "event_date"}`` (:mod:`evaltool.columns`).
+    events:
+        Words for the outcome's events in messages (default from its name: ``care-home admissions``);
+        the effects stage gives a coded outcome's label.
 
     Returns
     -------
@@ -570,7 +574,7 @@ def matched_did(
 
     cp0 = cpanel(None)
     fr = cp0.frame
-    _check_outcome(fr, outcome)
+    _check_outcome(fr, outcome, events)
     n_cl = int(fr["cluster"].nunique()) if cluster_col else 0
     if cluster_col and n_cl < 2:
         raise EstimationError(
@@ -597,7 +601,7 @@ def matched_did(
             # A subgroup level without the events the DiD needs is dropped (and said so); the other
             # levels are estimated from the same joint model, which is the union of per-level models.
             try:
-                cp, levels, dropped = _usable_levels(cp, group, outcome)
+                cp, levels, dropped = _usable_levels(cp, group, outcome, events)
             except EstimationError as err:
                 failures.append(("matched_did", group, str(err)))
                 continue
@@ -643,7 +647,7 @@ def matched_did(
         if model == "negbin":
             raise DataValidationError("`event_study` is available for model='poisson' or 'linear'")
         try:
-            es, pre_test = _event_study(cp0, model, cluster_col, outcome, z, first_period)
+            es, pre_test = _event_study(cp0, model, cluster_col, outcome, z, first_period, events)
         except EstimationError as err:
             failures.append(("event_study", "all", str(err)))
 
@@ -663,14 +667,17 @@ def matched_did(
                             failures=tuple(failures))
 
 
-def _events_label(outcome: str) -> str:
+def _events_label(outcome: str, events: str | None = None) -> str:
     """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'."""
+    if events:
+        return events
     special = {"bed_days": "bed days", "cost": "costs", "care_home_admission": "care-home admissions",
                "ae_attendance": "A&E attendances"}
     return special.get(outcome, outcome.replace("_", " ") + "s")
 
 
-def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
+def _usable_levels(cp: CellPanel, group: str, outcome: str,
+                   events: str | None = None) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
     """The subgroup levels whose DiD is identified; the others with the reason, in plain words."""
     fr = cp.frame
     lev = fr[group].astype(str)
@@ -689,7 +696,7 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
                    for t in (1, 0) for p in (False, True)
                    if fr.loc[ins & (fr["treated"] == t) & (post == p), "y"].sum() <= 0]
         if lacking:
-            dropped.append((s, f"no {_events_label(outcome)} among {' or '.join(lacking)} in subgroup "
+            dropped.append((s, f"no {_events_label(outcome, events)} among {' or '.join(lacking)} in subgroup "
                                f"{group} = {s}: its effect is not identified"))
     keep = [s for s in levels if s not in {d for d, _ in dropped}]
     if not keep:
@@ -701,7 +708,7 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
 
 
 def _event_study(cp0: CellPanel, model: str, cluster_col: str | None, outcome: str, z: float,
-                 first_period: int) -> tuple[pd.DataFrame, dict[str, float]]:
+                 first_period: int, events: str | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """One coefficient per relative month (reference -1) and the joint pre-trend test."""
     fr = cp0.frame
     if model == "poisson":
@@ -710,7 +717,7 @@ def _event_study(cp0: CellPanel, model: str, cluster_col: str | None, outcome: s
         if empty:
             months = ", ".join(str(p) for p in empty[:12]) + (" ..." if len(empty) > 12 else "")
             raise EstimationError(
-                f"no {_events_label(outcome)} among enrolled people in month{'s' if len(empty) > 1 else ''} "
+                f"no {_events_label(outcome, events)} among enrolled people in month{'s' if len(empty) > 1 else ''} "
                 f"{months} relative to the index date: the event study needs events in every month "
                 "(the pooled estimate does not)")
     X, names, eff = _design(fr, None, "event", ["all"], -1, first_period)
@@ -739,8 +746,8 @@ def _event_study(cp0: CellPanel, model: str, cluster_col: str | None, outcome: s
     return es, pre_test
 
 
-def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
-    label = _events_label(outcome)
+def _check_outcome(fr: pd.DataFrame, outcome: str, events: str | None = None) -> None:
+    label = _events_label(outcome, events)
     if fr["y"].sum() <= 0:
         raise EstimationError(f"no {label} at all among the matched cohort in the analysis window "
                               f"(outcome `{outcome}`): nothing to estimate")
