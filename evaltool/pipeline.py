@@ -31,7 +31,7 @@ from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text, dumps
 from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
-from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
+from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.progress import StageStepFn, StepFn
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
@@ -183,6 +183,23 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: Any, spec: Spec) 
     })
 
 
+def _score_covariates(spec: Spec, validated: Any, cohort: Any) -> Any:
+    """Comorbidity scores named in ``matching.covariates`` (charlson, elixhauser, hfrs), from the spells'
+    diagnoses of an APC extract; a population column of that name is used as it is instead."""
+    from evaltool.nhs.comorbidity import SCORE_COVARIATES, ScoreCovariates
+
+    wanted = [c for c in spec.matching.covariates if c in SCORE_COVARIATES and c not in cohort.population.columns]
+    if not wanted:
+        return None
+    dx = (getattr(validated, "nhs", None) or {}).get("diagnoses")
+    if dx is None:
+        raise DataValidationError(
+            f"matching covariate(s) {wanted} are comorbidity scores from prior diagnoses: give an admitted patient "
+            "care extract with `preset: hes_apc` (or sus_apc) and its diagnosis columns, or a population column of "
+            "that name")
+    return ScoreCovariates(dx, wanted)
+
+
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
         output_dir: Path | str | None = None, progress: ProgressFn | None = None,
         record: RunRecord | None = None, allow_partial: bool | None = None,
@@ -303,7 +320,8 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         from evaltool.matching.stage import run_stage
 
         return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
-                         **window, progress=_stage_steps(steps, "matching"))
+                         **window, progress=_stage_steps(steps, "matching"),
+                         period_covariates=_score_covariates(spec, validated, cohort))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:

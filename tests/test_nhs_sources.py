@@ -226,3 +226,32 @@ def test_files_duckdb_and_postgres_give_byte_identical_results_with_rollout(tmp_
     _warehouses(folder, 0.25)
     names = _assert_identical_tables(_results(folder, "full", full=True))
     assert "rollout_effects.csv" in names or any(n.startswith("rollout") for n in names), names
+
+
+def test_comorbidity_scores_are_matching_covariates_from_the_spec(extracts, tmp_path):
+    """`matching.covariates` naming charlson and hfrs: scored from the HES diagnoses as of each risk set,
+    matched on, and reported in the balance table (enrolled people carry more comorbidity)."""
+    from evaltool.pipeline import run
+
+    folder, _ = extracts
+    p = _spec(folder, tmp_path, "files")
+    spec = yaml.safe_load(p.read_text())
+    spec["matching"]["covariates"] += ["charlson", "hfrs"]
+    spec["effects"]["outcomes"] = ["emergency_admission"]
+    spec["effects"]["event_study"] = False
+    spec.pop("coded_outcomes")
+    p.write_text(yaml.safe_dump(spec, sort_keys=False))
+    res = run(p, render=False)
+    bal = pd.read_csv(res.bundle_dir / "results" / "balance.csv").set_index("covariate")
+    for c in ("charlson", "hfrs"):
+        assert bal.loc[c, "mean_treated"] > bal.loc[c, "mean_control_before"] > 0, c
+        assert abs(bal.loc[c, "smd_after"]) < abs(bal.loc[c, "smd_before"]), c
+    # Without an APC extract there are no diagnoses to score: a clear error, not a missing column.
+    from evaltool.errors import DataValidationError
+    from evaltool.pipeline import _score_covariates
+
+    class _V:
+        nhs: dict = {}
+
+    with pytest.raises(DataValidationError, match="comorbidity scores from prior diagnoses"):
+        _score_covariates(load_spec(p), _V(), type("C", (), {"population": pd.DataFrame({"person_id": []})})())

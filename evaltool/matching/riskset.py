@@ -149,6 +149,7 @@ def risk_set_match(
     progress: StepFn | None = None,
     columns: Mapping[str, str] | None = None,
     candidates_per_treated: int | None = None,
+    period_covariates: Any = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -189,6 +190,11 @@ def risk_set_match(
         and a propensity score fitted on it differs from the full pool's by an intercept shift (control
         sampling leaves a logistic model's slopes consistent), so the ranking of candidates is unchanged.
         ``periods`` records the eligible and sampled numbers per risk set.
+    period_covariates : object, optional
+        More covariates measured as of each risk set's start (such as comorbidity scores from prior
+        diagnoses, :class:`evaltool.nhs.comorbidity.ScoreCovariates`): ``names`` (the covariate names it
+        provides) and ``at(as_of, person_ids)`` -> DataFrame ``person_id, *names`` (people absent score 0;
+        ``person_ids`` None means everyone). Covariates with these names are taken from it.
 
     Returns
     -------
@@ -216,7 +222,9 @@ def risk_set_match(
     bad_l = {c: m for c, (_, m) in act_covs.items() if m not in set(lookback_months)}
     if bad_l:
         raise SpecError(f"`covariates` {list(bad_l)} use look-back windows not in `lookback_months` {list(lookback_months)}")
-    pop_covs = [c for c in covariates if c not in act_covs and c != "age"]
+    pc_names = [c for c in covariates if period_covariates is not None and c in tuple(period_covariates.names)]
+    act_covs = {c: v for c, v in act_covs.items() if c not in pc_names}
+    pop_covs = [c for c in covariates if c not in act_covs and c not in pc_names and c != "age"]
     need = ["person_id", "treated", "index_date", "sex", "practice_id", *pop_covs, *exact]
     absent = sorted({c for c in need if c not in population.columns})
     if absent:
@@ -249,8 +257,10 @@ def risk_set_match(
     if "birth_date" in pop.columns:
         birth = pd.DatetimeIndex(pd.to_datetime(pop["birth_date"]))
         by, bm, bd = birth.year.to_numpy(), birth.month.to_numpy(), birth.day.to_numpy()
-    act_names = list(act_covs)
-    covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_names else None
+    covs = PeriodCovariates(activity, periods, ws, act_covs, con=con) if act_covs else None
+    # Time-varying covariates (zero when absent): activity counts, then the period covariates given.
+    act_names = list(act_covs) + pc_names
+    timevar = set(act_names)
     pid_index = pd.Index(pop["person_id"].astype(object))
 
     person_ids = pop["person_id"].to_numpy()
@@ -258,9 +268,16 @@ def risk_set_match(
     def act_at(p: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # One risk set's activity covariates, fetched from the engine when its period comes (only the
         # sampled risk set's people when candidates are sampled).
-        if covs is None:
+        ids = person_ids[rows] if candidates_per_treated is not None else None
+        parts = [covs.at(p, ids)] if covs is not None else []
+        if pc_names:
+            parts.append(period_covariates.at(_month_start(ws, p)[0], ids)[["person_id", *pc_names]])
+        if not parts:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
-        a = covs.at(p, person_ids[rows] if candidates_per_treated is not None else None)
+        a = parts[0]
+        for b in parts[1:]:
+            a = a.merge(b, on="person_id", how="outer")
+        a = a.fillna({c: 0.0 for c in act_names})
         r = pid_index.get_indexer(a["person_id"])
         ok = r >= 0
         return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
@@ -286,7 +303,7 @@ def risk_set_match(
     stat_bal = balance_matrix(static, pop_covs)
     bal_names: list[str] = []
     for c in covariates:
-        if c == "age" or c in act_covs:
+        if c == "age" or c in timevar:
             bal_names.append(c)
         else:
             bal_names += [b for b in stat_bal.columns if b == c or (b.startswith(c) and b not in covariates)]
@@ -352,7 +369,7 @@ def risk_set_match(
         keepc = np.r_[True, Xd[:, 1:].std(axis=0) > 0]
         X = Xd[:, keepc]
         Bm = np.column_stack([
-            age_r if b == "age" else (A[:, act_names.index(b)] if b in act_covs else stat_bal_np[rows, stat_bal_pos[b]])
+            age_r if b == "age" else (A[:, act_names.index(b)] if b in timevar else stat_bal_np[rows, stat_bal_pos[b]])
             for b in bal_names
         ])
         strata = exact_all[rows] if exact_all is not None else None

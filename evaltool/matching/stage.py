@@ -1,6 +1,8 @@
 """The matching stage of the pipeline: risk-set matching, balance tables, figures and facts."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -85,8 +87,12 @@ def run_stage(
     window_end: pd.Timestamp | str,
     seed: int,
     progress: StepFn | None = None,
+    period_covariates: Any = None,
 ) -> StageOutput:
     """Run risk-set matching and return tables, figures, facts and the matched cohort.
+
+    ``period_covariates``: covariates measured as of each risk set (comorbidity scores from prior
+    diagnoses), passed to :func:`evaltool.matching.riskset.risk_set_match`.
 
     ``progress(done, total, what)`` is called as each enrolment month's risk set is matched.
 
@@ -110,7 +116,7 @@ def run_stage(
             replace=config.replace, caliper=config.caliper, std_caliper=config.std_caliper,
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
             progress=progress,
-            candidates_per_treated=config.candidates_per_treated,
+            candidates_per_treated=config.candidates_per_treated, period_covariates=period_covariates,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort

@@ -155,6 +155,10 @@ _add("covariate", {
     "emergency_admission_1m": "Emergency admissions, previous month",
     "ae_attendance_12m": "A&E attendances, previous 12 months",
     "bed_days_12m": "Bed days, previous 12 months",
+    "charlson": "Charlson comorbidity index (previous year)",
+    "charlson_quan": "Charlson comorbidity index, Quan 2011 weights (previous year)",
+    "elixhauser": "Elixhauser comorbidity score (previous year)",
+    "hfrs": "Hospital Frailty Risk Score (previous 2 years)",
 })
 _add("column", {
     "n": "N", "pct": "%", "percent": "%", "estimate": "Estimate", "std_error": "Standard error", "p_value": "p value",
