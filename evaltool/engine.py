@@ -124,6 +124,9 @@ class Source(BaseModel):
     duckdb: Path | None = Field(None, description="A DuckDB database file (opened read only).")
     table: str | None = Field(None, description="Table (or view) in the database, optionally schema.table.")
     sql: str | None = Field(None, description="A SELECT query run in the database (read only).")
+    name: str | None = Field(None, description="Display name in the flows, results tables and report (default: the "
+                             "file name, or database:table); the same name gives the same tables wherever the "
+                             "data are read from.")
 
     @field_validator("table")
     @classmethod
@@ -131,6 +134,13 @@ class Source(BaseModel):
         if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", v):
             raise ValueError(f"expected a table name (letters, digits, '_', optionally schema.table), got {v!r}")
         return v
+
+    @field_validator("name")
+    @classmethod
+    def _display_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[^\x00-\x1f\x7f]{1,80}$", v.strip()):
+            raise ValueError(f"expected a short name (1-80 characters, one line), got {v!r}")
+        return v.strip() if v is not None else v
 
     @field_validator("sql")
     @classmethod
@@ -157,6 +167,19 @@ class Source(BaseModel):
         if self.kind == "file":
             return Path(self.path).name + (f" [{self.sheet}]" if self.sheet else "")
         return f"{Path(self.duckdb).name}:{self.table or 'query'}"
+
+    @property
+    def label(self) -> str:
+        """The name shown in flows and results tables: ``name`` when given, else :meth:`describe`.
+
+        Examples
+        --------
+        >>> Source(duckdb="warehouse.duckdb", table="apc").label
+        'warehouse.duckdb:apc'
+        >>> Source(duckdb="warehouse.duckdb", table="apc", name="HES APC").label
+        'HES APC'
+        """
+        return self.name or self.describe()
 
     def files(self) -> list[Path]:
         """Files whose hashes identify this source in the manifest."""

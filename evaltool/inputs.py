@@ -319,7 +319,7 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
         eng, tables, window=(spec.window.start, spec.window.end), action=spec.validation.action,
         enrolment_end=spec.cohort.enrolment_end,
         names=asm.display_names if asm is not None else
-        {k: sources[k].describe() for k in keys if sources[k] is not None},
+        {k: sources[k].label for k in keys if sources[k] is not None},
         result=ValidatedData, problem=Problem, step=FlowStep,
     )
     for name in keys:

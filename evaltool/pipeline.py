@@ -31,7 +31,7 @@ from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text, dumps
 from evaltool import engine as engine_mod
 from evaltool.cohort import Cohort, build_cohort
-from evaltool.errors import EvaltoolError, EvaltoolWarning, SpecError
+from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.progress import StageStepFn, StepFn
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
@@ -101,11 +101,14 @@ def cohort_stage(validated: ValidatedData, cohort: Cohort, spec: Spec) -> StageO
             title="Preparing the extracts: every step of every source, counted (episodes, spells, people)",
             count_columns=("n_in", "n_out", "n_excluded", "n_affected"), appendix=True)
     if getattr(validated, "codelists", None):
-        from evaltool.nhs.load import codelists_frame
+        from evaltool.nhs.load import codelists_frame, outcome_labels_frame
 
         out.tables["code_lists"] = codelists_frame(validated.codelists)
         out.table_meta["code_lists"] = TableMeta(title="Code lists behind the coded outcomes: source and version",
                                                  appendix=True)
+        # What the report calls each coded outcome (read by the report's label registry, not shown).
+        out.tables["outcome_labels"] = outcome_labels_frame(validated.codelists)
+        out.table_meta["outcome_labels"] = TableMeta(title="Labels of the coded outcomes", publish=False)
     probs = validated.problems_frame().drop(columns=["example_rows"])
     out.tables["input_problems"] = probs
     out.table_meta["input_problems"] = TableMeta(
@@ -178,6 +181,23 @@ def monthly_emergency_rate(population: pd.DataFrame, activity: Any, spec: Spec) 
         "registered": registered.astype(int),
         "rate_per_1000": np.where(registered > 0, 1000 * counts / np.maximum(registered, 1), np.nan),
     })
+
+
+def _score_covariates(spec: Spec, validated: Any, cohort: Any) -> Any:
+    """Comorbidity scores named in ``matching.covariates`` (charlson, elixhauser, hfrs), from the spells'
+    diagnoses of an APC extract; a population column of that name is used as it is instead."""
+    from evaltool.nhs.comorbidity import SCORE_COVARIATES, ScoreCovariates
+
+    wanted = [c for c in spec.matching.covariates if c in SCORE_COVARIATES and c not in cohort.population.columns]
+    if not wanted:
+        return None
+    dx = (getattr(validated, "nhs", None) or {}).get("diagnoses")
+    if dx is None:
+        raise DataValidationError(
+            f"matching covariate(s) {wanted} are comorbidity scores from prior diagnoses: give an admitted patient "
+            "care extract with `preset: hes_apc` (or sus_apc) and its diagnosis columns, or a population column of "
+            "that name")
+    return ScoreCovariates(dx, wanted)
 
 
 def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, render: bool = True,
@@ -301,7 +321,8 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
 
         return run_stage(cohort.population, cohort.activity_table, cohort.practices, spec.matching, seed=seed,
                          pre_months=spec.effects.pre_months if spec.effects is not None else None,
-                         **window, progress=_stage_steps(steps, "matching"))
+                         **window, progress=_stage_steps(steps, "matching"),
+                         period_covariates=_score_covariates(spec, validated, cohort))
 
     m_out = attempt("matching", spec.matching is not None, "no `matching` section in the spec", _matching)
     if m_out is not None and "matching_summary" in m_out.tables:

@@ -90,6 +90,10 @@ class DataSpec(_Strict):
                         raise ValueError(f"{key}{f'[{i}]' if isinstance(v, list) else ''}: {err}") from None
         if isinstance(self.activity, list) and not self.activity:
             raise ValueError("activity: expected at least one source")
+        named = [e.name for k in _PATH_KEYS for e in self.sources(k) if e.name]
+        dup = sorted({n for n in named if named.count(n) > 1})
+        if dup:
+            raise ValueError(f"source names must differ (each names its rows in the flows): {', '.join(dup)}")
         return self
 
     def source(self, key: str) -> Source | None:
@@ -382,6 +386,21 @@ def _resolve(path: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p))
 
 
+def _coded_words(coded: dict[str, Any]) -> dict[str, str]:
+    """Words for each coded outcome's events in the effects stage's messages (invalid entries are left to
+    the spec's own validation, which reports them)."""
+    from evaltool.nhs.outcomes import outcome_words
+
+    out = {}
+    for k, v in coded.items():
+        try:
+            lab = outcome_words(k, CodedOutcome.model_validate(v))["label"]
+        except Exception:  # noqa: BLE001 - the coded_outcomes section's validation says what is wrong
+            continue
+        out[k] = lab if len(lab) > 1 and lab[1].isupper() else lab[:1].lower() + lab[1:]
+    return out
+
+
 def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<spec>") -> Spec:
     """Validate a spec given as a mapping; relative paths resolve against ``base_dir``."""
     if not isinstance(raw, dict):
@@ -413,7 +432,8 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
         outs = raw["effects"].get("outcomes") or ()
         raw["effects"] = {**raw["effects"], "coded_measures": {
             k: (v.get("measure", "count") if isinstance(v, dict) else "count")
-            for k, v in raw["coded_outcomes"].items() if isinstance(outs, (list, tuple)) and k in outs}}
+            for k, v in raw["coded_outcomes"].items() if isinstance(outs, (list, tuple)) and k in outs},
+            "coded_words": _coded_words(raw["coded_outcomes"])}
     if isinstance(raw.get("coded_outcomes"), dict):
         raw["coded_outcomes"] = {
             k: ({**v, "codelist": {**v["codelist"], "path": _resolve(v["codelist"]["path"], base)}}

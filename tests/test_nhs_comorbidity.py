@@ -71,3 +71,57 @@ def test_lookback_is_configurable(tables):
     # Three years reaches 2021-05-01: + copd 1 + rend 2 = 14.
     r = con.execute(scores_as_of(dx, at, "charlson", lookback_days=1095).order_by("person_id"))
     assert dict(zip(r["person_id"], r["score"]))["A"] == 14.0
+
+
+# ---- the scores as matching covariates ------------------------------------------------------------------
+def test_score_covariates_at_a_risk_set_equal_the_hand_values(tables):
+    from evaltool.nhs.comorbidity import ScoreCovariates
+
+    _, dx, _ = tables
+    sc = ScoreCovariates(dx, ["charlson", "charlson_quan", "elixhauser", "hfrs"])
+    r = sc.at(pd.Timestamp(AS_OF))
+    got = {c: dict(zip(r["person_id"], r[c].round(4))) for c in sc.names}
+    # People without a scoring condition are left out (risk-set matching fills 0): C here.
+    for (score, scheme), want in EXPECTED.items():
+        name = {"charlson_1987": "charlson", "quan_2011": "charlson_quan"}.get(scheme or "", score)
+        assert {k: v for k, v in want.items() if k != "C"} == {k: got[name].get(k, 0.0) for k in "ABD"}, name
+    assert "C" not in set(r["person_id"])
+    # Only the people asked for (a sampled risk set).
+    assert ScoreCovariates(dx, ["charlson"]).at(pd.Timestamp(AS_OF), ["B", "C"])["person_id"].tolist() == ["B"]
+    with pytest.raises(ValueError, match="unknown comorbidity covariate"):
+        ScoreCovariates(dx, ["charlston"])
+
+
+def test_risk_set_matching_on_charlson_picks_controls_with_the_same_score():
+    """Enrolled people all have heart failure and diabetes with complications (Charlson 3) in the year before
+    their enrolment month; of 30 possible controls, 6 have the same codes and 24 none. Matching on the
+    Charlson index alone (1:1, no caliper) must pick the six with 3 first, and the matched cohort carries
+    the score as of each risk set's first day (a spell on that day or later does not count)."""
+    from evaltool.matching.riskset import risk_set_match
+    from evaltool.nhs.comorbidity import ScoreCovariates
+
+    ids = [f"t{i}" for i in range(6)] + [f"c{i}" for i in range(30)]
+    pop = pd.DataFrame({
+        "person_id": ids, "treated": [1] * 6 + [0] * 30,
+        "index_date": [pd.Timestamp("2023-06-15")] * 6 + [pd.NaT] * 30,
+        "sex": ["F", "M"] * 18, "practice_id": "P1",
+        "birth_date": pd.Timestamp("1950-01-01"),
+    })
+    rows = []
+    for k, pid in enumerate(ids[:12]):  # t0-t5 and c0-c5: chf + diabetes with complications in January 2023
+        rows += [{"spell_id": f"s{k}", "person_id": pid, "date": pd.Timestamp("2023-01-10"), "position": i + 1,
+                  "raw": c} for i, c in enumerate(["I50.0", "E11.2"])]
+    # c6: the same codes on the risk set's first day: not yet part of its history.
+    rows += [{"spell_id": "s99", "person_id": "c6", "date": pd.Timestamp("2023-06-01"), "position": 1, "raw": "I50.0"}]
+    dx = ibis.memtable(pd.DataFrame(rows))
+    dx = dx.mutate(code=icd10_expr(dx.raw))
+    act = pd.DataFrame({"person_id": ["c20"], "date": [pd.Timestamp("2022-01-01")], "setting": ["ae_attendance"]})
+    res = risk_set_match(pop, act, window_start="2021-04-01", window_end="2025-03-31", covariates=["charlson"],
+                         lookback_months=(12,), distance="mahalanobis", ratio=1, caliper=None, exact=None,
+                         seed=1, period_covariates=ScoreCovariates(dx, ["charlson"]))
+    coh = res.matched_cohort
+    assert sorted(coh.loc[coh.treated == 1, "person_id"]) == ids[:6]
+    assert sorted(coh.loc[coh.treated == 0, "person_id"]) == [f"c{i}" for i in range(6)]
+    assert (coh["charlson"] == 3.0).all()
+    bal = res.balance_frame.set_index("covariate")
+    assert bal.loc["charlson", "smd_after"] == pytest.approx(0.0)

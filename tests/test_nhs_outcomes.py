@@ -2,6 +2,8 @@
 limit of the falls list, emergency admissions in the last 100 days of life; and SUS APC field names."""
 from __future__ import annotations
 
+import io
+
 import ibis
 import pandas as pd
 import pytest
@@ -95,3 +97,50 @@ def test_sus_apc_field_names():
     assert steps["episodes_collapsed"].n_excluded == 1
     dx = con.execute(p.extras["diagnoses"].filter(ibis._.first).order_by(["date", "position"]))
     assert dx["code"].tolist()[:2] == ["J441", "I10"]
+
+
+# ---- what the report calls a coded outcome -----------------------------------------------------------
+def test_coded_outcome_words_from_the_list_the_spec_and_end_of_life():
+    from evaltool.nhs.outcomes import outcome_words
+
+    assert outcome_words("acs_chronic_admission", CodedOutcome(codelist="acs_chronic")) == {
+        "label": "Emergency admissions for chronic ambulatory care sensitive conditions",
+        "short": "ACS admissions, chronic", "unit": "admissions"}
+    # Other admissions or bed days than the list's: the title is reworded, its short label dropped.
+    w = outcome_words("acs_all", CodedOutcome(codelist="acs_chronic", admissions="all", measure="bed_days"))
+    assert w == {"label": "Bed days: emergency admissions for chronic ambulatory care sensitive conditions",
+                 "short": "", "unit": "bed days"}
+    assert outcome_words("eol", CodedOutcome(end_of_life=100))["label"] == \
+        "Emergency admissions in the last 100 days of life"
+    # The spec's label wins (and a label without a short one is not paired with the list's short label).
+    own = outcome_words("x", CodedOutcome(codelist="acs_acute", label="Avoidable admissions"))
+    assert own == {"label": "Avoidable admissions", "short": "", "unit": "admissions"}
+    with pytest.raises(ValueError, match="one line"):
+        CodedOutcome(codelist="acs_acute", label="two\nlines")
+
+
+def test_report_sentence_uses_the_coded_outcome_label_from_the_bundle():
+    from evaltool.nhs.load import outcome_labels_frame
+    from evaltool.nhs.outcomes import outcome_words, resolve_list
+    from evaltool.report.labels import bundle_outcome_labels, run_labels, value_label
+    from evaltool.report.sentences import headline
+
+    specs = {"acs_chronic_admission": CodedOutcome(codelist="acs_chronic"),
+             "eol_bed_days_90d": CodedOutcome(end_of_life=90, measure="bed_days", short="End-of-life bed days")}
+    lists = [{"outcome": k, **outcome_words(k, oc), **(resolve_list(k, oc).provenance() if oc.codelist else {})}
+             for k, oc in specs.items()]
+    table = pd.read_csv(io.StringIO(outcome_labels_frame(lists).to_csv(index=False)))  # as the bundle holds it
+    rr = dict(estimate=0.57, ci_lower=0.31, ci_upper=1.05)
+    diff = dict(estimate=-52.4, ci_lower=-155.0, ci_upper=4.2)
+    with run_labels(*bundle_outcome_labels(table)):
+        s = headline("acs_chronic_admission", rr, diff)
+        b = headline("eol_bed_days_90d", dict(estimate=0.8, ci_lower=0.7, ci_upper=0.9),
+                     dict(estimate=-120.0, ci_lower=-200.0, ci_upper=-40.0))
+        assert value_label("outcome", "acs_chronic_admission", short=True) == "ACS admissions, chronic"
+        assert value_label("outcome", "eol_bed_days_90d", short=True) == "End-of-life bed days"
+    assert s == ("Emergency admissions for chronic ambulatory care sensitive conditions: no clear difference; the "
+                 "best estimate is 52 fewer admissions per 1,000 people a year, but the 95% CI runs from 155 fewer "
+                 "to 4 more (69% lower to 5% higher).")
+    assert b.startswith("Emergency bed days in the last 90 days of life: 120 fewer bed days per 1,000 people a year")
+    # Outside the render the registry is as before (labels do not leak between bundles).
+    assert value_label("outcome", "acs_chronic_admission") == "Acs chronic admission"

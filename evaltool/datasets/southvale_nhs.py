@@ -314,7 +314,11 @@ def southvale_extracts(seed: int = DEFAULT_SEED, *, scale: float = 1.0, data: So
     badnhs["EPIKEY"] = [f"{700000000000 + k}" for k in range(n_badnhs)]
     badnhs["NEWNHSNO"] = _corrupt(rng_junk, badnhs["NEWNHSNO"].to_numpy())
     n_out = max(1, int(0.002 * e))
-    out = apc.iloc[np.sort(rng_junk.choice(np.flatnonzero(first & (order_in == n_epi[rows])), n_out, replace=False))].copy()
+    out_idx = np.sort(rng_junk.choice(np.flatnonzero(first & (order_in == n_epi[rows])), n_out, replace=False))
+    out = apc.iloc[out_idx].copy()
+    # What these spells carry into the preset's counts (they leave only when people are matched to the list):
+    n_out_ch = int(ch[rows[out_idx]].sum())  # care-home transfer spells
+    n_invalid_codes += int(bad[out_idx].sum())  # invalid diagnosis codes
     out["EPIKEY"] = [f"{600000000000 + k}" for k in range(n_out)]
     out["NEWNHSNO"] = spare[rng_junk.integers(0, 200, n_out)]
     apc = pd.concat([apc, dup, unf, badnhs, out], ignore_index=True)
@@ -439,7 +443,8 @@ def southvale_extracts(seed: int = DEFAULT_SEED, *, scale: float = 1.0, data: So
             "apc_episodes_clean": int(e), "apc_spells": int(m), "apc_episodes_collapsed": int(e - m),
             "apc_duplicate_episodes": int(n_dup), "apc_unfinished_episodes": int(n_unf),
             "apc_invalid_nhs_number": int(n_badnhs), "apc_people_not_on_gp_list": int(n_out),
-            "apc_invalid_diagnosis_codes": n_invalid_codes, "apc_transfer_spells_to_care_home": int(ch.sum()),
+            "apc_invalid_diagnosis_codes": n_invalid_codes, "apc_transfer_spells_to_care_home": int(ch.sum()) + n_out_ch,
+            "apc_transfer_spells_to_care_home_not_on_list": n_out_ch,
             "op_not_attended": int(n_dna), "ecds_planned_follow_ups": int(n_planned),
             "ecds_duplicates": int(n_ae_dup), "gp_repeat_registrations": int(n_rep), "gp_duplicate_rows": int(n_gpdup),
             "gp_invalid_nhs_number": n_badgp, "gp_sex_not_known": n_nosex, "ecds_sex_not_known_people": n_nosex,

@@ -419,6 +419,7 @@ def matched_did(
     window_start: str | pd.Timestamp | None = None,
     window_end: str | pd.Timestamp | None = None,
     columns: Mapping[str, str] | None = None,
+    events: str | None = None,
 ) -> MatchedDidResult:
     """Difference-in-differences on a matched cohort (person and relative-period fixed effects).
 
@@ -456,6 +457,9 @@ def matched_did(
     columns:
         Your column names for ``activity`` and ``population`` (and the cohort's ``person_id``), as R's
         did's ``idname``: ``{"person_id": "pid", "date": "event_date"}`` (:mod:`evaltool.columns`).
+    events:
+        Words for the outcome's events in messages (default from its name: ``care-home admissions``);
+        the effects stage gives a coded outcome's label.
 
     Returns
     -------
@@ -516,7 +520,7 @@ def matched_did(
 
     cp0 = cpanel(None)
     fr = cp0.frame
-    _check_outcome(fr, outcome)
+    _check_outcome(fr, outcome, events)
     n_cl = int(fr["cluster"].nunique()) if cluster_col else 0
     if cluster_col and n_cl < 2:
         raise EstimationError(
@@ -543,7 +547,7 @@ def matched_did(
             # A subgroup level without the events the DiD needs is dropped (and said so); the other
             # levels are estimated from the same joint model, which is the union of per-level models.
             try:
-                cp, levels, dropped = _usable_levels(cp, group, outcome)
+                cp, levels, dropped = _usable_levels(cp, group, outcome, events)
             except EstimationError as err:
                 failures.append(("matched_did", group, str(err)))
                 continue
@@ -617,7 +621,8 @@ def matched_did(
                             failures=tuple(failures))
 
 
-def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
+def _usable_levels(cp: CellPanel, group: str, outcome: str,
+                   events: str | None = None) -> tuple[CellPanel, list[str], list[tuple[str, str]]]:
     """The subgroup levels whose DiD is identified; the others with the reason, in plain words."""
     fr = cp.frame
     lev = fr[group].astype(str)
@@ -636,7 +641,7 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
                    for t in (1, 0) for p in (False, True)
                    if fr.loc[ins & (fr["treated"] == t) & (post == p), "y"].sum() <= 0]
         if lacking:
-            dropped.append((s, f"no {events_label(outcome)} among {' or '.join(lacking)} in subgroup "
+            dropped.append((s, f"no {events_label(outcome, events)} among {' or '.join(lacking)} in subgroup "
                                f"{group} = {s}: its effect is not identified"))
     keep = [s for s in levels if s not in {d for d, _ in dropped}]
     if not keep:
@@ -647,8 +652,8 @@ def _usable_levels(cp: CellPanel, group: str, outcome: str) -> tuple[CellPanel, 
     return cp, keep, dropped
 
 
-def _check_outcome(fr: pd.DataFrame, outcome: str) -> None:
-    label = events_label(outcome)
+def _check_outcome(fr: pd.DataFrame, outcome: str, events: str | None = None) -> None:
+    label = events_label(outcome, events)
     if fr["y"].sum() <= 0:
         raise EstimationError(f"no {label} at all among the matched cohort in the analysis window "
                               f"(outcome `{outcome}`): nothing to estimate")

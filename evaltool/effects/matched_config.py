@@ -41,6 +41,9 @@ class MatchedDidConfig(BaseModel):
     coded_measures: dict[str, Literal["count", "bed_days"]] = Field(
         default_factory=dict, description="set from the spec's `coded_outcomes`: outcome -> what is summed "
         "(count of its activity rows, or their bed days); not written by hand")
+    coded_words: dict[str, str] = Field(
+        default_factory=dict, exclude=True, description="set from the spec's `coded_outcomes`: outcome -> words for "
+        "its events in messages ('emergency admissions for ...'); not written by hand")
 
     @model_validator(mode="after")
     def _outcomes(self) -> MatchedDidConfig:

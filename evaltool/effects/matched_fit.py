@@ -70,8 +70,11 @@ def fit_cells(cp: CellPanel, X: CodedDesign, names: list[str], model: str, clust
                     names=names)
 
 
-def events_label(outcome: str) -> str:
-    """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'."""
+def events_label(outcome: str, events: str | None = None) -> str:
+    """Plain words for an outcome's events in messages: 'care_home_admission' -> 'care-home admissions'
+    (``events``: the words a coded outcome's label gives, used as they are)."""
+    if events:
+        return events
     special = {"bed_days": "bed days", "cost": "costs", "care_home_admission": "care-home admissions",
                "ae_attendance": "A&E attendances"}
     return special.get(outcome, outcome.replace("_", " ") + "s")

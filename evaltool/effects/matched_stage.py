@@ -181,13 +181,13 @@ def run_stage(
                         window_end=window_end, outcome_defs=defs)
     results: dict[str, MatchedDidResult] = {}
     failed: dict[str, str] = {}
-    for o in steps(outcomes, progress, lambda o: o.replace("_", " ")):
+    for o in steps(outcomes, progress, lambda o: config.coded_words.get(o) or o.replace("_", " ")):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", EvaltoolWarning)
             try:
                 results[o] = matched_did(cohort, activity, population, o, model=config.model, subgroups=subgroups,
                                          cluster=config.cluster, event_study=config.event_study,
-                                         alpha=config.alpha, panel=panel)
+                                         alpha=config.alpha, panel=panel, events=config.coded_words.get(o))
             except EstimationError as err:  # one outcome failing must not hide the others
                 failed[o] = str(err)
         for msg in sorted({str(w.message) for w in caught if issubclass(w.category, EvaltoolWarning)}):

@@ -93,6 +93,7 @@ def risk_set_match(
     progress: StepFn | None = None,
     columns: Mapping[str, str] | None = None,
     candidates_per_treated: int | None = None,
+    period_covariates: Any = None,
 ) -> RiskSetMatchResult:
     """Match each enrolled person to controls drawn from the risk set of their enrolment month.
 
@@ -148,6 +149,11 @@ def risk_set_match(
         and the pooled propensity model's slopes are unchanged by control sampling (its intercepts are
         corrected by the sampling fraction), so the ranking of candidates is unchanged.
         ``periods`` records the eligible and sampled numbers per risk set.
+    period_covariates : object, optional
+        More covariates measured as of each risk set's start (such as comorbidity scores from prior
+        diagnoses, :class:`evaltool.nhs.comorbidity.ScoreCovariates`): ``names`` (the covariate names it
+        provides) and ``at(as_of, person_ids)`` -> DataFrame ``person_id, *names`` (people absent score 0;
+        ``person_ids`` None means everyone). Covariates with these names are taken from it.
 
     Returns
     -------
@@ -178,7 +184,9 @@ def risk_set_match(
              if c.endswith(f"_{last}m") and last not in set(lookback_months)}
     if bad_l:
         raise SpecError(f"`covariates` {list(bad_l)} use look-back windows not in `lookback_months` {list(lookback_months)}")
-    pop_covs = [c for c in covariates if c not in act_covs and c != "age"]
+    pc_names = [c for c in covariates if period_covariates is not None and c in tuple(period_covariates.names)]
+    act_covs = {c: v for c, v in act_covs.items() if c not in pc_names}
+    pop_covs = [c for c in covariates if c not in act_covs and c not in pc_names and c != "age"]
     traj = list(dict.fromkeys(trajectory or []))
     bad_t = [m for m in traj if m not in ACTIVITY_SETTINGS and m not in ("bed_days", "cost")]
     if bad_t:
@@ -221,20 +229,30 @@ def risk_set_match(
     reg_end, death = _date_col("registration_end"), _date_col("death_date")
     enrol = idx_date.to_numpy(dtype="datetime64[ns]")
     mon_covs = monthly_covariates(traj, trajectory_months) if traj else {}  # balance per pre-period month
-    act_names = [*act_covs, *prof_covs, *mon_covs]
+    act_names = [*act_covs, *prof_covs, *mon_covs, *pc_names]
     mon_cols = [act_names.index(c) for c in mon_covs]
     prof_names = [c for c in profile_covariates(traj, trajectory_months, trajectory_monthly)]
-    ps_cols = [act_names.index(c) for c in [*ps_act, *prof_names]]
+    ps_cols = [act_names.index(c) for c in [*ps_act, *prof_names, *pc_names]]
     mah_cols = [act_names.index(c) for c in prof_names]
-    covs = PeriodCovariates(activity, periods, ws, {**act_covs, **prof_covs, **mon_covs}, con=con) if act_names else None
+    covs = PeriodCovariates(activity, periods, ws, {**act_covs, **prof_covs, **mon_covs}, con=con) if (act_covs or prof_covs or mon_covs) else None
+    # Time-varying covariates (zero when absent): activity counts and profiles, then the period covariates given
+    # (comorbidity scores as of each risk set's start).
+    timevar = set(act_names)
     pid_index = pd.Index(pop["person_id"].astype(object))
     person_ids = pop["person_id"].to_numpy()
     pbal = ProfileBalance(traj, trajectory_months) if traj else None
 
     def act_at(p: int, rows: np.ndarray, sampled: bool) -> tuple[np.ndarray, np.ndarray]:
-        # One risk set's activity covariates, fetched from the engine when it is built (only the sampled
+        # One risk set's time-varying covariates, fetched from the engine when it is built (only the sampled
         # risk set's people when candidates are sampled).
-        a = covs.at(p, person_ids[rows] if sampled else None)
+        ids = person_ids[rows] if sampled else None
+        parts = [covs.at(p, ids)] if covs is not None else []
+        if pc_names:
+            parts.append(period_covariates.at(_month_start(ws, p)[0], ids)[["person_id", *pc_names]])
+        a = parts[0]
+        for b in parts[1:]:
+            a = a.merge(b, on="person_id", how="outer")
+        a = a.fillna({c: 0.0 for c in act_names})
         r = pid_index.get_indexer(a["person_id"])
         ok = r >= 0
         return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
@@ -260,7 +278,7 @@ def risk_set_match(
     stat_bal = balance_matrix(static, pop_covs)
     bal_names: list[str] = []
     for c in covariates:
-        if c == "age" or c in act_covs:
+        if c == "age" or c in timevar:
             bal_names.append(c)
         else:
             bal_names += [b for b in stat_bal.columns if b == c or (b.startswith(c) and b not in covariates)]
@@ -271,7 +289,7 @@ def risk_set_match(
 
     rng = np.random.default_rng(seed)
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
-                     drop_person=drop_person, act_at=act_at if covs is not None else None, n_act=len(act_names), static_design=stat_design,
+                     drop_person=drop_person, act_at=act_at if act_names else None, n_act=len(act_names), static_design=stat_design,
                      static_names=stat_dnames, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
                      use_age="age" in covariates,
                      rule_features=[(nm, [act_names.index(c) for c in cols], th) for nm, cols, th in
@@ -316,7 +334,7 @@ def risk_set_match(
             unmatched_where.append(f"{start:%Y-%m}: {n_t} enrolled, no candidate left")
             continue
         Bm = np.column_stack([
-            age_r if b == "age" else (A[:, act_names.index(b)] if b in act_covs else stat_bal_np[rows, stat_bal_pos[b]])
+            age_r if b == "age" else (A[:, act_names.index(b)] if b in timevar else stat_bal_np[rows, stat_bal_pos[b]])
             for b in bal_names
         ])
         strata = exact_all[rows] if exact_all is not None else None

@@ -1,6 +1,8 @@
 """The matching stage of the pipeline: risk-set matching, balance tables, figures and facts."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -111,10 +113,13 @@ def run_stage(
     seed: int,
     pre_months: int | None = None,
     progress: StepFn | None = None,
+    period_covariates: Any = None,
 ) -> StageOutput:
     """Run risk-set matching and return tables, figures, facts and the matched cohort.
 
-    ``pre_months`` (the effects section's pre-period) sets the default length of the matched profile;
+    ``pre_months`` (the effects section's pre-period) sets the default length of the matched profile.
+    ``period_covariates``: covariates measured as of each risk set (comorbidity scores from prior
+    diagnoses), passed to :func:`evaltool.matching.riskset.risk_set_match`.
     ``progress(done, total, what)`` is called as each enrolment month's risk set is matched.
 
     Examples
@@ -138,7 +143,7 @@ def run_stage(
             exact=list(config.exact), order=config.order, min_age=config.min_age, missing=config.missing, seed=seed,
             **trajectory_settings(config, pre_months),
             progress=progress,
-            candidates_per_treated=config.candidates_per_treated,
+            candidates_per_treated=config.candidates_per_treated, period_covariates=period_covariates,
         )
     stage_warnings = [str(w.message) for w in caught if issubclass(w.category, MatchingWarning)]
     coh = res.matched_cohort

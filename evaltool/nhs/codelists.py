@@ -60,6 +60,7 @@ class CodeList:
     name: str
     title: str
     entries: tuple[Entry, ...]
+    short: str = ""  # a short label for tables (outcome lists)
     kind: str = "outcome"  # outcome | score
     coding: str = "icd10"  # icd10 | snomed
     position: str = "any"
@@ -190,7 +191,7 @@ def _load_shipped(name: str) -> CodeList:
         for r in _read_csv_text(wtext):
             weights.setdefault(r["scheme"], {})[r["condition"]] = float(r["weight"])
     cl = CodeList(
-        name=name, title=meta["title"],
+        name=name, title=meta["title"], short=str(meta.get("short", "")),
         entries=_entries(_read_csv_text(text), meta.get("coding", "icd10"), f"codelists/{name}.csv", name,
                          meta.get("code_length")),
         kind=meta.get("kind", "outcome"), coding=meta.get("coding", "icd10"), position=meta.get("position", "any"),

@@ -29,7 +29,7 @@ import pandas as pd
 
 from evaltool.nhs.codelists import CodeList, get, match_spells
 
-__all__ = ["conditions_as_of", "score_conditions", "scores_as_of", "SCORES"]
+__all__ = ["SCORE_COVARIATES", "ScoreCovariates", "conditions_as_of", "score_conditions", "scores_as_of", "SCORES"]
 
 #: The shipped score lists and their default look-back (days).
 SCORES = ("charlson", "elixhauser", "hfrs")
@@ -112,3 +112,53 @@ def scores_as_of(diagnoses: Any, anchors: Any, cl: CodeList | str, *, scheme: st
     out = out.select("person_id", "as_of", score=out.score.fill_null(0.0),
                      n_conditions=out.n_conditions.fill_null(0).cast("int64"))
     return out
+
+
+#: Matching covariates computed from prior diagnoses: name -> (score list, weighting scheme).
+SCORE_COVARIATES: dict[str, tuple[str, str | None]] = {
+    "charlson": ("charlson", None), "charlson_quan": ("charlson", "quan_2011"),
+    "elixhauser": ("elixhauser", None), "hfrs": ("hfrs", None),
+}
+
+
+class ScoreCovariates:
+    """Comorbidity scores as time-varying matching covariates (spec ``matching.covariates``: ``charlson``,
+    ``charlson_quan``, ``elixhauser``, ``hfrs``), each as of the start of the risk set's month.
+
+    Risk-set matching (:func:`evaltool.matching.riskset.risk_set_match`, ``period_covariates=``) asks
+    for the scores of a risk set's people as of its first day; only people with a scoring diagnosis in
+    the look-back come back (everyone else scores 0), computed in the engine from the spells' diagnoses.
+
+    Examples
+    --------
+    >>> import ibis, pandas as pd
+    >>> dx = ibis.memtable(pd.DataFrame({"spell_id": ["s1", "s1"], "person_id": ["a", "a"],
+    ...     "date": pd.to_datetime(["2023-01-10"] * 2), "position": [1, 2], "code": ["I50", "E112"]}))
+    >>> ScoreCovariates(dx, ["charlson"]).at(pd.Timestamp("2023-06-01")).to_dict("records")
+    [{'person_id': 'a', 'charlson': 3.0}]
+    """
+
+    def __init__(self, diagnoses: Any, names: list[str] | tuple[str, ...]):
+        bad = [n for n in names if n not in SCORE_COVARIATES]
+        if bad:
+            raise ValueError(f"unknown comorbidity covariate(s) {bad}; choose from {sorted(SCORE_COVARIATES)}")
+        self.names = tuple(names)
+        self._dx = diagnoses
+
+    def at(self, as_of: pd.Timestamp, person_ids: Any = None) -> pd.DataFrame:
+        """``person_id`` and one column per score, for people scoring (any condition) as of ``as_of``."""
+        dx = self._dx
+        people = dx.select("person_id").distinct()
+        if person_ids is not None:
+            ids = ibis.memtable(pd.DataFrame({"person_id": pd.Series(list(person_ids), dtype=object).astype(str)}))
+            people = people.semi_join(ids, "person_id")
+        anchors = people.mutate(as_of=ibis.literal(pd.Timestamp(as_of).date()))
+        out: pd.DataFrame | None = None
+        for name in self.names:
+            lst, scheme = SCORE_COVARIATES[name]
+            s = scores_as_of(dx, anchors, lst, scheme=scheme)
+            r = s.filter(s.n_conditions > 0).select("person_id", score="score").execute()
+            r = r.rename(columns={"score": name})
+            out = r if out is None else out.merge(r, on="person_id", how="outer")
+        assert out is not None
+        return out.fillna(0.0).sort_values("person_id", kind="stable").reset_index(drop=True)

@@ -11,7 +11,7 @@ from typing import Any
 import ibis
 
 from evaltool.nhs.mapping import MapStep
-from evaltool.nhs.outcomes import derive_rows, resolve_list
+from evaltool.nhs.outcomes import derive_rows, outcome_words, resolve_list
 from evaltool.nhs.prepare import Assembled, load_mapped, needs_mapping
 from evaltool.nhs.sources import MappedSource
 
@@ -59,9 +59,9 @@ def assemble_inputs(engine: Any, data: Any) -> InputsAssembly:
                 e = getattr(data, extra_key, None)
                 if e is not None:
                     s = e if isinstance(e, MappedSource) else MappedSource(path=e)
-                    recs.append({"role": extra_key, "name": s.describe(), **_sha(s), **s.record()})
+                    recs.append({"role": extra_key, "name": s.label, **_sha(s), **s.record()})
         files[key] = recs[0] if len(recs) == 1 else {"sources": recs}
-        names[key] = " + ".join(s.describe() for s in srcs)
+        names[key] = " + ".join(s.label for s in srcs)
     return InputsAssembly(asm.tables, files, names, asm, asm.extras)
 
 
@@ -103,10 +103,11 @@ def finish(v: Any, spec: Any, asm: InputsAssembly | None, engine: Any, step_cls:
     for k, (name, oc) in enumerate(coded.items()):
         rows = derive_rows(name, oc, act, pop, v.nhs.get("diagnoses"))
         cl = resolve_list(name, oc)
+        said = outcome_words(name, oc)
         if cl is not None:
-            lists.append({"outcome": name, **cl.provenance()})
+            lists.append({"outcome": name, **said, **cl.provenance()})
         else:
-            lists.append({"outcome": name, "name": f"end_of_life_{oc.end_of_life}d", "title":
+            lists.append({"outcome": name, **said, "name": f"end_of_life_{oc.end_of_life}d", "title":
                           f"Emergency admissions in the last {oc.end_of_life} days of life", "version": "",
                           "source": "derived from death dates", "url": "", "origin": "evaltool", "sha256": ""})
         # Derived rows get row numbers after the source's, in a fixed order (engines agree).
@@ -144,8 +145,23 @@ def source_flow_frame(steps: list[MapStep]) -> Any:
 
 
 def codelists_frame(lists: list[dict[str, Any]]) -> Any:
-    """The bundle table ``code_lists``: the code list behind each coded outcome, its source and version."""
+    """The bundle table ``code_lists``: the code list behind each coded outcome (``file``: the shipped
+    ``codelists/<name>.csv`` or the user's file name), its source and version."""
     import pandas as pd
 
-    cols = ["outcome", "name", "title", "version", "source", "url", "origin", "sha256"]
+    def file(x: dict[str, Any]) -> str:
+        if x.get("origin") == "shipped":
+            return f"codelists/{x.get('name', '')}.csv"
+        return Path(str(x.get("origin"))).name if x.get("origin") not in (None, "", "evaltool") else ""
+
+    cols = ["outcome", "file", "title", "version", "source", "url", "origin", "sha256"]
+    return pd.DataFrame([{k: (file(x) if k == "file" else x.get(k, "")) for k in cols} for x in lists], columns=cols)
+
+
+def outcome_labels_frame(lists: list[dict[str, Any]]) -> Any:
+    """The bundle table ``outcome_labels``: what the report calls each coded outcome (``label``; ``short``
+    for table cells; ``unit``, the noun of "N fewer ... per 1,000 people a year")."""
+    import pandas as pd
+
+    cols = ["outcome", "label", "short", "unit"]
     return pd.DataFrame([{k: x.get(k, "") for k in cols} for x in lists], columns=cols)

@@ -237,12 +237,16 @@ def recoded_flag(col: Any, mapping: Mapping[str, str | None]) -> Any:
     return k.isin([_key(s) for s in mapping]).fill_null(False)
 
 
-def person_id_expr(col: Any, policy: NhsNumberPolicy, *, is_nhs_number: bool = True) -> tuple[Any, Any]:
+def person_id_expr(col: Any, policy: NhsNumberPolicy, *, is_nhs_number: bool = True,
+                   normalised: bool = False) -> tuple[Any, Any]:
     """Ibis: ``(id, valid)``: the person id as the contract wants it, and whether it passes the check.
 
     NHS numbers (``check: validate``) are normalised and Modulus 11 checked; pseudonymised tokens
     (``check: opaque``, or ids that are not NHS numbers) are trimmed text, valid when not blank.
+    ``normalised=True``: ``col`` already holds the id (a column computed from the first element).
     """
+    if normalised:
+        return col, (valid_expr(col) if is_nhs_number and policy.check == "validate" else col.notnull())
     if is_nhs_number and policy.check == "validate":
         norm = normalised_expr(col)
         return norm, valid_expr(norm)

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from evaltool.errors import DataValidationError
 from evaltool.nhs.codelists import CodeList, from_csv, get, spell_flags
 
-__all__ = ["CodeListFile", "CodedOutcome", "derive_rows", "resolve_list"]
+__all__ = ["CodeListFile", "CodedOutcome", "derive_rows", "outcome_words", "resolve_list"]
 
 
 class CodeListFile(BaseModel):
@@ -57,6 +57,16 @@ class CodedOutcome(BaseModel):
         None, description="which admissions (default: the list's; emergency for end of life)")
     measure: Literal["count", "bed_days"] = Field("count", description="count admissions or sum their bed days")
     min_age: int | None = Field(None, ge=0, le=120, description="age at admission (default: the list's)")
+    label: str | None = Field(None, description="what the report calls the outcome (default: the code list's "
+                              "title, or 'Emergency admissions in the last N days of life')")
+    short: str | None = Field(None, description="a shorter label for table cells (default: the list's short label)")
+
+    @field_validator("label", "short")
+    @classmethod
+    def _words(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^\x00-\x1f\x7f]{1,120}", v.strip()):
+            raise ValueError(f"expected a label of 1-120 characters on one line, got {v!r}")
+        return v.strip() if v is not None else v
 
     @model_validator(mode="after")
     def _one(self) -> CodedOutcome:
@@ -80,6 +90,46 @@ def resolve_list(name: str, oc: CodedOutcome) -> CodeList | None:
     f = oc.codelist
     return from_csv(f.path, name, coding=f.coding, position=f.position, admissions=oc.admissions or "all",
                     title=f.title)
+
+
+_ADMISSIONS = {"emergency": ("Emergency admissions", "Emergency bed days"),
+               "elective": ("Planned admissions", "Planned-admission bed days"),
+               "all": ("Admissions", "Bed days")}
+
+
+def outcome_words(name: str, oc: CodedOutcome) -> dict[str, str]:
+    """How the report names a coded outcome: ``label``, ``short`` (for table cells) and ``unit`` (the
+    noun of "N fewer ... per 1,000 people a year"). The spec's ``label``/``short`` win; otherwise the
+    code list's title and short label, reworded when the spec counts other admissions or bed days.
+
+    Examples
+    --------
+    >>> outcome_words("acs", CodedOutcome(codelist="acs_chronic"))["label"]
+    'Emergency admissions for chronic ambulatory care sensitive conditions'
+    >>> outcome_words("eol", CodedOutcome(end_of_life=90, measure="bed_days"))
+    {'label': 'Emergency bed days in the last 90 days of life', 'short': 'Bed days, last 90 days of life', 'unit': 'bed days'}
+    """
+    unit = "bed days" if oc.measure == "bed_days" else "admissions"
+    # A shipped list's title (a user's list is not read here: its `title`, else the outcome's name).
+    cl = get(oc.codelist) if isinstance(oc.codelist, str) else None
+    if oc.codelist is not None and cl is None:
+        f = oc.codelist
+        words = f.title or name.replace("_", " ")
+        cl = CodeList(name=name, title=words[:1].upper() + words[1:], entries=(),
+                      admissions=oc.admissions or "all")
+    if cl is None:
+        adm = oc.admissions or "emergency"
+        noun = _ADMISSIONS[adm][oc.measure == "bed_days"]
+        label = f"{noun} in the last {oc.end_of_life} days of life"
+        short = f"{'Bed days' if oc.measure == 'bed_days' else 'Admissions'}, last {oc.end_of_life} days of life"
+    else:
+        adm = oc.admissions or cl.admissions
+        title = cl.title or name.replace("_", " ")
+        as_listed = adm == cl.admissions and oc.measure == "count" and cl.title
+        noun = _ADMISSIONS[adm][oc.measure == "bed_days"]
+        label = title if as_listed else f"{noun}: {title[:1].lower() + title[1:]}"
+        short = (cl.short if as_listed else "") or ""
+    return {"label": oc.label or label, "short": oc.short or (short if not oc.label else "") or "", "unit": unit}
 
 
 def check_name(name: str) -> str:

@@ -74,7 +74,7 @@ def _mapping(src: MappedSource) -> SourceMapping:
 
 
 def _label(src: MappedSource) -> str:
-    return src.describe() + (f" ({src.preset})" if src.preset else "")
+    return src.label + (f" ({src.preset})" if src.preset else "")
 
 
 def load_mapped(engine: Any, data: Any) -> Assembled:
@@ -142,7 +142,7 @@ def _population(engine: Any, gp: Prepared, enrol: Prepared | None, lookup: Any,
         t = t.mutate(imd_quintile=quintile_from_decile(t.imd_decile))
     if lookup is not None and "lsoa" in t.columns:
         lk_src = _src(lookup)
-        lk = imd_from_lookup(read_mapped(engine, lk_src), lk_src.describe())
+        lk = imd_from_lookup(read_mapped(engine, lk_src), lk_src.label)
         t = t.left_join(lk, "lsoa")
         t = t.drop([c for c in t.columns if c.endswith("_right")])
         q = quintile_from_decile(t.imd_decile)
@@ -151,7 +151,7 @@ def _population(engine: Any, gp: Prepared, enrol: Prepared | None, lookup: Any,
         n_all = int(engine.execute(t.count()))
         n_miss = int(engine.execute(t.filter(t.lsoa.notnull() & t.imd_decile.isnull()).count()))
         if n_miss:
-            out.append(MapStep(lk_src.describe(), "lsoa_not_in_lookup", "People whose LSOA is not in the lookup: "
+            out.append(MapStep(lk_src.label, "lsoa_not_in_lookup", "People whose LSOA is not in the lookup: "
                                "IMD quintile missing", "people", n_all, n_all, "LSOA not in the lookup", n_miss))
     elif lookup is not None:
         raise DataValidationError(f"`data.lsoa_lookup` given but {src} has no LSOA column (map it as `lsoa`)")

@@ -9,7 +9,9 @@ are written, and :func:`raw_identifiers` finds any identifier that slipped throu
 the rendered HTML, Word and workbook with it).
 
 Add an entry to ``LABELS`` (``kind``, ``key``) -> ``(label, short)`` when a stage writes a new
-column or code; add a ``GLOSSARY`` entry when a section uses a new technical term.
+column or code; add a ``GLOSSARY`` entry when a section uses a new technical term. Codes a run
+defines itself (coded outcomes named in the spec) get their labels from the bundle for the time of
+one render: :func:`run_labels` (with :func:`bundle_outcome_labels`) scopes them to a ``with`` block.
 
 Examples
 --------
@@ -24,10 +26,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
-__all__ = ["GLOSSARY", "LABELS", "column_label", "glossary_entries", "known_identifier", "raw_identifiers",
-           "subgroup_key", "value_label", "variant_label", "words"]
+__all__ = ["GLOSSARY", "LABELS", "bundle_outcome_labels", "column_label", "glossary_entries", "known_identifier",
+           "raw_identifiers", "run_labels", "subgroup_key", "unit_of", "value_label", "variant_label", "words"]
 
 # (kind, key) -> (label, short label or "")
 LABELS: dict[tuple[str, str], tuple[str, str]] = {}
@@ -52,6 +57,69 @@ _add("outcome", {
 UNITS = {"emergency_admission": "admissions", "elective_admission": "admissions", "ae_attendance": "attendances",
          "outpatient_attendance": "attendances", "care_home_admission": "admissions", "gp_contact": "contacts",
          "bed_days": "bed days", "cost": "pounds"}
+
+# Labels and units of codes one run defines (coded outcomes), in force inside `run_labels`.
+_RUN_LABELS: ContextVar[dict[tuple[str, str], tuple[str, str]]] = ContextVar("evaltool_run_labels", default={})
+_RUN_UNITS: ContextVar[dict[str, str]] = ContextVar("evaltool_run_units", default={})
+
+
+def _lookup(kind: str, key: str) -> tuple[str, str] | None:
+    return _RUN_LABELS.get().get((kind, key)) or LABELS.get((kind, key))
+
+
+@contextmanager
+def run_labels(labels: Mapping[tuple[str, str], str | tuple[str, str]],
+               units: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Labels (and outcome units) for codes one run defines, in force inside the ``with`` block only.
+
+    Examples
+    --------
+    >>> with run_labels({("outcome", "acs_chronic_admission"): ("Chronic ACS admissions", "Chronic ACS")},
+    ...                 {"acs_chronic_admission": "admissions"}):
+    ...     value_label("outcome", "acs_chronic_admission", short=True), unit_of("acs_chronic_admission")
+    ('Chronic ACS', 'admissions')
+    >>> value_label("outcome", "acs_chronic_admission")
+    'Acs chronic admission'
+    """
+    new = {k: ((v, "") if isinstance(v, str) else (str(v[0]), str(v[1] or ""))) for k, v in labels.items()}
+    tl = _RUN_LABELS.set({**_RUN_LABELS.get(), **new})
+    tu = _RUN_UNITS.set({**_RUN_UNITS.get(), **dict(units or {})})
+    try:
+        yield
+    finally:
+        _RUN_UNITS.reset(tu)
+        _RUN_LABELS.reset(tl)
+
+
+def bundle_outcome_labels(table: Any) -> tuple[dict[tuple[str, str], tuple[str, str]], dict[str, str]]:
+    """Labels and units of coded outcomes from a bundle's ``outcome_labels`` table (``outcome, label,
+    short, unit``), for :func:`run_labels`; empty when the table is absent or has no labels."""
+    labels: dict[tuple[str, str], tuple[str, str]] = {}
+    units: dict[str, str] = {}
+    if table is None or "outcome" not in getattr(table, "columns", ()) or "label" not in table.columns:
+        return labels, units
+    for r in table.to_dict("records"):
+        key, lab = str(r["outcome"]), r.get("label")
+        if not isinstance(lab, str) or not lab.strip():
+            continue
+        short = r.get("short")
+        labels[("outcome", key)] = (lab.strip(), short.strip() if isinstance(short, str) else "")
+        if isinstance(r.get("unit"), str) and r["unit"].strip():
+            units[key] = r["unit"].strip()
+    return labels, units
+
+
+def unit_of(outcome: object) -> str:
+    """The noun of "N fewer ... per 1,000 people a year" for an outcome (``events`` when unknown).
+
+    Examples
+    --------
+    >>> unit_of("emergency_admission"), unit_of("something_new")
+    ('admissions', 'events')
+    """
+    k = str(outcome)
+    return _RUN_UNITS.get().get(k) or UNITS.get(k, "events")
+
 
 _add("subgroup", {"all": "Everyone", "under_65": "Under 65", "65_plus": "65 and over", "missing": "Not recorded",
                   "age_under_65": "Under 65", "age_65_plus": "65 and over"})
@@ -87,6 +155,10 @@ _add("covariate", {
     "emergency_admission_1m": "Emergency admissions, previous month",
     "ae_attendance_12m": "A&E attendances, previous 12 months",
     "bed_days_12m": "Bed days, previous 12 months",
+    "charlson": "Charlson comorbidity index (previous year)",
+    "charlson_quan": "Charlson comorbidity index, Quan 2011 weights (previous year)",
+    "elixhauser": "Elixhauser comorbidity score (previous year)",
+    "hfrs": "Hospital Frailty Risk Score (previous 2 years)",
 })
 _add("column", {
     "n": "N", "pct": "%", "percent": "%", "estimate": "Estimate", "std_error": "Standard error", "p_value": "p value",
@@ -207,6 +279,12 @@ GLOSSARY: dict[str, str] = {
     "subgroup": "A part of the enrolled group (for example people under 65) analysed on its own.",
     "ANCOVA": "Analysis of covariance: comparing follow-up scores between groups while allowing for their scores at "
               "baseline.",
+    "ambulatory care sensitive conditions": "Conditions such as asthma, COPD, diabetes, heart failure and some "
+                                            "infections for which good primary and community care can usually "
+                                            "prevent an emergency admission (ACS conditions); the report counts "
+                                            "them from the admissions' ICD-10 diagnosis codes using published lists.",
+    "ACS": "Ambulatory care sensitive: a condition for which good primary and community care can usually prevent "
+           "an emergency admission.",
     "event study": "Estimates of the difference between the groups month by month before and after enrolment.",
     "seasonally adjusted": "With the usual rise and fall across the months of the year removed, so that winter peaks "
                            "are not mistaken for change.",
@@ -246,9 +324,9 @@ def value_label(kind: str, key: object, *, short: bool = False) -> str:
     if key is None or (isinstance(key, float) and math.isnan(key)):
         return ""
     k = subgroup_key(key) if kind == "subgroup" else _norm(key)
-    hit = LABELS.get((kind, k))
+    hit = _lookup(kind, k)
     if hit is None and kind == "outcome":
-        hit = LABELS.get((kind, k.rstrip("s")))
+        hit = _lookup(kind, k.rstrip("s"))
     if hit is None:
         words = k.replace("_", " ").strip()
         return words[:1].upper() + words[1:]
@@ -265,7 +343,7 @@ def column_label(col: object, *, short: bool = False) -> str:
     """
     c = _norm(col)
     for kind in ("column", "covariate", "outcome", "subgroup", "group", "period", "scale"):
-        hit = LABELS.get((kind, c))
+        hit = _lookup(kind, c)
         if hit is not None:
             return (hit[1] or hit[0]) if short else hit[0]
     if c.startswith(("pct_", "percent_")):
@@ -287,7 +365,7 @@ def words(text: str) -> str:
     def sub(m: re.Match) -> str:
         tok = m.group(0)
         for kind in ("column", "covariate", "outcome", "subgroup", "analysis", "estimator", "scale", "group"):
-            hit = LABELS.get((kind, tok))
+            hit = _lookup(kind, tok)
             if hit is not None:
                 return hit[0]
         return column_label(tok)
@@ -331,7 +409,7 @@ def variant_label(v: object) -> str:
 
 def known_identifier(token: str) -> bool:
     """True when ``token`` is a registered code (it may still appear in appendix settings)."""
-    return any(k == token for _, k in LABELS)
+    return any(k == token for _, k in LABELS) or any(k == token for _, k in _RUN_LABELS.get())
 
 
 def raw_identifiers(text: str, allow: Iterable[str] = ()) -> list[str]:

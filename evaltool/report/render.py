@@ -39,7 +39,7 @@ from evaltool.report.context import ReportContext, Section
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
 from evaltool.report.evidence import assess
 from evaltool.report.gate import published
-from evaltool.report.labels import glossary_entries
+from evaltool.report.labels import bundle_outcome_labels, glossary_entries, run_labels
 from evaltool.report.narrative import NARRATIVE_KEYS, read_narrative
 from evaltool.report.run_record import read_run_record
 
@@ -226,8 +226,19 @@ def _glossary(text: str) -> Section | None:
     return Section("glossary", "Glossary", body)
 
 
+def _run_labels(bundle: Bundle) -> Any:
+    """The labels of codes this run defined (coded outcomes, from ``outcome_labels``), for one render."""
+    labels, units = bundle_outcome_labels(bundle.table("outcome_labels"))
+    return run_labels(labels, units)
+
+
 def build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportContext]:
     """The report and appendix as Quarto Markdown, and the context (figures are written to ``workdir``)."""
+    with _run_labels(bundle):
+        return _build_documents(bundle, workdir)
+
+
+def _build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportContext]:
     from evaltool.report.sections import APPENDIX, MAIN
 
     workdir = Path(workdir)
@@ -386,6 +397,11 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
         raise ReportError("`engine='quarto'` but `quarto` is not on PATH; install Quarto or use engine='pandoc'")
     used = "quarto" if (engine == "quarto" or (engine == "auto" and has_quarto)) else "pandoc"
     bundle = load_bundle(bundle_dir)
+    with _run_labels(bundle):
+        return _render_bundle(bundle, formats, used)
+
+
+def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: str) -> ReportResult:
     root = bundle.root.absolute()  # pandoc runs with cwd= the build folder: every path it gets is absolute
     epoch = int(_created(bundle.manifest).timestamp())
     paths: dict[str, Path] = {}

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evaltool.report.labels import UNITS, value_label
+from evaltool.report.labels import unit_of, value_label
 
 __all__ = ["direction", "difference_phrase", "headline", "interaction_sentence", "multiplicity_sentence",
            "num", "outcome_label", "p_text", "pct", "ratio_phrase", "subgroup_label"]
@@ -183,7 +183,7 @@ def difference_phrase(d: Any, lo: Any, hi: Any, outcome: str = "", per: str = PE
             return dirn, f"{_money(d, ref)} more {tail} (95% CI {_money(lo, ref)} to {_money(hi, ref)} more)"
         return dirn, (f"no clear difference in costs {tail} (95% CI {_money(lo, ref)} less to "
                       f"{_money(hi, ref)} more)")
-    unit = UNITS.get(str(outcome), "events")
+    unit = unit_of(outcome)
     ref = max(abs(d), abs(lo), abs(hi))
     if dirn == "lower":
         return dirn, f"{num(d, ref)} fewer {unit} {per} (95% CI {num(hi, ref)} to {num(lo, ref)} fewer)"
@@ -229,7 +229,7 @@ def headline(outcome: str, rr: Mapping[str, Any] | None, diff: Mapping[str, Any]
     if d_r == "unclear" and d_d in ("unclear", "not_estimable"):
         if d_d == "unclear":
             est = difference_cell(diff["estimate"], diff["ci_lower"], diff["ci_upper"], outcome)
-            unit = "per person a year" if outcome == "cost" else f"{UNITS.get(outcome, 'events')} {PER}"
+            unit = "per person a year" if outcome == "cost" else f"{unit_of(outcome)} {PER}"
             return (f"{head}: no clear difference; the best estimate is {est.split(' (')[0]} {unit}, but the 95% CI "
                     f"runs from {est.split(' (')[1].rstrip(')')} ({w_r.split('(95% CI ')[1].rstrip(')')}).")
         return f"{head}: {w_r}."

@@ -117,8 +117,10 @@ def person_ids(ctx: Context, t: Any, steps: list[PendingStep], unit: str, *, is_
     counted (or an error, as the spec's ``nhs_number.invalid`` says)."""
     policy = ctx.mapping.nhs_policy
     src = t[ctx.cols["person"]]
-    pid, ok = person_id_expr(src, policy, is_nhs_number=is_nhs_number)
-    t = t.mutate(_pid_new=pid, _id_ok=ok)
+    pid, _ = person_id_expr(src, policy, is_nhs_number=is_nhs_number)
+    t = t.mutate(_pid_new=pid)
+    # The check reads the normalised column (computed once per row), not the expression again.
+    t = t.mutate(_id_ok=person_id_expr(t._pid_new, policy, is_nhs_number=is_nhs_number, normalised=True)[1])
     t = free_names(t, ["person_id"]).rename(person_id="_pid_new")
     n_bad = t.filter(~t._id_ok).count()
     what = ("NHS number missing or failing the Modulus 11 check" if is_nhs_number and policy.check == "validate"
