@@ -598,7 +598,7 @@ def matched_did(
             if main is not None else 0.0
         try:
             es, pre_test, notes = fit_event_study(cp0, outcome, model, cluster_col, alpha=alpha,
-                                                  post_months=post_months, effect=eff_main)
+                                                  post_months=post_months, effect=eff_main, events=events)
             for m_ in notes:  # by quarter when months are too sparse: said, not silent
                 warnings.warn(m_, EstimationWarning, stacklevel=2)
             warn += notes

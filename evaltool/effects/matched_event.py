@@ -68,7 +68,8 @@ def event_design(fr: pd.DataFrame, width: int) -> tuple[CodedDesign, list[str], 
 
 
 def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None, *, alpha: float,
-                post_months: int, effect: float) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+                post_months: int, effect: float,
+                events: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
     """Fit the event study by month, or by quarter when months are too sparse.
 
     Returns the event-study table (``period`` in ``unit`` = month or quarter relative to the index),
@@ -84,7 +85,7 @@ def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None
             empty = [int(b) for b, v in by_bin.items() if v <= 0 and b != -1]
             if empty:
                 where = ", ".join(str(b) for b in empty[:12]) + (" ..." if len(empty) > 12 else "")
-                msg = (f"no {events_label(outcome)} among enrolled people in {unit}{'s' if len(empty) > 1 else ''} "
+                msg = (f"no {events_label(outcome, events)} among enrolled people in {unit}{'s' if len(empty) > 1 else ''} "
                        f"{where} relative to the index date")
                 if width == 1:
                     notes.append(f"event study by quarter: {msg}, so monthly estimates do not exist")
