@@ -110,5 +110,5 @@ def pretrend_assessment(
         out.update(bias_ratio=ratio(out["bias"]), bias_ratio_ci_lower=ratio(out["bias_ci_lower"]),
                    bias_ratio_ci_upper=ratio(out["bias_ci_upper"]), margin_ratio=ratio(margin),
                    max_abs_deviation_pct=None if out["max_abs_deviation"] is None
-                   else float(100 * (np.exp(out["max_abs_deviation"]) - 1)))
+                   else round(float(100 * (np.exp(out["max_abs_deviation"]) - 1)), 1))  # a percentage for reading
     return out

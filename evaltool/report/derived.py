@@ -113,6 +113,12 @@ class DerivedPlan:
                     out_disp.append(None)
                     out_val.append(np.nan)
                     continue
+                if bool(hidden[s.column].iloc[i]):
+                    # Already hidden by another count it derives from (a statistic of several counts hides with
+                    # any of them): a later pair must not print it again.
+                    out_disp.append(label)
+                    out_val.append(np.nan)
+                    continue
                 if count_hidden:
                     self._hide(i, s, hidden, cells, SuppressedCell, f"derived from suppressed {s.count}")
                     out_disp.append(label)

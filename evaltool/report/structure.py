@@ -160,6 +160,11 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
     seen: set[tuple[int, ...]] = set()
     for part in counts:
         vals = pd.to_numeric(df[part], errors="coerce")
+        finite = vals[not_total].dropna()
+        if len(finite) >= 3 and finite.nunique() == 1:
+            # One number beside every row (the matched cohort's size beside each covariate): its sums over rows
+            # are multiples of it, and any count equal to one (3 x 39 = 117 people) is chance, not a total.
+            continue
         for S in key_sets:
             rows = np.flatnonzero(not_total & vals.notna().to_numpy())
             if len(rows) < 2:
@@ -203,7 +208,7 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
                 # single group (a sum of a whole column equal to an unrelated count is usually chance).
                 hits = [h for h in hits if tt == table or (h[4] >= min_link and (
                     h[3] > 0 or (pool.cells[h[0]].table.startswith("facts.") and pool.cells[h[0]].section == section)
-                    or (len(groups) > 1 and h[4] >= _LARGE)))]
+                    or (len(groups) > 1 and h[4] >= _LARGE and pool.cells[h[0]].section == section)))]
                 n_groups = len({m for _, m, *_ in hits})
                 if not hits or (len(groups) > 1 and not _systematic(n_groups, len(groups))):
                     continue
@@ -264,6 +269,12 @@ def _flows(pool: CellPool, table: str, df: pd.DataFrame, counts: list[str]) -> l
                 rels.append(Relation(ids, (1.0, -1.0, -1.0), "flow",
                                      f"{table}: row {p} {counts[a]} = row {i} {counts[a]} + {counts[b]}"))
     return rels
+
+
+def _universe(section: str) -> str:
+    """The part of the evaluation a count belongs to (its stage's section): monthly admissions of the whole
+    population (cohort), matched people (matching), survey respondents (PROMs), interviewees (qualitative)."""
+    return section
 
 
 def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[str], list[str]]],
@@ -331,7 +342,12 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
             # Rows that agree on two or more informative keys are taken as the same quantity even
             # without a pattern: a reader matches them by their labels.
             strong = _agreeing_informative(pool.cells[a], pool.cells[b]) >= 2
-            if identical or fact or strong or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE):
+            # A large equal count with no key in common is the same quantity only within one part of the
+            # evaluation: 105 PROM responses or 105 matched people equal to 105 admissions in some month is
+            # chance (a real repeat across parts is a headline fact or shares keys, and is linked above).
+            same_universe = _universe(pool.cells[a].section) == _universe(pool.cells[b].section)
+            if identical or fact or strong or (agree > 0 and systematic) or (agree == 0 and v >= _LARGE
+                                                                          and same_universe):
                 ca, cb = pool.cells[a], pool.cells[b]
                 rels.append(Relation((a, b), (1.0, -1.0), "same", f"{ca.where} = {cb.where}"))
     return rels
