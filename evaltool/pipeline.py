@@ -445,10 +445,11 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
         # Keyed hashes of the input ids, so `evaltool check-publish` can find an id in a report.
-        from evaltool.identifiers import identifier_record
+        from evaltool.identifiers import identifier_json
 
-        atomic_write_text(tmp / "results" / "identifiers.json", dumps(identifier_record(
-            [validated.population, *validated.extra.values()], seed, validated.files)))
+        # From the engine's table, column by column (a national population is never held whole in pandas here).
+        atomic_write_text(tmp / "results" / "identifiers.json", identifier_json(
+            [validated.population_table, *validated.extra.values()], seed, validated.files))
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
         atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}

@@ -124,7 +124,7 @@ def test_identifiers_found_through_keyed_hashes(rendered, tmp_path):
     import pandas as pd
 
     rec = identifier_record([pd.DataFrame({"person_id": ["P000777", "P000778"]})], 1, {})
-    assert "P000777" not in json.dumps(rec) and len(rec["digests"]) == 2
+    assert "P000777" not in json.dumps(rec) and len(rec["digests"]) == 2 and rec["digest_chars"] == 16
     assert digest("P000777", bytes.fromhex(rec["key"])) in rec["digests"]
     (b / "results" / "identifiers.json").write_text(json.dumps(rec))
     html = (b / "report.html").read_text()
@@ -140,3 +140,19 @@ def test_scan_text_rules():
     assert kinds.count("small_count") >= 3 and kinds.count("exact_percentage") == 1
     assert scan_text("About 10 patients; fewer than 8 carers; 1 to 7 responses are suppressed; 95% CI 0.8 to 1.1.",
                      "x", r) == []
+
+
+def test_identifier_json_from_an_engine_table_equals_the_frame_record():
+    """The pipeline's record is built from the engine's table column by column (never a whole pandas
+    population); it is the same record as from a frame, and byte-identical across runs."""
+    import pandas as pd
+
+    from evaltool.engine import connect
+    from evaltool.identifiers import identifier_json
+
+    df = pd.DataFrame({"person_id": ["P2", " P1", "P2", None, "P3"], "x": [1, 2, 3, 4, 5]})
+    t = connect().upload(df, "pop_ids")
+    a = identifier_json([t], 7, {"population": {"sha256": "ab"}})
+    assert a == identifier_json([t], 7, {"population": {"sha256": "ab"}})
+    assert json.loads(a) == identifier_record([df], 7, {"population": {"sha256": "ab"}})
+    assert len(json.loads(a)["digests"]) == 3

@@ -108,26 +108,29 @@ class PublishCheck(ResultMixin):
 # identifiers
 
 
-def identifier_digest(value: str, key: bytes) -> str:
-    """Keyed SHA-256 of one identifier (see :mod:`evaltool.identifiers`)."""
+def identifier_digest(value: str, key: bytes, chars: int = 64) -> str:
+    """Keyed SHA-256 of one identifier, its first ``chars`` hex characters (see :mod:`evaltool.identifiers`)."""
     from evaltool.identifiers import digest
 
-    return digest(value, key)
+    return digest(value, key, chars)
 
 
 class _Ids:
     """Identifier membership, from plain values or from keyed hashes."""
 
-    def __init__(self, plain: set[str] | None = None, hashed: set[str] | None = None, key: bytes = b""):
+    def __init__(self, plain: set[str] | None = None, hashed: set[str] | None = None, key: bytes = b"",
+                 chars: int = 64):
         self.plain = {p for p in (plain or set()) if p}
         self.hashed = hashed or set()
         self.key = key
+        self.chars = chars
 
     def __len__(self) -> int:
         return len(self.plain) + len(self.hashed)
 
     def __contains__(self, token: str) -> bool:
-        return token in self.plain or (bool(self.hashed) and identifier_digest(token, self.key) in self.hashed)
+        return token in self.plain or (bool(self.hashed)
+                                       and identifier_digest(token, self.key, self.chars) in self.hashed)
 
     @property
     def short_numeric(self) -> int:
@@ -184,7 +187,8 @@ def _identifiers(root: Path, manifest: dict[str, Any] | None, ids: Iterable[str]
     if hp.exists():
         try:
             data = json.loads(hp.read_text(encoding="utf-8"))
-            return _Ids(hashed=set(data["digests"]), key=bytes.fromhex(data["key"])), "results/identifiers.json"
+            return (_Ids(hashed=set(data["digests"]), key=bytes.fromhex(data["key"]),
+                         chars=int(data.get("digest_chars", 64))), "results/identifiers.json")
         except (ValueError, KeyError) as err:
             notes.append(f"`{hp}` is not a valid identifier list: {err}")
     notes.append("no identifier list was available (no --ids, inputs moved, no results/identifiers.json): "
