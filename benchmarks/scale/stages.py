@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -100,6 +101,12 @@ def main() -> None:
             m["wall"] = round(time.perf_counter() - m.pop("wall0"), 2)
             m["cpu"] = round(_cpu() - m.pop("cpu0"), 2)
             m["peak_rss_gb"] = sampler.take()
+        if ev.code.startswith("stage_"):
+            # progress on stderr (a run stopped part-way still shows how far it got)
+            print(f"{time.strftime('%H:%M:%S')} {ev.code} {ev.stage} cpu_total={_cpu():.1f}s "
+                  f"rss_now={RssSampler.current() / 1024**3:.2f}GB load={os.getloadavg()[0]:.1f} "
+                  + (json.dumps(marks.get(ev.stage)) if ev.code != "stage_started" else ""),
+                  file=sys.stderr, flush=True)
 
     record = RunRecord()
     record.listen(listener)
