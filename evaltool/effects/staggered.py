@@ -439,6 +439,8 @@ def att_gt(
         ``"last_cohort"`` does as R's ``did``: the last cohort to be treated becomes the comparison group and
         the periods from its go-live (less anticipation) on are dropped, with a warning.
 
+    Notes
+    -----
     Cells that R's ``did`` cannot estimate are set to NA with a warning, as it does: for ``"dr"`` and
     ``"ipw"`` when a preliminary logit of treatment on the covariates gives a propensity score of 0.999 or
     more (no overlap); for ``"dr"`` and ``"reg"`` when the comparison units' covariate matrix is singular.
