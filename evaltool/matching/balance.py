@@ -197,6 +197,29 @@ def love_plot(table: pd.DataFrame, threshold: float = SMD_THRESHOLD):
     )
 
 
+def distance_histograms(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray
+                        ) -> tuple[np.ndarray, list[tuple[str, str, np.ndarray]]]:
+    """30 equal bins over the distance's range; (sample, group, weighted counts) before and after matching.
+
+    Examples
+    --------
+    >>> edges, h = distance_histograms(np.array([0.2, 0.4, 0.3]), np.array([1, 0, 1]), np.ones(3))
+    >>> len(edges), [(s, g, int(c.sum())) for s, g, c in h][:2]
+    (31, [('Before matching', 'Treated', 2), ('Before matching', 'Control', 1)])
+    """
+    d = np.asarray(distance, dtype=float)
+    t = np.asarray(treat).astype(bool)
+    w = np.asarray(weights, dtype=float)
+    ok = np.isfinite(d)
+    edges = np.linspace(d[ok].min(), d[ok].max(), 31) if ok.any() else np.linspace(0, 1, 31)
+    out = []
+    for sample, ww in (("Before matching", np.ones_like(d)), ("After matching", w)):
+        for g, name in ((True, "Treated"), (False, "Control")):
+            m = ok & (t == g) & (ww > 0)
+            out.append((sample, name, np.histogram(d[m], bins=edges, weights=ww[m])[0]))
+    return edges, out
+
+
 def ps_distribution_plot(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray, label: str = "Propensity score"):
     """Distribution of the distance (propensity score) by group, before and after matching.
 
@@ -211,21 +234,10 @@ def ps_distribution_plot(distance: np.ndarray, treat: np.ndarray, weights: np.nd
 
     from evaltool.plotting import PALETTE, theme_evaltool
 
-    d = np.asarray(distance, dtype=float)
-    t = np.asarray(treat).astype(bool)
-    w = np.asarray(weights, dtype=float)
-    ok = np.isfinite(d)
-    edges = np.linspace(d[ok].min(), d[ok].max(), 31) if ok.any() else np.linspace(0, 1, 31)
+    edges, hists = distance_histograms(distance, treat, weights)
     mids = (edges[:-1] + edges[1:]) / 2
-    parts = []
-    for sample, ww in (("Before matching", np.ones_like(d)), ("After matching", w)):
-        for g, name in ((True, "Treated"), (False, "Control")):
-            m = ok & (t == g) & (ww > 0)
-            h, _ = np.histogram(d[m], bins=edges, weights=ww[m])
-            tot = h.sum()
-            parts.append(pd.DataFrame({"distance": mids, "share": h / tot if tot > 0 else h, "group": name,
-                                       "sample": sample}))
-    df = pd.concat(parts, ignore_index=True)
+    df = pd.concat([pd.DataFrame({"distance": mids, "share": h / h.sum() if h.sum() > 0 else h, "group": name,
+                                  "sample": sample}) for sample, name, h in hists], ignore_index=True)
     df["sample"] = pd.Categorical(df["sample"], categories=["Before matching", "After matching"])
     df["group"] = pd.Categorical(df["group"], categories=["Treated", "Control"])
     width = float(edges[1] - edges[0])

@@ -9,6 +9,7 @@ import pandas as pd
 from evaltool.progress import StepFn
 from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
+from .balance import distance_histograms
 from .config import MatchingConfig
 from .riskset import parse_activity_covariates, pre_trajectory, risk_set_match
 
@@ -85,21 +86,11 @@ def ps_bins(distance: np.ndarray, treat: np.ndarray, weights: np.ndarray) -> pd.
     >>> ps_bins(np.array([0.2, 0.4, 0.3, 0.6]), np.array([1, 0, 1, 0]), np.array([1, 1, 1, 0.0])).shape
     (120, 5)
     """
-    d = np.asarray(distance, dtype=float)
-    t = np.asarray(treat).astype(bool)
-    w = np.asarray(weights, dtype=float)
-    ok = np.isfinite(d)
-    edges = np.linspace(d[ok].min(), d[ok].max(), 31) if ok.any() else np.linspace(0, 1, 31)
-    mids = (edges[:-1] + edges[1:]) / 2
-    parts = []
-    for sample, ww in (("Before matching", np.ones_like(d)), ("After matching", w)):
-        for g, name in ((True, "Treated"), (False, "Control")):
-            m = ok & (t == g) & (ww > 0)
-            h, _ = np.histogram(d[m], bins=edges, weights=ww[m])
-            tot = h.sum()
-            parts.append(pd.DataFrame({"sample": sample, "group": name, "band": [f"{x:.2f}" for x in mids],
-                                       "n": h, "pct": 100 * h / tot if tot > 0 else h * 0.0}))
-    return pd.concat(parts, ignore_index=True)
+    edges, hists = distance_histograms(distance, treat, weights)
+    band = [f"{x:.2f}" for x in (edges[:-1] + edges[1:]) / 2]
+    return pd.concat([pd.DataFrame({"sample": sample, "group": name, "band": band, "n": h,
+                                    "pct": 100 * h / h.sum() if h.sum() > 0 else h * 0.0})
+                      for sample, name, h in hists], ignore_index=True)
 
 
 def run_stage(
