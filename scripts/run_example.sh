@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/_setup.sh"
 evaltool validate analyses/southvale.yaml
-# --allow-partial: the plan's age-band subgroup estimate for care-home admissions cannot be identified
-# (no care-home admissions among comparison people under 65 after enrolment). The run prints and records
-# that (results/run_log.jsonl, manifest.json `run.analyses`, the report) and would otherwise exit 3.
+# --allow-partial: a planned analysis that cannot be estimated (e.g. the under-65 care-home subgroup at
+# smaller scales, where comparison people have no care-home admissions) is printed and recorded
+# (results/run_log.jsonl, manifest.json `run.analyses`, the report) instead of failing the example (exit 3).
 evaltool run analyses/southvale.yaml --allow-partial "$@"
