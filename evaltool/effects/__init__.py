@@ -23,7 +23,8 @@ from evaltool.effects.sensitivity import (
     relative_magnitude_bounds,
     vary_pre_periods,
 )
-from evaltool.effects.staggered import AggregateResult, AttGtResult, att_gt
+from evaltool.effects.staggered import att_gt
+from evaltool.effects.staggered_results import AggregateResult, AttGtResult
 from evaltool.effects.twfe import DidRegressionResult, TwfeResult, did_2x2, twfe
 
 __all__ = [
