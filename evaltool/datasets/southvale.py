@@ -42,105 +42,45 @@ import pandas as pd
 
 from evaltool.datasets._io import write_json_atomic, write_parquet_atomic
 from evaltool.errors import EvaltoolError
+from evaltool.datasets.southvale_params import (
+    DEFAULT_SEED,
+    WINDOW_START,
+    N_MONTHS,
+    _N_DAYS,
+    _MS,
+    _ME,
+    _MLEN,
+    _CAL_MONTH,
+    _ENROL_LAST_M,
+    POPULATION_TARGET,
+    N_PRACTICES,
+    NEIGHBOURHOODS,
+    _NB_GO_LIVE,
+    _NB_DEPRIVATION,
+    _PRACTICE_GO_LIVE_OVERRIDES,
+    TRUE_RATE_RATIOS,
+    _PYRAMID,
+    _AGE_KNOTS,
+    _ANNUAL,
+    _LOADINGS,
+    _SIGMA_U,
+    _SIGMA_E,
+    _RHO,
+    _SEASON_AMPLITUDE,
+    FRAILTY_LEVELS,
+    _FRAILTY_RATE_MULT,
+    _FRAILTY_DEATH_MULT,
+    _FRAILTY_LOS_ADD,
+    _ENROL_INTERCEPT,
+    _ENROL_RISK,
+    _ENROL_RECENT,
+    _ENROL_UNDER65,
+    SETTINGS,
+    _STREAMS,
+)
+from evaltool.datasets.southvale_truth import truth_record
 
 __all__ = ["SouthvaleData", "southvale", "write_southvale", "DEFAULT_SEED"]
-
-DEFAULT_SEED = 20261122
-
-WINDOW_START = np.datetime64("2021-04-01", "D")
-WINDOW_END = np.datetime64("2025-03-31", "D")
-ENROL_END = np.datetime64("2024-09-30", "D")
-N_MONTHS = 48
-_N_DAYS = int((WINDOW_END - WINDOW_START).astype(int)) + 1  # 1461
-
-_MONTHS = np.arange("2021-04", "2025-04", dtype="datetime64[M]")
-_MS = (_MONTHS.astype("datetime64[D]") - WINDOW_START).astype(np.int64)  # month start day
-_ME = np.r_[_MS[1:], _N_DAYS] - 1  # month end day (inclusive)
-_MLEN = (_ME - _MS + 1).astype(np.float64)
-_CAL_MONTH = (_MONTHS.astype(np.int64) % 12) + 1  # 1 = January
-_ENROL_LAST_M = int(np.searchsorted(_MS, int((ENROL_END - WINDOW_START).astype(int)), "right") - 1)
-
-POPULATION_TARGET = 166_000  # registered at window start, at scale 1
-N_PRACTICES = 25
-NEIGHBOURHOODS = ("Northgate", "Riverside", "Eastbrook", "Westmoor", "Southfield")
-# Neighbourhood go-live month (first of month) and deprivation shift (+ = more deprived).
-_NB_GO_LIVE = ("2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01", "2024-03-01")
-_NB_DEPRIVATION = (0.9, 0.3, -0.1, -0.6, 0.2)
-# Practices that depart from their neighbourhood's date. None = never (blank);
-# S014's planned date falls after the window, so it is blank in the data too.
-_PRACTICE_GO_LIVE_OVERRIDES: dict[str, str | None] = {
-    "S003": "2023-05-01",
-    "S008": "2023-09-01",
-    "S014": None,  # planned 2025-06-01, after the window
-    "S017": "2023-12-01",
-    "S024": None,  # never goes live
-}
-_PLANNED_AFTER_WINDOW = {"S014": "2025-06-01"}
-
-TRUE_RATE_RATIOS: dict[str, dict[str, float]] = {
-    "emergency_admission": {"under_65": 0.80, "65_and_over": 1.00},
-    "ae_attendance": {"under_65": 0.85, "65_and_over": 1.00},
-    "emergency_bed_days": {"under_65": 0.80, "65_and_over": 1.00},
-    "elective_admission": {"under_65": 1.00, "65_and_over": 1.00},
-    "outpatient_attendance": {"under_65": 1.00, "65_and_over": 1.00},
-    "care_home_admission": {"under_65": 1.00, "65_and_over": 1.00},
-    "death": {"under_65": 1.00, "65_and_over": 1.00},
-}
-
-# England-like age pyramid, 5-year bands 0-4 ... 85-89, 90+ (per cent).
-_PYRAMID = np.array(
-    [5.4, 6.0, 6.0, 5.6, 6.0, 6.6, 6.9, 6.6, 6.3, 6.4, 6.9, 6.8, 5.9, 5.0, 5.0, 3.6, 2.5, 1.5, 0.9]
-)
-
-# Annual rates for an average person at each age knot (log-linear in between).
-_AGE_KNOTS = np.array([0, 5, 15, 25, 45, 65, 75, 85, 100], dtype=float)
-_ANNUAL = {
-    "emergency_admission": np.array([0.13, 0.04, 0.05, 0.06, 0.07, 0.12, 0.21, 0.38, 0.55]),
-    "ae_attendance": np.array([0.45, 0.25, 0.35, 0.40, 0.30, 0.30, 0.38, 0.55, 0.75]),
-    "elective_admission": np.array([0.02, 0.015, 0.025, 0.04, 0.07, 0.13, 0.17, 0.15, 0.08]),
-    "outpatient_attendance": np.array([0.35, 0.2, 0.25, 0.3, 0.5, 0.85, 1.1, 1.1, 0.8]),
-}
-# How strongly each setting loads on the person's persistent level u and the
-# transient AR(1) shock e (both on the log rate).
-_LOADINGS = {
-    "emergency_admission": (1.0, 1.0),
-    "ae_attendance": (0.8, 0.8),
-    "elective_admission": (0.35, 0.0),
-    "outpatient_attendance": (0.45, 0.15),
-}
-_SIGMA_U = 1.05  # sd of the persistent level
-_SIGMA_E = 1.0  # stationary sd of the transient shock
-_RHO = 0.55  # month-to-month autocorrelation of the shock
-_SEASON_AMPLITUDE = 0.10  # winter peak in January
-
-FRAILTY_LEVELS = ("fit", "mild", "moderate", "severe")
-_FRAILTY_RATE_MULT = np.array([1.0, 1.25, 1.6, 2.1])
-_FRAILTY_DEATH_MULT = np.array([0.6, 1.0, 1.8, 3.2])
-_FRAILTY_LOS_ADD = np.array([0.0, 0.15, 0.3, 0.45])
-
-# Enrolment model (logit of the monthly probability of enrolment).
-_ENROL_INTERCEPT = -6.0
-_ENROL_RISK = 0.8  # per unit logit(risk_score)
-_ENROL_RECENT = 2.1  # per emergency admission in the previous 3 months (capped at 3)
-_ENROL_UNDER65 = 1.3  # working-age complex-needs referrals
-
-SETTINGS = (
-    "emergency_admission",
-    "elective_admission",
-    "ae_attendance",
-    "outpatient_attendance",
-    "care_home_admission",
-)
-
-# Independent random streams, one per component, so that changing one part
-# (e.g. switching the effect off) never shifts the draws of another.
-_STREAMS = (
-    "practices", "people", "age", "registration", "clinical", "latent", "shock",
-    "death", "risk", "emergency_admission", "ae_attendance", "elective_admission",
-    "outpatient_attendance", "care_home_admission", "enrolment", "thin_emergency",
-    "thin_ae", "event_detail",
-)
-
 
 @dataclass(frozen=True)
 class SouthvaleData:
@@ -525,7 +465,7 @@ def southvale(
             if frame[col].dtype == object or str(frame[col].dtype) == "str":
                 frame[col] = frame[col].astype(object)
 
-    truth = _truth(
+    truth = truth_record(
         seed=seed,
         scale=float(scale),
         effect=_effect,
@@ -582,171 +522,6 @@ def _bed_days_and_cost(
         return np.zeros(k), np.where(first, 185.0, 112.0)
     # Care-home admission: a social-care placement, not costed here.
     return np.zeros(k), np.zeros(k)
-
-
-def _rate_per_py(events: np.ndarray, expo: np.ndarray, cols: np.ndarray) -> tuple[float, float]:
-    """Events and person-years in the months selected by the boolean mask ``cols``."""
-    return float((events * cols).sum()), float((expo * cols).sum() / 12)
-
-
-def _truth(**k: Any) -> dict[str, Any]:
-    treated, under65, enrol_m = k["treated"], k["under65"], k["enrol_m"]
-    expo, y, y0, lam0, post = k["expo"], k["y"], k["y0"], k["lam0"], k["post"]
-    prac, practice_idx, go_m_p = k["prac"], k["practice_idx"], k["go_m_p"]
-    months = np.arange(N_MONTHS)
-    rows = np.flatnonzero(treated)
-    rel = months[None, :] - enrol_m[rows, None]
-    pre_mask = (rel >= -12) & (rel <= -1)
-    post_mask = (rel >= 0) & (rel <= 11)
-    em = y["emergency_admission"][rows].astype(float)
-    ex = expo[rows]
-
-    def before_after(sel: np.ndarray) -> dict[str, float]:
-        eb, pb = _rate_per_py(em[sel], ex[sel], pre_mask[sel])
-        ea, pa = _rate_per_py(em[sel], ex[sel], post_mask[sel])
-        rb, ra = eb / pb, ea / pa
-        return {
-            "events_before": int(eb),
-            "events_after": int(ea),
-            "person_years_before": round(pb, 3),
-            "person_years_after": round(pa, 3),
-            "rate_before_per_py": round(rb, 4),
-            "rate_after_per_py": round(ra, 4),
-            "ratio_after_to_before": round(ra / rb, 4),
-            "percent_fall": round(100 * (1 - ra / rb), 2),
-        }
-
-    u65_rows = under65[rows]
-    naive = {
-        "description": (
-            "Emergency admissions per person-year for enrolled patients in the 12 months "
-            "before the index month (months -12..-1) and from the index month on "
-            "(months 0..11), person-time = days registered and alive, truncated at the "
-            "window end; computed from the generated activity."
-        ),
-        "all": before_after(np.ones(rows.size, bool)),
-        "under_65": before_after(u65_rows),
-        "65_and_over": before_after(~u65_rows),
-    }
-
-    # Practice-level implied effect of the roll-out: expected events with and
-    # without treatment in post-go-live practice-months (potential outcomes).
-    em_lam = lam0["emergency_admission"] * expo
-    rr_em = np.ones_like(em_lam)
-    if k["effect"]:
-        rr_i = np.where(under65, TRUE_RATE_RATIOS["emergency_admission"]["under_65"], 1.0)
-        rr_em = np.where(post, rr_i[:, None], 1.0)
-    post_prac = months[None, :] >= go_m_p[practice_idx][:, None]
-    e0 = float((em_lam * post_prac).sum())
-    e1 = float((em_lam * rr_em * post_prac).sum())
-    n_prac_months = int(
-        sum(max(0, N_MONTHS - int(g)) for g in go_m_p if g < N_MONTHS)
-    )
-    per_prac = {}
-    e0_p = np.bincount(practice_idx, weights=(em_lam * post_prac).sum(axis=1), minlength=len(prac))
-    e1_p = np.bincount(
-        practice_idx, weights=(em_lam * rr_em * post_prac).sum(axis=1), minlength=len(prac)
-    )
-    for j, pid in enumerate(prac["practice_id"]):
-        if e0_p[j] > 0:
-            per_prac[pid] = {
-                "expected_without": round(float(e0_p[j]), 3),
-                "expected_with": round(float(e1_p[j]), 3),
-                "implied_rate_ratio": round(float(e1_p[j] / e0_p[j]), 5),
-            }
-    practice_level = {
-        "description": (
-            "Expected emergency admissions (sum of monthly rate x exposure over all registered "
-            "people) in practice-months from each practice's go-live month to the window end, "
-            "with the true effect (with) and without it (without); implied_rate_ratio = "
-            "with / without is the target of a practice-month difference-in-differences on "
-            "total emergency admissions (an ATT over post-go-live practice-months)."
-        ),
-        "n_post_go_live_practice_months": n_prac_months,
-        "expected_without": round(e0, 3),
-        "expected_with": round(e1, 3),
-        "expected_averted": round(e0 - e1, 3),
-        "implied_rate_ratio": round(e1 / e0, 5),
-        "realised_events_without": int((y0["emergency_admission"] * post_prac).sum()),
-        "realised_events_with": int((y["emergency_admission"] * post_prac).sum()),
-        "by_practice": per_prac,
-    }
-
-    # Realised post-index emergency admissions of the enrolled, with the effect
-    # (observed) and without it (their coupled untreated potential outcomes).
-    em0_rows = y0["emergency_admission"][rows] * post[rows]
-    em1_rows = y["emergency_admission"][rows] * post[rows]
-    enrolled_post = {}
-    for band, sel in (("under_65", u65_rows), ("65_and_over", ~u65_rows)):
-        ev0, ev1 = int(em0_rows[sel].sum()), int(em1_rows[sel].sum())
-        enrolled_post[band] = {
-            "events_without": ev0,
-            "events_with": ev1,
-            "realised_ratio": round(ev1 / ev0, 4) if ev0 else None,
-            "person_years": round(float((expo[rows][sel] * post[rows][sel]).sum() / 12), 2),
-        }
-
-    go_live = {}
-    for pid, d in zip(prac["practice_id"], prac["go_live_date"]):
-        go_live[pid] = None if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
-    n_adults = int(k["adult_at_start"].sum())
-    n_enrolled = {
-        "total": int(treated.sum()),
-        "under_65": int(under65.sum()),
-        "65_and_over": int((treated & ~under65).sum()),
-    }
-    return {
-        "dataset": "southvale",
-        "generator": "evaltool.datasets.southvale",
-        "seed": k["seed"],
-        "scale": k["scale"],
-        "effect_switched_on": bool(k["effect"]),
-        "window": {"start": "2021-04-01", "end": "2025-03-31", "n_months": N_MONTHS},
-        "enrolment_window_end": "2024-09-30",
-        "n_population": int(k["n"]),
-        "n_registered_at_window_start": int(k["n_start"]),
-        "n_registered_during_window": int(k["incomer"].sum()),
-        "n_left_practice": int((k["leaves"] & ~k["died"]).sum()),
-        "n_deaths": int(k["died"].sum()),
-        "n_adults_at_window_start": n_adults,
-        "n_practices": int(len(prac)),
-        "neighbourhoods": list(NEIGHBOURHOODS),
-        "n_enrolled": n_enrolled,
-        "percent_adults_enrolled": round(100 * n_enrolled["total"] / n_adults, 3),
-        "percent_enrolled_under_65": round(100 * n_enrolled["under_65"] / max(1, n_enrolled["total"]), 2),
-        "index_date_rule": "first day of the enrolment month; the effect applies from that month on",
-        "age_band_rule": "age in whole years at index_date: under_65 (<65) or 65_and_over",
-        "true_rate_ratios": TRUE_RATE_RATIOS if k["effect"] else {
-            o: {b: 1.0 for b in v} for o, v in TRUE_RATE_RATIOS.items()
-        },
-        "true_effect_notes": {
-            "emergency_admission": "monthly rate multiplied by the ratio from the index month on",
-            "ae_attendance": "monthly rate multiplied by the ratio from the index month on",
-            "emergency_bed_days": "through fewer emergency admissions; length of stay unchanged",
-            "cost": "follows the activity; no effect on unit costs",
-            "death": "no effect on mortality",
-            "others": "elective, outpatient and care-home admissions: no effect",
-        },
-        "go_live_dates": go_live,
-        "go_live_planned_after_window": dict(_PLANNED_AFTER_WINDOW),
-        "naive_before_after_emergency": naive,
-        "practice_level_emergency": practice_level,
-        "enrolled_post_index_emergency": enrolled_post,
-        "generator_parameters": {
-            "sigma_persistent_log_rate": _SIGMA_U,
-            "sigma_transient_log_rate": _SIGMA_E,
-            "ar1_rho_monthly": _RHO,
-            "season_amplitude_log": _SEASON_AMPLITUDE,
-            "enrolment_logit": {
-                "intercept": _ENROL_INTERCEPT,
-                "per_logit_risk_score": _ENROL_RISK,
-                "per_emergency_admission_prev_3_months_capped_3": _ENROL_RECENT,
-                "under_65": _ENROL_UNDER65,
-            },
-            "frailty_rate_multiplier": dict(zip(FRAILTY_LEVELS, _FRAILTY_RATE_MULT.tolist())),
-            "frailty_death_multiplier": dict(zip(FRAILTY_LEVELS, _FRAILTY_DEATH_MULT.tolist())),
-        },
-    }
 
 
 def write_southvale(
