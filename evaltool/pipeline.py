@@ -295,7 +295,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
                     counts={"people": len(cohort.population),
                             "enrolled": int((cohort.population.treated == 1).sum())})
     else:
-        why = "no person-level data (data.population, data.activity): an area-only evaluation"
+        why = "no `data.population` or `data.activity` in the spec (an area-only evaluation from the area panel)"
         stages["cohort"] = {"status": "not_run", "reason": why}
         f = area_in.facts
         record.info("inputs", "stage_finished",
@@ -320,7 +320,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
             return _in_palette(palette, fn)
 
         if not spec.data.person_level and name in ("matching", "effects", "rollout", "proms", "economics"):
-            why_not = "no person-level data (data.population, data.activity): an area-only evaluation"
+            why_not = f"no `{name}` section in the spec (an area-only evaluation: no person-level data)"
 
         if reuse is None:
             return _attempt(record, stages, outputs, name, enabled, why_not, branded)
@@ -700,6 +700,11 @@ def collect_effects(outputs: dict[str, StageOutput]) -> pd.DataFrame:
     for c in EFFECTS_COLUMNS:
         if c not in df.columns:
             df[c] = np.nan
+    area = (df["analysis"] == "whole_area").to_numpy()
+    if area.any():
+        # Whole-area rows count areas, not people: they are not small counts for disclosure control.
+        df["n_areas"] = np.where(area, df["n_units"], np.nan)
+        df.loc[area, "n_units"] = np.nan
     return df[EFFECTS_COLUMNS + [c for c in df.columns if c not in EFFECTS_COLUMNS]]
 
 
