@@ -385,6 +385,9 @@ def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated da
                        ("planned designs that can run", ", ".join(f["methods_possible"]))):
             tab.add_row(k, _plain(val))
         out.print(tab)
+    if not ok:
+        out.print(Text("Designs these data support: not known until the area panel's problem above is fixed."))
+        return ok
     go = chk.go_live if chk is not None else None
     if go is None and practices is not None and "go_live_date" in practices:
         first = practices["go_live_date"].dropna()

@@ -195,8 +195,9 @@ def check_evaluated_area(panel: pd.DataFrame, *, treated_area: str, go_live: Any
     if treated_area not in ids:
         import difflib
 
-        close = difflib.get_close_matches(treated_area, ids, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        low = {i.lower(): i for i in ids}
+        close = difflib.get_close_matches(treated_area.lower(), list(low), n=1, cutoff=0.6)
+        hint = f" (did you mean {low[close[0]]!r}?)" if close else ""
         raise DataValidationError(
             f"{file}, column `area_id`: the evaluated area {treated_area!r} (area.treated_area) is not in the panel"
             f"{hint}; found {len(ids)} areas: {', '.join(map(repr, ids[:8]))}{' ...' if len(ids) > 8 else ''}")
