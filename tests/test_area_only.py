@@ -90,7 +90,7 @@ def _env(**extra):
 @pytest.fixture(scope="module")
 def area_only_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("user_folder")
-    proc = subprocess.run([sys.executable, "-m", "evaltool", "run", str(SPEC), "-o", "out", "-f", "html,pdf"],
+    proc = subprocess.run([sys.executable, "-m", "evaltool", "run", str(SPEC), "-o", "out", "-f", "html,pdf,docx"],
                           cwd=cwd, capture_output=True, text=True, timeout=900, env=_env())
     return cwd, proc
 
@@ -120,6 +120,18 @@ def test_run_recovers_the_known_effect(area_only_run):
     effects = pd.read_csv(cwd / "out" / "area_only" / "results" / "effects.csv")
     # areas are counted as areas (not people): never suppressed as a small count
     assert set(effects["n_areas"].astype(int)) == {1, 25}
+
+
+def test_same_spec_and_seed_give_byte_identical_results_tables(area_only_run):
+    cwd, _ = area_only_run
+    proc = subprocess.run([sys.executable, "-m", "evaltool", "-q", "run", str(SPEC), "-o", "again", "--no-report"],
+                          cwd=cwd, capture_output=True, text=True, timeout=900, env=_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    first, second = cwd / "out" / "area_only" / "results", cwd / "again" / "area_only" / "results"
+    tables = sorted(p.name for p in first.glob("*.csv"))
+    assert "area_effects.csv" in tables and tables == sorted(p.name for p in second.glob("*.csv"))
+    for name in tables:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
 def _text(html_page: str) -> str:
@@ -167,6 +179,16 @@ def test_report_pdf_reads_as_an_area_report(area_only_run, tmp_path):
                                   capture_output=True, text=True, check=True).stdout.split())
     assert "Whole area, from monthly counts for areas" in app  # the area methods, not the matched design's
     assert "each enrolled person was matched" not in app and "enrolment_end" not in app
+
+
+def test_report_docx_has_the_area_section_and_no_person_words(area_only_run):
+    import zipfile
+
+    cwd, _ = area_only_run
+    xml = zipfile.ZipFile(cwd / "out" / "area_only" / "report.docx").read("word/document.xml").decode("utf-8")
+    text = _text(xml)
+    assert "The whole area: what happened compared with other areas" in text and "Across Northbrook as a whole," in text
+    assert not PERSON_WORDS.search(text), PERSON_WORDS.search(text).group(0)
 
 
 def _need(ok: bool, what: str) -> None:
