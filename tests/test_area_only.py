@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -195,3 +196,38 @@ def _need(ok: bool, what: str) -> None:
     from test_report_southvale import _need as need
 
     need(ok, what)
+
+
+def test_disclosure_gate_applies_to_an_area_only_run(tmp_path):
+    """A small evaluated area (a handful of admissions a month): its monthly counts are published as
+    confidential (1-7) or rounded to 5 in the workbook; areas and months are never treated as people."""
+    import openpyxl
+
+    from _tiny_project import invoke
+    from test_bad_inputs_area import edit_panel, write_area_project
+
+    root = tmp_path / "project"
+    write_area_project(root)
+    def small(d):
+        a = (d["area_id"] == "A").to_numpy()
+        d.loc[a, "events"] = [str(int(x)) for x in np.random.default_rng(1).poisson(9, int(a.sum()))]
+        d.loc[a, "population"] = "1200"
+        return d
+
+    edit_panel(root, small)
+    out = invoke(["run", "analyses/area.yaml", "-o", "out", "-f", "xlsx"], root)
+    assert out.code == 0, out.output[-3000:]
+    bundle = root / "out" / "area"
+    raw = pd.read_csv(bundle / "results" / "area_series.csv")["events"].astype(int).tolist()
+    wb = openpyxl.load_workbook(bundle / "report_tables.xlsx")
+    ws = wb[[n for n in wb.sheetnames if n.endswith("area_series")][0]]
+    rows = list(ws.iter_rows(values_only=True))
+    head = next(i for i, r in enumerate(rows) if r and "Events" in r)
+    col = rows[head].index("Events")
+    shown = [r[col] for r in rows[head + 1:head + 1 + len(raw)]]
+    assert any(1 <= v <= 7 for v in raw), raw  # the case being tested
+    for v, s in zip(raw, shown):
+        if 1 <= v <= 7:
+            assert s in ("[c]", "*"), (v, s)
+        elif s not in ("[c]", "*"):  # a larger count: rounded to 5 (or hidden to protect a small one)
+            assert float(s) % 5 == 0, (v, s)
