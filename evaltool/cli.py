@@ -336,12 +336,13 @@ def validate(
     _check_engine(engine)
     with _guard({DataValidationError: ExitCode.PROBLEMS}), concise_warnings():
         v = load_inputs(s, engine=engine)
-    flow = Table(title="Cohort flow")
-    for c in ("step", "description", "n_remaining", "n_excluded"):
-        flow.add_column(c)
-    for f in v.flow:
-        flow.add_row(f.step, f.description, f"{f.n_remaining:,}", f"{f.n_excluded:,}")
-    out.print(flow)
+    if s.data.person_level:
+        flow = Table(title="Cohort flow")
+        for c in ("step", "description", "n_remaining", "n_excluded"):
+            flow.add_column(c)
+        for f in v.flow:
+            flow.add_row(f.step, f.description, f"{f.n_remaining:,}", f"{f.n_excluded:,}")
+        out.print(flow)
     if v.problems:
         out.print(Text(f"{len(v.problems)} problem(s):", style="bold"))
         for p in v.problems:
@@ -354,26 +355,47 @@ def validate(
 
 
 def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated data
-    """Print which designs the data support; False when the area panel is invalid."""
-    from evaltool.area.design import design_support
-    from evaltool.area.panel import validate_area_panel
+    """Print the area panel's summary and which designs the data support; False when the area inputs are invalid."""
+    from evaltool.area.design import check_area_inputs, design_support
     from evaltool.errors import DataValidationError
 
-    area, panel, ok = s.area, None, True
-    if v.extra.get("area_panel") is not None:
+    area, ok, chk = s.area, True, None
+    raw = v.extra.get("area_panel")
+    file = s.data.source("area_panel").describe() if s.data.area_panel else "area_panel"
+    window = (s.window.start, s.window.end)
+    practices = v.practices if s.data.person_level else None
+    if raw is not None or area is not None:
         try:
-            panel = validate_area_panel(v.extra["area_panel"], file=s.data.source("area_panel").describe(),
-                                        outcome=area.outcome if area else None,
-                                        predictors=area.predictors if area else ())
+            chk = check_area_inputs(raw, area, window=window, person_level=s.data.person_level,
+                                    practices=practices, file=file)
         except DataValidationError as err:
             out.print(f"[ERROR] {err}", markup=False, highlight=False)
             ok = False
-    go = area.go_live if area else None
-    if go is None and v.practices is not None and "go_live_date" in v.practices:
-        first = v.practices["go_live_date"].dropna()
+    if chk is not None and chk.facts:
+        f = chk.facts
+        tab = Table(title=f"Area panel: {file}")
+        tab.add_column("item")
+        tab.add_column("value")
+        for k, val in (("evaluated area", area.treated_area), ("go-live", f"{f['go_live']:%Y-%m}"),
+                       ("months in the study window", f"{f['n_months']} ({f['first_month']:%Y-%m} to "
+                                                      f"{f['last_month']:%Y-%m})"),
+                       ("months before / after go-live", f"{f['n_pre_months']} / {f['n_post_months']}"),
+                       ("comparison areas (never live)", str(f["n_donors"])),
+                       ("other areas that went live (left out)", str(len(f["other_treated"]))),
+                       ("planned designs that can run", ", ".join(f["methods_possible"]))):
+            tab.add_row(k, _plain(val))
+        out.print(tab)
+    if not ok:
+        out.print(Text("Designs these data support: not known until the area panel's problem above is fixed."))
+        return ok
+    go = chk.go_live if chk is not None else None
+    if go is None and practices is not None and "go_live_date" in practices:
+        first = practices["go_live_date"].dropna()
         go = first.min() if len(first) else None
-    t = design_support(population=v.population, practices=v.practices, window=(s.window.start, s.window.end),
-                       area_panel=panel, treated_area=area.treated_area if area else None, go_live=go,
+    t = design_support(population=v.population if s.data.person_level else None, practices=practices,
+                       window=window, area_panel=chk.panel if chk is not None else None,
+                       treated_area=area.treated_area if area else None,
+                       go_live=go,
                        min_pre_months=area.min_pre_months if area else 24, min_donors=area.min_donors if area else 5)
     tab = Table(title="Designs these data support")
     for c in ("design", "supported", "reason"):

@@ -315,6 +315,10 @@ def load_inputs(spec: Any, engine: Any = None) -> ValidatedData:
             p = getattr(spec.qualitative, name)
             if p is not None:
                 files[f"qualitative_{name}"] = {"path": str(p), "sha256": sha256_file(p)}
+    if tables["population"] is None and tables["activity"] is None:
+        # An area-only spec (data.area_panel alone): no person-level tables to check; the panel is checked by
+        # the area section (evaltool.area.panel.validate_area_panel).
+        return ValidatedData(None, None, None, [], [], [], engine=eng, files=files, extra=extra)
     v = _rules.validate(
         eng, tables, window=(spec.window.start, spec.window.end), action=spec.validation.action,
         enrolment_end=spec.cohort.enrolment_end,

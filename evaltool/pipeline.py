@@ -284,12 +284,24 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     validated = load_inputs(spec, engine=eng)
     validated.raise_for_errors()
     _record_input_problems(record, validated)
-    cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
-    outputs["cohort"] = cohort_stage(validated, cohort, spec)
-    stages["cohort"] = {"status": "ok", "seconds": round(time.perf_counter() - t, 2)}
-    record.info("inputs", "stage_finished",
-                f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
-                counts={"people": len(cohort.population), "enrolled": int((cohort.population.treated == 1).sum())})
+    area_in = _check_area_inputs(spec, validated)
+    cohort = None
+    if spec.data.person_level:
+        cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
+        outputs["cohort"] = cohort_stage(validated, cohort, spec)
+        stages["cohort"] = {"status": "ok", "seconds": round(time.perf_counter() - t, 2)}
+        record.info("inputs", "stage_finished",
+                    f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
+                    counts={"people": len(cohort.population),
+                            "enrolled": int((cohort.population.treated == 1).sum())})
+    else:
+        why = "no `data.population` or `data.activity` in the spec (an area-only evaluation from the area panel)"
+        stages["cohort"] = {"status": "not_run", "reason": why}
+        f = area_in.facts
+        record.info("inputs", "stage_finished",
+                    f"area panel: {f['n_areas']} areas, {f['n_months']} months, {f['n_donors']} comparison areas",
+                    counts={"areas": f["n_areas"], "months": f["n_months"]})
+        record.info("cohort", "stage_skipped", why)
     _plan_analyses(record, spec)
     reuse = None
     if only:
@@ -306,6 +318,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         # Stage figures take the report brand's chart colours (the NHS palette by default).
         def branded() -> StageOutput:
             return _in_palette(palette, fn)
+
+        if not spec.data.person_level and name in ("matching", "effects", "rollout", "proms", "economics"):
+            why_not = f"no `{name}` section in the spec (an area-only evaluation: no person-level data)"
 
         if reuse is None:
             return _attempt(record, stages, outputs, name, enabled, why_not, branded)
@@ -339,7 +354,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     attempt("effects", spec.effects is not None and m_out is not None,
             "no `effects` section in the spec" if spec.effects is None else "matching did not run", _effects)
 
-    has_rollout = cohort.practices is not None and "go_live_date" in cohort.practices.columns
+    has_rollout = cohort is not None and cohort.practices is not None and "go_live_date" in cohort.practices.columns
 
     def _rollout() -> StageOutput:
         from evaltool.effects.rollout_stage import run_stage
@@ -395,7 +410,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         from evaltool.area.stage import run_stage
 
         # whole-area series count everyone registered, as the roll-out stage does
-        return run_stage(validated.population, validated.activity_table, validated.practices,
+        person = spec.data.person_level
+        return run_stage(validated.population if person else None, validated.activity_table,
+                         validated.practices if person else None,
                          validated.extra.get("area_panel"), spec.area, seed=seed,
                          file=spec.data.source("area_panel").describe() if spec.data.area_panel else "area_panel",
                          **window)
@@ -449,7 +466,8 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
 
         # From the engine's table, column by column (a national population is never held whole in pandas here).
         atomic_write_text(tmp / "results" / "identifiers.json", identifier_json(
-            [validated.population_table, *validated.extra.values()], seed, validated.files))
+            [t_ for t_ in (validated.population_table, *validated.extra.values()) if t_ is not None], seed,
+            validated.files))
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
         atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}
@@ -483,6 +501,20 @@ def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) 
         record.warning("report", "report_warning", str(w))
     record.info("report", "stage_finished", ", ".join(files))
     return files, None
+
+
+def _check_area_inputs(spec: Spec, validated: ValidatedData) -> Any:
+    """The `area` section's inputs, checked before anything is computed: a bad area panel stops the run here
+    (nothing written) with the file, column and rows, as a bad population or activity file does."""
+    from evaltool.area.design import check_area_inputs
+
+    raw = validated.extra.get("area_panel")
+    if spec.area is None and raw is None:
+        return None
+    return check_area_inputs(raw, spec.area, window=(spec.window.start, spec.window.end),
+                             person_level=spec.data.person_level,
+                             practices=validated.practices if spec.data.person_level else None,
+                             file=spec.data.source("area_panel").describe() if spec.data.area_panel else "area_panel")
 
 
 def _brand_palette(spec: Spec) -> tuple[str, ...] | None:
@@ -668,6 +700,11 @@ def collect_effects(outputs: dict[str, StageOutput]) -> pd.DataFrame:
     for c in EFFECTS_COLUMNS:
         if c not in df.columns:
             df[c] = np.nan
+    area = (df["analysis"] == "whole_area").to_numpy()
+    if area.any():
+        # Whole-area rows count areas, not people: they are not small counts for disclosure control.
+        df["n_areas"] = np.where(area, df["n_units"], np.nan)
+        df.loc[area, "n_units"] = np.nan
     return df[EFFECTS_COLUMNS + [c for c in df.columns if c not in EFFECTS_COLUMNS]]
 
 

@@ -61,11 +61,12 @@ class DataSpec(_Strict):
     (:class:`evaltool.engine.Source`: ``path`` + ``sheet``, or ``duckdb`` + ``table``/``sql``).
     Relative paths resolve against the spec file."""
 
-    population: Path | MappedSource | Source = Field(
-        description="People: person_id, practice_id, sex, birth_date or age, treated, index_date (see the input "
-                    "contract), or an NHS extract mapped onto them.")
-    activity: Path | MappedSource | Source | list[Path | MappedSource] = Field(
-        description="Events: person_id, date, setting[, bed_days, cost]; or a list of (mapped) extracts.")
+    population: Path | MappedSource | Source | None = Field(
+        None, description="People: person_id, practice_id, sex, birth_date or age, treated, index_date (see the input "
+                          "contract), or an NHS extract mapped onto them. Leave out (with `activity`) for an "
+                          "area-only evaluation from `area_panel`.")
+    activity: Path | MappedSource | Source | list[Path | MappedSource] | None = Field(
+        None, description="Events: person_id, date, setting[, bed_days, cost]; or a list of (mapped) extracts.")
     practices: Path | MappedSource | Source | None = Field(
         None, description="Practices: practice_id[, neighbourhood, go_live_date, list_size]; needed for the roll-out "
                           "analysis.")
@@ -76,7 +77,13 @@ class DataSpec(_Strict):
     lsoa_lookup: Path | MappedSource | None = Field(
         None, description="LSOA code -> IMD decile (or rank) lookup, for populations given by LSOA.")
     area_panel: Path | Source | None = Field(
-        None, description="Area-by-month panel (donor areas) for whole-area designs.")
+        None, description="Area-by-month panel for whole-area designs: the comparison (donor) areas, and the "
+                          "evaluated area too when there are no person-level tables.")
+
+    @property
+    def person_level(self) -> bool:
+        """True when person-level tables (population and activity) are given; False for an area-only spec."""
+        return self.population is not None
 
     @model_validator(mode="after")
     def _complete(self) -> DataSpec:
@@ -90,6 +97,18 @@ class DataSpec(_Strict):
                         raise ValueError(f"{key}{f'[{i}]' if isinstance(v, list) else ''}: {err}") from None
         if isinstance(self.activity, list) and not self.activity:
             raise ValueError("activity: expected at least one source")
+        if (self.population is None) != (self.activity is None):
+            given, absent = ("population", "activity") if self.activity is None else ("activity", "population")
+            raise ValueError(f"{given} is given but {absent} is not: person-level data need both; for an area-only"
+                             " evaluation give neither, only `area_panel`")
+        if self.population is None:
+            if self.area_panel is None:
+                raise ValueError("no input data: give `population` and `activity` (person-level data), or "
+                                 "`area_panel` (an area-by-month panel) for an area-only evaluation")
+            extra = [k for k in _PERSON_KEYS if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{', '.join(extra)} need(s) the person-level tables (`population` and "
+                                 "`activity`), which this area-only spec does not give")
         named = [e.name for k in _PATH_KEYS for e in self.sources(k) if e.name]
         dup = sorted({n for n in named if named.count(n) > 1})
         if dup:
@@ -228,6 +247,25 @@ class Spec(_Strict):
             if name in OUTCOMES:
                 raise ValueError(f"coded outcome {name!r} has the name of a built-in outcome; choose another")
         return v
+
+    @model_validator(mode="after")
+    def _area_only(self) -> Spec:
+        if self.data.person_level:
+            return self
+        person = [k for k in ("matching", "effects", "rollout", "proms", "economics") if getattr(self, k) is not None]
+        if self.coded_outcomes:
+            person.append("coded_outcomes")
+        if person:
+            raise ValueError(f"{', '.join(person)}: need(s) the person-level tables (`data.population` and "
+                             "`data.activity`); this spec gives only `data.area_panel` (an area-only evaluation, which"
+                             " runs the `area` section)")
+        if self.area is None:
+            raise ValueError("data gives only `area_panel`: add an `area` section (at least `treated_area`) to say "
+                             "which area was evaluated")
+        if self.area.build_from_person_data:
+            raise ValueError("area.build_from_person_data: true needs `data.population` and `data.activity`; with only"
+                             " `data.area_panel` the evaluated area's series must be in the panel (set it to false)")
+        return self
 
     @model_validator(mode="after")
     def _coded_used(self) -> Spec:
@@ -375,6 +413,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 
 
 _PATH_KEYS = ("population", "activity", "practices", "proms", "prems", "area_panel", "enrolment", "lsoa_lookup")
+#: Entries under `data:` that only make sense with the person-level tables.
+_PERSON_KEYS = ("practices", "proms", "prems", "enrolment", "lsoa_lookup")
 #: File keys of the `qualitative` section (they resolve against the spec file too).
 QUAL_PATH_KEYS = ("codebook", "segments", "participants", "redaction_list", "analyst_summaries")
 #: File keys of the `economics` section.
@@ -427,6 +467,10 @@ def parse_spec(raw: dict[str, Any], base_dir: Path | str = ".", source: str = "<
 
         raw["data"] = {k: ([res(e) for e in v] if isinstance(v, list) else res(v)) if k in _PATH_KEYS else v
                        for k, v in raw["data"].items()}
+    if (isinstance(raw.get("area"), dict) and "build_from_person_data" not in raw["area"]
+            and isinstance(raw.get("data"), dict)):
+        # The evaluated area's series comes from the person-level tables when there are any, else from the panel.
+        raw["area"] = {**raw["area"], "build_from_person_data": raw["data"].get("population") is not None}
     if isinstance(raw.get("coded_outcomes"), dict) and isinstance(raw.get("effects"), dict):
         # The effects section learns which of its outcomes are coded, and what each sums.
         outs = raw["effects"].get("outcomes") or ()

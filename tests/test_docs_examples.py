@@ -44,6 +44,8 @@ def workspace(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "templates", ws / "templates")  # the Southvale spec's narrative files
     shutil.copy(ROOT / "analyses" / "southvale.yaml", ws / "analyses" / "southvale.yaml")
     write_example_data(ws / "example_data" / "southvale", seed=11, scale=0.05)
+    shutil.copy(ROOT / "analyses" / "area_only.yaml", ws / "analyses" / "area_only.yaml")  # an area panel only
+    shutil.copytree(ROOT / "example_data" / "area_only", ws / "example_data" / "area_only")
     (ws / "tests" / "data").mkdir(parents=True)
     for name in ("mpdta.csv", "lalonde.csv"):
         shutil.copy(ROOT / "tests" / "data" / name, ws / "tests" / "data" / name)

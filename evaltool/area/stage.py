@@ -201,7 +201,8 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                              "last_month": str(pd.Timestamp(months[-1]).date()),
                              "observed_post_rate_per_1000py": obs_post, "phased": live_share is not None,
                              "design_support": {d: bool(s) for d, s in sup.items()},
-                             "min_pre_months": cfg.min_pre_months, "min_donors": cfg.min_donors}
+                             "min_pre_months": cfg.min_pre_months, "min_donors": cfg.min_donors,
+                             "person_level_data": population is not None}
     comparison_ok = bool(sup.get("synthetic_comparison_areas"))
     its_ok = bool(sup.get("interrupted_time_series"))
     rows: list[dict[str, Any]] = []
@@ -289,7 +290,7 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                         + ("log rate" if scale == "log" else "per 1,000 person-years")
                         + ") when each donor area is treated as if it had gone live.",
                 appendix=True)
-            out.tables["area_predictor_balance"] = sc.predictors
+            out.tables["area_predictor_balance"] = sc.predictors.rename(columns={"treated": "evaluated_area"})
             out.table_meta["area_predictor_balance"] = TableMeta(
                 title="Synthetic control with predictors: predictor balance", appendix=True,
                 caption="The evaluated area, its synthetic comparison and the donor average; v = the weight each"

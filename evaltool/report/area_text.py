@@ -81,7 +81,10 @@ def design_choice_sentences(facts: Mapping[str, Any]) -> list[str]:
     ...     "headline_method": "its", "headline_reason": "there are too few comparison areas"})[0]
     'The data support comparing the area with its own past (interrupted time series); they do not support matching enrolled people with similar people who were not enrolled.'
     """
-    sup = facts.get("design_support") or {}
+    sup = dict(facts.get("design_support") or {})
+    area_only = facts.get("person_level_data") is False
+    if area_only:  # an area panel alone: the person and practice designs were never possible
+        sup = {k: v for k, v in sup.items() if k not in ("matched_cohort", "practice_rollout")}
     yes = [_DESIGN_WORDS.get(k, k) for k, v in sup.items() if v]
     no = [_DESIGN_WORDS.get(k, k) for k, v in sup.items() if not v]
     out = []
@@ -90,6 +93,9 @@ def design_choice_sentences(facts: Mapping[str, Any]) -> list[str]:
         if no:
             s += f"; they do not support {_join(no)}"
         out.append(s + ".")
+    if area_only:
+        out.append("The data are monthly counts for whole areas, with no records of individual people or practices,"
+                   " so designs that compare people or practices inside the area were not possible.")
     m = facts.get("headline_method")
     if m:
         why = str(facts.get("headline_reason") or "").strip()

@@ -63,6 +63,18 @@ class ReportContext:
     def status(self, stage: str) -> tuple[str, str]:
         return self.bundle.stage_status(stage)
 
+    @property
+    def area_only(self) -> bool:
+        """True for an area-only evaluation: the spec gave an area panel and no person-level tables."""
+        data = (self.manifest.get("spec") or {}).get("data") or {}
+        return bool(data) and data.get("population") is None and data.get("area_panel") is not None
+
+    def unplanned(self, stage: str) -> bool:
+        """True when ``stage`` did not run because the spec never asked for it (an area-only spec asks for
+        no person-level part): its section is left out rather than reported as not run."""
+        status, reason = self.status(stage)
+        return status == "not_run" and reason.startswith("no `")
+
     # -- tables -------------------------------------------------------------------------------
     def table(self, df: pd.DataFrame, caption: str, name: str, *, labelled: bool = False, key_columns: int = 1,
               notes: str = "", workbook: bool = True, sheet_df: pd.DataFrame | None = None) -> str:

@@ -174,6 +174,7 @@ _add("column", {
     "mean_treated": ("Mean, enrolled", "Enrolled"), "mean_control_before": ("Mean, all potential controls", "Controls before"),
     "mean_control_after": ("Mean, matched comparison", "Matched"), "balanced": "Balanced",
     "n_remaining": "Number remaining", "n_excluded": "Number excluded", "n_units": ("Number of people or units", "Units"),
+    "n_areas": ("Number of areas", "Areas"),
     "n_clusters": ("Number of clusters", "Clusters"), "rate_per_1000": "Rate per 1,000",
     "rate_per_1000py": ("Rate per 1,000 people a year", "Rate per 1,000/yr"), "events": "Events",
     "person_years": "Person-years", "n_treated": ("Number enrolled", "Enrolled"), "n_controls": ("Number of controls", "Controls"),
@@ -238,13 +239,13 @@ GLOSSARY: dict[str, str] = {
                                "times, 95% of such ranges would contain the true value.",
     "absolute difference": "The change in the number of events per 1,000 people a year, compared with what would have "
                            "been expected without the programme.",
-    "difference-in-differences": "Comparing the change over time in the enrolled group with the change over the same "
-                                 "time in a comparison group; the difference between the two changes is the estimate "
-                                 "of the programme's effect.",
+    "difference-in-differences": "Comparing the change over time where the programme ran with the change over the "
+                                 "same time in a comparison group; the difference between the two changes is the "
+                                 "estimate of the programme's effect.",
     "matched comparison group": "People who were not enrolled but were similar to those who were (age, health, recent "
                                 "hospital use) at the date each enrolled person joined.",
-    "rate ratio": "The rate of events among enrolled people divided by the rate expected without the programme; "
-                  "0.80 means 20% fewer events.",
+    "rate ratio": "The rate of events where the programme ran divided by the rate expected there without the "
+                  "programme; 0.80 means 20% fewer events.",
     "regression to the mean": "People chosen because of a recent spell of high hospital use tend to use hospitals less "
                               "afterwards anyway, so a simple before-and-after comparison overstates any benefit.",
     "standardised mean difference": "The difference between two groups' averages divided by the spread of the values; "
@@ -262,8 +263,8 @@ GLOSSARY: dict[str, str] = {
     "special-cause variation": "A change in a process chart larger or longer than ordinary variation would explain.",
     "propensity score": "The estimated chance that a person was enrolled, given their characteristics; used to find "
                         "similar people for the comparison group.",
-    "person-years": "The total time people were followed, in years: a person followed for six months adds half a "
-                    "person-year.",
+    "person-years": "The total time people were followed (or, for a whole area, lived there), in years: a person "
+                    "counted for six months adds half a person-year.",
     "EQ-5D": "A short questionnaire in which people rate their mobility, self-care, usual activities, pain and "
              "anxiety; the answers give a health index from below 0 (worse than death) to 1 (full health).",
     "Friends and Family Test": "The NHS question asking how good the service was overall.",

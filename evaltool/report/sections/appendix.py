@@ -103,13 +103,41 @@ _METHODS = [
 ]
 
 
+#: The methods of an area-only evaluation (an area-by-month panel, no person-level data).
+_AREA_METHODS = [
+    ("Design", "Whole area, from monthly counts for areas (no records of individual people): the evaluated area's "
+               "monthly rate after go-live was compared with (a) a weighted set of comparison areas that tracked it "
+               "before go-live (synthetic difference-in-differences, Arkhangelsky et al. 2021; synthetic control, "
+               "Abadie, Diamond and Hainmueller 2010; and difference-in-differences against the average comparison "
+               "area) and (b) its own trend and seasonal pattern before go-live (interrupted time series: segmented "
+               "count regression with the population as exposure and seasonal terms; Lopez Bernal, Cummins and "
+               "Gasparrini 2017)."),
+    ("Estimands", "The average effect of the programme on the whole area's monthly rate after go-live, as a rate "
+                  "ratio (observed over expected without the programme) and as a difference per 1,000 person-years "
+                  "(per 1,000 people a year)."),
+    ("Uncertainty", "Comparison-area designs: placebo re-assignment of the comparison areas (a t interval with one "
+                    "fewer degree of freedom than comparison areas unless the plan says otherwise); synthetic control "
+                    "with area characteristics: in-space placebos; interrupted time series: the count model's errors "
+                    "as set in the plan (see the interrupted time series tables)."),
+    ("Strength of evidence", "Maryland Scientific Methods Scale as scored by the What Works Centre for Local Economic "
+                             "Growth; confidence rated from the months before go-live, the number of comparison areas, "
+                             "the fit before go-live and precision (rules in the evaltool documentation)."),
+]
+
+
 def methods(ctx: Any) -> Section:
-    body = "\n\n".join(f"**{esc(h)}.** {esc(t)}" for h, t in _METHODS)
+    items = _AREA_METHODS if ctx.area_only else _METHODS
+    body = "\n\n".join(f"**{esc(h)}.** {esc(t)}" for h, t in items)
     return Section("methods", "Methods and estimands", body)
 
 
 def plan(ctx: Any) -> Section:
     spec = ctx.manifest.get("spec") or {}
+    if ctx.area_only:
+        # An area-only plan: leave out the person-level parts it never used (all empty or defaults).
+        spec = {k: v for k, v in spec.items() if k not in _PERSON_PLAN_KEYS}
+        if isinstance(spec.get("data"), dict):
+            spec["data"] = {k: v for k, v in spec["data"].items() if v is not None}
     text = yaml.safe_dump(spec, sort_keys=False, width=88, allow_unicode=True, default_flow_style=False)
     lines = [ln if len(ln) <= 96 else ln[:93] + "..." for ln in text.splitlines()]
     fence = "````"
@@ -296,8 +324,25 @@ _CHECKLIST = [
 ]
 
 
+#: Checklist rows reworded for an area-only evaluation (the units are areas and months, not people).
+_AREA_CHECKLIST = {
+    "Setting": ("Place, go-live date and the months analysed", "Key points; Who was included"),
+    "Participants (RECORD 6.1-6.3)": ("The evaluated area and the comparison areas, and how they were chosen",
+                                      "Who was included; Methods; The analysis plan as run"),
+    "Study size and flow (RECORD 13.1)": ("Areas and months analysed, and areas left out", "Who was included; "
+                                                                                            "Other tables"),
+    "Descriptive data": ("Events and rates of each area before and after go-live", "Other tables"),
+    "Main results": ("Estimates with precision; absolute and relative", "The whole area"),
+    "Other analyses": ("Other designs, leaving out each comparison area", "The whole area; How sure are we"),
+}
+_PERSON_PLAN_KEYS = ("cohort", "validation", "matching", "effects", "rollout", "proms", "economics",
+                     "coded_outcomes")
+
+
 def checklist(ctx: Any) -> Section:
-    df = pd.DataFrame(_CHECKLIST, columns=["STROBE / RECORD item", "What is reported", "Where"])
+    rows = [(item, *_AREA_CHECKLIST[item]) if ctx.area_only and item in _AREA_CHECKLIST else (item, what, where)
+            for item, what, where in _CHECKLIST]
+    df = pd.DataFrame(rows, columns=["STROBE / RECORD item", "What is reported", "Where"])
     return Section("checklist", "Reporting checklist (STROBE and RECORD)", ctx.table(
         df, "Where each STROBE and RECORD item is reported", "checklist", labelled=True, workbook=False))
 

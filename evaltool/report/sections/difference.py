@@ -104,7 +104,9 @@ def _rollout(ctx: Any) -> str:
     return f"{head}\n\n{esc(txt)}"
 
 
-def build(ctx: Any) -> Section:
+def build(ctx: Any) -> Section | None:
+    if ctx.area_only and ctx.unplanned("effects") and ctx.unplanned("rollout"):
+        return None  # an area-only evaluation: the whole-area section answers the question
     nr = not_run_text(ctx, "effects", "matched comparison")
     parts = []
     e = effects(ctx)

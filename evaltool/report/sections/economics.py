@@ -68,6 +68,8 @@ def _notes(ctx: Any) -> list[str]:
 
 
 def build(ctx: Any) -> Section | None:
+    if ctx.area_only and ctx.unplanned("economics"):
+        return None  # an area-only evaluation never planned this part
     status, reason = ctx.status("economics")
     if status == "not_run" and "no `economics`" in reason:
         return None

@@ -103,9 +103,47 @@ def table_one(ctx: Any) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return pd.DataFrame(rows), pd.DataFrame(sheet)
 
 
+def areas_text(ctx: Any) -> str | None:
+    """Who was included in an area-only evaluation: the areas and months of the panel, in plain words."""
+    from evaltool.report.sections.area import area_facts
+
+    f = area_facts(ctx)
+    if not f.get("treated_area"):
+        return None
+    what = str(f.get("outcome") or "events").replace("_", " ")
+    n_d, n_o = f.get("n_donors"), f.get("n_other_treated_areas") or 0
+    months = (f" from {_month_words(f.get('first_month'))} to {_month_words(f.get('last_month'))}"
+              if f.get("first_month") and f.get("last_month") else "")
+    txt = (f"This evaluation used monthly counts for whole areas, not records of individual people: {what}s and "
+           f"the population of {f['treated_area']}" + (f" and of {n_d} comparison areas that never went live"
+                                                      if n_d else "") + f", month by month{months}")
+    if f.get("n_months"):
+        txt += (f" ({f['n_months']} months: {f.get('n_pre_months')} before go-live in "
+                f"{_month_words(f.get('go_live'))} and {f.get('n_post_months')} after)")
+    txt += "."
+    if n_o:
+        txt += (f" {n_o} other area{'s' if n_o != 1 else ''} that also went live {'were' if n_o != 1 else 'was'} "
+                "left out of the comparison.")
+    txt += (" Everyone living in or registered with the area counts in its rates, whether or not they used the "
+            "programme. The areas' events and rates before and after go-live are in the technical appendix.")
+    return txt
+
+
+def _month_words(d: Any) -> str:
+    try:
+        return pd.Timestamp(str(d)).strftime("%B %Y")
+    except (ValueError, TypeError):
+        return str(d)
+
+
 def build(ctx: Any) -> Section:
     from evaltool.report.figures import funnel_plot
 
+    if ctx.area_only:
+        from evaltool.report.sections._common import esc
+
+        txt = areas_text(ctx)
+        return Section("who", "Who was included", esc(txt) if txt else "The bundle holds no area summary.")
     parts = []
     steps = funnel_steps(ctx)
     if steps:

@@ -52,7 +52,7 @@ def items(ctx: Any) -> list[tuple[str, str]]:
     if not fu and ev.facts.get("area"):
         from evaltool.report.sections.key_points import area_follow_up
 
-        out.append(("Length of follow-up", area_follow_up(ev.facts)))
+        out.append(("How long after go-live" if ctx.area_only else "Length of follow-up", area_follow_up(ev.facts)))
     else:
         out.append(("Length of follow-up", _follow_up_text(fu)))
     for c in ev.checks:
@@ -101,8 +101,14 @@ def items(ctx: Any) -> list[tuple[str, str]]:
     if loo is not None and isinstance(loo.value, list) and len(loo.value) == 2:
         out.append(("Differences between practices", f"In the roll-out analysis, leaving out one practice at a "
                     f"time moved the estimate between {float(loo.value[0]):.2f} and {float(loo.value[1]):.2f}."))
-    out.append(("Attribution", "Other changes at the same time (new services, staffing, coding) affect the "
-                "comparison only if they reached the two groups differently; this cannot be fully checked."))
+    if ctx.area_only:
+        out.append(("Attribution", "Other changes at the same time (new services, staffing, coding, how events "
+                    "were recorded) affect the comparison with other areas only if they reached the evaluated area "
+                    "and the comparison areas differently, and the comparison with the area's own past if they "
+                    "began near go-live; this cannot be fully checked."))
+    else:
+        out.append(("Attribution", "Other changes at the same time (new services, staffing, coding) affect the "
+                    "comparison only if they reached the two groups differently; this cannot be fully checked."))
     return out
 
 

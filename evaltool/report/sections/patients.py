@@ -94,6 +94,8 @@ def _experience(ctx: Any) -> list[str]:
 
 
 def build(ctx: Any) -> Section | None:
+    if ctx.area_only and ctx.unplanned("proms"):
+        return None  # an area-only evaluation never planned this part
     nr = not_run_text(ctx, "proms", "analysis of patient-reported outcomes")
     if nr and ctx.status("proms")[0] == "not_run" and "no `proms`" in ctx.status("proms")[1]:
         return None

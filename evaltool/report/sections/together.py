@@ -46,6 +46,8 @@ def resolve(ctx: Any, key: str) -> str | None:
 
 
 def build(ctx: Any) -> Section | None:
+    if ctx.area_only and ctx.unplanned("qual"):
+        return None  # an area-only evaluation never planned this part
     nr = not_run_text(ctx, "qual", "joint display")
     jd = ctx.pub.table("joint_display")
     if jd is None or not len(jd.display):

@@ -41,6 +41,8 @@ def participants_text(v: Any, total: Any) -> str:
 
 
 def build(ctx: Any) -> Section | None:
+    if ctx.area_only and ctx.unplanned("qual"):
+        return None  # an area-only evaluation never planned this part
     nr = not_run_text(ctx, "qual", "analysis of interviews and focus groups")
     if nr and "no `qualitative`" in ctx.status("qual")[1]:
         return None
