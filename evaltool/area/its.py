@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.area.its_ar1 import fit_ar1_counts
+from evaltool.area.its_ar1 import fit_ar1_contrast, fit_ar1_counts
 from evaltool.errors import DataValidationError, EstimationError
 
 __all__ = ["ITSResult", "interrupted_time_series", "season_design"]
@@ -249,9 +249,6 @@ def interrupted_time_series(
         raise DataValidationError(f"`impact` must name 'level' and/or 'slope', got {list(impact)}")
     if errors not in _ERRORS:
         raise DataValidationError(f"`errors` must be one of {', '.join(_ERRORS)}, got {errors!r}")
-    if errors == "ar1" and group:
-        raise DataValidationError("errors='ar1' models one series; a comparative ITS (control series) uses"
-                                  " errors='newey_west'")
     need = [events, exposure, time, intervention] + ([group] if group else []) + ([season] if season else [])
     miss = [c for c in need if c not in data.columns]
     if miss:
@@ -387,20 +384,25 @@ def interrupted_time_series(
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise EstimationError(f"the ITS model could not be fitted: {exc}") from None
     ar1 = None
+    cidx = np.arange(p)  # the parameters the AR(1) fit estimates (comparative: the treated series' terms)
     if errors == "ar1":
         try:
-            ar1, _ = fit_ar1_counts(yf, np.exp(of), Xf, tt[fit_rows], mu_in)
-            kr = ar1.kr()
+            if group:
+                ar1, kr, cidx, beta, V = _ar1_comparative(yf, of, Xf, names, g[fit_rows], tt[fit_rows], mu_in,
+                                                          beta, V)
+            else:
+                ar1, _ = fit_ar1_counts(yf, np.exp(of), Xf, tt[fit_rows], mu_in)
+                kr = ar1.kr()
+                beta, V = ar1.beta, kr.phi
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise EstimationError(f"the ITS model with AR(1) errors could not be fitted: {exc}") from None
-        beta, V = ar1.beta, kr.phi
     if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(np.diag(V))):
         raise EstimationError("the ITS model did not converge (non-finite estimates)")
 
     def dof(L: np.ndarray) -> float:
         """Degrees of freedom for the contrast ``L' beta`` (inf: normal)."""
         if ar1 is not None:
-            return max(1.0, kr.satterthwaite_df(L))
+            return max(1.0, kr.satterthwaite_df(np.asarray(L, dtype=float)[cidx]))
         return float(n - p) if errors == "newey_west" else float("inf")
 
     se = np.sqrt(np.diag(V))
@@ -484,6 +486,35 @@ def interrupted_time_series(
                      seasonality="none" if seasonality == "none" else
                      (f"{harmonics} Fourier pair(s)" if seasonality == "fourier" else "month indicators"),
                      impact=imp, comparative=bool(group), alpha=alpha, notes=tuple(notes))
+
+
+def _ar1_comparative(y, off, X, names, g, tt, mu, beta, V):
+    """Comparative ITS with a latent AR(1) log rate ratio (:func:`evaltool.area.its_ar1.fit_ar1_contrast`).
+
+    The control series' terms (intercept, trend, shared post terms, seasonality) keep the count model's
+    estimates and covariance; the treated series' terms (``treated``, ``treated:time``, ``level_change``,
+    ``slope_change``) come from the AR(1) fit of the two series' log rate ratio, with its covariance; the
+    two blocks are taken as uncorrelated.
+    """
+    tr, ct = g == 1, g == 0
+    if not np.array_equal(np.sort(tt[tr]), np.sort(tt[ct])):
+        raise EstimationError("errors='ar1' with a control series needs both series in the same periods")
+    o1, o0 = np.argsort(tt[tr]), np.argsort(tt[ct])
+    cidx = np.array([names.index(n) for n in ("treated", "treated:time", "level_change", "slope_change")
+                     if n in names])
+    common = np.setdiff1d(np.arange(X.shape[1]), cidx)
+    X1 = X[tr][o1]
+    common1 = X1[:, common] @ beta[common]
+    fit, _ = fit_ar1_contrast(y[tr][o1], np.exp(off[tr][o1]), mu[ct][o0], y[ct][o0], X1[:, cidx], common1,
+                              tt[tr][o1], mu[tr][o1])
+    kr = fit.kr()
+    beta = beta.copy()
+    beta[cidx] = fit.beta
+    V = V.copy()
+    V[cidx, :] = 0.0
+    V[:, cidx] = 0.0
+    V[np.ix_(cidx, cidx)] = kr.phi
+    return fit, kr, cidx, beta, V
 
 
 def _crit(alpha: float, df: float) -> float:
