@@ -76,9 +76,9 @@ def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
     return rows
 
 
-def _scenario_a_ascm(rep: int, edge: bool) -> list[dict]:
-    """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels, with and without
-    area fixed effects (the area stage's default is with)."""
+def _scenario_a_ascm(rep: int, edge: bool, no_fe: bool = False) -> list[dict]:
+    """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels, with area fixed
+    effects (the area stage's default) and, with ``no_fe``, also without (augsynth's default)."""
     s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=edge, seed=rep)
     p = s.panel.assign(rate=lambda d: 1000 * d["events"] / d["person_years"],
                        log_rate=lambda d: np.log(d["events"] / d["person_years"]))
@@ -87,7 +87,7 @@ def _scenario_a_ascm(rep: int, edge: bool) -> list[dict]:
     truth_diff = s.truth["difference_per_1000py_mean"]
     scen = "A-edge" if edge else "A-interior"
     rows = []
-    for fe, label in ((True, "ascm fixed effects (default)"), (False, "ascm no fixed effects")):
+    for fe, label in ((True, "ascm fixed effects (default)"), (False, "ascm no fixed effects"))[:2 if no_fe else 1]:
         r = augmented_synthetic_control(p, "log_rate", "area_id", "month", "T", go, fixed_effects=fe)
         d = (lambda t: obs * (1 - np.exp(-t)))
         m = f"{label} log rate (t19)"
@@ -206,6 +206,7 @@ def main() -> None:
     ap.add_argument("--scenarios", default="A,B",
                     help="comma-separated: A (SDID, SC, DiD), B (ITS), ascm (A-edge and A-interior), sdid-interior"
                          " (A-interior SDID alone), C (comparative ITS)")
+    ap.add_argument("--ascm-no-fe", action="store_true", help="ascm: also without area fixed effects")
     ap.add_argument("--merge", action="store_true",
                     help="update the summary's rows for what was measured, keeping its other rows")
     a = ap.parse_args()
@@ -225,7 +226,7 @@ def main() -> None:
                 rows += _scenario_a(rep, edge, a.rate_scale)
         if "ascm" in scen:
             for edge in (True, False):
-                rows += _scenario_a_ascm(rep, edge)
+                rows += _scenario_a_ascm(rep, edge, a.ascm_no_fe)
         if "sdid-interior" in scen:
             rows += _scenario_a_sdid(rep)
         if "B" in scen:

@@ -66,8 +66,9 @@ class AreaConfig(BaseModel):
     placebo_interval: Literal["t", "normal"] = Field(
         "t", description="placebo interval: t with (comparison areas - 1) degrees of freedom, or normal")
     ascm_fixed_effects: bool = Field(
-        False, description="augmented synthetic control: subtract each area's mean before go-live first"
-                           " (augsynth's fixedeff)")
+        True, description="augmented synthetic control: subtract each area's mean before go-live first"
+                          " (augsynth's fixedeff; without it the interval undercovers when the area lies outside"
+                          " the comparison areas' range, benchmarks/area)")
     its: ItsConfig = ItsConfig()
     alpha: float = Field(0.05, gt=0, lt=0.5)
 

@@ -22,7 +22,12 @@ tested (Ljung-Box on Pearson residuals) and reported, and the standard errors al
   with seasonality and AR(1) shocks this keeps 95% intervals at nominal coverage (94.5-96%) where
   Newey-West (84%) and quasi-Poisson with model-based errors (90%) do not (``benchmarks/area``, 400
   replications). The count family then gives the starting fit
-  and the reported dispersion only. Single series only.
+  and the reported dispersion only. With a control series (comparative ITS) the latent AR(1) process is
+  the log rate ratio's deviation between the two series (:func:`evaltool.area.its_ar1.fit_ar1_contrast`):
+  the control series' trend, seasonality and shared post-period terms keep the count model's estimates
+  and the treated series' terms are fitted by GLS on the two series' linearised log rate ratio; on the
+  treated area of simulated panels against the total of 20 comparison areas this covers 93-97% where
+  Newey-West (Driscoll-Kraay) errors cover 73-90% (``benchmarks/area``, scenario C).
 * ``errors="newey_west"``: a Newey-West (HAC) sandwich with t(n - p) critical values (Driscoll-Kraay for a
   comparative ITS).
 * ``errors="model"``: the family's model-based errors (the published worked example's choice).
@@ -222,7 +227,8 @@ def interrupted_time_series(
     family, impact, seasonality, harmonics, period:
         The model (see the module docstring). ``impact`` is a subset of ``("level", "slope")``.
     errors, hac_lags:
-        ``"ar1"`` (latent AR(1) log rate, REML, Satterthwaite degrees of freedom; single series),
+        ``"ar1"`` (latent AR(1) log rate, REML, Satterthwaite degrees of freedom; for a comparative ITS
+        the AR(1) log rate ratio between the series),
         ``"model"`` (model-based; quasi-Poisson scales by the Pearson dispersion) or ``"newey_west"`` (HAC,
         lags default ``floor(4 (n / 100) ** (2 / 9))``, at least 1).
     lag_periods:

@@ -344,6 +344,7 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                     " and the difference per 1,000 person-years.")
         dg = its_res.diagnostics
         facts.update({"its_family": its_res.family, "its_errors": its_res.errors,
+                      "its_comparative": its_res.comparative,
                       "its_ar1_rho": dg.get("ar1_rho"), "its_df": its_res.effect("average_post")["df"],
                       "its_dispersion": dg["dispersion"], "its_ljung_box_p": dg["ljung_box_p"],
                       "its_acf1": dg["acf1"], "its_level_change_rr": its_res.effect("level_change")["estimate"]
