@@ -11,7 +11,7 @@ import pytest
 
 from evaltool.area.its import interrupted_time_series
 from evaltool.area.its_ar1 import ar1_covariance, fit_ar1_counts, kenward_roger, reml_ar1
-from evaltool.datasets.area_sim import simulate_area_panel
+from evaltool.datasets.area_sim import comparative_series, simulate_area_panel
 from evaltool.errors import EstimationError
 
 R = shutil.which("Rscript")
@@ -167,12 +167,7 @@ def test_its_default_errors_are_ar1_with_satterthwaite_df():
 def test_comparative_its_ar1_errors_on_the_log_rate_ratio():
     # rules unlike Southvale's (evaltool.datasets.area_sim): the treated area against the total of 20 areas
     s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=0.9, edge=False, seed=20_001)
-    p = s.panel
-    tr = p[p.area_id == "T"][["month", "events", "person_years"]].assign(series="treated")
-    ct = p[p.area_id != "T"].groupby("month", as_index=False)[["events", "person_years"]].sum().assign(
-        series="control")
-    d = pd.concat([tr, ct], ignore_index=True)
-    d["live"] = (d["month"] >= sorted(d["month"].unique())[30]).astype(float)
+    d = comparative_series(s.panel, go_live_month=30)
     r = interrupted_time_series(d, group="series", impact=("level",))
     assert r.errors == "ar1" and r.comparative
     e = r.effect("level_change")

@@ -42,19 +42,23 @@ from scipy import stats
 from evaltool.area.ascm import augmented_synthetic_control
 from evaltool.area.its import interrupted_time_series
 from evaltool.area.sdid import synthdid
-from evaltool.datasets.area_sim import simulate_area_panel
+from evaltool.datasets.area_sim import comparative_series, simulate_area_panel
 
 TRUE_RR = 0.9
 
 
-def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
+def _panel_a(rep: int, edge: bool) -> tuple[pd.DataFrame, object, float, float, str]:
+    """Scenario A's panel with rates, go-live month, observed post rate, true difference and scenario name."""
     s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=edge, seed=rep)
     p = s.panel.assign(rate=lambda d: 1000 * d["events"] / d["person_years"],
                        log_rate=lambda d: np.log(d["events"] / d["person_years"]))
     go = p["month"].sort_values().unique()[30]
     obs = float(p.loc[(p["area_id"] == "T") & (p["month"] >= go), "rate"].mean())
-    truth_diff = s.truth["difference_per_1000py_mean"]
-    scen = "A-edge" if edge else "A-interior"
+    return p, go, obs, s.truth["difference_per_1000py_mean"], "A-edge" if edge else "A-interior"
+
+
+def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
+    p, go, obs, truth_diff, scen = _panel_a(rep, edge)
     rows = []
     for m in ("sdid", "sc", "did"):
         r = synthdid(p, "log_rate", "area_id", "month", {"T": go}, method=m, interval="t")
@@ -79,13 +83,7 @@ def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
 def _scenario_a_ascm(rep: int, edge: bool, no_fe: bool = False) -> list[dict]:
     """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels, with area fixed
     effects (the area stage's default) and, with ``no_fe``, also without (augsynth's default)."""
-    s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=edge, seed=rep)
-    p = s.panel.assign(rate=lambda d: 1000 * d["events"] / d["person_years"],
-                       log_rate=lambda d: np.log(d["events"] / d["person_years"]))
-    go = p["month"].sort_values().unique()[30]
-    obs = float(p.loc[(p["area_id"] == "T") & (p["month"] >= go), "rate"].mean())
-    truth_diff = s.truth["difference_per_1000py_mean"]
-    scen = "A-edge" if edge else "A-interior"
+    p, go, obs, truth_diff, scen = _panel_a(rep, edge)
     rows = []
     for fe, label in ((True, "ascm fixed effects (default)"), (False, "ascm no fixed effects"))[:2 if no_fe else 1]:
         r = augmented_synthetic_control(p, "log_rate", "area_id", "month", "T", go, fixed_effects=fe)
@@ -101,9 +99,7 @@ def _scenario_a_ascm(rep: int, edge: bool, no_fe: bool = False) -> list[dict]:
 
 def _scenario_a_sdid(rep: int) -> list[dict]:
     """Synthetic DiD alone in A-interior (more replications to settle its coverage)."""
-    s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=False, seed=rep)
-    p = s.panel.assign(log_rate=lambda d: np.log(d["events"] / d["person_years"]))
-    go = p["month"].sort_values().unique()[30]
+    p, go, _, _, _ = _panel_a(rep, False)
     r = synthdid(p, "log_rate", "area_id", "month", {"T": go}, method="sdid", interval="t")
     rows = []
     for ci, crit in (("t19", stats.t.ppf(0.975, r.df)), ("normal", stats.norm.ppf(0.975))):
@@ -119,12 +115,7 @@ def _scenario_c(rep: int) -> list[dict]:
     the treated area drawn like the donors), level and level + slope models, AR(1) and Newey-West errors."""
     s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=False,
                             seed=20_000 + rep)
-    p = s.panel
-    tr = p[p.area_id == "T"][["month", "events", "person_years"]].assign(series="treated")
-    ct = p[p.area_id != "T"].groupby("month", as_index=False)[["events", "person_years"]].sum().assign(
-        series="control")
-    d = pd.concat([tr, ct], ignore_index=True)
-    d["live"] = (d["month"] >= sorted(d["month"].unique())[30]).astype(float)
+    d = comparative_series(s.panel, go_live_month=30)
     rows = []
     for err, lab in (("ar1", "AR(1) REML (default)"), ("newey_west", "Newey-West (Driscoll-Kraay)")):
         for imp in (("level",), ("level", "slope")):
