@@ -80,12 +80,13 @@ def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
     return rows
 
 
-def _scenario_a_ascm(rep: int, edge: bool, no_fe: bool = False) -> list[dict]:
-    """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels, with area fixed
-    effects (the area stage's default) and, with ``no_fe``, also without (augsynth's default)."""
+def _scenario_a_ascm(rep: int, edge: bool, variants: tuple[str, ...] = ("fe",)) -> list[dict]:
+    """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels: ``fe`` with area
+    fixed effects (the area stage's default), ``nofe`` without (augsynth's default)."""
     p, go, obs, truth_diff, scen = _panel_a(rep, edge)
     rows = []
-    for fe, label in ((True, "ascm fixed effects (default)"), (False, "ascm no fixed effects"))[:2 if no_fe else 1]:
+    for fe, label in [(v == "fe", {"fe": "ascm fixed effects (default)", "nofe": "ascm no fixed effects"}[v])
+                      for v in variants]:
         r = augmented_synthetic_control(p, "log_rate", "area_id", "month", "T", go, fixed_effects=fe)
         d = (lambda t: obs * (1 - np.exp(-t)))
         m = f"{label} log rate (t19)"
@@ -197,7 +198,8 @@ def main() -> None:
     ap.add_argument("--scenarios", default="A,B",
                     help="comma-separated: A (SDID, SC, DiD), B (ITS), ascm (A-edge and A-interior), sdid-interior"
                          " (A-interior SDID alone), C (comparative ITS)")
-    ap.add_argument("--ascm-no-fe", action="store_true", help="ascm: also without area fixed effects")
+    ap.add_argument("--ascm-variants", default="fe",
+                    help="ascm: comma-separated fe (area fixed effects, the stage's default) and/or nofe")
     ap.add_argument("--merge", action="store_true",
                     help="update the summary's rows for what was measured, keeping its other rows")
     a = ap.parse_args()
@@ -217,7 +219,7 @@ def main() -> None:
                 rows += _scenario_a(rep, edge, a.rate_scale)
         if "ascm" in scen:
             for edge in (True, False):
-                rows += _scenario_a_ascm(rep, edge, a.ascm_no_fe)
+                rows += _scenario_a_ascm(rep, edge, tuple(a.ascm_variants.split(",")))
         if "sdid-interior" in scen:
             rows += _scenario_a_sdid(rep)
         if "B" in scen:

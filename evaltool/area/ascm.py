@@ -26,9 +26,12 @@ Proposition 99 in ``tests/test_area_ascm.py``.
 
 Inference: in-space placebos as for the module's other comparison-area designs -- each donor in turn is
 treated as if it had gone live (the other donors its pool, ``lambda`` chosen afresh), the spread of the
-placebo estimates gives the standard error and the interval is ``t`` with (donors - 1) degrees of freedom (or
-normal). On simulated area panels this interval covers 93-97% with the evaluated area inside and at the edge
-of the donors (``benchmarks/area``); augsynth's own conformal and jackknife+ intervals are not implemented.
+placebo estimates (their sample standard deviation) gives the standard error and the interval is ``t`` with
+(donors - 1) degrees of freedom (or normal). On simulated area panels with 20 donors (``benchmarks/area``, 400
+replications) this interval covers 94.75% with the evaluated area above every donor and 94.0% among them
+with ``fixed_effects=True``; without the fixed effects 86.5% and 94.25% (the ridge correction reaches an
+area outside the donors' range only partly). augsynth's own conformal and jackknife+ intervals are not
+implemented.
 """
 from __future__ import annotations
 
