@@ -11,8 +11,8 @@ import pytest
 
 from evaltool.area.its import interrupted_time_series
 from evaltool.area.its_ar1 import ar1_covariance, fit_ar1_counts, kenward_roger, reml_ar1
-from evaltool.datasets.area_sim import simulate_area_panel
-from evaltool.errors import DataValidationError
+from evaltool.datasets.area_sim import comparative_series, simulate_area_panel
+from evaltool.errors import EstimationError
 
 R = shutil.which("Rscript")
 
@@ -162,6 +162,22 @@ def test_its_default_errors_are_ar1_with_satterthwaite_df():
     from scipy import stats
     half = np.log(e["ci_upper"]) - np.log(e["estimate"])
     assert half == pytest.approx(stats.t.ppf(0.975, e["df"]) * e["std_error"], rel=1e-9)
-    with pytest.raises(DataValidationError, match="comparative"):
-        both = pd.concat([d.assign(series="treated"), d.assign(series="control")], ignore_index=True)
-        interrupted_time_series(both, group="series", errors="ar1")
+
+
+def test_comparative_its_ar1_errors_on_the_log_rate_ratio():
+    # rules unlike Southvale's (evaltool.datasets.area_sim): the treated area against the total of 20 areas
+    s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=0.9, edge=False, seed=20_001)
+    d = comparative_series(s.panel, go_live_month=30)
+    r = interrupted_time_series(d, group="series", impact=("level",))
+    assert r.errors == "ar1" and r.comparative
+    e = r.effect("level_change")
+    assert e["ci_lower"] < 0.9 < e["ci_upper"] and 2 < e["df"] < 200
+    assert 0 <= r.diagnostics["ar1_rho"] < 1
+    coef = r.coefficients.set_index("term")
+    assert np.isinf(coef.loc["intercept", "df"]) and np.isfinite(coef.loc["level_change", "df"])
+    # the same treated effect as a single-series AR(1) fit of the two series' log rate ratio would give:
+    # the contrast is estimated by GLS, so it differs from the count model's (Newey-West) point estimate
+    nw = interrupted_time_series(d, group="series", impact=("level",), errors="newey_west")
+    assert abs(np.log(e["estimate"]) - np.log(nw.effect("level_change")["estimate"])) < 0.05
+    with pytest.raises(EstimationError, match="same periods"):
+        interrupted_time_series(d.drop(index=[int(d.index[-1])]), group="series", impact=("level",))

@@ -51,7 +51,9 @@ def test_stage_from_panel_runs_every_design_and_recovers_effect():
                      placebo_replications=50)
     out = run_stage(None, None, None, p, cfg, window_start="2020-01-01", window_end="2022-12-31", seed=1)
     eff = out.tables["area_effects"].set_index("method")
-    assert set(eff.index) == {"sdid", "synthetic_control", "did", "synthetic_control_adh", "its"}
+    assert set(eff.index) == {"sdid", "ascm", "synthetic_control", "did", "synthetic_control_adh", "its"}
+    assert eff.loc["ascm", "rr_lower"] < 0.85 < eff.loc["ascm", "rr_upper"]
+    assert "in-space placebos (10 donor areas), t with 9 df; ridge lambda" in eff.loc["ascm", "inference"]
     assert out.facts["headline_method"] == "sdid"
     assert eff.loc["sdid", "rr_lower"] < 0.85 < eff.loc["sdid", "rr_upper"]
     assert eff.loc["sdid", "rate_ratio"] < 1
@@ -126,6 +128,31 @@ def test_log_scale_effects_rate_ratio_difference_and_sc_steered_away():
     assert "(biased here: see above)" in words
 
 
+def test_ascm_is_the_automatic_headline_at_the_edge_without_sdid():
+    # the simulated treated area lies above every comparison area (edge=True): SC is biased, ASCM is not
+    p = _panel(seed=5)
+    cfg = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12,
+                     methods=("ascm", "synthetic_control"))
+    with pytest.warns(Warning, match="augmented synthetic control corrects for this"):
+        out = run_stage(None, None, None, p, cfg, window_start="2020-01-01", window_end="2022-12-31", seed=1)
+    f = out.facts
+    assert f["headline_method"] == "ascm" and "outside the comparison areas' range" in f["headline_reason"]
+    eff = out.tables["area_effects"].set_index("method")
+    assert eff.loc["ascm", "rr_lower"] < 0.85 < eff.loc["ascm", "rr_upper"]
+    assert f["ascm_fixed_effects"] is True and f["ascm_lambda"] > 0
+    assert "Augmented synthetic control" in set(out.tables["area_weights"]["method"])
+    assert "expected_rate_ascm" in out.tables["area_series"]
+    words = " ".join(area_sentences(f))
+    assert "augmented synthetic control and synthetic difference-in-differences allow" in words
+    assert "Ben-Michael, Feller and Rothstein 2021" in words and "synthetic control 0." in words.lower()
+    # a planned headline is kept; with synthetic control alone at the edge the fallback still names it
+    cfg2 = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12,
+                      methods=("ascm", "synthetic_control"), headline="synthetic_control")
+    with pytest.warns(Warning):
+        out2 = run_stage(None, None, None, p, cfg2, window_start="2020-01-01", window_end="2022-12-31", seed=1)
+    assert out2.facts["headline_method"] == "synthetic_control"
+
+
 def test_rate_scale_option_and_zero_counts_fall_back():
     p = _panel()
     cfg = AreaConfig(treated_area="T", build_from_person_data=False, min_pre_months=12, methods=("did",),
@@ -164,7 +191,7 @@ def test_southvale_area_spec_from_the_cli_in_another_folder(tmp_path):
     head = eff[eff["headline"]]
     assert list(head.index) == ["sdid"]  # 30 comparison areas: synthetic DiD is the automatic headline
     # Every design's interval contains the true whole-area rate ratio (~0.997: too small to detect).
-    for m in ("sdid", "did", "synthetic_control"):
+    for m in ("sdid", "ascm", "did", "synthetic_control"):
         assert eff.loc[m, "rr_lower"] < truth["true_whole_area_rate_ratio"] < eff.loc[m, "rr_upper"], m
     html = (bundle / "report.html").read_text(encoding="utf-8")
     assert "synthetic difference-in-differences" in html.lower()

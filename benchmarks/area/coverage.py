@@ -39,21 +39,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from evaltool.area.ascm import augmented_synthetic_control
 from evaltool.area.its import interrupted_time_series
 from evaltool.area.sdid import synthdid
-from evaltool.datasets.area_sim import simulate_area_panel
+from evaltool.datasets.area_sim import comparative_series, simulate_area_panel
 
 TRUE_RR = 0.9
 
 
-def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
+def _panel_a(rep: int, edge: bool) -> tuple[pd.DataFrame, object, float, float, str]:
+    """Scenario A's panel with rates, go-live month, observed post rate, true difference and scenario name."""
     s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=edge, seed=rep)
     p = s.panel.assign(rate=lambda d: 1000 * d["events"] / d["person_years"],
                        log_rate=lambda d: np.log(d["events"] / d["person_years"]))
     go = p["month"].sort_values().unique()[30]
     obs = float(p.loc[(p["area_id"] == "T") & (p["month"] >= go), "rate"].mean())
-    truth_diff = s.truth["difference_per_1000py_mean"]
-    scen = "A-edge" if edge else "A-interior"
+    return p, go, obs, s.truth["difference_per_1000py_mean"], "A-edge" if edge else "A-interior"
+
+
+def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
+    p, go, obs, truth_diff, scen = _panel_a(rep, edge)
     rows = []
     for m in ("sdid", "sc", "did"):
         r = synthdid(p, "log_rate", "area_id", "month", {"T": go}, method=m, interval="t")
@@ -72,6 +77,57 @@ def _scenario_a(rep: int, edge: bool, rate_scale: bool) -> list[dict]:
             rows.append({"scenario": scen, "rep": rep, "method": f"{m} rate (normal)",
                          "measure": "difference per 1,000 py", "truth": truth_diff, "estimate": r.estimate,
                          "ci_lower": r.ci_lower, "ci_upper": r.ci_upper})
+    return rows
+
+
+def _scenario_a_ascm(rep: int, edge: bool, variants: tuple[str, ...] = ("fe",)) -> list[dict]:
+    """Augmented synthetic control (ridge, placebo t interval) on the scenario-A panels: ``fe`` with area
+    fixed effects (the area stage's default), ``nofe`` without (augsynth's default)."""
+    p, go, obs, truth_diff, scen = _panel_a(rep, edge)
+    rows = []
+    for fe, label in [(v == "fe", {"fe": "ascm fixed effects (default)", "nofe": "ascm no fixed effects"}[v])
+                      for v in variants]:
+        r = augmented_synthetic_control(p, "log_rate", "area_id", "month", "T", go, fixed_effects=fe)
+        d = (lambda t: obs * (1 - np.exp(-t)))
+        m = f"{label} log rate (t19)"
+        rows.append({"scenario": scen, "rep": rep, "method": m, "measure": "rate ratio", "truth": TRUE_RR,
+                     "estimate": np.exp(r.estimate), "ci_lower": np.exp(r.ci_lower), "ci_upper": np.exp(r.ci_upper)})
+        rows.append({"scenario": scen, "rep": rep, "method": m, "measure": "difference per 1,000 py",
+                     "truth": truth_diff, "estimate": d(r.estimate), "ci_lower": d(r.ci_lower),
+                     "ci_upper": d(r.ci_upper)})
+    return rows
+
+
+def _scenario_a_sdid(rep: int) -> list[dict]:
+    """Synthetic DiD alone in A-interior (more replications to settle its coverage)."""
+    p, go, _, _, _ = _panel_a(rep, False)
+    r = synthdid(p, "log_rate", "area_id", "month", {"T": go}, method="sdid", interval="t")
+    rows = []
+    for ci, crit in (("t19", stats.t.ppf(0.975, r.df)), ("normal", stats.norm.ppf(0.975))):
+        lo, hi = r.estimate - crit * r.std_error, r.estimate + crit * r.std_error
+        rows.append({"scenario": "A-interior", "rep": rep, "method": f"sdid log rate ({ci})",
+                     "measure": "rate ratio", "truth": TRUE_RR, "estimate": np.exp(r.estimate),
+                     "ci_lower": np.exp(lo), "ci_upper": np.exp(hi)})
+    return rows
+
+
+def _scenario_c(rep: int) -> list[dict]:
+    """Comparative ITS: the treated area against the total of the 20 donor areas (scenario A's generator,
+    the treated area drawn like the donors), level and level + slope models, AR(1) and Newey-West errors."""
+    s = simulate_area_panel(n_donors=20, n_months=48, go_live_month=30, rate_ratio=TRUE_RR, edge=False,
+                            seed=20_000 + rep)
+    d = comparative_series(s.panel, go_live_month=30)
+    rows = []
+    for err, lab in (("ar1", "AR(1) REML (default)"), ("newey_west", "Newey-West (Driscoll-Kraay)")):
+        for imp in (("level",), ("level", "slope")):
+            r = interrupted_time_series(d, group="series", errors=err, impact=imp)
+            m = f"comparative its {lab}, {' + '.join(imp)}"
+            for nm, measure in (("level_change", "level change"), ("average_post", "average post rate ratio")):
+                if nm == "average_post" and imp == ("level",):
+                    continue  # equal to the level change
+                e = r.effect(nm)
+                rows.append({"scenario": "C", "rep": rep, "method": m, "measure": measure, "truth": TRUE_RR,
+                             "estimate": e["estimate"], "ci_lower": e["ci_lower"], "ci_upper": e["ci_upper"]})
     return rows
 
 
@@ -114,10 +170,19 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
                  "median_width"]]
 
 
-def _report(df: pd.DataFrame, summary_path: str) -> None:
+def _report(df: pd.DataFrame, summary_path: str, merge: bool = False) -> None:
     summ = summarise(df)
     Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
-    summ.round(5).to_csv(summary_path, index=False)
+    if merge and Path(summary_path).exists():
+        # replace the rows measured again in place, keep the others, append the new ones
+        key = ["scenario", "method", "measure"]
+        old = pd.read_csv(summary_path).set_index(key)
+        new = summ.set_index(key)
+        summ = pd.concat([new.loc[[k]] if k in new.index else old.loc[[k]] for k in old.index]
+                         + [new.loc[[k]] for k in new.index if k not in old.index]).reset_index()
+    tmp = Path(str(summary_path) + ".tmp")
+    summ.round(5).to_csv(tmp, index=False)
+    tmp.replace(summary_path)
     with pd.option_context("display.width", 220, "display.max_colwidth", 60):
         print(summ.round(4).to_string(index=False))
 
@@ -128,18 +193,39 @@ def main() -> None:
     ap.add_argument("--rate-scale", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "_out" / "coverage.csv"))
     ap.add_argument("--summary", default=str(Path(__file__).parent / "coverage_summary.csv"))
-    ap.add_argument("--from-csv", help="summarise a saved raw file instead of simulating")
+    ap.add_argument("--from-csv", nargs="+", help="summarise saved raw file(s) instead of simulating")
+    ap.add_argument("--first-rep", type=int, default=0, help="first replication (seed); to split a run")
+    ap.add_argument("--scenarios", default="A,B",
+                    help="comma-separated: A (SDID, SC, DiD), B (ITS), ascm (A-edge and A-interior), sdid-interior"
+                         " (A-interior SDID alone), C (comparative ITS)")
+    ap.add_argument("--ascm-variants", default="fe",
+                    help="ascm: comma-separated fe (area fixed effects, the stage's default) and/or nofe")
+    ap.add_argument("--merge", action="store_true",
+                    help="update the summary's rows for what was measured, keeping its other rows")
     a = ap.parse_args()
     if a.from_csv:
-        _report(pd.read_csv(a.from_csv), a.summary)
+        _report(pd.concat([pd.read_csv(f) for f in a.from_csv], ignore_index=True), a.summary, a.merge)
         return
+    scen = set(a.scenarios.split(","))
+    unknown = scen - {"A", "B", "ascm", "sdid-interior", "C"}
+    if unknown:
+        ap.error(f"unknown scenario(s) {sorted(unknown)}")
     warnings.simplefilter("ignore")
     rows: list[dict] = []
     t0, c0 = time.time(), time.process_time()
-    for rep in range(a.reps):
-        for edge in (True, False):
-            rows += _scenario_a(rep, edge, a.rate_scale)
-        rows += _scenario_b(rep)
+    for rep in range(a.first_rep, a.first_rep + a.reps):
+        if "A" in scen:
+            for edge in (True, False):
+                rows += _scenario_a(rep, edge, a.rate_scale)
+        if "ascm" in scen:
+            for edge in (True, False):
+                rows += _scenario_a_ascm(rep, edge, tuple(a.ascm_variants.split(",")))
+        if "sdid-interior" in scen:
+            rows += _scenario_a_sdid(rep)
+        if "B" in scen:
+            rows += _scenario_b(rep)
+        if "C" in scen:
+            rows += _scenario_c(rep)
         if rep % 20 == 19:
             print(f"{rep + 1} reps, {time.time() - t0:.0f} s", flush=True)
             Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +233,7 @@ def main() -> None:
     df = pd.DataFrame(rows)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(a.out, index=False)
-    _report(df, a.summary)
+    _report(df, a.summary, a.merge)
     print(f"total {time.time() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
 
 

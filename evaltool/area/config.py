@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = ["AREA_METHODS", "AreaConfig", "ItsConfig"]
 
-AREA_METHODS = ("sdid", "synthetic_control", "did", "its")
+AREA_METHODS = ("sdid", "ascm", "synthetic_control", "did", "its")
 
 
 class ItsConfig(BaseModel):
@@ -23,11 +23,13 @@ class ItsConfig(BaseModel):
     harmonics: int = Field(2, ge=1, le=6, description="Fourier sine/cosine pairs")
     errors: Literal["ar1", "newey_west", "model"] = Field(
         "ar1", description="standard errors: ar1 = a latent AR(1) monthly rate fitted by REML with Satterthwaite"
-                           " degrees of freedom (nominal coverage on simulated series; single series only),"
+                           " degrees of freedom (nominal coverage on simulated series; with a control series, on the"
+                           " log rate ratio between the series),"
                            " newey_west = HAC sandwich, model = the count model's own")
     hac_lags: int | None = Field(None, ge=1, le=24, description="Newey-West lags (default from the series length)")
     lag_months: int = Field(0, ge=0, le=12, description="months after go-live treated as a transition (left out)")
-    control_series: bool = Field(False, description="comparative ITS against the donor areas' total")
+    control_series: bool = Field(False, description="comparative ITS against the donor areas' total (with ar1"
+                                                    " errors: a latent AR(1) log rate ratio between the series)")
 
 
 class AreaConfig(BaseModel):
@@ -48,10 +50,10 @@ class AreaConfig(BaseModel):
     phased: bool = Field(True, description="ITS: use the share of the area live each month (from practices'"
                                            " go-live dates) for a phased start")
     outcome: str = Field("emergency_admission", description="activity setting counted (and the panel's `outcome`)")
-    methods: tuple[Literal["sdid", "synthetic_control", "did", "its"], ...] = Field(
+    methods: tuple[Literal["sdid", "ascm", "synthetic_control", "did", "its"], ...] = Field(
         AREA_METHODS, description="designs to run")
-    headline: Literal["auto", "sdid", "synthetic_control", "did", "its"] = Field(
-        "auto", description="auto: synthetic DiD when donors allow, else ITS")
+    headline: Literal["auto", "sdid", "ascm", "synthetic_control", "did", "its"] = Field(
+        "auto", description="auto: synthetic DiD when donors allow, then augmented synthetic control, else ITS")
     predictors: tuple[str, ...] = Field((), description="numeric panel columns used as synthetic-control predictors")
     treated_predictors: dict[str, float] = Field(
         default_factory=dict, description="predictor values for an evaluated area built from person-level data")
@@ -63,6 +65,10 @@ class AreaConfig(BaseModel):
                            " per 1,000 is derived from it), rate = on the rate per 1,000 person-years")
     placebo_interval: Literal["t", "normal"] = Field(
         "t", description="placebo interval: t with (comparison areas - 1) degrees of freedom, or normal")
+    ascm_fixed_effects: bool = Field(
+        True, description="augmented synthetic control: subtract each area's mean before go-live first"
+                          " (augsynth's fixedeff; without it the interval undercovers when the area lies outside"
+                          " the comparison areas' range, benchmarks/area)")
     its: ItsConfig = ItsConfig()
     alpha: float = Field(0.05, gt=0, lt=0.5)
 

@@ -22,7 +22,13 @@ tested (Ljung-Box on Pearson residuals) and reported, and the standard errors al
   with seasonality and AR(1) shocks this keeps 95% intervals at nominal coverage (94.5-96%) where
   Newey-West (84%) and quasi-Poisson with model-based errors (90%) do not (``benchmarks/area``, 400
   replications). The count family then gives the starting fit
-  and the reported dispersion only. Single series only.
+  and the reported dispersion only. With a control series (comparative ITS) the latent AR(1) process is
+  the log rate ratio's deviation between the two series (:func:`evaltool.area.its_ar1.fit_ar1_contrast`):
+  the control series' trend, seasonality and shared post-period terms keep the count model's estimates
+  and the treated series' terms are fitted by GLS on the two series' linearised log rate ratio; on the
+  treated area of simulated panels against the total of 20 comparison areas this covers 95.5-96% for the
+  level change (91.75% for the level + slope model's average effect) where Newey-West (Driscoll-Kraay)
+  errors cover 73.5-88% (``benchmarks/area``, scenario C, 400 replications).
 * ``errors="newey_west"``: a Newey-West (HAC) sandwich with t(n - p) critical values (Driscoll-Kraay for a
   comparative ITS).
 * ``errors="model"``: the family's model-based errors (the published worked example's choice).
@@ -47,7 +53,7 @@ import pandas as pd
 from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
-from evaltool.area.its_ar1 import fit_ar1_counts
+from evaltool.area.its_ar1 import fit_ar1_contrast, fit_ar1_counts
 from evaltool.errors import DataValidationError, EstimationError
 
 __all__ = ["ITSResult", "interrupted_time_series", "season_design"]
@@ -222,7 +228,8 @@ def interrupted_time_series(
     family, impact, seasonality, harmonics, period:
         The model (see the module docstring). ``impact`` is a subset of ``("level", "slope")``.
     errors, hac_lags:
-        ``"ar1"`` (latent AR(1) log rate, REML, Satterthwaite degrees of freedom; single series),
+        ``"ar1"`` (latent AR(1) log rate, REML, Satterthwaite degrees of freedom; for a comparative ITS
+        the AR(1) log rate ratio between the series),
         ``"model"`` (model-based; quasi-Poisson scales by the Pearson dispersion) or ``"newey_west"`` (HAC,
         lags default ``floor(4 (n / 100) ** (2 / 9))``, at least 1).
     lag_periods:
@@ -249,9 +256,6 @@ def interrupted_time_series(
         raise DataValidationError(f"`impact` must name 'level' and/or 'slope', got {list(impact)}")
     if errors not in _ERRORS:
         raise DataValidationError(f"`errors` must be one of {', '.join(_ERRORS)}, got {errors!r}")
-    if errors == "ar1" and group:
-        raise DataValidationError("errors='ar1' models one series; a comparative ITS (control series) uses"
-                                  " errors='newey_west'")
     need = [events, exposure, time, intervention] + ([group] if group else []) + ([season] if season else [])
     miss = [c for c in need if c not in data.columns]
     if miss:
@@ -387,20 +391,25 @@ def interrupted_time_series(
     except (np.linalg.LinAlgError, ValueError) as exc:
         raise EstimationError(f"the ITS model could not be fitted: {exc}") from None
     ar1 = None
+    cidx = np.arange(p)  # the parameters the AR(1) fit estimates (comparative: the treated series' terms)
     if errors == "ar1":
         try:
-            ar1, _ = fit_ar1_counts(yf, np.exp(of), Xf, tt[fit_rows], mu_in)
-            kr = ar1.kr()
+            if group:
+                ar1, kr, cidx, beta, V = _ar1_comparative(yf, of, Xf, names, g[fit_rows], tt[fit_rows], mu_in,
+                                                          beta, V)
+            else:
+                ar1, _ = fit_ar1_counts(yf, np.exp(of), Xf, tt[fit_rows], mu_in)
+                kr = ar1.kr()
+                beta, V = ar1.beta, kr.phi
         except (np.linalg.LinAlgError, ValueError) as exc:
             raise EstimationError(f"the ITS model with AR(1) errors could not be fitted: {exc}") from None
-        beta, V = ar1.beta, kr.phi
     if not np.all(np.isfinite(beta)) or not np.all(np.isfinite(np.diag(V))):
         raise EstimationError("the ITS model did not converge (non-finite estimates)")
 
     def dof(L: np.ndarray) -> float:
         """Degrees of freedom for the contrast ``L' beta`` (inf: normal)."""
         if ar1 is not None:
-            return max(1.0, kr.satterthwaite_df(L))
+            return max(1.0, kr.satterthwaite_df(np.asarray(L, dtype=float)[cidx]))
         return float(n - p) if errors == "newey_west" else float("inf")
 
     se = np.sqrt(np.diag(V))
@@ -484,6 +493,35 @@ def interrupted_time_series(
                      seasonality="none" if seasonality == "none" else
                      (f"{harmonics} Fourier pair(s)" if seasonality == "fourier" else "month indicators"),
                      impact=imp, comparative=bool(group), alpha=alpha, notes=tuple(notes))
+
+
+def _ar1_comparative(y, off, X, names, g, tt, mu, beta, V):
+    """Comparative ITS with a latent AR(1) log rate ratio (:func:`evaltool.area.its_ar1.fit_ar1_contrast`).
+
+    The control series' terms (intercept, trend, shared post terms, seasonality) keep the count model's
+    estimates and covariance; the treated series' terms (``treated``, ``treated:time``, ``level_change``,
+    ``slope_change``) come from the AR(1) fit of the two series' log rate ratio, with its covariance; the
+    two blocks are taken as uncorrelated.
+    """
+    tr, ct = g == 1, g == 0
+    if not np.array_equal(np.sort(tt[tr]), np.sort(tt[ct])):
+        raise EstimationError("errors='ar1' with a control series needs both series in the same periods")
+    o1, o0 = np.argsort(tt[tr]), np.argsort(tt[ct])
+    cidx = np.array([names.index(n) for n in ("treated", "treated:time", "level_change", "slope_change")
+                     if n in names])
+    common = np.setdiff1d(np.arange(X.shape[1]), cidx)
+    X1 = X[tr][o1]
+    common1 = X1[:, common] @ beta[common]
+    fit, _ = fit_ar1_contrast(y[tr][o1], np.exp(off[tr][o1]), mu[ct][o0], y[ct][o0], X1[:, cidx], common1,
+                              tt[tr][o1], mu[tr][o1])
+    kr = fit.kr()
+    beta = beta.copy()
+    beta[cidx] = fit.beta
+    V = V.copy()
+    V[cidx, :] = 0.0
+    V[:, cidx] = 0.0
+    V[np.ix_(cidx, cidx)] = kr.phi
+    return fit, kr, cidx, beta, V
 
 
 def _crit(alpha: float, df: float) -> float:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltool.area.ascm import augmented_synthetic_control
 from evaltool.area.config import AreaConfig
 from evaltool.area.design import design_support
 from evaltool.area.its import interrupted_time_series
@@ -34,6 +35,7 @@ from evaltool.stage import FigureSpec, StageOutput, TableMeta
 
 SECTION = "area"
 METHOD_LABELS = {"sdid": "Synthetic difference-in-differences", "synthetic_control": "Synthetic control",
+                 "ascm": "Augmented synthetic control",
                  "did": "Difference-in-differences", "its": "Interrupted time series",
                  "synthetic_control_adh": "Synthetic control with predictors"}
 
@@ -238,7 +240,8 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
             warnings.warn(f"synthetic control: before go-live {treated} was {rng_out['side']} every comparison area"
                           f" in {max(rng_out['months_above_all'], rng_out['months_below_all'])} of"
                           f" {rng_out['n_pre_months']} months, so no weighted average of them can match its level;"
-                          " the synthetic control estimate is biased and is shown for comparison only",
+                          " the synthetic control estimate is biased and is shown for comparison only"
+                          + ("; augmented synthetic control corrects for this" if "ascm" in cfg.methods else ""),
                           EstimationWarning, stacklevel=2)
     for m, key in (("sdid", "sdid"), ("synthetic_control", "sc"), ("did", "did")):
         if m not in cfg.methods:
@@ -270,6 +273,9 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
             out.tables["area_placebo"] = pd.DataFrame({
                 "method": "sdid", "placebo_areas": pl["placebo_units"], "estimate": pl["estimate"],
                 "percent_change": 100 * np.expm1(pl["estimate"]) if scale == "log" else np.nan})
+    if "ascm" in cfg.methods and comparison_ok:
+        _ascm(out, panel, cfg, treated, donors, go, scale, obs_post, base, rows, traj, weights_rows, facts, to_rate,
+              ycol)
     if "synthetic_control" in cfg.methods and comparison_ok and not other_treated:
         try:
             P = None
@@ -339,6 +345,7 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
                     " and the difference per 1,000 person-years.")
         dg = its_res.diagnostics
         facts.update({"its_family": its_res.family, "its_errors": its_res.errors,
+                      "its_comparative": its_res.comparative,
                       "its_ar1_rho": dg.get("ar1_rho"), "its_df": its_res.effect("average_post")["df"],
                       "its_dispersion": dg["dispersion"], "its_ljung_box_p": dg["ljung_box_p"],
                       "its_acf1": dg["acf1"], "its_level_change_rr": its_res.effect("level_change")["estimate"]
@@ -354,13 +361,14 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
             f"{d}: {r}" for d, s, r in support.itertuples(index=False) if not s and d in (
                 "interrupted_time_series", "synthetic_comparison_areas")))
     eff = pd.DataFrame(rows)
-    headline, why = _choose_headline(cfg, eff, comparison_ok, its_ok)
+    headline, why = _choose_headline(cfg, eff, comparison_ok, its_ok, bool(facts.get("outside_donor_range")))
     eff["headline"] = eff["method"] == headline
     out.tables["area_effects"] = eff
     out.table_meta["area_effects"] = TableMeta(
         title=f"Whole-area effect on {cfg.outcome.replace('_', ' ')}s by design",
         caption="Difference per 1,000 person-years (negative = fewer) with its 95% interval, and the rate ratio"
-                " (observed / expected without the programme). Synthetic DiD, synthetic control and DiD intervals"
+                " (observed / expected without the programme). Synthetic DiD, augmented synthetic control, synthetic"
+                " control and DiD intervals"
                 " come from placebo re-assignments of the comparison areas; the interrupted time series from the"
                 " count model.")
     h = eff[eff["headline"]].iloc[0]
@@ -453,7 +461,35 @@ def _reason(support: pd.DataFrame, design: str) -> str:
     return str(r.iloc[0]) if len(r) else "not supported"
 
 
-def _choose_headline(cfg: AreaConfig, eff: pd.DataFrame, comparison_ok: bool, its_ok: bool) -> tuple[str, str]:
+def _ascm(out: StageOutput, panel: pd.DataFrame, cfg: AreaConfig, treated: str, donors: list[str],
+          go: pd.Timestamp, scale: str, obs_post: float, base: dict[str, Any], rows: list[dict[str, Any]],
+          traj: list[pd.DataFrame], weights_rows: list[pd.DataFrame], facts: dict[str, Any], to_rate: Any,
+          ycol: str) -> None:
+    """Ridge-augmented synthetic control against the never-treated comparison areas (other treated areas out)."""
+    try:
+        r = augmented_synthetic_control(panel[panel["area_id"].isin(donors + [treated])], ycol, "area_id", "month",
+                                        treated, go, fixed_effects=cfg.ascm_fixed_effects,
+                                        interval=cfg.placebo_interval, alpha=cfg.alpha)
+    except (EstimationError, DataValidationError) as exc:
+        warnings.warn(f"{METHOD_LABELS['ascm']} not estimated: {exc}", EstimationWarning, stacklevel=3)
+        return
+    inf = r.se_method + (f", t with {r.df:.0f} df" if np.isfinite(r.df) else "") + f"; ridge lambda {r.lam:.3g}"
+    rows.append({"method": "ascm", **_effect_row(scale, obs_post, r.estimate, r.std_error, r.ci_lower, r.ci_upper),
+                 "p_value": r.p_value, "pre_rmspe": r.pre_rmspe, "inference": inf, "scale": scale, **base})
+    t = r.trajectory
+    traj.append(pd.DataFrame({"time": t["time"].to_numpy(), "method": METHOD_LABELS["ascm"],
+                              "rate": to_rate(t["synthetic"].to_numpy())}))
+    weights_rows.append(pd.DataFrame({"method": METHOD_LABELS["ascm"], "area_id": r.weights["area_id"].astype(str),
+                                      "weight": r.weights["weight"]}))
+    facts.update({"ascm_lambda": r.lam, "ascm_sc_estimate": r.sc_estimate,
+                  "ascm_bias_correction": r.estimate - r.sc_estimate, "ascm_pre_rmspe": r.pre_rmspe,
+                  "ascm_sc_pre_rmspe": r.sc_pre_rmspe, "ascm_fixed_effects": r.fixed_effects,
+                  "ascm_negative_weights": int((r.weights["weight"] < -1e-6).sum())})
+    out.objects["ascm"] = r
+
+
+def _choose_headline(cfg: AreaConfig, eff: pd.DataFrame, comparison_ok: bool, its_ok: bool,
+                     outside: bool = False) -> tuple[str, str]:
     ran = list(eff["method"])
     if cfg.headline != "auto":
         if cfg.headline in ran:
@@ -463,11 +499,17 @@ def _choose_headline(cfg: AreaConfig, eff: pd.DataFrame, comparison_ok: bool, it
     if "sdid" in ran:
         return "sdid", ("there are enough comparison areas and months before go-live, so the evaluated area is"
                         " compared with a weighted set of comparison areas that tracked it before go-live")
+    if "ascm" in ran:
+        return "ascm", ("there are enough comparison areas and months before go-live; augmented synthetic control"
+                        " weights the comparison areas to track the area before go-live and corrects the remaining"
+                        " gap" + (", which matters here because the area's rate lay outside the comparison"
+                                  " areas' range" if outside else ""))
     if "its" in ran:
         return "its", ("there are too few comparison areas, so the evaluated area is compared with its own trend"
                        " and seasonal pattern before go-live" if not comparison_ok else
                        "the comparison-area designs could not be estimated")
-    return ran[0], "the only design that could be estimated"
+    usable = [m for m in ran if not (outside and m.startswith("synthetic_control"))] or ran
+    return usable[0], "the only design that could be estimated"
 
 
 def _its(panel: pd.DataFrame, tr: pd.DataFrame, go: pd.Timestamp, live_share: pd.Series | None,
@@ -478,10 +520,6 @@ def _its(panel: pd.DataFrame, tr: pd.DataFrame, go: pd.Timestamp, live_share: pd
                  else (d["month"] >= go).astype(float))
     group = None
     errors = c.errors
-    if c.control_series and donors and errors == "ar1":
-        warnings.warn("the comparative interrupted time series (control series) uses Newey-West (Driscoll-Kraay)"
-                      " standard errors: the latent AR(1) model fits one series", EstimationWarning, stacklevel=2)
-        errors = "newey_west"
     if c.control_series and donors:
         ctl = panel[panel["area_id"].isin(donors)].groupby("month", as_index=False)[["events", "person_years"]].sum()
         ctl["live"] = d.set_index("month")["live"].reindex(ctl["month"]).to_numpy()

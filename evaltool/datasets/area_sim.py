@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SimulatedAreas", "simulate_area_panel"]
+__all__ = ["SimulatedAreas", "comparative_series", "simulate_area_panel"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,24 @@ def simulate_area_panel(*, n_donors: int = 20, n_months: int = 48, go_live_month
              "difference_per_1000py_weighted": diff_py, "go_live": str(months[go_live_month].date()),
              "edge": edge, "n_donors": n_donors}
     return SimulatedAreas(pd.concat(rows, ignore_index=True), truth)
+
+
+def comparative_series(panel: pd.DataFrame, treated: str = "T", go_live_month: int | None = None) -> pd.DataFrame:
+    """The treated area's series stacked with the total of the other areas (a comparative ITS's input).
+
+    Columns ``month``, ``events``, ``person_years``, ``series`` (``"treated"`` / ``"control"``) and, with
+    ``go_live_month`` (0-based index of the first live month), ``live``.
+
+    Examples
+    --------
+    >>> s = simulate_area_panel(n_donors=3, n_months=24, go_live_month=18, seed=1)
+    >>> d = comparative_series(s.panel, go_live_month=18)
+    >>> d.groupby("series")["live"].sum().to_dict()
+    {'control': 6.0, 'treated': 6.0}
+    """
+    tr = panel[panel["area_id"] == treated][["month", "events", "person_years"]].assign(series="treated")
+    ct = panel[panel["area_id"] != treated].groupby("month", as_index=False)[["events", "person_years"]].sum()
+    d = pd.concat([tr, ct.assign(series="control")], ignore_index=True)
+    if go_live_month is not None:
+        d["live"] = (d["month"] >= sorted(d["month"].unique())[go_live_month]).astype(float)
+    return d

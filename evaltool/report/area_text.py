@@ -24,6 +24,8 @@ AREA_INTRO = ("A programme that covers a whole place leaves no untreated people 
 _METHOD_WORDS = {
     "sdid": "synthetic difference-in-differences (a weighted set of comparison areas, allowing for a constant gap)",
     "synthetic_control": "synthetic control (a weighted average of comparison areas)",
+    "ascm": "augmented synthetic control (a weighted set of comparison areas, corrected for what the weights"
+            " cannot match)",
     "synthetic_control_adh": "synthetic control with area characteristics",
     "did": "difference-in-differences against the average comparison area",
     "its": "interrupted time series (the area's own trend and seasonality before go-live)",
@@ -122,7 +124,7 @@ def scale_and_interval_sentences(facts: Mapping[str, Any]) -> list[str]:
     out = []
     n_d = facts.get("n_donors")
     ran = set(facts.get("methods_run") or [])
-    if not ran & {"sdid", "synthetic_control", "did", "synthetic_control_adh"}:
+    if not ran & {"sdid", "ascm", "synthetic_control", "did", "synthetic_control_adh"}:
         return out
     if facts.get("effect_scale") == "log":
         out.append("The comparison with other areas was made on the logarithm of each area's monthly rate, so the"
@@ -142,8 +144,17 @@ def scale_and_interval_sentences(facts: Mapping[str, Any]) -> list[str]:
         side = "higher" if facts.get("outside_side") == "above" else "lower"
         out.append(f"Before go-live the area's rate was {side} than every comparison area's in {n_out} of"
                    f" {facts.get('n_pre_months')} months. No weighted average of comparison areas can reach such a"
-                   " level, so synthetic control is biased here and is shown for comparison only; synthetic"
-                   " difference-in-differences allows for a constant gap between the area and its comparison.")
+                   " level, so synthetic control is biased here and is shown for comparison only; "
+                   + ("augmented synthetic control and synthetic difference-in-differences allow"
+                      if "ascm" in ran else "synthetic difference-in-differences allows")
+                   + " for a constant gap between the area and its comparison.")
+    if "ascm" in ran:
+        fe = facts.get("ascm_fixed_effects")
+        out.append("Augmented synthetic control (Ben-Michael, Feller and Rothstein 2021) "
+                   + ("first takes away each area's own average before go-live, then " if fe else "")
+                   + "weights the comparison areas to track the area before go-live and corrects what the weights"
+                   " still miss with a regression of each month on the months before go-live; its interval comes"
+                   " from the same re-running with each comparison area treated as if it had gone live.")
     return out
 
 
@@ -175,8 +186,11 @@ def its_error_sentences(facts: Mapping[str, Any]) -> list[str]:
     if err == "ar1":
         rho = _f(facts.get("its_ar1_rho"))
         df = _f(facts.get("its_df"))
-        s = ("The interrupted time series allows the monthly rate to drift above or below its trend and seasonal"
-             " pattern for several months at a time, on top of the chance variation in counts"
+        what = ("the area's monthly rate relative to the comparison areas' total to drift above or below its trend"
+                if facts.get("its_comparative") else "the monthly rate to drift above or below its trend and seasonal"
+                " pattern")
+        s = (f"The interrupted time series allows {what} for several months at a time, on top of the chance"
+             " variation in counts"
              + _rho_words(rho, _f(facts.get("its_acf1")))
              + ". With only a few years of months that correlation is uncertain, and the interval allows for it"
              + (f" (a t distribution with {df:.0f} degrees of freedom)" if df is not None and math.isfinite(df) else "")
@@ -222,7 +236,7 @@ def area_sentences(facts: Mapping[str, Any]) -> list[str]:
     out += its_error_sentences(facts)
     outside = bool(facts.get("outside_donor_range"))
     others = []
-    for m in ("sdid", "synthetic_control", "synthetic_control_adh", "did", "its"):
+    for m in ("sdid", "ascm", "synthetic_control", "synthetic_control_adh", "did", "its"):
         if m == facts.get("headline_method"):
             continue
         rr, ci = _f(facts.get(f"{m}_rate_ratio")), facts.get(f"{m}_rate_ratio_ci") or [None, None]

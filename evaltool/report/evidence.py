@@ -215,6 +215,7 @@ def assess(pub: Any, record: Any, manifest: dict[str, Any]) -> Evidence:
 
 #: Design names of the whole-area stage, as a reader meets them.
 _AREA_DESIGN = {"sdid": "synthetic difference-in-differences", "synthetic_control": "synthetic control",
+                "ascm": "augmented synthetic control",
                 "synthetic_control_adh": "synthetic control", "did": "difference-in-differences against the "
                 "comparison areas", "its": "interrupted time series"}
 
