@@ -53,12 +53,12 @@ class RiskSet:
         return int((~self.treated).sum())
 
 
-#: ``act_at(period, rows, sampled)`` -> (population rows, activity values) of the people with events
-#: among ``rows`` (all people with events when ``sampled`` is false): one risk set fetched from the engine.
-ActivityAt = Callable[[int, np.ndarray, bool], tuple[np.ndarray, np.ndarray]]
+#: ``act_at(period, rows)`` -> the activity covariates (``rows`` x activity names) of population ``rows``
+#: as of month ``period``.
+ActivityAt = Callable[[int, np.ndarray], np.ndarray]
 
-#: ``sample(candidates, enrolled)`` -> the sampled candidate mask (``candidates_per_treated``).
-Sampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``sample(period, candidates, enrolled)`` -> the sampled candidate mask (``candidates_per_treated``).
+Sampler = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
 class RiskSets:
@@ -140,19 +140,24 @@ class RiskSets:
         tmask = e["is_t"] & ok
         n_eligible = int(cand.sum())
         if sample is not None and tmask.any():
-            cand = sample(cand, tmask)
+            cand = sample(p, cand, tmask)
         rows = np.flatnonzero(tmask | cand)
         rows = rows[~self.drop_person[rows]]
         age = self.age_at(start)[rows]
         A = np.zeros((rows.size, self.n_act))
         if activity and self.n_act and self.act_at is not None and rows.size and tmask[rows].any():
-            pos = np.full(self.n, -1, dtype=np.int64)
-            pos[rows] = np.arange(rows.size)
-            ar, av = self.act_at(p, rows, sample is not None)
-            hit = pos[ar] >= 0
-            A[pos[ar[hit]]] = av[hit]
+            A = self.act_at(p, rows)
         return RiskSet(period=p, start=start, rows=rows, treated=tmask[rows], age=age, A=A,
                        n_not_eligible_treated=int((e["is_t"] & ~tmask).sum()), n_eligible=n_eligible)
+
+    def subset(self, rs: RiskSet, sel: np.ndarray) -> RiskSet:
+        """The rows ``sel`` (positions) of a risk set built without activity, with their activity covariates."""
+        rows = rs.rows[sel]
+        A = np.zeros((rows.size, self.n_act))
+        if self.n_act and self.act_at is not None and rows.size:
+            A = self.act_at(rs.period, rows)
+        return RiskSet(period=rs.period, start=rs.start, rows=rows, treated=rs.treated[sel], age=rs.age[sel], A=A,
+                       n_not_eligible_treated=rs.n_not_eligible_treated, n_eligible=rs.n_eligible)
 
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
@@ -172,16 +177,16 @@ class RiskSets:
         Xs, ys, gs, frac = [], [], [], []
         code: dict[int, int] = {}
         for p in periods:
-            rs = self.build(p, sample=sample)
+            rs = self.build(p, activity=False, sample=sample)
             if rs.n_treated == 0 or rs.n_candidates == 0:
                 continue
-            X = self.ps_design(rs)
             ti = np.flatnonzero(rs.treated)
             ci = np.flatnonzero(~rs.treated)
             keep = ci[sample_candidates(ti.size, ci.size, rng)]
             g = len(code)
             code[p] = g
-            Xs.append(X[np.r_[ti, keep]])
+            # Covariates of the rows in the fit only.
+            Xs.append(self.ps_design(self.subset(rs, np.r_[ti, keep])))
             ys.append(np.r_[np.ones(ti.size), np.zeros(keep.size)])
             gs.append(np.full(ti.size + keep.size, g))
             frac.append(keep.size / ci.size * (ci.size / max(rs.n_eligible, ci.size)))
