@@ -75,11 +75,18 @@ class PersonMonths:
                 aggs[ms] = ibis.ifelse(j.setting == "emergency_admission", j.bed_days.fill_null(0), 0).sum()
             else:  # cost, in pence: exact sums
                 aggs[ms] = (j.cost.fill_null(0).cast("decimal(18, 2)").sum() * 100).cast("int64")
-        q = j.mutate(_m=m_idx).group_by(["_m", "_row"]).aggregate(**aggs).order_by(["_m", "_row"])
+        q = j.mutate(_m=m_idx).group_by(["_m", "_row"]).aggregate(**aggs)
         tab = eng.con.to_pyarrow(q)
-        self.m = tab.column("_m").to_numpy().astype(np.int64)
-        self.row = tab.column("_row").to_numpy().astype(np.int64)
-        self.values = {ms: tab.column(ms).to_numpy(zero_copy_only=False).astype(np.float64) for ms in measures}
+        # Sorted here rather than by the engine (a sort of every person-month there costs its memory); the keys
+        # are unique, so the order is the same whatever order the engine returns.
+        m = tab.column("_m").to_numpy()
+        row = tab.column("_row").to_numpy()
+        order = np.lexsort((row, m))
+        self.m, self.row = m[order].astype(np.int64), row[order].astype(np.int64)
+        self.values = {}
+        for ms in measures:
+            self.values[ms] = tab.column(ms).to_numpy().astype(np.float64)[order]
+        del tab
         self.n_rows = len(self.m)
 
     def at(self, period: int, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

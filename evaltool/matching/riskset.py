@@ -292,6 +292,7 @@ def risk_set_match(
     stat_bal_np = stat_bal.to_numpy(dtype=float)
     stat_bal_pos = {b: i for i, b in enumerate(stat_bal.columns)}
     exact_all = exact_codes(static, exact) if exact else None
+    del static, stat_bal, na_static  # one row per person each: at national scale, gigabytes
 
     rng = np.random.default_rng(seed)
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
