@@ -63,30 +63,37 @@ class PersonMonths:
         act = _activity_between(eng, activity, cols, lo, hi)
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         ids = pd.Series(np.asarray(person_ids, dtype=object)[rows]).astype(str)
-        people = eng.upload(pd.DataFrame({"person_id": ids, "_row": rows}), "risk_set_people")
+        people = eng.upload(pd.DataFrame({"person_id": ids, "_row": rows.astype(np.int32)}), "risk_set_people")
         key = act.person_id if act.person_id.type().is_string() else act.person_id.cast("string")
         j = act.join(people, key == people.person_id)
-        m_idx = ((j.date.year() - origin.year) * 12 + (j.date.month() - origin.month)).cast("int64")
+        m_idx = ((j.date.year() - origin.year) * 12 + (j.date.month() - origin.month)).cast("int32")
         aggs = {}
         for ms in measures:
             if ms in ACTIVITY_SETTINGS:
-                aggs[ms] = ibis.ifelse(j.setting == ms, 1, 0).sum().cast("int64")
+                aggs[ms] = ibis.ifelse(j.setting == ms, 1, 0).sum().cast("int32")
             elif ms == "bed_days":
-                aggs[ms] = ibis.ifelse(j.setting == "emergency_admission", j.bed_days.fill_null(0), 0).sum()
+                aggs[ms] = ibis.ifelse(j.setting == "emergency_admission", j.bed_days.fill_null(0), 0).sum().cast("float64")
             else:  # cost, in pence: exact sums
                 aggs[ms] = (j.cost.fill_null(0).cast("decimal(18, 2)").sum() * 100).cast("int64")
         q = j.mutate(_m=m_idx).group_by(["_m", "_row"]).aggregate(**aggs)
-        tab = eng.con.to_pyarrow(q)
-        # Sorted here rather than by the engine (a sort of every person-month there costs its memory); the keys
-        # are unique, so the order is the same whatever order the engine returns.
-        m = tab.column("_m").to_numpy()
-        row = tab.column("_row").to_numpy()
-        order = np.lexsort((row, m))
-        self.m, self.row = m[order].astype(np.int64), row[order].astype(np.int64)
-        self.values = {}
-        for ms in measures:
-            self.values[ms] = tab.column(ms).to_numpy().astype(np.float64)[order]
-        del tab
+        # Fetched in batches into compact arrays (a national extract has tens of millions of person-months);
+        # sorted here rather than by the engine (a sort there costs its memory). The keys are unique, so the
+        # order is the same whatever order the engine returns.
+        if eng.backend == "duckdb":
+            batches = eng.con.to_pyarrow_batches(q, chunk_size=1_000_000)
+        else:
+            batches = eng.con.to_pyarrow(q).to_batches()
+        parts: dict[str, list[np.ndarray]] = {c: [] for c in ["_m", "_row", *measures]}
+        for bt in batches:
+            for c in parts:
+                parts[c].append(bt.column(c).to_numpy(zero_copy_only=False).copy())
+        cat = {c: np.concatenate(v) if v else np.zeros(0, np.int32) for c, v in parts.items()}
+        del parts
+        order = np.lexsort((cat["_row"], cat["_m"]))
+        self.m = cat.pop("_m")[order].astype(np.int32)
+        self.row = cat.pop("_row")[order].astype(np.int64)
+        self.values = {ms: cat.pop(ms)[order] for ms in measures}
+        del order
         self.n_rows = len(self.m)
 
     def at(self, period: int, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -105,7 +112,7 @@ class PersonMonths:
         a, b = np.searchsorted(self.m, [p - self.max_l, p])
         r = pos[self.row[a:b]]
         ok = r >= 0
-        cell = (p - 1 - self.m[a:b][ok]) * rows.size + r[ok]
+        cell = (p - 1 - self.m[a:b][ok]).astype(np.int64) * rows.size + r[ok]
         by_month = {ms: np.bincount(cell, weights=self.values[ms][a:b][ok], minlength=rows.size * self.max_l)
                     .reshape(self.max_l, rows.size) for ms in self.measures}
         cols = []
