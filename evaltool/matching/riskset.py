@@ -6,10 +6,10 @@ every candidate who, on the first day of the month, is alive, registered, of age
 variables are measured over windows *before* the period start, so nothing after the index date is ever
 used. The control inherits the treated person's index date.
 
-Activity covariates are computed in the engine (:mod:`evaltool.matching.covariates`, Ibis over the
-run's engine) sparse-first: events are aggregated once per person-month, then the person-month rows that
-have events are summed over each index period's look-back windows, one risk set at a time. People
-without events in a window get 0.
+Activity covariates come from one engine query (:mod:`evaltool.matching.person_months`, Ibis over the
+run's engine): the events of everyone who can enter a risk set, summed per person and month; each risk
+set's look-back window sums are then computed in numpy, as often as the two passes (fit, match) need.
+People without events in a window get 0.
 
 One propensity model is fitted over all risk sets (shared slopes, an intercept per month, a ridge
 penalty: :mod:`evaltool.matching.pooled_ps`), so a month with a handful of enrolments cannot break it.
@@ -144,8 +144,9 @@ def risk_set_match(
     candidates_per_treated : int, optional
         For very large pools: within each risk set (and exact stratum) keep at most this many eligible
         candidates per enrolled person, drawn uniformly at random (seeded; a stream separate from the
-        matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
-        pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
+        matching order's), once per risk set: the propensity model is fitted on the drawn candidates and
+        matching uses them less the controls already used in earlier months. Every eligible candidate has
+        the same chance of being drawn, so the sampled pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
         (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
         and the pooled propensity model's slopes are unchanged by control sampling (its intercepts are
         corrected by the sampling fraction), so the ranking of candidates is unchanged.
@@ -207,7 +208,9 @@ def risk_set_match(
     if "birth_date" not in population.columns and "age" not in population.columns:
         raise DataValidationError("`population` needs `birth_date` (or `age`) to compute age at the index date")
 
-    pop = population.reset_index(drop=True)
+    idx = population.index
+    plain = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+    pop = population if plain else population.reset_index(drop=True)  # read only: no copy of a national frame
     n = len(pop)
     treated = pop["treated"].to_numpy() == 1
     idx_date = pd.to_datetime(pop["index_date"])
