@@ -251,6 +251,8 @@ def risk_set_match(
         # One risk set's time-varying covariates: activity window sums from the person-month totals fetched
         # once (numpy), then the period covariates given (from their provider, the sampled people only when
         # candidates are sampled).
+        if covs is not None and not pc_names:
+            return covs.at(p, rows)
         A = np.zeros((rows.size, len(act_names)))
         if covs is not None:
             covs.at(p, rows, out=A)
@@ -366,7 +368,8 @@ def risk_set_match(
         strata = exact_all[rows] if exact_all is not None else None
         cal = None
         if fit is not None:
-            Xp = rsets.ps_design(rs)[:, ps_mask]
+            Xp = rsets.ps_design(rs)
+            Xp = Xp if ps_mask.all() else Xp[:, ps_mask]
             eta = fit.linear_predictor(Xp, code[p]) if p in code else np.zeros(rows.size)
             pscore = 1.0 / (1.0 + np.exp(-eta))
             d = pscore if distance == "logit" else eta

@@ -147,9 +147,10 @@ class RiskSets:
         rows = np.flatnonzero(tmask | cand)
         rows = rows[~self.drop_person[rows]]
         age = self.age_at(start)[rows]
-        A = np.zeros((rows.size, self.n_act))
         if activity and self.n_act and self.act_at is not None and rows.size and tmask[rows].any():
             A = self.act_at(p, rows)
+        else:
+            A = np.zeros((rows.size, self.n_act))
         return RiskSet(period=p, start=start, rows=rows, treated=tmask[rows], age=age, A=A,
                        n_not_eligible_treated=int((e["is_t"] & ~tmask).sum()), n_eligible=n_eligible)
 
@@ -263,7 +264,8 @@ def outside_range(X: np.ndarray, treated: np.ndarray, who: np.ndarray, names: li
     c = ~treated
     if not c.any() or who.size == 0:
         return []
-    lo, hi = X[c].min(axis=0), X[c].max(axis=0)
+    cc = c[:, None]  # masked reductions: no copy of the candidates' rows
+    lo, hi = X.min(axis=0, where=cc, initial=np.inf), X.max(axis=0, where=cc, initial=-np.inf)
     out = (X[who] < lo) | (X[who] > hi)
     return [nm for j, nm in enumerate(names) if out[:, j].any()]
 
