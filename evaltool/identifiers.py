@@ -55,6 +55,17 @@ def _values(frame: Any, col: str) -> Iterator[list[str]]:
         yield [x for x in batch.column(0).to_pylist() if x]
 
 
+def _hash_all(values: list[str], key: bytes) -> list[bytes]:
+    """:func:`digest` of each value (as bytes), the keyed state built once and copied per value."""
+    base = hmac.new(key, digestmod=hashlib.sha256)
+    out = []
+    for x in values:
+        h = base.copy()
+        h.update(str(x).strip().encode("utf-8"))
+        out.append(h.hexdigest()[:DIGEST_CHARS].encode())
+    return out
+
+
 def _key(seed: int, files: dict[str, Any]) -> bytes:
     shas = sorted(str((v or {}).get("sha256", "")) for v in files.values())
     return hashlib.sha256(("evaltool-identifiers:" + str(seed) + ":" + ":".join(shas)).encode()).digest()
@@ -68,7 +79,7 @@ def _digests(frames: Iterable[Any], key: bytes) -> np.ndarray:
         for c in ID_COLUMNS:
             if c in getattr(df, "columns", ()):
                 for vals in _values(df, c):
-                    parts.append(np.array([digest(x, key).encode() for x in vals], dtype=f"S{DIGEST_CHARS}"))
+                    parts.append(np.array(_hash_all(vals, key), dtype=f"S{DIGEST_CHARS}"))
     return np.unique(np.concatenate(parts))  # sorted and distinct: the same inputs give the same file
 
 

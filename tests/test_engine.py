@@ -139,9 +139,18 @@ def test_ibis_sources_never_materialised_whole(tmp_path, monkeypatch):
             biggest.append(len(out))
         return out
 
-    from evaltool.matching.riskset import PeriodCovariates
+    from evaltool.matching.person_months import PersonMonths
 
-    monkeypatch.setattr(PeriodCovariates, "rows_per_query", 1)  # one risk set per query, as at national scale
+    # Matching fetches the person-month totals of the risk sets' people (Arrow batches into numpy, not pandas):
+    # an aggregate, fewer rows than the activity.
+    pm_rows = []
+    real_init = PersonMonths.__init__
+
+    def init(self, *a, **kw):
+        real_init(self, *a, **kw)
+        pm_rows.append(self.n_rows)
+
+    monkeypatch.setattr(PersonMonths, "__init__", init)
     monkeypatch.setattr(Backend, "table", table)
     monkeypatch.setattr(Backend, "execute", execute)
     res = run(spec, engine=eng, output_dir=tmp_path / "out", render=False)
@@ -151,6 +160,7 @@ def test_ibis_sources_never_materialised_whole(tmp_path, monkeypatch):
     # Nothing the size of the activity table ever crossed into pandas; the analysed population (one row
     # per person, the risk sets' design matrices) is the largest result.
     assert max(biggest) <= n_pop < n_act
+    assert pm_rows and max(pm_rows) < n_act
 
 
 def _is_projection(expr, raw_ops) -> bool:

@@ -214,3 +214,64 @@ def test_southvale_rtm_removed():
     post_c = r.loc[1:12, "matched controls"].mean()
     assert post_c < 0.5 * pre_c  # and fall back afterwards, as the enrolled do
     assert res.max_abs_smd_after < 0.1
+
+
+def test_person_month_window_sums_equal_engine_sums(sim):
+    # The window sums risk-set matching computes in numpy from person-month totals equal the engine's own
+    # look-back sums bit for bit (counts, bed days, costs in pence), for totals, profile bins and single months.
+    from evaltool.matching.person_months import PersonMonths
+
+    pop, act = sim
+    rng = np.random.default_rng(3)
+    act = act.assign(cost=np.round(rng.gamma(2.0, 350.0, len(act)), 2), bed_days=rng.integers(0, 9, len(act)))
+    wanted = {"emergency_admission_12m": ("emergency_admission", 1, 12), "bed_days_m4_6": ("bed_days", 4, 6),
+              "cost_12m": ("cost", 1, 12), "cost_m1": ("cost", 1, 1), "emergency_admission_m7_9": ("emergency_admission", 7, 9)}
+    periods = np.array([15, 16, 22, 29])
+    ref = activity_covariates(act, periods, WS, wanted).set_index(["period", "person_id"])
+    rows = np.arange(len(pop))
+    pm = PersonMonths(act, pop["person_id"].to_numpy(), rows, periods, WS, wanted)
+    for p in periods:
+        got = pd.DataFrame(pm.at(p, rows), columns=list(wanted), index=pop["person_id"])
+        exp = ref.loc[p].reindex(got.index).fillna(0.0)
+        np.testing.assert_array_equal(got.to_numpy(), exp.to_numpy())
+        assert (got.to_numpy() > 0).any(axis=0).all()
+
+
+def test_candidate_sampling_draws_once_per_risk_set(sim, monkeypatch):
+    # candidates_per_treated: each risk set's candidates are drawn once (the pooled propensity model is fitted on
+    # them and matching uses them, less controls already used); every matched control was drawn for its risk set.
+    import evaltool.matching.riskset as rsm
+
+    pop, act = sim
+    draws: list[np.ndarray] = []
+    real = rsm.sample_candidates
+
+    def spy(cand, tmask, k, rng, strata=None):
+        out = real(cand, tmask, k, rng, strata)
+        draws.append(np.flatnonzero(out))
+        return out
+
+    monkeypatch.setattr(rsm, "sample_candidates", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MatchingWarning)
+        res = risk_set_match(pop, act, window_start=WS, window_end=WE, covariates=COVS, caliper=0.2, seed=1,
+                             ratio=2, candidates_per_treated=15)
+        again = risk_set_match(pop, act, window_start=WS, window_end=WE, covariates=COVS, caliper=0.2, seed=1,
+                               ratio=2, candidates_per_treated=15)
+    pd.testing.assert_frame_equal(res.matched_cohort, again.matched_cohort)
+    per = res.periods
+    assert len(draws) == 2 * len(per)  # once per risk set and run, not once per pass
+    assert (per["n_candidates"] <= 15 * per["n_treated"]).all() and (per["n_eligible"] > per["n_candidates"]).all()
+    coh = res.matched_cohort
+    month = (coh.index_date.dt.year - WS.year) * 12 + coh.index_date.dt.month - WS.month
+    pos = pd.Series(np.arange(len(pop)), index=pop.person_id)
+    per_month = [(pd.Timestamp(f"{m}-01").year - WS.year) * 12 + pd.Timestamp(f"{m}-01").month - WS.month
+                 for m in per["index_month"]]
+    drawn = dict(zip(per_month, draws[:len(per)]))
+    ctrl = coh.treated == 0
+    assert all(pos[pid] in set(drawn[m]) for pid, m in zip(coh.person_id[ctrl], month[ctrl]))
+    # Sampled pools still remove the regression-to-the-mean spike (no true effect in these data).
+    traj = pre_trajectory(coh, act, window_start=WS, window_end=WE)
+    r = traj.pivot(index="month_relative", columns="group", values="rate_per_1000")
+    assert r.loc[-3:-1, "matched controls"].mean() == pytest.approx(r.loc[-3:-1, "treated"].mean(), rel=0.25)
+    assert res.max_abs_smd_after < 0.15

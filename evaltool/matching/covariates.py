@@ -2,7 +2,9 @@
 sampling, and the matched cohort's events (Ibis over the engine; only one risk set's rows at a time
 come to Python).
 
-Covariates are computed sparse-first: events are aggregated once per person-month (persisted in the
+(Risk-set matching itself takes its covariates from :mod:`evaltool.matching.person_months`: one query
+for every risk set; :func:`activity_covariates` here is the engine-side reference.) Covariates are
+computed sparse-first: events are aggregated once per person-month (persisted in the
 engine), then the person-month rows with events are summed over each index period's look-back
 windows; people without events in a window get 0. Never a range join of everyone against every date.
 """

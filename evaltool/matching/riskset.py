@@ -6,10 +6,10 @@ every candidate who, on the first day of the month, is alive, registered, of age
 variables are measured over windows *before* the period start, so nothing after the index date is ever
 used. The control inherits the treated person's index date.
 
-Activity covariates are computed in the engine (:mod:`evaltool.matching.covariates`, Ibis over the
-run's engine) sparse-first: events are aggregated once per person-month, then the person-month rows that
-have events are summed over each index period's look-back windows, one risk set at a time. People
-without events in a window get 0.
+Activity covariates come from one engine query (:mod:`evaltool.matching.person_months`, Ibis over the
+run's engine): the events of everyone who can enter a risk set, summed per person and month; each risk
+set's look-back window sums are then computed in numpy, as often as the two passes (fit, match) need.
+People without events in a window get 0.
 
 One propensity model is fitted over all risk sets (shared slopes, an intercept per month, a ridge
 penalty: :mod:`evaltool.matching.pooled_ps`), so a month with a handful of enrolments cannot break it.
@@ -44,6 +44,7 @@ from .distance import balance_matrix, design_matrix, mahalanobis_transform
 from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
 from .result import RiskSetMatchResult
+from .person_months import PersonMonths
 from .risksets import RiskSets, check_any_controls, outside_range
 from .trajectory import (
     ProfileBalance,
@@ -143,8 +144,9 @@ def risk_set_match(
     candidates_per_treated : int, optional
         For very large pools: within each risk set (and exact stratum) keep at most this many eligible
         candidates per enrolled person, drawn uniformly at random (seeded; a stream separate from the
-        matching order's). Every eligible candidate has the same chance of being drawn, so the sampled
-        pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
+        matching order's), once per risk set: the propensity model is fitted on the drawn candidates and
+        matching uses them less the controls already used in earlier months. Every eligible candidate has
+        the same chance of being drawn, so the sampled pool is a random sample of the risk set: nearest-neighbour matches come from fewer candidates
         (slightly larger distances, reported by the balance table, which is computed on the sampled pool),
         and the pooled propensity model's slopes are unchanged by control sampling (its intercepts are
         corrected by the sampling fraction), so the ranking of candidates is unchanged.
@@ -206,7 +208,9 @@ def risk_set_match(
     if "birth_date" not in population.columns and "age" not in population.columns:
         raise DataValidationError("`population` needs `birth_date` (or `age`) to compute age at the index date")
 
-    pop = population.reset_index(drop=True)
+    idx = population.index
+    plain = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+    pop = population if plain else population.reset_index(drop=True)  # read only: no copy of a national frame
     n = len(pop)
     treated = pop["treated"].to_numpy() == 1
     idx_date = pd.to_datetime(pop["index_date"])
@@ -234,7 +238,8 @@ def risk_set_match(
     prof_names = [c for c in profile_covariates(traj, trajectory_months, trajectory_monthly)]
     ps_cols = [act_names.index(c) for c in [*ps_act, *prof_names, *pc_names]]
     mah_cols = [act_names.index(c) for c in prof_names]
-    covs = PeriodCovariates(activity, periods, ws, {**act_covs, **prof_covs, **mon_covs}, con=con) if (act_covs or prof_covs or mon_covs) else None
+    wanted = {**act_covs, **prof_covs, **mon_covs}
+    covs: PersonMonths | None = None  # fetched once the risk sets' people are known (below)
     # Time-varying covariates (zero when absent): activity counts and profiles, then the period covariates given
     # (comorbidity scores as of each risk set's start).
     timevar = set(act_names)
@@ -242,20 +247,26 @@ def risk_set_match(
     person_ids = pop["person_id"].to_numpy()
     pbal = ProfileBalance(traj, trajectory_months) if traj else None
 
-    def act_at(p: int, rows: np.ndarray, sampled: bool) -> tuple[np.ndarray, np.ndarray]:
-        # One risk set's time-varying covariates, fetched from the engine when it is built (only the sampled
-        # risk set's people when candidates are sampled).
-        ids = person_ids[rows] if sampled else None
-        parts = [covs.at(p, ids)] if covs is not None else []
+    def act_at(p: int, rows: np.ndarray) -> np.ndarray:
+        # One risk set's time-varying covariates: activity window sums from the person-month totals fetched
+        # once (numpy), then the period covariates given (from their provider, the sampled people only when
+        # candidates are sampled).
+        if covs is not None and not pc_names:
+            return covs.at(p, rows)
+        A = np.zeros((rows.size, len(act_names)))
+        if covs is not None:
+            covs.at(p, rows, out=A)
         if pc_names:
-            parts.append(period_covariates.at(_month_start(ws, p)[0], ids)[["person_id", *pc_names]])
-        a = parts[0]
-        for b in parts[1:]:
-            a = a.merge(b, on="person_id", how="outer")
-        a = a.fillna({c: 0.0 for c in act_names})
-        r = pid_index.get_indexer(a["person_id"])
-        ok = r >= 0
-        return r[ok], a.loc[ok, act_names].to_numpy(dtype=float)
+            ids = person_ids[rows] if candidates_per_treated is not None else None
+            f = period_covariates.at(_month_start(ws, p)[0], ids)[["person_id", *pc_names]]
+            pos = np.full(n, -1, dtype=np.int64)
+            pos[rows] = np.arange(rows.size)
+            r = pid_index.get_indexer(f["person_id"])
+            r = np.where(r >= 0, pos[np.clip(r, 0, None)], -1)
+            ok = r >= 0
+            A[np.ix_(r[ok], [act_names.index(c) for c in pc_names])] = \
+                f.loc[ok, pc_names].fillna(0.0).to_numpy(dtype=float)
+        return A
 
     # Person-level (time-invariant) covariates, expanded once for everybody.
     static = pop[list(dict.fromkeys([*pop_covs, *exact]))].copy()
@@ -286,6 +297,7 @@ def risk_set_match(
     stat_bal_np = stat_bal.to_numpy(dtype=float)
     stat_bal_pos = {b: i for i, b in enumerate(stat_bal.columns)}
     exact_all = exact_codes(static, exact) if exact else None
+    del static, stat_bal, na_static  # one row per person each: at national scale, gigabytes
 
     rng = np.random.default_rng(seed)
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
@@ -296,19 +308,36 @@ def risk_set_match(
                                     rule_features(traj, bins, trajectory_thresholds)])
     check_any_controls(rsets, periods.tolist(), treated, min_age)
 
-    def sampler(rng_s: np.random.Generator):
-        # Candidate sampling for very large pools (its own random stream), within exact strata.
-        if candidates_per_treated is None:
-            return None
-        return lambda cand, tmask: sample_candidates(cand, tmask, candidates_per_treated, rng_s,
-                                                     exact_all if exact else None)
+    # Candidate sampling for very large pools (its own random stream), within exact strata: each risk set's
+    # candidates are drawn once, from everyone eligible at its start; the propensity model is fitted on
+    # them and matching takes them less the controls already used in earlier months.
+    drawn: dict[int, np.ndarray] = {}
+    rng_s = np.random.default_rng([0 if seed is None else seed, 18])
+
+    def draw(p: int, cand: np.ndarray, tmask: np.ndarray) -> np.ndarray:
+        if p not in drawn:
+            drawn[p] = np.flatnonzero(sample_candidates(cand, tmask, candidates_per_treated, rng_s,
+                                                        exact_all if exact else None))
+        keep = np.zeros(n, dtype=bool)
+        keep[drawn[p]] = True
+        return cand & keep
+
+    sample = draw if candidates_per_treated is not None else None
+    if wanted:
+        # Everyone who can enter a risk set (the drawn candidates and the enrolled, when sampled): their
+        # person-month totals, in one engine query.
+        need = np.flatnonzero(~drop_person)
+        if sample is not None:
+            plan = [rsets.build(p, activity=False, sample=sample) for p in periods.tolist()]
+            need = np.concatenate([np.zeros(0, np.int64), *(rs.rows for rs in plan if rs.n_treated)])
+        covs = PersonMonths(activity, person_ids, need, periods, ws, wanted, con=con)
 
     fit = code = ps_mask = None
     if distance in ("logit", "linear_logit"):
         # One model for all months (shared slopes, an intercept per month, a ridge penalty): a handful of
         # enrolments in one month can no longer separate it. Candidates are sampled for the fit only.
         fit, code, ps_used, ps_mask = rsets.fit_ps(periods.tolist(), np.random.default_rng([0 if seed is None else seed, 7]),
-                                                   sample=sampler(np.random.default_rng([0 if seed is None else seed, 19])))
+                                                   sample=sample)
     used = np.zeros(n, dtype=bool)
     ever_candidate = np.zeros(n, dtype=bool)
     pairs_t: list[np.ndarray] = []  # person row of treated
@@ -319,7 +348,6 @@ def risk_set_match(
     unmatched: dict[str, int] = {}
     unmatched_where: list[str] = []
     n_cand_total = 0
-    sample = sampler(np.random.default_rng([0 if seed is None else seed, 18]))
     for p in steps(periods.tolist(), progress, lambda q: f"risk set {_month_start(ws, q)[0]:%Y-%m}"):
         rs = rsets.build(p, exclude=None if replace else used, sample=sample)
         if rs.n_not_eligible_treated:
@@ -340,7 +368,8 @@ def risk_set_match(
         strata = exact_all[rows] if exact_all is not None else None
         cal = None
         if fit is not None:
-            Xp = rsets.ps_design(rs)[:, ps_mask]
+            Xp = rsets.ps_design(rs)
+            Xp = Xp if ps_mask.all() else Xp[:, ps_mask]
             eta = fit.linear_predictor(Xp, code[p]) if p in code else np.zeros(rows.size)
             pscore = 1.0 / (1.0 + np.exp(-eta))
             d = pscore if distance == "logit" else eta

@@ -19,6 +19,9 @@ from .pooled_ps import PooledLogit, pooled_logit, sample_candidates
 
 __all__ = ["RiskSet", "RiskSets", "describe_month", "check_any_controls", "outside_range"]
 
+#: About this many candidate rows enter the pooled propensity fit (at least 10 per enrolled person).
+FIT_CANDIDATES = 500_000
+
 
 def describe_month(origin: pd.Timestamp, p: int) -> str:
     """``YYYY-MM`` of month index ``p`` after ``origin``.
@@ -53,12 +56,12 @@ class RiskSet:
         return int((~self.treated).sum())
 
 
-#: ``act_at(period, rows, sampled)`` -> (population rows, activity values) of the people with events
-#: among ``rows`` (all people with events when ``sampled`` is false): one risk set fetched from the engine.
-ActivityAt = Callable[[int, np.ndarray, bool], tuple[np.ndarray, np.ndarray]]
+#: ``act_at(period, rows)`` -> the activity covariates (``rows`` x activity names) of population ``rows``
+#: as of month ``period``.
+ActivityAt = Callable[[int, np.ndarray], np.ndarray]
 
-#: ``sample(candidates, enrolled)`` -> the sampled candidate mask (``candidates_per_treated``).
-Sampler = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: ``sample(period, candidates, enrolled)`` -> the sampled candidate mask (``candidates_per_treated``).
+Sampler = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 
 
 class RiskSets:
@@ -140,19 +143,25 @@ class RiskSets:
         tmask = e["is_t"] & ok
         n_eligible = int(cand.sum())
         if sample is not None and tmask.any():
-            cand = sample(cand, tmask)
+            cand = sample(p, cand, tmask)
         rows = np.flatnonzero(tmask | cand)
         rows = rows[~self.drop_person[rows]]
         age = self.age_at(start)[rows]
-        A = np.zeros((rows.size, self.n_act))
         if activity and self.n_act and self.act_at is not None and rows.size and tmask[rows].any():
-            pos = np.full(self.n, -1, dtype=np.int64)
-            pos[rows] = np.arange(rows.size)
-            ar, av = self.act_at(p, rows, sample is not None)
-            hit = pos[ar] >= 0
-            A[pos[ar[hit]]] = av[hit]
+            A = self.act_at(p, rows)
+        else:
+            A = np.zeros((rows.size, self.n_act))
         return RiskSet(period=p, start=start, rows=rows, treated=tmask[rows], age=age, A=A,
                        n_not_eligible_treated=int((e["is_t"] & ~tmask).sum()), n_eligible=n_eligible)
+
+    def subset(self, rs: RiskSet, sel: np.ndarray) -> RiskSet:
+        """The rows ``sel`` (positions) of a risk set built without activity, with their activity covariates."""
+        rows = rs.rows[sel]
+        A = np.zeros((rows.size, self.n_act))
+        if self.n_act and self.act_at is not None and rows.size:
+            A = self.act_at(rs.period, rows)
+        return RiskSet(period=rs.period, start=rs.start, rows=rows, treated=rs.treated[sel], age=rs.age[sel], A=A,
+                       n_not_eligible_treated=rs.n_not_eligible_treated, n_eligible=rs.n_eligible)
 
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
@@ -171,17 +180,22 @@ class RiskSets:
         """
         Xs, ys, gs, frac = [], [], [], []
         code: dict[int, int] = {}
+        # Candidates per enrolled person in the fit: 40, fewer for very large programmes so that the fit's design
+        # stays near FIT_CANDIDATES rows (10 per enrolled person still estimates the slopes with ~90% of the
+        # efficiency of the whole risk set: m / (m + 1) for m controls per case, Ury 1975, Biometrics 31:643).
+        n_enrolled = max(1, int((self.treated & self.in_window).sum()))
+        per_treated = int(np.clip(FIT_CANDIDATES // n_enrolled, 10, 40))
         for p in periods:
-            rs = self.build(p, sample=sample)
+            rs = self.build(p, activity=False, sample=sample)
             if rs.n_treated == 0 or rs.n_candidates == 0:
                 continue
-            X = self.ps_design(rs)
             ti = np.flatnonzero(rs.treated)
             ci = np.flatnonzero(~rs.treated)
-            keep = ci[sample_candidates(ti.size, ci.size, rng)]
+            keep = ci[sample_candidates(ti.size, ci.size, rng, per_treated=per_treated)]
             g = len(code)
             code[p] = g
-            Xs.append(X[np.r_[ti, keep]])
+            # Covariates of the rows in the fit only.
+            Xs.append(self.ps_design(self.subset(rs, np.r_[ti, keep])))
             ys.append(np.r_[np.ones(ti.size), np.zeros(keep.size)])
             gs.append(np.full(ti.size + keep.size, g))
             frac.append(keep.size / ci.size * (ci.size / max(rs.n_eligible, ci.size)))
@@ -250,7 +264,8 @@ def outside_range(X: np.ndarray, treated: np.ndarray, who: np.ndarray, names: li
     c = ~treated
     if not c.any() or who.size == 0:
         return []
-    lo, hi = X[c].min(axis=0), X[c].max(axis=0)
+    cc = c[:, None]  # masked reductions: no copy of the candidates' rows
+    lo, hi = X.min(axis=0, where=cc, initial=np.inf), X.max(axis=0, where=cc, initial=-np.inf)
     out = (X[who] < lo) | (X[who] > hi)
     return [nm for j, nm in enumerate(names) if out[:, j].any()]
 
