@@ -200,6 +200,20 @@ def _one(Y: pd.DataFrame, P: pd.DataFrame, treated: Any, donors: list[Any], pre:
     return w, v, gap
 
 
+
+def _period(x: object) -> str:
+    """A period as people write it: ``2020-01`` for a month start, ``2020-01-06`` for another date, else as is.
+
+    Examples
+    --------
+    >>> _period(np.datetime64("2020-01-01")), _period(pd.Timestamp("2020-01-06")), _period(1988)
+    ('2020-01', '2020-01-06', '1988')
+    """
+    if isinstance(x, (np.datetime64, pd.Timestamp)):
+        ts = pd.Timestamp(x)
+        return ts.strftime("%Y-%m") if ts.day == 1 and ts == ts.normalize() else ts.strftime("%Y-%m-%d")
+    return str(x)
+
 def synthetic_control(
     data: pd.DataFrame,
     outcome: str,
@@ -260,10 +274,10 @@ def synthetic_control(
         if outcome_predictors == "yearly_means":
             blocks = [(max(0, e - 12), e) for e in range(t0, 0, -12)]
             for s, e in reversed(blocks):
-                cols[f"mean {outcome} {times[s]}..{times[e - 1]}"] = Y.iloc[:, s:e].mean(axis=1)
+                cols[f"mean {outcome} {_period(times[s])} to {_period(times[e - 1])}"] = Y.iloc[:, s:e].mean(axis=1)
         elif outcome_predictors == "all":
             for j in range(t0):
-                cols[f"{outcome} {times[j]}"] = Y.iloc[:, j]
+                cols[f"{outcome} {_period(times[j])}"] = Y.iloc[:, j]
         elif outcome_predictors != "none":
             raise DataValidationError("`outcome_predictors` must be 'yearly_means', 'all', 'none' or a list of"
                                       f" periods, got {outcome_predictors!r}")
