@@ -40,9 +40,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.area.intervals import critical_and_p
 from evaltool.area.synth import simplex_weights
 from evaltool.errors import DataValidationError, EstimationError
 
@@ -294,12 +294,7 @@ def augmented_synthetic_control(
     else:
         se = float("nan")
     dof = float(len(donors) - 1) if interval == "t" else float("inf")
-    if np.isfinite(dof):
-        crit = float(stats.t.ppf(1 - alpha / 2, dof))
-        p = float(2 * stats.t.sf(abs(est / se), dof)) if se > 0 else float("nan")
-    else:
-        crit = float(stats.norm.ppf(1 - alpha / 2))
-        p = float(2 * stats.norm.sf(abs(est / se))) if se > 0 else float("nan")
+    crit, p = critical_and_p(est, se, dof, alpha)
     times = np.asarray(cols)
     cf = Y[0] - gap
     traj = pd.DataFrame({"time": times, "observed": Y[0], "synthetic": cf, "gap": gap,

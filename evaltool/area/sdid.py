@@ -34,10 +34,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.area.frank_wolfe import frank_wolfe, sparsify
+from evaltool.area.intervals import critical_and_p
 from evaltool.errors import DataValidationError, EstimationError
 
 __all__ = ["SynthDidResult", "synthdid", "synthdid_matrix"]
@@ -393,12 +393,7 @@ def synthdid(
         dof = float(len(controls) - 1)
     elif interval == "t" and se == "jackknife":
         dof = float(len(placebo_rows) - 1)
-    if np.isfinite(dof):
-        z = float(stats.t.ppf(1 - alpha / 2, dof))
-        p_value = float(2 * stats.t.sf(abs(est / std_error), dof)) if std_error > 0 else float("nan")
-    else:
-        z = float(stats.norm.ppf(1 - alpha / 2))
-        p_value = float(2 * stats.norm.sf(abs(est / std_error))) if std_error > 0 else float("nan")
+    z, p_value = critical_and_p(est, std_error, dof, alpha)
     # ---- weights and trajectory (first cohort's weights for display; pooled trajectory) ----
     urows, trows, traj_parts, coh_rows = [], [], [], []
     for a, tr, f, wgt in parts:
