@@ -528,6 +528,11 @@ def _plan_analyses(record: RunRecord, spec: Spec) -> None:
         record.plan("proms", "proms_summary", "all")
     if spec.qualitative is not None and spec.qualitative.segments is not None:
         record.plan("qual", "qual_summary", "all")
+    if spec.area is not None:
+        from evaltool.area.stage import planned_analyses as area_plan
+
+        for analysis, outcome, subgroup in area_plan(spec.area):
+            record.plan("area", analysis, outcome, subgroup)
     if spec.economics is not None and spec.effects is not None:
         from evaltool.economics.stage import planned_analyses as economics_plan
 

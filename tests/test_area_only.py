@@ -231,3 +231,35 @@ def test_disclosure_gate_applies_to_an_area_only_run(tmp_path):
             assert s in ("[c]", "*"), (v, s)
         elif s not in ("[c]", "*"):  # a larger count: rounded to 5 (or hidden to protect a small one)
             assert float(s) % 5 == 0, (v, s)
+
+
+# ---- a named design that cannot run makes the run partial ----------------------------------------------
+def test_a_named_design_the_data_cannot_support_is_a_partial_result(tmp_path):
+    """`methods` names the designs of the plan: with 24 comparison areas and `min_donors: 30` the comparison-area
+    designs cannot run. The ITS still gives the headline, but the run is partial (exit 3) and says which design
+    is missing and why; with --allow-partial it exits 0 and the record still says partial. Without `methods`
+    (designs chosen by the data's shape) the same data give a complete run."""
+    import yaml
+
+    raw = _raw(area={"treated_area": "Northbrook", "methods": ["sdid", "its"], "min_donors": 30})
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "evaltool", "run", "plan.yaml", "--no-report", "-o", "out"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env(COLUMNS="200"))
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Synthetic difference-in-differences not run" in proc.stdout + proc.stderr
+    m = json.loads((tmp_path / "out" / "x" / "results" / "manifest.json").read_text())
+    fates = {a["analysis"]: a["status"] for a in m["run"]["analyses"] if a["stage"] == "area"}
+    assert fates == {"whole_area": "ok", "whole_area_sdid": "failed", "whole_area_its": "ok"}
+    reason = next(a["reason"] for a in m["run"]["analyses"] if a["analysis"] == "whole_area_sdid")
+    assert "comparison areas" in reason and "30" in reason
+    assert m["run"]["status"] == "partial"
+    proc = subprocess.run(cmd + ["--allow-partial"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env=_env())
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    raw["area"].pop("methods")
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(raw))
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_env())
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    m = json.loads((tmp_path / "out" / "x" / "results" / "manifest.json").read_text())
+    assert [a["analysis"] for a in m["run"]["analyses"] if a["stage"] == "area"] == ["whole_area"]
+    assert m["run"]["status"] == "complete"

@@ -166,7 +166,41 @@ def run_stage(population: pd.DataFrame | None, activity: pd.DataFrame | None, pr
         # every caveat reaches the run log and the report (events), and the caller (a warning)
         out.event("design_not_run" if "not run" in m else "estimation_warning", m)
         warnings.warn(m, EstimationWarning, stacklevel=2)
+    _record_plan(out, config, caught_msgs)
     return out
+
+
+def planned_analyses(config: AreaConfig) -> list[tuple[str, str, str]]:
+    """The analysis plan of the `area` section: the whole-area effect and, when the spec names its designs in
+    ``methods``, each of them (a named design that cannot run or be estimated makes the run partial).
+
+    Examples
+    --------
+    >>> planned_analyses(AreaConfig(treated_area="A"))
+    [('whole_area', 'emergency_admission', 'all')]
+    >>> [a for a, _, _ in planned_analyses(AreaConfig(treated_area="A", methods=["sdid", "its"]))]
+    ['whole_area', 'whole_area_sdid', 'whole_area_its']
+    """
+    plan = [("whole_area", config.outcome, "all")]
+    if "methods" in config.model_fields_set:
+        plan += [(f"whole_area_{m}", config.outcome, "all") for m in config.methods]
+    return plan
+
+
+def _record_plan(out: StageOutput, config: AreaConfig, messages: list[str]) -> None:
+    """The fate of every planned area analysis, with the run's own message as the reason when one failed."""
+    eff = out.tables.get("area_effects")
+    produced = set(eff["method"]) if eff is not None else set()
+    for analysis, outcome, subgroup in planned_analyses(config):
+        method = analysis.removeprefix("whole_area_") if analysis != "whole_area" else None
+        if (method is None and produced) or method in produced:
+            out.analysis(analysis, outcome, "ok", subgroup=subgroup)
+            continue
+        label = METHOD_LABELS.get(method or "", "").lower()
+        said = next((m for m in messages if label and m.lower().startswith(label)), "no estimate was produced")
+        # the reason without the design's name ("only 24 comparison areas (at least 30 needed)")
+        reason = said.split(": ", 1)[1] if label and ": " in said and said.lower().startswith(label) else said
+        out.analysis(analysis, outcome, "failed", reason, subgroup=subgroup)
 
 
 def _run(out: StageOutput, population, activity, practices, area_panel, cfg: AreaConfig, ws, we, seed, file) -> None:
@@ -276,6 +310,9 @@ def _run(out: StageOutput, population, activity, practices, area_panel, cfg: Are
     if "ascm" in cfg.methods and comparison_ok:
         _ascm(out, panel, cfg, treated, donors, go, scale, obs_post, base, rows, traj, weights_rows, facts, to_rate,
               ycol)
+    elif "ascm" in cfg.methods:
+        warnings.warn(f"{METHOD_LABELS['ascm']} not run: {_reason(support, 'synthetic_comparison_areas')}",
+                      EstimationWarning, stacklevel=2)
     if "synthetic_control" in cfg.methods and comparison_ok and not other_treated:
         try:
             P = None

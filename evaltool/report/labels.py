@@ -127,6 +127,12 @@ _add("analysis", {
     "matched_did": "Matched comparison",
     "practice_rollout": "Practice roll-out",
     "naive_before_after": "Before and after only (no comparison group)",
+    "whole_area": "Whole-area effect",
+    "whole_area_sdid": "Synthetic difference-in-differences",
+    "whole_area_ascm": "Augmented synthetic control",
+    "whole_area_synthetic_control": "Synthetic control",
+    "whole_area_did": "Difference-in-differences against the comparison areas",
+    "whole_area_its": "Interrupted time series",
 })
 _add("estimator", {
     "twfe": "Two-way fixed effects (for comparison only)",
