@@ -50,9 +50,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.area.intervals import critical, p_value
 from evaltool.area.its_ar1 import fit_ar1_contrast, fit_ar1_counts
 from evaltool.errors import DataValidationError, EstimationError
 
@@ -415,10 +415,10 @@ def interrupted_time_series(
     se = np.sqrt(np.diag(V))
     eye = np.eye(p)
     dfs = [dof(eye[j]) for j in range(p)]
-    crits = np.array([_crit(alpha, v) for v in dfs])
+    crits = np.array([critical(alpha, v) for v in dfs])
     coef = pd.DataFrame({"term": names, "estimate": beta, "std_error": se, "ci_lower": beta - crits * se,
                          "ci_upper": beta + crits * se, "df": dfs,
-                         "p_value": [_pval(b / s, v) for b, s, v in zip(beta, se, dfs)]})
+                         "p_value": [p_value(b / s, v) for b, s, v in zip(beta, se, dfs)]})
     coef["rate_ratio"] = np.exp(coef["estimate"])
     coef["rr_lower"] = np.exp(coef["ci_lower"])
     coef["rr_upper"] = np.exp(coef["ci_upper"])
@@ -459,7 +459,7 @@ def interrupted_time_series(
                      log=False))
     eff = pd.DataFrame(rows)
     # counterfactual band (log scale, delta method; the average effect's degrees of freedom)
-    crit = _crit(alpha, df_avg)
+    crit = critical(alpha, df_avg)
     se0 = np.sqrt(np.einsum("ij,jk,ik->i", X0, V, X0))
     series = pd.DataFrame({
         "series": np.where(g == 1, "treated", "control"), "period": tt.astype(int), "time": d[time].to_numpy(),
@@ -524,21 +524,10 @@ def _ar1_comparative(y, off, X, names, g, tt, mu, beta, V):
     return fit, kr, cidx, beta, V
 
 
-def _crit(alpha: float, df: float) -> float:
-    """Two-sided critical value: t with ``df`` degrees of freedom (normal when infinite)."""
-    return float(stats.norm.ppf(1 - alpha / 2) if not np.isfinite(df) else stats.t.ppf(1 - alpha / 2, df))
-
-
-def _pval(z: float, df: float) -> float:
-    if not np.isfinite(z):
-        return float("nan")
-    return float(2 * (stats.norm.sf(abs(z)) if not np.isfinite(df) else stats.t.sf(abs(z), df)))
-
-
 def _row(name: str, est: float, se: float, df: float, alpha: float, scale: str, log: bool) -> dict[str, Any]:
-    crit = _crit(alpha, df)
+    crit = critical(alpha, df)
     lo, hi = est - crit * se, est + crit * se
-    p = _pval(est / se, df) if se > 0 else float("nan")
+    p = p_value(est / se, df) if se > 0 else float("nan")
     out = {"effect": name, "estimate": float(np.exp(est) if log else est), "std_error": float(se),
            "ci_lower": float(np.exp(lo) if log else lo), "ci_upper": float(np.exp(hi) if log else hi),
            "p_value": p, "df": float(df), "scale": scale}
