@@ -62,7 +62,7 @@ def _fit_v(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray) -> tu
     and 8 random starts (fixed seed: reproducible), each optimised by Powell's method, the best polished by
     Nelder-Mead. On Proposition 99 with ADH's predictors a single Nelder-Mead run stopped at a pre-period RMSPE
     of 1.87 (and two starts at 1.78, depending on the predictors' order); this search reaches 1.754 whatever
-    the order, with the donor weights of Abadie, Diamond & Hainmueller (2010), Table 2, to within 0.003 (their
+    the order (1.758 with scipy 1.15, whose NNLS picks other donor weights among equally good ones), with the donor weights of Abadie, Diamond & Hainmueller (2010), Table 2, to within 0.003 (their
     own weights give 1.758).
     """
     k = X0.shape[0]

@@ -7,14 +7,55 @@ R's ``glm(..., family = binomial)`` to ~1e-10 (glm stops at a relative deviance 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from evaltool.errors import MatchingError, MatchingWarning
 
-__all__ = ["design_matrix", "balance_matrix", "logistic_ps", "mahalanobis_transform", "prognostic_score"]
+__all__ = ["design_matrix", "design_columns", "row_dot", "row_matmul", "balance_matrix", "balance_columns", "logistic_ps", "mahalanobis_transform", "prognostic_score"]
+
+
+def row_dot(X: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X @ b`` computed row by row the same way wherever the row sits, so identical rows (people with the
+    same covariates) get bit-identical scores, as R's ``glm`` gives them. A BLAS matrix-vector product may
+    treat rows differently by their position (blocks and remainders, CPU-specific kernels), and a difference
+    in the last bit breaks ties that matching and the eCDF statistics depend on.
+
+    Examples
+    --------
+    >>> X = np.tile([[16.0, 9, 1, 0, 0.1]], (7, 1)); b = np.array([0.3, -1.1, 0.7, 2.0, 1e-3])
+    >>> len(set(row_dot(X, b).tolist()))
+    1
+    """
+    X = np.asarray(X, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if X.ndim != 2:
+        return X @ b
+    # Column by column, in column order: every row sums its terms in the same order (that of the reference
+    # BLAS matrix-vector product R uses), whatever its position.
+    out = np.zeros(X.shape[0])
+    cols = X.T if X.flags.f_contiguous else np.ascontiguousarray(X.T) if X.shape[0] > 4096 else X.T
+    for j in range(X.shape[1]):
+        out += cols[j] * b[j]
+    return out
+
+
+def row_matmul(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``X @ W`` with every output column by :func:`row_dot`: identical rows give identical rows.
+
+    Examples
+    --------
+    >>> X = np.tile([[1.5, -2.0, 0.3]], (9, 1)); W = np.arange(6.0).reshape(3, 2) / 7
+    >>> out = row_matmul(X, W); bool((out == out[0]).all()), np.allclose(out, X @ W)
+    (True, True)
+    """
+    W = np.asarray(W, dtype=np.float64)
+    out = np.empty((np.shape(X)[0], W.shape[1]))
+    for j in range(W.shape[1]):
+        out[:, j] = row_dot(X, W[:, j])
+    return out
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -25,6 +66,24 @@ def _levels(s: pd.Series) -> list:
     if isinstance(s.dtype, pd.CategoricalDtype):
         return [lv for lv in s.cat.categories if (s == lv).any()]
     return sorted(pd.unique(s.dropna()).tolist(), key=str)
+
+
+def design_columns(data: pd.DataFrame, covariates: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """The columns of :func:`design_matrix` after its intercept, one at a time (name, float64 column):
+    a national population's design can be stored column by column without the whole float64 matrix.
+
+    Examples
+    --------
+    >>> [n for n, _ in design_columns(pd.DataFrame({"a": [1.0, 2.0], "g": ["x", "y"]}), ["a", "g"])]
+    ['a', 'gy']
+    """
+    for c in covariates:
+        s = data[c]
+        if _is_categorical(s):
+            for lv in _levels(s)[1:]:
+                yield f"{c}{lv}", (s == lv).to_numpy(dtype=float)
+        else:
+            yield c, pd.to_numeric(s).to_numpy(dtype=float)
 
 
 def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
@@ -39,16 +98,29 @@ def design_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> tuple[np.nda
     """
     cols = [np.ones(len(data))]
     names = ["(intercept)"]
+    for name, col in design_columns(data, covariates):
+        cols.append(col)
+        names.append(name)
+    return np.column_stack(cols), names
+
+
+def balance_columns(data: pd.DataFrame, covariates: Sequence[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """The columns of :func:`balance_matrix`, one at a time (name, float64 column).
+
+    Examples
+    --------
+    >>> [n for n, _ in balance_columns(pd.DataFrame({"g": ["a", "b"]}), ["g"])]
+    ['gb']
+    """
     for c in covariates:
         s = data[c]
         if _is_categorical(s):
-            for lv in _levels(s)[1:]:
-                cols.append((s == lv).to_numpy(dtype=float))
-                names.append(f"{c}{lv}")
+            lv = _levels(s)
+            use = lv[1:] if len(lv) == 2 else lv
+            for v in use:
+                yield f"{c}{v}", (s == v).to_numpy(dtype=float)
         else:
-            cols.append(pd.to_numeric(s).to_numpy(dtype=float))
-            names.append(c)
-    return np.column_stack(cols), names
+            yield c, pd.to_numeric(s).to_numpy(dtype=float)
 
 
 def balance_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
@@ -60,17 +132,7 @@ def balance_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFram
     >>> list(balance_matrix(pd.DataFrame({"g": ["a", "b", "c"]}), ["g"]).columns)
     ['ga', 'gb', 'gc']
     """
-    out: dict[str, np.ndarray] = {}
-    for c in covariates:
-        s = data[c]
-        if _is_categorical(s):
-            lv = _levels(s)
-            use = lv[1:] if len(lv) == 2 else lv
-            for v in use:
-                out[f"{c}{v}"] = (s == v).to_numpy(dtype=float)
-        else:
-            out[c] = pd.to_numeric(s).to_numpy(dtype=float)
-    return pd.DataFrame(out, index=data.index)
+    return pd.DataFrame(dict(balance_columns(data, covariates)), index=data.index)
 
 
 def logistic_ps(
@@ -167,8 +229,9 @@ def logistic_ps(
     b[1:] = beta[1:] / sd
     b[0] = beta[0] - np.sum(beta[1:] * mu / sd)
     # Fitted values from the original-scale coefficients, as glm computes them: units with identical
-    # covariates then get bit-identical scores in the same places as R (ties matter for eCDF statistics).
-    p = 1.0 / (1.0 + np.exp(-np.clip(X @ b, -700, 700)))
+    # covariates then get bit-identical scores as in R (ties matter for eCDF statistics) -- row by row
+    # (row_dot), not by a BLAS product whose last bit can depend on the row's position and the CPU.
+    p = 1.0 / (1.0 + np.exp(-np.clip(row_dot(X, b), -700, 700)))
     return p, b
 
 
@@ -201,7 +264,7 @@ def mahalanobis_transform(X: np.ndarray, treat: np.ndarray, *, allow_constant: b
     vals, vecs = np.linalg.eigh(S)
     keep = vals > vals.max() * 1e-10
     W = vecs[:, keep] / np.sqrt(vals[keep])
-    return X.astype(float) @ W
+    return row_matmul(X, W)
 
 
 def prognostic_score(data: pd.DataFrame, treatment: str, outcome: str, covariates: Sequence[str]) -> np.ndarray:

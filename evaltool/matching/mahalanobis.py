@@ -36,7 +36,7 @@ def matchit_mahalanobis_covariates(data: pd.DataFrame, covariates: list[str], tr
     >>> Z.shape[0], key.shape
     (6, (6,))
     """
-    from .distance import _is_categorical, _levels
+    from .distance import _is_categorical, _levels, row_dot, row_matmul
 
     cols = []
     for c in covariates:
@@ -66,10 +66,10 @@ def matchit_mahalanobis_covariates(data: pd.DataFrame, covariates: list[str], tr
         Sinv = (vt[pos].T / d[pos]) @ u[:, pos].T
     vals, vecs = np.linalg.eigh((Sinv + Sinv.T) / 2)
     ok = vals > vals.max() * 1e-12
-    Z = X @ (vecs[:, ok] * np.sqrt(vals[ok]))
+    Z = row_matmul(X, vecs[:, ok] * np.sqrt(vals[ok]))  # identical people, identical rows
     # First row of the pivoted Cholesky factor: the column with the largest diagonal element, first on ties.
     j = int(np.argmax(np.diag(Sinv)))
-    key = X @ (Sinv[j] / np.sqrt(Sinv[j, j]))
+    key = row_dot(X, Sinv[j] / np.sqrt(Sinv[j, j]))
     return Z, key
 
 

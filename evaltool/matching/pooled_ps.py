@@ -29,6 +29,8 @@ from scipy.special import expit
 
 from evaltool.errors import MatchingError
 
+from .distance import row_dot
+
 __all__ = ["PooledLogit", "pooled_logit", "sample_candidates"]
 
 MAX_STEP = 5.0  # largest change of any coefficient (standardised scale) in one Newton step
@@ -46,7 +48,7 @@ class PooledLogit:
 
     def linear_predictor(self, X: np.ndarray, group: int | np.ndarray) -> np.ndarray:
         """The logit of the propensity score for rows ``X`` of ``group``."""
-        return self.intercepts[group] + X @ self.coef
+        return self.intercepts[group] + row_dot(X, self.coef)
 
 
 def sample_candidates(n_treated: int, n_candidates: int, rng: np.random.Generator, *, per_treated: int = 40,

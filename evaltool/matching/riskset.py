@@ -40,7 +40,8 @@ from .covariates import (  # noqa: F401 - re-exported (public API of evaltool.ma
     parse_activity_covariates,
     sample_candidates,
 )
-from .distance import balance_matrix, design_matrix, mahalanobis_transform
+from .compact import CompactColumns
+from .distance import balance_columns, design_columns, mahalanobis_transform
 from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
 from .result import RiskSetMatchResult
@@ -284,25 +285,25 @@ def risk_set_match(
         drop_person = na_static.any(axis=1)
         excluded["missing_covariate"] = int(drop_person.sum())
         static = static.fillna(0)
-    stat_design, stat_dnames = design_matrix(static, pop_covs)
-    stat_design, stat_dnames = stat_design[:, 1:], stat_dnames[1:]
-    stat_bal = balance_matrix(static, pop_covs)
+    # The propensity design (no intercept) and the balance covariates of everybody, each column stored in
+    # the smallest dtype that holds it exactly (indicators in a byte): at national scale, a fraction of a
+    # float64 matrix, and the same float64 rows when taken.
+    stat_design = CompactColumns.from_columns(design_columns(static, pop_covs), n)
+    stat_bal = CompactColumns.from_columns(balance_columns(static, pop_covs), n)
     bal_names: list[str] = []
     for c in covariates:
         if c == "age" or c in timevar:
             bal_names.append(c)
         else:
-            bal_names += [b for b in stat_bal.columns if b == c or (b.startswith(c) and b not in covariates)]
+            bal_names += [b for b in stat_bal.names if b == c or (b.startswith(c) and b not in covariates)]
     bal_names = list(dict.fromkeys(bal_names))
-    stat_bal_np = stat_bal.to_numpy(dtype=float)
-    stat_bal_pos = {b: i for i, b in enumerate(stat_bal.columns)}
     exact_all = exact_codes(static, exact) if exact else None
-    del static, stat_bal, na_static  # one row per person each: at national scale, gigabytes
+    del static, na_static  # one row per person each: at national scale, gigabytes
 
     rng = np.random.default_rng(seed)
     rsets = RiskSets(pop=pop, treated=treated, per_t=per_t, in_window=in_window, origin=ws, min_age=min_age,
                      drop_person=drop_person, act_at=act_at if act_names else None, n_act=len(act_names), static_design=stat_design,
-                     static_names=stat_dnames, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
+                     static_names=stat_design.names, ps_act_cols=ps_cols, ps_act_names=[act_names[j] for j in ps_cols],
                      use_age="age" in covariates,
                      rule_features=[(nm, [act_names.index(c) for c in cols], th) for nm, cols, th in
                                     rule_features(traj, bins, trajectory_thresholds)])
@@ -362,7 +363,7 @@ def risk_set_match(
             unmatched_where.append(f"{start:%Y-%m}: {n_t} enrolled, no candidate left")
             continue
         Bm = np.column_stack([
-            age_r if b == "age" else (A[:, act_names.index(b)] if b in timevar else stat_bal_np[rows, stat_bal_pos[b]])
+            age_r if b == "age" else (A[:, act_names.index(b)] if b in timevar else stat_bal.column(b, rows))
             for b in bal_names
         ])
         strata = exact_all[rows] if exact_all is not None else None

@@ -15,6 +15,7 @@ import pandas as pd
 
 from evaltool.errors import MatchingError
 
+from .compact import CompactColumns
 from .pooled_ps import PooledLogit, pooled_logit, sample_candidates
 
 __all__ = ["RiskSet", "RiskSets", "describe_month", "check_any_controls", "outside_range"]
@@ -70,7 +71,7 @@ class RiskSets:
     def __init__(self, *, pop: pd.DataFrame, treated: np.ndarray, per_t: np.ndarray, in_window: np.ndarray,
                  origin: pd.Timestamp, min_age: int, drop_person: np.ndarray,
                  act_at: ActivityAt | None, n_act: int,
-                 static_design: np.ndarray, static_names: list[str], ps_act_cols: list[int], ps_act_names: list[str],
+                 static_design: CompactColumns, static_names: list[str], ps_act_cols: list[int], ps_act_names: list[str],
                  use_age: bool, rule_features: list[tuple[str, list[int], int]] | None = None) -> None:
         n = len(pop)
         self.n = n
@@ -165,7 +166,7 @@ class RiskSets:
 
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
-        parts = ([rs.age[:, None]] if self.use_age else []) + [self.static_design[rs.rows], rs.A[:, self.ps_act_cols]]
+        parts = ([rs.age[:, None]] if self.use_age else []) + [self.static_design.take(rs.rows), rs.A[:, self.ps_act_cols]]
         for _, cols, th in self.rule_features:
             parts.append((rs.A[:, cols].sum(axis=1) >= th).astype(float)[:, None])
         return np.column_stack(parts) if parts else np.zeros((rs.rows.size, 0))
