@@ -35,6 +35,7 @@ from evaltool.cohort_stage import cohort_stage, extend_flow_with_matching, month
 from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.progress import StageStepFn, StepFn
+from evaltool._memory import release_memory
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
@@ -187,6 +188,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         cohort = build_cohort(validated, min_age=spec.cohort.min_age, max_age=spec.cohort.max_age)
         outputs["cohort"] = cohort_stage(validated, cohort, spec)
         stages["cohort"] = {"status": "ok", "seconds": round(time.perf_counter() - t, 2)}
+        release_memory()
         record.info("inputs", "stage_finished",
                     f"{len(cohort.population):,} people, {int((cohort.population.treated == 1).sum()):,} enrolled",
                     counts={"people": len(cohort.population),
@@ -457,6 +459,7 @@ def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict
         except Exception as err:  # noqa: BLE001 - an unexpected error fails this stage, not the run
             failure = f"{type(err).__name__}: {one_line(err)} (traceback in results/run_log.jsonl)"
             record.exception(name, err, code="stage_failed")
+    release_memory()  # the stage's freed arrays back to the system before the next stage's peak
     _record_warnings(record, name, caught, out)
     seconds = round(time.perf_counter() - t0, 2)
     if out is None:
