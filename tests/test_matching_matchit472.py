@@ -36,8 +36,9 @@ SUMMARY = pd.read_csv(REF / "m472_summary.csv").set_index("case")
 # decomposition. Until 1 Dec 2026 our BLAS products reproduced MatchIt 4.7.2 pair for pair (79 controls, ATT
 # 416.34) on one CPU; on another CPU (and under numpy 2.5) identical people got scores differing in the last bit.
 # Scores are now computed row by row (evaltool.matching.distance.row_dot / row_matmul), so identical people get
-# identical distances on every machine, and this example gives 78 controls, ATT 395.25: a different, equally
-# valid resolution of the ties. Recorded, not hidden: these cases are expected to fail until the whitening is
+# identical distances on every machine; this example then gives MatchIt's 79 controls (ATT 416.34) with numpy 2.5
+# (Python 3.13) and 78 controls, ATT 395.25 with numpy 2.2-2.4 (its eigen decomposition's last bits): a
+# different, equally valid resolution of the ties. Recorded, not hidden: these cases are expected to fail until the whitening is
 # made bit-identical to MatchIt's; every other MatchIt 4.7.2 case (and Mahalanobis + exact) reproduces exactly.
 TIES = pytest.mark.xfail(strict=False,
                          reason="Mahalanobis-with-replacement ties resolved by the last bits of the whitening (see comment)")
