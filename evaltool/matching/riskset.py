@@ -331,6 +331,7 @@ def risk_set_match(
         if sample is not None:
             plan = [rsets.build(p, activity=False, sample=sample) for p in periods.tolist()]
             need = np.concatenate([np.zeros(0, np.int64), *(rs.rows for rs in plan if rs.n_treated)])
+            del plan
         covs = PersonMonths(activity, person_ids, need, periods, ws, wanted, con=con)
 
     fit = code = ps_mask = None

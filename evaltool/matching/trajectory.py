@@ -158,8 +158,10 @@ class ProfileBalance:
             self._s[g] += V[m].sum(axis=0)
             self._ss[g] += (V[m] ** 2).sum(axis=0)
             self._n[g] += int(m.sum())
-        for i in np.flatnonzero(t if keep is None else keep):
-            self._kept[(int(period), int(rows[i]))] = V[i]
+        idx = np.flatnonzero(t if keep is None else keep)
+        kept = V[idx]  # a copy of the kept rows only: a view of V would keep the whole risk set's values alive
+        for j, i in enumerate(idx):
+            self._kept[(int(period), int(rows[i]))] = kept[j]
 
     def _after(self, cohort: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Weighted sums per group x month x measure over the matched cohort."""
