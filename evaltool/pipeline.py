@@ -30,6 +30,7 @@ import pandas as pd
 from evaltool import __version__
 from evaltool.bundle import BundleWriter, atomic_write_text, dumps
 from evaltool import engine as engine_mod
+from evaltool.blas import blas_threads
 from evaltool.cohort import build_cohort
 from evaltool.cohort_stage import cohort_stage, extend_flow_with_matching, monthly_emergency_rate
 from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
@@ -151,8 +152,10 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         engine = None
     eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
     try:
-        return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
-                    record=record, allow_partial=allow_partial, steps=steps, only=only, t_start=t_start)
+        # One BLAS thread unless EVALTOOL_BLAS_THREADS says otherwise (same numbers, far faster when shared).
+        with blas_threads():
+            return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
+                        record=record, allow_partial=allow_partial, steps=steps, only=only, t_start=t_start)
     finally:
         if engine is None:
             eng.close()
