@@ -21,6 +21,7 @@ least 4,000 (the precision the HES methodology says a rounded denominator suppor
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -170,19 +171,25 @@ class DerivedPlan:
         cells.append(cls(self.table, i, s.column, "derived", self.rule, why))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _decimals(x: float) -> int:
     t = f"{x:.10f}".rstrip("0")
     return len(t.split(".")[1]) if "." in t else 0
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    """``a`` (as the stage wrote it, possibly rounded) equals ``b`` to ``a``'s precision."""
+    """``a`` (as the stage wrote it, possibly rounded) equals ``b`` to ``a``'s precision.
+
+    ``np.allclose(a, b, rtol=1e-6, atol=...)`` on the finite pairs, written out (the same comparison,
+    ``|a - b| <= atol + rtol |b|``, without its checks: the gate calls this tens of thousands of times).
+    """
     ok = np.isfinite(a) & np.isfinite(b)
     if not ok.any():
         return False
-    dec = max(_decimals(float(v)) for v in a[ok])
+    av, bv = a[ok], b[ok]
+    dec = max(map(_decimals, av.tolist()))
     atol = 0.5 * 10.0 ** -dec + 1e-9 if dec < 6 else 1e-9
-    return bool(np.allclose(a[ok], b[ok], rtol=1e-6, atol=atol))
+    return bool(np.all(np.abs(av - bv) <= atol + 1e-6 * np.abs(bv)))
 
 
 def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple | list, keys: list[str],

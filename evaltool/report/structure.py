@@ -151,6 +151,12 @@ def _systematic(hits: int, chances: int) -> bool:
     return hits >= max(2, math.ceil(0.5 * chances))
 
 
+def _group_sum(vals: pd.Series, arr: np.ndarray, g: np.ndarray) -> float:
+    """``vals.iloc[g].sum()``: for numbers numpy's sum of the same values in the same order, without pandas'
+    overhead per call (the gate sums thousands of groups); other dtypes through pandas."""
+    return float(arr[g].sum()) if arr.dtype.kind in "iuf" else float(vals.iloc[g].sum())
+
+
 def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str], counts: list[str],
                   by_value: dict[float, list[int]], min_link: float, section: str = "") -> list[Relation]:
     rels: list[Relation] = []
@@ -158,6 +164,8 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
         if len(keys) <= _MAX_KEYS_FOR_SUBSETS else [()] + [(k,) for k in keys]
     not_total = ~df[keys].map(_is_total_label).any(axis=1).to_numpy() if keys else np.ones(len(df), bool)
     seen: set[tuple[int, ...]] = set()
+    # The row groups of each key subset, for each set of rows (count columns usually share theirs).
+    grouped: dict[tuple[bytes, tuple[str, ...]], list[np.ndarray]] = {}
     for part in counts:
         vals = pd.to_numeric(df[part], errors="coerce")
         finite = vals[not_total].dropna()
@@ -165,17 +173,19 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
             # One number beside every row (the matched cohort's size beside each covariate): its sums over rows
             # are multiples of it, and any count equal to one (3 x 39 = 117 people) is chance, not a total.
             continue
+        arr = vals.to_numpy()
         for S in key_sets:
             rows = np.flatnonzero(not_total & vals.notna().to_numpy())
             if len(rows) < 2:
                 continue
-            sub = df.iloc[rows]
-            groups = [rows] if not S else [rows[np.asarray(ix)] for ix in
-                                           sub.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices.values()]
-            groups = [g for g in groups if len(g) >= 2 and float(vals.iloc[g].sum()) > 0]
+            gk = (rows.tobytes(), S)
+            if gk not in grouped:
+                grouped[gk] = [rows] if not S else [rows[np.asarray(ix)] for ix in df.iloc[rows].reset_index(
+                    drop=True).groupby(list(S), sort=False, dropna=False).indices.values()]
+            groups = [g for g in grouped[gk] if len(g) >= 2 and _group_sum(vals, arr, g) > 0]
             found: dict[tuple[str, str], list[tuple[int, tuple[int, ...], dict, int, float]]] = defaultdict(list)
             for g in groups:
-                s = float(vals.iloc[g].sum())
+                s = _group_sum(vals, arr, g)
                 members = tuple(pool.id(table, int(i), part) for i in g)
                 if any(m is None for m in members):
                     continue
