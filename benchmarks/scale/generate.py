@@ -137,7 +137,7 @@ data:
   activity: activity.parquet
   practices: practices.parquet
 engine:
-  memory_limit: 3GB
+  memory_limit: 2GB  # DuckDB's share of the 8 GB budget at 10M people (issue 18)
   threads: 2
 validation:
   actions:

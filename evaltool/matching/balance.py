@@ -114,11 +114,10 @@ def covariate_balance(
         return pd.DataFrame([row(c) for c in X.columns])
     # Millions of candidate rows (risk-set matching's "before" sample): columns two at a time. Each column's
     # statistics are computed exactly as above; numpy's sorts and sums release the GIL, so threads overlap.
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from evaltool.parallel import worker_count
-
-    with ThreadPoolExecutor(max_workers=worker_count()) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         return pd.DataFrame(list(pool.map(row, X.columns)))
 
 
