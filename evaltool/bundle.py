@@ -24,13 +24,13 @@ import json
 import math
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evaltool.figure_workers import Drawing, draw
 from evaltool.manifest import validate_manifest
 from evaltool.safe_output import atomic_dir  # noqa: F401 - re-exported (the pipeline's swap)
 from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
@@ -89,11 +89,18 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def draw_figure(fig: FigureSpec) -> Drawing:
+    """Start drawing a stage figure as the bundle's PNG (150 dpi), in a helper process when one runs."""
+    return draw(fig.plot, width=fig.width, height=fig.height, dpi=150)
+
+
 class BundleWriter:
     """Collects stage outputs into a bundle directory (normally a temporary one)."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, drawings: dict[int, Drawing] | None = None):
+        # drawings: figures already being drawn (evaltool.figure_workers), by id() of their FigureSpec
         self.root = Path(root)
+        self.drawings = drawings if drawings is not None else {}
         (self.root / "results").mkdir(parents=True, exist_ok=True)
         (self.root / "figures").mkdir(parents=True, exist_ok=True)
         self.tables: list[dict[str, Any]] = []
@@ -121,9 +128,8 @@ class BundleWriter:
                                  "encoding": {**fig.encoding, "width": fig.width, "height": fig.height}})
             return
         path = f"figures/{name}.png"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig.plot.save(self.root / path, width=fig.width, height=fig.height, dpi=150, verbose=False)
+        drawing = self.drawings.pop(id(fig), None) or draw_figure(fig)
+        drawing.write(self.root / path)
         self.figures.append({"name": name, "path": path, "section": section, "title": fig.title,
                              "alt": fig.alt, "appendix": fig.appendix})
 

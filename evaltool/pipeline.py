@@ -27,16 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool import __version__
-from evaltool.bundle import BundleWriter, atomic_write_text, dumps
+from evaltool import __version__, figure_workers
 from evaltool import engine as engine_mod
+from evaltool._memory import release_memory
 from evaltool.blas import blas_threads
+from evaltool.bundle import BundleWriter, atomic_write_text, draw_figure, dumps
 from evaltool.cohort import build_cohort
 from evaltool.cohort_stage import cohort_stage, extend_flow_with_matching, monthly_emergency_rate
 from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
+from evaltool.figure_workers import Drawing
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.progress import StageStepFn, StepFn
-from evaltool._memory import release_memory
 from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
@@ -151,6 +152,9 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"backend": engine})})
         engine = None
     eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
+    # Figures are drawn by helper processes while the stages compute; started now, their imports overlap
+    # with reading the inputs (evaltool.figure_workers; the same PNGs as drawing them here).
+    figure_workers.start()
     try:
         # One BLAS thread unless EVALTOOL_BLAS_THREADS says otherwise (same numbers, far faster when shared).
         with blas_threads():
@@ -172,6 +176,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     seed = spec.seed
     stages: dict[str, dict[str, Any]] = {}
     outputs: dict[str, StageOutput] = {}
+    drawings: dict[int, Drawing] = {}  # stage figures being drawn, by id() of their FigureSpec
 
     # ---- where the bundle goes: checked before anything is computed --------------------------
     out_root = Path(output_dir) if output_dir is not None else Path(spec.output_dir)
@@ -225,10 +230,15 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
             why_not = f"no `{name}` section in the spec (an area-only evaluation: no person-level data)"
 
         if reuse is None:
-            return _attempt(record, stages, outputs, name, enabled, why_not, branded)
-        out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
-        if enabled and name in reuse.reused:
-            stages[name]["reused_from"] = str(reuse.manifest.get("created"))
+            out = _attempt(record, stages, outputs, name, enabled, why_not, branded)
+        else:
+            out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
+            if enabled and name in reuse.reused:
+                stages[name]["reused_from"] = str(reuse.manifest.get("created"))
+        # The stage's figures start drawing now (in helper processes) while the next stage computes.
+        for fig in (out.figures.values() if out is not None else ()):
+            if isinstance(fig, FigureSpec):
+                drawings[id(fig)] = draw_figure(fig)
         return out
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))
@@ -334,7 +344,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     record.info("bundle", "stage_started", str(final))
     fmts = tuple(formats or spec.report.formats)
     with atomic_dir(final, spec.name) as tmp:
-        writer = BundleWriter(tmp)
+        writer = BundleWriter(tmp, drawings)
         for out in outputs.values():
             writer.add_stage(out)
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
@@ -395,7 +405,7 @@ def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) 
         record.error("report", "report_failed", f"the report could not be rendered: {msg}",
                      detail=f"the results bundle in {final} is complete; re-render with `evaltool report {final}`")
         return {}, msg
-    except Exception as err:  # noqa: BLE001 - a render crash must not lose the committed results
+    except Exception as err:
         record.exception("report", err, code="report_failed")
         return {}, f"{type(err).__name__}: {one_line(err)}"
     files = {k: str(final / Path(v).name) for k, v in getattr(rep, "paths", {}).items()}
@@ -459,7 +469,7 @@ def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict
         except (MemoryError, RecursionError) as err:
             failure = f"{type(err).__name__}: the stage ran out of resources"
             record.exception(name, err, code="stage_failed")
-        except Exception as err:  # noqa: BLE001 - an unexpected error fails this stage, not the run
+        except Exception as err:
             failure = f"{type(err).__name__}: {one_line(err)} (traceback in results/run_log.jsonl)"
             record.exception(name, err, code="stage_failed")
     release_memory()  # the stage's freed arrays back to the system before the next stage's peak
@@ -616,4 +626,4 @@ def collect_effects(outputs: dict[str, StageOutput]) -> pd.DataFrame:
     return df[EFFECTS_COLUMNS + [c for c in df.columns if c not in EFFECTS_COLUMNS]]
 
 
-__all__ = ["run", "RunResult", "cohort_stage", "collect_effects", "monthly_emergency_rate", "FigureSpec"]
+__all__ = ["FigureSpec", "RunResult", "cohort_stage", "collect_effects", "monthly_emergency_rate", "run"]

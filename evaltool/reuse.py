@@ -50,7 +50,10 @@ class _SavedPng:
         self.path = path
 
     def save(self, dest: Any, **_: Any) -> None:
-        shutil.copyfile(self.path, dest)
+        if hasattr(dest, "write"):  # a buffer (evaltool.figure_workers draws into one)
+            dest.write(Path(self.path).read_bytes())
+        else:
+            shutil.copyfile(self.path, dest)
 
 
 def _section(spec_json: dict[str, Any], key: str) -> Any:

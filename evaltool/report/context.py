@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ class Section:
 
 
 # Charts are a pure function of their data and brand: re-rendering in one process reuses the PNG.
-_PNG_CACHE: dict[str, bytes] = {}
+_PNG_CACHE: dict[str, Any] = {}  # key -> evaltool.figure_workers.Drawing
 
 
 @dataclass
@@ -55,6 +54,7 @@ class ReportContext:
     document: str = "report"
     used_figures: set[str] = field(default_factory=set)
     used_tables: set[str] = field(default_factory=set)
+    _pending: list[tuple[Path, str]] = field(default_factory=list, repr=False)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -93,7 +93,12 @@ class ReportContext:
     # -- figures ------------------------------------------------------------------------------
     def figure(self, draw: Callable[[], Any], name: str, title: str, alt: str, *, data: Any = None,
                width: float = 7.0, height: float = 4.0) -> str:
-        """Draw a plotnine figure with the brand's palette (cached by data) and return its Markdown."""
+        """Draw a plotnine figure with the brand's palette (cached by data) and return its Markdown.
+
+        The PNG is drawn in a helper process when one runs (:mod:`evaltool.figure_workers`) and is
+        written into the build folder by :meth:`finish_figures`.
+        """
+        from evaltool.figure_workers import draw as draw_png
         from evaltool.plotting import use_palette
 
         dest = self.workdir / "figures" / f"{name}.png"
@@ -103,15 +108,20 @@ class ReportContext:
         h.update((data.to_csv(index=False) if isinstance(data, pd.DataFrame) else repr(data)).encode())
         key = h.hexdigest()
         if key not in _PNG_CACHE:
-            with use_palette(self.brand.chart), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                draw().save(dest, dpi=150, verbose=False, width=width, height=height)
-            if len(_PNG_CACHE) > 64:
-                _PNG_CACHE.clear()
-            _PNG_CACHE[key] = dest.read_bytes()
-        else:
-            dest.write_bytes(_PNG_CACHE[key])
+            with use_palette(self.brand.chart):
+                # drawn by a helper process while the sections go on; written by finish_figures()
+                _PNG_CACHE[key] = draw_png(draw(), width=width, height=height, dpi=150)
+        self._pending.append((dest, key))
         return md_figure(f"figures/{dest.name}", title, alt, ident("fig", name))
+
+    def finish_figures(self) -> None:
+        """Write every figure drawn so far into the build folder (waiting for the helpers)."""
+        pending, self._pending = self._pending, []
+        for dest, key in pending:
+            drawing = _PNG_CACHE[key]
+            dest.write_bytes(drawing.bytes())
+        if len(_PNG_CACHE) > 64:
+            _PNG_CACHE.clear()
 
     def all_figures(self) -> dict[str, Any]:
         """Name -> figure entry (``.section``, ``.title``, ``.alt``, ``.appendix``): the bundle's images and,

@@ -264,6 +264,7 @@ def _build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportCon
     ctx.document = "appendix"
     app = [s for s in (fn(ctx) for fn in APPENDIX) if s is not None and s.body.strip()]
     appendix = (_front(title, "Technical appendix", date, ctx.brand) + logo + _assemble(app, appendix=True, toc=True))
+    ctx.finish_figures()
     return report, appendix, ctx
 
 
@@ -431,17 +432,22 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
                 _pandoc_render(fmt, src, out, work, epoch, ctx.brand)
             return job, time.perf_counter() - t
 
-        # Two documents per format: run them side by side (pandoc and Typst are separate work).
+        # Two documents per format: run them side by side (pandoc and Typst are separate work), and
+        # write the workbook here meanwhile.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            done = list(pool.map(one, jobs))
-        if "xlsx" in formats:
-            from evaltool.report.workbook import write_workbook
+            running = pool.map(one, jobs)
+            book = None
+            if "xlsx" in formats:
+                from evaltool.report.workbook import write_workbook
 
-            t = time.perf_counter()
-            out = Path(tmp) / "out.report_tables.xlsx"
-            write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(), _created(bundle.manifest),
-                           ctx.brand)
-            done.append((("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t))
+                t = time.perf_counter()
+                out = Path(tmp) / "out.report_tables.xlsx"
+                write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
+                               _created(bundle.manifest), ctx.brand)
+                book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
+            done = list(running)
+        if book is not None:
+            done.append(book)
         share = prep / max(1, len(formats))
         for (fmt, doc, _, out, final), secs in done:
             os.replace(out, final)

@@ -1,0 +1,275 @@
+"""Figures drawn in helper processes while the run goes on.
+
+plotnine takes about a second to lay out, draw and save one figure as PNG, all of it Python holding the
+interpreter lock; a full run draws about twenty (nine stage figures for the bundle, a dozen for the
+report), a third of the Southvale example's time on one core. Here a figure is sent to a helper process
+and drawn there while this process computes the next stage, runs the publication gate or waits for
+pandoc: on two cores the figures cost almost no wall time.
+
+- The helpers are started with ``subprocess`` (``python -m evaltool.figure_workers``), never forked: a
+  fork would copy DuckDB's and BLAS's threads mid-lock, and ``multiprocessing``'s spawn would re-run a
+  user's script that calls :func:`evaltool.run` without a ``__main__`` guard.
+- A figure travels as a ``cloudpickle`` of its ggplot (closures in scales and labels included) and comes
+  back as the PNG's bytes: byte-identical to drawing it here (same libraries, same fonts; checked on
+  every Southvale figure).
+- A helper that cannot start, dies, or gets a figure it cannot unpickle costs nothing but time: the
+  figure is drawn here, as it always was; so is a figure whose drawing fails there, so that its error
+  is raised here, where the figure is written, with its own traceback.
+- ``EVALTOOL_FIGURE_WORKERS`` sets the number of helpers (0: draw everything here); default 2 on a
+  machine with two or more cores, none on one.
+
+Examples
+--------
+>>> from plotnine import ggplot, aes, geom_point
+>>> import pandas as pd
+>>> p = ggplot(pd.DataFrame({"x": [1, 2], "y": [3, 4]}), aes("x", "y")) + geom_point()
+>>> png = draw(p, width=3, height=2)      # drawn by a helper when one is running, else here
+>>> png.bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+True
+"""
+from __future__ import annotations
+
+import atexit
+import io
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import warnings
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ENV", "Drawing", "configured_workers", "draw", "shutdown", "start"]
+
+ENV = "EVALTOOL_FIGURE_WORKERS"
+DPI = 150
+_HEADER = struct.Struct("<BQ")  # status (0: PNG follows; 1: not drawn), payload length
+
+
+def configured_workers(env: dict[str, str] | None = None) -> int:
+    """How many helper processes draw figures: ``EVALTOOL_FIGURE_WORKERS``, else 2 (none on one core).
+
+    Examples
+    --------
+    >>> configured_workers({"EVALTOOL_FIGURE_WORKERS": "0"})
+    0
+    >>> configured_workers({"EVALTOOL_FIGURE_WORKERS": "3"})
+    3
+    """
+    raw = (os.environ if env is None else env).get(ENV, "").strip()
+    if raw:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 0
+
+
+def _render_here(plot: Any, width: float, height: float, dpi: int) -> bytes:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot.save(buf, width=width, height=height, dpi=dpi, verbose=False, format="png")
+    return buf.getvalue()
+
+
+class Drawing:
+    """A figure being drawn: :meth:`bytes` waits for the PNG (re-raising a drawing error)."""
+
+    def __init__(self, plot: Any, width: float, height: float, dpi: int, future: Future | None) -> None:
+        self._plot, self._size, self._future = plot, (width, height, dpi), future
+        self._png: bytes | None = None
+
+    def bytes(self) -> bytes:
+        if self._png is None:
+            png = None
+            if self._future is not None:
+                try:
+                    png = self._future.result()
+                except _HelperLost:
+                    png = None  # the helper died or could not take the figure: draw it here
+            if png is None:
+                png = _render_here(self._plot, *self._size)
+            self._png, self._plot, self._future = png, None, None
+        return self._png
+
+    def write(self, dest: Path) -> Path:
+        dest = Path(dest)
+        dest.write_bytes(self.bytes())
+        return dest
+
+
+class _HelperLost(Exception):
+    """The helper could not draw this figure for reasons of its own (not the figure's)."""
+
+
+class _Helper:
+    """One helper process and the thread that feeds it jobs from the shared queue."""
+
+    def __init__(self, jobs: queue.Queue) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
+                       [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        self.proc = subprocess.Popen([sys.executable, "-m", "evaltool.figure_workers"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.jobs = jobs
+        self.thread = threading.Thread(target=self._loop, name="evaltool-figure-helper", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        alive = True
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                break
+            payload, fut = job
+            if not fut.set_running_or_notify_cancel():
+                continue
+            if not alive:
+                fut.set_exception(_HelperLost())
+                continue
+            try:
+                self.proc.stdin.write(struct.pack("<Q", len(payload)) + payload)
+                self.proc.stdin.flush()
+                status, n = _HEADER.unpack(_read(self.proc.stdout, _HEADER.size))
+                body = _read(self.proc.stdout, n)
+            except (OSError, EOFError, struct.error):
+                alive = False
+                fut.set_exception(_HelperLost())
+                continue
+            if status == 0:
+                fut.set_result(body)
+            else:  # drawing failed there: drawn here, where the same error is raised with its traceback
+                fut.set_exception(_HelperLost())
+        try:
+            self.proc.stdin.close()
+        except OSError:  # pragma: no cover
+            pass
+
+    def stop(self) -> None:
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a helper stuck in drawing
+            self.proc.kill()
+
+
+def _read(stream: Any, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = stream.read(n - len(out))
+        if not chunk:
+            raise EOFError("helper closed its output")
+        out += chunk
+    return bytes(out)
+
+
+class _Pool:
+    def __init__(self, n: int) -> None:
+        self.jobs: queue.Queue = queue.Queue()
+        self.helpers = [_Helper(self.jobs) for _ in range(n)]
+
+    def submit(self, payload: bytes) -> Future:
+        fut: Future = Future()
+        self.jobs.put((payload, fut))
+        return fut
+
+    def close(self) -> None:
+        for _ in self.helpers:
+            self.jobs.put(None)
+        for h in self.helpers:
+            h.thread.join(timeout=60)
+            h.stop()
+
+
+_POOL: _Pool | None = None
+_LOCK = threading.Lock()
+
+
+def start(workers: int | None = None) -> int:
+    """Start the helpers (once per process; they stay for later runs); returns how many run.
+
+    Called at the start of :func:`evaltool.run` so that the helpers' imports overlap with reading the
+    inputs. Starting fails quietly into drawing here (the figures are the same).
+    """
+    global _POOL
+    with _LOCK:
+        if _POOL is not None:
+            return len(_POOL.helpers)
+        n = configured_workers() if workers is None else workers
+        if n <= 0:
+            return 0
+        try:
+            _POOL = _Pool(n)
+        except OSError:  # pragma: no cover - cannot start a process here
+            _POOL = None
+            return 0
+        atexit.register(shutdown)
+        return n
+
+
+def shutdown() -> None:
+    """Stop the helpers (after the figures they hold are drawn)."""
+    global _POOL
+    with _LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()
+
+
+def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
+    """Start drawing ``plot`` as a PNG; the returned :class:`Drawing` gives its bytes."""
+    pool = _POOL
+    fut = None
+    if pool is not None and type(plot).__module__.startswith("plotnine"):  # a saved PNG is copied here
+        try:
+            import cloudpickle
+
+            # the palette in force here (a brand's chart colours) is in force there while drawing
+            plotting = sys.modules.get("evaltool.plotting")
+            palette = tuple(plotting.PALETTE) if plotting is not None else None
+            payload = cloudpickle.dumps((plot, float(width), float(height), int(dpi), palette))
+        except Exception:
+            payload = None
+        if payload is not None:
+            fut = pool.submit(payload)
+    return Drawing(plot, float(width), float(height), int(dpi), fut)
+
+
+# ---------------------------------------------------------------------------------------------
+# the helper process
+
+
+def _serve() -> None:  # pragma: no cover - runs in the helper process (tested through draw())
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing printed while drawing may reach the protocol stream
+    import matplotlib.pyplot
+
+    import evaltool.plotting
+
+    while True:
+        head = stdin.read(8)
+        if len(head) < 8:
+            return
+        (n,) = struct.unpack("<Q", head)
+        body = _read(stdin, n)
+        try:
+            plot, width, height, dpi, palette = pickle.loads(body)
+            with evaltool.plotting.use_palette(palette):
+                out, status = _render_here(plot, width, height, dpi), 0
+        except Exception:
+            out, status = b"", 1
+        stdout.write(_HEADER.pack(status, len(out)) + out)
+        stdout.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _serve()

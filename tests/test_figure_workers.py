@@ -1,0 +1,104 @@
+"""Figures drawn by helper processes (evaltool.figure_workers): the same PNG bytes as drawing them here,
+and every way a helper can fail ends in the figure drawn here (or its own error raised here)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+from plotnine import aes, geom_point, ggplot, labs, scale_color_manual
+
+from evaltool import figure_workers as fw
+
+
+def _plot(n: int = 5):
+    df = pd.DataFrame({"x": range(n), "y": [v * v for v in range(n)], "g": ["a", "b"] * (n // 2) + ["a"] * (n % 2)})
+    # a closure in a scale (as plotnine's manual scales hold): plain pickle cannot send it
+    shade = {"a": "#005EB8", "b": "#ED8B00"}
+    return (ggplot(df, aes("x", "y", color="g")) + geom_point() + scale_color_manual(values=shade)
+            + labs(title="squares", x="x", y="y"))
+
+
+@pytest.fixture
+def helpers():
+    fw.shutdown()
+    assert fw.start(1) == 1
+    yield fw._POOL
+    fw.shutdown()
+
+
+def test_helper_png_is_byte_identical_to_drawing_here(helpers):
+    here = fw._render_here(_plot(), 4.0, 3.0, 150)
+    d = fw.draw(_plot(), width=4, height=3)
+    assert d._future is not None  # it went to the helper
+    assert d.bytes() == here
+    assert d.bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_no_helpers_draws_here(monkeypatch):
+    fw.shutdown()
+    monkeypatch.setenv(fw.ENV, "0")
+    assert fw.start() == 0
+    d = fw.draw(_plot(), width=4, height=3)
+    assert d._future is None
+    assert d.bytes() == fw._render_here(_plot(), 4.0, 3.0, 150)
+
+
+def test_a_figure_that_cannot_be_sent_is_drawn_here(helpers):
+    class Unsendable:  # a stand-in for a ggplot holding something no pickler takes
+        __module__ = "plotnine.fake"
+
+        def __reduce__(self):
+            raise TypeError("cannot pickle this")
+
+        def save(self, buf, **_):
+            buf.write(b"drawn here")
+
+    d = fw.draw(Unsendable(), width=1, height=1)
+    assert d._future is None
+    assert d.bytes() == b"drawn here"
+
+
+def test_a_dead_helper_costs_only_time(helpers):
+    helpers.helpers[0].proc.kill()
+    helpers.helpers[0].proc.wait()
+    here = fw._render_here(_plot(6), 4.0, 3.0, 150)
+    assert fw.draw(_plot(6), width=4, height=3).bytes() == here
+    assert fw.draw(_plot(7), width=4, height=3).bytes() == fw._render_here(_plot(7), 4.0, 3.0, 150)
+
+
+def test_a_drawing_error_is_raised_here_with_its_own_type(helpers):
+    bad = ggplot(pd.DataFrame({"x": [1, 2]}), aes("x", "no_such_column")) + geom_point()
+    d = fw.draw(bad, width=3, height=2)
+    with pytest.raises(Exception) as err:
+        d.bytes()
+    with pytest.raises(type(err.value)):
+        fw._render_here(bad, 3.0, 2.0, 150)
+    # the helper is still there for the next figure
+    assert fw.draw(_plot(), width=4, height=3).bytes() == fw._render_here(_plot(), 4.0, 3.0, 150)
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path):
+    # multiprocessing's spawn would re-run this script in each helper; evaltool's helpers do not.
+    script = tmp_path / "user_script.py"
+    script.write_text(textwrap.dedent("""
+        import pandas as pd
+        from plotnine import aes, geom_point, ggplot
+        from evaltool import figure_workers as fw
+        print("script body ran", flush=True)
+        fw.start(2)
+        p = ggplot(pd.DataFrame({"x": [1, 2], "y": [2, 1]}), aes("x", "y")) + geom_point()
+        assert fw.draw(p, width=2, height=2).bytes()[:4] == b"\\x89PNG"
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("script body ran") == 1
+
+
+def test_configured_workers_reads_the_environment():
+    assert fw.configured_workers({fw.ENV: "0"}) == 0
+    assert fw.configured_workers({fw.ENV: "2"}) == 2
+    assert fw.configured_workers({fw.ENV: "many"}) == 0
