@@ -177,19 +177,26 @@ def _decimals(x: float) -> int:
     return len(t.split(".")[1]) if "." in t else 0
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
+def _close(a: np.ndarray, b: np.ndarray, memo: dict | None = None) -> bool:
     """``a`` (as the stage wrote it, possibly rounded) equals ``b`` to ``a``'s precision.
 
     ``np.allclose(a, b, rtol=1e-6, atol=...)`` on the finite pairs, written out (the same comparison,
     ``|a - b| <= atol + rtol |b|``, without its checks: the gate calls this tens of thousands of times).
+    ``memo`` (for calls with the same ``a``) keeps the tolerance of each set of finite pairs.
     """
-    ok = np.isfinite(a) & np.isfinite(b)
+    ok = np.isfinite(a)
+    ok &= np.isfinite(b)
     if not ok.any():
         return False
-    av, bv = a[ok], b[ok]
-    dec = max(map(_decimals, av.tolist()))
-    atol = 0.5 * 10.0 ** -dec + 1e-9 if dec < 6 else 1e-9
-    return bool(np.all(np.abs(av - bv) <= atol + 1e-6 * np.abs(bv)))
+    av, bv = (a, b) if ok.all() else (a[ok], b[ok])
+    key = ok.tobytes() if memo is not None else None
+    atol = memo.get(key) if memo is not None else None
+    if atol is None:
+        dec = max(map(_decimals, av.tolist()))
+        atol = 0.5 * 10.0 ** -dec + 1e-9 if dec < 6 else 1e-9
+        if memo is not None:
+            memo[key] = atol
+    return bool((np.abs(av - bv) <= atol + 1e-6 * np.abs(bv)).all())
 
 
 def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple | list, keys: list[str],
@@ -198,6 +205,7 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
     specs: list[_Spec] = []
     warnings: list[str] = []
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    index_cache: dict = {}  # row positions by key subset, shared by the table's derived columns
     for pair in derived:
         d, c = str(pair[0]), str(pair[1])
         if d not in df.columns or c not in df.columns:
@@ -210,9 +218,9 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
         cv = pd.to_numeric(df[c], errors="coerce").to_numpy(float)
         spec = _row_share(d, c, dv, cv, df, numeric, counts)
         if spec is None:
-            spec = _group_share(d, c, dv, cv, df, keys)
+            spec = _group_share(d, c, dv, cv, df, keys, index_cache)
         if spec is None:
-            spec = _anchor_share(d, c, dv, cv, df, keys, counts)
+            spec = _anchor_share(d, c, dv, cv, df, keys, counts, index_cache)
         if spec is None:
             spec = _row_share(d, c, dv, cv, df, numeric, counts, partial=True)
         if spec is None:
@@ -251,13 +259,24 @@ def _row_share(d, c, dv, cv, df, numeric, counts, partial: bool = False) -> _Spe
     return best[1] if best else None
 
 
-def _group_share(d, c, dv, cv, df, keys) -> _Spec | None:
+def _indices(df: pd.DataFrame, S: tuple, cache: dict | None) -> dict:
+    """Row positions of each group of ``df`` by the key columns ``S`` (kept in ``cache`` for the table's
+    other derived columns)."""
+    if cache is not None and S in cache:
+        return cache[S]
+    idx = df.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices
+    if cache is not None:
+        cache[S] = idx
+    return idx
+
+
+def _group_share(d, c, dv, cv, df, keys, cache: dict | None = None) -> _Spec | None:
     not_total = ~df[keys].map(lambda v: str(v).strip().lower() in TOTAL_LABELS).any(axis=1).to_numpy() \
         if keys else np.ones(len(df), bool)
     subsets = [()] + [s for r in range(1, len(keys) + 1) for s in itertools.combinations(keys, r)]
     for S in subsets:
         if S:
-            idx = df.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices
+            idx = _indices(df, S, cache)
             groups = [np.asarray(v)[not_total[np.asarray(v)]] for v in idx.values()]
         else:
             groups = [np.flatnonzero(not_total)]
@@ -275,22 +294,22 @@ def _group_share(d, c, dv, cv, df, keys) -> _Spec | None:
     return None
 
 
-def _anchor_share(d, c, dv, cv, df, keys, counts) -> _Spec | None:
+def _anchor_share(d, c, dv, cv, df, keys, counts, cache: dict | None = None) -> _Spec | None:
     """A share of one row's count within each group (e.g. retained at follow-up as % of baseline)."""
     subsets = [()] + [s for r in range(1, len(keys)) for s in itertools.combinations(keys, r)]
     for S in subsets:
-        groups = ([np.arange(len(df))] if not S else
-                  [np.asarray(v) for v in df.reset_index(drop=True).groupby(list(S), sort=False, dropna=False).indices.values()])
+        groups = ([np.arange(len(df))] if not S else [np.asarray(v) for v in _indices(df, S, cache).values()])
         for den in counts:
             dn = pd.to_numeric(df[den], errors="coerce").to_numpy(float)
             anchors: list[int] = []
             for g in groups:
                 hit = None
+                dvg, cvg, memo = dv[g], cv[g], {}
                 for r in g:
                     if not (np.isfinite(dn[r]) and dn[r] > 0):
                         continue
                     for k in _SCALES:
-                        if _close(dv[g], k * cv[g] / dn[r]):
+                        if _close(dvg, k * cvg / dn[r], memo):
                             hit = (int(r), k)
                             break
                     if hit:

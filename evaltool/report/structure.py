@@ -15,6 +15,7 @@ by coincidence is still true, so treating it as known to an attacker errs on the
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -109,7 +110,12 @@ def _norm(v: object) -> str:
 
 
 def _is_total_label(v: object) -> bool:
-    return _norm(v).lower() in TOTAL_LABELS
+    return _total_text(v) if isinstance(v, str) else _norm(v).lower() in TOTAL_LABELS
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _total_text(v: str) -> bool:
+    return v.strip().lower() in TOTAL_LABELS
 
 
 #: Key columns that vary within each table (set by :func:`find_relations`); keys that are constant in a
