@@ -152,9 +152,6 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         spec = spec.model_copy(update={"engine": spec.engine.model_copy(update={"backend": engine})})
         engine = None
     eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
-    # Figures are drawn by helper processes while the stages compute; started now, their imports overlap
-    # with reading the inputs (evaltool.figure_workers; the same PNGs as drawing them here).
-    figure_workers.start()
     try:
         # One BLAS thread unless EVALTOOL_BLAS_THREADS says otherwise (same numbers, far faster when shared).
         with blas_threads():
@@ -209,6 +206,10 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
                     f"area panel: {f['n_areas']} areas, {f['n_months']} months, {f['n_donors']} comparison areas",
                     counts={"areas": f["n_areas"], "months": f["n_months"]})
         record.info("cohort", "stage_skipped", why)
+    # Figures are drawn by helper processes while the stages compute (evaltool.figure_workers; the same PNGs
+    # as drawing them here); started after the inputs, whose reading keeps both cores busy, their imports
+    # overlap with matching.
+    figure_workers.start()
     _plan_analyses(record, spec)
     reuse = None
     if only:

@@ -46,7 +46,7 @@ from .exact import exact_codes, strata_match
 from .nearest import mahalanobis_caliper_match, mahalanobis_match, nearest_match
 from .result import RiskSetMatchResult
 from .person_months import PersonMonths
-from .risksets import RiskSets, check_any_controls, outside_range
+from .risksets import RiskSets, check_any_controls, key_positions, outside_range
 from .trajectory import (
     ProfileBalance,
     monthly_covariates,
@@ -481,15 +481,18 @@ def risk_set_match(
         coh["age_at_index"] = (pop["age"].to_numpy()[rows_] + (coh["index_date"] - ws).dt.days / 365.25).astype("int64")
     # Matching covariates as measured in the risk set (period of the treated person).
     bf_all = pd.concat(before_frames, ignore_index=True)
-    bf_key = bf_all.set_index(["_period", "_row"])
+    # Each risk-set row's place by the integer key period * n + row (no MultiIndex over millions of rows).
+    bf_keys = bf_all["_period"].to_numpy(dtype=np.int64) * n + bf_all["_row"].to_numpy(dtype=np.int64)
+    bf_order = None if bool(np.all(bf_keys[1:] > bf_keys[:-1])) else np.argsort(bf_keys, kind="stable")
     coh_period = _month_index(coh["index_date"], ws).astype("int64")
     traj_bal = pd.DataFrame()
     if pbal is not None:
         traj_bal = pbal.table(pd.DataFrame({"_row": rows_, "_period": coh_period, "treated": coh["treated"].to_numpy(),
                                             "weights": coh["weights"].to_numpy()}))
-    vals = bf_key.reindex(pd.MultiIndex.from_arrays([coh_period, rows_]))
+    at = key_positions(bf_keys, bf_order, np.asarray(coh_period, dtype=np.int64) * n + rows_)
     for c in bal_names:
-        coh[c] = vals[c].to_numpy(dtype=float)
+        v = bf_all[c].to_numpy()
+        coh[c] = np.where(at >= 0, v[np.clip(at, 0, None)], np.nan).astype(float) if v.size else np.full(len(coh), np.nan)
     for c in pop_covs:
         if c not in coh.columns and c in pop.columns:
             coh[c] = pop[c].to_numpy()[rows_]
@@ -512,9 +515,10 @@ def risk_set_match(
     # Balance: before = treated vs every candidate person-period; after = the matched cohort (weighted).
     Xb = bf_all[bal_names]
     w_after = np.zeros(len(bf_all))
-    key_all = pd.MultiIndex.from_arrays([bf_all["_period"].to_numpy(), bf_all["_row"].to_numpy()])
     wsum = pd.Series(coh["weights"].to_numpy(), index=pd.MultiIndex.from_arrays([coh_period, rows_])).groupby(level=[0, 1]).sum()
-    w_after = wsum.reindex(key_all).fillna(0.0).to_numpy()
+    w_at = key_positions(bf_keys, bf_order, wsum.index.get_level_values(0).to_numpy(dtype=np.int64) * n
+                          + wsum.index.get_level_values(1).to_numpy(dtype=np.int64))
+    w_after[w_at[w_at >= 0]] = wsum.to_numpy(dtype=float)[w_at >= 0]
     Xshow = pd.concat([pd.DataFrame({"distance": bf_all["_distance"].to_numpy()}), Xb.reset_index(drop=True)], axis=1)
     bt = balance_table(Xshow, bf_all["_treated"].to_numpy(), w_after, after_subset=True)
     cfg = dict(method=method, distance=distance, ratio=ratio, replace=replace, caliper=caliper,
@@ -603,3 +607,4 @@ def pre_trajectory(
         rows.append(pd.DataFrame({"month_relative": rel, "group": name, "rate_per_1000": rate,
                                   "n_people": n_people.astype("int64"), "events": events}))
     return pd.concat(rows, ignore_index=True)
+

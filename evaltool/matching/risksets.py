@@ -18,7 +18,7 @@ from evaltool.errors import MatchingError
 from .compact import CompactColumns
 from .pooled_ps import PooledLogit, pooled_logit, sample_candidates
 
-__all__ = ["RiskSet", "RiskSets", "describe_month", "check_any_controls", "outside_range"]
+__all__ = ["RiskSet", "RiskSets", "describe_month", "check_any_controls", "key_positions", "outside_range"]
 
 #: About this many candidate rows enter the pooled propensity fit (at least 10 per enrolled person).
 FIT_CANDIDATES = 500_000
@@ -294,3 +294,20 @@ def check_any_controls(rsets: RiskSets, periods: list[int], treated: np.ndarray,
         f"enrolment month none was alive, registered, aged {min_age} or over and not yet enrolled "
         f"(person-months ruled out -- {why or 'excluded for missing covariates'}); check registration and "
         "death dates, `min_age` and the population extract")
+
+
+def key_positions(keys: np.ndarray, order: np.ndarray | None, wanted: np.ndarray) -> np.ndarray:
+    """Positions in ``keys`` (distinct; ascending, or ascending through ``order``) of ``wanted``; -1 if absent.
+
+    Examples
+    --------
+    >>> key_positions(np.array([3, 8, 20]), None, np.array([20, 4, 3])).tolist()
+    [2, -1, 0]
+    >>> keys = np.array([20, 3, 8]); key_positions(keys, np.argsort(keys), np.array([8, 21])).tolist()
+    [2, -1]
+    """
+    srt = keys if order is None else keys[order]
+    i = np.clip(np.searchsorted(srt, wanted), 0, max(srt.size - 1, 0))
+    hit = (srt[i] == wanted) if srt.size else np.zeros(wanted.size, bool)
+    pos = i if order is None else order[i] if srt.size else i
+    return np.where(hit, pos, -1)

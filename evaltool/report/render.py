@@ -422,6 +422,10 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
                 continue
             for doc, names in (("report", OUTPUT_NAMES), ("appendix", APPENDIX_NAMES)):
                 jobs.append((fmt, doc, work / f"{doc}.qmd", Path(tmp) / f"out.{names[fmt]}", root / names[fmt]))
+        # Longest first (the appendix, PDF before HTML before Word): two workers finish together.
+        cost = {"pdf": 0, "html": 1, "docx": 2}
+        listed = {j[4]: i for i, j in enumerate(jobs)}  # results are reported in the order asked for
+        jobs.sort(key=lambda j: (j[1] != "appendix", cost.get(j[0], 3)))
 
         def one(job):
             fmt, doc, src, out, final = job
@@ -445,7 +449,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
                 write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
                                _created(bundle.manifest), ctx.brand)
                 book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
-            done = list(running)
+            done = sorted(running, key=lambda d: listed[d[0][4]])
         if book is not None:
             done.append(book)
         share = prep / max(1, len(formats))
