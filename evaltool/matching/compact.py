@@ -88,9 +88,11 @@ class CompactColumns:
     def nbytes(self) -> int:
         return int(sum(c.nbytes for c in self._cols))
 
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """The float64 matrix of ``rows`` (C order, as indexing the full float64 matrix gives)."""
-        out = np.empty((len(rows), len(self._cols)), dtype=np.float64)
+    def take(self, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The float64 matrix of ``rows`` (C order, as indexing the full float64 matrix gives); ``out`` (a
+        ``len(rows)`` x ``len(names)`` float64 array or view) receives it instead of a new array."""
+        if out is None:
+            out = np.empty((len(rows), len(self._cols)), dtype=np.float64)
         for j, c in enumerate(self._cols):
             out[:, j] = c[rows]
         return out

@@ -118,7 +118,9 @@ class PersonMonths:
             s = by_month[ms][first - 1] if first == last else by_month[ms][first - 1:last].sum(axis=0)
             cols.append(s / 100.0 if ms == "cost" else s)
         if out is None:
-            return np.column_stack(cols) if cols else np.zeros((rows.size, 0))
+            if not cols:
+                return np.zeros((rows.size, 0))
+            out = np.empty((rows.size, len(cols)))
         block = np.array(cols)
         for i in range(0, rows.size, 2048):  # transposed in cache-sized blocks (2x faster than at once)
             out[i:i + 2048, :len(cols)] = block[:, i:i + 2048].T

@@ -166,10 +166,21 @@ class RiskSets:
 
     def ps_design(self, rs: RiskSet) -> np.ndarray:
         """Propensity-model covariates (no intercept) for a risk set's rows."""
-        parts = ([rs.age[:, None]] if self.use_age else []) + [self.static_design.take(rs.rows), rs.A[:, self.ps_act_cols]]
+        # Written column block by column block into one array (as np.column_stack of the parts, without them).
+        n_static, n_act = self.static_design.shape[1], len(self.ps_act_cols)
+        out = np.empty((rs.rows.size, int(self.use_age) + n_static + n_act + len(self.rule_features)))
+        j = 0
+        if self.use_age:
+            out[:, 0] = rs.age
+            j = 1
+        self.static_design.take(rs.rows, out=out[:, j:j + n_static])
+        j += n_static
+        out[:, j:j + n_act] = rs.A[:, self.ps_act_cols]
+        j += n_act
         for _, cols, th in self.rule_features:
-            parts.append((rs.A[:, cols].sum(axis=1) >= th).astype(float)[:, None])
-        return np.column_stack(parts) if parts else np.zeros((rs.rows.size, 0))
+            out[:, j] = rs.A[:, cols].sum(axis=1) >= th
+            j += 1
+        return out
 
     def fit_ps(self, periods: list[int], rng: np.random.Generator, sample: Sampler | None = None,
                ) -> tuple[PooledLogit, dict[int, int], list[str], np.ndarray]:
