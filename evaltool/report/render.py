@@ -232,13 +232,14 @@ def _run_labels(bundle: Bundle) -> Any:
     return run_labels(labels, units)
 
 
-def build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportContext]:
-    """The report and appendix as Quarto Markdown, and the context (figures are written to ``workdir``)."""
+def build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True) -> tuple[str, str, ReportContext]:
+    """The report and appendix as Quarto Markdown, and the context (figures are written to ``workdir``;
+    with ``wait_figures=False`` only once ``ctx.finish_figures()`` is called)."""
     with _run_labels(bundle):
-        return _build_documents(bundle, workdir)
+        return _build_documents(bundle, workdir, wait_figures=wait_figures)
 
 
-def _build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportContext]:
+def _build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True) -> tuple[str, str, ReportContext]:
     from evaltool.report.sections import APPENDIX, MAIN
 
     workdir = Path(workdir)
@@ -264,7 +265,8 @@ def _build_documents(bundle: Bundle, workdir: Path) -> tuple[str, str, ReportCon
     ctx.document = "appendix"
     app = [s for s in (fn(ctx) for fn in APPENDIX) if s is not None and s.body.strip()]
     appendix = (_front(title, "Technical appendix", date, ctx.brand) + logo + _assemble(app, appendix=True, toc=True))
-    ctx.finish_figures()
+    if wait_figures:
+        ctx.finish_figures()
     return report, appendix, ctx
 
 
@@ -425,7 +427,9 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         work = Path(tmp).resolve() / SOURCE_DIR
         work.mkdir()
         t0 = time.perf_counter()
-        report, appendix, ctx = build_documents(bundle, work)
+        # The figures are still being drawn by the helpers when this returns; the workbook and pandoc's
+        # parsing of the documents (neither needs an image) go on meanwhile.
+        report, appendix, ctx = build_documents(bundle, work, wait_figures=False)
         _write_source(ctx, work, report, appendix)
         prep = time.perf_counter() - t0
         jobs = []
@@ -440,11 +444,24 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         jobs.sort(key=lambda j: (j[1] != "appendix", cost.get(j[0], 3)))
 
         asts: dict[str, Path] = {}
-        if used != "quarto" and jobs:
-            docs = sorted({j[1] for j in jobs})
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                asts = dict(zip(docs, pool.map(
-                    lambda d: _pandoc_parse(work / f"{d}.qmd", Path(tmp) / f"{d}.json", work), docs)))
+        book = None
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parsing = None
+            if used != "quarto" and jobs:
+                docs = sorted({j[1] for j in jobs})
+                parsing = pool.map(
+                    lambda d: _pandoc_parse(work / f"{d}.qmd", Path(tmp) / f"{d}.json", work), docs)
+            if "xlsx" in formats:
+                from evaltool.report.workbook import write_workbook
+
+                t = time.perf_counter()
+                out = Path(tmp) / "out.report_tables.xlsx"
+                write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
+                               _created(bundle.manifest), ctx.brand)
+                book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
+            if parsing is not None:
+                asts = dict(zip(docs, parsing))
+        ctx.finish_figures()
 
         def one(job):
             fmt, doc, src, out, final = job
@@ -455,20 +472,9 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
                 _pandoc_render(fmt, asts.get(doc, src), out, work, epoch, ctx.brand)
             return job, time.perf_counter() - t
 
-        # Two documents per format: run them side by side (pandoc and Typst are separate work), and
-        # write the workbook here meanwhile.
+        # Two documents per format: run them side by side (pandoc and Typst are separate work).
         with ThreadPoolExecutor(max_workers=2) as pool:
-            running = pool.map(one, jobs)
-            book = None
-            if "xlsx" in formats:
-                from evaltool.report.workbook import write_workbook
-
-                t = time.perf_counter()
-                out = Path(tmp) / "out.report_tables.xlsx"
-                write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
-                               _created(bundle.manifest), ctx.brand)
-                book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
-            done = sorted(running, key=lambda d: listed[d[0][4]])
+            done = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
         if book is not None:
             done.append(book)
         share = prep / max(1, len(formats))
