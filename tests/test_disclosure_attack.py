@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import shutil
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from _attacker import Attack, Table, tables_from_published
@@ -33,6 +34,12 @@ from evaltool.report.bundle_io import Bundle, TableEntry, load_bundle
 from evaltool.report.disclosure import DisclosureConfig, apply_disclosure
 from evaltool.report.publish import publish
 from evaltool.report.rules import DisclosureRules
+
+# The same generated tables on every run, so that a CI result is never a draw of the dice (a failing
+# example reproduces); HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,8 +137,11 @@ def test_generated_two_way_tables_hold(df, rule):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(0, 20), min_size=2, max_size=4), st.sampled_from(["hes", "fft"]))
+@example([1, 1, 3], "fft")  # every count suppressed and their total (5) known: no suppression can protect it
 def test_tiny_tables_exhaustive_search(n, rule):
-    """Every integer table consistent with what is published: each suppressed cell keeps its range."""
+    """Every integer table consistent with what is published: each suppressed cell keeps its range, or the
+    gate says it does not (``Published.failures``, printed as a warning in the report's disclosure statement):
+    three counts suppressed under a known total of 5 each lie in 1-3 whatever is hidden."""
     if sum(n) == 0:
         n[0] = 12
     df = pd.DataFrame({"answer": [f"a{i}" for i in range(len(n))], "n": n})
@@ -160,7 +170,8 @@ def test_tiny_tables_exhaustive_search(n, rule):
     for i, v in enumerate(shown):
         if isinstance(v, str):
             vals = [x[i] for x in feasible]
-            assert max(vals) - min(vals) >= pub.rules.protection_for(pub.table("t").rule), (n, shown, i)
+            if max(vals) - min(vals) < pub.rules.protection_for(pub.table("t").rule):
+                assert any(f.startswith(f"t[{i}].n:") for f in pub.failures), (n, shown, i, pub.failures)
 
 
 # ---------------------------------------------------------------------------------------------
