@@ -195,14 +195,19 @@ def materialise(t: Any, chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
     """
     if "_row" not in t.columns:
         return to_contract_frame(t.execute())
-    lo, hi = (int(v) if v is not None and not pd.isna(v) else 0 for v in t.aggregate(
-        a=t["_row"].min(), b=t["_row"].max()).execute().iloc[0])
-    if hi - lo < chunk_rows:
+    if int(t.count().execute()) <= chunk_rows:
         return to_contract_frame(t.order_by("_row").drop("_row").execute())
+    # Pieces of chunk_rows rows by the values of ``_row`` (which may have gaps: mapped sources number rows
+    # per file): every chunk_rows-th value in order starts a piece.
+    rows = np.sort(np.asarray(t.select("_row").to_pyarrow().column(0).to_numpy(zero_copy_only=False)))
+    starts = np.unique(rows[::chunk_rows])
+    del rows
     parts = []
-    for start in range(lo, hi + 1, chunk_rows):
-        piece = t.filter((t["_row"] >= start) & (t["_row"] < start + chunk_rows))
-        parts.append(to_contract_frame(piece.order_by("_row").drop("_row").execute()))
+    for k, start in enumerate(starts.tolist()):
+        cond = t["_row"] >= start
+        if k + 1 < len(starts):
+            cond = cond & (t["_row"] < starts[k + 1].item())
+        parts.append(to_contract_frame(t.filter(cond).order_by("_row").drop("_row").execute()))
     for c in parts[0].columns:  # a piece where a date column is all missing stays object: give it the type
         kinds = {str(p[c].dtype) for p in parts}
         if len(kinds) > 1 and any(k.startswith("datetime64") for k in kinds):
