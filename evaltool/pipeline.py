@@ -406,7 +406,7 @@ def _render(record: RunRecord, final: Path, fmts: tuple[str, ...], engine: str) 
         record.error("report", "report_failed", f"the report could not be rendered: {msg}",
                      detail=f"the results bundle in {final} is complete; re-render with `evaltool report {final}`")
         return {}, msg
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a render crash must not lose the committed results
         record.exception("report", err, code="report_failed")
         return {}, f"{type(err).__name__}: {one_line(err)}"
     files = {k: str(final / Path(v).name) for k, v in getattr(rep, "paths", {}).items()}
@@ -470,7 +470,7 @@ def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict
         except (MemoryError, RecursionError) as err:
             failure = f"{type(err).__name__}: the stage ran out of resources"
             record.exception(name, err, code="stage_failed")
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - an unexpected error fails this stage, not the run
             failure = f"{type(err).__name__}: {one_line(err)} (traceback in results/run_log.jsonl)"
             record.exception(name, err, code="stage_failed")
     release_memory()  # the stage's freed arrays back to the system before the next stage's peak
