@@ -15,8 +15,11 @@ pandoc: on two cores the figures cost almost no wall time.
 - A helper that cannot start, dies, or gets a figure it cannot unpickle costs nothing but time: the
   figure is drawn here, as it always was; so is a figure whose drawing fails there, so that its error
   is raised here, where the figure is written, with its own traceback.
+- Nothing of this is silent: a helper that cannot start or stops, and a figure that cannot be sent or
+  that failed there but drew here, leave a notice (:func:`take_notices`) that the run records as a
+  warning in its log and on the console.
 - ``EVALTOOL_FIGURE_WORKERS`` sets the number of helpers (0: draw everything here); default 2 on a
-  machine with two or more cores, none on one.
+  machine with two or more cores, none on one; anything but a whole number of 0 or more is an error.
 
 Examples
 --------
@@ -43,11 +46,32 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV", "Drawing", "configured_workers", "draw", "shutdown", "start"]
+from evaltool.errors import SpecError
+
+__all__ = ["ENV", "Drawing", "configured_workers", "draw", "shutdown", "start", "take_notices"]
 
 ENV = "EVALTOOL_FIGURE_WORKERS"
 DPI = 150
 _HEADER = struct.Struct("<BQ")  # status (0: PNG follows; 1: not drawn), payload length
+_NOTICES: list[str] = []
+_NOTICES_LOCK = threading.Lock()
+
+
+def _notice(message: str) -> None:
+    with _NOTICES_LOCK:
+        if message not in _NOTICES:
+            _NOTICES.append(message)
+
+
+def take_notices() -> list[str]:
+    """What went wrong on the helpers' side since the last call (each once), for the run's log.
+
+    None of it changes a figure (each was drawn in the main process instead), only the time taken.
+    """
+    with _NOTICES_LOCK:
+        out = list(_NOTICES)
+        _NOTICES.clear()
+    return out
 
 
 def configured_workers(env: dict[str, str] | None = None) -> int:
@@ -63,9 +87,13 @@ def configured_workers(env: dict[str, str] | None = None) -> int:
     raw = (os.environ if env is None else env).get(ENV, "").strip()
     if raw:
         try:
-            return max(0, int(raw))
+            n = int(raw)
         except ValueError:
-            return 0
+            n = -1
+        if n < 0:
+            raise SpecError(f"`{ENV}` must be a whole number of figure helper processes (0 or more; 0 draws "
+                            f"every figure in the main process), found {raw!r}")
+        return n
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
@@ -91,13 +119,17 @@ class Drawing:
     def bytes(self) -> bytes:
         if self._png is None:
             png = None
+            lost = None
             if self._future is not None:
                 try:
                     png = self._future.result()
-                except _HelperLost:
-                    png = None  # the helper died or could not take the figure: draw it here
+                except _HelperLost as err:
+                    lost = err  # the helper died or could not take the figure: draw it here
             if png is None:
-                png = _render_here(self._plot, *self._size)
+                png = _render_here(self._plot, *self._size)  # a drawing error is raised here, as always
+                if lost is not None and lost.drawing_failed:
+                    _notice(f"a figure ({_title(self._plot)}) failed to draw in a helper process but drew in "
+                            "the main process; the image is the same")
             self._png, self._plot, self._future = png, None, None
         return self._png
 
@@ -108,13 +140,26 @@ class Drawing:
 
 
 class _HelperLost(Exception):
-    """The helper could not draw this figure for reasons of its own (not the figure's)."""
+    """The helper did not draw this figure: it stopped (``drawing_failed`` False) or drawing failed there."""
+
+    def __init__(self, drawing_failed: bool = False) -> None:
+        super().__init__()
+        self.drawing_failed = drawing_failed
+
+
+def _title(plot: Any) -> str:
+    try:
+        title = plot.labels.get("title")
+    except Exception:  # noqa: BLE001 - only a label for a message
+        title = None
+    return f"'{title}'" if title else "untitled"
 
 
 class _Helper:
     """One helper process and the thread that feeds it jobs from the shared queue."""
 
-    def __init__(self, jobs: queue.Queue) -> None:
+    def __init__(self, jobs: queue.Queue, number: int = 1) -> None:
+        self.number = number
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
@@ -142,14 +187,18 @@ class _Helper:
                 self.proc.stdin.flush()
                 status, n = _HEADER.unpack(_read(self.proc.stdout, _HEADER.size))
                 body = _read(self.proc.stdout, n)
-            except (OSError, EOFError, struct.error):
+            except (OSError, EOFError, struct.error) as err:
                 alive = False
+                code = self.proc.poll()
+                _notice(f"figure helper process {self.number} stopped ("
+                        + (f"exit code {code}" if code is not None else f"{type(err).__name__}")
+                        + "); the figures it had not drawn were drawn in the main process (same images, more time)")
                 fut.set_exception(_HelperLost())
                 continue
             if status == 0:
                 fut.set_result(body)
             else:  # drawing failed there: drawn here, where the same error is raised with its traceback
-                fut.set_exception(_HelperLost())
+                fut.set_exception(_HelperLost(drawing_failed=True))
         try:
             self.proc.stdin.close()
         except OSError:  # pragma: no cover
@@ -175,7 +224,7 @@ def _read(stream: Any, n: int) -> bytes:
 class _Pool:
     def __init__(self, n: int) -> None:
         self.jobs: queue.Queue = queue.Queue()
-        self.helpers = [_Helper(self.jobs) for _ in range(n)]
+        self.helpers = [_Helper(self.jobs, i + 1) for i in range(n)]
 
     def submit(self, payload: bytes) -> Future:
         fut: Future = Future()
@@ -198,7 +247,7 @@ def start(workers: int | None = None) -> int:
     """Start the helpers (once per process; they stay for later runs); returns how many run.
 
     Called at the start of :func:`evaltool.run` so that the helpers' imports overlap with reading the
-    inputs. Starting fails quietly into drawing here (the figures are the same).
+    inputs. If they cannot start, figures are drawn here (the same images) and a notice says so.
     """
     global _POOL
     with _LOCK:
@@ -209,8 +258,10 @@ def start(workers: int | None = None) -> int:
             return 0
         try:
             _POOL = _Pool(n)
-        except OSError:  # pragma: no cover - cannot start a process here
+        except OSError as err:  # pragma: no cover - cannot start a process here
             _POOL = None
+            _notice(f"figure helper processes could not be started ({err}); every figure is drawn in the "
+                    "main process (same images, more time)")
             return 0
         atexit.register(shutdown)
         return n
@@ -237,8 +288,10 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
             plotting = sys.modules.get("evaltool.plotting")
             palette = tuple(plotting.PALETTE) if plotting is not None else None
             payload = cloudpickle.dumps((plot, float(width), float(height), int(dpi), palette))
-        except Exception:
+        except Exception as err:  # noqa: BLE001 - any pickling failure: the figure is drawn here instead
             payload = None
+            _notice(f"a figure ({_title(plot)}) could not be sent to a helper process ({type(err).__name__}); "
+                    "it was drawn in the main process (same image, more time)")
         if payload is not None:
             fut = pool.submit(payload)
     return Drawing(plot, float(width), float(height), int(dpi), fut)

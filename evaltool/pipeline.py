@@ -153,6 +153,7 @@ def run(spec: Spec | str | Path, *, formats: tuple[str, ...] | None = None, rend
         engine = None
     eng = engine_mod.as_engine(engine) if engine is not None else engine_mod.connect(spec.engine)
     try:
+        figure_workers.configured_workers()  # a bad EVALTOOL_FIGURE_WORKERS stops the run before anything is read
         # One BLAS thread unless EVALTOOL_BLAS_THREADS says otherwise (same numbers, far faster when shared).
         with blas_threads():
             return _run(spec, eng, formats=formats, render=render, output_dir=output_dir, progress=progress,
@@ -348,6 +349,8 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         writer = BundleWriter(tmp, drawings)
         for out in outputs.values():
             writer.add_stage(out)
+        for msg in figure_workers.take_notices():  # a helper's trouble costs time only, and is said
+            record.warning("bundle", "figure_helper", msg)
         writer.add_table("effects", "effects", collect_effects(outputs), TableMeta(
             title="All headline effect estimates", caption="One row per estimate; see the methods appendix.",
             appendix=True, count_columns=("n_units", "n_clusters")))

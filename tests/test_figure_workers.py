@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from plotnine import aes, geom_point, ggplot, labs, scale_color_manual
 
 from evaltool import figure_workers as fw
+from evaltool.errors import SpecError
 
 
 def _plot(n: int = 5):
@@ -56,26 +58,36 @@ def test_a_figure_that_cannot_be_sent_is_drawn_here(helpers):
         def save(self, buf, **_):
             buf.write(b"drawn here")
 
+    fw.take_notices()
     d = fw.draw(Unsendable(), width=1, height=1)
     assert d._future is None
     assert d.bytes() == b"drawn here"
+    (notice,) = fw.take_notices()  # said, once, and then no more
+    assert "could not be sent to a helper process (TypeError)" in notice and "drawn in the main process" in notice
+    assert fw.take_notices() == []
 
 
-def test_a_dead_helper_costs_only_time(helpers):
+def test_a_dead_helper_costs_only_time_and_is_said(helpers):
+    fw.take_notices()
     helpers.helpers[0].proc.kill()
     helpers.helpers[0].proc.wait()
     here = fw._render_here(_plot(6), 4.0, 3.0, 150)
     assert fw.draw(_plot(6), width=4, height=3).bytes() == here
     assert fw.draw(_plot(7), width=4, height=3).bytes() == fw._render_here(_plot(7), 4.0, 3.0, 150)
+    notices = fw.take_notices()
+    assert notices == ["figure helper process 1 stopped (exit code -9); the figures it had not drawn were drawn "
+                       "in the main process (same images, more time)"]
 
 
 def test_a_drawing_error_is_raised_here_with_its_own_type(helpers):
+    fw.take_notices()
     bad = ggplot(pd.DataFrame({"x": [1, 2]}), aes("x", "no_such_column")) + geom_point()
     d = fw.draw(bad, width=3, height=2)
     with pytest.raises(Exception) as err:
         d.bytes()
     with pytest.raises(type(err.value)):
         fw._render_here(bad, 3.0, 2.0, 150)
+    assert fw.take_notices() == []  # the error itself is raised: no extra notice
     # the helper is still there for the next figure
     assert fw.draw(_plot(), width=4, height=3).bytes() == fw._render_here(_plot(), 4.0, 3.0, 150)
 
@@ -100,5 +112,38 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path):
 
 def test_configured_workers_reads_the_environment():
     assert fw.configured_workers({fw.ENV: "0"}) == 0
-    assert fw.configured_workers({fw.ENV: "2"}) == 2
-    assert fw.configured_workers({fw.ENV: "many"}) == 0
+    assert fw.configured_workers({fw.ENV: " 2 "}) == 2
+    for bad in ("many", "-1", "1.5"):
+        with pytest.raises(SpecError, match=rf"`EVALTOOL_FIGURE_WORKERS` must be a whole number .* found '{bad}'"):
+            fw.configured_workers({fw.ENV: bad})
+
+
+def test_a_bad_setting_stops_the_run_before_anything_is_written(tmp_path, monkeypatch):
+    from evaltool import run
+
+    monkeypatch.setenv(fw.ENV, "two")
+    with pytest.raises(SpecError, match="EVALTOOL_FIGURE_WORKERS"):
+        run(Path(__file__).resolve().parent.parent / "analyses" / "southvale.yaml", output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_helper_lost_during_a_run_is_in_its_log(tmp_path):
+    import json
+
+    from evaltool import run
+    from _tiny_project import write_tiny_project
+
+    spec = write_tiny_project(tmp_path / "project", rollout=True)
+    fw.shutdown()
+    assert fw.start(1) == 1  # the run reuses this helper, which is dead before the first figure
+    fw._POOL.helpers[0].proc.kill()
+    fw._POOL.helpers[0].proc.wait()
+    try:
+        res = run(spec, output_dir=tmp_path / "out", render=False)
+    finally:
+        fw.shutdown()
+    log = [json.loads(line) for line in (res.bundle_dir / "results" / "run_log.jsonl").read_text().splitlines()]
+    helper = [e for e in log if e.get("code") == "figure_helper"]
+    assert len(helper) == 1 and helper[0]["severity"] == "warning"
+    assert "figure helper process 1 stopped" in helper[0]["message"]
+    assert (res.bundle_dir / "figures" / "rollout_event_study.png").read_bytes()[:4] == b"\x89PNG"

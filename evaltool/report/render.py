@@ -462,6 +462,9 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
             if parsing is not None:
                 asts = dict(zip(docs, parsing))
         ctx.finish_figures()
+        from evaltool import figure_workers
+
+        ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
 
         def one(job):
             fmt, doc, src, out, final = job
