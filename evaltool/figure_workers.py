@@ -44,11 +44,12 @@ import threading
 import warnings
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from evaltool.errors import SpecError
 
-__all__ = ["ENV", "Drawing", "configured_workers", "draw", "shutdown", "start", "take_notices"]
+__all__ = ["ENV", "Call", "Drawing", "call", "configured_workers", "draw", "running", "shutdown", "start",
+           "take_notices"]
 
 ENV = "EVALTOOL_FIGURE_WORKERS"
 DPI = 150
@@ -118,25 +119,48 @@ class Drawing:
 
     def bytes(self) -> bytes:
         if self._png is None:
-            png = None
-            lost = None
-            if self._future is not None:
-                try:
-                    png = self._future.result()
-                except _HelperLost as err:
-                    lost = err  # the helper died or could not take the figure: draw it here
-            if png is None:
-                png = _render_here(self._plot, *self._size)  # a drawing error is raised here, as always
-                if lost is not None and lost.drawing_failed:
-                    _notice(f"a figure ({_title(self._plot)}) failed to draw in a helper process but drew in "
-                            "the main process; the image is the same")
-            self._png, self._plot, self._future = png, None, None
+            plot, size = self._plot, self._size
+            self._png = _settle(self._future, lambda: _render_here(plot, *size), lambda b: b,
+                                f"a figure ({_title(plot)})")
+            self._plot, self._future = None, None
         return self._png
 
     def write(self, dest: Path) -> Path:
         dest = Path(dest)
         dest.write_bytes(self.bytes())
         return dest
+
+
+class Call:
+    """A function call running in a helper: :meth:`result` waits for its value (computed here if the
+    helper cannot; an error is raised here, from the call made here)."""
+
+    _UNSET = object()
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, future: Future | None, what: str) -> None:
+        self._fn, self._args, self._future, self._what = fn, args, future, what
+        self._value: Any = Call._UNSET
+
+    def result(self) -> Any:
+        if self._value is Call._UNSET:
+            fn, args = self._fn, self._args
+            self._value = _settle(self._future, lambda: fn(*args), pickle.loads, self._what)
+            self._fn, self._args, self._future = None, (), None
+        return self._value
+
+
+def _settle(future: Future | None, here: Callable[[], Any], decode: Callable[[bytes], Any], what: str) -> Any:
+    """The helper's answer, else the work done here (where its own error, if any, is raised)."""
+    lost = None
+    if future is not None:
+        try:
+            return decode(future.result())
+        except _HelperLost as err:
+            lost = err  # the helper died or could not do it: done here
+    value = here()
+    if lost is not None and lost.drawing_failed:
+        _notice(f"{what} failed in a helper process but succeeded in the main process; the result is the same")
+    return value
 
 
 class _HelperLost(Exception):
@@ -267,6 +291,12 @@ def start(workers: int | None = None) -> int:
         return n
 
 
+def running() -> int:
+    """How many helper processes were started (0: everything is done in this process)."""
+    pool = _POOL
+    return len(pool.helpers) if pool is not None else 0
+
+
 def shutdown() -> None:
     """Stop the helpers (after the figures they hold are drawn)."""
     global _POOL
@@ -287,7 +317,7 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
             # the palette in force here (a brand's chart colours) is in force there while drawing
             plotting = sys.modules.get("evaltool.plotting")
             palette = tuple(plotting.PALETTE) if plotting is not None else None
-            payload = cloudpickle.dumps((plot, float(width), float(height), int(dpi), palette))
+            payload = cloudpickle.dumps(("figure", (plot, float(width), float(height), int(dpi), palette)))
         except Exception as err:  # noqa: BLE001 - any pickling failure: the figure is drawn here instead
             payload = None
             _notice(f"a figure ({_title(plot)}) could not be sent to a helper process ({type(err).__name__}); "
@@ -297,6 +327,27 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
     return Drawing(plot, float(width), float(height), int(dpi), fut)
 
 
+def call(fn: Callable[..., Any], *args: Any, what: str) -> Call:
+    """Start ``fn(*args)`` in a helper (``fn`` importable by name, ``args`` plain data); the returned
+    :class:`Call` gives its value. With no helper running it is computed here when asked for.
+
+    For pure-Python work that would otherwise hold this process's interpreter lock while the helpers
+    idle (hashing identifiers): the value is the same wherever it is computed.
+    """
+    pool = _POOL
+    fut = None
+    if pool is not None:
+        try:
+            payload = pickle.dumps(("call", (fn, args)), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as err:  # noqa: BLE001 - cannot be sent: computed here instead
+            payload = None
+            _notice(f"{what} could not be sent to a helper process ({type(err).__name__}); it was done in the "
+                    "main process (same result, more time)")
+        if payload is not None:
+            fut = pool.submit(payload)
+    return Call(fn, args, fut, what)
+
+
 # ---------------------------------------------------------------------------------------------
 # the helper process
 
@@ -304,7 +355,7 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
 def _serve() -> None:  # pragma: no cover - runs in the helper process (tested through draw())
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed while drawing may reach the protocol stream
-    import matplotlib.pyplot
+    import matplotlib.pyplot  # noqa: F401 - imported before the first figure, not during it
 
     import evaltool.plotting
 
@@ -315,10 +366,15 @@ def _serve() -> None:  # pragma: no cover - runs in the helper process (tested t
         (n,) = struct.unpack("<Q", head)
         body = _read(stdin, n)
         try:
-            plot, width, height, dpi, palette = pickle.loads(body)
-            with evaltool.plotting.use_palette(palette):
-                out, status = _render_here(plot, width, height, dpi), 0
-        except Exception:
+            kind, job = pickle.loads(body)
+            if kind == "figure":
+                plot, width, height, dpi, palette = job
+                with evaltool.plotting.use_palette(palette):
+                    out, status = _render_here(plot, width, height, dpi), 0
+            else:  # "call"
+                fn, args = job
+                out, status = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL), 0
+        except Exception:  # noqa: BLE001 - redone in the main process, where its error is raised
             out, status = b"", 1
         stdout.write(_HEADER.pack(status, len(out)) + out)
         stdout.flush()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DIGEST_CHARS", "ID_COLUMNS", "digest", "identifier_record", "identifier_json"]
+__all__ = ["DIGEST_CHARS", "ID_COLUMNS", "digest", "identifier_record", "identifier_json", "start_identifier_json"]
 
 ID_COLUMNS = ("person_id", "respondent_id", "participant_id", "patient_id", "nhs_number", "document_id")
 #: Hex characters kept of each digest (64 bits).
@@ -71,16 +71,34 @@ def _key(seed: int, files: dict[str, Any]) -> bytes:
     return hashlib.sha256(("evaltool-identifiers:" + str(seed) + ":" + ":".join(shas)).encode()).digest()
 
 
-def _digests(frames: Iterable[Any], key: bytes) -> np.ndarray:
-    parts = [np.zeros(0, dtype=f"S{DIGEST_CHARS}")]
+def _batches(frames: Iterable[Any]) -> Iterator[list[str]]:
     for df in frames:
         if df is None:
             continue
         for c in ID_COLUMNS:
             if c in getattr(df, "columns", ()):
-                for vals in _values(df, c):
-                    parts.append(np.array(_hash_all(vals, key), dtype=f"S{DIGEST_CHARS}"))
+                yield from _values(df, c)
+
+
+def _digest_array(batches: Iterable[list[str]], key: bytes) -> np.ndarray:
+    parts = [np.zeros(0, dtype=f"S{DIGEST_CHARS}")]
+    for vals in batches:
+        parts.append(np.array(_hash_all(vals, key), dtype=f"S{DIGEST_CHARS}"))
     return np.unique(np.concatenate(parts))  # sorted and distinct: the same inputs give the same file
+
+
+def _digests(frames: Iterable[Any], key: bytes) -> np.ndarray:
+    return _digest_array(_batches(frames), key)
+
+
+def _json(key: bytes, d: np.ndarray) -> str:
+    head = json.dumps({"algorithm": "hmac-sha256", "key": key.hex(), "digest_chars": DIGEST_CHARS})[:-1]
+    body = b'","'.join(d.tolist()).decode() if len(d) else ""
+    return head + ', "digests": [' + (f'"{body}"' if len(d) else "") + "]}\n"
+
+
+def _json_of_batches(batches: list[list[str]], key: bytes) -> str:
+    return _json(key, _digest_array(batches, key))
 
 
 def identifier_record(frames: Iterable[Any], seed: int, files: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +126,40 @@ def identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any]) -> 
     16
     """
     key = _key(seed, files)
-    d = _digests(frames, key)
-    head = json.dumps({"algorithm": "hmac-sha256", "key": key.hex(), "digest_chars": DIGEST_CHARS})[:-1]
-    body = b'","'.join(d.tolist()).decode() if len(d) else ""
-    return head + ', "digests": [' + (f'"{body}"' if len(d) else "") + "]}\n"
+    return _json(key, _digests(frames, key))
+
+
+class _Here:
+    def __init__(self, frames: list[Any], seed: int, files: dict[str, Any]) -> None:
+        self._args = (frames, seed, files)
+
+    def result(self) -> str:
+        return identifier_json(*self._args)
+
+
+def start_identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any], *,
+                          limit: int = 2_000_000) -> Any:
+    """Start :func:`identifier_json` in a figure helper process (:func:`evaltool.figure_workers.call`):
+    the ids are read here, the hashing (pure Python) goes on there while this process computes; the
+    returned object's ``result()`` is the same text. Above ``limit`` ids, or with no helper running,
+    everything is done here, streamed, when ``result()`` is called (a national population is not copied).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> job = start_identifier_json([pd.DataFrame({"person_id": ["a1", "a2"]})], 1, {})
+    >>> job.result() == identifier_json([pd.DataFrame({"person_id": ["a1", "a2"]})], 1, {})
+    True
+    """
+    from evaltool import figure_workers
+
+    frames = list(frames)
+    if figure_workers.running() == 0:
+        return _Here(frames, seed, files)
+    batches, n = [], 0
+    for vals in _batches(frames):
+        n += len(vals)
+        if n > limit:
+            return _Here(frames, seed, files)
+        batches.append(vals)
+    return figure_workers.call(_json_of_batches, batches, _key(seed, files), what="hashing the identifiers")

@@ -211,6 +211,12 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     # as drawing them here); started after the inputs, whose reading keeps both cores busy, their imports
     # overlap with matching.
     figure_workers.start()
+    # Keyed hashes of the input ids (results/identifiers.json, for `evaltool check-publish`): the ids are read
+    # from the engine now, column by column, and hashed in a helper while the stages compute.
+    from evaltool.identifiers import start_identifier_json
+
+    ids_json = start_identifier_json(
+        [t_ for t_ in (validated.population_table, *validated.extra.values()) if t_ is not None], seed, validated.files)
     _plan_analyses(record, spec)
     reuse = None
     if only:
@@ -377,13 +383,7 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         }
         record.info("bundle", "stage_finished", str(final))
         writer.finish(manifest)
-        # Keyed hashes of the input ids, so `evaltool check-publish` can find an id in a report.
-        from evaltool.identifiers import identifier_json
-
-        # From the engine's table, column by column (a national population is never held whole in pandas here).
-        atomic_write_text(tmp / "results" / "identifiers.json", identifier_json(
-            [t_ for t_ in (validated.population_table, *validated.extra.values()) if t_ is not None], seed,
-            validated.files))
+        atomic_write_text(tmp / "results" / "identifiers.json", ids_json.result())
         record.write_jsonl(tmp / "results" / "run_log.jsonl")
         atomic_write_text(tmp / "results" / "run_log.txt", _log_text(record, spec.name))
     report_files: dict[str, str] = {}

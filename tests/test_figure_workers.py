@@ -147,3 +147,41 @@ def test_a_helper_lost_during_a_run_is_in_its_log(tmp_path):
     assert len(helper) == 1 and helper[0]["severity"] == "warning"
     assert "figure helper process 1 stopped" in helper[0]["message"]
     assert (res.bundle_dir / "figures" / "rollout_event_study.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_call_in_a_helper_gives_the_value_computed_here(helpers):
+    import math
+
+    job = fw.call(math.comb, 60, 30, what="a binomial coefficient")
+    assert job._future is not None
+    assert job.result() == math.comb(60, 30)
+
+
+def test_a_call_that_fails_there_raises_here_and_a_lost_helper_computes_here(helpers):
+    import math
+
+    fw.take_notices()
+    with pytest.raises(ValueError):
+        fw.call(math.comb, -1, 2, what="a bad call").result()
+    assert fw.take_notices() == []  # the error is raised: no extra notice
+    fw.take_notices()
+    job = fw.call(lambda: 1, what="a lambda")  # plain pickle cannot send it
+    assert job._future is None and job.result() == 1
+    (notice,) = fw.take_notices()  # the pickling error's type differs between Python versions
+    assert notice.startswith("a lambda could not be sent to a helper process (")
+    assert notice.endswith("); it was done in the main process (same result, more time)")
+    helpers.helpers[0].proc.kill()
+    helpers.helpers[0].proc.wait()
+    assert fw.call(math.comb, 10, 3, what="after the helper stopped").result() == 120
+
+
+def test_identifiers_hashed_in_a_helper_equal_the_ones_hashed_here(helpers):
+    from evaltool.identifiers import identifier_json, start_identifier_json
+
+    frames = [pd.DataFrame({"person_id": [f"P{i:05d}" for i in range(3000)] + [None, " P00001 "]}),
+              pd.DataFrame({"respondent_id": ["R1", "R2"], "person_id": ["P00002", "Q9"]})]
+    here = identifier_json(frames, 11, {"population": {"sha256": "ab"}})
+    job = start_identifier_json(frames, 11, {"population": {"sha256": "ab"}})
+    assert job._future is not None and job.result() == here
+    big = start_identifier_json(frames, 11, {"population": {"sha256": "ab"}}, limit=100)  # too many: here
+    assert not hasattr(big, "_future") and big.result() == here

@@ -130,11 +130,12 @@ def pooled_logit(
     if np.any(ny == 0) or np.any(ny == nn):
         raise MatchingError("internal: every risk set in the propensity model needs enrolled people and candidates")
     alpha = np.log(ny / (nn - ny))
+    spans = _spans(g)
     beta = np.zeros(k)
     if k:
         # Identifiability once, on the within-month centred covariates (a column constant within every month
         # is absorbed by the month intercepts).
-        Zc = Z - (np.bincount(g, minlength=G)[:, None] ** -1.0 * _group_sums(Z, g, G))[g]
+        Zc = _minus_group_rows(Z, np.bincount(g, minlength=G)[:, None] ** -1.0 * _group_sums(Z, g, G), g, spans)
         ev = np.linalg.eigvalsh(Zc.T @ Zc / n)
         if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
             raise MatchingError(_collinear_message(Zc, names))
@@ -147,7 +148,7 @@ def pooled_logit(
         A = np.bincount(g, weights=w, minlength=G)  # D'WD (diagonal)
         Bt = _group_sums(Z * w[:, None], g, G)  # D'WZ
         m = Bt / A[:, None]  # weighted means of Z per group
-        dz = Z - m[g]
+        dz = _minus_group_rows(Z, m, g, spans)
         # Schur complement Z'WZ - B'A^{-1}B, formed from centred rows so that it stays positive definite
         # when many weights are tiny (the subtraction would cancel catastrophically).
         S = dz.T @ (dz * w[:, None])
@@ -198,6 +199,28 @@ def pooled_logit(
     if sampling_fraction is not None:
         a = a + np.log(np.asarray(sampling_fraction, dtype=float))
     return PooledLogit(coef=b, intercepts=a, converged=converged, n_iter=it, penalty=penalty)
+
+
+def _spans(g: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """``(group, start, end)`` of each run of equal codes when ``g`` is sorted (risk sets are stacked
+    one after another), else None."""
+    if len(g) == 0 or np.any(g[1:] < g[:-1]):
+        return None
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)]
+    return [(int(g[s]), int(s), int(e)) for s, e in zip(starts, ends)]
+
+
+def _minus_group_rows(Z: np.ndarray, m: np.ndarray, g: np.ndarray, spans: list[tuple[int, int, int]] | None,
+                      ) -> np.ndarray:
+    """``Z - m[g]``, element for element the same subtraction; by slices of sorted groups (a third of the
+    time of gathering ``m[g]``, which the Newton loop does on every step)."""
+    if spans is None:
+        return Z - m[g]
+    out = np.empty_like(Z)
+    for k, s, e in spans:
+        np.subtract(Z[s:e], m[k], out=out[s:e])
+    return out
 
 
 def _group_sums(Z: np.ndarray, g: np.ndarray, G: int) -> np.ndarray:

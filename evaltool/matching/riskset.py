@@ -370,8 +370,8 @@ def risk_set_match(
         strata = exact_all[rows] if exact_all is not None else None
         cal = None
         if fit is not None:
-            Xp = rsets.ps_design(rs)
-            Xp = Xp if ps_mask.all() else Xp[:, ps_mask]
+            Xp = rsets.ps_design(rs, order="F")  # scored column by column: no transposed copy
+            Xp = Xp if ps_mask.all() else np.asfortranarray(Xp[:, ps_mask])
             eta = fit.linear_predictor(Xp, code[p]) if p in code else np.zeros(rows.size)
             pscore = 1.0 / (1.0 + np.exp(-eta))
             d = pscore if distance == "logit" else eta

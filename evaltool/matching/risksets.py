@@ -164,11 +164,12 @@ class RiskSets:
         return RiskSet(period=rs.period, start=rs.start, rows=rows, treated=rs.treated[sel], age=rs.age[sel], A=A,
                        n_not_eligible_treated=rs.n_not_eligible_treated, n_eligible=rs.n_eligible)
 
-    def ps_design(self, rs: RiskSet) -> np.ndarray:
-        """Propensity-model covariates (no intercept) for a risk set's rows."""
+    def ps_design(self, rs: RiskSet, order: str = "C") -> np.ndarray:
+        """Propensity-model covariates (no intercept) for a risk set's rows; ``order="F"`` (the same values)
+        for scoring, which reads it column by column (:func:`~evaltool.matching.distance.row_dot`)."""
         # Written column block by column block into one array (as np.column_stack of the parts, without them).
         n_static, n_act = self.static_design.shape[1], len(self.ps_act_cols)
-        out = np.empty((rs.rows.size, int(self.use_age) + n_static + n_act + len(self.rule_features)))
+        out = np.empty((rs.rows.size, int(self.use_age) + n_static + n_act + len(self.rule_features)), order=order)
         j = 0
         if self.use_age:
             out[:, 0] = rs.age
