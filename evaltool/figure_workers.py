@@ -173,7 +173,7 @@ class _HelperLost(Exception):
 
 def _title(plot: Any) -> str:
     try:
-        title = plot.labels.get("title")
+        title = plot.labels.get("title", None)
     except Exception:  # noqa: BLE001 - only a label for a message
         title = None
     return f"'{title}'" if title else "untitled"

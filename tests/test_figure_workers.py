@@ -65,6 +65,7 @@ def test_a_figure_that_cannot_be_sent_is_drawn_here(helpers):
     (notice,) = fw.take_notices()  # said, once, and then no more
     assert "could not be sent to a helper process (TypeError)" in notice and "drawn in the main process" in notice
     assert fw.take_notices() == []
+    assert fw._title(_plot()) == "'squares'"  # a notice names the figure by its title when it has one
 
 
 def test_a_dead_helper_costs_only_time_and_is_said(helpers):
