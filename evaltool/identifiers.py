@@ -129,6 +129,15 @@ def identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any]) -> 
     return _json(key, _digests(frames, key))
 
 
+def _rows_with_ids(frames: list[Any]) -> int:
+    """Rows of the frames that hold an id column (at least their distinct ids): counted by the engine."""
+    n = 0
+    for df in frames:
+        if df is not None and any(c in getattr(df, "columns", ()) for c in ID_COLUMNS):
+            n += len(df) if isinstance(df, pd.DataFrame) else int(df.count().execute())
+    return n
+
+
 class _Here:
     def __init__(self, frames: list[Any], seed: int, files: dict[str, Any]) -> None:
         self._args = (frames, seed, files)
@@ -154,7 +163,7 @@ def start_identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any
     from evaltool import figure_workers
 
     frames = list(frames)
-    if figure_workers.running() == 0:
+    if figure_workers.running() == 0 or _rows_with_ids(frames) > limit:
         return _Here(frames, seed, files)
     batches, n = [], 0
     for vals in _batches(frames):
