@@ -8,6 +8,8 @@
 #     (its own venv, `pip install -r requirements.txt`, example data, validate, run, pytest).
 # Usage: scripts/wheel_check.sh [PYTHON]   (default python3). Writes the measurements to $WHEEL_REPORT if set.
 set -euo pipefail
+# Fail loudly: a command that stops the script names itself (set -e alone exits without a word).
+trap 'echo "FAIL: $0 stopped at line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 PY=${1:-${PYTHON:-python3}}
 SCALE=${EVALTOOL_CHECK_SCALE:-0.08}
@@ -54,7 +56,10 @@ pip install evaltool-care
 secs=$(( $(date +%s) - start ))
 size=$(du -sm "$WORK/venv" | cut -f1)
 echo "install: ${secs} s, venv ${size} MB; the largest installed packages (MB):"
-du -sm "$WORK"/venv/lib/python*/site-packages/* | sort -rn | head -12 | awk '{printf "  %5d  %s\n", $1, $2}' | sed "s#$WORK/venv/lib/python[0-9.]*/site-packages/##"
+# awk reads every line (no `head`): under pipefail, `sort | head` fails whenever head exits before sort has
+# written its last line (a race that ended a CI run without a message once the listing outgrew one write).
+du -sm "$WORK"/venv/lib/python*/site-packages/* | sort -rn \
+  | awk 'NR <= 12 {printf "  %5d  %s\n", $1, $2}' | sed "s#$WORK/venv/lib/python[0-9.]*/site-packages/##"
 [ -n "${WHEEL_REPORT:-}" ] && printf 'install_seconds=%s\nvenv_mb=%s\n' "$secs" "$size" >"$WHEEL_REPORT"
 hash -r
 [ "$(command -v evaltool)" = "$WORK/venv/bin/evaltool" ] || { echo "FAIL: evaltool is not the wheel's"; exit 1; }
