@@ -158,17 +158,17 @@ def _settle(future: Future | None, here: Callable[[], Any], decode: Callable[[by
         except _HelperLost as err:
             lost = err  # the helper died or could not do it: done here
     value = here()
-    if lost is not None and lost.drawing_failed:
+    if lost is not None and lost.failed_there:
         _notice(f"{what} failed in a helper process but succeeded in the main process; the result is the same")
     return value
 
 
 class _HelperLost(Exception):
-    """The helper did not draw this figure: it stopped (``drawing_failed`` False) or drawing failed there."""
+    """The helper did not do this job: it stopped (``failed_there`` False) or the job failed there."""
 
-    def __init__(self, drawing_failed: bool = False) -> None:
+    def __init__(self, failed_there: bool = False) -> None:
         super().__init__()
-        self.drawing_failed = drawing_failed
+        self.failed_there = failed_there
 
 
 def _title(plot: Any) -> str:
@@ -222,7 +222,7 @@ class _Helper:
             if status == 0:
                 fut.set_result(body)
             else:  # drawing failed there: drawn here, where the same error is raised with its traceback
-                fut.set_exception(_HelperLost(drawing_failed=True))
+                fut.set_exception(_HelperLost(failed_there=True))
         try:
             self.proc.stdin.close()
         except OSError:  # pragma: no cover

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from evaltool import figure_workers
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 from evaltool.report.brand import Brand, load_brand
@@ -409,8 +410,6 @@ def render_report(bundle_dir: str | Path, formats: tuple[str, ...] | list[str] =
         raise ReportError("`engine='quarto'` but `quarto` is not on PATH; install Quarto or use engine='pandoc'")
     used = "quarto" if (engine == "quarto" or (engine == "auto" and has_quarto)) else "pandoc"
     bundle = load_bundle(bundle_dir)
-    from evaltool import figure_workers
-
     figure_workers.start()  # figures drawn by helper processes while the sections are written
     with _run_labels(bundle):
         return _render_bundle(bundle, formats, used)
@@ -462,8 +461,6 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
             if parsing is not None:
                 asts = dict(zip(docs, parsing))
         ctx.finish_figures()
-        from evaltool import figure_workers
-
         ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
 
         def one(job):
