@@ -49,7 +49,7 @@ WINDOW_END = "2023-12-31"
 N_MONTHS = 48
 _MONTHS = np.arange("2020-01", "2024-01", dtype="datetime64[M]")
 _MSTART = _MONTHS.astype("datetime64[D]")
-_MLEN = ((_MONTHS + 1).astype("datetime64[D]") - _MSTART).astype(np.int64)
+_MLEN = ((_MONTHS + np.timedelta64(1, "M")).astype("datetime64[D]") - _MSTART).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,7 @@ def simulate_programme(
                              "cost": ev["cost"].to_numpy()})
 
     def month_date(k: np.ndarray, ok: np.ndarray) -> pd.Series:
-        return pd.Series(pd.to_datetime(np.where(ok, _MSTART[np.clip(k, 0, T - 1)], np.datetime64("NaT"))))
+        return pd.Series(pd.to_datetime(np.where(ok, _MSTART[np.clip(k, 0, T - 1)], np.datetime64("NaT", "D"))))
 
     prac_ids = np.array([f"GP{p:02d}" for p in range(n_practices)], dtype=object)
     population = pd.DataFrame({

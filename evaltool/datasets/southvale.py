@@ -126,7 +126,7 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
 def _to_dates(days: np.ndarray) -> np.ndarray:
     """Day offsets from the window start (NaN = missing) -> datetime64[ns]."""
     days = np.asarray(days, dtype=np.float64)
-    out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    out = np.full(days.shape, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     ok = ~np.isnan(days)
     out[ok] = (WINDOW_START + days[ok].astype(np.int64)).astype("datetime64[ns]")
     return out

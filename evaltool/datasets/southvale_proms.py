@@ -86,7 +86,7 @@ def toy_population(n: int = 5000, seed: int = 1) -> pd.DataFrame:
     high = risk >= np.quantile(risk[adult], 0.8)
     treated = (adult & high & (rng.random(n) < 0.2)).astype(int)
     start = np.datetime64("2022-04-01")
-    idx = np.where(treated == 1, start + rng.integers(0, 730, n).astype("timedelta64[D]"), np.datetime64("NaT"))
+    idx = np.where(treated == 1, start + rng.integers(0, 730, n).astype("timedelta64[D]"), np.datetime64("NaT", "D"))
     return pd.DataFrame({
         "person_id": pd.Series([f"P{i:06d}" for i in range(n)], dtype="object"),
         "practice_id": pd.Series([f"S{k:03d}" for k in rng.integers(0, 25, n)], dtype="object"),
@@ -201,10 +201,10 @@ def generate_proms(
     if len(enr_dates) == 0:
         enr_dates = np.array([np.datetime64("2023-01-01")])
     own = (pd.to_datetime(people["index_date"]).to_numpy(dtype="datetime64[D]") if "index_date" in people.columns
-           else np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"))
+           else np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]"))
     base_date = np.where(is_enr & ~np.isnat(own), own, rng.choice(enr_dates, n))
     death = (pd.to_datetime(people["death_date"]).to_numpy(dtype="datetime64[D]") if "death_date" in people.columns
-             else np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"))
+             else np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]"))
     end = np.datetime64(window_end, "D")
     sent = {}
     for t, tp in enumerate(_TIMEPOINTS):

@@ -229,7 +229,7 @@ def risk_set_match(
     def _date_col(c: str) -> np.ndarray:
         if c in pop.columns:
             return pd.to_datetime(pop[c]).to_numpy(dtype="datetime64[ns]")
-        return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        return np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
 
     reg_end, death = _date_col("registration_end"), _date_col("death_date")
     enrol = idx_date.to_numpy(dtype="datetime64[ns]")

@@ -32,7 +32,7 @@ def describe_month(origin: pd.Timestamp, p: int) -> str:
     >>> describe_month(pd.Timestamp("2021-04-01"), 10)
     '2022-02'
     """
-    return str((np.datetime64(origin.strftime("%Y-%m"), "M") + int(p)).astype(str))
+    return str((np.datetime64(origin.strftime("%Y-%m"), "M") + np.timedelta64(int(p), "M")).astype(str))
 
 
 @dataclass
@@ -94,7 +94,7 @@ class RiskSets:
         def date_col(c: str) -> np.ndarray:
             if c in pop.columns:
                 return pd.to_datetime(pop[c]).to_numpy(dtype="datetime64[ns]")
-            return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+            return np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
 
         self.reg_start, self.reg_end, self.death = date_col("registration_start"), date_col("registration_end"), \
             date_col("death_date")

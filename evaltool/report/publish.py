@@ -378,11 +378,11 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
     warnings: list[str] = []
     for t, rule, counts, keys in frames:
         df = t.data
+        row_keys = _row_keys(df, keys) if counts else []
         for c in counts:
             for i, v in enumerate(pd.to_numeric(df[c], errors="coerce").to_numpy(float)):
                 if math.isfinite(v):
-                    pool.add(Cell(t.name, i, c, float(v), rule, tuple((k, _key(df[k].iloc[i])) for k in keys),
-                                  t.section))
+                    pool.add(Cell(t.name, i, c, float(v), rule, row_keys[i], t.section))
         if rules.enabled and rule != "none":
             col_rels = _column_totals(pool, t.name, df, counts, rule) if _distribution(df, keys, rule) else []
             fixed.update(c for r in col_rels for c in r.cells[: 1 if r.kind == "total" else 2])
@@ -462,6 +462,12 @@ def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str
                     if k is not None:
                         rels.append(Relation((gid, k), (1.0, -1.0), "same", f"{name}[{i}].{d} = total of {c}"))
     return rels
+
+
+def _row_keys(df: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[str, str], ...]]:
+    """Each row's ``(key column, value)`` pairs, as :func:`_key` writes them (once per table, not per cell)."""
+    cols = [[_key(col.iloc[i]) for i in range(len(df))] for col in (df[k] for k in keys)]
+    return [tuple(zip(keys, vals)) for vals in zip(*cols)] if keys else [()] * len(df)
 
 
 def _key(v: object) -> str:

@@ -170,6 +170,14 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
         if len(keys) <= _MAX_KEYS_FOR_SUBSETS else [()] + [(k,) for k in keys]
     not_total = ~df[keys].map(_is_total_label).any(axis=1).to_numpy() if keys else np.ones(len(df), bool)
     seen: set[tuple[int, ...]] = set()
+    normed_cols: dict[str, list[str]] = {}
+
+    def normed(k: str) -> list[str]:  # a key column's values as _norm writes them, once per table
+        if k not in normed_cols:
+            col = df[k]
+            normed_cols[k] = [_norm(col.iloc[i]) for i in range(len(df))]
+        return normed_cols[k]
+
     # The row groups of each key subset, for each set of rows (count columns usually share theirs).
     grouped: dict[tuple[bytes, tuple[str, ...]], list[np.ndarray]] = {}
     for part in counts:
@@ -195,7 +203,7 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
                 members = tuple(pool.id(table, int(i), part) for i in g)
                 if any(m is None for m in members):
                     continue
-                gkeys = {k: _norm(df[k].iloc[g[0]]) for k in S}
+                gkeys = {k: normed(k)[g[0]] for k in S}
                 probe = Cell(table, -1, part, s, "", tuple(gkeys.items()))
                 for t in by_value.get(s, ()):
                     if t in members:
