@@ -483,6 +483,8 @@ def report(
         raise typer.Exit(int(ExitCode.ERROR))
     with _guard({BundleError: ExitCode.ERROR, ReportError: ExitCode.RENDER_FAILED}), concise_warnings():
         res = render_report(bundle_dir, formats=fmts, engine=engine)
+    for w in getattr(res, "warnings", ()):  # also in report_source/render.json
+        console.print(Text.assemble(("! ", "yellow"), (f"{'report':<9} ", "bold"), _plain(w)))
     for fmt, path in getattr(res, "paths", {}).items():
         out.print(Text(f"{fmt}: {path}"))
 

@@ -83,9 +83,9 @@ def _pdf_pages(path: Path) -> int:
 def test_length_key_points_glossary(southvale):
     import pdfplumber
 
-    from evaltool.report.render import _font_dirs
+    from evaltool.report.typst_pdf import font_dirs
 
-    if not _font_dirs():  # the page count is the report font's (README: optional system packages)
+    if not font_dirs():  # the page count is the report font's (README: optional system packages)
         pytest.skip("the Liberation fonts (Debian: fonts-liberation) are not installed: the PDF is set in Typst's "
                     "fallback font, whose page count differs; CI installs them")
     with pdfplumber.open(southvale / "report.pdf") as pdf:

@@ -43,6 +43,7 @@ from evaltool.report.gate import published
 from evaltool.report.labels import bundle_outcome_labels, glossary_entries, run_labels
 from evaltool.report.narrative import NARRATIVE_KEYS, read_narrative
 from evaltool.report.run_record import read_run_record
+from evaltool.report.typst_pdf import compile_pdf
 
 __all__ = ["FORMATS", "ReportResult", "build_documents", "load_bundle", "render_report"]
 
@@ -299,7 +300,8 @@ def _first_error_line(stderr: str) -> str:
     return "no message"
 
 
-def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> None:
+def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> list[str]:
+    """Render one document; returns what the renderer warned about (the PDF's font substitutions)."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
     # ``src`` is the document's Markdown, or the pandoc AST parsed from it once for all formats (.json)
     reader = "json" if src.suffix == ".json" else "markdown"
@@ -311,20 +313,15 @@ def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, br
     elif fmt == "docx":
         _run(base + ["--to", "docx", "--reference-doc", "reference.docx", "-o", str(out)], workdir, env)
     elif fmt == "pdf":
-        import typst
-
         typ = workdir / (src.stem + ".typ")
         var = []
         for k, v in brand.typst_vars().items():
             var += ["-V", f"{k}={v}"]
         _run(base + ["--to", "typst", "--template", "report.typst", *var, "-o", str(typ)], workdir, env)
-        try:
-            typst.compile(str(typ), output=str(out), root=str(workdir), timestamp=epoch,
-                          font_paths=[str(p) for p in _font_dirs()])
-        except RuntimeError as err:  # typst raises RuntimeError with the compiler diagnostics
-            raise ReportError(f"Typst could not compile the PDF: {str(err).splitlines()[0]}") from err
+        return compile_pdf(typ, out, workdir, epoch, brand.font)
     else:  # pragma: no cover - guarded by render_report
         raise ReportError(f"unknown format {fmt!r}")
+    return []
 
 
 def _pandoc_parse(src: Path, out: Path, workdir: Path) -> Path:
@@ -332,11 +329,6 @@ def _pandoc_parse(src: Path, out: Path, workdir: Path) -> Path:
     output, byte for byte, as reading the Markdown for every format (checked for HTML, Word and Typst)."""
     _run([_pandoc(), str(src), "--from", "markdown", "--to", "json", "-o", str(out)], workdir)
     return out
-
-
-def _font_dirs() -> list[Path]:
-    return [p for p in (Path("/usr/share/fonts/truetype/liberation"), Path("/usr/share/fonts/truetype/liberation2"))
-            if p.is_dir()]
 
 
 def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> None:
@@ -466,15 +458,19 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         def one(job):
             fmt, doc, src, out, final = job
             t = time.perf_counter()
+            warned: list[str] = []
             if used == "quarto":
                 _quarto_render(fmt, src, out, work, epoch, ctx.brand)
             else:
-                _pandoc_render(fmt, asts.get(doc, src), out, work, epoch, ctx.brand)
-            return job, time.perf_counter() - t
+                warned = _pandoc_render(fmt, asts.get(doc, src), out, work, epoch, ctx.brand)
+            return job, time.perf_counter() - t, warned
 
         # Two documents per format: run them side by side (pandoc and Typst are separate work).
         with ThreadPoolExecutor(max_workers=2) as pool:
-            done = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
+            rendered = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
+        # The PDF's font substitutions (the same for the report and the appendix: said once).
+        ctx.warnings += list(dict.fromkeys(w for *_, warned in rendered for w in warned if w not in ctx.warnings))
+        done = [(job, secs) for job, secs, _ in rendered]
         if book is not None:
             done.append(book)
         share = prep / max(1, len(formats))
