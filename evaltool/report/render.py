@@ -282,13 +282,31 @@ def _pandoc() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> list[str]:
+    """Run pandoc or Quarto; a failure is a ReportError with its cause in one line. Returns the warnings it
+    printed while succeeding (:func:`_tool_warnings`), which the render passes on instead of dropping."""
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
     except OSError as err:
         raise ReportError(f"`{Path(cmd[0]).name}` could not be started: {err.strerror or err}") from None
     if proc.returncode != 0:
         raise ReportError(f"`{Path(cmd[0]).name}` failed (exit {proc.returncode}): {_first_error_line(proc.stderr)}")
+    return _tool_warnings(Path(cmd[0]).name, proc.stderr)
+
+
+def _tool_warnings(tool: str, stderr: str, limit: int = 10) -> list[str]:
+    """pandoc's ``[WARNING] ...`` and Quarto's ``WARNING ...``/``WARN ...`` lines (not their continuation lines)
+    as ``"<tool>: <message>"``, at most ``limit`` of them and a count of the rest (tests/test_render_warnings.py).
+    """
+    name = "Quarto" if tool.startswith("quarto") else tool
+    found = []
+    for line in (stderr or "").splitlines():
+        m = re.match(r"^\s*(?:\[WARNING\]|WARNING\b|WARN\b)[:\s]*(.*)$", line)
+        if m and m.group(1).strip():
+            found.append(f"{name}: {m.group(1).strip()[:300]}")
+    if len(found) > limit:
+        found = found[:limit] + [f"{name}: ... and {len(found) - limit} more warning(s)"]
+    return found
 
 
 def _first_error_line(stderr: str) -> str:
@@ -308,36 +326,35 @@ def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, br
     base = [_pandoc(), str(src), "--from", reader, "--lua-filter", str(FILTER), "--standalone",
             "--number-sections", "--metadata", "lang=en-GB"]
     if fmt == "html":
-        _run(base + ["--to", "html5", "--embed-resources", "--css", "report.css", "--css", "brand.css",
+        return _run(base + ["--to", "html5", "--embed-resources", "--css", "report.css", "--css", "brand.css",
                      "--metadata", "link-citations=false", "-o", str(out)], workdir, env)
     elif fmt == "docx":
-        _run(base + ["--to", "docx", "--reference-doc", "reference.docx", "-o", str(out)], workdir, env)
+        return _run(base + ["--to", "docx", "--reference-doc", "reference.docx", "-o", str(out)], workdir, env)
     elif fmt == "pdf":
         typ = workdir / (src.stem + ".typ")
         var = []
         for k, v in brand.typst_vars().items():
             var += ["-V", f"{k}={v}"]
-        _run(base + ["--to", "typst", "--template", "report.typst", *var, "-o", str(typ)], workdir, env)
-        return compile_pdf(typ, out, workdir, epoch, brand.font)
-    else:  # pragma: no cover - guarded by render_report
-        raise ReportError(f"unknown format {fmt!r}")
-    return []
+        warned = _run(base + ["--to", "typst", "--template", "report.typst", *var, "-o", str(typ)], workdir, env)
+        return warned + compile_pdf(typ, out, workdir, epoch, brand.font)
+    raise ReportError(f"unknown format {fmt!r}")  # pragma: no cover - guarded by render_report
 
 
-def _pandoc_parse(src: Path, out: Path, workdir: Path) -> Path:
+def _pandoc_parse(src: Path, out: Path, workdir: Path) -> tuple[Path, list[str]]:
     """Parse a document's Markdown once into pandoc's AST (JSON), which each format then reads: the same
-    output, byte for byte, as reading the Markdown for every format (checked for HTML, Word and Typst)."""
-    _run([_pandoc(), str(src), "--from", "markdown", "--to", "json", "-o", str(out)], workdir)
-    return out
+    output, byte for byte, as reading the Markdown for every format (checked for HTML, Word and Typst).
+    Returns the AST's path and pandoc's warnings."""
+    return out, _run([_pandoc(), str(src), "--from", "markdown", "--to", "json", "-o", str(out)], workdir)
 
 
-def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> None:
+def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> list[str]:
     qfmt = {"html": "html", "pdf": "typst", "docx": "docx"}[fmt]
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
-    _run(["quarto", "render", src.name, "--to", qfmt, "--output", out.name], workdir, env)
+    warned = _run(["quarto", "render", src.name, "--to", qfmt, "--output", out.name], workdir, env)
     produced = workdir / out.name
     if produced != out:
         os.replace(produced, out)
+    return warned
 
 
 def _write_source(ctx: ReportContext, work: Path, report: str, appendix: str) -> None:
@@ -451,16 +468,17 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
                                _created(bundle.manifest), ctx.brand)
                 book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
             if parsing is not None:
-                asts = dict(zip(docs, parsing))
+                parsed = dict(zip(docs, parsing))
+                asts = {d: path for d, (path, _) in parsed.items()}
+                ctx.warnings += list(dict.fromkeys(w for _, ws in parsed.values() for w in ws if w not in ctx.warnings))
         ctx.finish_figures()
         ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
 
         def one(job):
             fmt, doc, src, out, final = job
             t = time.perf_counter()
-            warned: list[str] = []
             if used == "quarto":
-                _quarto_render(fmt, src, out, work, epoch, ctx.brand)
+                warned = _quarto_render(fmt, src, out, work, epoch, ctx.brand)
             else:
                 warned = _pandoc_render(fmt, asts.get(doc, src), out, work, epoch, ctx.brand)
             return job, time.perf_counter() - t, warned
@@ -468,7 +486,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         # Two documents per format: run them side by side (pandoc and Typst are separate work).
         with ThreadPoolExecutor(max_workers=2) as pool:
             rendered = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
-        # The PDF's font substitutions (the same for the report and the appendix: said once).
+        # What pandoc, Quarto and Typst warned about (the PDF's fonts, a resource not found): said once.
         ctx.warnings += list(dict.fromkeys(w for *_, warned in rendered for w in warned if w not in ctx.warnings))
         done = [(job, secs) for job, secs, _ in rendered]
         if book is not None:
