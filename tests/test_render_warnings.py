@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -47,7 +48,7 @@ def test_quarto_warnings_reach_the_render_warnings_once(tmp_path, monkeypatch):
                     'echo "WARNING (report.qmd) Unable to resolve crossref @fig-x" >&2\n'
                     'echo "Output created: $6" >&2\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     bundle = tmp_path / "bundle"
     shutil.copytree(FIXTURE, bundle, ignore=shutil.ignore_patterns("make_fixture.py", "report*", "pages"))
 

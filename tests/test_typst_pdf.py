@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evaltool.report import render_report
+from evaltool.report.brand import DEFAULT_BRAND
 from evaltool.report.typst_pdf import font_dirs, font_warnings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundle"
@@ -42,7 +43,7 @@ def _bundle_with_brand_font(tmp_path: Path, font: str) -> tuple[Path, dict]:
     bundle = tmp_path / "bundle"
     shutil.copytree(FIXTURE, bundle, ignore=shutil.ignore_patterns("make_fixture.py", "report*", "pages"))
     (bundle / "report_inputs").mkdir()
-    brand = (Path(__file__).parents[1] / "evaltool" / "report" / "templates" / "brand" / "_brand.yml").read_text()
+    brand = DEFAULT_BRAND.read_text()
     # A font no Debian machine has: NHS Frutiger is licensed, installed on NHS Windows desktops only.
     (bundle / "report_inputs" / "_brand.yml").write_text(brand.replace("Arial", font))
     m_path = bundle / "results" / "manifest.json"

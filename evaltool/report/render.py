@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -309,6 +310,14 @@ def _tool_warnings(tool: str, stderr: str, limit: int = 10) -> list[str]:
     return found
 
 
+def _say_once(said: list[str], new: Iterable[str]) -> None:
+    """Add the renderers' warnings to ``said`` (the render warnings), each once: the report and the appendix
+    usually warn alike."""
+    for w in new:
+        if w not in said:
+            said.append(w)
+
+
 def _first_error_line(stderr: str) -> str:
     """The cause in one line, never a pandoc/Haskell backtrace (``CallStack (from HasCallStack)`` etc.)."""
     for line in (stderr or "").splitlines():
@@ -319,7 +328,8 @@ def _first_error_line(stderr: str) -> str:
 
 
 def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> list[str]:
-    """Render one document; returns what the renderer warned about (the PDF's font substitutions)."""
+    """Render one document; returns what pandoc and Typst warned about (:func:`_tool_warnings`, the PDF's font
+    substitutions)."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
     # ``src`` is the document's Markdown, or the pandoc AST parsed from it once for all formats (.json)
     reader = "json" if src.suffix == ".json" else "markdown"
@@ -470,7 +480,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
             if parsing is not None:
                 parsed = dict(zip(docs, parsing))
                 asts = {d: path for d, (path, _) in parsed.items()}
-                ctx.warnings += list(dict.fromkeys(w for _, ws in parsed.values() for w in ws if w not in ctx.warnings))
+                _say_once(ctx.warnings, (w for _, ws in parsed.values() for w in ws))
         ctx.finish_figures()
         ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
 
@@ -487,7 +497,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         with ThreadPoolExecutor(max_workers=2) as pool:
             rendered = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
         # What pandoc, Quarto and Typst warned about (the PDF's fonts, a resource not found): said once.
-        ctx.warnings += list(dict.fromkeys(w for *_, warned in rendered for w in warned if w not in ctx.warnings))
+        _say_once(ctx.warnings, (w for *_, warned in rendered for w in warned))
         done = [(job, secs) for job, secs, _ in rendered]
         if book is not None:
             done.append(book)
