@@ -124,7 +124,8 @@ def pooled_logit(
     if np.any(sd == 0):
         bad = [names[j] for j in np.flatnonzero(sd == 0)]
         raise MatchingError(f"the propensity model has constant column(s) {bad} (no variation): drop them from `covariates`")
-    Z = (X - mu) / sd
+    # Column-major, as the Newton step reads it column by column (per-group sums); the same values.
+    Z = np.asfortranarray((X - mu) / sd)
     ny = np.bincount(g, weights=y, minlength=G)
     nn = np.bincount(g, minlength=G)
     if np.any(ny == 0) or np.any(ny == nn):
@@ -140,24 +141,29 @@ def pooled_logit(
         if ev.min() <= 1e-10 * max(ev.max(), 1e-300):
             raise MatchingError(_collinear_message(Zc, names))
 
+    # Work arrays of Z's shape, written in place on every evaluation (fresh ones would cost a page fault per
+    # 4 KiB each time: as much as the arithmetic). Only the last evaluation's centred rows are ever read.
+    zw, dz, dzw = (np.empty(Z.shape, order="F") for _ in range(3))
+
     def state(a: np.ndarray, b: np.ndarray):
         eta = a[g] + Z @ b
         p = expit(eta)
         e = np.exp(-np.abs(eta))
         w = np.maximum(e / (1.0 + e) ** 2, 1e-300)  # p (1 - p) without cancellation in the tails
         A = np.bincount(g, weights=w, minlength=G)  # D'WD (diagonal)
-        Bt = _group_sums(Z * w[:, None], g, G)  # D'WZ
+        Bt = _group_sums(np.multiply(Z, w[:, None], out=zw), g, G)  # D'WZ
         m = Bt / A[:, None]  # weighted means of Z per group
-        dz = _minus_group_rows(Z, m, g, spans)
+        _minus_group_rows(Z, m, g, spans, out=dz)
         # Schur complement Z'WZ - B'A^{-1}B, formed from centred rows so that it stays positive definite
         # when many weights are tiny (the subtraction would cancel catastrophically).
-        S = dz.T @ (dz * w[:, None])
-        ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+        S = dz.T @ np.multiply(dz, w[:, None], out=dzw)
         sign, logdet = np.linalg.slogdet(S)
         if sign <= 0 or not np.isfinite(logdet):
             return eta, p, w, A, m, dz, S, -np.inf  # a trial step too far: weights underflowed
-        pen = 0.5 * (float(np.sum(np.log(A))) + logdet) if firth else -0.5 * lam * float(b @ b)
-        return eta, p, w, A, m, dz, S, ll + pen
+        if firth:
+            ll = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+            return eta, p, w, A, m, dz, S, ll + 0.5 * (float(np.sum(np.log(A))) + logdet)
+        return eta, p, w, A, m, dz, S, _objective(eta, y, lam, b)
 
     _, p, w, A, m, dz, S, obj = state(alpha, beta)
     converged = False
@@ -180,7 +186,13 @@ def pooled_logit(
         big = max(float(np.max(np.abs(db), initial=0)), float(np.max(np.abs(da), initial=0)))
         step = 1.0 if big <= MAX_STEP else MAX_STEP / big
         for _ in range(40):
-            new = state(alpha + step * da, beta + step * db)
+            a_try, b_try = alpha + step * da, beta + step * db
+            # A ridge (or unpenalised) objective needs only the linear predictor: a trial step that does not
+            # improve it is rejected without forming the information matrix (state() would reject it too).
+            if not firth and _objective(a_try[g] + Z @ b_try, y, lam, b_try) < obj - 1e-10 * abs(obj):
+                step /= 2
+                continue
+            new = state(a_try, b_try)
             if new[-1] >= obj - 1e-10 * abs(obj):
                 break
             step /= 2
@@ -201,6 +213,11 @@ def pooled_logit(
     return PooledLogit(coef=b, intercepts=a, converged=converged, n_iter=it, penalty=penalty)
 
 
+def _objective(eta: np.ndarray, y: np.ndarray, lam: float, b: np.ndarray) -> float:
+    """Log-likelihood of the linear predictor ``eta`` minus the ridge penalty on the standardised slopes."""
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta))) - 0.5 * lam * float(b @ b)
+
+
 def _spans(g: np.ndarray) -> list[tuple[int, int, int]] | None:
     """``(group, start, end)`` of each run of equal codes when ``g`` is sorted (risk sets are stacked
     one after another), else None."""
@@ -212,12 +229,12 @@ def _spans(g: np.ndarray) -> list[tuple[int, int, int]] | None:
 
 
 def _minus_group_rows(Z: np.ndarray, m: np.ndarray, g: np.ndarray, spans: list[tuple[int, int, int]] | None,
-                      ) -> np.ndarray:
-    """``Z - m[g]``, element for element the same subtraction; by slices of sorted groups (a third of the
-    time of gathering ``m[g]``, which the Newton loop does on every step)."""
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """``Z - m[g]`` (into ``out`` if given), element for element the same subtraction; by slices of sorted
+    groups (a third of the time of gathering ``m[g]``, which the Newton loop does on every step)."""
     if spans is None:
-        return Z - m[g]
-    out = np.empty_like(Z)
+        return np.subtract(Z, m[g], out=out)
+    out = np.empty_like(Z) if out is None else out
     for k, s, e in spans:
         np.subtract(Z[s:e], m[k], out=out[s:e])
     return out
