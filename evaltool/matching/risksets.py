@@ -176,10 +176,19 @@ class RiskSets:
             j = 1
         self.static_design.take(rs.rows, out=out[:, j:j + n_static])
         j += n_static
-        out[:, j:j + n_act] = rs.A[:, self.ps_act_cols]
+        for i in range(0, rs.rows.size, 4096):  # in row blocks: a cache-friendly transpose when order="F"
+            out[i:i + 4096, j:j + n_act] = rs.A[i:i + 4096, self.ps_act_cols]
+        at = {c: j + i for i, c in enumerate(self.ps_act_cols)}
         j += n_act
+        sums: dict[tuple[int, ...], np.ndarray] = {}
         for _, cols, th in self.rule_features:
-            out[:, j] = rs.A[:, cols].sum(axis=1) >= th
+            key = tuple(cols)
+            if key not in sums:
+                # Each window's count once (thresholds share it), added column by column from the design's
+                # own columns: counts are whole numbers, so the sum is exact in any order.
+                parts = [out[:, at[c]] if c in at else rs.A[:, c] for c in cols]
+                sums[key] = sum(parts[1:], parts[0].copy())
+            np.greater_equal(sums[key], th, out=out[:, j])
             j += 1
         return out
 
