@@ -153,13 +153,18 @@ class ProfileBalance:
         """Add one risk set: person rows, whether each is enrolled, their monthly values (columns
         measure-major: measure j, month -k at ``j * months + k - 1``) and the rows to keep for ``table``."""
         t = np.asarray(treated, dtype=bool)
-        V = np.asarray(values, dtype=float).reshape(len(rows), len(self.measures), self.months).transpose(0, 2, 1)
+        values = np.asarray(values, dtype=float)
+        shape = (len(self.measures), self.months)
         for g, m in ((1, t), (0, ~t)):
-            self._s[g] += V[m].sum(axis=0)
-            self._ss[g] += (V[m] ** 2).sum(axis=0)
+            # Sums over the group's rows, row after row as before, on (rows x measure-major columns) and only
+            # then arranged as months x measures: the same additions, without gathering a transposed copy.
+            x = values[m]
+            self._s[g] += x.sum(axis=0).reshape(shape).T
+            self._ss[g] += np.multiply(x, x, out=x).sum(axis=0).reshape(shape).T
             self._n[g] += int(m.sum())
         idx = np.flatnonzero(t if keep is None else keep)
-        kept = V[idx]  # a copy of the kept rows only: a view of V would keep the whole risk set's values alive
+        # A copy of the kept rows only (a view would keep the whole risk set's values alive), months x measures.
+        kept = values[idx].reshape(len(idx), *shape).transpose(0, 2, 1)
         for j, i in enumerate(idx):
             self._kept[(int(period), int(rows[i]))] = kept[j]
 
