@@ -225,3 +225,32 @@ def test_prognostic_score_as_distance(lalonde):
     res = M.match(lalonde, "treat", COV, distance=score)
     bt = res.balance().set_index("covariate")
     assert abs(bt.loc["distance", "smd_after"]) < 0.05 < abs(bt.loc["distance", "smd_before"])
+
+
+def test_ecdf_of_whole_numbers_counted_exactly_and_as_sorting_would():
+    """Whole-number covariates (ages, counts) get their eCDF statistics by counting per value rather than by
+    sorting the rows: exact to one rounding with unit weights (the cumulated sum of 1/n over millions of rows
+    is not), and the same as the sorted computation with weights."""
+    from fractions import Fraction
+
+    from evaltool.matching.balance import _ecdf
+
+    rng = np.random.default_rng(11)
+    n = 300_000
+    t = rng.random(n) < 0.03
+    x = rng.poisson(np.where(t, 2.5, 1.5)).astype(float) - 1.0  # a negative value too
+    em, ex = _ecdf(x, t, np.ones(n), False)
+    vals = np.unique(x)
+    ct = np.searchsorted(np.sort(x[t]), vals, side="right")
+    cc = np.searchsorted(np.sort(x[~t]), vals, side="right")
+    diffs = [abs(Fraction(int(a), int(t.sum())) - Fraction(int(b), int((~t).sum()))) for a, b in zip(ct, cc)]
+    assert abs(Fraction(em) - sum(diffs) / len(diffs)) < Fraction(1, 10**15)
+    assert abs(Fraction(ex) - max(diffs)) < Fraction(1, 10**15)
+    # Weighted (a matched sample) and on a range too wide to count: the sorted computation, to rounding.
+    w = rng.random(n) * (rng.random(n) < 0.5)
+    w[t] = 1.0
+    sorted_em, sorted_ex = _ecdf(x + 0.5, t, w, False)  # not whole numbers: sorted
+    counted_em, counted_ex = _ecdf(x, t, w, False)
+    assert counted_em == pytest.approx(sorted_em, abs=1e-12) and counted_ex == pytest.approx(sorted_ex, abs=1e-12)
+    wide = x * 1_000_000.0  # whole numbers over 10^7 values: sorted
+    assert _ecdf(wide, t, w, False) == pytest.approx((counted_em, counted_ex), abs=1e-12)
