@@ -81,10 +81,12 @@ def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
 
 def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary: bool,
            order: np.ndarray | None = None) -> dict[str, float]:
-    mt, mc = _wmean(x[t], w[t]), _wmean(x[~t], w[~t])
+    c = ~t
+    xt, wt, xc, wc = x[t], w[t], x[c], w[c]  # each group's rows taken once (millions in a risk-set sample)
+    mt, mc = _wmean(xt, wt), _wmean(xc, wc)
     diff = mt - mc
     smd = diff / sd_denom if abs(diff) > _EPS and np.isfinite(sd_denom) and sd_denom > _EPS else diff
-    v1, v0 = (np.nan, np.nan) if binary else (_wvar(x[t], w[t], False), _wvar(x[~t], w[~t], False))
+    v1, v0 = (np.nan, np.nan) if binary else (_wvar(xt, wt, False), _wvar(xc, wc, False))
     vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else np.nan
     em, ex = _ecdf(x, t, w, binary, order)
     return {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
