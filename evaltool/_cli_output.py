@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.text import Text
 
 from evaltool.errors import EvaltoolWarning
 
@@ -79,3 +80,17 @@ def concise_warnings(console: Console | None = None) -> Iterator[None]:
             yield
         finally:
             warnings.showwarning = previous
+
+
+#: At most this many lines of an error message are printed (a spec error lists one problem a line).
+_MAX_LINES = 40
+_MAX_LINE_CHARS = 400
+
+
+def plain(text: str) -> Text:
+    """User-derived text as a Rich Text: never parsed as markup or emoji, long lines cut."""
+    lines = str(text).splitlines() or [""]
+    shown = [ln if len(ln) <= _MAX_LINE_CHARS else ln[:_MAX_LINE_CHARS - 3] + "..." for ln in lines[:_MAX_LINES]]
+    if len(lines) > _MAX_LINES:
+        shown.append(f"... and {len(lines) - _MAX_LINES} more line(s)")
+    return Text("\n".join(shown))

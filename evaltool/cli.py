@@ -35,6 +35,7 @@ from rich.text import Text
 
 from evaltool import DISTRIBUTION, __version__
 from evaltool._cli_output import OUTPUT, concise_warnings
+from evaltool._cli_output import plain as _plain
 from evaltool.errors import ExitCode
 
 EXIT_CODES_HELP = (
@@ -105,20 +106,6 @@ def _main(
 ) -> None:
     """Global options (before the command)."""
     OUTPUT.verbosity = -1 if quiet else verbose
-
-#: At most this many lines of an error message are printed (a spec error lists one problem a line).
-_MAX_LINES = 40
-_MAX_LINE_CHARS = 400
-
-
-def _plain(text: str) -> Text:
-    """User-derived text as a Rich Text: never parsed as markup or emoji, long lines cut."""
-    lines = str(text).splitlines() or [""]
-    shown = [ln if len(ln) <= _MAX_LINE_CHARS else ln[:_MAX_LINE_CHARS - 3] + "..." for ln in lines[:_MAX_LINES]]
-    if len(lines) > _MAX_LINES:
-        shown.append(f"... and {len(lines) - _MAX_LINES} more line(s)")
-    return Text("\n".join(shown))
-
 
 def _fail(err: Exception, code: int = ExitCode.ERROR) -> None:
     console.print(Text.assemble(("error", "bold red"), f": {type(err).__name__}"))
@@ -347,63 +334,13 @@ def validate(
         out.print(Text(f"{len(v.problems)} problem(s):", style="bold"))
         for p in v.problems:
             out.print(_plain(p.describe()))
-    area_ok = _print_design_support(s, v)
+    from evaltool._cli_design import print_design_support
+
+    area_ok = print_design_support(s, v, out)
     if not v.ok or not area_ok:
         out.print(Text(f"{len(v.errors) + (not area_ok)} problem(s) stop the run.", style="red"))
         raise typer.Exit(int(ExitCode.PROBLEMS))
     out.print(Text("The spec and data are valid.", style="green"))
-
-
-def _print_design_support(s, v) -> bool:  # noqa: ANN001 - spec and validated data
-    """Print the area panel's summary and which designs the data support; False when the area inputs are invalid."""
-    from evaltool.area.design import check_area_inputs, design_support
-    from evaltool.errors import DataValidationError
-
-    area, ok, chk = s.area, True, None
-    raw = v.extra.get("area_panel")
-    file = s.data.source("area_panel").describe() if s.data.area_panel else "area_panel"
-    window = (s.window.start, s.window.end)
-    practices = v.practices if s.data.person_level else None
-    if raw is not None or area is not None:
-        try:
-            chk = check_area_inputs(raw, area, window=window, person_level=s.data.person_level,
-                                    practices=practices, file=file)
-        except DataValidationError as err:
-            out.print(f"[ERROR] {err}", markup=False, highlight=False)
-            ok = False
-    if chk is not None and chk.facts:
-        f = chk.facts
-        tab = Table(title=f"Area panel: {file}")
-        tab.add_column("item")
-        tab.add_column("value")
-        for k, val in (("evaluated area", area.treated_area), ("go-live", f"{f['go_live']:%Y-%m}"),
-                       ("months in the study window", f"{f['n_months']} ({f['first_month']:%Y-%m} to "
-                                                      f"{f['last_month']:%Y-%m})"),
-                       ("months before / after go-live", f"{f['n_pre_months']} / {f['n_post_months']}"),
-                       ("comparison areas (never live)", str(f["n_donors"])),
-                       ("other areas that went live (left out)", str(len(f["other_treated"]))),
-                       ("planned designs that can run", ", ".join(f["methods_possible"]))):
-            tab.add_row(k, _plain(val))
-        out.print(tab)
-    if not ok:
-        out.print(Text("Designs these data support: not known until the area panel's problem above is fixed."))
-        return ok
-    go = chk.go_live if chk is not None else None
-    if go is None and practices is not None and "go_live_date" in practices:
-        first = practices["go_live_date"].dropna()
-        go = first.min() if len(first) else None
-    t = design_support(population=v.population if s.data.person_level else None, practices=practices,
-                       window=window, area_panel=chk.panel if chk is not None else None,
-                       treated_area=area.treated_area if area else None,
-                       go_live=go,
-                       min_pre_months=area.min_pre_months if area else 24, min_donors=area.min_donors if area else 5)
-    tab = Table(title="Designs these data support")
-    for c in ("design", "supported", "reason"):
-        tab.add_column(c)
-    for d, sup, why in t.itertuples(index=False):
-        tab.add_row(d.replace("_", " "), "yes" if sup else "no", why)
-    out.print(tab)
-    return ok
 
 
 @app.command("example-data")

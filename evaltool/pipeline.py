@@ -34,14 +34,15 @@ from evaltool.blas import blas_threads
 from evaltool.bundle import BundleWriter, atomic_write_text, draw_figure, dumps
 from evaltool.cohort import build_cohort
 from evaltool.cohort_stage import cohort_stage, extend_flow_with_matching, monthly_emergency_rate
-from evaltool.errors import DataValidationError, EvaltoolError, EvaltoolWarning, SpecError
+from evaltool.errors import DataValidationError, EvaltoolError, SpecError
 from evaltool.figure_workers import Drawing
 from evaltool.inputs import ValidatedData, load_inputs
 from evaltool.progress import StageStepFn, StepFn
-from evaltool.runlog import Event, Listener, RunRecord, capture_warnings, one_line
+from evaltool.runlog import Event, Listener, RunRecord, one_line
 from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
+from evaltool.stage_attempt import attempt as run_attempt
 
 ProgressFn = Callable[[str, str, str], None]
 
@@ -238,9 +239,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
             why_not = f"no `{name}` section in the spec (an area-only evaluation: no person-level data)"
 
         if reuse is None:
-            out = _attempt(record, stages, outputs, name, enabled, why_not, branded)
+            out = run_attempt(record, stages, outputs, name, enabled, why_not, branded)
         else:
-            out = _attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
+            out = run_attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
             if enabled and name in reuse.reused:
                 stages[name]["reused_from"] = str(reuse.manifest.get("created"))
         # The stage's figures start drawing now (in helper processes) while the next stage computes.
@@ -450,75 +451,6 @@ def _in_palette(palette: tuple[str, ...] | None, fn: Callable[[], StageOutput]) 
 
     with use_palette(palette):
         return fn()
-
-
-def _attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,
-             enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-    """Run one stage; whatever happens is recorded, and only an interrupt escapes."""
-    if not enabled:
-        stages[name] = {"status": "not_run", "reason": why_not}
-        record.info(name, "stage_skipped", why_not)
-        return None
-    record.info(name, "stage_started", "")
-    t0 = time.perf_counter()
-    out: StageOutput | None = None
-    failure: str | None = None
-    with capture_warnings() as caught:
-        try:
-            out = fn()
-        except EvaltoolError as err:
-            # A stage that cannot run is reported in the bundle and the report, never silently blank.
-            failure = f"{type(err).__name__}: {err}"
-            record.error(name, "stage_failed", one_line(err), detail=_rest(err))
-        except (MemoryError, RecursionError) as err:
-            failure = f"{type(err).__name__}: the stage ran out of resources"
-            record.exception(name, err, code="stage_failed")
-        except Exception as err:  # noqa: BLE001 - an unexpected error fails this stage, not the run
-            failure = f"{type(err).__name__}: {one_line(err)} (traceback in results/run_log.jsonl)"
-            record.exception(name, err, code="stage_failed")
-    release_memory()  # the stage's freed arrays back to the system before the next stage's peak
-    _record_warnings(record, name, caught, out)
-    seconds = round(time.perf_counter() - t0, 2)
-    if out is None:
-        stages[name] = {"status": "failed", "reason": failure or "the stage returned nothing", "seconds": seconds}
-        record.fail_unfinished(name, f"the {name} stage failed: {one_line(failure or '')}")
-        return None
-    for ev in out.events:
-        record.emit(ev)
-    for st in out.analyses:
-        record.add_status(st)
-    record.fail_unfinished(name, "the stage finished without producing this result")
-    status = record.stage_status(name)
-    stages[name] = {"status": status, "seconds": seconds}
-    if status != "ok":
-        bad = [a for a in record.analyses() if a.stage == name and a.status != "ok"]
-        stages[name]["reason"] = f"{len(bad)} planned result(s) missing or incomplete: " + "; ".join(
-            f"{a.analysis} {a.outcome}" + ("" if a.subgroup == "all" else f" by {a.subgroup}") for a in bad[:5])
-    outputs[name] = out
-    if status == "ok":
-        record.info(name, "stage_finished", f"{seconds} s")
-    else:
-        record.warning(name, "stage_partial", stages[name]["reason"])
-    return out
-
-
-def _rest(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return "\n".join(lines[1:])[:4000]
-
-
-def _record_warnings(record: RunRecord, stage: str, caught: list, out: StageOutput | None) -> None:
-    """Python warnings a stage did not record itself become events (evaltool's) or log lines (libraries')."""
-    seen = {e.message for e in (out.events if out is not None else [])}
-    for w in caught:
-        msg = one_line(str(w.message), limit=500)
-        if msg in seen:
-            continue
-        seen.add(msg)
-        if issubclass(w.category, EvaltoolWarning):
-            record.warning(stage, "stage_warning", msg)
-        else:
-            record.info(stage, "library_warning", f"{w.category.__name__}: {msg}")
 
 
 def _record_input_problems(record: RunRecord, validated: ValidatedData) -> None:

@@ -16,7 +16,8 @@ from .balance import (
 from .distance import prognostic_score
 from .effect import MatchedEffect, matched_effect
 from .result import MatchResult
-from .riskset import RiskSetMatchResult, pre_trajectory, risk_set_match
+from .pre_trajectory import pre_trajectory
+from .riskset import RiskSetMatchResult, risk_set_match
 from .weights import ess
 
 __all__ = [

@@ -11,7 +11,8 @@ from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
 
 from .balance import distance_histograms
 from .config import MatchingConfig
-from .riskset import parse_activity_covariates, pre_trajectory, risk_set_match
+from .pre_trajectory import pre_trajectory
+from .riskset import parse_activity_covariates, risk_set_match
 
 __all__ = ["run_stage", "trajectory_plot", "trajectory_settings"]
 
