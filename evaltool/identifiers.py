@@ -138,14 +138,6 @@ def _rows_with_ids(frames: list[Any]) -> int:
     return n
 
 
-class _Here:
-    def __init__(self, frames: list[Any], seed: int, files: dict[str, Any]) -> None:
-        self._args = (frames, seed, files)
-
-    def result(self) -> str:
-        return identifier_json(*self._args)
-
-
 def start_identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any], *,
                           limit: int = 2_000_000) -> Any:
     """Start :func:`identifier_json` in a figure helper process (:func:`evaltool.figure_workers.call`):
@@ -163,12 +155,14 @@ def start_identifier_json(frames: Iterable[Any], seed: int, files: dict[str, Any
     from evaltool import figure_workers
 
     frames = list(frames)
+    what = "hashing the identifiers"
+    here = figure_workers.Call(identifier_json, (frames, seed, files), None, what)  # done here, when asked
     if figure_workers.running() == 0 or _rows_with_ids(frames) > limit:
-        return _Here(frames, seed, files)
+        return here
     batches, n = [], 0
     for vals in _batches(frames):
         n += len(vals)
         if n > limit:
-            return _Here(frames, seed, files)
+            return here
         batches.append(vals)
-    return figure_workers.call(_json_of_batches, batches, _key(seed, files), what="hashing the identifiers")
+    return figure_workers.call(_json_of_batches, batches, _key(seed, files), what=what)

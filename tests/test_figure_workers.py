@@ -185,4 +185,4 @@ def test_identifiers_hashed_in_a_helper_equal_the_ones_hashed_here(helpers):
     job = start_identifier_json(frames, 11, {"population": {"sha256": "ab"}})
     assert job._future is not None and job.result() == here
     big = start_identifier_json(frames, 11, {"population": {"sha256": "ab"}}, limit=100)  # too many: here
-    assert not hasattr(big, "_future") and big.result() == here
+    assert big._future is None and big.result() == here

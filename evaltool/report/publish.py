@@ -44,7 +44,7 @@ from evaltool.errors import ReportError
 from evaltool.report.bundle_io import Bundle
 from evaltool.report.derived import DerivedPlan, plan_derived
 from evaltool.report.rules import RULE_SOURCES, DisclosureRules
-from evaltool.report.structure import Cell, CellPool, Relation, find_relations, key_columns
+from evaltool.report.structure import Cell, CellPool, Relation, find_relations, key_columns, label_text
 from evaltool.report.suppress import Control, control_cells
 
 __all__ = ["Fact", "Published", "PublishedFigure", "PublishedTable", "SuppressedCell", "publish", "rules_from_manifest"]
@@ -465,15 +465,9 @@ def _column_totals(pool: CellPool, name: str, df: pd.DataFrame, counts: list[str
 
 
 def _row_keys(df: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[str, str], ...]]:
-    """Each row's ``(key column, value)`` pairs, as :func:`_key` writes them (once per table, not per cell)."""
-    cols = [[_key(col.iloc[i]) for i in range(len(df))] for col in (df[k] for k in keys)]
+    """Each row's ``(key column, value)`` pairs, as :func:`~evaltool.report.structure.label_text` writes them (once per table, not per cell)."""
+    cols = [[label_text(col.iloc[i]) for i in range(len(df))] for col in (df[k] for k in keys)]
     return [tuple(zip(keys, vals)) for vals in zip(*cols)] if keys else [()] * len(df)
-
-
-def _key(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v).strip()
 
 
 def _published_table(t, rule: str, counts: list[str], pool: CellPool, ctl: Control, plan: DerivedPlan | None,

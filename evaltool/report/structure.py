@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["TOTAL_LABELS", "Cell", "CellPool", "Relation", "find_relations", "key_columns"]
+__all__ = ["TOTAL_LABELS", "Cell", "CellPool", "Relation", "find_relations", "key_columns", "label_text"]
 
 #: Key values that mark a row as the total of the other rows.
 TOTAL_LABELS = frozenset({"all", "total", "overall", "everyone", "all groups", "all responses", "any"})
@@ -103,14 +103,15 @@ def key_columns(df: pd.DataFrame, exclude: set[str]) -> list[str]:
     return out
 
 
-def _norm(v: object) -> str:
+def label_text(v: object) -> str:
+    """A key cell as text for comparing labels: stripped, and empty for a missing value."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
     return str(v).strip()
 
 
 def _is_total_label(v: object) -> bool:
-    return _total_text(v) if isinstance(v, str) else _norm(v).lower() in TOTAL_LABELS
+    return _total_text(v) if isinstance(v, str) else label_text(v).lower() in TOTAL_LABELS
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -172,10 +173,10 @@ def _group_totals(pool: CellPool, table: str, df: pd.DataFrame, keys: list[str],
     seen: set[tuple[int, ...]] = set()
     normed_cols: dict[str, list[str]] = {}
 
-    def normed(k: str) -> list[str]:  # a key column's values as _norm writes them, once per table
+    def normed(k: str) -> list[str]:  # a key column's values as label_text writes them, once per table
         if k not in normed_cols:
             col = df[k]
-            normed_cols[k] = [_norm(col.iloc[i]) for i in range(len(df))]
+            normed_cols[k] = [label_text(col.iloc[i]) for i in range(len(df))]
         return normed_cols[k]
 
     # The row groups of each key subset, for each set of rows (count columns usually share theirs).
