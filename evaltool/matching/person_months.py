@@ -99,8 +99,9 @@ class PersonMonths:
     def at(self, period: int, rows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The covariates (columns in ``wanted``'s order) of population ``rows`` as of month ``period``.
 
-        People without events in a window get 0. ``out`` (``rows.size`` x at least ``len(wanted)``) receives
-        them in its first columns.
+        People without events in a window get 0. Returned column-major (``rows.size`` x ``len(wanted)``, each
+        covariate contiguous); ``out`` (``rows.size`` x at least ``len(wanted)``, any layout) receives them in
+        its first columns instead.
         """
         p = int(period)
         pos = np.full(self.n, -1, dtype=np.int64)
@@ -114,10 +115,8 @@ class PersonMonths:
         by_month = {ms: np.bincount(cell, weights=self.values[ms][a:b][ok], minlength=rows.size * self.max_l)
                     .reshape(self.max_l, rows.size) for ms in self.measures}
         k = len(self.wanted)
-        if out is None:
-            if not k:
-                return np.zeros((rows.size, 0))
-            out = np.empty((rows.size, k))
+        if out is None and not k:
+            return np.zeros((rows.size, 0))
         block = np.empty((k, rows.size))  # one covariate per row, written in place
         for i, (ms, first, last) in enumerate(self.wanted.values()):
             if first == last:
@@ -126,6 +125,8 @@ class PersonMonths:
                 np.sum(by_month[ms][first - 1:last], axis=0, out=block[i])
             if ms == "cost":
                 block[i] /= 100.0
+        if out is None:
+            return block.T  # column-major: each covariate's values contiguous, as its readers take them
         for i in range(0, rows.size, 2048):  # transposed in cache-sized blocks (2x faster than at once)
             out[i:i + 2048, :k] = block[:, i:i + 2048].T
         return out

@@ -378,7 +378,8 @@ def risk_set_match(
             d = pscore if distance == "logit" else eta
             cal = None if caliper is None else (caliper * np.std(d, ddof=1) if std_caliper else caliper)
             if mah_cols and trajectory_match == "mahalanobis":
-                Z = mahalanobis_transform(A[:, mah_cols], t_rs, allow_constant=True)
+                # Row-major, as it always was: the whitening's matrix products may round differently by layout.
+                Z = mahalanobis_transform(np.ascontiguousarray(A[:, mah_cols]), t_rs, allow_constant=True)
                 mm = mahalanobis_caliper_match(Z, d, t_rs, ratio=ratio, replace=replace, caliper=cal, strata=strata,
                                                order=order, rng=rng)
             else:

@@ -176,8 +176,12 @@ class RiskSets:
             j = 1
         self.static_design.take(rs.rows, out=out[:, j:j + n_static])
         j += n_static
-        for i in range(0, rs.rows.size, 4096):  # in row blocks: a cache-friendly transpose when order="F"
-            out[i:i + 4096, j:j + n_act] = rs.A[i:i + 4096, self.ps_act_cols]
+        if rs.A.flags.f_contiguous:  # column by column (the activity covariates come column-major)
+            for jj, c in enumerate(self.ps_act_cols):
+                out[:, j + jj] = rs.A[:, c]
+        else:
+            for i in range(0, rs.rows.size, 4096):  # in row blocks: a cache-friendly transpose when order="F"
+                out[i:i + 4096, j:j + n_act] = rs.A[i:i + 4096, self.ps_act_cols]
         at = {c: j + i for i, c in enumerate(self.ps_act_cols)}
         j += n_act
         sums: dict[tuple[int, ...], np.ndarray] = {}

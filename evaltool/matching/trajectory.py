@@ -158,13 +158,13 @@ class ProfileBalance:
         for g, m in ((1, t), (0, ~t)):
             # Sums over the group's rows, row after row as before, on (rows x measure-major columns) and only
             # then arranged as months x measures: the same additions, without gathering a transposed copy.
-            x = values[m]
+            x = np.ascontiguousarray(values[m])  # row-major whatever the risk set's layout: the same order of sums
             self._s[g] += x.sum(axis=0).reshape(shape).T
             self._ss[g] += np.multiply(x, x, out=x).sum(axis=0).reshape(shape).T
             self._n[g] += int(m.sum())
         idx = np.flatnonzero(t if keep is None else keep)
         # A copy of the kept rows only (a view would keep the whole risk set's values alive), months x measures.
-        kept = values[idx].reshape(len(idx), *shape).transpose(0, 2, 1)
+        kept = np.ascontiguousarray(values[idx]).reshape(len(idx), *shape).transpose(0, 2, 1)
         for j, i in enumerate(idx):
             self._kept[(int(period), int(rows[i]))] = kept[j]
 
