@@ -20,7 +20,7 @@ __all__ = ["attempt"]
 
 
 def attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,
-             enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
+            enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
     """Run one stage; whatever happens is recorded, and only an interrupt escapes."""
     if not enabled:
         stages[name] = {"status": "not_run", "reason": why_not}
