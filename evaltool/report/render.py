@@ -337,7 +337,7 @@ def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, br
             "--number-sections", "--metadata", "lang=en-GB"]
     if fmt == "html":
         return _run(base + ["--to", "html5", "--embed-resources", "--css", "report.css", "--css", "brand.css",
-                     "--metadata", "link-citations=false", "-o", str(out)], workdir, env)
+                            "--metadata", "link-citations=false", "-o", str(out)], workdir, env)
     elif fmt == "docx":
         return _run(base + ["--to", "docx", "--reference-doc", "reference.docx", "-o", str(out)], workdir, env)
     elif fmt == "pdf":
