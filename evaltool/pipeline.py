@@ -43,6 +43,7 @@ from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 from evaltool.stage_attempt import attempt as run_attempt
+from evaltool.stage_beside import start_beside
 
 ProgressFn = Callable[[str, str, str], None]
 
@@ -230,6 +231,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
 
     palette = _brand_palette(spec)
 
+    # PROMs/PREMs and the roll-out need nothing from matching: started now in a helper, collected in turn below.
+    beside = start_beside(spec, validated, cohort, reuse, palette, seed) if cohort is not None else {}
+
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
         # Stage figures take the report brand's chart colours (the NHS palette by default).
         def branded() -> StageOutput:
@@ -238,10 +242,12 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         if not spec.data.person_level and name in ("matching", "effects", "rollout", "proms", "economics"):
             why_not = f"no `{name}` section in the spec (an area-only evaluation: no person-level data)"
 
+        took = beside[name].took if name in beside else None  # computed in a helper: its own seconds
         if reuse is None:
-            out = run_attempt(record, stages, outputs, name, enabled, why_not, branded)
+            out = run_attempt(record, stages, outputs, name, enabled, why_not, branded, seconds=took)
         else:
-            out = run_attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded))
+            out = run_attempt(record, stages, outputs, name, enabled, why_not, reuse.stage_fn(name, branded),
+                              seconds=took)
             if enabled and name in reuse.reused:
                 stages[name]["reused_from"] = str(reuse.manifest.get("created"))
         # The stage's figures start drawing now (in helper processes) while the next stage computes.
@@ -280,6 +286,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
     def _rollout() -> StageOutput:
         from evaltool.effects.rollout_stage import run_stage
 
+        if "rollout" in beside:
+            return beside["rollout"].output()
+
         # Practice-level rates need everyone registered, not only the person-level cohort's eligible people.
         return run_stage(validated.population_table, validated.activity_table, validated.practices, spec.rollout,
                          seed=seed, **window)
@@ -292,6 +301,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
 
     def _proms() -> StageOutput:
         from evaltool.proms.stage import run_stage
+
+        if "proms" in beside:
+            return beside["proms"].output()
 
         return run_stage(validated.extra.get("proms"), validated.extra.get("prems"), cohort.population, spec.proms,
                          seed=seed)

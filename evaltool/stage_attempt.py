@@ -20,8 +20,12 @@ __all__ = ["attempt"]
 
 
 def attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[str, StageOutput], name: str,
-            enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
-    """Run one stage; whatever happens is recorded, and only an interrupt escapes."""
+            enabled: bool, why_not: str, fn: Callable[[], StageOutput],
+            seconds: Callable[[], float] | None = None) -> StageOutput | None:
+    """Run one stage; whatever happens is recorded, and only an interrupt escapes.
+
+    ``seconds`` (optional) gives the stage's own computing time once ``fn`` has returned, for a stage
+    computed beside the others (:mod:`evaltool.stage_beside`); by default the time ``fn`` took."""
     if not enabled:
         stages[name] = {"status": "not_run", "reason": why_not}
         record.info(name, "stage_skipped", why_not)
@@ -45,9 +49,9 @@ def attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[
             record.exception(name, err, code="stage_failed")
     release_memory()  # the stage's freed arrays back to the system before the next stage's peak
     _record_warnings(record, name, caught, out)
-    seconds = round(time.perf_counter() - t0, 2)
+    took = round(time.perf_counter() - t0 if seconds is None else seconds(), 2)
     if out is None:
-        stages[name] = {"status": "failed", "reason": failure or "the stage returned nothing", "seconds": seconds}
+        stages[name] = {"status": "failed", "reason": failure or "the stage returned nothing", "seconds": took}
         record.fail_unfinished(name, f"the {name} stage failed: {one_line(failure or '')}")
         return None
     for ev in out.events:
@@ -56,14 +60,14 @@ def attempt(record: RunRecord, stages: dict[str, dict[str, Any]], outputs: dict[
         record.add_status(st)
     record.fail_unfinished(name, "the stage finished without producing this result")
     status = record.stage_status(name)
-    stages[name] = {"status": status, "seconds": seconds}
+    stages[name] = {"status": status, "seconds": took}
     if status != "ok":
         bad = [a for a in record.analyses() if a.stage == name and a.status != "ok"]
         stages[name]["reason"] = f"{len(bad)} planned result(s) missing or incomplete: " + "; ".join(
             f"{a.analysis} {a.outcome}" + ("" if a.subgroup == "all" else f" by {a.subgroup}") for a in bad[:5])
     outputs[name] = out
     if status == "ok":
-        record.info(name, "stage_finished", f"{seconds} s")
+        record.info(name, "stage_finished", f"{took} s")
     else:
         record.warning(name, "stage_partial", stages[name]["reason"])
     return out

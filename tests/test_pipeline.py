@@ -223,3 +223,31 @@ def test_callers_frames_unchanged_by_every_stage(small_project):
     pd.testing.assert_frame_equal(c.population, cpop)
     pd.testing.assert_frame_equal(c.activity, cact)
     pd.testing.assert_frame_equal(cohort, cohort_before)
+
+
+def test_stages_in_helpers_give_the_same_bundle_as_in_turn(two_runs, small_project, tmp_path, monkeypatch):
+    """PROMs and the roll-out computed in a helper beside matching, the matched outcomes fitted side by side
+    (evaltool.stage_beside, figure_workers.shared_map): the same tables, facts and run-log messages as every
+    stage computed in turn in this process."""
+    from evaltool import figure_workers
+
+    _, b = two_runs  # computed with the helpers
+    assert figure_workers.running()
+    figure_workers.shutdown()
+    monkeypatch.setenv(figure_workers.ENV, "0")
+    try:
+        c = run(small_project / "analyses" / "southvale.yaml", output_dir=tmp_path, render=False)
+    finally:
+        monkeypatch.delenv(figure_workers.ENV)
+        figure_workers.shutdown()
+    assert not figure_workers.running()
+    for n in sorted(p.name for p in (b.bundle_dir / "results").glob("*.csv")) + ["facts.json"]:
+        assert (b.bundle_dir / "results" / n).read_bytes() == (c.bundle_dir / "results" / n).read_bytes(), n
+
+    def said(res):
+        return [(e["stage"], e["severity"], e["code"], e["message"])
+                for e in map(json.loads, (res.bundle_dir / "results" / "run_log.jsonl").read_text().splitlines())
+                if e.get("code") not in ("stage_finished", "stage_started")]
+
+    assert said(b) == said(c)
+    assert {k: v["status"] for k, v in b.stages.items()} == {k: v["status"] for k, v in c.stages.items()}

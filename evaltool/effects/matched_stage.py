@@ -16,9 +16,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from evaltool import figure_workers
 from evaltool.effects.matched import CLUSTER_ALIASES, MatchedDidResult, add_age_band, matched_did
 from evaltool.effects.matched_config import MatchedDidConfig
-from evaltool.effects.panels import build_panel
+from evaltool.effects.panels import OutcomePanel, build_panel
 from evaltool.errors import EstimationError, EvaltoolWarning
 from evaltool.progress import StepFn, steps
 from evaltool.runlog import one_line
@@ -125,6 +126,21 @@ def _record_outcome(out: StageOutput, config: MatchedDidConfig, outcome: str, su
         out.analysis(a, outcome, "partial" if got_any else "failed", "; ".join(reasons), subgroup=g)
 
 
+def fit_outcome(cohort: pd.DataFrame, outcome: str, panel: OutcomePanel, opts: dict,
+                events: str | None) -> tuple[MatchedDidResult | None, str | None, list[str]]:
+    """One outcome's matched DiD on the built panel: ``(result, None, warnings)``, or ``(None, why, warnings)``
+    when it cannot be estimated; the warnings are the distinct evaltool warnings' messages, sorted.
+
+    A plain function of plain data, so that it can run in a helper process (:func:`run_stage`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EvaltoolWarning)
+        try:
+            res, err = matched_did(cohort, None, None, outcome, panel=panel, events=events, **opts), None
+        except EstimationError as e:
+            res, err = None, str(e)
+    return res, err, sorted({str(w.message) for w in caught if issubclass(w.category, EvaltoolWarning)})
+
+
 def run_stage(
     cohort: pd.DataFrame,
     population: pd.DataFrame,
@@ -181,16 +197,20 @@ def run_stage(
                         window_end=window_end, outcome_defs=defs)
     results: dict[str, MatchedDidResult] = {}
     failed: dict[str, str] = {}
+    # The outcomes are fitted side by side: in the figure helpers and here (the same fits, in the same
+    # order of arithmetic, wherever each runs); recorded below in the configured order.
+    opts = dict(model=config.model, subgroups=subgroups, cluster=config.cluster, event_study=config.event_study,
+                alpha=config.alpha)
+    fits = dict(zip(outcomes, figure_workers.shared_map(
+        fit_outcome, [(cohort, o, panel, opts, config.coded_words.get(o)) for o in outcomes],
+        what="a matched-cohort outcome fit")))
     for o in steps(outcomes, progress, lambda o: config.coded_words.get(o) or o.replace("_", " ")):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", EvaltoolWarning)
-            try:
-                results[o] = matched_did(cohort, activity, population, o, model=config.model, subgroups=subgroups,
-                                         cluster=config.cluster, event_study=config.event_study,
-                                         alpha=config.alpha, panel=panel, events=config.coded_words.get(o))
-            except EstimationError as err:  # one outcome failing must not hide the others
-                failed[o] = str(err)
-        for msg in sorted({str(w.message) for w in caught if issubclass(w.category, EvaltoolWarning)}):
+        res, err, said = fits[o]
+        if res is not None:
+            results[o] = res
+        else:  # one outcome failing must not hide the others
+            failed[o] = err
+        for msg in said:
             if not msg.startswith(tuple(f"subgroup `{g}` is missing" for g in subgroups)):
                 out.event("estimation_warning", f"{o}: {msg}", outcome=o)
         _record_outcome(out, config, o, subgroups, results.get(o), failed.get(o))

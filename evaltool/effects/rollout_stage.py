@@ -165,8 +165,13 @@ def run_stage(
     window_start: Any,
     window_end: Any,
     seed: int,
+    prepared: pd.DataFrame | None = None,
 ) -> StageOutput:
     """Run the practice roll-out analysis; see the module docstring.
+
+    ``prepared``: the practice panel already built by :func:`practice_panel` (the pipeline builds it
+    where the engine is and runs the rest in a helper process); ``population`` and ``activity`` are
+    then not read.
 
     Examples
     --------
@@ -179,16 +184,21 @@ def run_stage(
     if "go_live_date" not in practices.columns:
         raise DataValidationError("`practices` lacks column `go_live_date` needed for the roll-out analysis")
     out = StageOutput(section=SECTION)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EstimationWarning)
-        try:
-            _run(out, population, activity, practices, config, window_start, window_end, seed)
-        finally:
-            # Warnings raised inside the estimators become events (also when the stage fails).
-            seen = set(out.messages())
-            for msg in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, EstimationWarning)):
-                if msg not in seen:
-                    out.event("estimation_warning", msg)
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", EstimationWarning)
+            _run(out, population, activity, practices, config, window_start, window_end, seed, prepared)
+    finally:
+        # Warnings raised inside the estimators become events (also when the stage fails); any other warning
+        # (a library's) goes on to the caller, which records it.
+        seen = set(out.messages())
+        for msg in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, EstimationWarning)):
+            if msg not in seen:
+                out.event("estimation_warning", msg)
+        for w in caught:
+            if not issubclass(w.category, EstimationWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return out
 
 
@@ -221,11 +231,23 @@ def _failed(out: StageOutput, analysis: str, outcome: str, what: str, err: Excep
     out.analysis(analysis, outcome, "failed", reason)
 
 
+def practice_panel(population: pd.DataFrame, activity: pd.DataFrame, practices: pd.DataFrame, config: RolloutConfig,
+                   *, window_start: Any, window_end: Any) -> pd.DataFrame:
+    """The practice x period panel :func:`run_stage` analyses (the part that reads the population and activity)."""
+    if "go_live_date" not in practices.columns:
+        raise DataValidationError("`practices` lacks column `go_live_date` needed for the roll-out analysis")
+    return build_practice_panel(population, activity, practices, outcomes=config.outcomes, window_start=window_start,
+                                window_end=window_end, period=config.period)
+
+
 def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, practices: pd.DataFrame,
-         cfg: RolloutConfig, window_start: Any, window_end: Any, seed: int) -> None:
+         cfg: RolloutConfig, window_start: Any, window_end: Any, seed: int, panel: pd.DataFrame | None) -> None:
     per = period_table(window_start, window_end, cfg.period)
-    panel = build_practice_panel(population, activity, practices, outcomes=cfg.outcomes, window_start=window_start,
-                                 window_end=window_end, period=cfg.period)
+    if panel is None:
+        panel = practice_panel(population, activity, practices, cfg, window_start=window_start,
+                               window_end=window_end)
+    else:
+        panel = panel.copy()  # columns are added below; the caller's panel is left as it was
     g, early = _cohorts(practices, per, window_start)
     blank = sorted(practices.loc[pd.to_datetime(practices["go_live_date"]).isna(), "practice_id"].astype(str))
     if blank:

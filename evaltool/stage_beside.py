@@ -1,0 +1,127 @@
+"""Stages computed beside the others, in a helper process.
+
+The PROMs/PREMs summaries and the practice roll-out need nothing that matching or the matched effects
+produce, and matching keeps one core busy for a third of a run while the figure helpers
+(:mod:`evaltool.figure_workers`) mostly wait. So the pipeline starts those stages in a helper before
+matching (the roll-out's practice panel is first queried here, where the engine is) and collects each
+at its usual place in the order of stages:
+
+- the results are the same wherever a stage is computed (the helpers run the same libraries with one
+  BLAS thread, as this process does; checked on every table of the Southvale bundle);
+- what the stage warned about there is warned again here, inside the stage's own capture, so the run
+  log and the report say the same as when the stage runs here;
+- a stage that fails in the helper is computed again here, where its error is raised and recorded with
+  its own traceback (and a stage the helper could not run at all is computed here, a notice saying so);
+- with no helper running (``EVALTOOL_FIGURE_WORKERS=0``, one core) the stage is computed here when
+  collected, exactly as before.
+
+The stage's seconds in the run record are the time it took to compute (in the helper or here), not the
+time spent waiting for it.
+"""
+from __future__ import annotations
+
+import pickle
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from evaltool import figure_workers
+from evaltool.runlog import capture_warnings
+from evaltool.stage import StageOutput
+
+__all__ = ["Beside", "compute", "start_beside"]
+
+
+def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
+    """``fn(*args, **kwargs)`` under the report brand's chart colours, with its warnings recorded: the
+    pickled ``(output, [(category, message), ...], seconds)``. Runs in a helper (or here)."""
+    import cloudpickle  # a stage's figures are plotnine objects with closures in their scales
+
+    from evaltool.plotting import use_palette
+
+    t0 = time.perf_counter()
+    caught: list = []
+    try:
+        with capture_warnings() as caught, use_palette(palette):
+            out = fn(*args, **kwargs)
+    except BaseException:
+        # Done here after failing there: its warnings reach the stage's own capture, then the error.
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise
+    said = [(w.category, str(w.message)) for w in caught]
+    return cloudpickle.dumps((out, said, time.perf_counter() - t0))
+
+
+class Beside:
+    """A stage started in a helper; :meth:`output` (called inside the stage's attempt) gives its output.
+
+    ``prepare`` (optional) runs here and now, before the stage is sent: the part that needs the engine
+    (e.g. the roll-out's practice panel). Its value is passed to ``fn`` as the keyword ``prepared``; an
+    error in it is raised, and its warnings warned, when the output is asked for, in the stage's place.
+    """
+
+    def __init__(self, fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None,
+                 what: str, prepare: Callable[[], Any] | None = None) -> None:
+        self.seconds = 0.0
+        self._error: BaseException | None = None
+        self._said: list = []
+        self._call = None
+        if prepare is not None:
+            t0 = time.perf_counter()
+            with capture_warnings() as caught:
+                try:
+                    kwargs = {**kwargs, "prepared": prepare()}
+                except Exception as err:  # noqa: BLE001 - raised in the stage's place, where it is recorded
+                    self._error = err
+            self._said = list(caught)
+            self.seconds = time.perf_counter() - t0
+        if self._error is None:
+            self._call = figure_workers.call(compute, fn, args, kwargs, palette, what=what)
+
+    def took(self) -> float:
+        """Seconds spent computing the stage (its preparation here and its computation wherever it ran)."""
+        return self.seconds
+
+    def output(self) -> StageOutput:
+        for w in self._said:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if self._error is not None:
+            raise self._error
+        out, said, seconds = pickle.loads(self._call.result())
+        self.seconds += seconds
+        for category, message in said:
+            warnings.warn(message, category, stacklevel=2)
+        return out
+
+
+def start_beside(spec: Any, validated: Any, cohort: Any, reuse: Any, palette: tuple[str, ...] | None,
+                 seed: int) -> dict[str, Beside]:
+    """Start the PROMs and roll-out stages of a run in a helper, when they are to run and a helper is running
+    (``reuse``: the stages ``--only`` does not re-run are not started); by stage name."""
+    import pandas as pd
+
+    if not figure_workers.running():
+        return {}  # computed in turn, as always
+
+    def runs(name: str) -> bool:
+        return reuse is None or name not in reuse.reused
+
+    window = {"window_start": pd.Timestamp(spec.window.start), "window_end": pd.Timestamp(spec.window.end)}
+    out: dict[str, Beside] = {}
+    if spec.proms is not None and any(k in validated.extra for k in ("proms", "prems")) and runs("proms"):
+        from evaltool.proms.stage import run_stage as proms_stage
+
+        out["proms"] = Beside(proms_stage, (validated.extra.get("proms"), validated.extra.get("prems"),
+                                            cohort.population, spec.proms), {"seed": seed}, palette, "the PROMs stage")
+    if (spec.rollout is not None and cohort.practices is not None and "go_live_date" in cohort.practices.columns
+            and runs("rollout")):
+        from evaltool.effects.rollout_stage import practice_panel
+        from evaltool.effects.rollout_stage import run_stage as rollout_stage
+
+        out["rollout"] = Beside(
+            rollout_stage, (None, None, validated.practices, spec.rollout), {"seed": seed, **window}, palette,
+            "the roll-out stage", prepare=lambda: practice_panel(validated.population_table, validated.activity_table,
+                                                                 validated.practices, spec.rollout, **window))
+    return out

@@ -1,0 +1,50 @@
+"""Stages computed in a helper beside the run (evaltool.stage_beside): their output, warnings and errors reach
+the stage's place in the run as if the stage had run there."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+from test_figure_workers import helpers  # noqa: F401 - the fixture: one helper process, stopped afterwards
+
+from evaltool import figure_workers as fw
+from evaltool.stage_beside import Beside
+
+
+def test_a_stage_computed_there_warns_here_what_it_warned_there(helpers):  # noqa: F811
+    job = Beside(warnings.warn, ("the stage's own warning", UserWarning), {}, None, "a warning stage")
+    assert job._call._future is not None  # sent to the helper
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert job.output() is None
+    assert [(w.category, str(w.message)) for w in caught] == [(UserWarning, "the stage's own warning")]
+    assert job.took() >= 0
+
+
+def test_a_stage_that_fails_there_fails_here_with_its_own_error(helpers):  # noqa: F811
+    fw.take_notices()
+    job = Beside(math.comb, (-1, 2), {}, None, "a failing stage")
+    with pytest.raises(ValueError):
+        job.output()
+    assert fw.take_notices() == []  # the error itself is raised (and recorded by the stage's attempt)
+
+
+def test_an_error_in_the_preparation_is_raised_in_the_stage_place_with_its_warnings(helpers):  # noqa: F811
+    def prepare():
+        warnings.warn("while preparing", UserWarning, stacklevel=1)
+        return 1 / 0
+
+    job = Beside(math.comb, (4,), {}, None, "a stage whose preparation fails", prepare=prepare)  # nothing raised yet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ZeroDivisionError):
+            job.output()
+    assert [str(w.message) for w in caught] == ["while preparing"]
+
+
+def test_without_helpers_the_stage_is_computed_when_collected():
+    fw.shutdown()
+    job = Beside(math.comb, (6, 3), {}, None, "a stage")
+    assert job._call._future is None
+    assert job.output() == 20
