@@ -33,7 +33,7 @@ import pandas as pd
 from evaltool.errors import ReportError
 from evaltool.report.structure import TOTAL_LABELS, Cell, CellPool, Relation
 
-__all__ = ["DerivedPlan", "find_share_cell", "plan_derived", "share_decimals"]
+__all__ = ["DerivedPlan", "find_share_cell", "plan_derived", "plan_specs", "share_decimals"]
 
 _SCALES = (100.0, 1.0, 1000.0, 100000.0, 1e6)
 
@@ -202,6 +202,13 @@ def _close(a: np.ndarray, b: np.ndarray, memo: dict | None = None) -> bool:
 def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple | list, keys: list[str],
                  rule: str) -> DerivedPlan:
     """Work out what kind of column each declared derived column is (see module docstring)."""
+    specs, warnings = plan_specs(table, df, counts, derived, keys)
+    return DerivedPlan(table, rule, specs, df, warnings=warnings)
+
+
+def plan_specs(table: str, df: pd.DataFrame, counts: list[str], derived: tuple | list,
+               keys: list[str]) -> tuple[list[_Spec], list[str]]:
+    """:func:`plan_derived`'s findings, ``(specs, warnings)``, as plain data (computed in a helper process)."""
     specs: list[_Spec] = []
     warnings: list[str] = []
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
@@ -233,7 +240,7 @@ def plan_derived(table: str, df: pd.DataFrame, counts: list[str], derived: tuple
             else:
                 spec = _Spec(d, c, "statistic")
         specs.append(spec)
-    return DerivedPlan(table, rule, specs, df, warnings=warnings)
+    return specs, warnings
 
 
 def _row_share(d, c, dv, cv, df, numeric, counts, partial: bool = False) -> _Spec | None:

@@ -39,12 +39,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaltool import figure_workers
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 from evaltool.report.bundle_io import Bundle
-from evaltool.report.derived import DerivedPlan, plan_derived
+from evaltool.report.derived import DerivedPlan, plan_specs
 from evaltool.report.rules import RULE_SOURCES, DisclosureRules
-from evaltool.report.structure import Cell, CellPool, Relation, find_relations, key_columns, label_text
+from evaltool.report.structure import (
+    Cell,
+    CellPool,
+    Relation,
+    find_relations,
+    key_columns,
+    label_text,
+)
 from evaltool.report.suppress import Control, control_cells
 
 __all__ = ["Fact", "Published", "PublishedFigure", "PublishedTable", "SuppressedCell", "publish", "rules_from_manifest"]
@@ -376,6 +384,12 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
     extra_rels: list[Relation] = []
     fixed: set[int] = set()
     warnings: list[str] = []
+    # What each table's derived columns are, worked out side by side in the figure helpers and here (pure
+    # functions of one table each; the same plans wherever they are computed).
+    planned = [(t, rule, counts, keys) for t, rule, counts, keys in frames if rules.enabled and rule != "none"]
+    found = dict(zip((t.name for t, *_ in planned), figure_workers.shared_map(
+        plan_specs, [(t.name, t.data, counts, t.derived_columns, keys) for t, _, counts, keys in planned],
+        what="the publication gate's reading of a table's derived columns")))
     for t, rule, counts, keys in frames:
         df = t.data
         row_keys = _row_keys(df, keys) if counts else []
@@ -387,7 +401,8 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
             col_rels = _column_totals(pool, t.name, df, counts, rule) if _distribution(df, keys, rule) else []
             fixed.update(c for r in col_rels for c in r.cells[: 1 if r.kind == "total" else 2])
             extra_rels += col_rels
-            plan = plan_derived(t.name, df, counts, t.derived_columns, keys, rule)
+            specs, said = found[t.name]
+            plan = DerivedPlan(t.name, rule, specs, df, warnings=said)
             plans[t.name] = plan
             for cell, rel in plan.virtual(pool):
                 extra_rels.append(rel)
