@@ -344,11 +344,11 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
             ca, cb = pool.cells[a], pool.cells[b]
             if ca.table == cb.table and ca.column != cb.column:
                 continue
-            ok, agree = _compatible(ca, cb)
-            if not ok:
-                continue
             identical = dict(ca.keys) == dict(cb.keys)
             if (ca.table == cb.table or v < min_link) and not identical:
+                continue
+            ok, agree = _compatible(ca, cb)
+            if not ok:
                 continue
             pair = tuple(sorted([(ca.table, ca.column), (cb.table, cb.column)]))
             cand[pair].append((a, b, identical, agree))
