@@ -116,14 +116,16 @@ class Drawing:
     def __init__(self, plot: Any, width: float, height: float, dpi: int, future: Future | None) -> None:
         self._plot, self._size, self._future = plot, (width, height, dpi), future
         self._png: bytes | None = None
+        self._lock = threading.Lock()  # the report writes its figures from a thread while the appendix goes on
 
     def bytes(self) -> bytes:
-        if self._png is None:
-            plot, size = self._plot, self._size
-            self._png = _settle(self._future, lambda: _render_here(plot, *size), lambda b: b,
-                                f"a figure ({_title(plot)})")
-            self._plot, self._future = None, None
-        return self._png
+        with self._lock:
+            if self._png is None:
+                plot, size = self._plot, self._size
+                self._png = _settle(self._future, lambda: _render_here(plot, *size), lambda b: b,
+                                    f"a figure ({_title(plot)})")
+                self._plot, self._future = None, None
+            return self._png
 
     def write(self, dest: Path) -> Path:
         dest = Path(dest)

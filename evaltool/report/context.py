@@ -114,12 +114,15 @@ class ReportContext:
         self._pending.append((dest, key))
         return md_figure(f"figures/{dest.name}", title, alt, ident("fig", name))
 
+    def take_figures(self) -> list[tuple[Path, Any]]:
+        """The figures drawn since the last call, as ``(destination, drawing)``, for :func:`write_figures`
+        (the report's own, written while the appendix is still being written)."""
+        pending, self._pending = self._pending, []
+        return [(dest, _PNG_CACHE[key]) for dest, key in pending]
+
     def finish_figures(self) -> None:
         """Write every figure drawn so far into the build folder (waiting for the helpers)."""
-        pending, self._pending = self._pending, []
-        for dest, key in pending:
-            drawing = _PNG_CACHE[key]
-            dest.write_bytes(drawing.bytes())
+        write_figures(self.take_figures())
         if len(_PNG_CACHE) > 64:
             _PNG_CACHE.clear()
 
@@ -156,3 +159,9 @@ class ReportContext:
         dest.parent.mkdir(exist_ok=True)
         shutil.copyfile(f.path, dest)
         return md_figure(f"figures/{dest.name}", title or f.title, f.alt, ident("fig", name))
+
+
+def write_figures(taken: list[tuple[Path, Any]]) -> None:
+    """Write figures taken by :meth:`ReportContext.take_figures` (waiting for the helpers drawing them)."""
+    for dest, drawing in taken:
+        dest.write_bytes(drawing.bytes())

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +37,7 @@ from evaltool._result import ResultMixin, Summary
 from evaltool.errors import ReportError
 from evaltool.report.brand import Brand, load_brand
 from evaltool.report.bundle_io import Bundle, load_bundle
-from evaltool.report.context import ReportContext, Section
+from evaltool.report.context import ReportContext, Section, write_figures
 from evaltool.report.escape import escape_markdown, yaml_markdown_string
 from evaltool.report.evidence import assess
 from evaltool.report.gate import published
@@ -235,14 +235,17 @@ def _run_labels(bundle: Bundle) -> Any:
     return run_labels(labels, units)
 
 
-def build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True) -> tuple[str, str, ReportContext]:
+def build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True,
+                    on_report: Callable[[str, ReportContext], None] | None = None) -> tuple[str, str, ReportContext]:
     """The report and appendix as Quarto Markdown, and the context (figures are written to ``workdir``;
-    with ``wait_figures=False`` only once ``ctx.finish_figures()`` is called)."""
+    with ``wait_figures=False`` only once ``ctx.finish_figures()`` is called). ``on_report(report, ctx)``
+    is called with the finished report before the appendix is written (the render starts on it)."""
     with _run_labels(bundle):
-        return _build_documents(bundle, workdir, wait_figures=wait_figures)
+        return _build_documents(bundle, workdir, wait_figures=wait_figures, on_report=on_report)
 
 
-def _build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True) -> tuple[str, str, ReportContext]:
+def _build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True,
+                     on_report: Callable[[str, ReportContext], None] | None = None) -> tuple[str, str, ReportContext]:
     from evaltool.report.sections import APPENDIX, MAIN
 
     workdir = Path(workdir)
@@ -265,6 +268,8 @@ def _build_documents(bundle: Bundle, workdir: Path, *, wait_figures: bool = True
     title = str(m.get("title") or m.get("name"))
     logo = _logo(ctx)
     report = _front(title, "Evaluation report", date, ctx.brand) + logo + _assemble(main, appendix=False, toc=True)
+    if on_report is not None:
+        on_report(report, ctx)
     ctx.document = "appendix"
     app = [s for s in (fn(ctx) for fn in APPENDIX) if s is not None and s.body.strip()]
     appendix = (_front(title, "Technical appendix", date, ctx.brand) + logo + _assemble(app, appendix=True, toc=True))
@@ -367,10 +372,12 @@ def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, br
     return warned
 
 
-def _write_source(ctx: ReportContext, work: Path, report: str, appendix: str) -> None:
-    """The editable source: both .qmd files, figures, styles, brand, reference document."""
+def _write_source(ctx: ReportContext, work: Path, report: str, appendix: str | None) -> None:
+    """The editable source: both .qmd files, figures, styles, brand, reference document (``appendix``
+    None: all but the appendix, written once it is finished)."""
     (work / "report.qmd").write_text(report, encoding="utf-8")
-    (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
+    if appendix is not None:
+        (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
     shutil.copyfile(ASSETS / "report.css", work / "report.css")
     (work / "brand.css").write_text(ctx.brand.css(), encoding="utf-8")
     shutil.copyfile(ASSETS / "report.typst", work / "report.typst")
@@ -439,64 +446,75 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
     epoch = int(_created(bundle.manifest).timestamp())
     paths: dict[str, Path] = {}
     seconds: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix=".report-build-", dir=root) as tmp:
+    with tempfile.TemporaryDirectory(prefix=".report-build-", dir=root) as tmp, \
+            ThreadPoolExecutor(max_workers=3) as pool:
         # Absolute: pandoc and Typst run with this as their working directory, so a relative bundle
         # path (`evaltool run spec.yaml -o out`) would otherwise point nowhere.
         work = Path(tmp).resolve() / SOURCE_DIR
         work.mkdir()
         t0 = time.perf_counter()
-        # The figures are still being drawn by the helpers when this returns; the workbook and pandoc's
-        # parsing of the documents (neither needs an image) go on meanwhile.
-        report, appendix, ctx = build_documents(bundle, work, wait_figures=False)
-        _write_source(ctx, work, report, appendix)
-        prep = time.perf_counter() - t0
-        jobs = []
+        docs = ("report", "appendix")
+        jobs = {d: [] for d in docs}
         for fmt in formats:
-            if fmt == "xlsx":
-                continue
-            for doc, names in (("report", OUTPUT_NAMES), ("appendix", APPENDIX_NAMES)):
-                jobs.append((fmt, doc, work / f"{doc}.qmd", Path(tmp) / f"out.{names[fmt]}", root / names[fmt]))
-        # Longest first (the appendix, PDF before HTML before Word): two workers finish together.
+            if fmt != "xlsx":
+                for doc, names in zip(docs, (OUTPUT_NAMES, APPENDIX_NAMES)):
+                    jobs[doc].append((fmt, doc, work / f"{doc}.qmd", Path(tmp) / f"out.{names[fmt]}", root / names[fmt]))
+        listed = {j[4]: i for i, j in enumerate(j for fmt_jobs in zip(*jobs.values()) for j in fmt_jobs)}
+        # Longest first (PDF before HTML before Word).
         cost = {"pdf": 0, "html": 1, "docx": 2}
-        listed = {j[4]: i for i, j in enumerate(jobs)}  # results are reported in the order asked for
-        jobs.sort(key=lambda j: (j[1] != "appendix", cost.get(j[0], 3)))
+        for d in docs:
+            jobs[d].sort(key=lambda j: cost.get(j[0], 3))
 
-        asts: dict[str, Path] = {}
-        book = None
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            parsing = None
-            if used != "quarto" and jobs:
-                docs = sorted({j[1] for j in jobs})
-                parsing = pool.map(
-                    lambda d: _pandoc_parse(work / f"{d}.qmd", Path(tmp) / f"{d}.json", work), docs)
-            if "xlsx" in formats:
-                from evaltool.report.workbook import write_workbook
+        def parse(doc: str) -> tuple[Path | None, list[str]]:  # pandoc reads the Markdown once per document
+            if used == "quarto" or not jobs[doc]:
+                return None, []
+            return _pandoc_parse(work / f"{doc}.qmd", Path(tmp) / f"{doc}.json", work)
 
-                t = time.perf_counter()
-                out = Path(tmp) / "out.report_tables.xlsx"
-                write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
-                               _created(bundle.manifest), ctx.brand)
-                book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
-            if parsing is not None:
-                parsed = dict(zip(docs, parsing))
-                asts = {d: path for d, (path, _) in parsed.items()}
-                _say_once(ctx.warnings, (w for _, ws in parsed.values() for w in ws))
-        ctx.finish_figures()
-        ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
-
-        def one(job):
-            fmt, doc, src, out, final = job
+        def one(job, ast: Path | None, brand: Brand):
+            fmt, _, src, out, _ = job
             t = time.perf_counter()
             if used == "quarto":
-                warned = _quarto_render(fmt, src, out, work, epoch, ctx.brand)
+                warned = _quarto_render(fmt, src, out, work, epoch, brand)
             else:
-                warned = _pandoc_render(fmt, asts.get(doc, src), out, work, epoch, ctx.brand)
+                warned = _pandoc_render(fmt, ast or src, out, work, epoch, brand)
             return job, time.perf_counter() - t, warned
 
-        # Two documents per format: run them side by side (pandoc and Typst are separate work).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            rendered = sorted(pool.map(one, jobs), key=lambda d: listed[d[0][4]])
-        # What pandoc, Quarto and Typst warned about (the PDF's fonts, a resource not found): said once.
+        def report_part(taken: list, brand: Brand):
+            # The report's figures, then the report in each format, while the appendix is being written.
+            write_figures(taken)
+            ast, warned = parse("report")
+            return warned, [one(j, ast, brand) for j in jobs["report"]]
+
+        started: list = []
+
+        def on_report(report: str, ctx: ReportContext) -> None:
+            _write_source(ctx, work, report, None)
+            started.append(pool.submit(report_part, ctx.take_figures(), ctx.brand))
+
+        _, appendix, ctx = build_documents(bundle, work, wait_figures=False, on_report=on_report)
+        (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
+        prep = time.perf_counter() - t0
+        # The workbook (it needs no image) and pandoc's parsing of the appendix go on side by side; then the
+        # appendix's figures are written and it is rendered beside whatever of the report is left.
+        parsing = pool.submit(parse, "appendix")
+        book = None
+        if "xlsx" in formats:
+            from evaltool.report.workbook import write_workbook
+
+            t = time.perf_counter()
+            out = Path(tmp) / "out.report_tables.xlsx"
+            write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
+                           _created(bundle.manifest), ctx.brand)
+            book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
+        app_ast, app_parse_warned = parsing.result()
+        ctx.finish_figures()
+        rendering = [pool.submit(one, j, app_ast, ctx.brand) for j in jobs["appendix"]]
+        report_parse_warned, rendered = started[0].result()
+        rendered = sorted(rendered + [r.result() for r in rendering], key=lambda d: listed[d[0][4]])
+        # Said once, in this order: pandoc's reading of the documents, the helpers' trouble, what pandoc,
+        # Quarto and Typst warned about while rendering (the PDF's fonts, a resource not found).
+        _say_once(ctx.warnings, app_parse_warned + report_parse_warned)
+        ctx.warnings += figure_workers.take_notices()  # helper trouble: same images, more time; said
         _say_once(ctx.warnings, (w for *_, warned in rendered for w in warned))
         done = [(job, secs) for job, secs, _ in rendered]
         if book is not None:
