@@ -48,8 +48,8 @@ from typing import Any, Callable
 
 from evaltool.errors import SpecError
 
-__all__ = ["ENV", "Call", "Drawing", "call", "configured_workers", "draw", "running", "shared_map", "shutdown",
-           "start", "take_notices"]
+__all__ = ["ENV", "SEND_LIMIT", "Call", "Drawing", "call", "configured_workers", "draw", "frames_nbytes", "running",
+           "shared_map", "shutdown", "start", "take_notices"]
 
 ENV = "EVALTOOL_FIGURE_WORKERS"
 DPI = 150
@@ -361,8 +361,40 @@ def call(fn: Callable[..., Any], *args: Any, what: str) -> Call:
     return Call(fn, args, fut, what)
 
 
+#: Frames sent to the helpers by one :func:`shared_map` batch or beside stage, at most (bytes): above it the work
+#: is done in this process, as it always was (each helper would hold a copy: at national scale the matched
+#: panel alone is hundreds of megabytes).
+SEND_LIMIT = 256 * 2**20
+
+
+def frames_nbytes(*objs: Any, _depth: int = 0) -> int:
+    """The memory of the data frames in ``objs`` (inside tuples, lists, dicts and plain objects, two levels
+    deep): what sending them to a helper would copy.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> n = frames_nbytes(pd.DataFrame({"a": range(1000)}), ("x", {"b": pd.DataFrame({"b": [1.0] * 1000})}))
+    >>> 16_000 <= n < 17_000  # two columns of 1,000 eight-byte numbers, and their indexes
+    True
+    """
+    total = 0
+    for o in objs:
+        usage = getattr(o, "memory_usage", None)
+        if callable(usage) and hasattr(o, "columns"):
+            total += int(usage(index=True, deep=False).sum())
+        elif _depth < 3 and isinstance(o, (tuple, list)):
+            total += frames_nbytes(*o, _depth=_depth + 1)
+        elif _depth < 3 and isinstance(o, dict):
+            total += frames_nbytes(*o.values(), _depth=_depth + 1)
+        elif _depth < 3 and hasattr(o, "__dataclass_fields__"):
+            total += frames_nbytes(*vars(o).values(), _depth=_depth + 1)
+    return total
+
+
 def shared_map(fn: Callable[..., Any], arg_tuples: list[tuple], *, what: str) -> list[Any]:
-    """``[fn(*args) for args in arg_tuples]``, shared between the helpers and this process.
+    """``[fn(*args) for args in arg_tuples]``, shared between the helpers and this process (in turn here when no
+    helper runs or the batch's frames are larger than :data:`SEND_LIMIT`).
 
     Every call is queued for the helpers; this process meanwhile takes the ones no helper has started,
     from the back of the queue, so that the batch takes about half the time on two cores. The values
@@ -370,6 +402,8 @@ def shared_map(fn: Callable[..., Any], arg_tuples: list[tuple], *, what: str) ->
     report (warnings included) and return it: a call done in a helper raises nothing here unless it
     failed there, when it is redone here and its error raised here.
     """
+    if not running() or frames_nbytes(arg_tuples) > SEND_LIMIT:
+        return [fn(*args) for args in arg_tuples]  # in turn, here
     calls = [call(fn, *args, what=f"{what} ({i + 1} of {len(arg_tuples)})") for i, args in enumerate(arg_tuples)]
     if running():
         for c in reversed(calls):

@@ -30,7 +30,7 @@ from evaltool import figure_workers
 from evaltool.runlog import capture_warnings
 from evaltool.stage import StageOutput
 
-__all__ = ["Beside", "compute", "start_beside"]
+__all__ = ["Beside", "compute", "start_beside", "start_qual"]
 
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
@@ -78,7 +78,11 @@ class Beside:
             self._said = list(caught)
             self.seconds = time.perf_counter() - t0
         if self._error is None:
-            self._call = figure_workers.call(compute, fn, args, kwargs, palette, what=what)
+            if figure_workers.frames_nbytes(args, kwargs) > figure_workers.SEND_LIMIT:
+                # Too much to copy into a helper: computed here when collected, as it always was.
+                self._call = figure_workers.Call(compute, (fn, args, kwargs, palette), None, what)
+            else:
+                self._call = figure_workers.call(compute, fn, args, kwargs, palette, what=what)
 
     def took(self) -> float:
         """Seconds spent computing the stage (its preparation here and its computation wherever it ran)."""
@@ -125,3 +129,23 @@ def start_beside(spec: Any, validated: Any, cohort: Any, reuse: Any, palette: tu
             "the roll-out stage", prepare=lambda: practice_panel(validated.population_table, validated.activity_table,
                                                                  validated.practices, spec.rollout, **window))
     return out
+
+
+def start_qual(spec: Any, facts: dict[str, dict], reuse: Any, palette: tuple[str, ...] | None,
+               seed: int) -> dict[str, Beside]:
+    """Start the qualitative stage in a helper while the economics stage computes here, when its joint display
+    needs nothing from economics: every ``quant_key`` names a section other than economics (``section.key``)
+    and is among ``facts`` (the finished stages' facts). Otherwise it runs in turn, as always."""
+    q = spec.qualitative
+    if not figure_workers.running() or q is None or q.segments is None or (reuse is not None and "qual" in reuse.reused):
+        return {}
+    from evaltool.qual.joint import flatten_facts
+    from evaltool.qual.stage import run_stage as qual_stage
+
+    known = flatten_facts(facts)
+    for entry in q.joint_display:
+        key = entry.quant_key
+        if key is not None and (key.split(".")[0] not in facts or key.startswith("economics.") or key not in known):
+            return {}
+    return {"qual": Beside(qual_stage, (None, None, q), {"seed": seed, "effects_facts": facts}, palette,
+                           "the qualitative stage")}

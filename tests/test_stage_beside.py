@@ -48,3 +48,16 @@ def test_without_helpers_the_stage_is_computed_when_collected():
     job = Beside(math.comb, (6, 3), {}, None, "a stage")
     assert job._call._future is None
     assert job.output() == 20
+
+
+def test_large_frames_are_not_copied_into_a_helper(helpers, monkeypatch):  # noqa: F811
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": range(10)})
+    monkeypatch.setattr(fw, "SEND_LIMIT", 10)  # bytes: this frame is "too large"
+    job = Beside(len, (frame,), {}, None, "a stage with a large input")
+    assert job._call._future is None and job.output() == 10  # computed here, when collected
+    assert fw.shared_map(len, [(frame,), (frame,)], what="a batch") == [10, 10]
+    monkeypatch.setattr(fw, "SEND_LIMIT", 2**30)
+    job = Beside(len, (frame,), {}, None, "a stage with a small input")
+    assert job._call._future is not None and job.output() == 10
