@@ -368,7 +368,7 @@ SEND_LIMIT = 256 * 2**20
 
 
 def frames_nbytes(*objs: Any, _depth: int = 0) -> int:
-    """The memory of the data frames in ``objs`` (inside tuples, lists, dicts and plain objects, two levels
+    """The memory of the data frames in ``objs`` (inside tuples, lists, dicts and dataclasses, three levels
     deep): what sending them to a helper would copy.
 
     Examples
@@ -405,10 +405,9 @@ def shared_map(fn: Callable[..., Any], arg_tuples: list[tuple], *, what: str) ->
     if not running() or frames_nbytes(arg_tuples) > SEND_LIMIT:
         return [fn(*args) for args in arg_tuples]  # in turn, here
     calls = [call(fn, *args, what=f"{what} ({i + 1} of {len(arg_tuples)})") for i, args in enumerate(arg_tuples)]
-    if running():
-        for c in reversed(calls):
-            if c.take_back():
-                c.result()
+    for c in reversed(calls):
+        if c.take_back():
+            c.result()
     return [c.result() for c in calls]
 
 

@@ -45,14 +45,7 @@ from evaltool.errors import ReportError
 from evaltool.report.bundle_io import Bundle
 from evaltool.report.derived import DerivedPlan, plan_specs
 from evaltool.report.rules import RULE_SOURCES, DisclosureRules
-from evaltool.report.structure import (
-    Cell,
-    CellPool,
-    Relation,
-    find_relations,
-    key_columns,
-    label_text,
-)
+from evaltool.report.structure import Cell, CellPool, Relation, find_relations, key_columns, label_text
 from evaltool.report.suppress import Control, control_cells
 
 __all__ = ["Fact", "Published", "PublishedFigure", "PublishedTable", "SuppressedCell", "publish", "rules_from_manifest"]

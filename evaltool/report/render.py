@@ -372,12 +372,10 @@ def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, br
     return warned
 
 
-def _write_source(ctx: ReportContext, work: Path, report: str, appendix: str | None) -> None:
-    """The editable source: both .qmd files, figures, styles, brand, reference document (``appendix``
-    None: all but the appendix, written once it is finished)."""
+def _write_source(ctx: ReportContext, work: Path, report: str) -> None:
+    """The editable source: report.qmd, styles, brand, reference document (appendix.qmd is written once it
+    is finished, the figures as they are drawn)."""
     (work / "report.qmd").write_text(report, encoding="utf-8")
-    if appendix is not None:
-        (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
     shutil.copyfile(ASSETS / "report.css", work / "report.css")
     (work / "brand.css").write_text(ctx.brand.css(), encoding="utf-8")
     shutil.copyfile(ASSETS / "report.typst", work / "report.typst")
@@ -488,7 +486,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         started: list = []
 
         def on_report(report: str, ctx: ReportContext) -> None:
-            _write_source(ctx, work, report, None)
+            _write_source(ctx, work, report)
             started.append(pool.submit(report_part, ctx.take_figures(), ctx.brand))
 
         _, appendix, ctx = build_documents(bundle, work, wait_figures=False, on_report=on_report)
