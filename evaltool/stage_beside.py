@@ -12,6 +12,8 @@ at its usual place in the order of stages:
   log and the report say the same as when the stage runs here;
 - a stage that fails in the helper is computed again here, where its error is raised and recorded with
   its own traceback (and a stage the helper could not run at all is computed here, a notice saying so);
+- a stage that no helper has started when it is collected (the helpers still drawing figures queued
+  before it) is computed here rather than waited for;
 - with no helper running (``EVALTOOL_FIGURE_WORKERS=0``, one core) the stage is computed here when
   collected, exactly as before.
 
@@ -30,7 +32,10 @@ from evaltool import figure_workers
 from evaltool.runlog import capture_warnings
 from evaltool.stage import StageOutput
 
-__all__ = ["Beside", "compute", "start_beside", "start_qual"]
+__all__ = ["PROMS_POPULATION_COLUMNS", "Beside", "compute", "start_beside", "start_qual"]
+
+#: The population columns the PROMs stage reads (person, group, and age and sex for the value sets that need them).
+PROMS_POPULATION_COLUMNS = ("person_id", "treated", "age", "sex")
 
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
@@ -93,6 +98,8 @@ class Beside:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if self._error is not None:
             raise self._error
+        # Still queued behind figures (no helper has started it): computed here rather than waited for.
+        self._call.take_back()
         out, said, seconds = pickle.loads(self._call.result())
         self.seconds += seconds
         for category, message in said:
@@ -117,8 +124,12 @@ def start_beside(spec: Any, validated: Any, cohort: Any, reuse: Any, palette: tu
     if spec.proms is not None and any(k in validated.extra for k in ("proms", "prems")) and runs("proms"):
         from evaltool.proms.stage import run_stage as proms_stage
 
-        out["proms"] = Beside(proms_stage, (validated.extra.get("proms"), validated.extra.get("prems"),
-                                            cohort.population, spec.proms), {"seed": seed}, palette, "the PROMs stage")
+        # The stage reads these columns of the population only (evaltool.proms.stage._assign_groups): the rest
+        # would cost a pickle of every column of every person (0.7 s of this process's time at Southvale's size).
+        pop = cohort.population
+        pop = pop[[c for c in PROMS_POPULATION_COLUMNS if c in pop.columns]]
+        out["proms"] = Beside(proms_stage, (validated.extra.get("proms"), validated.extra.get("prems"), pop, spec.proms),
+                              {"seed": seed}, palette, "the PROMs stage")
     if (spec.rollout is not None and cohort.practices is not None and "go_live_date" in cohort.practices.columns
             and runs("rollout")):
         from evaltool.effects.rollout_stage import practice_panel

@@ -61,3 +61,40 @@ def test_large_frames_are_not_copied_into_a_helper(helpers, monkeypatch):  # noq
     monkeypatch.setattr(fw, "SEND_LIMIT", 2**30)
     job = Beside(len, (frame,), {}, None, "a stage with a small input")
     assert job._call._future is not None and job.output() == 10
+
+
+@pytest.mark.parametrize("value_set", ["england_5l_2018", "dsu_5l_to_3l_2023"])
+def test_the_proms_stage_reads_only_the_population_columns_sent_to_the_helper(value_set):
+    # start_beside sends the PROMs stage these columns of the population only; every table must be the same as
+    # from the whole population (the DSU mapping needs age and sex, so they travel too).
+    import pandas as pd
+
+    from evaltool.datasets.southvale_proms import generate_proms, toy_population
+    from evaltool.proms.config import PromsConfig
+    from evaltool.proms.stage import run_stage
+    from evaltool.stage_beside import PROMS_POPULATION_COLUMNS
+
+    pop = toy_population(800, seed=4)
+    pop["extra"] = "x"
+    data, _ = generate_proms(pop, seed=4)
+    cfg = PromsConfig(value_set=value_set)
+    whole = run_stage(data["proms"], data["prems"], pop, cfg, seed=1)
+    slim = run_stage(data["proms"], data["prems"], pop[[c for c in PROMS_POPULATION_COLUMNS if c in pop.columns]],
+                     cfg, seed=1)
+    assert sorted(whole.tables) == sorted(slim.tables) and len(whole.tables) > 5
+    for name, table in whole.tables.items():
+        pd.testing.assert_frame_equal(table, slim.tables[name])
+    assert whole.facts == slim.facts
+
+
+def test_a_stage_no_helper_has_started_is_computed_here_when_collected(helpers):  # noqa: F811
+    import time
+
+    busy = fw.call(time.sleep, 2.0, what="a long call")  # the one helper is busy with this
+    time.sleep(0.3)
+    job = Beside(math.comb, (6, 3), {}, None, "a queued stage")
+    t0 = time.perf_counter()
+    assert job.output() == 20
+    assert time.perf_counter() - t0 < 1.5  # not waited for: taken back from the queue
+    assert job._call._future is None
+    busy.result()

@@ -332,27 +332,41 @@ def _first_error_line(stderr: str) -> str:
     return "no message"
 
 
-def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> list[str]:
+def _pandoc_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand,
+                   typst: tuple[Path, list[str]] | None = None) -> list[str]:
     """Render one document; returns what pandoc and Typst warned about (:func:`_tool_warnings`, the PDF's font
-    substitutions)."""
+    substitutions). ``typst``: the PDF's Typst source already written by :func:`_pandoc_typst` (and its warnings)."""
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
-    # ``src`` is the document's Markdown, or the pandoc AST parsed from it once for all formats (.json)
-    reader = "json" if src.suffix == ".json" else "markdown"
-    base = [_pandoc(), str(src), "--from", reader, "--lua-filter", str(FILTER), "--standalone",
-            "--number-sections", "--metadata", "lang=en-GB"]
+    base = _pandoc_base(src)
     if fmt == "html":
         return _run(base + ["--to", "html5", "--embed-resources", "--css", "report.css", "--css", "brand.css",
                             "--metadata", "link-citations=false", "-o", str(out)], workdir, env)
     elif fmt == "docx":
         return _run(base + ["--to", "docx", "--reference-doc", "reference.docx", "-o", str(out)], workdir, env)
     elif fmt == "pdf":
-        typ = workdir / (src.stem + ".typ")
-        var = []
-        for k, v in brand.typst_vars().items():
-            var += ["-V", f"{k}={v}"]
-        warned = _run(base + ["--to", "typst", "--template", "report.typst", *var, "-o", str(typ)], workdir, env)
+        typ, warned = typst if typst is not None else _pandoc_typst(src, workdir, epoch, brand)
         return warned + compile_pdf(typ, out, workdir, epoch, brand.font)
     raise ReportError(f"unknown format {fmt!r}")  # pragma: no cover - guarded by render_report
+
+
+def _pandoc_base(src: Path) -> list[str]:
+    # ``src`` is the document's Markdown, or the pandoc AST parsed from it once for all formats (.json)
+    reader = "json" if src.suffix == ".json" else "markdown"
+    return [_pandoc(), str(src), "--from", reader, "--lua-filter", str(FILTER), "--standalone",
+            "--number-sections", "--metadata", "lang=en-GB"]
+
+
+def _pandoc_typst(src: Path, workdir: Path, epoch: int, brand: Brand) -> tuple[Path, list[str]]:
+    """The PDF's first half: pandoc writes the document as Typst (``<workdir>/<stem>.typ``), which needs no figure
+    (the images are read when Typst compiles it), so it can be done while the figures are being drawn."""
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(epoch))
+    typ = workdir / (src.stem + ".typ")
+    var = []
+    for k, v in brand.typst_vars().items():
+        var += ["-V", f"{k}={v}"]
+    warned = _run(_pandoc_base(src) + ["--to", "typst", "--template", "report.typst", *var, "-o", str(typ)],
+                  workdir, env)
+    return typ, warned
 
 
 def _pandoc_parse(src: Path, out: Path, workdir: Path) -> tuple[Path, list[str]]:
@@ -463,25 +477,36 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         for d in docs:
             jobs[d].sort(key=lambda j: cost.get(j[0], 3))
 
-        def parse(doc: str) -> tuple[Path | None, list[str]]:  # pandoc reads the Markdown once per document
+        def parse(doc: str, brand: Brand) -> tuple[Path | None, list[str], tuple | None]:
+            # pandoc reads the Markdown once per document, and writes the PDF's Typst source: neither needs a
+            # figure, so both go on while the figures are being drawn.
             if used == "quarto" or not jobs[doc]:
-                return None, []
-            return _pandoc_parse(work / f"{doc}.qmd", Path(tmp) / f"{doc}.json", work)
+                return None, [], None
+            ast, warned = _pandoc_parse(work / f"{doc}.qmd", Path(tmp) / f"{doc}.json", work)
+            typst = None
+            if any(j[0] == "pdf" for j in jobs[doc]):
+                t = time.perf_counter()
+                typst = (*_pandoc_typst(ast, work, epoch, brand), time.perf_counter() - t)
+            return ast, warned, typst
 
-        def one(job, ast: Path | None, brand: Brand):
+        def one(job, ast: Path | None, brand: Brand, typst: tuple | None):
             fmt, _, src, out, _ = job
             t = time.perf_counter()
+            before = 0.0
             if used == "quarto":
                 warned = _quarto_render(fmt, src, out, work, epoch, brand)
             else:
-                warned = _pandoc_render(fmt, ast or src, out, work, epoch, brand)
-            return job, time.perf_counter() - t, warned
+                pdf_typst = typst[:2] if typst is not None and fmt == "pdf" else None
+                before = typst[2] if pdf_typst is not None else 0.0
+                warned = _pandoc_render(fmt, ast or src, out, work, epoch, brand, typst=pdf_typst)
+            return job, time.perf_counter() - t + before, warned
 
         def report_part(taken: list, brand: Brand):
-            # The report's figures, then the report in each format, while the appendix is being written.
+            # The report parsed (and its Typst written) while its figures are drawn, then its figures written and
+            # the report rendered in each format, while the appendix is being written.
+            ast, warned, typst = parse("report", brand)
             write_figures(taken)
-            ast, warned = parse("report")
-            return warned, [one(j, ast, brand) for j in jobs["report"]]
+            return warned, [one(j, ast, brand, typst) for j in jobs["report"]]
 
         started: list = []
 
@@ -494,7 +519,7 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         prep = time.perf_counter() - t0
         # The workbook (it needs no image) and pandoc's parsing of the appendix go on side by side; then the
         # appendix's figures are written and it is rendered beside whatever of the report is left.
-        parsing = pool.submit(parse, "appendix")
+        parsing = pool.submit(parse, "appendix", ctx.brand)
         book = None
         if "xlsx" in formats:
             from evaltool.report.workbook import write_workbook
@@ -504,9 +529,9 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
             write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
                            _created(bundle.manifest), ctx.brand)
             book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
-        app_ast, app_parse_warned = parsing.result()
+        app_ast, app_parse_warned, app_typst = parsing.result()
         ctx.finish_figures()
-        rendering = [pool.submit(one, j, app_ast, ctx.brand) for j in jobs["appendix"]]
+        rendering = [pool.submit(one, j, app_ast, ctx.brand, app_typst) for j in jobs["appendix"]]
         report_parse_warned, rendered = started[0].result()
         rendered = sorted(rendered + [r.result() for r in rendering], key=lambda d: listed[d[0][4]])
         # Said once, in this order: pandoc's reading of the documents, the helpers' trouble, what pandoc,
