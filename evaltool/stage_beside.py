@@ -32,10 +32,7 @@ from evaltool import figure_workers
 from evaltool.runlog import capture_warnings
 from evaltool.stage import StageOutput
 
-__all__ = ["PROMS_POPULATION_COLUMNS", "Beside", "compute", "start_beside", "start_qual"]
-
-#: The population columns the PROMs stage reads (person, group, and age and sex for the value sets that need them).
-PROMS_POPULATION_COLUMNS = ("person_id", "treated", "age", "sex")
+__all__ = ["Beside", "compute", "start_beside", "start_qual"]
 
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
@@ -122,12 +119,13 @@ def start_beside(spec: Any, validated: Any, cohort: Any, reuse: Any, palette: tu
     window = {"window_start": pd.Timestamp(spec.window.start), "window_end": pd.Timestamp(spec.window.end)}
     out: dict[str, Beside] = {}
     if spec.proms is not None and any(k in validated.extra for k in ("proms", "prems")) and runs("proms"):
+        from evaltool.proms.stage import POPULATION_COLUMNS
         from evaltool.proms.stage import run_stage as proms_stage
 
-        # The stage reads these columns of the population only (evaltool.proms.stage._assign_groups): the rest
-        # would cost a pickle of every column of every person (0.7 s of this process's time at Southvale's size).
+        # Only the population columns the stage reads: the rest would cost a pickle of every column of every
+        # person (0.7 s of this process's time at Southvale's size).
         pop = cohort.population
-        pop = pop[[c for c in PROMS_POPULATION_COLUMNS if c in pop.columns]]
+        pop = pop[[c for c in POPULATION_COLUMNS if c in pop.columns]]
         out["proms"] = Beside(proms_stage, (validated.extra.get("proms"), validated.extra.get("prems"), pop, spec.proms),
                               {"seed": seed}, palette, "the PROMs stage")
     if (spec.rollout is not None and cohort.practices is not None and "go_live_date" in cohort.practices.columns

@@ -71,8 +71,8 @@ def test_the_proms_stage_reads_only_the_population_columns_sent_to_the_helper(va
 
     from evaltool.datasets.southvale_proms import generate_proms, toy_population
     from evaltool.proms.config import PromsConfig
+    from evaltool.proms.stage import POPULATION_COLUMNS as PROMS_POPULATION_COLUMNS
     from evaltool.proms.stage import run_stage
-    from evaltool.stage_beside import PROMS_POPULATION_COLUMNS
 
     pop = toy_population(800, seed=4)
     pop["extra"] = "x"

@@ -26,6 +26,8 @@ from evaltool.runlog import excerpt
 from evaltool.stage import DataFigure, StageOutput, TableMeta
 
 SECTION = "proms"
+#: The population columns the stage reads: each person's group, and age and sex for the value sets that need them.
+POPULATION_COLUMNS = ("person_id", "treated", "age", "sex")
 
 
 def _assign_groups(proms: pd.DataFrame, population: pd.DataFrame | None, config: PromsConfig,
@@ -33,7 +35,7 @@ def _assign_groups(proms: pd.DataFrame, population: pd.DataFrame | None, config:
     df = proms.copy()
     df["person_id"] = df["person_id"].astype(str)
     if population is not None and {"person_id", "treated"} <= set(population.columns):
-        pop = population[["person_id", "treated"] + [c for c in ("age", "sex") if c in population.columns]].copy()
+        pop = population[[c for c in POPULATION_COLUMNS if c in population.columns]].copy()
         pop["person_id"] = pop["person_id"].astype(str)
         pop = pop.drop_duplicates("person_id")
         pop["group"] = np.where(pd.to_numeric(pop["treated"], errors="coerce") == 1,
