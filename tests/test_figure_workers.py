@@ -158,6 +158,17 @@ def test_a_call_in_a_helper_gives_the_value_computed_here(helpers):
     assert job.result() == math.comb(60, 30)
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "nice"), reason="no process niceness on this system")
+def test_a_helper_runs_at_a_lower_priority_than_the_main_process(helpers):
+    import os
+
+    here = os.nice(0)
+    there = fw.call(os.nice, 0, what="the helper's niceness")
+    assert there._future is not None
+    assert there.result() == min(19, here + fw.HELPER_NICE)
+    assert os.nice(0) == here  # the main process keeps its own priority
+
+
 def test_a_call_that_fails_there_raises_here_and_a_lost_helper_computes_here(helpers):
     import math
 
