@@ -25,7 +25,8 @@ pandoc: on two cores the figures cost almost no wall time.
   the PROMs and roll-out stages computing beside it, 11.8 s with no helper running); at niceness +5 the
   Southvale run took 0.90 of the time (means of four alternating pairs, 34.9 against 39.0 s; every results
   table byte-identical). Under other load a helper is slowed more than the main process, never stopped: its
-  work is still done, and a call no helper has started is taken back and done here (:meth:`Call.take_back`).
+  work is still done, and the calls of a shared batch or a beside stage that no helper has started when they
+  are wanted are taken back and done here (:meth:`Call.take_back`).
 - ``EVALTOOL_FIGURE_WORKERS`` sets the number of helpers (0: draw everything here); default 2 on a
   machine with two or more cores, none on one; anything but a whole number of 0 or more is an error.
 
