@@ -2,6 +2,7 @@
 and every way a helper can fail ends in the figure drawn here (or its own error raised here)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -158,10 +159,8 @@ def test_a_call_in_a_helper_gives_the_value_computed_here(helpers):
     assert job.result() == math.comb(60, 30)
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "nice"), reason="no process niceness on this system")
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process niceness on this system")
 def test_a_helper_runs_at_a_lower_priority_than_the_main_process(helpers):
-    import os
-
     here = os.nice(0)
     there = fw.call(os.nice, 0, what="the helper's niceness")
     assert there._future is not None
