@@ -206,14 +206,12 @@ def _title(plot: Any) -> str:
 class _Helper:
     """One helper process and the thread that feeds it jobs from the shared queue."""
 
-    def __init__(self, jobs: queue.Queue, number: int = 1) -> None:
+    def __init__(self, jobs: queue.Queue, number: int = 1, proc: Any = None) -> None:
         self.number = number
-        root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(
-                       [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "evaltool.figure_workers"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        # a forked helper (evaltool.helper_fork.Child), or one started as its own interpreter
+        self.proc = proc if proc is not None else subprocess.Popen(
+            [sys.executable, "-m", "evaltool.figure_workers"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=_helper_env())
         self.jobs = jobs
         self.thread = threading.Thread(target=self._loop, name="evaltool-figure-helper", daemon=True)
         self.thread.start()
@@ -269,10 +267,27 @@ def _read(stream: Any, n: int) -> bytes:
     return bytes(out)
 
 
+def _helper_env() -> dict[str, str]:
+    """The helpers' environment: one BLAS thread, no allocator thread (so that they can be forked), the Agg
+    backend, and this evaltool first on the path."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join([root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    env.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+    return env
+
+
 class _Pool:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, preload: tuple[str, ...] = ()) -> None:
+        from evaltool import helper_fork
+
         self.jobs: queue.Queue = queue.Queue()
-        self.helpers = [_Helper(self.jobs, i + 1) for i in range(n)]
+        self.zygote = None
+        if helper_fork.available():  # forked from one process that imported their modules once
+            self.zygote = helper_fork.Zygote(n, _helper_env(), helper_fork.PLOTTING + tuple(preload))
+            self.helpers = [_Helper(self.jobs, i + 1, child) for i, child in enumerate(self.zygote.children)]
+        else:
+            self.helpers = [_Helper(self.jobs, i + 1) for i in range(n)]
 
     def submit(self, payload: bytes) -> Future:
         fut: Future = Future()
@@ -285,17 +300,21 @@ class _Pool:
         for h in self.helpers:
             h.thread.join(timeout=60)
             h.stop()
+        if self.zygote is not None:
+            self.zygote.close()
 
 
 _POOL: _Pool | None = None
 _LOCK = threading.Lock()
 
 
-def start(workers: int | None = None) -> int:
+def start(workers: int | None = None, preload: tuple[str, ...] = ()) -> int:
     """Start the helpers (once per process; they stay for later runs); returns how many run.
 
     Called at the start of :func:`evaltool.run` so that the helpers' imports overlap with reading the
     inputs. If they cannot start, figures are drawn here (the same images) and a notice says so.
+    ``preload``: modules the helpers' jobs will use, imported once for all of them where helpers are forked
+    (:mod:`evaltool.helper_fork`; the figures' libraries always are).
     """
     global _POOL
     with _LOCK:
@@ -305,7 +324,7 @@ def start(workers: int | None = None) -> int:
         if n <= 0:
             return 0
         try:
-            _POOL = _Pool(n)
+            _POOL = _Pool(n, preload)
         except OSError as err:  # pragma: no cover - cannot start a process here
             _POOL = None
             _notice(f"figure helper processes could not be started ({err}); every figure is drawn in the "
@@ -435,10 +454,13 @@ def _lower_priority() -> None:
         pass
 
 
-def _serve() -> None:  # pragma: no cover - runs in the helper process (tested through draw())
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+def _serve(stdin: Any = None, stdout: Any = None, lower: bool = True) -> None:  # pragma: no cover - runs in
+    # the helper process (tested through draw()); ``stdin``/``stdout``: a forked helper's pipes
+    if stdin is None:
+        stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed while drawing may reach the protocol stream
-    _lower_priority()
+    if lower:
+        _lower_priority()
     import matplotlib.pyplot  # noqa: F401 - imported before the first figure, not during it
 
     import evaltool.plotting
@@ -466,3 +488,4 @@ def _serve() -> None:  # pragma: no cover - runs in the helper process (tested t
 
 if __name__ == "__main__":  # pragma: no cover
     _serve()
+    os._exit(0)  # every result is written and flushed: tearing down the imported modules would only cost time

@@ -211,8 +211,10 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
         record.info("cohort", "stage_skipped", why)
     # Figures are drawn by helper processes while the stages compute (evaltool.figure_workers; the same PNGs
     # as drawing them here); started after the inputs, whose reading keeps both cores busy, their imports
-    # overlap with matching.
-    figure_workers.start()
+    # overlap with matching (forked, on Linux, from one process that imports what the run's helper jobs use).
+    from evaltool.helper_fork import PRELOAD
+
+    figure_workers.start(preload=PRELOAD)
     # Keyed hashes of the input ids (results/identifiers.json, for `evaltool check-publish`): the ids are read
     # from the engine now, column by column, and hashed in a helper while the stages compute.
     from evaltool.identifiers import start_identifier_json

@@ -1,0 +1,33 @@
+"""The `evaltool` command ends without tearing the interpreter down (evaltool.cli._exit_now): its exit
+handlers still run, everything it printed still arrives through a pipe, and its exit status is Python's."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from evaltool import __version__
+
+
+def _py(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+def test_output_through_a_pipe_arrives_whole_and_the_status_is_kept(tmp_path):
+    ok = _py("-m", "evaltool", "--version", cwd=tmp_path)
+    assert ok.returncode == 0 and __version__ in ok.stdout
+    bad = _py("-m", "evaltool", "validate", "no_such_spec.yaml", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "no_such_spec.yaml" in bad.stdout + bad.stderr
+
+
+def test_exit_handlers_run_and_python_exit_values_are_kept(tmp_path):
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('handler ran'))\n"
+            "from evaltool.cli import _exit_now\n"
+            "print('printed before', end='')\n"
+            "_exit_now({})\n")
+    for value, status in (("None", 0), ("3", 3), ("'a message'", 1)):
+        out = _py("-c", code.format(value), cwd=tmp_path)
+        assert out.returncode == status
+        assert out.stdout == "printed beforehandler ran\n"
+        assert out.stderr == ("a message\n" if status == 1 else "")
