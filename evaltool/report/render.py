@@ -372,8 +372,10 @@ def _pandoc_typst(src: Path, workdir: Path, epoch: int, brand: Brand) -> tuple[P
 def _pandoc_parse(src: Path, out: Path, workdir: Path) -> tuple[Path, list[str]]:
     """Parse a document's Markdown once into pandoc's AST (JSON), which each format then reads: the same
     output, byte for byte, as reading the Markdown for every format (checked for HTML, Word and Typst).
-    Returns the AST's path and pandoc's warnings."""
-    return out, _run([_pandoc(), str(src), "--from", "markdown", "--to", "json", "-o", str(out)], workdir)
+    The cross-reference filter's first pass (numbering, the same in every format) is done here, once; each
+    format runs only its second pass (``filters/crossref.lua``). Returns the AST's path and pandoc's warnings."""
+    return out, _run([_pandoc(), str(src), "--from", "markdown", "--lua-filter", str(FILTER), "--to", "json",
+                      "-o", str(out)], workdir)
 
 
 def _quarto_render(fmt: str, src: Path, out: Path, workdir: Path, epoch: int, brand: Brand) -> list[str]:

@@ -113,11 +113,19 @@ local function callout(div)
 end
 
 local function resolve(cite)
+  -- The reference as a marked link: its label and target are kept, and turned into what each format shows
+  -- by the format's pass (xref_for_format below).
   local id = cite.citations[1].id
   local label = labels[id]
   if not label then return nil end
+  return pandoc.Link(pandoc.Inlines(label), "#" .. id, "", pandoc.Attr("", {"evaltool-xref"}, {{"label", label}}))
+end
+
+local function xref_for_format(link)
+  if not link.classes:includes("evaltool-xref") then return nil end
+  local label = link.attributes["label"]
   if FORMAT:match("html") then
-    return pandoc.Link(label, "#" .. id)
+    return pandoc.Link(label, link.target)
   end
   return pandoc.Str(label)
 end
@@ -134,7 +142,14 @@ local function wrap_codes(t)
   })
 end
 
-function Pandoc(doc)
+-- The filter runs in two passes: numbering and references (the same in every format), then what differs by
+-- format (references as links or text, callout boxes). Pandoc's AST parsed once for all formats (FORMAT
+-- "json") gets the first pass only, and a mark in its metadata; each format then runs the second pass only.
+local MARK = "evaltool-crossref-numbered"
+local numbered = false
+
+local function number(doc)
+  if numbered then return nil end
   -- pass 1: number in document order (top-down over the whole block tree)
   doc = doc:walk({
     traverse = "topdown",
@@ -146,9 +161,28 @@ function Pandoc(doc)
       return nil
     end,
   })
-  -- pass 2: resolve references, then callouts
+  -- references resolved to marked links, then long codes in tables made breakable
   doc = doc:walk({Cite = resolve})
-  doc = doc:walk({Div = callout})
   doc = doc:walk({Table = wrap_codes})
+  if FORMAT == "json" then doc.meta[MARK] = true end
   return doc
 end
+
+local function for_format(f)
+  return function(el)
+    if FORMAT == "json" then return nil end
+    return f(el)
+  end
+end
+
+return {
+  {Meta = function(meta)
+    if meta[MARK] then
+      numbered = true
+      meta[MARK] = nil
+      return meta
+    end
+  end},
+  {Pandoc = number},
+  {Link = for_format(xref_for_format), Div = for_format(callout)},
+}
