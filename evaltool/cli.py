@@ -208,6 +208,7 @@ def run(
     from evaltool.pipeline import run as run_pipeline
     from evaltool.runlog import RunRecord
 
+    _freeze_imports()
     _check_engine(engine)
     fmts = tuple(f.strip() for f in formats.split(",")) if formats else None
     if fmts:
@@ -550,7 +551,24 @@ def schema(
         out.print(Text(f"wrote {output}"))
 
 
+_CONSOLE = False  # True in the `evaltool` command's own process (main()), not when the app is called in-process
+
+
+def _freeze_imports() -> None:
+    """In the command's own process, move everything imported so far out of the cyclic garbage collector's
+    reach (:func:`gc.freeze`): its full collections then skip the libraries' hundreds of thousands of objects,
+    which live as long as the process anyway (0.97 s of collections in a Southvale run, 0.57 s with this).
+    Nothing later is affected; not done when the app is called inside another program (a test, a notebook),
+    whose objects are not the command's to freeze."""
+    if _CONSOLE:
+        import gc
+
+        gc.freeze()
+
+
 def main() -> None:  # pragma: no cover - console script entry
+    global _CONSOLE
+    _CONSOLE = True
     try:
         try:
             app()

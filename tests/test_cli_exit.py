@@ -31,3 +31,16 @@ def test_exit_handlers_run_and_python_exit_values_are_kept(tmp_path):
         assert out.returncode == status
         assert out.stdout == "printed beforehandler ran\n"
         assert out.stderr == ("a message\n" if status == 1 else "")
+
+
+def test_imports_are_frozen_only_in_the_commands_own_process(tmp_path):
+    import gc
+
+    from evaltool import cli
+
+    before = gc.get_freeze_count()
+    cli._freeze_imports()  # called in-process (as a test or a notebook would): nothing frozen
+    assert gc.get_freeze_count() == before and cli._CONSOLE is False
+    code = ("import gc\nfrom evaltool import cli\ncli._CONSOLE = True\ncli._freeze_imports()\n"
+            "print(gc.get_freeze_count() > 10_000)\n")
+    assert _py("-c", code, cwd=tmp_path).stdout.strip() == "True"
