@@ -13,7 +13,7 @@ import ctypes.util
 import gc
 import sys
 
-__all__ = ["release_memory"]
+__all__ = ["release_memory", "settle_imports"]
 
 _TRIM = None
 if sys.platform.startswith("linux"):
@@ -64,3 +64,19 @@ def release_memory() -> bool:
     except (OSError, AttributeError):  # pragma: no cover - a libc without malloc_trim
         return False
     return True
+
+
+#: Allocations between young-generation collections in a process that settled its imports (Python's default
+#: is 700): a run allocates millions of small objects, nearly all freed by reference counting.
+YOUNG_THRESHOLD = 10_000
+
+
+def settle_imports() -> None:
+    """For a process that is one command (the ``evaltool`` command, a helper's zygote): move everything imported
+    so far out of the cyclic collector's reach (:func:`gc.freeze`; modules live as long as the process), and
+    collect the young generation less often. Full collections then skip the libraries' objects and come
+    rarer: a Southvale run's main process spent 0.97 s in collections, 0.54 s so; the helpers 0.72 s over the
+    twenty figures, 0.35 s with the freeze alone. Garbage in reference cycles is still collected, a little
+    later; memory freed by reference counting (nearly all of it) is not affected."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])

@@ -555,15 +555,13 @@ _CONSOLE = False  # True in the `evaltool` command's own process (main()), not w
 
 
 def _freeze_imports() -> None:
-    """In the command's own process, move everything imported so far out of the cyclic garbage collector's
-    reach (:func:`gc.freeze`): its full collections then skip the libraries' hundreds of thousands of objects,
-    which live as long as the process anyway (0.97 s of collections in a Southvale run, 0.57 s with this).
-    Nothing later is affected; not done when the app is called inside another program (a test, a notebook),
-    whose objects are not the command's to freeze."""
+    """In the command's own process, the imports settled (:func:`evaltool._memory.settle_imports`): not done
+    when the app is called inside another program (a test, a notebook), whose objects and garbage collector
+    are not the command's to change."""
     if _CONSOLE:
-        import gc
+        from evaltool._memory import settle_imports
 
-        gc.freeze()
+        settle_imports()
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -20,7 +20,6 @@ forked helper and a started one are handled alike.
 """
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import select
@@ -160,6 +159,7 @@ def _threads() -> int:
 def zygote(spec: str, preload: str) -> None:  # pragma: no cover - runs in the zygote (tested through draw())
     """Import ``preload`` once, fork one helper per ``read:write`` pair of ``spec``, report, reap."""
     from evaltool import figure_workers
+    from evaltool._memory import settle_imports
 
     pairs = [tuple(int(fd) for fd in pair.split(":")) for pair in spec.split(",")]
     figure_workers._lower_priority()  # the helpers inherit it
@@ -168,10 +168,9 @@ def zygote(spec: str, preload: str) -> None:  # pragma: no cover - runs in the z
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a job that needs it imports it again and fails there, said as ever
             pass
-    # What is imported now lives as long as the helpers: out of the cyclic collector's reach, their full
-    # collections skip it (0.72 s of collections over Southvale's twenty figures, 0.35 s so), and its pages
-    # stay shared with the zygote instead of being copied when a collection touches them.
-    gc.freeze()
+    # What is imported now lives as long as the helpers: out of the cyclic collector's reach their collections
+    # skip it, and its pages stay shared with the zygote instead of being copied when a collection touches them.
+    settle_imports()
     single = _threads() == 1
     report = sys.stdout.buffer
     helpers: dict[int, int] = {}

@@ -42,5 +42,5 @@ def test_imports_are_frozen_only_in_the_commands_own_process(tmp_path):
     cli._freeze_imports()  # called in-process (as a test or a notebook would): nothing frozen
     assert gc.get_freeze_count() == before and cli._CONSOLE is False
     code = ("import gc\nfrom evaltool import cli\ncli._CONSOLE = True\ncli._freeze_imports()\n"
-            "print(gc.get_freeze_count() > 10_000)\n")
-    assert _py("-c", code, cwd=tmp_path).stdout.strip() == "True"
+            "print(gc.get_freeze_count() > 10_000, gc.get_threshold()[0])\n")
+    assert _py("-c", code, cwd=tmp_path).stdout.split() == ["True", "10000"]
