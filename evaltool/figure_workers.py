@@ -57,7 +57,8 @@ from typing import Any, Callable
 
 from evaltool.errors import SpecError
 
-__all__ = ["ENV", "HELPER_NICE", "SEND_LIMIT", "Call", "Drawing", "call", "configured_workers", "draw", "frames_nbytes", "running",
+__all__ = ["ENV", "HELPER_NICE", "SEND_LIMIT", "Call", "Drawing", "call", "configured_workers", "draw", "drawn",
+           "frames_nbytes", "in_helper", "running",
            "shared_map", "shutdown", "start", "take_notices"]
 
 ENV = "EVALTOOL_FIGURE_WORKERS"
@@ -119,6 +120,21 @@ def _render_here(plot: Any, width: float, height: float, dpi: int) -> bytes:
         warnings.simplefilter("ignore")
         plot.save(buf, width=width, height=height, dpi=dpi, verbose=False, format="png")
     return buf.getvalue()
+
+
+_IN_HELPER = False  # set in a helper process (_serve)
+
+
+def in_helper() -> bool:
+    """Whether this process is a helper (work done here is already beside the main process)."""
+    return _IN_HELPER
+
+
+def drawn(png: bytes) -> Drawing:
+    """A figure already drawn (by a stage computed in a helper, :mod:`evaltool.stage_beside`)."""
+    d = Drawing(None, 0.0, 0.0, DPI, None)
+    d._png = png
+    return d
 
 
 class Drawing:
@@ -456,6 +472,8 @@ def _lower_priority() -> None:
 
 def _serve(stdin: Any = None, stdout: Any = None, lower: bool = True) -> None:  # pragma: no cover - runs in
     # the helper process (tested through draw()); ``stdin``/``stdout``: a forked helper's pipes
+    global _IN_HELPER
+    _IN_HELPER = True
     if stdin is None:
         stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed while drawing may reach the protocol stream

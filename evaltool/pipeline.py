@@ -252,10 +252,12 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
                               seconds=took)
             if enabled and name in reuse.reused:
                 stages[name]["reused_from"] = str(reuse.manifest.get("created"))
-        # The stage's figures start drawing now (in helper processes) while the next stage computes.
-        for fig in (out.figures.values() if out is not None else ()):
+        # The stage's figures start drawing now (in helper processes) while the next stage computes; a stage
+        # computed in a helper has drawn its own there already.
+        drawn = beside[name].pngs if name in beside else {}
+        for key, fig in (out.figures.items() if out is not None else ()):
             if isinstance(fig, FigureSpec):
-                drawings[id(fig)] = draw_figure(fig)
+                drawings[id(fig)] = figure_workers.drawn(drawn[key]) if key in drawn else draw_figure(fig)
         return out
 
     window = dict(window_start=pd.Timestamp(spec.window.start), window_end=pd.Timestamp(spec.window.end))

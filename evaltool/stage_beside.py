@@ -37,10 +37,16 @@ __all__ = ["Beside", "compute", "start_beside", "start_qual"]
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
     """``fn(*args, **kwargs)`` under the report brand's chart colours, with its warnings recorded: the
-    pickled ``(output, [(category, message), ...], seconds)``. Runs in a helper (or here)."""
+    pickled ``(output, [(category, message), ...], seconds, pngs)``. Runs in a helper (or here).
+
+    In a helper the stage's figures are drawn there too, at once (``pngs``: name -> the bundle's PNG, the
+    same bytes as drawing them later; a figure that fails is left out and drawn, and its error raised, in
+    the main process): the helper would otherwise wait while the main process matches, and the figures be
+    drawn later when every core is busy."""
     import cloudpickle  # a stage's figures are plotnine objects with closures in their scales
 
     from evaltool.plotting import use_palette
+    from evaltool.stage import FigureSpec
 
     t0 = time.perf_counter()
     caught: list = []
@@ -53,7 +59,18 @@ def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: 
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         raise
     said = [(w.category, str(w.message)) for w in caught]
-    return cloudpickle.dumps((out, said, time.perf_counter() - t0))
+    seconds = time.perf_counter() - t0
+    pngs: dict[str, bytes] = {}
+    if figure_workers.in_helper():
+        with use_palette(palette):
+            for name, fig in getattr(out, "figures", {}).items():
+                if isinstance(fig, FigureSpec):
+                    try:
+                        pngs[name] = figure_workers._render_here(fig.plot, float(fig.width), float(fig.height),
+                                                                 figure_workers.DPI)
+                    except Exception:  # noqa: BLE001 - drawn again in the main process, its error raised there
+                        pass
+    return cloudpickle.dumps((out, said, seconds, pngs))
 
 
 class Beside:
@@ -67,6 +84,7 @@ class Beside:
     def __init__(self, fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None,
                  what: str, prepare: Callable[[], Any] | None = None) -> None:
         self.seconds = 0.0
+        self.pngs: dict[str, bytes] = {}  # the stage's figures, drawn where it was computed (a helper)
         self._error: BaseException | None = None
         self._said: list = []
         self._call = None
@@ -97,7 +115,7 @@ class Beside:
             raise self._error
         # Still queued behind figures (no helper has started it): computed here rather than waited for.
         self._call.take_back()
-        out, said, seconds = pickle.loads(self._call.result())
+        out, said, seconds, self.pngs = pickle.loads(self._call.result())
         self.seconds += seconds
         for category, message in said:
             warnings.warn(message, category, stacklevel=2)

@@ -96,3 +96,41 @@ def test_a_stage_no_helper_has_started_is_computed_here_when_collected(helpers):
     assert job._call._future is None  # taken back from the queue and computed here
     assert not busy._future.done()  # not waited for: the helper is still busy with the long call
     busy.result()
+
+
+@pytest.fixture
+def helper_importing_tests(monkeypatch):
+    import os
+    from pathlib import Path
+
+    fw.shutdown()
+    here = str(Path(__file__).resolve().parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    assert fw.start(1) == 1
+    yield
+    fw.shutdown()
+
+
+def test_a_stage_computed_there_draws_its_figures_there(helper_importing_tests):
+    from _beside_stage import stage_with_figures
+
+    job = Beside(stage_with_figures, (12,), {}, None, "a stage with figures")
+    assert job._call._future is not None
+    job._call._future.result()  # done there (collected at once, it would be taken back and computed here)
+    out = job.output()
+    assert list(out.tables["t"]["x"]) == list(range(12))
+    good = out.figures["good"]
+    # drawn there, the same bytes as drawing it here; the figure whose drawing fails is left to be drawn here
+    assert set(job.pngs) == {"good"}
+    assert job.pngs["good"] == fw._render_here(good.plot, 3.0, 2.0, fw.DPI)
+    assert fw.drawn(job.pngs["good"]).bytes() == job.pngs["good"]
+
+
+def test_a_stage_computed_here_leaves_its_figures_to_the_helpers(monkeypatch):
+    from _beside_stage import stage_with_figures
+
+    fw.shutdown()
+    monkeypatch.setenv(fw.ENV, "0")
+    assert fw.start() == 0
+    job = Beside(stage_with_figures, (5,), {}, None, "a stage with figures")
+    assert job.output().figures["good"].title == "Good" and job.pngs == {}
