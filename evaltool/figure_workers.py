@@ -6,9 +6,11 @@ report), a third of the Southvale example's time on one core. Here a figure is s
 and drawn there while this process computes the next stage, runs the publication gate or waits for
 pandoc: on two cores the figures cost almost no wall time.
 
-- The helpers are started with ``subprocess`` (``python -m evaltool.figure_workers``), never forked: a
-  fork would copy DuckDB's and BLAS's threads mid-lock, and ``multiprocessing``'s spawn would re-run a
-  user's script that calls :func:`evaltool.run` without a ``__main__`` guard.
+- The main process is never forked (a fork would copy DuckDB's and BLAS's threads mid-lock), and
+  ``multiprocessing``'s spawn would re-run a user's script that calls :func:`evaltool.run` without a
+  ``__main__`` guard. On Linux one process is started with ``subprocess``, imports the helpers' modules once
+  and forks them (:mod:`evaltool.helper_fork`); elsewhere each helper is started as its own interpreter
+  (``python -m evaltool.figure_workers``).
 - A figure travels as a ``cloudpickle`` of its ggplot (closures in scales and labels included) and comes
   back as the PNG's bytes: byte-identical to drawing it here (same libraries, same fonts; checked on
   every Southvale figure).
