@@ -165,10 +165,11 @@ def _group_sum(vals: pd.Series, arr: np.ndarray, g: np.ndarray) -> float:
 
 
 def _row_groups(codes: dict[str, np.ndarray], rows: np.ndarray, by: tuple[str, ...]) -> list[np.ndarray]:
-    """The groups of ``rows`` with equal values in the columns ``by`` (missing values a group of their own), as
-    ``df.iloc[rows].groupby(list(by), sort=False, dropna=False).indices`` gives them (each group's rows in
-    order, the groups in order of their first row), from each column's factorised ``codes``: without pandas'
-    cost per call (the gate groups every key subset of every table).
+    """The groups of ``rows`` with equal values in the columns ``by`` (missing values a group of their own), the
+    groups ``df.iloc[rows].groupby(list(by), sort=False, dropna=False)`` finds, each group's rows in order and
+    the groups in order of their first row (pandas 3's order; pandas 2 put some groups with a missing key
+    elsewhere), from each column's factorised ``codes``: without pandas' cost per call (the gate groups every
+    key subset of every table).
 
     Examples
     --------
