@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import atexit
 import io
+import itertools
 import os
 import pickle
 import queue
@@ -237,10 +238,9 @@ class _Helper:
     def _loop(self) -> None:
         alive = True
         while True:
-            job = self.jobs.get()
-            if job is None:
+            _, _, payload, fut = self.jobs.get()
+            if payload is None:
                 break
-            payload, fut = job
             if not fut.set_running_or_notify_cancel():
                 continue
             if not alive:
@@ -299,7 +299,10 @@ class _Pool:
     def __init__(self, n: int, preload: tuple[str, ...] = ()) -> None:
         from evaltool import helper_fork
 
-        self.jobs: queue.Queue = queue.Queue()
+        # Jobs in order of submission, except that a batch this process is waiting on (shared_map) goes before
+        # figures, which are wanted only when the report is written.
+        self.jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._seq = itertools.count()
         self.zygote = None
         if helper_fork.available():  # forked from one process that imported their modules once
             self.zygote = helper_fork.Zygote(n, _helper_env(), helper_fork.PLOTTING + tuple(preload))
@@ -307,14 +310,14 @@ class _Pool:
         else:
             self.helpers = [_Helper(self.jobs, i + 1) for i in range(n)]
 
-    def submit(self, payload: bytes) -> Future:
+    def submit(self, payload: bytes, urgent: bool = False) -> Future:
         fut: Future = Future()
-        self.jobs.put((payload, fut))
+        self.jobs.put((0 if urgent else 1, next(self._seq), payload, fut))
         return fut
 
     def close(self) -> None:
         for _ in self.helpers:
-            self.jobs.put(None)
+            self.jobs.put((2, next(self._seq), None, None))  # after every job
         for h in self.helpers:
             h.thread.join(timeout=60)
             h.stop()
@@ -388,9 +391,10 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
     return Drawing(plot, float(width), float(height), int(dpi), fut)
 
 
-def call(fn: Callable[..., Any], *args: Any, what: str) -> Call:
+def call(fn: Callable[..., Any], *args: Any, what: str, urgent: bool = False) -> Call:
     """Start ``fn(*args)`` in a helper (``fn`` importable by name, ``args`` plain data); the returned
     :class:`Call` gives its value. With no helper running it is computed here when asked for.
+    ``urgent``: started before the jobs already queued that are not (this process is about to wait for it).
 
     For pure-Python work that would otherwise hold this process's interpreter lock while the helpers
     idle (hashing identifiers): the value is the same wherever it is computed.
@@ -405,7 +409,7 @@ def call(fn: Callable[..., Any], *args: Any, what: str) -> Call:
             _notice(f"{what} could not be sent to a helper process ({type(err).__name__}); it was done in the "
                     "main process (same result, more time)")
         if payload is not None:
-            fut = pool.submit(payload)
+            fut = pool.submit(payload, urgent)
     return Call(fn, args, fut, what)
 
 
@@ -444,15 +448,17 @@ def shared_map(fn: Callable[..., Any], arg_tuples: list[tuple], *, what: str) ->
     """``[fn(*args) for args in arg_tuples]``, shared between the helpers and this process (in turn here when no
     helper runs or the batch's frames are larger than :data:`SEND_LIMIT`).
 
-    Every call is queued for the helpers; this process meanwhile takes the ones no helper has started,
-    from the back of the queue, so that the batch takes about half the time on two cores. The values
+    Every call is queued for the helpers, ahead of the figures waiting to be drawn (this process waits for the
+    batch; the figures are wanted only by the report); this process meanwhile takes the ones no helper has
+    started, from the back of the queue, so that the batch takes about half the time on two cores. The values
     (and their order) are the same wherever each is computed. ``fn`` must catch whatever it wants to
     report (warnings included) and return it: a call done in a helper raises nothing here unless it
     failed there, when it is redone here and its error raised here.
     """
     if not running() or frames_nbytes(arg_tuples) > SEND_LIMIT:
         return [fn(*args) for args in arg_tuples]  # in turn, here
-    calls = [call(fn, *args, what=f"{what} ({i + 1} of {len(arg_tuples)})") for i, args in enumerate(arg_tuples)]
+    calls = [call(fn, *args, what=f"{what} ({i + 1} of {len(arg_tuples)})", urgent=True)
+             for i, args in enumerate(arg_tuples)]
     for c in reversed(calls):
         if c.take_back():
             c.result()

@@ -43,7 +43,7 @@ from evaltool.safe_output import atomic_dir, prepare_output
 from evaltool.spec import Spec, load_spec
 from evaltool.stage import FigureSpec, StageOutput, TableMeta
 from evaltool.stage_attempt import attempt as run_attempt
-from evaltool.stage_beside import start_beside, start_qual
+from evaltool.stage_beside import start_beside
 
 ProgressFn = Callable[[str, str, str], None]
 
@@ -233,7 +233,8 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
 
     palette = _brand_palette(spec)
 
-    # PROMs/PREMs and the roll-out need nothing from matching: started now in a helper, collected in turn below.
+    # PROMs/PREMs, the roll-out and the qualitative summaries need nothing from matching: started now in a
+    # helper, collected in turn below.
     beside = start_beside(spec, validated, cohort, reuse, palette, seed) if cohort is not None else {}
 
     def attempt(name: str, enabled: bool, why_not: str, fn: Callable[[], StageOutput]) -> StageOutput | None:
@@ -329,20 +330,16 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
                          min_age=spec.cohort.min_age,
                          context={"value_set_label": prom.facts.get("value_set_label") if prom is not None else None})
 
-    # The qualitative stage needs the other stages' facts, not the economics': computed meanwhile when it can be.
-    beside.update(start_qual(spec, {k: v.facts for k, v in outputs.items()}, reuse, palette, seed)
-                  if spec.economics is not None and "effects" in outputs else {})
     attempt("economics", spec.economics is not None and "effects" in outputs,
             "no `economics` section in the spec" if spec.economics is None else "the matched effects did not run",
             _economics)
 
     def _qual() -> StageOutput:
-        from evaltool.qual.stage import run_stage
-
-        if "qual" in beside:
-            return beside["qual"].output()
+        from evaltool.qual.stage import add_joint_display, run_stage
 
         facts = {k: v.facts for k, v in outputs.items()}
+        if "qual" in beside:  # summarised in a helper; the joint display quotes the finished stages' numbers
+            return add_joint_display(beside["qual"].output(), facts)
         return run_stage(None, None, spec.qualitative, seed=seed, effects_facts=facts)
 
     attempt("qual", spec.qualitative is not None and spec.qualitative.segments is not None,

@@ -1,10 +1,11 @@
 """Stages computed beside the others, in a helper process.
 
-The PROMs/PREMs summaries and the practice roll-out need nothing that matching or the matched effects
-produce, and matching keeps one core busy for a third of a run while the figure helpers
+The PROMs/PREMs summaries, the practice roll-out and the qualitative summaries need nothing that matching or
+the matched effects produce, and matching keeps one core busy for a third of a run while the figure helpers
 (:mod:`evaltool.figure_workers`) mostly wait. So the pipeline starts those stages in a helper before
 matching (the roll-out's practice panel is first queried here, where the engine is) and collects each
-at its usual place in the order of stages:
+at its usual place in the order of stages (the qualitative stage's joint display, which quotes the other
+stages' numbers, is added here when it is collected):
 
 - the results are the same wherever a stage is computed (the helpers run the same libraries with one
   BLAS thread, as this process does; checked on every table of the Southvale bundle);
@@ -32,7 +33,7 @@ from evaltool import figure_workers
 from evaltool.runlog import capture_warnings
 from evaltool.stage import StageOutput
 
-__all__ = ["Beside", "compute", "start_beside", "start_qual"]
+__all__ = ["Beside", "compute", "start_beside"]
 
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
@@ -155,24 +156,11 @@ def start_beside(spec: Any, validated: Any, cohort: Any, reuse: Any, palette: tu
             rollout_stage, (None, None, validated.practices, spec.rollout), {"seed": seed, **window}, palette,
             "the roll-out stage", prepare=lambda: practice_panel(validated.population_table, validated.activity_table,
                                                                  validated.practices, spec.rollout, **window))
-    return out
-
-
-def start_qual(spec: Any, facts: dict[str, dict], reuse: Any, palette: tuple[str, ...] | None,
-               seed: int) -> dict[str, Beside]:
-    """Start the qualitative stage in a helper while the economics stage computes here, when its joint display
-    needs nothing from economics: every ``quant_key`` names a section other than economics (``section.key``)
-    and is among ``facts`` (the finished stages' facts). Otherwise it runs in turn, as always."""
     q = spec.qualitative
-    if not figure_workers.running() or q is None or q.segments is None or (reuse is not None and "qual" in reuse.reused):
-        return {}
-    from evaltool.qual.joint import flatten_facts
-    from evaltool.qual.stage import run_stage as qual_stage
+    if q is not None and q.segments is not None and runs("qual"):
+        from evaltool.qual.stage import summarise
 
-    known = flatten_facts(facts)
-    for entry in q.joint_display:
-        key = entry.quant_key
-        if key is not None and (key.split(".")[0] not in facts or key.startswith("economics.") or key not in known):
-            return {}
-    return {"qual": Beside(qual_stage, (None, None, q), {"seed": seed, "effects_facts": facts}, palette,
-                           "the qualitative stage")}
+        # All but the joint display, which needs the other stages' facts: completed when collected
+        # (evaltool.qual.stage.add_joint_display).
+        out["qual"] = Beside(summarise, (None, None, q), {"seed": seed}, palette, "the qualitative stage")
+    return out

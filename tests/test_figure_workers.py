@@ -196,3 +196,18 @@ def test_identifiers_hashed_in_a_helper_equal_the_ones_hashed_here(helpers):
     assert job._future is not None and job.result() == here
     big = start_identifier_json(frames, 11, {"population": {"sha256": "ab"}}, limit=100)  # too many: here
     assert big._future is None and big.result() == here
+
+
+def test_work_the_main_process_waits_for_goes_before_queued_figures(helpers):
+    # A batch shared with the main process (shared_map) is waited for now; figures only when the report is
+    # written: a helper busy with one job takes the urgent call next, then the figure queued before it.
+    import time
+
+    done: list[str] = []
+    busy = fw.call(time.sleep, 1.0, what="a long job")
+    figure = fw.draw(_plot(), width=3, height=2)
+    urgent = fw.call(abs, -3, what="a call waited for", urgent=True)
+    figure._future.add_done_callback(lambda f: done.append("figure"))
+    urgent._future.add_done_callback(lambda f: done.append("urgent"))
+    assert urgent.result() == 3 and figure.bytes()[:4] == b"\x89PNG" and busy.result() is None
+    assert done == ["urgent", "figure"]

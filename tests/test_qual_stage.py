@@ -130,3 +130,34 @@ def test_pipeline_style_call_with_overrides_and_nested_facts():
     assert t["fit"].tolist() == ["expands", "silent"]
     assert res.facts["source_format"] == "qdpx"
     assert (res.tables["qual_framework"]["analyst_summary"] != "").sum() == 3
+
+
+def test_summarised_in_a_helper_then_completed_equals_the_stage_in_one_go(tmp_path):
+    # The pipeline summarises the interviews while matching runs (in a helper: through a pickle) and adds the
+    # joint display when the stage is collected, with the finished stages' facts. Same tables (in the same
+    # order), facts and events (in the same order, the joint display's warning among them) as in one go.
+    import pickle
+
+    import cloudpickle  # as a helper sends it back (figures hold closures)
+
+    from evaltool.qual.stage import add_joint_display, summarise
+
+    jd = JOINT + [{"finding": "Bed days {value}", "quant_key": "effects.missing_key", "themes": ["prevention"],
+                   "fit": "expands"}]
+    cfg = QualConfig(participants=EX / "participants.csv", analyst_summaries=EX / "analyst_summaries.csv",
+                     joint_display=jd)
+    facts = {"effects": {"rr_emergency_under65": 0.81}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        whole = run_stage(EX / "codebook.yaml", EX / "southvale.qdpx", cfg, seed=11, effects_facts=facts)
+        part = pickle.loads(cloudpickle.dumps(summarise(EX / "codebook.yaml", EX / "southvale.qdpx", cfg, seed=11)))
+    assert part.tables["joint_display"].empty and "_joint" in part.objects
+    done = add_joint_display(part, facts)
+    assert list(done.tables) == list(whole.tables)
+    for name, table in whole.tables.items():
+        pd.testing.assert_frame_equal(done.tables[name], table)
+    assert json.dumps(done.facts, default=str) == json.dumps(whole.facts, default=str)
+    assert [(e.code, e.message) for e in done.events] == [(e.code, e.message) for e in whole.events]
+    assert "joint_display_warning" in [e.code for e in whole.events]
+    assert "_joint" not in done.objects and done.objects["joint_display"] is not None
+    assert done.tables["joint_display"]["finding"].iloc[0].endswith("(rate ratio 0.81); no change 65+")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from evaltool import dist
 
 __all__ = ["critical", "critical_and_p", "p_value"]
 
@@ -15,14 +15,14 @@ def critical(alpha: float, df: float) -> float:
     >>> round(critical(0.05, float("inf")), 4), round(critical(0.05, 19.0), 4)
     (1.96, 2.093)
     """
-    return float(stats.norm.ppf(1 - alpha / 2) if not np.isfinite(df) else stats.t.ppf(1 - alpha / 2, df))
+    return float(dist.norm_ppf(1 - alpha / 2) if not np.isfinite(df) else dist.t_ppf(1 - alpha / 2, df))
 
 
 def p_value(z: float, df: float) -> float:
     """Two-sided p-value of the statistic ``z`` (NaN when ``z`` is not finite)."""
     if not np.isfinite(z):
         return float("nan")
-    return float(2 * (stats.norm.sf(abs(z)) if not np.isfinite(df) else stats.t.sf(abs(z), df)))
+    return float(2 * (dist.norm_sf(abs(z)) if not np.isfinite(df) else dist.t_sf(abs(z), df)))
 
 
 def critical_and_p(estimate: float, std_error: float, dof: float, alpha: float = 0.05) -> tuple[float, float]:

@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
+from evaltool import dist
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, EstimationError
 
@@ -329,7 +330,7 @@ def synthetic_control(
         se = float(np.sqrt(np.mean((pv - pv.mean()) ** 2)))
     else:
         p_ratio = p_eff = se = float("nan")
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     loo_rows = []
     if leave_one_out:
         for dnr in [d for d, wt in zip(donors, w) if wt > 1e-3]:

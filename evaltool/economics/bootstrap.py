@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from evaltool._result import ResultMixin, Summary
+from evaltool.dist import norm_cdf, norm_ppf
 from evaltool.errors import EstimationError
 
 __all__ = ["BootstrapResult", "bca_interval", "bootstrap_sets", "percentile_interval", "resample_counts"]
@@ -90,7 +90,7 @@ def bca_interval(draws: np.ndarray, point: float, jackknife: np.ndarray,
         return float("nan"), float("nan")
     below = (np.sum(d < point) + 0.5 * np.sum(d == point)) / len(d)
     below = min(max(below, 0.5 / len(d)), 1 - 0.5 / len(d))
-    z0 = sps.norm.ppf(below)
+    z0 = norm_ppf(below)
     jk = np.asarray(jackknife, dtype=float)
     jk = jk[np.isfinite(jk)]
     dev = jk.mean() - jk if len(jk) > 2 else np.zeros(1)
@@ -99,8 +99,8 @@ def bca_interval(draws: np.ndarray, point: float, jackknife: np.ndarray,
     a = (1 - confidence) / 2
     out = []
     for q in (a, 1 - a):
-        z = sps.norm.ppf(q)
-        adj = sps.norm.cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
+        z = norm_ppf(q)
+        adj = norm_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
         out.append(float(np.quantile(d, min(max(adj, 0.0), 1.0))))
     return out[0], out[1]
 

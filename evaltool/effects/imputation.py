@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
@@ -293,9 +293,9 @@ def imputation(
 
     est, se = estimate(y[:, None])
     est, se = est[:, 0], se[:, 0]
-    q = float(stats.t.ppf(1 - alpha / 2, max(P.G - 1, 1)))
+    q = float(dist.t_ppf(1 - alpha / 2, max(P.G - 1, 1)))
     table = pd.DataFrame({"label": labels, "estimate": est, "std_error": se, "ci_lower": est - q * se,
-                          "ci_upper": est + q * se, "p_value": 2 * stats.t.sf(np.abs(est / se), max(P.G - 1, 1)),
+                          "ci_upper": est + q * se, "p_value": 2 * dist.t_sf(np.abs(est / se), max(P.G - 1, 1)),
                           "n_obs": [int((W1[:, j] > 0).sum()) for j in range(W1.shape[1])]})
     inference = f"BJS conservative cluster variance, t({P.G - 1})"
     if wild_bootstrap:
@@ -411,12 +411,12 @@ def _poisson(data: pd.DataFrame, outcome: str, unit: str, time: str, group: str,
             se_log = np.sqrt((G - 1) / G * np.nansum((J - np.nanmean(J, axis=0)) ** 2, axis=0))
     else:
         se_log = np.full(len(labels), np.nan)
-    q = float(stats.t.ppf(1 - alpha / 2, max(G - 1, 1)))
+    q = float(dist.t_ppf(1 - alpha / 2, max(G - 1, 1)))
     log_est = np.log(est)
     table = pd.DataFrame({
         "label": labels, "estimate": est, "std_error": est * se_log,
         "ci_lower": np.exp(log_est - q * se_log), "ci_upper": np.exp(log_est + q * se_log),
-        "p_value": 2 * stats.t.sf(np.abs(log_est / se_log), max(G - 1, 1)),
+        "p_value": 2 * dist.t_sf(np.abs(log_est / se_log), max(G - 1, 1)),
         "observed": num, "expected": den, "excess_per_1000": 1000 * (num - den) / expo,
         "n_obs": ind.sum(axis=0).astype(int),
     })

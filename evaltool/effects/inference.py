@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import EstimationError
@@ -380,7 +380,7 @@ def multiplier_bootstrap(
         V = draw_weights(rng, G, stop - start, weights)
         draws[start:stop] = (V.T @ S) / n
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0, method="inverted_cdf")
-    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    se = (q75 - q25) / (dist.norm_ppf(0.75) - dist.norm_ppf(0.25))
     ok = np.isfinite(se) & (se > np.sqrt(np.finfo(float).eps) * 10 / np.sqrt(n))
     se = np.where(ok, se, np.nan)
     if ok.any():

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool.columns import to_contract
 from evaltool.effects.coded import CodedDesign
@@ -147,7 +147,7 @@ def _rows(
     for s, idx in eff.items():
         j = idx[0]
         b, se = float(fit.coef[j]), float(se_all[j])
-        p = float(2 * stats.norm.sf(abs(b / se))) if se > 0 else np.nan
+        p = float(2 * dist.norm_sf(abs(b / se))) if se > 0 else np.nan
         ins = (fr[group].astype(str) == s) if group else np.ones(len(fr), bool)
         post_t = ins & (fr["treated"] == 1) & (fr["period"] >= 0)
         n_units = int(fr.loc[ins & ((fr["treated"] == 1) if treated_only else True), "n_people"].groupby(fr["unit"]).first().sum())
@@ -207,7 +207,7 @@ def _negbin_rows(
         post_t = ins & (agg["treated"].to_numpy() == 1) & (agg["post"].to_numpy() == 1)
         r = agg.loc[post_t, "y"].sum() / agg.loc[post_t, "exposure"].sum() * PY_DAYS * 1000
         lo, hi = b[j] - z * se, b[j] + z * se
-        p = float(2 * stats.norm.sf(abs(b[j] / se)))
+        p = float(2 * dist.norm_sf(abs(b[j] / se)))
         base = dict(analysis="matched_did", outcome=outcome, subgroup_var=group or "all", subgroup=s,
                     method="negbin_glm", n_units=int(agg.loc[ins, "unit"].nunique()),
                     n_clusters=int(agg["cluster"].nunique()) if cluster_col else 0)
@@ -325,7 +325,7 @@ def matched_did(
         pre_months, post_months = panel.pre_months, panel.post_months
     if outcome not in panel.outcomes:
         raise DataValidationError(f"outcome {outcome!r} was not built into `panel` ({list(panel.outcomes)})")
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     by = "cell" if (compress and model == "poisson" and cluster_col and cluster_col != "person_id") else "person"
     warn: list[str] = []
 

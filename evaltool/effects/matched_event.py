@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool.effects.coded import CodedDesign
 from evaltool.effects.compress import CellPanel
@@ -75,7 +75,7 @@ def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None
     Returns the event-study table (``period`` in ``unit`` = month or quarter relative to the index),
     the pre-trend test and assessment (empty without pre-period bins), and warnings.
     """
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     notes: list[str] = []
     fr = cp.frame
     for width, unit in ((1, "month"), (3, "quarter")):
@@ -97,7 +97,7 @@ def event_study(cp: CellPanel, outcome: str, model: str, cluster_col: str | None
         break
     b, se = fit.coef[idx], fit.std_error()[idx]
     es = pd.DataFrame({"outcome": outcome, "period": bins, "estimate": b, "std_error": se,
-                       "ci_lower": b - z * se, "ci_upper": b + z * se, "p_value": 2 * stats.norm.sf(np.abs(b / se))})
+                       "ci_lower": b - z * se, "ci_upper": b + z * se, "p_value": 2 * dist.norm_sf(np.abs(b / se))})
     es = pd.concat([es, pd.DataFrame({"outcome": [outcome], "period": [-1], "estimate": [0.0], "std_error": [0.0],
                                       "ci_lower": [0.0], "ci_upper": [0.0], "p_value": [np.nan]})])
     es = es.sort_values("period").reset_index(drop=True)

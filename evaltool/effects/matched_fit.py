@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy import stats
+from evaltool import dist
 
 from evaltool.effects.coded import CodedDesign, as_dense, xt_dot
 from evaltool.effects.compress import CellPanel
@@ -27,7 +27,7 @@ def wald(b: np.ndarray, V: np.ndarray, R: np.ndarray) -> tuple[float, int, float
     RVR = R @ V @ R.T
     stat = float(rb @ np.linalg.solve(RVR, rb))
     df = R.shape[0]
-    return stat, df, float(stats.chi2.sf(stat, df))
+    return stat, df, float(dist.chi2_sf(stat, df))
 
 
 def fit_cells(cp: CellPanel, X: CodedDesign, names: list[str], model: str, cluster_col: str | None, mask=None) -> FEFit:

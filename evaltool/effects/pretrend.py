@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from evaltool import dist
 
 __all__ = ["pretrend_assessment", "EQUIVALENCE_FLOOR", "EQUIVALENCE_SHARE"]
 
@@ -73,7 +73,7 @@ def pretrend_assessment(
     b = np.asarray(coef, dtype=float)
     V = np.asarray(vcov, dtype=float)
     k = np.asarray(periods, dtype=float)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     ref = -1.0
     pre_len = -float(np.min(k)) if k.size else 1.0
     gap = (post_months - 1) / 2 - (-(pre_len + 1) / 2)

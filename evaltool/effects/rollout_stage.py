@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool import engine
 from evaltool.effects.config import RolloutConfig
@@ -328,11 +328,11 @@ def _run(out: StageOutput, population: pd.DataFrame, activity: pd.DataFrame, pra
                 s = cs.aggregate("simple").overall
                 # bootstrap SE with a t(G-1) reference: normal intervals covered 91% with 25 practices in
                 # benchmarks/did_staggered, t(G-1) 93.5%
-                q = float(stats.t.ppf(1 - cfg.alpha / 2, n_prac - 1))
+                q = float(dist.t_ppf(1 - cfg.alpha / 2, n_prac - 1))
                 est, se = s["estimate"], s["std_error"]
                 effects.append(dict(estimator="callaway_santanna", **base, estimate=est, std_error=se,
                                     ci_lower=est - q * se, ci_upper=est + q * se,
-                                    p_value=float(2 * stats.t.sf(abs(est / se), n_prac - 1)),
+                                    p_value=float(2 * dist.t_sf(abs(est / se), n_prac - 1)),
                                     scale="difference_per_1000py",
                                     method=f"callaway_santanna_{cfg.method}_{cfg.control_group}_multiplier_bootstrap_"
                                            f"{cfg.weights}_t"))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.effects.imputation import imputation
@@ -185,7 +185,7 @@ def relative_magnitude_bounds(
     # SE of a mean is at most the mean of the SEs whatever the correlation (Minkowski): conservative
     se = float(post["std_error"].mean())
     steps = float(np.mean(post["e"].to_numpy() + 1))
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     rows = []
     for M in mbar:
         b = M * m_pre * steps  # violation may grow by M * m_pre per period since the base period

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._regression import int_labels
 from evaltool.effects.drdid import cell_guard, did_panel
@@ -338,7 +338,7 @@ def att_gt(
     na_col = ~np.isfinite(IF).all(axis=0)
     se = analytic_se(np.where(na_col[None, :], 0.0, IF), P.cluster)
     se[(se <= np.sqrt(np.finfo(float).eps) * 10) | table["_ref"].to_numpy() | na_col] = np.nan
-    crit = float(stats.norm.ppf(1 - alpha / 2))
+    crit = float(dist.norm_ppf(1 - alpha / 2))
     if bootstrap:
         mb = multiplier_bootstrap(np.where(na_col[None, :], 0.0, IF), clusters=P.cluster, reps=reps, seed=seed,
                                   alpha=alpha, weights=weights)
@@ -349,7 +349,7 @@ def att_gt(
     table["std_error"] = se
     table["ci_lower"] = est - crit * se
     table["ci_upper"] = est + crit * se
-    table["p_value"] = 2 * stats.norm.sf(np.abs(est / se))
+    table["p_value"] = 2 * dist.norm_sf(np.abs(est / se))
     table["event_time"] = table["time"] - table["group"]
     # Wald pre-test of parallel trends on pre-treatment ATT(g,t) (analytic variance, as R's did).
     V = analytic_vcov(np.where(na_col[None, :], 0.0, IF), P.cluster)
@@ -360,7 +360,7 @@ def att_gt(
         a = est[pre]
         if np.linalg.cond(Vp) < 1 / np.finfo(float).eps:
             W = float(a @ np.linalg.solve(Vp, a))
-            pval = float(stats.chi2.sf(W, len(pre)))
+            pval = float(dist.chi2_sf(W, len(pre)))
     table = table[["group", "time", "event_time", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "post",
                    "n_treated", "n_control"]]
     for c in ("group", "time", "event_time"):  # labels as integers where they are (2004, not 2004.0)

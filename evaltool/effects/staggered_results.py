@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin, int_labels
 from evaltool._result import ResultMixin, Summary
@@ -166,8 +166,8 @@ class AggregateResult(ResultMixin, RegressionResultsMixin):
         df = int(np.linalg.matrix_rank(V))
         # small-sample version for few clusters G (Hotelling T^2): W (G - q) / (q (G - 1)) ~ F(q, G - q)
         G = len(np.unique(self._cluster)) if self._cluster is not None else self.n_units
-        p_f = float(stats.f.sf(stat * (G - df) / (df * (G - 1)), df, G - df)) if G > df else float("nan")
-        return {"stat": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)), "p_value_f": p_f,
+        p_f = float(dist.f_sf(stat * (G - df) / (df * (G - 1)), df, G - df)) if G > df else float("nan")
+        return {"stat": stat, "df": df, "p_value": float(dist.chi2_sf(stat, df)), "p_value_f": p_f,
                 "n_clusters": int(G)}
 
     def to_frame(self) -> pd.DataFrame:
@@ -339,7 +339,7 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
         inf = np.mean(np.column_stack([c[2] for c in comps]), axis=1)
         overall = (est, inf)
     alpha = s["alpha"]
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     all_inf = np.column_stack([overall[1]] + [c[2] for c in comps]) if comps else overall[1][:, None]
     se_all = analytic_se(all_inf, res._cluster)
     crit_comp = z
@@ -356,11 +356,11 @@ def _aggregate(res: AttGtResult, kind: str, *, min_e: float, max_e: float, balan
     se_all[se_all <= np.sqrt(np.finfo(float).eps) * 10] = np.nan
     o_est, o_se = overall[0], float(se_all[0])
     overall_d = {"estimate": o_est, "std_error": o_se, "ci_lower": o_est - z * o_se, "ci_upper": o_est + z * o_se,
-                     "p_value": float(2 * stats.norm.sf(abs(o_est / o_se)))}
+                     "p_value": float(2 * dist.norm_sf(abs(o_est / o_se)))}
     comp_rows = []
     for (lab, e, _), sej in zip(comps, se_all[1:]):
         comp_rows.append({"label": lab, "estimate": e, "std_error": sej, "ci_lower": e - crit_comp * sej,
-                              "ci_upper": e + crit_comp * sej, "p_value": float(2 * stats.norm.sf(abs(e / sej)))})
+                              "ci_upper": e + crit_comp * sej, "p_value": float(2 * dist.norm_sf(abs(e / sej)))})
     table = pd.DataFrame(comp_rows, columns=["label", "estimate", "std_error", "ci_lower", "ci_upper", "p_value"])
     if len(table):
         table["label"] = int_labels(table["label"]).to_numpy()  # event times and cohorts as integers

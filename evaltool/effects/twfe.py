@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._regression import COEF_COLUMNS, RegressionResultsMixin
 from evaltool._result import ResultMixin, Summary
@@ -217,8 +217,8 @@ def twfe(
     fit = ols(des.y, des.X, vcov="cluster", clusters=df[cluster].to_numpy(), k_absorbed=1)
     G = int(fit.n_clusters or 0)
     est, se = float(fit.coef[0]), float(fit.std_error[0])
-    q = float(stats.t.ppf(1 - alpha / 2, G - 1))
-    p = float(2 * stats.t.sf(abs(est / se), G - 1))
+    q = float(dist.t_ppf(1 - alpha / 2, G - 1))
+    p = float(2 * dist.t_sf(abs(est / se), G - 1))
     # de Chaisemartin & D'Haultfoeuille weights: residual of D on unit and period effects.
     Tm = des.X[:, 1:len(des.times)]
     if Tm.shape[1]:
@@ -324,8 +324,8 @@ def did_2x2(
     names = ["intercept", post, treated, term] + covariates
     fit = ols(y, X, vcov=vcov, clusters=data[cluster].to_numpy() if cluster else None)
     se = fit.std_error
-    q = float(stats.t.ppf(1 - alpha / 2, fit.df_resid))
+    q = float(dist.t_ppf(1 - alpha / 2, fit.df_resid))
     tab = pd.DataFrame({"term": names, "estimate": fit.coef, "std_error": se, "ci_lower": fit.coef - q * se,
                         "ci_upper": fit.coef + q * se,
-                        "p_value": 2 * stats.t.sf(np.abs(fit.coef / se), fit.df_resid)})
+                        "p_value": 2 * dist.t_sf(np.abs(fit.coef / se), fit.df_resid)})
     return DidRegressionResult(table=tab, n_obs=len(y), vcov=vcov, term=term)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError
@@ -152,9 +152,9 @@ def matched_effect(result: MatchResult, outcome: str, *, data: pd.DataFrame | No
     resid = y - X @ beta
     V = _hc3(X, resid, w) if vcov == "hc3" else cluster_vcov(X, resid, w, clusters)
     est, se = float(beta[1]), float(np.sqrt(V[1, 1]))
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(dist.norm_ppf(1 - alpha / 2))
     n_cl = {} if vcov == "hc3" else {"subclass": int(pd.Series(clusters[0]).nunique()),
                                      **({"unit": int(pd.Series(clusters[1]).nunique())} if len(clusters) > 1 else {})}
     return MatchedEffect(outcome=outcome, estimate=est, std_error=se, ci_lower=est - z * se, ci_upper=est + z * se,
-                         p_value=float(2 * stats.norm.sf(abs(est / se))), vcov_type=vcov, n_obs=int(y.size),
+                         p_value=float(2 * dist.norm_sf(abs(est / se))), vcov_type=vcov, n_obs=int(y.size),
                          n_clusters=n_cl)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from evaltool import dist
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError, EstimationError
 
@@ -57,9 +57,9 @@ def paired_t(diff: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     sd = float(np.std(diff, ddof=1)) if n > 1 else np.nan
     se = sd / np.sqrt(n) if n > 1 else np.nan
     if n > 1 and se > 0:
-        tcrit = stats.t.ppf(0.5 + confidence / 2, n - 1)
+        tcrit = dist.t_ppf(0.5 + confidence / 2, n - 1)
         t = mean / se
-        p = float(2 * stats.t.sf(abs(t), n - 1))
+        p = float(2 * dist.t_sf(abs(t), n - 1))
     else:
         tcrit, t, p = np.nan, np.nan, np.nan
     return {
@@ -78,6 +78,8 @@ def _wilcoxon(diff: np.ndarray) -> tuple[float, float, int]:
     n_zero = int(np.sum(diff == 0))
     if np.sum(diff != 0) < 1:
         return np.nan, np.nan, n_zero
+    from scipy import stats  # only here: importing scipy.stats costs 0.8 s (evaltool.dist)
+
     res = stats.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
     return float(res.statistic), float(res.pvalue), n_zero
 
@@ -390,7 +392,7 @@ def ancova(
             raise EstimationError(f"ANCOVA at {fu}: both groups need people answering at baseline and {fu}.")
         beta, vcov, df = _ols(w[str(fu)].to_numpy(float), X)
         se = float(np.sqrt(vcov[2, 2]))
-        tcrit = stats.t.ppf(0.5 + confidence / 2, df)
+        tcrit = dist.t_ppf(0.5 + confidence / 2, df)
         change = (w[str(fu)] - w[str(baseline)]).to_numpy(float)
         # Unadjusted difference in mean change with a Welch CI: the change-score (DiD of means)
         # estimand, which differs from ANCOVA's when the groups differ at baseline (Lord's paradox).
@@ -398,7 +400,7 @@ def ancova(
         v1, v0 = c1.var(ddof=1) / len(c1), c0.var(ddof=1) / len(c0)
         se_u = float(np.sqrt(v1 + v0))
         df_u = (v1 + v0) ** 2 / (v1 ** 2 / (len(c1) - 1) + v0 ** 2 / (len(c0) - 1)) if se_u > 0 else np.nan
-        t_u = stats.t.ppf(0.5 + confidence / 2, df_u) if se_u > 0 else np.nan
+        t_u = dist.t_ppf(0.5 + confidence / 2, df_u) if se_u > 0 else np.nan
         rows.append({
             "timepoint": str(fu),
             "comparison": f"{treated} vs {comparison}",
@@ -406,7 +408,7 @@ def ancova(
             "std_error": se,
             "ci_lower": float(beta[2] - tcrit * se),
             "ci_upper": float(beta[2] + tcrit * se),
-            "p_value": float(2 * stats.t.sf(abs(beta[2] / se), df)),
+            "p_value": float(2 * dist.t_sf(abs(beta[2] / se), df)),
             "baseline_coef": float(beta[1]),
             "n_units": int(len(w)),
             "n_treated": int(g.sum()),
@@ -519,9 +521,9 @@ def attrition(
                 se = np.sqrt(v1 + v2)
                 dfw = (v1 + v2) ** 2 / (v1 ** 2 / (len(comp) - 1) + v2 ** 2 / (len(non) - 1))
                 est = comp.mean() - non.mean()
-                tcrit = stats.t.ppf(0.975, dfw)
+                tcrit = dist.t_ppf(0.975, dfw)
                 row.update(estimate=est, std_error=se, ci_lower=est - tcrit * se, ci_upper=est + tcrit * se,
-                           p_value=float(2 * stats.t.sf(abs(est / se), dfw)))
+                           p_value=float(2 * dist.t_sf(abs(est / se), dfw)))
             else:
                 row.update(estimate=np.nan, std_error=np.nan, ci_lower=np.nan, ci_upper=np.nan, p_value=np.nan)
             att_rows.append(row)

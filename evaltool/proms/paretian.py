@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool._result import ResultMixin, Summary
 from evaltool.errors import DataValidationError
@@ -167,7 +167,7 @@ def probability_of_superiority(before: Any, after: Any, instrument: str = "EQ-5D
     b, a, ok = _paired_levels(before, after, instrument)
     sign = np.sign(b[ok] - a[ok])  # +1 = better (level fell)
     n = sign.shape[0]
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = dist.norm_ppf(0.5 + confidence / 2)
     rows = []
     for j, d in enumerate(DIMENSIONS):
         s = sign[:, j]

@@ -459,7 +459,7 @@ def summarise_prem(
     >>> summarise_prem(df, d).fft["pct_positive"].tolist()
     [50.0]
     """
-    from scipy import stats
+    from evaltool import dist
 
     d = load_definition(definition) if isinstance(definition, str) else definition
     if by is not None and by not in data.columns:
@@ -477,7 +477,7 @@ def summarise_prem(
             v = scores.loc[m, sc.name].dropna().to_numpy(float)
             n = len(v)
             se = v.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-            tcrit = stats.t.ppf(0.5 + confidence / 2, n - 1) if n > 1 else np.nan
+            tcrit = dist.t_ppf(0.5 + confidence / 2, n - 1) if n > 1 else np.nan
             scale_rows.append({
                 "group": grp, "scale": sc.name, "label": sc.label, "n_scored": n,
                 "n_not_scored": int(m.sum() - n), "estimate": v.mean() if n else np.nan,

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from evaltool import dist
 
 from evaltool.errors import DataValidationError, EvaltoolError
 from evaltool.proms.activation import activation_summary
@@ -60,7 +60,7 @@ def _assign_groups(proms: pd.DataFrame, population: pd.DataFrame | None, config:
 def _index_summary(df: pd.DataFrame, value: str, label: str, confidence: float) -> pd.DataFrame:
     g = df.dropna(subset=[value]).groupby(["group", "timepoint"], observed=True)[value]
     out = g.agg(n="size", mean="mean", sd="std", median="median").reset_index()
-    tcrit = stats.t.ppf(0.5 + confidence / 2, (out["n"] - 1).clip(lower=1))
+    tcrit = dist.t_ppf(0.5 + confidence / 2, (out["n"] - 1).clip(lower=1))
     se = out["sd"] / np.sqrt(out["n"])
     out["ci_lower"] = out["mean"] - tcrit * se
     out["ci_upper"] = out["mean"] + tcrit * se

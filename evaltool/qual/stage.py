@@ -8,6 +8,7 @@ fact that still contains a listed name.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,7 @@ def run_stage(
     analyst_summaries: str | Path | None = None,
     joint_display: list[dict] | None = None,
 ) -> StageOutput:
-    """Run the qualitative stage (section ``qual``).
+    """Run the qualitative stage (section ``qual``): :func:`summarise`, then :func:`add_joint_display`.
 
     Parameters
     ----------
@@ -133,6 +134,27 @@ def run_stage(
     --------
     >>> # out = run_stage("codebook.yaml", "segments.csv", QualConfig(), seed=1)
     >>> # out.tables["qual_theme_by_role"].head()
+    """
+    out = summarise(codebook_path, segments_path, config, seed=seed, segments_format=segments_format,
+                    redaction_list=redaction_list, analyst_summaries=analyst_summaries, joint_display=joint_display)
+    return add_joint_display(out, effects_facts)
+
+
+def summarise(
+    codebook_path: str | Path | None,
+    segments_path: str | Path | None,
+    config: QualConfig,
+    *,
+    seed: int,
+    segments_format: str | None = None,
+    redaction_list: str | Path | None = None,
+    analyst_summaries: str | Path | None = None,
+    joint_display: list[dict] | None = None,
+) -> StageOutput:
+    """Everything of the qualitative stage but the joint display, which needs the other stages' facts (the
+    pipeline computes this part in a helper while matching runs); :func:`add_joint_display` completes it.
+    Parameters as :func:`run_stage`. The output is incomplete until then: its ``joint_display`` table is
+    empty and its ``_joint`` object holds what the display is built from.
     """
     overrides: dict[str, Any] = {}
     if segments_format is not None:
@@ -278,12 +300,8 @@ def run_stage(
     tables["qual_exclusions"] = project.exclusions.copy()
     meta["qual_exclusions"] = TableMeta("Coded segments not used", "Segments excluded on import, with the reason.",
                                         appendix=True, count_columns=("n_segments",))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        jd = build_joint_display(list(config.joint_display), theme_overall.to_frame(), quotes=qt,
-                                 effects_facts=effects_facts)
-    events += [("joint_display_warning", str(w), {}) for w in jd.warnings]
-    tables["joint_display"] = jd.to_frame()
+    # Filled by add_joint_display (placed here, so that tables, facts and events keep their order).
+    tables["joint_display"] = pd.DataFrame()
     meta["joint_display"] = TableMeta("Mixed-methods joint display", "Each quantitative finding beside the themes "
                                       "that explain or contradict it; fit as agreed by the analysts.",
                                       section="joint_display")
@@ -326,7 +344,7 @@ def run_stage(
         "n_quotes": int(len(qt)),
         "n_quotes_small_group": int(qt["small_group"].sum()) if len(qt) else 0,
         "kappa_threshold": config.kappa_threshold,
-        "n_joint_display_rows": int(len(jd.table)),
+        "n_joint_display_rows": 0,
     }
     if agree is not None:
         facts.update({
@@ -344,7 +362,7 @@ def run_stage(
                                   "refusing to return them. Check the redaction list and quote text.")
     out = StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
                       objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
-                               "framework": fw, "joint_display": jd, "theme_frequencies": theme_overall})
+                               "framework": fw, "joint_display": None, "theme_frequencies": theme_overall})
     n_excl = int(project.exclusions["n_segments"].sum()) if len(project.exclusions) else 0
     if n_excl:
         reasons = project.exclusions.groupby("reason")["n_segments"].sum() if "reason" in project.exclusions else {}
@@ -353,11 +371,48 @@ def run_stage(
                   counts={"segments": n_excl})
     for code, msg, counts in events:
         out.event(code, msg, counts=counts)
+    out.objects["_joint"] = _Joint(list(config.joint_display), theme_overall.to_frame(), qt, terms, len(out.events))
     out.analysis("qual_summary", "all")
     if agreement_failed:
         out.event("estimate_failed", f"coder agreement not computed: {agreement_failed}", severity="error",
                   analysis="agreement")
         out.analysis("agreement", "all", "failed", agreement_failed)
+    return out
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """What :func:`add_joint_display` builds the display from (kept by :func:`summarise`)."""
+
+    findings: list
+    theme_summary: pd.DataFrame
+    quotes: pd.DataFrame
+    terms: list[str]
+    event_at: int  # where its warnings go among the stage's events
+
+
+def add_joint_display(out: StageOutput, effects_facts: dict[str, Any] | None) -> StageOutput:
+    """Complete :func:`summarise`'s output with the mixed-methods joint display, whose ``quant_key`` entries are
+    looked up in ``effects_facts`` (``{key: value}`` or the pipeline's ``{section: {key: value}}``). Returns
+    ``out``, completed in place: the same tables, facts and events, in the same order, as :func:`run_stage`."""
+    j: _Joint = out.objects.pop("_joint")
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always", DataWarning)
+        jd = build_joint_display(j.findings, j.theme_summary, quotes=j.quotes, effects_facts=effects_facts)
+    table = jd.to_frame()
+    leaks = find_terms(_strings({"joint_display": table}, {}), j.terms)
+    if leaks:  # defence in depth, as for the other tables (summarise)
+        raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
+                                  "refusing to return them. Check the redaction list and quote text.")
+    out.tables["joint_display"] = table
+    out.facts["n_joint_display_rows"] = int(len(jd.table))
+    out.objects["joint_display"] = jd
+    n = len(out.events)
+    for w in jd.warnings:
+        out.event("joint_display_warning", str(w), counts={})
+    added = out.events[n:]
+    del out.events[n:]
+    out.events[j.event_at:j.event_at] = added
     return out
 
 
