@@ -38,7 +38,7 @@ __all__ = ["Beside", "compute", "start_beside"]
 
 def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: tuple[str, ...] | None) -> bytes:
     """``fn(*args, **kwargs)`` under the report brand's chart colours, with its warnings recorded: the
-    pickled ``(output, [(category, message), ...], seconds, pngs)``. Runs in a helper (or here).
+    pickled ``(pickled output, [(category, message), ...], seconds, pngs)``. Runs in a helper (or here).
 
     In a helper the stage's figures are drawn there too, at once (``pngs``: name -> the bundle's PNG, the
     same bytes as drawing them later; a figure that fails is left out and drawn, and its error raised, in
@@ -61,6 +61,9 @@ def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: 
         raise
     said = [(w.category, str(w.message)) for w in caught]
     seconds = time.perf_counter() - t0
+    # Pickled before its figures are drawn: a drawn ggplot holds its matplotlib figure, which would be sent
+    # back too, and unpickling it would import most of matplotlib in the main process (0.5 s).
+    out_bytes = cloudpickle.dumps(out)
     pngs: dict[str, bytes] = {}
     if figure_workers.in_helper():
         with use_palette(palette):
@@ -71,7 +74,7 @@ def compute(fn: Callable[..., StageOutput], args: tuple, kwargs: dict, palette: 
                                                                  figure_workers.DPI)
                     except Exception:  # noqa: BLE001 - drawn again in the main process, its error raised there
                         pass
-    return cloudpickle.dumps((out, said, seconds, pngs))
+    return cloudpickle.dumps((out_bytes, said, seconds, pngs))
 
 
 class Beside:
@@ -116,7 +119,8 @@ class Beside:
             raise self._error
         # Still queued behind figures (no helper has started it): computed here rather than waited for.
         self._call.take_back()
-        out, said, seconds, self.pngs = pickle.loads(self._call.result())
+        out_bytes, said, seconds, self.pngs = pickle.loads(self._call.result())
+        out = pickle.loads(out_bytes)
         self.seconds += seconds
         for category, message in said:
             warnings.warn(message, category, stacklevel=2)
