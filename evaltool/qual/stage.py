@@ -356,10 +356,7 @@ def summarise(
     else:
         facts["n_double_coded_documents"] = 0
 
-    leaks = find_terms(_strings(tables, facts), terms)
-    if leaks:  # defence in depth: redaction happens in select_quotes; this must never trigger
-        raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
-                                  "refusing to return them. Check the redaction list and quote text.")
+    _refuse_leaks(tables, facts, terms)
     out = StageOutput(section="qual", tables=tables, table_meta=meta, figures=figures, facts=facts,
                       objects={"project": project, "codebook": codebook, "agreement": agree, "quotes": quotes,
                                "framework": fw, "joint_display": None, "theme_frequencies": theme_overall})
@@ -400,10 +397,7 @@ def add_joint_display(out: StageOutput, effects_facts: dict[str, Any] | None) ->
         warnings.simplefilter("always", DataWarning)
         jd = build_joint_display(j.findings, j.theme_summary, quotes=j.quotes, effects_facts=effects_facts)
     table = jd.to_frame()
-    leaks = find_terms(_strings({"joint_display": table}, {}), j.terms)
-    if leaks:  # defence in depth, as for the other tables (summarise)
-        raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
-                                  "refusing to return them. Check the redaction list and quote text.")
+    _refuse_leaks({"joint_display": table}, {}, j.terms)
     out.tables["joint_display"] = table
     out.facts["n_joint_display_rows"] = int(len(jd.table))
     out.objects["joint_display"] = jd
@@ -414,6 +408,14 @@ def add_joint_display(out: StageOutput, effects_facts: dict[str, Any] | None) ->
     del out.events[n:]
     out.events[j.event_at:j.event_at] = added
     return out
+
+
+def _refuse_leaks(tables: dict[str, pd.DataFrame], facts: dict[str, Any], terms: list[str]) -> None:
+    """Defence in depth: redaction happens in select_quotes, so this must never trigger."""
+    leaks = find_terms(_strings(tables, facts), terms)
+    if leaks:
+        raise DataValidationError(f"qualitative outputs still contain {len(leaks)} listed name(s) after redaction; "
+                                  "refusing to return them. Check the redaction list and quote text.")
 
 
 def _num(v: Any) -> float | None:
