@@ -254,3 +254,25 @@ def test_ecdf_of_whole_numbers_counted_exactly_and_as_sorting_would():
     assert counted_em == pytest.approx(sorted_em, abs=1e-12) and counted_ex == pytest.approx(sorted_ex, abs=1e-12)
     wide = x * 1_000_000.0  # whole numbers over 10^7 values: sorted
     assert _ecdf(wide, t, w, False) == pytest.approx((counted_em, counted_ex), abs=1e-12)
+
+
+def test_unweighted_balance_fast_path_equals_the_weighted_computation():
+    """An unweighted sample (risk-set matching's candidates before matching) is summarised without gathering
+    the controls' rows or argsorting: the same statistics as the weighted computation with unit weights (to
+    rounding), including groups of one and of none."""
+    from evaltool.matching.balance import _stats, _unit_stats, _wvar
+
+    rng = np.random.default_rng(5)
+    n = 20_000
+    t = rng.random(n) < 0.05
+    cols = {"float": rng.normal(size=n) * 3, "float_ties": np.round(rng.gamma(2.0, size=n), 2),
+            "whole": rng.poisson(3, size=n).astype(float), "binary": (rng.random(n) < 0.3).astype(float)}
+    for tt in (t, np.zeros(n, bool), np.eye(1, n, 7, dtype=bool)[0], np.ones(n, bool)):
+        for name, x in cols.items():
+            binary = name == "binary"
+            sd = np.sqrt(_wvar(x[tt], np.ones(int(tt.sum())), binary))
+            want = _stats(x, tt, np.ones(n), sd, binary)
+            got_sd, got = _unit_stats(x, tt, np.flatnonzero(tt), None, binary)
+            np.testing.assert_allclose(got_sd, sd, rtol=1e-12, equal_nan=True)
+            for k, v in want.items():
+                np.testing.assert_allclose(got[k], v, rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=f"{name} {k}")

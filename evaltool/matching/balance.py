@@ -92,6 +92,57 @@ def _stats(x: np.ndarray, t: np.ndarray, w: np.ndarray, sd_denom: float, binary:
     return {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em, "ecdf_max": ex}
 
 
+def _unit_stats(x: np.ndarray, t: np.ndarray, ti: np.ndarray, sd_denom: float | None,
+                binary: bool) -> tuple[float, dict[str, float]]:
+    """:func:`_stats` with unit weights (an unweighted sample: risk-set matching's millions of candidate
+    rows before matching), and the treated group's SD. The controls' rows are never gathered: their sums
+    are the whole column's less the treated rows'; the eCDFs come from counts at each value (whole numbers
+    over a modest range) or from one sort of the values (no argsort, no reordered copies)."""
+    n, nt = x.size, ti.size
+    nc = n - nt
+    xt = x[ti]
+    st = xt.sum()
+    mt = float(st / nt) if nt else np.nan
+    mc = float((x.sum() - st) / nc) if nc else np.nan
+    if binary:
+        vt = mt * (1 - mt)
+        v1 = v0 = np.nan
+    else:
+        dev_t = ((xt - mt) ** 2).sum()
+        vt = float(dev_t / (nt - 1)) if nt > 1 else np.nan
+        v1 = vt
+        # The controls' squared deviations from their mean: the whole column's less the treated rows'.
+        dev_c = ((x - mc) ** 2).sum() - ((xt - mc) ** 2).sum() if nc else np.nan
+        v0 = float(dev_c / (nc - 1)) if nc > 1 else np.nan
+    sd = np.sqrt(vt) if sd_denom is None else sd_denom
+    diff = mt - mc
+    smd = diff / sd if abs(diff) > _EPS and np.isfinite(sd) and sd > _EPS else diff
+    vr = v1 / v0 if np.isfinite(v0) and v0 > 0 else np.nan
+    if binary or not (nt and nc):
+        em = ex = abs(diff) if nt and nc else np.nan
+    else:
+        em, ex = _unit_ecdf(x, t, xt, nt, nc)
+    return sd, {"mean_treated": mt, "mean_control": mc, "smd": smd, "var_ratio": vr, "ecdf_mean": em,
+                "ecdf_max": ex}
+
+
+def _unit_ecdf(x: np.ndarray, t: np.ndarray, xt: np.ndarray, nt: int, nc: int) -> tuple[float, float]:
+    """Mean and maximum |eCDF difference| at the observed values, unit weights: counts at or below each
+    value over the group's size (exact to one rounding)."""
+    lo, hi = x.min(), x.max()
+    if hi - lo <= _COUNTED_RANGE and bool(np.all(x == np.floor(x))):
+        size = int(hi - lo) + 1
+        per = np.bincount((x - lo).astype(np.int64) * 2 + t, minlength=2 * size).reshape(size, 2)
+        seen = (per[:, 0] + per[:, 1]) > 0
+        e = np.abs(np.cumsum(per[:, 1]) / nt - np.cumsum(per[:, 0]) / nc)[seen]
+        return float(e.mean()), float(e.max())
+    xs = np.sort(x)
+    last = np.flatnonzero(np.append(xs[1:] != xs[:-1], True))  # the last position of each value
+    at_or_below_t = np.searchsorted(np.sort(xt), xs[last], side="right")
+    e = np.abs(at_or_below_t / nt - (last + 1 - at_or_below_t) / nc)
+    return float(e.mean()), float(e.max())
+
+
 #: The registry: statistic name -> (description, function of (x, treat, weights, sd_denom, binary)).
 BALANCE_STATS: dict[str, tuple[str, Callable[..., float]]] = {
     "mean_treated": ("weighted mean, treated", lambda x, t, w, sd, b: _wmean(x[t], w[t])),
@@ -120,10 +171,14 @@ def covariate_balance(
     t = np.asarray(treat).astype(bool)
     w_full = np.ones(t.size)
     w = w_full if weights is None else np.asarray(weights, dtype=float)
+    ti = np.flatnonzero(t)
 
     def row(c) -> dict:
         x = X[c].to_numpy(dtype=float)
         binary = bool(np.all((x == 0) | (x == 1)))
+        if weights is None and orders is None:
+            _, stats = _unit_stats(x, t, ti, None if sd_denoms is None else sd_denoms[c], binary)
+            return {"covariate": c, "binary": binary, **stats}
         sd = sd_denoms[c] if sd_denoms is not None else np.sqrt(_wvar(x[t], w_full[t], binary))
         o = None if orders is None else orders.get(c)
         return {"covariate": c, "binary": binary, **_stats(x, t, w, sd, binary, o)}
