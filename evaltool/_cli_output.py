@@ -1,4 +1,5 @@
-"""Console output for the CLI: verbosity (-v/-q) and warnings shown as one concise line each.
+"""Console output for the CLI: verbosity (-v/-q), warnings shown as one concise line each, the progress bars of
+long stages and the summary of missing results.
 
 Python's default warning display prints the file path and source line of the code that warned,
 which means nothing to an evaluator. Here each warning becomes
@@ -19,7 +20,7 @@ from rich.text import Text
 
 from evaltool.errors import EvaltoolWarning
 
-__all__ = ["OUTPUT", "concise_warnings", "format_warning"]
+__all__ = ["OUTPUT", "concise_warnings", "format_warning", "group_missing", "plain", "progress_bars"]
 
 
 @dataclass
@@ -94,3 +95,37 @@ def plain(text: str) -> Text:
     if len(lines) > _MAX_LINES:
         shown.append(f"... and {len(lines) - _MAX_LINES} more line(s)")
     return Text("\n".join(shown))
+
+
+def progress_bars():
+    """A Rich progress display and the ``steps(stage, done, total, what)`` callback that drives it.
+
+    One bar per long stage (matching: risk sets; effects: outcomes), removed when the stage ends; off
+    with ``-q`` and when the console is not a terminal (logs get the stage lines only).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(TextColumn("  {task.fields[stage]:<9}"), BarColumn(bar_width=30), MofNCompleteColumn(),
+                    TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                    console=OUTPUT.err, transient=True, disable=OUTPUT.verbosity < 0)
+    tasks: dict[str, int] = {}
+
+    def steps(stage: str, done: int, total: int, what: str) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(what, total=total, stage=stage)
+        bars.update(tasks[stage], completed=done, total=total, description=what)
+        if done >= total:
+            bars.remove_task(tasks.pop(stage))
+
+    return bars, steps
+
+
+def group_missing(missing: list) -> list[str]:
+    """One line per stage, outcome and reason: "effects care_home_admission: matched_did, event_study failed: ..."."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for a in missing:
+        what = a.analysis + ("" if a.subgroup == "all" else f" by {a.subgroup}") + ("" if a.status == "failed"
+                                                                                  else " (partly)")
+        groups.setdefault((a.stage, a.outcome, a.reason), []).append(what)
+    return [f"  - {stage} {outcome}: {', '.join(whats)}: {reason or 'not produced'}"
+            for (stage, outcome, reason), whats in groups.items()]

@@ -34,7 +34,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evaltool import DISTRIBUTION, __version__
-from evaltool._cli_output import OUTPUT, concise_warnings
+from evaltool._cli_output import OUTPUT, concise_warnings, group_missing, progress_bars
 from evaltool._cli_output import plain as _plain
 from evaltool.errors import ExitCode
 
@@ -226,7 +226,7 @@ def run(
         console.print(Text.assemble((f"{icon} ", colour), (f"{stage:<9} ", "bold"), f"{status:<8} ", _plain(detail)))
 
     record = RunRecord(listeners=[_print_event])
-    bars, steps = _progress_bars()
+    bars, steps = progress_bars()
     with _guard({SpecError: ExitCode.ERROR, DataValidationError: ExitCode.ERROR, OutputError: ExitCode.ERROR}), \
             concise_warnings(), bars:
         res = run_pipeline(spec, formats=fmts, render=not no_report, output_dir=output_dir, progress=progress,
@@ -248,7 +248,7 @@ def run(
         console.print(Text(f"{len(missing)} planned result(s) missing or incomplete"
                            f"{' (allowed: --allow-partial / allow_partial)' if res.allow_partial else ''}:",
                            style="bold yellow" if res.allow_partial else "bold red"))
-        for line in _group_missing(missing):
+        for line in group_missing(missing):
             console.print(_plain(line))
         console.print(Text(f"Details: {res.bundle_dir / 'results' / 'run_log.jsonl'}"))
     if res.report_error:
@@ -257,40 +257,6 @@ def run(
         raise typer.Exit(int(ExitCode.RENDER_FAILED))
     if res.status != "complete" and not res.allow_partial:
         raise typer.Exit(int(ExitCode.PARTIAL))
-
-
-def _progress_bars():
-    """A Rich progress display and the ``steps(stage, done, total, what)`` callback that drives it.
-
-    One bar per long stage (matching: risk sets; effects: outcomes), removed when the stage ends; off
-    with ``-q`` and when the console is not a terminal (logs get the stage lines only).
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bars = Progress(TextColumn("  {task.fields[stage]:<9}"), BarColumn(bar_width=30), MofNCompleteColumn(),
-                    TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
-                    console=console, transient=True, disable=OUTPUT.verbosity < 0)
-    tasks: dict[str, int] = {}
-
-    def steps(stage: str, done: int, total: int, what: str) -> None:
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(what, total=total, stage=stage)
-        bars.update(tasks[stage], completed=done, total=total, description=what)
-        if done >= total:
-            bars.remove_task(tasks.pop(stage))
-
-    return bars, steps
-
-
-def _group_missing(missing: list) -> list[str]:
-    """One line per stage, outcome and reason: "effects care_home_admission: matched_did, event_study failed: ..."."""
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for a in missing:
-        what = a.analysis + ("" if a.subgroup == "all" else f" by {a.subgroup}") + ("" if a.status == "failed"
-                                                                                  else " (partly)")
-        groups.setdefault((a.stage, a.outcome, a.reason), []).append(what)
-    return [f"  - {stage} {outcome}: {', '.join(whats)}: {reason or 'not produced'}"
-            for (stage, outcome, reason), whats in groups.items()]
 
 
 def _check_engine(engine: str | None) -> None:
