@@ -55,18 +55,8 @@ def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
         if s <= 0:
             return np.nan, np.nan
         totals[g] = s
-    if x.size:
-        lo, hi = x.min(), x.max()
-        if hi - lo <= _COUNTED_RANGE and bool(np.all(x == np.floor(x))):
-            # Whole numbers over a modest range (ages, counts, look-back totals): each eCDF from the weight
-            # at each value, cumulated over values, without sorting millions of rows. With unit weights the
-            # cumulated counts are whole numbers, so each difference is exact to one rounding.
-            size = int(hi - lo) + 1
-            cell = (x - lo).astype(np.int64) * 2 + t  # value, then group: one pass over the rows
-            per = np.bincount(cell, weights=w, minlength=2 * size).reshape(size, 2)
-            seen = np.bincount(cell, minlength=2 * size).reshape(size, 2).sum(axis=1) > 0
-            e = np.abs(np.cumsum(per[:, 1]) / totals[True] - np.cumsum(per[:, 0]) / totals[False])[seen]
-            return float(e.mean()), float(e.max())
+    if x.size and _whole_range(x):
+        return _counted_ecdf(x, t, w, totals[True], totals[False])
     for g in (True, False):
         w[t == g] /= totals[g]
     # Order within tied values does not matter: statistics are read at the last position of each value.
@@ -76,6 +66,26 @@ def _ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray, binary: bool,
     cs = np.abs(np.cumsum(signed))
     last_of_value = np.append(np.diff(xs) != 0, True)
     e = cs[last_of_value]
+    return float(e.mean()), float(e.max())
+
+
+def _whole_range(x: np.ndarray) -> bool:
+    """Whole numbers over a modest range (ages, counts, look-back totals): eCDFs by counting, not sorting."""
+    return bool(x.max() - x.min() <= _COUNTED_RANGE and np.all(x == np.floor(x)))
+
+
+def _counted_ecdf(x: np.ndarray, t: np.ndarray, w: np.ndarray | None, total_t: float,
+                  total_c: float) -> tuple[float, float]:
+    """Mean and maximum |eCDF difference| of whole numbers: each eCDF from the weight at each value (the
+    count, when ``w`` is None), cumulated over values, without sorting millions of rows. With unit weights the
+    cumulated counts are whole numbers, so each difference is exact to one rounding."""
+    lo = x.min()
+    size = int(x.max() - lo) + 1
+    cell = (x - lo).astype(np.int64) * 2 + t  # value, then group: one pass over the rows
+    counts = np.bincount(cell, minlength=2 * size).reshape(size, 2)
+    per = counts if w is None else np.bincount(cell, weights=w, minlength=2 * size).reshape(size, 2)
+    seen = counts.sum(axis=1) > 0
+    e = np.abs(np.cumsum(per[:, 1]) / total_t - np.cumsum(per[:, 0]) / total_c)[seen]
     return float(e.mean()), float(e.max())
 
 
@@ -129,13 +139,8 @@ def _unit_stats(x: np.ndarray, t: np.ndarray, ti: np.ndarray, sd_denom: float | 
 def _unit_ecdf(x: np.ndarray, t: np.ndarray, xt: np.ndarray, nt: int, nc: int) -> tuple[float, float]:
     """Mean and maximum |eCDF difference| at the observed values, unit weights: counts at or below each
     value over the group's size (exact to one rounding)."""
-    lo, hi = x.min(), x.max()
-    if hi - lo <= _COUNTED_RANGE and bool(np.all(x == np.floor(x))):
-        size = int(hi - lo) + 1
-        per = np.bincount((x - lo).astype(np.int64) * 2 + t, minlength=2 * size).reshape(size, 2)
-        seen = (per[:, 0] + per[:, 1]) > 0
-        e = np.abs(np.cumsum(per[:, 1]) / nt - np.cumsum(per[:, 0]) / nc)[seen]
-        return float(e.mean()), float(e.max())
+    if _whole_range(x):
+        return _counted_ecdf(x, t, None, nt, nc)
     xs = np.sort(x)
     last = np.flatnonzero(np.append(xs[1:] != xs[:-1], True))  # the last position of each value
     at_or_below_t = np.searchsorted(np.sort(xt), xs[last], side="right")
