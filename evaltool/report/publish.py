@@ -416,10 +416,15 @@ def _publish(bundle: Bundle, rules: DisclosureRules) -> Published:
         ctl = Control(np.zeros(len(pool.cells), bool), ("",) * len(pool.cells), pool.raw, {}, ())
     tables: dict[str, PublishedTable] = {}
     all_cells: list[SuppressedCell] = []
-    for t, rule, counts, keys in frames:
-        pt = _published_table(t, rule, counts, pool, ctl, plans.get(t.name), rules)
-        tables[t.name] = pt
-        all_cells += pt.cells
+    # Each table's published values, given the decisions: shared with the helpers in a few batches of tables
+    # (a batch carries the cell pool and the decisions once), in the tables' order.
+    jobs = [(t, rule, counts, plans.get(t.name)) for t, rule, counts, _keys in frames]
+    batches = _batches(jobs, [len(t.data) * (1 + len(counts) + len(t.derived_columns)) for t, _r, counts, _p in jobs])
+    for pts in figure_workers.shared_map(_published_tables, [(b, pool, ctl, rules) for b in batches],
+                                         what="the publication gate's published tables"):
+        for pt in pts:
+            tables[pt.name] = pt
+            all_cells += pt.cells
     from evaltool.report.composed import compose_tables
 
     tables = compose_tables(tables, bundle, rules)
@@ -478,6 +483,28 @@ def _row_keys(df: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[str, str], 
     return [tuple(zip(keys, vals)) for vals in zip(*cols)] if keys else [()] * len(df)
 
 
+def _batches(jobs: list, sizes: list[int], n: int = 4) -> list[list]:
+    """``jobs`` cut into up to ``n`` runs of neighbours of about equal total size (their order kept).
+
+    >>> _batches(list("abcdef"), [1, 1, 1, 1, 1, 5], n=2)
+    [['a', 'b', 'c', 'd', 'e'], ['f']]
+    """
+    total = max(1, sum(sizes))
+    out: list[list] = [[]]
+    done = 0
+    for job, size in zip(jobs, sizes):
+        if out[-1] and done >= total * len(out) / n and len(out) < n:
+            out.append([])
+        out[-1].append(job)
+        done += size
+    return [b for b in out if b]
+
+
+def _published_tables(batch: list, pool: CellPool, ctl: Control, rules: DisclosureRules) -> list[PublishedTable]:
+    """:func:`_published_table` of each ``(table, rule, counts, plan)`` of a batch (computed in a helper)."""
+    return [_published_table(t, rule, counts, pool, ctl, plan, rules) for t, rule, counts, plan in batch]
+
+
 def _published_table(t, rule: str, counts: list[str], pool: CellPool, ctl: Control, plan: DerivedPlan | None,
                      rules: DisclosureRules) -> PublishedTable:
     df = t.data.reset_index(drop=True)
@@ -491,6 +518,7 @@ def _published_table(t, rule: str, counts: list[str], pool: CellPool, ctl: Contr
         for c in counts:
             col_disp: list[Any] = []
             col_val: list[float] = []
+            col_hidden = np.zeros(len(df), dtype=bool)
             for i in range(len(df)):
                 cid = pool.id(t.name, i, c)
                 if cid is None:
@@ -501,7 +529,7 @@ def _published_table(t, rule: str, counts: list[str], pool: CellPool, ctl: Contr
                     why = ctl.reason[cid]
                     kind = "primary" if why == "primary" else "secondary"
                     cells.append(SuppressedCell(t.name, i, c, kind, rule, why))
-                    hidden.loc[i, c] = True
+                    col_hidden[i] = True
                     col_disp.append(label)
                     col_val.append(np.nan)
                 else:
@@ -510,6 +538,8 @@ def _published_table(t, rule: str, counts: list[str], pool: CellPool, ctl: Contr
                     col_val.append(float(v))
             display[c] = pd.Series(col_disp, index=df.index, dtype=object)
             values[c] = col_val
+            if col_hidden.any():
+                hidden[c] = col_hidden  # a whole column at once: setting cell by cell cost 0.1 ms a cell
         if plan is not None:
             plan.apply(df, display, values, hidden, cells, pool, ctl, label)
     decimals = dict(plan.decimals) if plan is not None else {}

@@ -519,9 +519,14 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         _, appendix, ctx = build_documents(bundle, work, wait_figures=False, on_report=on_report)
         (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
         prep = time.perf_counter() - t0
-        # The workbook (it needs no image) and pandoc's parsing of the appendix go on side by side; then the
-        # appendix's figures are written and it is rendered beside whatever of the report is left.
+        # pandoc parses the appendix while the helpers finish the figures (this process waits, leaving them its
+        # core); then the appendix is rendered, and the workbook (it needs no image) is written here meanwhile:
+        # Typst and pandoc leave this process's interpreter free, and the PDF of the appendix is the longest
+        # render, which used to start only once the workbook was written.
         parsing = pool.submit(parse, "appendix", ctx.brand)
+        app_ast, app_parse_warned, app_typst = parsing.result()
+        ctx.finish_figures()
+        rendering = [pool.submit(one, j, app_ast, ctx.brand, app_typst) for j in jobs["appendix"]]
         book = None
         if "xlsx" in formats:
             from evaltool.report.workbook import write_workbook
@@ -531,9 +536,6 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
             write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
                            _created(bundle.manifest), ctx.brand)
             book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
-        app_ast, app_parse_warned, app_typst = parsing.result()
-        ctx.finish_figures()
-        rendering = [pool.submit(one, j, app_ast, ctx.brand, app_typst) for j in jobs["appendix"]]
         report_parse_warned, rendered = started[0].result()
         rendered = sorted(rendered + [r.result() for r in rendering], key=lambda d: listed[d[0][4]])
         # Said once, in this order: pandoc's reading of the documents, the helpers' trouble, what pandoc,

@@ -354,8 +354,11 @@ def find_relations(pool: CellPool, frames: dict[str, tuple[pd.DataFrame, list[st
         if np.isfinite(c.raw) and c.raw > 0:
             by_value[c.raw].append(i)
     rels: list[Relation] = []
+    sections: dict[str, str] = {}  # each table's section: that of its first cell in the pool
+    for c in pool.cells:
+        sections.setdefault(c.table, c.section)
     for name, (df, keys, counts) in frames.items():
-        section = next((c.section for c in pool.cells if c.table == name), "")
+        section = sections.get(name, "")
         rels += _group_totals(pool, name, df, keys, counts, by_value, min_link, section)
         rels += _row_totals(pool, name, df, counts)
         rels += _flows(pool, name, df, counts)

@@ -210,11 +210,11 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
         ref_note = f" See {extra[name]} and note 1." if name in extra else " See note 1 for [c] and note 2 for [x]."
         put(ws, 2, 1, "This worksheet contains one table." + ref_note)
         heads = _unique_headers([str(c) for c in df.columns])
+        values = df.astype(object).to_numpy()
         for j, h in enumerate(heads, start=1):
             put(ws, 3, j, h, bold=True)
-            width = max(len(h), *(len(str(v)) for v in df.iloc[:, j - 1].tolist()[:200])) if len(df) else len(h)
+            width = max(len(h), *(len(str(v)) for v in values[:200, j - 1])) if len(df) else len(h)
             ws.column_dimensions[get_column_letter(j)].width = max(10, min(60, width + 2))
-        values = df.astype(object).to_numpy()
         for i, r in enumerate(values, start=4):
             for j, v in enumerate(r, start=1):
                 put(ws, i, j, _cell_value(v))
