@@ -205,6 +205,8 @@ def run(
     [bold]evaltool run analyses/southvale.yaml --only proms[/]   (re-run one stage, reuse the rest)
     """
     from evaltool.errors import DataValidationError, OutputError, SpecError
+
+    _start_helpers()
     from evaltool.pipeline import run as run_pipeline
     from evaltool.runlog import RunRecord
 
@@ -518,6 +520,18 @@ def schema(
 
 
 _CONSOLE = False  # True in the `evaltool` command's own process (main()), not when the app is called in-process
+
+
+def _start_helpers() -> None:
+    """In the command's own process, the helper processes started before the pipeline is imported: their
+    imports (about 3 s of one core) then use the core this process leaves idle while it imports, instead of
+    competing with the reading of the inputs. A run that stops before giving them work does not wait for
+    them (:func:`evaltool.figure_workers.shutdown`). Inside another program they start with the run."""
+    if _CONSOLE:
+        from evaltool import figure_workers
+        from evaltool.helper_fork import PRELOAD
+
+        figure_workers.start(preload=PRELOAD)
 
 
 def _freeze_imports() -> None:

@@ -303,6 +303,7 @@ class _Pool:
         # figures, which are wanted only when the report is written.
         self.jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
+        self.used = False  # whether any job was submitted
         self.zygote = None
         if helper_fork.available():  # forked from one process that imported their modules once
             self.zygote = helper_fork.Zygote(n, _helper_env(), helper_fork.PLOTTING + tuple(preload))
@@ -312,12 +313,20 @@ class _Pool:
 
     def submit(self, payload: bytes, urgent: bool = False) -> Future:
         fut: Future = Future()
+        self.used = True
         self.jobs.put((0 if urgent else 1, next(self._seq), payload, fut))
         return fut
 
     def close(self) -> None:
         for _ in self.helpers:
             self.jobs.put((2, next(self._seq), None, None))  # after every job
+        if self.zygote is not None and not self.used:
+            # Never given work (a run stopped early, e.g. by an invalid spec): the zygote may still be importing,
+            # and the command does not wait for it to finish only to stop.
+            for h in self.helpers:
+                h.thread.join(timeout=60)
+            self.zygote.abandon()
+            return
         for h in self.helpers:
             h.thread.join(timeout=60)
             h.stop()
