@@ -210,8 +210,9 @@ def _run(spec: Spec, eng: engine_mod.Engine, *, formats: tuple[str, ...] | None,
                     counts={"areas": f["n_areas"], "months": f["n_months"]})
         record.info("cohort", "stage_skipped", why)
     # Figures are drawn by helper processes while the stages compute (evaltool.figure_workers; the same PNGs
-    # as drawing them here); started after the inputs, whose reading keeps both cores busy, their imports
-    # overlap with matching (forked, on Linux, from one process that imports what the run's helper jobs use).
+    # as drawing them here). The `run` command has started them already, before importing the pipeline (their
+    # imports beside its own); called from Python, they start here, after the inputs, whose reading keeps both
+    # cores busy (forked, on Linux, from one process that imports what the run's helper jobs use).
     from evaltool.helper_fork import PRELOAD
 
     figure_workers.start(preload=PRELOAD)
