@@ -273,6 +273,15 @@ class _Helper:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover - a helper stuck in drawing
             self.proc.kill()
+        _close_quietly(self.proc.stdout)  # now, not when the collector gets to it (a ResourceWarning mid-run)
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        if stream is not None:
+            stream.close()
+    except OSError:  # pragma: no cover - already closed
+        pass
 
 
 def _read(stream: Any, n: int) -> bytes:

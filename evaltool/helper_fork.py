@@ -84,6 +84,10 @@ class Zygote:
         """``table[i]`` (a helper's pid or exit code), reading the zygote's reports until it is there; None if
         the zygote ended first or ``timeout`` seconds passed without it."""
         with self._lock:
+            if i in table:
+                return table[i]
+            if self.proc.stdout.closed:  # the zygote was stopped: everything it reported has been read
+                return None
             fd = self.proc.stdout.fileno()  # read unbuffered: select() sees only what is still in the pipe
             while i not in table:
                 line, nl, rest = self._pending.partition(b"\n")
@@ -111,6 +115,7 @@ class Zygote:
                     pass
         self.proc.kill()
         self.proc.wait()
+        self.proc.stdout.close()
 
     def close(self, timeout: float = 5.0) -> None:
         try:
@@ -120,6 +125,9 @@ class Zygote:
                 child.kill()
             self.proc.kill()
             self.proc.wait()
+        # Its report pipe closed now, not when the collector reaches it: a ResourceWarning then would be
+        # recorded in whatever run is going on.
+        self.proc.stdout.close()
 
 
 class Child:
