@@ -346,7 +346,10 @@ def risk_set_match(
     pairs_t: list[np.ndarray] = []  # person row of treated
     pairs_c: list[np.ndarray] = []  # (n_t, ratio) person rows of controls
     dists: list[np.ndarray] = []
-    before_frames: list[pd.DataFrame] = []
+    # Every risk-set row's balance covariates (float32), treated flag, distance, period and person row, kept
+    # as arrays column by column and joined once at the end (a data frame per month, concatenated, cost
+    # more than a second at Southvale's 2.25 million rows).
+    before: dict[str, list[np.ndarray]] = {c: [] for c in [*bal_names, "_treated", "_distance", "_period", "_row"]}
     per_rows = []
     unmatched: dict[str, int] = {}
     unmatched_where: list[str] = []
@@ -417,12 +420,12 @@ def risk_set_match(
         ever_candidate[rows[~t_rs]] = True
         if pbal is not None:
             pbal.add(p, rows, t_rs, A[:, mon_cols], keep=t_rs | np.isin(rows, mm_rows[mm_rows >= 0]))
-        bf = pd.DataFrame(Bm.astype(np.float32), columns=bal_names)
-        bf["_treated"] = t_rs
-        bf["_distance"] = d
-        bf["_period"] = p
-        bf["_row"] = rows
-        before_frames.append(bf)
+        for j, c in enumerate(bal_names):
+            before[c].append(Bm[:, j].astype(np.float32))
+        before["_treated"].append(t_rs)
+        before["_distance"].append(np.asarray(d, dtype=float))
+        before["_period"].append(np.full(rows.size, p, dtype=np.int64))
+        before["_row"].append(rows.astype(np.int64, copy=False))
         per_rows.append({"index_month": f"{start:%Y-%m}", "n_treated": n_t, "n_candidates": n_c,
                          "n_matched": int(found.sum())}
                         | ({"n_eligible": rs.n_eligible} if candidates_per_treated is not None else {}))
@@ -482,9 +485,10 @@ def risk_set_match(
     else:
         coh["age_at_index"] = (pop["age"].to_numpy()[rows_] + (coh["index_date"] - ws).dt.days / 365.25).astype("int64")
     # Matching covariates as measured in the risk set (period of the treated person).
-    bf_all = pd.concat(before_frames, ignore_index=True)
+    bf_all = {c: np.concatenate(v) for c, v in before.items()}
+    del before
     # Each risk-set row's place by the integer key period * n + row (no MultiIndex over millions of rows).
-    bf_keys = bf_all["_period"].to_numpy(dtype=np.int64) * n + bf_all["_row"].to_numpy(dtype=np.int64)
+    bf_keys = bf_all["_period"] * n + bf_all["_row"]
     bf_order = None if bool(np.all(bf_keys[1:] > bf_keys[:-1])) else np.argsort(bf_keys, kind="stable")
     coh_period = _month_index(coh["index_date"], ws).astype("int64")
     traj_bal = pd.DataFrame()
@@ -493,7 +497,7 @@ def risk_set_match(
                                             "weights": coh["weights"].to_numpy()}))
     at = key_positions(bf_keys, bf_order, np.asarray(coh_period, dtype=np.int64) * n + rows_)
     for c in bal_names:
-        v = bf_all[c].to_numpy()
+        v = bf_all[c]
         coh[c] = np.where(at >= 0, v[np.clip(at, 0, None)], np.nan).astype(float) if v.size else np.full(len(coh), np.nan)
     for c in pop_covs:
         if c not in coh.columns and c in pop.columns:
@@ -515,14 +519,13 @@ def risk_set_match(
     coh = coh.reset_index(drop=True)
 
     # Balance: before = treated vs every candidate person-period; after = the matched cohort (weighted).
-    Xb = bf_all[bal_names]
-    w_after = np.zeros(len(bf_all))
+    w_after = np.zeros(len(bf_keys))
     wsum = pd.Series(coh["weights"].to_numpy(), index=pd.MultiIndex.from_arrays([coh_period, rows_])).groupby(level=[0, 1]).sum()
     w_at = key_positions(bf_keys, bf_order, wsum.index.get_level_values(0).to_numpy(dtype=np.int64) * n
                           + wsum.index.get_level_values(1).to_numpy(dtype=np.int64))
     w_after[w_at[w_at >= 0]] = wsum.to_numpy(dtype=float)[w_at >= 0]
-    Xshow = pd.concat([pd.DataFrame({"distance": bf_all["_distance"].to_numpy()}), Xb.reset_index(drop=True)], axis=1)
-    bt = balance_table(Xshow, bf_all["_treated"].to_numpy(), w_after, after_subset=True)
+    Xshow = pd.DataFrame({"distance": bf_all["_distance"], **{c: bf_all[c] for c in bal_names}}, copy=False)
+    bt = balance_table(Xshow, bf_all["_treated"], w_after, after_subset=True)
     cfg = dict(method=method, distance=distance, ratio=ratio, replace=replace, caliper=caliper,
                std_caliper=std_caliper, exact=exact, order=order, followup=followup, min_age=min_age,
                covariates=covariates, lookback_months=list(lookback_months), period=period, trajectory=traj,
@@ -531,7 +534,7 @@ def risk_set_match(
                trajectory_match=trajectory_match if traj else None,
                trajectory_thresholds=list(trajectory_thresholds) if traj else None,
                candidates_per_treated=candidates_per_treated)
-    dist_frame = pd.DataFrame({"distance": bf_all["_distance"].to_numpy(), "treated": bf_all["_treated"].to_numpy(),
+    dist_frame = pd.DataFrame({"distance": bf_all["_distance"], "treated": bf_all["_treated"],
                                "weights": w_after})
     return RiskSetMatchResult(
         config=cfg, balance_frame=bt, matched_cohort=coh, n_treated=int(t_rows.size) + unmatched.get("not_eligible_at_index", 0),
