@@ -106,6 +106,7 @@ class BundleWriter:
         self.tables: list[dict[str, Any]] = []
         self.figures: list[dict[str, Any]] = []
         self.facts: dict[str, dict[str, Any]] = {}
+        self._unwritten: list[tuple[Drawing, Path]] = []  # figures still being drawn, written by finish()
 
     def add_table(self, section: str, name: str, df: pd.DataFrame, meta: TableMeta | None = None) -> None:
         if any(t["name"] == name for t in self.tables):
@@ -128,8 +129,9 @@ class BundleWriter:
                                  "encoding": {**fig.encoding, "width": fig.width, "height": fig.height}})
             return
         path = f"figures/{name}.png"
-        drawing = self.drawings.pop(id(fig), None) or draw_figure(fig)
-        drawing.write(self.root / path)
+        # Written when the bundle is finished: the tables of every stage are written meanwhile, while the
+        # helpers finish the last stages' figures.
+        self._unwritten.append((self.drawings.pop(id(fig), None) or draw_figure(fig), self.root / path))
         self.figures.append({"name": name, "path": path, "section": section, "title": fig.title,
                              "alt": fig.alt, "appendix": fig.appendix})
 
@@ -142,6 +144,9 @@ class BundleWriter:
             self.facts.setdefault(out.section, {}).update(out.facts)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        for drawing, dest in self._unwritten:
+            drawing.write(dest)
+        self._unwritten.clear()
         manifest = dict(manifest)
         manifest["tables"] = self.tables
         manifest["figures"] = self.figures

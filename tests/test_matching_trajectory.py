@@ -159,3 +159,28 @@ def test_trajectory_balance_equals_brute_force():
     assert res.max_abs_smd_trajectory == pytest.approx(tb["smd_after"].abs().max())
     p = res.plot("trajectory")
     assert p is not None
+
+
+def test_profile_balance_added_in_a_thread_equals_added_in_turn():
+    """``add_soon`` (each risk set's sums in a thread while the next is matched) gives the same table, bit for
+    bit, as ``add``; an error in the thread is raised when the table is asked for."""
+    from evaltool.matching import trajectory as tr
+
+    rng = np.random.default_rng(11)
+    inline, soon = tr.ProfileBalance(["a", "b"], 4), tr.ProfileBalance(["a", "b"], 4)
+    kept_rows = []
+    for p in range(6, 12):
+        rows = np.sort(rng.choice(5000, 1500, replace=False))
+        t = rng.random(rows.size) < 0.05
+        values = rng.poisson(0.3, size=(rows.size, 8)).astype(float) * rng.random((rows.size, 8))
+        keep = t | (rng.random(rows.size) < 0.05)
+        inline.add(p, rows, t, values, keep=keep)
+        soon.add_soon(p, rows, t, values, keep=keep)
+        kept_rows += [(p, r, int(tt)) for r, tt, k in zip(rows, t, keep) if k]
+    coh = pd.DataFrame(kept_rows, columns=["_period", "_row", "treated"]).assign(weights=1.0)
+    pd.testing.assert_frame_equal(inline.table(coh), soon.table(coh), check_exact=True)
+
+    bad = tr.ProfileBalance(["a"], 2)
+    bad.add_soon(1, np.arange(3), np.array([True, False, False]), np.ones((3, 5)))  # 5 columns, not 2
+    with pytest.raises(ValueError):
+        bad.table(coh.iloc[:0])

@@ -419,7 +419,7 @@ def risk_set_match(
             used[mm_rows[mm_rows >= 0]] = True
         ever_candidate[rows[~t_rs]] = True
         if pbal is not None:
-            pbal.add(p, rows, t_rs, A[:, mon_cols], keep=t_rs | np.isin(rows, mm_rows[mm_rows >= 0]))
+            pbal.add_soon(p, rows, t_rs, A[:, mon_cols], keep=t_rs | np.isin(rows, mm_rows[mm_rows >= 0]))
         for j, c in enumerate(bal_names):
             before[c].append(Bm[:, j].astype(np.float32))
         before["_treated"].append(t_rs)

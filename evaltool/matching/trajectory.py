@@ -11,6 +11,7 @@ balance month by month for every profiled outcome, and :func:`trajectory_balance
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -120,6 +121,17 @@ def monthly_covariates(measures: Sequence[str], months: int) -> dict[str, tuple[
     return {f"_month_{ms}_{k}": (ms, k, k) for ms in measures for k in range(1, int(months) + 1)}
 
 
+_SOON_MAX_BYTES = 256 * 2**20
+_ADDER: list[ThreadPoolExecutor] = []
+
+
+def _adder() -> ThreadPoolExecutor:
+    """One thread for every :class:`ProfileBalance`'s adds, started on first use."""
+    if not _ADDER:
+        _ADDER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="evaltool-profile-balance"))
+    return _ADDER[0]
+
+
 class ProfileBalance:
     """Balance of each profiled outcome in every pre-period month, built up risk set by risk set.
 
@@ -147,6 +159,24 @@ class ProfileBalance:
         self._s = np.zeros(shape)
         self._ss = np.zeros(shape)
         self._kept: dict[tuple[int, int], np.ndarray] = {}  # (period, row) -> months x measures
+        self._pending: Future | None = None  # the add started by add_soon, in a thread
+
+    def add_soon(self, period: int, rows: np.ndarray, treated: np.ndarray, values: np.ndarray,
+                 keep: np.ndarray | None = None) -> None:
+        """:meth:`add`, started in a thread once the previous one has finished (its numpy sums release the
+        interpreter lock, so the caller builds and matches the next risk set meanwhile): the same additions in
+        the same order. Inline when the values are large (one risk set's in flight at most, and only then)."""
+        self.wait()
+        if np.asarray(values).nbytes > _SOON_MAX_BYTES:
+            self.add(period, rows, treated, values, keep)
+            return
+        self._pending = _adder().submit(self.add, period, rows, treated, values, keep)
+
+    def wait(self) -> None:
+        """Wait for the add started by :meth:`add_soon` (re-raising its error)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def add(self, period: int, rows: np.ndarray, treated: np.ndarray, values: np.ndarray,
             keep: np.ndarray | None = None) -> None:
@@ -183,6 +213,7 @@ class ProfileBalance:
         """One row per outcome and pre-period month (``month`` -N..-1): means per person in that month for
         the enrolled, all candidates (before) and matched controls (after, weighted), the SMDs (SD of the
         enrolled, as the balance table) and the ratio enrolled / matched controls."""
+        self.wait()
         s_after, w_after = self._after(cohort)
         n_t, n_c = max(self._n[1], 1.0), max(self._n[0], 1.0)
         mean_t = self._s[1] / n_t

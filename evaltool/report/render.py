@@ -519,23 +519,28 @@ def _render_bundle(bundle: Bundle, formats: tuple[str, ...] | list[str], used: s
         _, appendix, ctx = build_documents(bundle, work, wait_figures=False, on_report=on_report)
         (work / "appendix.qmd").write_text(appendix, encoding="utf-8")
         prep = time.perf_counter() - t0
+        # The workbook needs no image: it is queued for the helpers behind the figures, so the first helper
+        # done with them writes it while the other finishes its last figure and the documents render (done
+        # here instead if no helper has started it by then).
+        book_call = None
+        if "xlsx" in formats:
+            from evaltool.report.workbook import workbook_bytes
+
+            book_call = figure_workers.call(workbook_bytes, ctx.workbook, bundle.manifest, ctx.pub.statement(),
+                                            _created(bundle.manifest), ctx.brand, what="the report's workbook")
         # pandoc parses the appendix while the helpers finish the figures (this process waits, leaving them its
-        # core); then the appendix is rendered, and the workbook (it needs no image) is written here meanwhile:
-        # Typst and pandoc leave this process's interpreter free, and the PDF of the appendix is the longest
-        # render, which used to start only once the workbook was written.
+        # core); then the appendix is rendered.
         parsing = pool.submit(parse, "appendix", ctx.brand)
         app_ast, app_parse_warned, app_typst = parsing.result()
         ctx.finish_figures()
         rendering = [pool.submit(one, j, app_ast, ctx.brand, app_typst) for j in jobs["appendix"]]
         book = None
-        if "xlsx" in formats:
-            from evaltool.report.workbook import write_workbook
-
-            t = time.perf_counter()
+        if book_call is not None:
+            book_call.take_back()
+            data, secs = book_call.result()
             out = Path(tmp) / "out.report_tables.xlsx"
-            write_workbook(out, ctx.workbook, bundle.manifest, ctx.pub.statement(),
-                           _created(bundle.manifest), ctx.brand)
-            book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), time.perf_counter() - t)
+            out.write_bytes(data)
+            book = (("xlsx", "report", None, out, root / OUTPUT_NAMES["xlsx"]), secs)
         report_parse_warned, rendered = started[0].result()
         rendered = sorted(rendered + [r.result() for r in rendering], key=lambda d: listed[d[0][4]])
         # Said once, in this order: pandoc's reading of the documents, the helpers' trouble, what pandoc,

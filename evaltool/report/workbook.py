@@ -16,9 +16,10 @@ fixes the zip for byte-stable re-renders.
 """
 from __future__ import annotations
 
+import io
 import math
-import os
 import re
+import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -43,21 +44,21 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def _normalise_zip(path: Path, when: datetime) -> None:
-    """Rewrite the xlsx zip with fixed entry timestamps and order (byte-stable re-renders)."""
-    tmp = path.with_suffix(".norm.tmp")
+def _normalise_zip(data: bytes, when: datetime) -> bytes:
+    """The xlsx zip again with fixed entry timestamps and order (byte-stable re-renders)."""
     stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             zi = zipfile.ZipInfo(info.filename, date_time=stamp)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
-            data = zin.read(info.filename)
+            body = zin.read(info.filename)
             if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + when.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", data)
-            zout.writestr(zi, data)
-    os.replace(tmp, path)
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + when.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", body)
+            zout.writestr(zi, body)
+    return out.getvalue()
 
 
 def _cell_value(v: Any) -> Any:
@@ -119,13 +120,22 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
     ...                datetime.datetime(2026, 1, 1)).name
     't.xlsx'
     """
+    path = Path(path)
+    path.write_bytes(workbook_bytes(tables, manifest, statement, created, brand)[0])
+    return path
+
+
+def workbook_bytes(tables: list[tuple[str, str, pd.DataFrame, str]], manifest: dict[str, Any], statement: str,
+                   created: datetime, brand: Any = None) -> tuple[bytes, float]:
+    """The workbook of :func:`write_workbook` as bytes, and the seconds it took (plain data in and out: the
+    report has it written by a helper process while the documents render)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
-    path = Path(path)
+    t0 = time.perf_counter()
     created = created.replace(tzinfo=None)
     title = str(manifest.get("title") or manifest.get("name") or "Evaluation")
     org = getattr(brand, "name", "") if brand is not None else ""
@@ -232,6 +242,6 @@ def write_workbook(path: str | Path, tables: list[tuple[str, str, pd.DataFrame, 
     wb.properties.modified = created
     wb.properties.creator = ILLEGAL_CHARACTERS_RE.sub("\ufffd", org) if org else "evaltool"
     wb.properties.title = ILLEGAL_CHARACTERS_RE.sub("\ufffd", title)
-    wb.save(path)
-    _normalise_zip(path, created)
-    return path
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _normalise_zip(buf.getvalue(), created), time.perf_counter() - t0
