@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaltool.figure_workers import Drawing, draw
+from evaltool.figure_workers import Drawing, draw, draw_queued
 from evaltool.manifest import validate_manifest
 from evaltool.safe_output import atomic_dir  # noqa: F401 - re-exported (the pipeline's swap)
 from evaltool.stage import DataFigure, FigureSpec, StageOutput, TableMeta
@@ -144,6 +144,7 @@ class BundleWriter:
             self.facts.setdefault(out.section, {}).update(out.facts)
 
     def finish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        draw_queued([drawing for drawing, _ in self._unwritten])
         for drawing, dest in self._unwritten:
             drawing.write(dest)
         self._unwritten.clear()

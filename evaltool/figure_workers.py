@@ -117,6 +117,20 @@ def configured_workers(env: dict[str, str] | None = None) -> int:
     return 2 if cores >= 2 else 0
 
 
+_DRAWING_HERE = threading.Lock()  # matplotlib's state is not for two threads at once
+
+
+def _draw_here(plot: Any, size: tuple[float, float, int], palette: tuple[str, ...] | None) -> bytes:
+    """Draw in this process, one figure at a time; in the main thread with ``palette`` in force (as
+    :func:`_serve` does; the palette is a module global, which only the main thread sets)."""
+    with _DRAWING_HERE:
+        plotting = sys.modules.get("evaltool.plotting")
+        if plotting is None or palette is None or threading.current_thread() is not threading.main_thread():
+            return _render_here(plot, *size)
+        with plotting.use_palette(palette):
+            return _render_here(plot, *size)
+
+
 def _render_here(plot: Any, width: float, height: float, dpi: int) -> bytes:
     buf = io.BytesIO()
     with warnings.catch_warnings():
@@ -141,21 +155,32 @@ def drawn(png: bytes) -> Drawing:
 
 
 class Drawing:
-    """A figure being drawn: :meth:`bytes` waits for the PNG (re-raising a drawing error)."""
+    """A figure being drawn: :meth:`bytes` waits for the PNG (re-raising a drawing error).
 
-    def __init__(self, plot: Any, width: float, height: float, dpi: int, future: Future | None) -> None:
-        self._plot, self._size, self._future = plot, (width, height, dpi), future
+    A figure no helper has started by the time the main thread wants its PNG is drawn there instead (it
+    would only wait), with the chart colours in force when it was asked for, as a helper draws it."""
+
+    def __init__(self, plot: Any, width: float, height: float, dpi: int, future: Future | None,
+                 palette: tuple[str, ...] | None = None) -> None:
+        self._plot, self._size, self._future, self._palette = plot, (width, height, dpi), future, palette
         self._png: bytes | None = None
         self._lock = threading.Lock()  # the report writes its figures from a thread while the appendix goes on
 
     def bytes(self) -> bytes:
         with self._lock:
             if self._png is None:
-                plot, size = self._plot, self._size
-                self._png = _settle(self._future, lambda: _render_here(plot, *size), lambda b: b,
+                plot, size, palette, fut = self._plot, self._size, self._palette, self._future
+                if fut is not None and threading.current_thread() is threading.main_thread() and fut.cancel():
+                    fut = None  # still queued: drawn here, now
+                self._png = _settle(fut, lambda: _draw_here(plot, size, palette), lambda b: b,
                                     f"a figure ({_title(plot)})")
                 self._plot, self._future = None, None
             return self._png
+
+    def queued(self) -> bool:
+        """Whether no helper has started drawing it yet."""
+        fut = self._future
+        return fut is not None and not fut.running() and not fut.done()
 
     def write(self, dest: Path) -> Path:
         dest = Path(dest)
@@ -392,13 +417,13 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
     """Start drawing ``plot`` as a PNG; the returned :class:`Drawing` gives its bytes."""
     pool = _POOL
     fut = None
+    # the palette in force here (a brand's chart colours) is in force wherever it is drawn
+    plotting = sys.modules.get("evaltool.plotting")
+    palette = tuple(plotting.PALETTE) if plotting is not None else None
     if pool is not None and type(plot).__module__.startswith("plotnine"):  # a saved PNG is copied here
         try:
             import cloudpickle
 
-            # the palette in force here (a brand's chart colours) is in force there while drawing
-            plotting = sys.modules.get("evaltool.plotting")
-            palette = tuple(plotting.PALETTE) if plotting is not None else None
             payload = cloudpickle.dumps(("figure", (plot, float(width), float(height), int(dpi), palette)))
         except Exception as err:  # noqa: BLE001 - any pickling failure: the figure is drawn here instead
             payload = None
@@ -406,7 +431,16 @@ def draw(plot: Any, *, width: float, height: float, dpi: int = DPI) -> Drawing:
                     "it was drawn in the main process (same image, more time)")
         if payload is not None:
             fut = pool.submit(payload)
-    return Drawing(plot, float(width), float(height), int(dpi), fut)
+    return Drawing(plot, float(width), float(height), int(dpi), fut, palette)
+
+
+def draw_queued(drawings: list[Drawing]) -> None:
+    """In the main thread, about to wait for ``drawings``: draw here those no helper has started, from the back
+    of the list, while the helpers take them from the front (the same images)."""
+    if threading.current_thread() is threading.main_thread():
+        for d in reversed(drawings):
+            if d.queued():
+                d.bytes()
 
 
 def call(fn: Callable[..., Any], *args: Any, what: str, urgent: bool = False) -> Call:

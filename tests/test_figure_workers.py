@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from concurrent import futures
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +26,13 @@ def _plot(n: int = 5):
             + labs(title="squares", x="x", y="y"))
 
 
+def _by_helper(d: fw.Drawing) -> fw.Drawing:
+    """Wait until a helper has taken and finished (or failed) the drawing: asked for at once, a figure still
+    queued is drawn by this thread instead."""
+    futures.wait([d._future])
+    return d
+
+
 @pytest.fixture
 def helpers():
     fw.shutdown()
@@ -36,7 +45,7 @@ def test_helper_png_is_byte_identical_to_drawing_here(helpers):
     here = fw._render_here(_plot(), 4.0, 3.0, 150)
     d = fw.draw(_plot(), width=4, height=3)
     assert d._future is not None  # it went to the helper
-    assert d.bytes() == here
+    assert _by_helper(d).bytes() == here
     assert d.bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -74,8 +83,8 @@ def test_a_dead_helper_costs_only_time_and_is_said(helpers):
     helpers.helpers[0].proc.kill()
     helpers.helpers[0].proc.wait()
     here = fw._render_here(_plot(6), 4.0, 3.0, 150)
-    assert fw.draw(_plot(6), width=4, height=3).bytes() == here
-    assert fw.draw(_plot(7), width=4, height=3).bytes() == fw._render_here(_plot(7), 4.0, 3.0, 150)
+    assert _by_helper(fw.draw(_plot(6), width=4, height=3)).bytes() == here
+    assert _by_helper(fw.draw(_plot(7), width=4, height=3)).bytes() == fw._render_here(_plot(7), 4.0, 3.0, 150)
     notices = fw.take_notices()
     assert notices == ["figure helper process 1 stopped (exit code -9); the figures it had not drawn were drawn "
                        "in the main process (same images, more time)"]
@@ -84,14 +93,31 @@ def test_a_dead_helper_costs_only_time_and_is_said(helpers):
 def test_a_drawing_error_is_raised_here_with_its_own_type(helpers):
     fw.take_notices()
     bad = ggplot(pd.DataFrame({"x": [1, 2]}), aes("x", "no_such_column")) + geom_point()
-    d = fw.draw(bad, width=3, height=2)
+    d = _by_helper(fw.draw(bad, width=3, height=2))
     with pytest.raises(Exception) as err:
         d.bytes()
     with pytest.raises(type(err.value)):
         fw._render_here(bad, 3.0, 2.0, 150)
     assert fw.take_notices() == []  # the error itself is raised: no extra notice
     # the helper is still there for the next figure
-    assert fw.draw(_plot(), width=4, height=3).bytes() == fw._render_here(_plot(), 4.0, 3.0, 150)
+    assert _by_helper(fw.draw(_plot(), width=4, height=3)).bytes() == fw._render_here(_plot(), 4.0, 3.0, 150)
+
+
+def test_figures_still_queued_are_drawn_by_the_waiting_main_thread(helpers):
+    """The main thread about to wait for figures draws those no helper has started, from the back, with the
+    palette in force when they were asked for; the same images either way."""
+    from evaltool.plotting import use_palette
+
+    busy = fw.call(time.sleep, 1.5, what="a long job")  # the one helper is busy with it
+    with use_palette(("#330072", "#AE2573")):
+        queued = [fw.draw(_plot(k), width=4, height=3) for k in (4, 5, 6)]
+    assert all(d.queued() for d in queued)
+    fw.draw_queued(queued)
+    assert all(d._future is None and not d.queued() for d in queued)  # taken back, drawn here
+    with use_palette(("#330072", "#AE2573")):
+        assert [d.bytes() for d in queued] == [fw._render_here(_plot(k), 4.0, 3.0, 150) for k in (4, 5, 6)]
+    busy.result()
+    assert fw.take_notices() == []
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path):

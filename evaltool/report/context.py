@@ -163,5 +163,8 @@ class ReportContext:
 
 def write_figures(taken: list[tuple[Path, Any]]) -> None:
     """Write figures taken by :meth:`ReportContext.take_figures` (waiting for the helpers drawing them)."""
+    from evaltool.figure_workers import draw_queued
+
+    draw_queued([drawing for _, drawing in taken])
     for dest, drawing in taken:
         dest.write_bytes(drawing.bytes())
