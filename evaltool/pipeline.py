@@ -47,7 +47,9 @@ from evaltool.stage_beside import start_beside
 
 ProgressFn = Callable[[str, str, str], None]
 
-PACKAGES = ("evaltool", "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "plotnine", "duckdb",
+# The run's own dependencies as the manifest and the appendix list them (evaltool's version is recorded on its own,
+# as `evaltool_version`: its distribution is `evaltool-care`, and it may run from a source tree).
+PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "plotnine", "duckdb",
             "ibis-framework", "pydantic", "pypandoc-binary", "typst", "pyarrow")
 
 EFFECTS_COLUMNS = ["analysis", "outcome", "subgroup", "estimate", "std_error", "ci_lower", "ci_upper", "p_value",

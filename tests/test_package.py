@@ -91,3 +91,13 @@ def test_no_dependency_is_declared_but_unused():
     indirect = {"sqlglot", "ibis-framework"}
     declared = {re.split(r"[\[<>=!~ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
     assert sorted(declared - imported - indirect) == []
+
+
+def test_manifest_software_list_names_declared_dependencies_only():
+    """The appendix's software table is read from the manifest: it must not say a dependency is 'not installed'
+    when it is (evaltool's own distribution is evaltool-care; its version is recorded as `evaltool_version`)."""
+    from evaltool.pipeline import PACKAGES, _versions
+
+    declared = {re.split(r"[\[<>=!~ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+    assert set(PACKAGES) <= declared
+    assert "not installed" not in _versions().values()
