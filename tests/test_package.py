@@ -49,6 +49,11 @@ def test_distribution_name_is_ours_not_the_pypi_evaltool():
     assert offenders == []
 
 
+def _declared() -> set[str]:
+    """pyproject's runtime dependencies, by distribution name (lower case, no extras or versions)."""
+    return {re.split(r"[\[<>=!~ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+
+
 def _imported_top_level_modules() -> set[str]:
     mods: set[str] = set()
     for path in (ROOT / "evaltool").rglob("*.py"):
@@ -89,7 +94,7 @@ def test_no_dependency_is_declared_but_unused():
     assert "linearmodels" not in imported  # a test reference only (tests/test_linearmodels_reference.py)
     # Declared for a reason other than an import: the duckdb backend of ibis (extra), sqlglot (the upper bound).
     indirect = {"sqlglot", "ibis-framework"}
-    declared = {re.split(r"[\[<>=!~ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+    declared = _declared()
     assert sorted(declared - imported - indirect) == []
 
 
@@ -98,6 +103,6 @@ def test_manifest_software_list_names_declared_dependencies_only():
     when it is (evaltool's own distribution is evaltool-care; its version is recorded as `evaltool_version`)."""
     from evaltool.pipeline import PACKAGES, _versions
 
-    declared = {re.split(r"[\[<>=!~ ]", d)[0].lower() for d in _pyproject()["project"]["dependencies"]}
+    declared = _declared()
     assert set(PACKAGES) <= declared
     assert "not installed" not in _versions().values()
